@@ -1,0 +1,1 @@
+"""Pure, Dagster-free science and I/O core of neuropose-assets."""

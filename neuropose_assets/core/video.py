@@ -1,0 +1,181 @@
+"""Video probing and decoding (OpenCV / FFmpeg backend).
+
+Errors are :class:`VideoError` with a message written for the clinician who recorded the video: what is wrong
+with the file and what to do about it.  Rotation metadata (phone videos) is applied by OpenCV while decoding
+(``CAP_PROP_ORIENTATION_AUTO``), so decoded frames are upright; the probe reports the rotation it found.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class VideoError(ValueError):
+    """The file cannot be used as a video.  ``str(err)`` is an actionable message for a clinician."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """Container facts about a video.
+
+    Attributes:
+        fps: nominal frame rate (frames/s) from the container.
+        frame_count: frame count declared by the container (the ``poses`` stage records the decoded count).
+        duration_s: ``frame_count / fps`` (s).
+        width_px, height_px: size of the *decoded, upright* frame (rotation applied), px.
+        rotation_deg: rotation stored in the container metadata (0, 90, 180, 270).
+        codec: FourCC of the video stream (e.g. ``"h264"``).
+    """
+
+    fps: float
+    frame_count: int
+    duration_s: float
+    width_px: int
+    height_px: int
+    rotation_deg: int
+    codec: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _open(path: Path) -> cv2.VideoCapture:
+    name = path.name
+    if not path.exists():
+        raise VideoError(f"The video '{name}' does not exist any more at {path}. Copy it into the intake folder again.")
+    if path.stat().st_size == 0:
+        raise VideoError(
+            f"The file '{name}' is empty (0 bytes): the copy from the camera or phone probably failed. "
+            "Copy the original recording again."
+        )
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError(
+            f"The file '{name}' could not be opened as a video: it is damaged, incomplete, or not a video despite "
+            "its extension. Check that it plays on a computer; if it does, export it again as MP4 (H.264) and "
+            "drop the new file into the intake folder."
+        )
+    return cap
+
+
+def _fourcc(cap: cv2.VideoCapture) -> str:
+    code = int(cap.get(cv2.CAP_PROP_FOURCC))
+    chars = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
+    return chars.strip("\x00 ").lower() or "unknown"
+
+
+def probe_video(path: str | Path) -> VideoProbe:
+    """Read container facts and decode the first frame to prove the file is usable.
+
+    Raises:
+        VideoError: missing, empty, unreadable, without a video stream, or first frame not decodable.
+    """
+    path = Path(path)
+    cap = _open(path)
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        rotation = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
+        codec = _fourcc(cap)
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    if not ok or frame is None:
+        raise VideoError(
+            f"The file '{path.name}' contains no picture that can be decoded (it may be audio-only, truncated or "
+            "use an unsupported codec). Export the recording again as MP4 (H.264) and drop it into the intake folder."
+        )
+    if fps <= 0 or not np.isfinite(fps):
+        raise VideoError(
+            f"The video '{path.name}' does not state its frame rate, so times in seconds cannot be computed. "
+            "Export it again as MP4 (H.264) with a constant frame rate."
+        )
+    h, w = frame.shape[:2]
+    return VideoProbe(
+        fps=fps,
+        frame_count=max(n, 0),
+        duration_s=max(n, 0) / fps,
+        width_px=int(w),
+        height_px=int(h),
+        rotation_deg=rotation,
+        codec=codec,
+    )
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """One decoded frame: ``index`` (0-based), ``time_s`` (presentation time, s), ``rgb`` uint8 ``(H, W, 3)``."""
+
+    index: int
+    time_s: float
+    rgb: np.ndarray
+
+
+_END = object()
+
+
+def iter_frames(path: str | Path, *, prefetch: int = 8) -> Iterator[DecodedFrame]:
+    """Decode a video to RGB frames in order, in a background thread so decoding overlaps with inference.
+
+    ``time_s`` comes from the container's presentation timestamps (``CAP_PROP_POS_MSEC``), so variable frame rate
+    videos get true times; it falls back to ``index / fps`` when the container gives none.
+
+    Args:
+        path: video file.
+        prefetch: decoded frames buffered ahead of the consumer (memory: prefetch × H × W × 3 bytes).
+
+    Raises:
+        VideoError: as :func:`probe_video`; also if decoding stops with an error mid-file.
+    """
+    path = Path(path)
+    cap = _open(path)
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    q: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+    stop = threading.Event()
+
+    def worker() -> None:
+        i = 0
+        last_t = -1.0
+        try:
+            while not stop.is_set():
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    break
+                t_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+                t = t_ms / 1000.0 if t_ms and t_ms > 0 else (i / fps if fps > 0 else float(i))
+                if i > 0 and t <= last_t:  # some containers report no or repeated stamps
+                    t = last_t + (1.0 / fps if fps > 0 else 1.0)
+                last_t = t
+                q.put(DecodedFrame(i, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+                i += 1
+        except BaseException as exc:  # pragma: no cover - surfaced to the consumer
+            q.put(exc)
+        finally:
+            cap.release()
+            q.put(_END)
+
+    thread = threading.Thread(target=worker, name=f"decode-{path.name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise VideoError(f"Decoding '{path.name}' failed part-way ({item}). Export the video again.") from item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a worker waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
