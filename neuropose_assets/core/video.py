@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from neuropose_assets.core.errors import VideoError
 
-class VideoError(ValueError):
-    """The file cannot be used as a video.  ``str(err)`` is an actionable message for a clinician."""
+__all__ = ["VideoError", "VideoProbe", "DecodedFrame", "probe_video", "iter_frames"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,236 @@
+"""Command line: ``neuropose-assets {samples,demo,register,ui}``.
+
+* ``samples``  fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths.
+* ``demo``     fetch the samples, register them as partitions of one Dagster instance under the data root,
+               materialize every asset for every sample and the cohort DTW matrix, print a summary.
+* ``register`` register a video file as a partition (and cohort) of the instance.
+* ``ui``       start ``dagster dev`` on the same instance and data root (binds 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from neuropose_assets.core.storage import Layout, default_cache_dir, default_data_root, sanitize_key
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _layout(args: argparse.Namespace) -> Layout:
+    root = Path(args.data_root).expanduser().resolve() if args.data_root else default_data_root()
+    os.environ["NEUROPOSE_DATA_ROOT"] = str(root)  # the code location (dagster dev) reads the same root
+    return Layout(root)
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.samples import SampleFetchError, fetch_samples
+
+    try:
+        clips = fetch_samples(Path(args.cache), args.only)
+    except (SampleFetchError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for key, path in clips.items():
+        print(f"{key}\t{path}")
+    return 0
+
+
+def _instance(layout: Layout):
+    from dagster import DagsterInstance
+
+    from neuropose_assets.instance import ensure_dagster_home
+
+    ensure_dagster_home(layout)
+    return DagsterInstance.get()
+
+
+def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: str) -> None:
+    """Write registry entries and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
+    from neuropose_assets.core.storage import Registry
+
+    reg = Registry(layout)
+    for key, path in videos.items():
+        reg.register(key, path, cohort)
+    new = [k for k in videos if not instance.has_dynamic_partition("videos", k)]
+    if new:
+        instance.add_dynamic_partitions("videos", new)
+    if not instance.has_dynamic_partition("cohorts", cohort):
+        instance.add_dynamic_partitions("cohorts", [cohort])
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    path = Path(args.video).expanduser().resolve()
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return 2
+    key = args.key or sanitize_key(path.stem)
+    cohort = sanitize_key(args.cohort)
+    register_videos(_instance(layout), layout, {key: path}, cohort)
+    print(f"registered {path.name} as partition {key!r} in cohort {cohort!r}; run it from the UI or with "
+          f"`neuropose-assets demo`-style materialization (job per_video_job, partition {key})")  # fmt: skip
+    return 0
+
+
+def _asset_meta(result, asset: str) -> dict:
+    from dagster import AssetKey
+
+    for ev in result.get_asset_materialization_events():
+        mat = ev.event_specific_data.materialization
+        if mat.asset_key == AssetKey(asset):
+            return {k: v.value for k, v in mat.metadata.items()}
+    return {}
+
+
+def _failure_message(result) -> str:
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            err = ev.event_specific_data.error
+            msg = getattr(ev.event_specific_data, "user_failure_data", None)
+            if msg is not None and msg.description:
+                return msg.description
+            return err.message.strip().splitlines()[-1] if err else "step failed"
+    for ev in result.all_events:
+        if ev.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = ev.event_specific_data
+            if not data.passed and data.severity.value == "ERROR":
+                return f"check {data.check_name} failed: {data.description}"
+    return "run failed"
+
+
+def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=print) -> dict:
+    """Fetch samples, register, materialize everything, return a summary dict (also printed through ``out``)."""
+    t_start = time.perf_counter()
+    import polars as pl
+
+    from neuropose_assets.core.samples import fetch_samples
+    from neuropose_assets.definitions import build_defs
+
+    t_imports = time.perf_counter() - t_start
+    t = time.perf_counter()
+    clips = fetch_samples(cache, only)
+    t_fetch = time.perf_counter() - t
+    instance = _instance(layout)
+    cohort = "samples"
+    register_videos(instance, layout, clips, cohort)
+    defs = build_defs(str(layout.root))
+    job = defs.resolve_job_def("per_video_job")
+    rows, timing = [], {"imports_s": t_imports, "fetch_s": t_fetch, "model_load_s": 0.0, "inference_s": 0.0,
+                        "analysis_s": 0.0, "dagster_overhead_s": 0.0}  # fmt: skip
+    for key in clips:
+        t = time.perf_counter()
+        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        wall = time.perf_counter() - t
+        pm, fm, sm = _asset_meta(res, "poses"), _asset_meta(res, "features"), _asset_meta(res, "segmentation")
+        dm, rm = _asset_meta(res, "repetition_dtw"), _asset_meta(res, "raw_video")
+        load, pose_s = pm.get("model_load_s", 0.0), pm.get("decode_and_inference_s", 0.0)
+        analysis = sum(m.get("compute_s", 0.0) for m in (fm, sm, dm, rm))
+        timing["model_load_s"] += load
+        timing["inference_s"] += pose_s
+        timing["analysis_s"] += analysis
+        timing["dagster_overhead_s"] += max(0.0, wall - load - pose_s - analysis - pm.get("tracking_and_table_s", 0.0))
+        timing["analysis_s"] += pm.get("tracking_and_table_s", 0.0)
+        rows.append({
+            "video": key,
+            "ok": res.success,
+            "frames": pm.get("n_frames"),
+            "with_person": pm.get("frames_with_person"),
+            "with_subject": pm.get("frames_with_subject"),
+            "repetitions": sm.get("repetitions"),
+            "rep_dtw_mean": dm.get("mean_distance"),
+            "wall_s": round(wall, 2),
+            "error": None if res.success else _failure_message(res),
+        })  # fmt: skip
+    t = time.perf_counter()
+    cres = defs.resolve_job_def("cohort_job").execute_in_process(
+        partition_key=cohort, instance=instance, raise_on_error=False
+    )
+    cm = _asset_meta(cres, "cohort_dtw")
+    timing["analysis_s"] += cm.get("compute_s", 0.0)
+    timing["dagster_overhead_s"] += max(0.0, time.perf_counter() - t - cm.get("compute_s", 0.0))
+    timing["total_s"] = time.perf_counter() - t_start
+
+    out(f"\nneuropose-assets demo — data root {layout.root}\n")
+    table = pl.DataFrame(rows).drop("error")
+    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
+        out(str(table))
+    for r in rows:
+        if r["error"]:
+            out(f"  {r['video']}: FAILED — {r['error']}")
+    n = cm.get("sequences", 0)
+    out(f"\ncohort '{cohort}': DTW matrix {n} x {n} ({cm.get('pairs', 0)} pairs, mean distance "
+        f"{cm.get('mean_distance', 0)} deg; missing: {cm.get('missing_members', '?')})")  # fmt: skip
+    out(f"outputs: {layout.assets}/<asset>/<video>.parquet  (e.g. {layout.asset_file('features', next(iter(clips)))})")
+    out("time: " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()))
+    out(
+        f"\nBrowse runs, lineage and metadata in the Dagster UI:\n"
+        f"  .venv/bin/neuropose-assets ui --data-root {layout.root}\n"
+        f"  then open http://127.0.0.1:3000  (Assets → Lineage; per_video_job partitions)\n"
+        f"Read the tables from a notebook: polars.read_parquet('{layout.assets}/features/*.parquet')"
+    )
+    return {"rows": rows, "cohort": cm, "cohort_ok": cres.success, "timing": timing}
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    summary = run_demo(_layout(args), Path(args.cache), args.only)
+    ok = all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"]
+    return 0 if ok else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    from neuropose_assets.instance import ensure_dagster_home
+
+    ensure_dagster_home(layout)
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-h", args.host, "-p",
+           str(args.port)]  # fmt: skip
+    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} NEUROPOSE_DATA_ROOT={layout.root}\n$ {' '.join(cmd)}")
+    return subprocess.call(cmd, cwd=REPO)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neuropose-assets", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data-root", help="data root outside the repository (default: $NEUROPOSE_DATA_ROOT or "
+                        "~/.local/share/neuropose-assets)")  # fmt: skip
+
+    s = sub.add_parser("samples", help="fetch the sample clips (SHA-256 verified)")
+    s.add_argument("--cache", default=str(default_cache_dir() / "samples"))
+    s.add_argument("--only", nargs="*", help="sample keys (default: all)")
+    s.set_defaults(fn=cmd_samples)
+
+    d = sub.add_parser("demo", help="fetch samples and materialize every asset for every sample")
+    common(d)
+    d.add_argument("--cache", default=str(default_cache_dir() / "samples"))
+    d.add_argument("--only", nargs="*", help="sample keys (default: all)")
+    d.set_defaults(fn=cmd_demo)
+
+    r = sub.add_parser("register", help="register a video file as a partition")
+    common(r)
+    r.add_argument("video")
+    r.add_argument("--cohort", required=True)
+    r.add_argument("--key", help="partition key (default: sanitised file name)")
+    r.set_defaults(fn=cmd_register)
+
+    u = sub.add_parser("ui", help="start dagster dev on the demo instance")
+    common(u)
+    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--port", type=int, default=3000)
+    u.set_defaults(fn=cmd_ui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Register a delivered video: content hash, probe, immutable content-addressed copy.
+
+The copy (not a hard link: a hard link shares the inode, so an in-place edit of the intake file would change the
+"immutable" copy too) is written to a temporary file while hashing, probed, and only then renamed to
+``cas/sha256/<ab>/<sha256><ext>`` and made read-only.  A file that is not a usable video never enters the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from neuropose_assets.core.atomic import CHUNK, atomic_path
+from neuropose_assets.core.storage import Layout
+from neuropose_assets.core.video import VideoError, VideoProbe, probe_video
+
+
+@dataclass(frozen=True)
+class StoredVideo:
+    """``sha256`` of the content, ``size_bytes``, the read-only ``stored_path`` and the ``probe`` of that copy."""
+
+    sha256: str
+    size_bytes: int
+    stored_path: Path
+    probe: VideoProbe
+
+
+def store_video(source: str | Path, layout: Layout) -> StoredVideo:
+    """Hash, probe and store ``source`` in the content-addressed store of ``layout``.
+
+    Raises:
+        VideoError: the source is missing, empty or not a usable video (nothing is stored).
+    """
+    source = Path(source)
+    if not source.exists():
+        raise VideoError(
+            f"The video '{source.name}' is no longer at {source}. It was moved or deleted after it was registered; "
+            "put it back (or deliver it again) and re-run."
+        )
+    if source.stat().st_size == 0:
+        probe_video(source)  # raises the clinician-facing "empty file" error
+    layout.cas.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    size = 0
+    staging = layout.cas / f".incoming-{os.getpid()}-{source.name}.partial"
+    try:
+        with open(source, "rb") as src, open(staging, "wb") as dst:
+            while chunk := src.read(CHUNK):
+                h.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+        digest = h.hexdigest()
+        probe = probe_video(staging)
+        target = layout.cas_file(digest, source.suffix or ".video")
+        if not target.exists():
+            with atomic_path(target) as tmp:
+                os.replace(staging, tmp)
+            os.chmod(target, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    except VideoError as err:
+        raise VideoError(str(err).replace(staging.name, source.name)) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            staging.unlink()
+    return StoredVideo(digest, size, target, probe)

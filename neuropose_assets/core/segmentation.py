@@ -1,0 +1,229 @@
+"""Repetition segmentation: valley-to-valley windows around peaks of a 1-D signal.
+
+A repetition (a gait cycle, a sit-to-stand, an arm raise) shows as one peak of a suitable signal — knee flexion,
+inverted pelvis height, wrist height.  Peaks are found with :func:`scipy.signal.find_peaks` (minimum distance,
+prominence, height); each window runs from the last local minimum before the peak to the first local minimum after
+it, ``[start, peak, end)`` with ``end`` exclusive, so neighbouring windows share their boundary valley frame.  This is
+the ``valley_to_valley_v1`` method of the NeuroPose analyzer, expressed in seconds and signal units.
+
+Signals are extracted from the ``features`` table by name (:class:`SignalSpec`), never by joint index.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.signal import find_peaks
+
+from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+
+Axis = Literal["x", "y", "z", "u", "v"]
+
+
+class SignalSpec(BaseModel):
+    """Which 1-D signal to segment, from the ``features`` table.
+
+    ``kind``:
+        * ``"column"``: a feature column as is (e.g. ``right_knee_flexion_deg``).
+        * ``"joint_axis"``: one coordinate of a clinical joint; axes x/y/z are root-centred mm, u/v image px.
+        * ``"joint_distance"``: distance between two clinical joints, mm.
+        * ``"joint_speed"``: speed of a clinical joint, mm/s (root-centred).
+    ``invert`` negates the signal (e.g. pelvis height from ``v`` px, which grows downwards).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["column", "joint_axis", "joint_distance", "joint_speed"] = "column"
+    column: str | None = None
+    joint: str | None = None
+    other_joint: str | None = None
+    axis: Axis | None = None
+    invert: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> SignalSpec:
+        need = {
+            "column": ("column",),
+            "joint_axis": ("joint", "axis"),
+            "joint_distance": ("joint", "other_joint"),
+            "joint_speed": ("joint",),
+        }[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"signal kind {self.kind!r} needs {missing}")
+        for j in (self.joint, self.other_joint):
+            if j is not None and j not in CLINICAL_JOINTS:
+                raise ValueError(f"unknown clinical joint {j!r}; known: {list(CLINICAL_JOINTS)}")
+        return self
+
+    @property
+    def unit(self) -> str:
+        if self.kind == "column":
+            assert self.column is not None
+            return self.column.rsplit("_", 1)[-1] if "_" in self.column else ""
+        if self.kind == "joint_axis":
+            return "px" if self.axis in ("u", "v") else "mm"
+        return "mm" if self.kind == "joint_distance" else "mm/s"
+
+
+class SegmentationConfig(BaseModel):
+    """Segmentation parameters; stored with every result so that it can be reproduced.
+
+    Attributes:
+        signal: the signal to segment.
+        min_distance_s: minimum time between peaks, s (``None`` = no constraint).
+        min_prominence: minimum peak prominence, in signal units.
+        min_height: minimum peak height, in signal units.
+        pad_s: widen each window by this much on both sides, s (clamped to the video).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: SignalSpec = SignalSpec(kind="column", column="right_knee_flexion_deg")
+    min_distance_s: float | None = Field(default=0.4, ge=0)
+    min_prominence: float | None = 15.0
+    min_height: float | None = None
+    pad_s: float = Field(default=0.0, ge=0)
+    method: Literal["valley_to_valley_v1"] = "valley_to_valley_v1"
+
+
+def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
+    """The signal ``(F,)`` float64 for ``spec``; NaN where the subject is absent.
+
+    Raises:
+        KeyError: the column does not exist in ``features``.
+    """
+
+    def col(name: str) -> np.ndarray:
+        if name not in features.columns:
+            raise KeyError(f"features has no column {name!r}")
+        return features[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    def xyz(j: str) -> np.ndarray:
+        return np.stack([col(f"{j}_{a}_mm") for a in "xyz"], axis=1)
+
+    if spec.kind == "column":
+        s = col(spec.column)  # type: ignore[arg-type]
+    elif spec.kind == "joint_axis":
+        unit = "px" if spec.axis in ("u", "v") else "mm"
+        s = col(f"{spec.joint}_{spec.axis}_{unit}")
+    elif spec.kind == "joint_distance":
+        s = np.linalg.norm(xyz(spec.joint) - xyz(spec.other_joint), axis=1)  # type: ignore[arg-type]
+    else:
+        p = xyz(spec.joint)  # type: ignore[arg-type]
+        t = col("time_s")
+        s = np.full(len(t), np.nan)
+        if len(t) > 1:
+            s[1:] = np.linalg.norm(np.diff(p, axis=0), axis=1) / np.diff(t)
+            s[0] = s[1]
+    return -s if spec.invert else s
+
+
+def fill_gaps_linear(signal: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN samples (ends held at the nearest valid value); all-NaN stays all-NaN."""
+    s = np.asarray(signal, dtype=np.float64).copy()
+    ok = np.isfinite(s)
+    if ok.all() or not ok.any():
+        return s
+    idx = np.arange(len(s))
+    s[~ok] = np.interp(idx[~ok], idx[ok], s[ok])
+    return s
+
+
+def valley_to_valley(
+    signal: np.ndarray,
+    *,
+    min_distance: int | None = None,
+    min_prominence: float | None = None,
+    min_height: float | None = None,
+    pad: int = 0,
+) -> list[tuple[int, int, int]]:
+    """Windows ``(start, peak, end)`` in frames (``end`` exclusive) around the peaks of ``signal`` ``(F,)``.
+
+    Peaks: :func:`scipy.signal.find_peaks` with the given constraints (``min_distance`` in frames, ≥ 1).
+    Valleys: every local minimum.  ``start`` = last valley before the peak (else 0); ``end`` = first valley after
+    it + 1 (else F); both widened by ``pad`` frames and clamped to ``[0, F]``.
+
+    Raises:
+        ValueError: ``signal`` is not 1-D, or ``pad < 0``.
+    """
+    s = np.asarray(signal, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"signal must be 1-D, got shape {s.shape}")
+    if pad < 0:
+        raise ValueError("pad must be >= 0")
+    if len(s) < 3 or not np.isfinite(s).all():
+        return []
+    kw: dict = {}
+    if min_distance is not None and min_distance >= 1:
+        kw["distance"] = int(min_distance)
+    if min_prominence is not None:
+        kw["prominence"] = float(min_prominence)
+    if min_height is not None:
+        kw["height"] = float(min_height)
+    peaks, _ = find_peaks(s, **kw)
+    if len(peaks) == 0:
+        return []
+    valleys, _ = find_peaks(-s)
+    n = len(s)
+    out = []
+    for p in peaks:
+        before = valleys[valleys < p]
+        after = valleys[valleys > p]
+        start = int(before[-1]) if len(before) else 0
+        end = int(after[0]) + 1 if len(after) else n
+        out.append((max(0, start - pad), int(p), min(n, end + pad)))
+    return out
+
+
+SEGMENT_SCHEMA = {
+    "repetition": pl.Int32,
+    "start_frame": pl.Int32,
+    "peak_frame": pl.Int32,
+    "end_frame": pl.Int32,
+    "start_s": pl.Float64,
+    "peak_s": pl.Float64,
+    "end_s": pl.Float64,
+    "duration_s": pl.Float64,
+    "peak_value": pl.Float64,
+}
+
+
+def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.DataFrame:
+    """Segment a ``features`` table into repetitions.
+
+    Gaps (subject absent) are bridged by linear interpolation for peak detection only.  Seconds are converted to
+    frames with the median frame interval of ``time_s``.  ``end_s`` is the time of the frame *after* the window (or
+    the last frame time + one interval), so ``duration_s = end_s - start_s``.
+
+    Returns:
+        table with columns :data:`SEGMENT_SCHEMA`, one row per repetition (possibly zero rows).
+    """
+    raw = extract_signal(features, config.signal)
+    s = fill_gaps_linear(raw)
+    t = features["time_s"].to_numpy()
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    to_frames = lambda sec: None if sec is None else max(1, int(round(sec / dt)))  # noqa: E731
+    wins = valley_to_valley(
+        s,
+        min_distance=to_frames(config.min_distance_s),
+        min_prominence=config.min_prominence,
+        min_height=config.min_height,
+        pad=int(round(config.pad_s / dt)),
+    )
+    t_end = np.append(t, t[-1] + dt) if len(t) else t
+    rows = {k: [] for k in SEGMENT_SCHEMA}
+    for i, (a, p, b) in enumerate(wins):
+        rows["repetition"].append(i)
+        rows["start_frame"].append(a)
+        rows["peak_frame"].append(p)
+        rows["end_frame"].append(b)
+        rows["start_s"].append(float(t[a]))
+        rows["peak_s"].append(float(t[p]))
+        rows["end_s"].append(float(t_end[b]))
+        rows["duration_s"].append(float(t_end[b] - t[a]))
+        rows["peak_value"].append(float(s[p]))
+    return pl.DataFrame(rows, schema=SEGMENT_SCHEMA)

@@ -1,0 +1,132 @@
+"""Where data lives (always outside the repository) and the video registry.
+
+Layout under the data root (``$NEUROPOSE_DATA_ROOT``, default ``$XDG_DATA_HOME/neuropose-assets`` or
+``~/.local/share/neuropose-assets``)::
+
+    assets/<asset>/<partition>.parquet    every asset output (read these from notebooks)
+    cas/sha256/<ab>/<sha256><ext>         immutable, content-addressed copies of the analysed videos
+    registry/videos/<partition>.json      partition key -> source file and cohort
+    dagster_home/                         the Dagster instance (runs, event log, schedules)
+
+The registry is one small JSON document per partition, written atomically, so that concurrent registrations of
+different videos never conflict and a Dagster run (or a backfill from the UI) can always find a partition's source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from neuropose_assets.core.atomic import atomic_write_bytes
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
+_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
+
+
+def default_data_root() -> Path:
+    """``$NEUROPOSE_DATA_ROOT``, else ``$XDG_DATA_HOME/neuropose-assets``, else ``~/.local/share/neuropose-assets``."""
+    env = os.environ.get("NEUROPOSE_DATA_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return (Path(xdg) / "neuropose-assets").resolve()
+
+
+def default_cache_dir() -> Path:
+    """``$NEUROPOSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/neuropose-assets``, else ``~/.cache/neuropose-assets``."""
+    env = os.environ.get("NEUROPOSE_CACHE_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return (Path(xdg) / "neuropose-assets").resolve()
+
+
+def sanitize_key(text: str) -> str:
+    """A partition key from free text: ASCII-folded, lower case, runs of other characters become ``_``.
+
+    ``"Session 2026-04-15 / Trial @1"`` → ``"session_2026-04-15_trial_1"``.  Raises ``ValueError`` if nothing is left.
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    key = re.sub(r"[^a-z0-9-]+", "_", ascii_text.lower()).strip("_-")
+    key = re.sub(r"_+", "_", key)[:128].strip("_-")
+    if not key:
+        raise ValueError(f"cannot derive a partition key from {text!r}")
+    return key
+
+
+def check_key(key: str) -> str:
+    """Validate a partition key (``[a-z0-9][a-z0-9_-]*``, at most 128 characters); returns it."""
+    if not _KEY_RE.match(key):
+        raise ValueError(f"invalid partition key {key!r}: use lower-case letters, digits, '_' and '-' only")
+    return key
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths under one data root."""
+
+    root: Path
+
+    @property
+    def assets(self) -> Path:
+        return self.root / "assets"
+
+    @property
+    def cas(self) -> Path:
+        return self.root / "cas" / "sha256"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry" / "videos"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    def asset_file(self, asset: str, partition: str | None = None) -> Path:
+        """Where the IO manager stores ``asset`` (for ``partition``, if partitioned)."""
+        return self.assets / asset / f"{partition}.parquet" if partition else self.assets / f"{asset}.parquet"
+
+    def cas_file(self, sha256: str, suffix: str) -> Path:
+        return self.cas / sha256[:2] / f"{sha256}{suffix.lower()}"
+
+
+@dataclass(frozen=True)
+class VideoEntry:
+    """Registry entry: ``source`` is the absolute path of the delivered file, ``cohort`` its cohort key."""
+
+    partition: str
+    source: str
+    cohort: str
+
+
+class Registry:
+    """Partition key → source video and cohort, one JSON file per partition."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.dir = layout.registry
+
+    def register(self, partition: str, source: str | Path, cohort: str) -> VideoEntry:
+        entry = VideoEntry(check_key(partition), str(Path(source).resolve()), check_key(cohort))
+        atomic_write_bytes(self.dir / f"{partition}.json", json.dumps(asdict(entry), indent=2).encode())
+        return entry
+
+    def get(self, partition: str) -> VideoEntry:
+        """Raises ``KeyError`` with a hint when the partition was never registered."""
+        path = self.dir / f"{check_key(partition)}.json"
+        if not path.exists():
+            raise KeyError(
+                f"partition {partition!r} is not registered under {self.dir}: add the video with the intake folder "
+                "or `neuropose-assets register`, then re-run"
+            )
+        return VideoEntry(**json.loads(path.read_text()))
+
+    def all(self) -> list[VideoEntry]:
+        return [VideoEntry(**json.loads(p.read_text())) for p in sorted(self.dir.glob("*.json"))]
+
+    def members(self, cohort: str) -> list[VideoEntry]:
+        return [e for e in self.all() if e.cohort == cohort]

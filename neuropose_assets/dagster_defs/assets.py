@@ -1,0 +1,387 @@
+"""The per-video chain (raw_video → poses → features → segmentation → repetition_dtw) and the cohort DTW matrix.
+
+Each asset is a thin wrapper: read inputs, call a pure core function, attach provenance and UI metadata.  Bad input
+becomes a :class:`dagster.Failure` carrying the clinician-facing message, failing only its own partition.
+"""
+
+
+import json
+import platform
+import time
+from functools import cache
+from importlib import metadata as importlib_metadata
+from typing import Any, Literal
+
+import dagster as dg
+import polars as pl
+
+from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.core.errors import VideoError
+from neuropose_assets.dagster_defs.partitions import cohorts, videos
+from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
+
+PER_VIDEO = "per_video"
+
+
+@cache
+def _versions(*packages: str) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in ("neuropose-assets", "numpy", "polars", "scipy", *packages):
+        try:
+            out[p] = importlib_metadata.version(p)
+        except importlib_metadata.PackageNotFoundError:  # pragma: no cover
+            out[p] = "unknown"
+    return out
+
+
+def _provenance(stage: str, upstream: dict[str, Any], config: dict[str, Any] | None, *pkgs: str) -> dict[str, Any]:
+    prov = json.loads(json.dumps(upstream))  # deep copy
+    prov["stage"] = stage
+    prov.setdefault("configs", {})[stage] = config
+    prov["versions"] = {**prov.get("versions", {}), **_versions(*pkgs)}
+    return prov
+
+
+def _since(t0: float) -> float:
+    return round(time.perf_counter() - t0, 3)
+
+
+def _fail(err: Exception, partition: str) -> dg.Failure:
+    return dg.Failure(
+        description=f"[{partition}] {err}", metadata={"partition": partition, "error": type(err).__name__},
+        allow_retries=False,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------------------- raw
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+    kinds={"video", "parquet"},
+    code_version="1",
+    description="Registers the delivered video: SHA-256 (the data version), probe, immutable content-addressed copy.",
+)
+def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
+    from neuropose_assets.core.rawvideo import store_video
+
+    key = context.partition_key
+    t0 = time.perf_counter()
+    try:
+        entry = storage.registry.get(key)
+        stored = store_video(entry.source, storage.layout)
+    except (VideoError, KeyError) as err:
+        raise _fail(err, key) from None
+    p = stored.probe
+    df = pl.DataFrame(
+        {
+            "partition": [key],
+            "cohort": [entry.cohort],
+            "sha256": [stored.sha256],
+            "size_bytes": [stored.size_bytes],
+            "source_name": [entry.source.rsplit("/", 1)[-1]],
+            "stored_path": [str(stored.stored_path)],
+            "fps": [p.fps],
+            "frame_count": [p.frame_count],
+            "duration_s": [p.duration_s],
+            "width_px": pl.Series([p.width_px], dtype=pl.Int32),
+            "height_px": pl.Series([p.height_px], dtype=pl.Int32),
+            "rotation_deg": pl.Series([p.rotation_deg], dtype=pl.Int32),
+            "codec": [p.codec],
+        },
+        schema_overrides={"size_bytes": pl.Int64, "frame_count": pl.Int64},
+    )
+    prov = _provenance("raw_video", {"source": {"partition": key, "cohort": entry.cohort, "sha256": stored.sha256}}, None)
+    return dg.Output(
+        ProvenancedTable(df, prov),
+        data_version=dg.DataVersion(stored.sha256),
+        metadata={"sha256": stored.sha256, "cohort": entry.cohort, **p.as_dict(), "compute_s": _since(t0)},
+    )
+
+
+# -------------------------------------------------------------------------------------------------------------- poses
+
+
+class PosesConfig(dg.Config):
+    """Subject selection among tracked persons (see ``core.pose.tracking``)."""
+
+    subject_policy: Literal["longest_track", "largest_box", "most_central"] = "longest_track"
+    iou_threshold: float = 0.3
+    max_gap_frames: int = 15
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+    kinds={"python", "parquet"},
+    pool="pose_model",
+    code_version="1",
+    description="Per-frame 3D (mm) and 2D (px) native joints of every tracked person, with confidence; the subject "
+    "is chosen by an explicit policy. Frames with nobody detected stay as gap rows.",
+)
+def poses(
+    context: dg.AssetExecutionContext, config: PosesConfig, pose_model: PoseModelResource, raw_video: ProvenancedTable
+) -> dg.Output[ProvenancedTable]:
+    from neuropose_assets.core.pose.estimate import estimate_video
+    from neuropose_assets.core.pose.tracking import TrackingConfig
+
+    key = context.partition_key
+    backend, load_s = pose_model.get_backend()
+    row = raw_video.df.row(0, named=True)
+    try:
+        run = estimate_video(
+            backend,
+            row["stored_path"],
+            subject_policy=config.subject_policy,
+            tracking=TrackingConfig(config.iou_threshold, config.max_gap_frames),
+        )
+    except VideoError as err:
+        raise _fail(err, key) from None
+    prov = _provenance("poses", raw_video.provenance, config.model_dump())
+    prov["model"] = backend.info.as_dict()
+    s = run.summary()
+    context.log.info(
+        f"{key}: {s['n_frames']} frames, person in {s['frames_with_person']}, subject in {s['frames_with_subject']} "
+        f"({100 * s['subject_coverage']:.1f} %), {s['n_tracks']} track(s); model load {load_s:.2f} s, "
+        f"inference {run.timings['inference_s']:.2f} s"
+    )
+    return dg.Output(
+        ProvenancedTable(run.table, prov),
+        metadata={
+            **{k: v for k, v in s.items() if v is not None},
+            "model": f"{backend.info.name}/{backend.info.variant}",
+            "model_checksum": backend.info.checksum,
+            "model_load_s": round(load_s, 3),
+            **{k: round(v, 3) for k, v in run.timings.items()},
+            "frames_per_s": round(run.n_frames / max(run.timings["decode_and_inference_s"], 1e-9), 2),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------- features
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+    kinds={"python", "parquet"},
+    code_version="1",
+    description="The subject on the clinical joint set: root-centred 3D (mm), 2D (px), joint angles (deg), time (s).",
+)
+def features(context: dg.AssetExecutionContext, poses: ProvenancedTable) -> dg.Output[ProvenancedTable]:
+    from neuropose_assets.core.kinematics import ANGLE_COLUMNS, compute_features
+    from neuropose_assets.core.skeletons import get_skeleton
+
+    t0 = time.perf_counter()
+    skeleton = get_skeleton(poses.provenance["model"]["skeleton"])
+    df = compute_features(poses.df, skeleton)
+    prov = _provenance("features", poses.provenance, {"skeleton": skeleton.name, "root": "pelvis"})
+    ranges = {
+        f"{c}_range": f"{df[c].min():.1f}–{df[c].max():.1f}" for c in ANGLE_COLUMNS if df[c].null_count() < df.height
+    }
+    return dg.Output(
+        ProvenancedTable(df, prov),
+        metadata={
+            "frames": df.height,
+            "frames_with_subject": int(df["subject_present"].sum()),
+            **ranges,
+            "compute_s": _since(t0),
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------------------- segmentation
+
+
+class SegmentationAssetConfig(dg.Config):
+    """Repetition segmentation (``core.segmentation``): the signal, then find_peaks constraints in s / signal units.
+
+    ``signal_kind``: ``column`` (uses ``column``), ``joint_axis`` (``joint`` + ``axis`` x/y/z mm or u/v px),
+    ``joint_distance`` (``joint`` + ``other_joint``, mm) or ``joint_speed`` (``joint``, mm/s).
+    """
+
+    signal_kind: Literal["column", "joint_axis", "joint_distance", "joint_speed"] = "column"
+    column: str | None = "right_knee_flexion_deg"
+    joint: str | None = None
+    other_joint: str | None = None
+    axis: str | None = None  # x, y, z (mm, root-centred) or u, v (px)
+    invert: bool = False
+    min_distance_s: float | None = 0.4
+    min_prominence: float | None = 15.0
+    min_height: float | None = None
+    pad_s: float = 0.0
+
+    def to_core(self):  # -> core.segmentation.SegmentationConfig
+        from neuropose_assets.core.segmentation import SegmentationConfig, SignalSpec
+
+        signal = SignalSpec(
+            kind=self.signal_kind,
+            column=self.column if self.signal_kind == "column" else None,
+            joint=self.joint,
+            other_joint=self.other_joint,
+            axis=self.axis,
+            invert=self.invert,
+        )
+        return SegmentationConfig(
+            signal=signal,
+            min_distance_s=self.min_distance_s,
+            min_prominence=self.min_prominence,
+            min_height=self.min_height,
+            pad_s=self.pad_s,
+        )
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+    kinds={"scipy", "parquet"},
+    code_version="1",
+    description="Repetition windows [start, peak, end) in frames and s, valley-to-valley around peaks of a "
+    "configurable 1-D signal (scipy.signal.find_peaks); the config is stored with the result.",
+)
+def segmentation(
+    context: dg.AssetExecutionContext, config: SegmentationAssetConfig, features: ProvenancedTable
+) -> dg.Output[ProvenancedTable]:
+    from neuropose_assets.core.segmentation import segment_features
+
+    t0 = time.perf_counter()
+    try:
+        core_cfg = config.to_core()
+        df = segment_features(features.df, core_cfg)
+    except (ValueError, KeyError) as err:
+        raise dg.Failure(description=f"segmentation config is invalid: {err}", allow_retries=False) from None
+    cfg = core_cfg.model_dump(mode="json")
+    prov = _provenance("segmentation", features.provenance, cfg)
+    return dg.Output(
+        ProvenancedTable(df, prov),
+        metadata={
+            "repetitions": df.height,
+            "config": dg.MetadataValue.json(cfg),
+            "mean_duration_s": round(float(df["duration_s"].mean()), 3) if df.height else 0.0,
+            "compute_s": _since(t0),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------- DTW
+
+
+class DTWAssetConfig(dg.Config):
+    """Exact DTW (tslearn).  ``columns``: feature columns (default: joint angles, deg).  ``sakoe_chiba_radius`` in
+    frames (None = unconstrained).  ``nan_policy``: interpolate | drop."""
+
+    columns: list[str] | None = None
+    sakoe_chiba_radius: int | None = None
+    nan_policy: Literal["interpolate", "drop"] = "interpolate"
+
+    def to_core(self):  # -> core.dtw.DTWConfig
+        from neuropose_assets.core.dtw import DTWConfig
+
+        kw: dict[str, Any] = {"sakoe_chiba_radius": self.sakoe_chiba_radius, "nan_policy": self.nan_policy}
+        if self.columns:
+            kw["columns"] = tuple(self.columns)
+        return DTWConfig(**kw)
+
+
+def _dtw_metadata(df: pl.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
+    off = df.filter(pl.col("a") != pl.col("b"))
+    return {
+        "sequences": df["a"].n_unique(),
+        "pairs": off.height // 2,
+        "mean_distance": round(float(off["distance"].mean()), 3) if off.height else 0.0,
+        "config": dg.MetadataValue.json(cfg),
+        "cost_convention": "tslearn: sqrt of summed squared frame distances along the path (feature units)",
+    }
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+    kinds={"tslearn", "parquet"},
+    code_version="1",
+    description="Exact DTW between every pair of repetitions of one video (long table a, b, distance).",
+)
+def repetition_dtw(
+    context: dg.AssetExecutionContext,
+    config: DTWAssetConfig,
+    features: ProvenancedTable,
+    segmentation: ProvenancedTable,
+) -> dg.Output[ProvenancedTable]:
+    from neuropose_assets.core.dtw import pairwise_dtw, repetition_sequences
+
+    t0 = time.perf_counter()
+    core_cfg = config.to_core()
+    seqs = repetition_sequences(features.df, segmentation.df, core_cfg)
+    df = pairwise_dtw(seqs, sakoe_chiba_radius=core_cfg.sakoe_chiba_radius)
+    cfg = core_cfg.model_dump(mode="json")
+    prov = _provenance("repetition_dtw", segmentation.provenance, cfg, "tslearn")
+    return dg.Output(ProvenancedTable(df, prov), metadata={**_dtw_metadata(df, cfg), "compute_s": _since(t0)})
+
+
+class CohortDTWConfig(DTWAssetConfig):
+    """As :class:`DTWAssetConfig`; ``allow_mixed_models`` permits comparing outputs of different pose models."""
+
+    allow_mixed_models: bool = False
+
+
+@dg.asset(
+    partitions_def=cohorts,
+    deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())],
+    group_name="cohort",
+    kinds={"tslearn", "parquet"},
+    pool="dtw",
+    code_version="1",
+    description="Exact DTW between the whole-trial feature sequences of every video in the cohort. Members whose "
+    "features are missing (failed or not yet processed) are skipped and listed in the metadata.",
+)
+def cohort_dtw(
+    context: dg.AssetExecutionContext, config: CohortDTWConfig, storage: StorageResource
+) -> dg.Output[ProvenancedTable]:
+    from neuropose_assets.core.dtw import pairwise_dtw, prepare_sequence
+    from neuropose_assets.core.tables import read_provenance
+
+    t0 = time.perf_counter()
+    cohort = context.partition_key
+    core_cfg = config.to_core()
+    layout = storage.layout
+    seqs, missing, models, sources = {}, [], {}, {}
+    for entry in storage.registry.members(cohort):
+        path = layout.asset_file("features", entry.partition)
+        if not path.exists():
+            missing.append(entry.partition)
+            continue
+        prov = read_provenance(path)
+        seq = prepare_sequence(pl.read_parquet(path), core_cfg)
+        if len(seq) == 0:
+            missing.append(entry.partition)
+            continue
+        seqs[entry.partition] = seq
+        m = prov.get("model", {})
+        models[entry.partition] = f"{m.get('name')}/{m.get('variant')}/{m.get('checksum', '')[:12]}"
+        sources[entry.partition] = prov.get("source", {}).get("sha256")
+    if len(set(models.values())) > 1 and not config.allow_mixed_models:
+        raise dg.Failure(
+            description=f"cohort {cohort!r} mixes pose models {sorted(set(models.values()))}; DTW distances between "
+            "different models are not comparable. Re-run the odd videos with one model, or set allow_mixed_models.",
+            allow_retries=False,
+        )
+    if missing:
+        context.log.warning(f"cohort {cohort}: no usable features for {missing}; they are left out of the matrix")
+    df = pairwise_dtw(seqs, sakoe_chiba_radius=core_cfg.sakoe_chiba_radius)
+    cfg = core_cfg.model_dump(mode="json")
+    prov = {
+        "stage": "cohort_dtw",
+        "cohort": cohort,
+        "members": sources,
+        "models": models,
+        "configs": {"cohort_dtw": cfg},
+        "versions": _versions("tslearn"),
+    }
+    return dg.Output(
+        ProvenancedTable(df, prov), metadata={
+            **_dtw_metadata(df, cfg),
+            "missing_members": ", ".join(missing) or "none",
+            "compute_s": _since(t0),
+        },
+    )

@@ -1,0 +1,69 @@
+"""The Dagster code location (``workspace.yaml`` loads this module).
+
+Importing it must stay cheap: no TensorFlow, MediaPipe or tslearn (they are imported inside the assets that use
+them), so the webserver, daemon and code server start in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from neuropose_assets.core.storage import Layout, default_data_root
+from neuropose_assets.dagster_defs.assets import (
+    PER_VIDEO,
+    cohort_dtw,
+    features,
+    poses,
+    raw_video,
+    repetition_dtw,
+    segmentation,
+)
+from neuropose_assets.dagster_defs.checks import ALL_CHECKS
+from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
+from neuropose_assets.dagster_defs.partitions import cohorts, videos
+from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
+
+PER_VIDEO_ASSETS = [raw_video, poses, features, segmentation, repetition_dtw]
+
+#: One run per video: the whole chain in one process, so each heavy library is imported (and the pose model loaded)
+#: at most once per run.
+per_video_job = dg.define_asset_job(
+    "per_video_job",
+    selection=dg.AssetSelection.groups(PER_VIDEO),
+    partitions_def=videos,
+    executor_def=dg.in_process_executor,
+    description="raw_video → poses → features → segmentation → repetition_dtw for one video partition",
+)
+cohort_job = dg.define_asset_job(
+    "cohort_job",
+    selection=dg.AssetSelection.assets(cohort_dtw),
+    partitions_def=cohorts,
+    executor_def=dg.in_process_executor,
+    description="cohort_dtw for one cohort partition",
+)
+
+
+def build_resources(data_root: str | None = None) -> dict:
+    """Resources for a data root (default: ``$NEUROPOSE_DATA_ROOT`` or the user data directory)."""
+    layout = Layout(default_data_root() if data_root is None else Path(data_root))
+    return {
+        "io_manager": ParquetIOManager(base_dir=str(layout.assets)),
+        "storage": StorageResource(data_root=str(layout.root)),
+        "pose_model": PoseModelResource(backend=os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose")),
+    }
+
+
+def build_defs(data_root: str | None = None) -> dg.Definitions:
+    """The code location's definitions, bound to a data root (default as in :func:`build_resources`)."""
+    return dg.Definitions(
+        assets=[*PER_VIDEO_ASSETS, cohort_dtw],
+        asset_checks=ALL_CHECKS,
+        jobs=[per_video_job, cohort_job],
+        resources=build_resources(data_root),
+    )
+
+
+defs = build_defs()
