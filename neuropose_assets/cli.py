@@ -87,19 +87,19 @@ def _asset_meta(result, asset: str) -> dict:
     return {}
 
 
-def _failure_message(result) -> str:
-    for ev in result.all_events:
-        if ev.event_type_value == "STEP_FAILURE":
-            err = ev.event_specific_data.error
-            msg = getattr(ev.event_specific_data, "user_failure_data", None)
-            if msg is not None and msg.description:
-                return msg.description
-            return err.message.strip().splitlines()[-1] if err else "step failed"
+def failure_message(result) -> str:
+    """The clinician-facing reason a run failed: a failed blocking check's description, else the step failure."""
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_CHECK_EVALUATION":
             data = ev.event_specific_data
             if not data.passed and data.severity.value == "ERROR":
                 return f"check {data.check_name} failed: {data.description}"
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            data = ev.event_specific_data
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                return data.user_failure_data.description
+            return data.error.message.strip().splitlines()[-1] if data.error else "step failed"
     return "run failed"
 
 
@@ -144,7 +144,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
             "repetitions": sm.get("repetitions"),
             "rep_dtw_mean": dm.get("mean_distance"),
             "wall_s": round(wall, 2),
-            "error": None if res.success else _failure_message(res),
+            "error": None if res.success else failure_message(res),
         })  # fmt: skip
     t = time.perf_counter()
     cres = defs.resolve_job_def("cohort_job").execute_in_process(

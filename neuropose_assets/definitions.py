@@ -23,7 +23,6 @@ from neuropose_assets.dagster_defs.assets import (
 )
 from neuropose_assets.dagster_defs.checks import ALL_CHECKS
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
-from neuropose_assets.dagster_defs.partitions import cohorts, videos
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 
 PER_VIDEO_ASSETS = [raw_video, poses, features, segmentation, repetition_dtw]
@@ -33,14 +32,12 @@ PER_VIDEO_ASSETS = [raw_video, poses, features, segmentation, repetition_dtw]
 per_video_job = dg.define_asset_job(
     "per_video_job",
     selection=dg.AssetSelection.groups(PER_VIDEO),
-    partitions_def=videos,
     executor_def=dg.in_process_executor,
     description="raw_video → poses → features → segmentation → repetition_dtw for one video partition",
 )
 cohort_job = dg.define_asset_job(
     "cohort_job",
     selection=dg.AssetSelection.assets(cohort_dtw),
-    partitions_def=cohorts,
     executor_def=dg.in_process_executor,
     description="cohort_dtw for one cohort partition",
 )

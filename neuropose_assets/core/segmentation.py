@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.signal import find_peaks
+from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
@@ -78,6 +78,8 @@ class SegmentationConfig(BaseModel):
         min_prominence: minimum peak prominence, in signal units.
         min_height: minimum peak height, in signal units.
         pad_s: widen each window by this much on both sides, s (clamped to the video).
+        lowpass_hz: zero-phase 4th-order Butterworth low-pass cut-off applied to the signal before peak detection,
+            Hz (``None`` = raw signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -87,6 +89,7 @@ class SegmentationConfig(BaseModel):
     min_prominence: float | None = 15.0
     min_height: float | None = None
     pad_s: float = Field(default=0.0, ge=0)
+    lowpass_hz: float | None = Field(default=6.0, gt=0)
     method: Literal["valley_to_valley_v1"] = "valley_to_valley_v1"
 
 
@@ -131,6 +134,22 @@ def fill_gaps_linear(signal: np.ndarray) -> np.ndarray:
     idx = np.arange(len(s))
     s[~ok] = np.interp(idx[~ok], idx[ok], s[ok])
     return s
+
+
+def lowpass(signal: np.ndarray, cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-pass (:func:`scipy.signal.butter` + :func:`scipy.signal.sosfiltfilt`).
+
+    A cut-off at or above the Nyquist frequency, or a signal too short for the filter's padding, returns the
+    signal unchanged.  ``signal`` must be finite.
+    """
+    s = np.asarray(signal, dtype=np.float64)
+    if cutoff_hz >= fs_hz / 2:
+        return s
+    sos = butter(order, cutoff_hz, btype="low", fs=fs_hz, output="sos")
+    padlen = 3 * (2 * len(sos) + 1)
+    if len(s) <= padlen:
+        return s
+    return sosfiltfilt(sos, s)
 
 
 def valley_to_valley(
@@ -195,8 +214,9 @@ SEGMENT_SCHEMA = {
 def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.DataFrame:
     """Segment a ``features`` table into repetitions.
 
-    Gaps (subject absent) are bridged by linear interpolation for peak detection only.  Seconds are converted to
-    frames with the median frame interval of ``time_s``.  ``end_s`` is the time of the frame *after* the window (or
+    Gaps (subject absent) are bridged by linear interpolation for peak detection only, then the optional low-pass
+    filter is applied.  Seconds are converted to frames with the median frame interval of ``time_s``.  ``peak_value``
+    is the (filtered) signal at the peak.  ``end_s`` is the time of the frame *after* the window (or
     the last frame time + one interval), so ``duration_s = end_s - start_s``.
 
     Returns:
@@ -206,6 +226,8 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
     s = fill_gaps_linear(raw)
     t = features["time_s"].to_numpy()
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    if config.lowpass_hz is not None and np.isfinite(s).all() and len(s) > 1:
+        s = lowpass(s, config.lowpass_hz, 1.0 / dt)
     to_frames = lambda sec: None if sec is None else max(1, int(round(sec / dt)))  # noqa: E731
     wins = valley_to_valley(
         s,

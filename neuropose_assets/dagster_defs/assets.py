@@ -211,6 +211,7 @@ class SegmentationAssetConfig(dg.Config):
     min_prominence: float | None = 15.0
     min_height: float | None = None
     pad_s: float = 0.0
+    lowpass_hz: float | None = 6.0
 
     def to_core(self):  # -> core.segmentation.SegmentationConfig
         from neuropose_assets.core.segmentation import SegmentationConfig, SignalSpec
@@ -229,6 +230,7 @@ class SegmentationAssetConfig(dg.Config):
             min_prominence=self.min_prominence,
             min_height=self.min_height,
             pad_s=self.pad_s,
+            lowpass_hz=self.lowpass_hz,
         )
 
 

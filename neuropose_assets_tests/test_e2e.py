@@ -1,0 +1,121 @@
+"""End to end through Dagster on real video: every asset, content checks, and bad input isolated per partition."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from data_contracts import SCHEMAS
+from neuropose_assets.cli import failure_message, register_videos
+from neuropose_assets.core.kinematics import ANGLE_COLUMNS
+from neuropose_assets.core.tables import read_provenance
+from neuropose_assets.definitions import build_defs
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, cam01: Path):
+    """One instance and data root; partitions: the real clip, three bad inputs, a video with nobody in it."""
+    from neuropose_assets_tests.conftest import write_video
+    from neuropose_assets.core.storage import Layout
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    layout = Layout(tmp / "data")
+    intake = tmp / "intake"
+    intake.mkdir()
+    good = intake / "cam01.mp4"
+    shutil.copyfile(cam01, good)
+    (intake / "notes.mp4").write_text("not a video\n" * 200)
+    (intake / "empty.mp4").write_bytes(b"")
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(90, 10, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    write_video(intake / "no_person.mp4", frames, fps=30)
+    videos = {"cam01": good, "not_a_video": intake / "notes.mp4", "empty_file": intake / "empty.mp4",
+              "no_person": intake / "no_person.mp4"}  # fmt: skip
+    with dg.instance_for_test() as instance:
+        register_videos(instance, layout, videos, "trial")
+        defs = build_defs(str(layout.root))
+        job = defs.resolve_job_def("per_video_job")
+        results = {k: job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False) for k in
+                   ["not_a_video", "empty_file", "no_person", "cam01"]}  # fmt: skip
+        cohort = defs.resolve_job_def("cohort_job").execute_in_process(
+            partition_key="trial", instance=instance, raise_on_error=False
+        )
+        yield {"layout": layout, "results": results, "cohort": cohort, "instance": instance}
+
+
+def test_real_clip_materializes_every_asset_and_check(world):
+    res = world["results"]["cam01"]
+    assert res.success
+    mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
+    assert mats == {"raw_video", "poses", "features", "segmentation", "repetition_dtw"}
+    evals = res.get_asset_check_evaluations()
+    assert len(evals) == 6 and all(e.passed for e in evals)
+
+
+def test_outputs_match_their_contracts_and_carry_provenance(world):
+    layout = world["layout"]
+    for asset in ("raw_video", "poses", "features", "segmentation", "repetition_dtw"):
+        path = layout.asset_file(asset, "cam01")
+        SCHEMAS[asset].validate(pl.read_parquet(path), lazy=True)
+        prov = read_provenance(path)
+        assert prov["source"]["partition"] == "cam01" and len(prov["source"]["sha256"]) == 64
+        if asset != "raw_video":
+            assert prov["model"]["name"] == "blazepose_ghum_3d" and len(prov["model"]["checksum"]) == 64
+    assert not list(layout.assets.rglob("*.partial"))
+
+
+def test_person_found_and_angles_physiological(world):
+    layout = world["layout"]
+    poses = pl.read_parquet(layout.asset_file("poses", "cam01"))
+    frames = poses["frame"].n_unique()
+    assert frames == 100
+    assert poses.filter(pl.col("is_subject"))["frame"].n_unique() > 0.9 * frames
+    feats = pl.read_parquet(layout.asset_file("features", "cam01"))
+    for side in ("left", "right"):
+        knee = feats[f"{side}_knee_flexion_deg"].drop_nulls()
+        assert knee.len() > 90 and knee.min() >= 0 and knee.max() <= 150
+    # a standing/walking adult: thigh (hip→knee) 300–550 mm in 3D
+    thigh = np.hypot.reduce([(feats[f"left_knee_{a}_mm"] - feats[f"left_hip_{a}_mm"]).to_numpy() for a in "xyz"])
+    assert 300 < np.nanmedian(thigh) < 550
+    assert set(ANGLE_COLUMNS) <= set(feats.columns)
+    raw = pl.read_parquet(layout.asset_file("raw_video", "cam01")).row(0, named=True)
+    assert (raw["fps"], raw["frame_count"], raw["width_px"], raw["height_px"]) == (60.0, 100, 1080, 1920)
+    assert Path(raw["stored_path"]).exists()
+
+
+def test_segmentation_stores_its_config(world):
+    prov = read_provenance(world["layout"].asset_file("segmentation", "cam01"))
+    cfg = prov["configs"]["segmentation"]
+    assert cfg["method"] == "valley_to_valley_v1" and cfg["signal"]["column"] == "right_knee_flexion_deg"
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("not_a_video", "could not be opened as a video|no picture"),
+        ("empty_file", "is empty \\(0 bytes\\)"),
+        ("no_person", "No person was detected"),
+    ],
+)
+def test_bad_input_fails_its_own_partition_with_an_actionable_message(world, key, message):
+    import re
+
+    res = world["results"][key]
+    assert not res.success
+    assert re.search(message, failure_message(res)), failure_message(res)
+    layout = world["layout"]
+    assert not layout.asset_file("features", key).exists()
+
+
+def test_cohort_matrix_skips_failed_members(world):
+    cohort = world["cohort"]
+    assert cohort.success
+    df = pl.read_parquet(world["layout"].asset_file("cohort_dtw", "trial"))
+    assert df["a"].unique().to_list() == ["cam01"]
+    meta = cohort.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert "no_person" in meta["missing_members"].value and "empty_file" in meta["missing_members"].value

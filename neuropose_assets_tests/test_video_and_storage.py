@@ -1,0 +1,91 @@
+import os
+import stat
+
+import numpy as np
+import polars as pl
+import pytest
+
+from neuropose_assets.core.atomic import atomic_path, sha256_file
+from neuropose_assets.core.rawvideo import store_video
+from neuropose_assets.core.storage import Registry, check_key, sanitize_key
+from neuropose_assets.core.tables import read_provenance, write_table
+from neuropose_assets.core.video import VideoError, iter_frames, probe_video
+
+
+def test_probe_and_decode_synthetic_video(gradient_video):
+    p = probe_video(gradient_video)
+    assert (p.fps, p.frame_count, p.width_px, p.height_px, p.rotation_deg) == (25.0, 50, 64, 48, 0)
+    assert p.duration_s == pytest.approx(2.0)
+    frames = list(iter_frames(gradient_video))
+    assert len(frames) == 50 and frames[0].rgb.shape == (48, 64, 3) and frames[0].rgb.dtype == np.uint8
+    t = np.array([f.time_s for f in frames])
+    np.testing.assert_allclose(t, np.arange(50) / 25.0, atol=1e-6)
+
+
+def test_unusable_files_give_actionable_errors(tmp_path):
+    empty = tmp_path / "walk.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match="empty.*Copy the original recording again"):
+        probe_video(empty)
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("these are my notes, not a video\n" * 100)
+    with pytest.raises(VideoError, match="could not be opened as a video|no picture"):
+        probe_video(fake)
+    with pytest.raises(VideoError, match="does not exist"):
+        probe_video(tmp_path / "gone.mp4")
+
+
+def test_sanitize_and_check_keys():
+    assert sanitize_key("Session 2026-04-15 / Trial @1") == "session_2026-04-15_trial_1"
+    assert sanitize_key("Müller Gang") == "muller_gang"
+    with pytest.raises(ValueError):
+        sanitize_key("!!!")
+    for bad in ("a/b", "a,b", "a|b", "..", "A"):
+        with pytest.raises(ValueError):
+            check_key(bad)
+
+
+def test_registry_round_trip_and_missing_partition(layout, gradient_video):
+    reg = Registry(layout)
+    reg.register("v1", gradient_video, "cohort_a")
+    reg.register("v2", gradient_video, "cohort_b")
+    assert reg.get("v1").cohort == "cohort_a"
+    assert [e.partition for e in reg.members("cohort_b")] == ["v2"]
+    with pytest.raises(KeyError, match="not registered"):
+        reg.get("v3")
+
+
+def test_store_video_is_content_addressed_read_only_and_rejects_non_video(layout, gradient_video, tmp_path):
+    s1 = store_video(gradient_video, layout)
+    assert s1.sha256 == sha256_file(gradient_video)
+    assert s1.stored_path == layout.cas_file(s1.sha256, ".mp4")
+    assert not os.stat(s1.stored_path).st_mode & stat.S_IWUSR
+    copy = tmp_path / "same content, other name.mp4"
+    copy.write_bytes(gradient_video.read_bytes())
+    assert store_video(copy, layout).stored_path == s1.stored_path
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(os.urandom(4096))
+    with pytest.raises(VideoError, match="bad.mp4"):
+        store_video(bad, layout)
+    stored = sorted(p.name for p in layout.cas.rglob("*") if p.is_file())
+    assert stored == [s1.stored_path.name]  # nothing of the bad file, no partial files
+
+
+def test_atomic_write_leaves_target_untouched_on_failure(tmp_path):
+    target = tmp_path / "t.parquet"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
+def test_tables_carry_provenance_and_are_byte_identical_on_rewrite(tmp_path):
+    df = pl.DataFrame({"frame": pl.Series([0, 1], dtype=pl.Int32), "x_mm": [1.5, None]})
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    write_table(df, a, {"model": {"name": "m"}, "configs": {"x": 1}})
+    write_table(df, b, {"configs": {"x": 1}, "model": {"name": "m"}})
+    assert a.read_bytes() == b.read_bytes()
+    assert read_provenance(a)["model"]["name"] == "m"
+    assert pl.read_parquet(a).equals(df)
