@@ -49,3 +49,38 @@ def cam01(sample_cache: Path) -> Path:
 @pytest.fixture
 def layout(tmp_path: Path) -> Layout:
     return Layout(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory, cam01: Path):
+    """One instance and data root; partitions: the real clip, three bad inputs, a video with nobody in it."""
+    import shutil
+
+    import dagster as dg
+
+    from neuropose_assets.cli import register_videos
+    from neuropose_assets.definitions import build_defs
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    layout = Layout(tmp / "data")
+    intake = tmp / "intake"
+    intake.mkdir()
+    good = intake / "cam01.mp4"
+    shutil.copyfile(cam01, good)
+    (intake / "notes.mp4").write_text("not a video\n" * 200)
+    (intake / "empty.mp4").write_bytes(b"")
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(90, 10, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    write_video(intake / "no_person.mp4", frames, fps=30)
+    videos = {"cam01": good, "not_a_video": intake / "notes.mp4", "empty_file": intake / "empty.mp4",
+              "no_person": intake / "no_person.mp4"}  # fmt: skip
+    with dg.instance_for_test() as instance:
+        register_videos(instance, layout, videos, "trial")
+        defs = build_defs(str(layout.root))
+        job = defs.resolve_job_def("per_video_job")
+        results = {k: job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False) for k in
+                   ["not_a_video", "empty_file", "no_person", "cam01"]}  # fmt: skip
+        cohort = defs.resolve_job_def("cohort_job").execute_in_process(
+            partition_key="trial", instance=instance, raise_on_error=False
+        )
+        yield {"layout": layout, "results": results, "cohort": cohort, "instance": instance}

@@ -1,51 +1,17 @@
 """End to end through Dagster on real video: every asset, content checks, and bad input isolated per partition."""
 
-import shutil
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
 
 from data_contracts import SCHEMAS
-from neuropose_assets.cli import failure_message, register_videos
+from neuropose_assets.cli import failure_message
 from neuropose_assets.core.kinematics import ANGLE_COLUMNS
 from neuropose_assets.core.tables import read_provenance
-from neuropose_assets.definitions import build_defs
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, cam01: Path):
-    """One instance and data root; partitions: the real clip, three bad inputs, a video with nobody in it."""
-    from neuropose_assets_tests.conftest import write_video
-    from neuropose_assets.core.storage import Layout
-
-    tmp = tmp_path_factory.mktemp("e2e")
-    layout = Layout(tmp / "data")
-    intake = tmp / "intake"
-    intake.mkdir()
-    good = intake / "cam01.mp4"
-    shutil.copyfile(cam01, good)
-    (intake / "notes.mp4").write_text("not a video\n" * 200)
-    (intake / "empty.mp4").write_bytes(b"")
-    rng = np.random.default_rng(0)
-    frames = [np.clip(rng.normal(90, 10, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
-    write_video(intake / "no_person.mp4", frames, fps=30)
-    videos = {"cam01": good, "not_a_video": intake / "notes.mp4", "empty_file": intake / "empty.mp4",
-              "no_person": intake / "no_person.mp4"}  # fmt: skip
-    with dg.instance_for_test() as instance:
-        register_videos(instance, layout, videos, "trial")
-        defs = build_defs(str(layout.root))
-        job = defs.resolve_job_def("per_video_job")
-        results = {k: job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False) for k in
-                   ["not_a_video", "empty_file", "no_person", "cam01"]}  # fmt: skip
-        cohort = defs.resolve_job_def("cohort_job").execute_in_process(
-            partition_key="trial", instance=instance, raise_on_error=False
-        )
-        yield {"layout": layout, "results": results, "cohort": cohort, "instance": instance}
 
 
 def test_real_clip_materializes_every_asset_and_check(world):
