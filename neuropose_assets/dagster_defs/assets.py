@@ -8,6 +8,7 @@ becomes a :class:`dagster.Failure` carrying the clinician-facing message, failin
 import json
 import platform
 import time
+import warnings
 from functools import cache
 from importlib import metadata as importlib_metadata
 from typing import Any, Literal
@@ -21,6 +22,9 @@ from neuropose_assets.dagster_defs.partitions import cohorts, videos
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 
 PER_VIDEO = "per_video"
+
+# Output(data_version=...) is "beta" in Dagster 1.13; the content hash as data version is the documented pattern.
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*data_version.*")
 
 
 @cache
