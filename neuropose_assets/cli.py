@@ -1,9 +1,10 @@
-"""Command line: ``neuropose-assets {samples,demo,register,ui}``.
+"""Command line: ``neuropose-assets {samples,demo,register,model,ui}``.
 
 * ``samples``  fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths.
 * ``demo``     fetch the samples, register them as partitions of one Dagster instance under the data root,
                materialize every asset for every sample and the cohort DTW matrix, print a summary.
 * ``register`` register a video file as a partition (and cohort) of the instance.
+* ``model``    pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model.
 * ``ui``       start ``dagster dev`` on the same instance and data root (binds 127.0.0.1).
 """
 
@@ -182,6 +183,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_model(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError, acquire
+
+    try:
+        loc = acquire(args.cache, variant=args.variant, sha256=args.sha256, url=args.url, tarball=args.tarball,
+                      directory=args.dir)  # fmt: skip
+        if args.load:
+            from neuropose_assets.core.pose.metrabs import MetrabsBackend, ModelLoadError
+
+            try:
+                backend = MetrabsBackend(loc, num_aug=1)
+            except ModelLoadError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            print(f"loaded in {backend.load_s:.1f} s on {backend.device}")
+    except ModelAcquisitionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"MeTRAbs {loc.variant} ready at {loc.path}\n  checksum {loc.checksum}\n  source {loc.source}")
+    print(f"use it: NEUROPOSE_POSE_BACKEND=metrabs (cache {args.cache})")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     layout = _layout(args)
     from neuropose_assets.instance import ensure_dagster_home
@@ -218,6 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cohort", required=True)
     r.add_argument("--key", help="partition key (default: sanitised file name)")
     r.set_defaults(fn=cmd_register)
+
+    m = sub.add_parser("model", help="pre-fetch or install the MeTRAbs model and print where it is")
+    m.add_argument("action", choices=["install"], help="install: download (verified) or unpack a local archive")
+    m.add_argument("--cache", default=os.environ.get("NEUROPOSE_MODEL_CACHE", str(default_cache_dir() / "models")))
+    m.add_argument("--variant", default="metrabs_eff2l_y4_384px_800k_28ds")
+    m.add_argument("--sha256", help="archive SHA-256 (required for variants without a pinned checksum)")
+    m.add_argument("--url", help="download URL (default: the authors' server)")
+    m.add_argument("--tarball", help="a local copy of the archive (air-gapped servers)")
+    m.add_argument("--dir", help="an already-extracted SavedModel directory (used in place)")
+    m.add_argument("--load", action="store_true", help="also load it into TensorFlow and check its interface")
+    m.set_defaults(fn=cmd_model)
 
     u = sub.add_parser("ui", help="start dagster dev on the demo instance")
     common(u)

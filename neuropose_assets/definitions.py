@@ -43,23 +43,38 @@ cohort_job = dg.define_asset_job(
 )
 
 
-def build_resources(data_root: str | None = None) -> dict:
-    """Resources for a data root (default: ``$NEUROPOSE_DATA_ROOT`` or the user data directory)."""
+def pose_model_from_env() -> PoseModelResource:
+    """The pose model selected by environment: ``NEUROPOSE_POSE_BACKEND`` (blazepose | metrabs), and for MeTRAbs
+    ``NEUROPOSE_METRABS_VARIANT``, ``NEUROPOSE_METRABS_SHA256``, ``NEUROPOSE_MODEL_CACHE`` (the tarball / directory
+    variables are read where the model is acquired)."""
+    env = os.environ.get
+    kw = {"backend": env("NEUROPOSE_POSE_BACKEND", "blazepose")}
+    for field, var in (("metrabs_variant", "NEUROPOSE_METRABS_VARIANT"), ("metrabs_sha256", "NEUROPOSE_METRABS_SHA256"),
+                       ("model_cache", "NEUROPOSE_MODEL_CACHE")):  # fmt: skip
+        if env(var):
+            kw[field] = env(var)
+    return PoseModelResource(**kw)
+
+
+def build_resources(data_root: str | None = None, pose_model: PoseModelResource | None = None) -> dict:
+    """Resources for a data root (default: ``$NEUROPOSE_DATA_ROOT`` or the user data directory) and pose model
+    (default: :func:`pose_model_from_env`)."""
     layout = Layout(default_data_root() if data_root is None else Path(data_root))
     return {
         "io_manager": ParquetIOManager(base_dir=str(layout.assets)),
         "storage": StorageResource(data_root=str(layout.root)),
-        "pose_model": PoseModelResource(backend=os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose")),
+        "pose_model": pose_model or pose_model_from_env(),
     }
 
 
-def build_defs(data_root: str | None = None) -> dg.Definitions:
-    """The code location's definitions, bound to a data root (default as in :func:`build_resources`)."""
+def build_defs(data_root: str | None = None, pose_model: PoseModelResource | None = None) -> dg.Definitions:
+    """The code location's definitions, bound to a data root and pose model (defaults as in
+    :func:`build_resources`)."""
     return dg.Definitions(
         assets=[*PER_VIDEO_ASSETS, cohort_dtw],
         asset_checks=ALL_CHECKS,
         jobs=[per_video_job, cohort_job],
-        resources=build_resources(data_root),
+        resources=build_resources(data_root, pose_model),
     )
 
 

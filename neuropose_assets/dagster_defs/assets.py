@@ -130,8 +130,13 @@ def poses(
     from neuropose_assets.core.pose.estimate import estimate_video
     from neuropose_assets.core.pose.tracking import TrackingConfig
 
+    from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError
+
     key = context.partition_key
-    backend, load_s = pose_model.get_backend()
+    try:
+        backend, load_s = pose_model.get_backend()
+    except (ModelAcquisitionError, ValueError, RuntimeError) as err:  # ModelLoadError is a RuntimeError
+        raise dg.Failure(description=f"pose model {pose_model.backend!r} unavailable: {err}") from err
     row = raw_video.df.row(0, named=True)
     try:
         run = estimate_video(

@@ -31,28 +31,70 @@ class StorageResource(dg.ConfigurableResource):
 class PoseModelResource(dg.ConfigurableResource):
     """The pose model behind the :class:`~neuropose_assets.core.pose.base.PoseBackend` interface.
 
-    ``backend`` selects the implementation (env ``NEUROPOSE_POSE_BACKEND``; default ``blazepose``).  The model is
-    loaded on first use and cached for the life of the process.
+    ``backend`` selects the implementation (``blazepose`` or ``metrabs``; env ``NEUROPOSE_POSE_BACKEND``).  The model
+    is loaded on first use and cached for the life of the process.  Every setting that changes results is recorded
+    in the outputs' provenance.
+
+    MeTRAbs acquisition: ``metrabs_dir`` (an extracted SavedModel), else ``metrabs_tarball`` (a local archive), else a
+    verified download of ``metrabs_variant`` (pinned SHA-256, or ``metrabs_sha256`` for other variants) into
+    ``model_cache``.  Inference: ``batch_size`` frames per call, ``num_aug`` test-time augmentations,
+    ``detector_threshold``, ``internal_batch_size``, and camera intrinsics from ``fov_degrees`` (along the larger
+    image side) or a row-major 3×3 ``intrinsic_matrix`` in px.
     """
 
     backend: str = "blazepose"
+    # BlazePose
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    # MeTRAbs
+    model_cache: str | None = None
+    metrabs_variant: str = "metrabs_eff2l_y4_384px_800k_28ds"
+    metrabs_sha256: str | None = None
+    metrabs_url: str | None = None
+    metrabs_tarball: str | None = None
+    metrabs_dir: str | None = None
+    skeleton: str = "berkeley_mhad_43"
+    batch_size: int = 8
+    num_aug: int = 5
+    detector_threshold: float = 0.3
+    internal_batch_size: int = 64
+    fov_degrees: float = 55.0
+    intrinsic_matrix: list[float] | None = None
 
-    def _settings(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
+        """The backend's constructor settings (see ``core.pose.load_backend``)."""
+        if self.backend == "blazepose":
+            return {
+                "min_detection_confidence": self.min_detection_confidence,
+                "min_tracking_confidence": self.min_tracking_confidence,
+            }
+        from neuropose_assets.core.storage import default_cache_dir
+
         return {
-            "min_detection_confidence": self.min_detection_confidence,
-            "min_tracking_confidence": self.min_tracking_confidence,
+            "cache": self.model_cache or str(default_cache_dir() / "models"),
+            "variant": self.metrabs_variant,
+            "sha256": self.metrabs_sha256,
+            "url": self.metrabs_url,
+            "tarball": self.metrabs_tarball,
+            "directory": self.metrabs_dir,
+            "skeleton": self.skeleton,
+            "batch_size": self.batch_size,
+            "num_aug": self.num_aug,
+            "detector_threshold": self.detector_threshold,
+            "internal_batch_size": self.internal_batch_size,
+            "fov_degrees": self.fov_degrees,
+            "intrinsic_matrix": self.intrinsic_matrix,
         }
 
     def get_backend(self) -> tuple[Any, float]:
         """``(backend, load_seconds)``; ``load_seconds`` is 0 when the model was already loaded in this process."""
         from neuropose_assets.core.pose import load_backend
 
-        key = (self.backend, tuple(sorted(self._settings().items())))
+        settings = self.settings()
+        key = (self.backend, repr(sorted(settings.items())))
         if key in _LOADED:
             return _LOADED[key][0], 0.0
         t = time.perf_counter()
-        model = load_backend(self.backend, **self._settings())
+        model = load_backend(self.backend, **settings)
         _LOADED[key] = (model, time.perf_counter() - t)
         return _LOADED[key]

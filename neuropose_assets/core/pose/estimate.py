@@ -85,7 +85,8 @@ def estimate_video(
     infer = 0.0
     with backend.open_video(width=probe.width_px, height=probe.height_px, fps=probe.fps) as session:
         batch: list[np.ndarray] = []
-        for fr in iter_frames(video, prefetch=prefetch):
+        # decoding runs ahead in its own thread: keep at least two batches in flight so neither side waits
+        for fr in iter_frames(video, prefetch=max(prefetch, 2 * session.batch_size)):
             batch.append(fr.rgb)
             times.append(fr.time_s)
             if len(batch) >= session.batch_size:
