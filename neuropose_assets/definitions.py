@@ -24,6 +24,7 @@ from neuropose_assets.dagster_defs.assets import (
 from neuropose_assets.dagster_defs.checks import ALL_CHECKS
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
+from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor
 
 PER_VIDEO_ASSETS = [raw_video, poses, features, segmentation, repetition_dtw]
 
@@ -41,6 +42,9 @@ cohort_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="cohort_dtw for one cohort partition",
 )
+
+intake_sensor = build_intake_sensor(per_video_job)
+cohort_sensor = build_cohort_sensor(cohort_job)
 
 
 def pose_model_from_env() -> PoseModelResource:
@@ -74,6 +78,7 @@ def build_defs(data_root: str | None = None, pose_model: PoseModelResource | Non
         assets=[*PER_VIDEO_ASSETS, cohort_dtw],
         asset_checks=ALL_CHECKS,
         jobs=[per_video_job, cohort_job],
+        sensors=[intake_sensor, cohort_sensor],
         resources=build_resources(data_root, pose_model),
     )
 

@@ -97,11 +97,13 @@ class Layout:
 
 @dataclass(frozen=True)
 class VideoEntry:
-    """Registry entry: ``source`` is the absolute path of the delivered file, ``cohort`` its cohort key."""
+    """Registry entry: ``source`` is the absolute path of the delivered file, ``cohort`` its cohort key;
+    ``pseudonymous`` entries must not expose the source file name in outputs."""
 
     partition: str
     source: str
     cohort: str
+    pseudonymous: bool = False
 
 
 class Registry:
@@ -110,8 +112,8 @@ class Registry:
     def __init__(self, layout: Layout) -> None:
         self.dir = layout.registry
 
-    def register(self, partition: str, source: str | Path, cohort: str) -> VideoEntry:
-        entry = VideoEntry(check_key(partition), str(Path(source).resolve()), check_key(cohort))
+    def register(self, partition: str, source: str | Path, cohort: str, *, pseudonymous: bool = False) -> VideoEntry:
+        entry = VideoEntry(check_key(partition), str(Path(source).resolve()), check_key(cohort), pseudonymous)
         atomic_write_bytes(self.dir / f"{partition}.json", json.dumps(asdict(entry), indent=2).encode())
         return entry
 

@@ -9,6 +9,7 @@ import json
 import platform
 import time
 import warnings
+from pathlib import Path
 from functools import cache
 from importlib import metadata as importlib_metadata
 from typing import Any, Literal
@@ -84,7 +85,8 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
             "cohort": [entry.cohort],
             "sha256": [stored.sha256],
             "size_bytes": [stored.size_bytes],
-            "source_name": [entry.source.rsplit("/", 1)[-1]],
+            # a pseudonymised delivery keeps its (possibly identifying) file name out of every output
+            "source_name": [f"{key}{Path(entry.source).suffix}" if entry.pseudonymous else Path(entry.source).name],
             "stored_path": [str(stored.stored_path)],
             "fps": [p.fps],
             "frame_count": [p.frame_count],

@@ -1,0 +1,180 @@
+"""Sensors: the intake folder → partitions and runs; finished features → the cohort DTW matrix.
+
+``intake_sensor`` (running by default) scans ``$NEUROPOSE_INTAKE`` (default ``<data_root>/intake``) with
+:func:`neuropose_assets.core.intake.scan_intake`.  For each stable new or changed video it writes the registry entry,
+adds the ``videos`` (and ``cohorts``) partition and requests one ``per_video_job`` run whose ``run_key`` contains the
+file fingerprint: re-delivery of an unchanged file does not run again, a changed file does.  A file whose
+fingerprint changed but whose size did not is hashed (within a per-tick byte budget) and compared with the SHA-256
+the ``raw_video`` asset recorded, so a plain ``cp`` of the same recording does not re-run either.  Unsupported files,
+files outside a cohort folder, key collisions and removed sources are logged once, never every tick.  Nothing is
+ever deleted: a removed source keeps its partition, outputs and content-addressed copy.
+
+``cohort_sensor`` (running by default) watches ``features`` materializations and requests one ``cohort_job`` run per
+affected cohort per tick, so a burst of finished videos coalesces into one matrix refresh.  A failed member does not
+materialize ``features`` and is simply left out of the matrix, so it never blocks the cohort.  (Declarative
+automation was not used here: with one ``videos`` partitions definition every cohort depends on every video through
+``AllPartitionMapping``, so ``eager()`` would refresh *all* cohorts whenever any video changes.)
+"""
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from neuropose_assets.core.atomic import CHUNK, atomic_write_bytes
+from neuropose_assets.core.intake import Pseudonymiser, scan_intake
+from neuropose_assets.core.storage import Layout, Registry
+from neuropose_assets.dagster_defs.partitions import cohorts, videos
+from neuropose_assets.dagster_defs.resources import StorageResource
+
+REHASH_BUDGET_BYTES = 2 << 30  # at most 2 GiB hashed per tick (≈ 5 s here), the rest waits for the next tick
+
+
+def intake_root(layout: Layout) -> Path:
+    """``$NEUROPOSE_INTAKE``, else ``<data_root>/intake``."""
+    env = os.environ.get("NEUROPOSE_INTAKE")
+    return Path(env).expanduser().resolve() if env else layout.root / "intake"
+
+
+def _index_path(layout: Layout) -> Path:
+    return layout.root / "registry" / "intake_index.json"
+
+
+def _recorded_sha(layout: Layout, key: str) -> str | None:
+    path = layout.asset_file("raw_video", key)
+    if not path.exists():
+        return None
+    return pl.read_parquet(path, columns=["sha256"])["sha256"][0]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stable_seconds: float,
+                    pseudonymise: bool) -> dg.SensorResult | dg.SkipReason:  # fmt: skip
+    """One intake tick (the sensor body, separate so tests can call it with their own settings)."""
+    t0 = time.perf_counter()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    pending: dict[str, str] = cursor.get("pending", {})
+    reported: set[str] = set(cursor.get("reported", []))
+    index_file = _index_path(layout)
+    index: dict[str, dict] = json.loads(index_file.read_text()) if index_file.exists() else {}
+    previous = {**{rel: v["fp"] for rel, v in index.items()}, **pending}
+    pseud = Pseudonymiser(layout.root / "private") if pseudonymise else None
+    root = intake_root(layout)
+    scan = scan_intake(root, previous=previous, now=time.time(), stable_seconds=stable_seconds, pseudonymiser=pseud)
+
+    def report_once(tag: str, message: str) -> None:
+        if tag not in reported:
+            reported.add(tag)
+            context.log.warning(message)
+
+    for rel in scan.unsupported:
+        report_once(f"unsupported:{rel}", f"intake: {rel} is not a supported video (extensions: .mp4 .mov .avi "
+                    ".mkv .m4v .webm) and is ignored")  # fmt: skip
+    for rel in scan.outside_cohort:
+        report_once(f"outside:{rel}", f"intake: {rel} is not inside a cohort folder; move it to <cohort>/{rel}")
+    for key, rels in scan.collisions.items():
+        report_once(f"collision:{key}:{'|'.join(rels)}", f"intake: {rels} would all become partition {key!r}; none "
+                    "of them is processed until they are renamed")  # fmt: skip
+
+    registry = Registry(layout)
+    known_keys = set(context.instance.get_dynamic_partitions(videos.name))
+    known_cohorts = set(context.instance.get_dynamic_partitions(cohorts.name))
+    new_keys, new_cohorts, runs = [], [], []
+    budget = REHASH_BUDGET_BYTES
+    changed_index = False
+    seen = {f.rel for f in scan.ready} | set(scan.pending) | {r for rs in scan.collisions.values() for r in rs}
+    for f in scan.ready:
+        entry = index.get(f.rel)
+        if entry and entry["fp"] == f.fingerprint:
+            continue
+        if entry and entry.get("size") == f.size and entry["key"] == f.key and budget >= f.size:
+            budget -= f.size
+            if _recorded_sha(layout, f.key) == _sha256(f.path):
+                index[f.rel] = {**entry, "fp": f.fingerprint}
+                changed_index = True
+                context.log.info(f"intake: {f.key} was delivered again with identical content; not re-run")
+                continue
+        elif entry and entry.get("size") == f.size and entry["key"] == f.key:
+            continue  # over this tick's hashing budget: decide next tick (the fingerprint stays unrecorded)
+        registry.register(f.key, f.path, f.cohort, pseudonymous=pseud is not None)
+        if f.key not in known_keys:
+            new_keys.append(f.key)
+            known_keys.add(f.key)
+        if f.cohort not in known_cohorts:
+            new_cohorts.append(f.cohort)
+            known_cohorts.add(f.cohort)
+        runs.append(dg.RunRequest(partition_key=f.key, run_key=f"{f.key}:{f.fingerprint}", tags={"cohort": f.cohort}))
+        index[f.rel] = {"key": f.key, "fp": f.fingerprint, "size": f.size, "cohort": f.cohort}
+        changed_index = True
+    for rel in sorted(set(index) - seen):
+        if root.is_dir():
+            report_once(f"removed:{rel}:{index[rel]['fp']}", f"intake: {rel} (partition {index[rel]['key']}) was "
+                        "removed from the intake folder; its outputs and stored copy are kept")  # fmt: skip
+    if changed_index:
+        atomic_write_bytes(index_file, json.dumps(index, sort_keys=True).encode())
+    new_cursor = json.dumps({"pending": scan.pending, "reported": sorted(reported)}, sort_keys=True)
+    context.log.debug(f"intake tick: {scan.n_files} files, {len(runs)} runs, {time.perf_counter() - t0:.3f} s")
+    if not runs and not new_keys:
+        context.update_cursor(new_cursor)
+        return dg.SkipReason(f"no new or changed videos ({scan.n_files} files, {len(scan.pending)} settling)")
+    requests = [videos.build_add_request(new_keys)] if new_keys else []
+    if new_cohorts:
+        requests.append(cohorts.build_add_request(new_cohorts))
+    return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=requests, cursor=new_cursor)
+
+
+def build_intake_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=int(os.environ.get("NEUROPOSE_INTAKE_INTERVAL_SECONDS", "30")),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Turns stable new or changed videos in the intake folder into partitions and per-video runs.",
+    )
+    def intake_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
+        return evaluate_intake(
+            context,
+            storage.layout,
+            stable_seconds=float(os.environ.get("NEUROPOSE_INTAKE_STABLE_SECONDS", "30")),
+            pseudonymise=os.environ.get("NEUROPOSE_PSEUDONYMISE", "") in {"1", "true", "yes"},
+        )
+
+    return intake_sensor
+
+
+def build_cohort_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Refreshes a cohort's DTW matrix when features of one of its videos were materialized.",
+    )
+    def cohort_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
+        after = int(context.cursor) if context.cursor else None
+        recs = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), after_storage_id=after), limit=5000, ascending=True
+        ).records
+        if not recs:
+            return dg.SkipReason("no new features materializations")
+        registry = Registry(storage.layout)
+        by_cohort: dict[str, int] = {}
+        for r in recs:
+            try:
+                cohort = registry.get(r.partition_key).cohort
+            except (KeyError, ValueError):
+                continue
+            by_cohort[cohort] = max(by_cohort.get(cohort, 0), r.storage_id)
+        runs = [dg.RunRequest(partition_key=c, run_key=f"{c}:{sid}", tags={"cohort": c}) for c, sid in by_cohort.items()]
+        return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
+
+    return cohort_sensor

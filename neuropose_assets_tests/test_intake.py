@@ -1,0 +1,171 @@
+"""Intake scanning (pure) and the intake / cohort sensors (Dagster sensor contexts, no daemon)."""
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from neuropose_assets.core.intake import Pseudonymiser, derive_key, scan_intake
+from neuropose_assets.core.storage import Layout, Registry
+from neuropose_assets.dagster_defs.sensors import evaluate_intake
+
+
+def put(root: Path, rel: str, data: bytes = b"video", age_s: float = 120.0) -> Path:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    t = time.time() - age_s
+    os.utime(p, (t, t))
+    return p
+
+
+def test_scan_ignores_hidden_and_temporary_files_and_reports_the_rest(tmp_path):
+    for rel in ("stroke/p01/walk.mp4", "stroke/.hidden.mp4", "stroke/copy.mp4.part", "stroke/~$lock.mp4",
+                "stroke/.incoming/x.mp4", "stroke/notes.txt", "loose.mp4", "parkinson/Ünïcode trial 2.MOV"):  # fmt: skip
+        put(tmp_path, rel)
+    first = scan_intake(tmp_path, now=time.time(), stable_seconds=10)
+    assert first.ready == [] and set(first.pending) == {"stroke/p01/walk.mp4", "parkinson/Ünïcode trial 2.MOV"}
+    assert first.unsupported == ["stroke/notes.txt"] and first.outside_cohort == ["loose.mp4"]
+    second = scan_intake(tmp_path, previous=first.pending, now=time.time(), stable_seconds=10)
+    assert {(f.key, f.cohort) for f in second.ready} == {("stroke-p01-walk", "stroke"),
+                                                         ("parkinson-unicode_trial_2", "parkinson")}  # fmt: skip
+
+
+def test_a_file_still_being_written_is_not_ready(tmp_path):
+    p = put(tmp_path, "c/a.mp4", age_s=0)
+    s1 = scan_intake(tmp_path, now=time.time(), stable_seconds=10)
+    s2 = scan_intake(tmp_path, previous=s1.pending, now=time.time(), stable_seconds=10)
+    assert s2.ready == []  # too recent
+    with open(p, "ab") as f:
+        f.write(b"more")
+    s3 = scan_intake(tmp_path, previous=s2.pending, now=time.time() + 60, stable_seconds=10)
+    assert s3.ready == []  # size changed since the last scan
+    s4 = scan_intake(tmp_path, previous=s3.pending, now=time.time() + 60, stable_seconds=10)
+    assert [f.rel for f in s4.ready] == ["c/a.mp4"]
+
+
+def test_collisions_are_reported_never_merged(tmp_path):
+    put(tmp_path, "c/p1 s2/walk.mp4")
+    put(tmp_path, "c/p1_s2/walk.mov")
+    put(tmp_path, "c/other.mp4")
+    prev = scan_intake(tmp_path, now=time.time(), stable_seconds=0).pending
+    s = scan_intake(tmp_path, previous=prev, now=time.time(), stable_seconds=0)
+    assert s.collisions == {"c-p1_s2-walk": ["c/p1 s2/walk.mp4", "c/p1_s2/walk.mov"]}
+    assert [f.key for f in s.ready] == ["c-other"]
+
+
+def test_pseudonymous_keys_hide_names_and_keep_a_private_manifest(tmp_path):
+    ps = Pseudonymiser(tmp_path / "private")
+    key = derive_key("stroke", "stroke/Maria Müller/walk.mp4", ps)
+    assert key.startswith("stroke-") and "maria" not in key and len(key) == len("stroke-") + 12
+    assert derive_key("stroke", "stroke/Maria Müller/walk.mp4", ps) == key
+    ps.save()
+    assert Pseudonymiser(tmp_path / "private").lookup(key) == "stroke/Maria Müller/walk.mp4"
+    for f in ("pseudonym.key", "pseudonyms.json"):
+        assert stat.S_IMODE((tmp_path / "private" / f).stat().st_mode) == 0o600
+
+
+@pytest.fixture
+def intake(tmp_path, monkeypatch):
+    layout = Layout(tmp_path / "data")
+    root = tmp_path / "intake"
+    root.mkdir()
+    monkeypatch.setenv("NEUROPOSE_INTAKE", str(root))
+    with dg.instance_for_test() as instance:
+        state = {"cursor": None}
+
+        def tick(pseudonymise: bool = False):
+            ctx = dg.build_sensor_context(instance=instance, cursor=state["cursor"])
+            res = evaluate_intake(ctx, layout, stable_seconds=0, pseudonymise=pseudonymise)
+            if isinstance(res, dg.SensorResult):
+                state["cursor"] = res.cursor
+                for req in res.dynamic_partitions_requests:  # what the daemon would do
+                    instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+                return res.run_requests
+            state["cursor"] = ctx.cursor
+            return []
+
+        yield {"root": root, "layout": layout, "instance": instance, "tick": tick, "state": state}
+
+
+def test_sensor_registers_runs_once_and_reruns_only_changed_content(intake):
+    root, tick, inst, layout = intake["root"], intake["tick"], intake["instance"], intake["layout"]
+    put(root, "stroke/p01/walk.mp4", b"A" * 100)
+    put(root, "stroke/p02/walk.mp4", b"B" * 100)
+    put(root, "stroke/readme.txt")
+    assert tick() == []  # first sight: settling
+    runs = tick()
+    assert sorted(r.partition_key for r in runs) == ["stroke-p01-walk", "stroke-p02-walk"]
+    assert all(r.tags["cohort"] == "stroke" and r.run_key.startswith(r.partition_key + ":") for r in runs)
+    assert set(inst.get_dynamic_partitions("videos")) == {"stroke-p01-walk", "stroke-p02-walk"}
+    assert inst.get_dynamic_partitions("cohorts") == ["stroke"]
+    assert Registry(layout).get("stroke-p01-walk").source == str(root / "stroke/p01/walk.mp4")
+    assert tick() == [] and tick() == []  # unchanged: never again
+    assert "unsupported:stroke/readme.txt" in json.loads(intake["state"]["cursor"])["reported"]
+
+    # a changed recording runs again, with a new run key
+    put(root, "stroke/p01/walk.mp4", b"C" * 120)
+    tick()
+    rerun = tick()
+    assert [r.partition_key for r in rerun] == ["stroke-p01-walk"] and rerun[0].run_key != runs[0].run_key
+
+
+def test_redelivery_of_identical_content_is_not_rerun(intake):
+    import polars as pl
+
+    root, tick, layout = intake["root"], intake["tick"], intake["layout"]
+    p = put(root, "c/a.mp4", b"same bytes")
+    tick()
+    assert len(tick()) == 1
+    # what raw_video would have recorded
+    from hashlib import sha256
+
+    layout.asset_file("raw_video", "c-a").parent.mkdir(parents=True)
+    pl.DataFrame({"sha256": [sha256(b"same bytes").hexdigest()]}).write_parquet(layout.asset_file("raw_video", "c-a"))
+    p.unlink()
+    put(root, "c/a.mp4", b"same bytes", age_s=30)  # copied again: new mtime, same content
+    tick()
+    assert tick() == []
+
+
+def test_removed_source_is_reported_and_nothing_is_deleted(intake):
+    root, tick, layout = intake["root"], intake["tick"], intake["layout"]
+    p = put(root, "c/a.mp4")
+    tick()
+    tick()
+    p.unlink()
+    assert tick() == []
+    cursor = json.loads(intake["state"]["cursor"])
+    assert any(r.startswith("removed:c/a.mp4") for r in cursor["reported"])
+    assert Registry(layout).get("c-a").source.endswith("c/a.mp4")
+    assert "c-a" in intake["instance"].get_dynamic_partitions("videos")
+
+
+def test_pseudonymised_sensor_keys(intake):
+    put(intake["root"], "stroke/Jane Doe/walk.mp4")
+    intake["tick"](pseudonymise=True)
+    (run,) = intake["tick"](pseudonymise=True)
+    assert "jane" not in run.partition_key and Registry(intake["layout"]).get(run.partition_key).pseudonymous
+
+
+def test_cohort_sensor_coalesces_a_burst_per_cohort(tmp_path):
+    from neuropose_assets.definitions import build_defs
+
+    layout = Layout(tmp_path / "data")
+    reg = Registry(layout)
+    for key, cohort in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+        reg.register(key, tmp_path / f"{key}.mp4", cohort)
+    defs = build_defs(str(layout.root))
+    sensor = defs.resolve_sensor_def("cohort_sensor")
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions("videos", ["a1", "a2", "b1"])
+        for key in ("a1", "a2", "b1"):
+            inst.report_runless_asset_event(dg.AssetMaterialization("features", partition=key))
+        res = sensor(dg.build_sensor_context(instance=inst, resources=defs.resources))
+        assert sorted(r.partition_key for r in res.run_requests) == ["a", "b"]
+        again = sensor(dg.build_sensor_context(instance=inst, cursor=res.cursor, resources=defs.resources))
+        assert isinstance(again, dg.SkipReason)
