@@ -20,7 +20,7 @@ def test_real_clip_materializes_every_asset_and_check(world):
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
     assert mats == {"raw_video", "poses", "features", "segmentation", "repetition_dtw"}
     evals = res.get_asset_check_evaluations()
-    assert len(evals) == 6 and all(e.passed for e in evals)
+    assert len(evals) == 7 and all(e.passed for e in evals)
 
 
 def test_outputs_match_their_contracts_and_carry_provenance(world):

@@ -66,3 +66,21 @@ def store_video(source: str | Path, layout: Layout) -> StoredVideo:
         with contextlib.suppress(FileNotFoundError):
             staging.unlink()
     return StoredVideo(digest, size, target, probe)
+
+
+def claim_content(layout: Layout, sha256: str, partition: str) -> list[str]:
+    """Record that ``partition`` holds the content ``sha256``; return the *other* partitions holding it.
+
+    Claims are lines appended (``O_APPEND``, one small write each, so concurrent runs do not interleave) to
+    ``cas/sha256/<ab>/<sha256>.partitions``.  The same recording delivered under two names is thereby detectable.
+    """
+    path = layout.cas / sha256[:2] / f"{sha256}.partitions"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = set(path.read_text().split()) if path.exists() else set()
+    if partition not in keys:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, f"{partition}\n".encode())
+        finally:
+            os.close(fd)
+    return sorted(keys - {partition})

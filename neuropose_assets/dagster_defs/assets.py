@@ -61,15 +61,21 @@ def _fail(err: Exception, partition: str) -> dg.Failure:
 # ---------------------------------------------------------------------------------------------------------------- raw
 
 
+# Transient failures (network storage hiccups, GPU out of memory) are retried; bad input raises
+# Failure(allow_retries=False) and fails once, with its message.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
 @dg.asset(
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"video", "parquet"},
+    retry_policy=TRANSIENT_RETRY,
     code_version="1",
     description="Registers the delivered video: SHA-256 (the data version), probe, immutable content-addressed copy.",
 )
 def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
-    from neuropose_assets.core.rawvideo import store_video
+    from neuropose_assets.core.rawvideo import claim_content, store_video
 
     key = context.partition_key
     t0 = time.perf_counter()
@@ -78,6 +84,9 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
         stored = store_video(entry.source, storage.layout)
     except (VideoError, KeyError) as err:
         raise _fail(err, key) from None
+    duplicates = claim_content(storage.layout, stored.sha256, key)
+    if duplicates:
+        context.log.warning(f"{key}: the same recording (SHA-256 {stored.sha256[:12]}…) is also partition(s) {duplicates}")
     p = stored.probe
     df = pl.DataFrame(
         {
@@ -102,7 +111,13 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     return dg.Output(
         ProvenancedTable(df, prov),
         data_version=dg.DataVersion(stored.sha256),
-        metadata={"sha256": stored.sha256, "cohort": entry.cohort, **p.as_dict(), "compute_s": _since(t0)},
+        metadata={
+            "sha256": stored.sha256,
+            "cohort": entry.cohort,
+            "same_content_as": ", ".join(duplicates) or "none",
+            **p.as_dict(),
+            "compute_s": _since(t0),
+        },
     )
 
 
@@ -122,6 +137,7 @@ class PosesConfig(dg.Config):
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
     pool="pose_model",
+    retry_policy=TRANSIENT_RETRY,
     code_version="1",
     description="Per-frame 3D (mm) and 2D (px) native joints of every tracked person, with confidence; the subject "
     "is chosen by an explicit policy. Frames with nobody detected stay as gap rows.",

@@ -80,8 +80,29 @@ def subject_detected(context: dg.AssetCheckExecutionContext, storage: StorageRes
     return dg.AssetCheckResult(passed=True, metadata=meta)
 
 
+@dg.asset_check(
+    asset="raw_video",
+    partitions_def=videos,
+    description="Warns when the same recording (same SHA-256) was delivered under another partition too.",
+)
+def unique_content(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    key = context.partition_key
+    sha = pl.read_parquet(storage.layout.asset_file("raw_video", key), columns=["sha256"])["sha256"][0]
+    claims = storage.layout.cas / sha[:2] / f"{sha}.partitions"
+    others = sorted(set(claims.read_text().split()) - {key}) if claims.exists() else []
+    if others:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{key} is the same recording as {', '.join(others)} (identical SHA-256): count it once in "
+            "analyses, or remove the duplicate delivery.",
+            metadata={"same_content_as": ", ".join(others)},
+        )
+    return dg.AssetCheckResult(passed=True)
+
+
 PER_VIDEO_CHECKS = [
     contract_check(a, videos) for a in ("raw_video", "poses", "features", "segmentation", "repetition_dtw")
 ]
 COHORT_CHECKS = [contract_check("cohort_dtw", cohorts)]
-ALL_CHECKS = [*PER_VIDEO_CHECKS, subject_detected, *COHORT_CHECKS]
+ALL_CHECKS = [*PER_VIDEO_CHECKS, subject_detected, unique_content, *COHORT_CHECKS]
