@@ -1,9 +1,11 @@
-"""Command line: ``neuropose-assets {samples,demo,register,model,ui}``.
+"""Command line: ``neuropose-assets {samples,demo,register,ingest,backfill,model,ui}``.
 
 * ``samples``  fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths.
 * ``demo``     fetch the samples, register them as partitions of one Dagster instance under the data root,
                materialize every asset for every sample and the cohort DTW matrix, print a summary.
 * ``register`` register a video file as a partition (and cohort) of the instance.
+* ``ingest``   place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded).
+* ``backfill`` re-run a cohort (all videos, or only failed/missing ones).
 * ``model``    pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model.
 * ``ui``       start ``dagster dev`` on the same instance and data root (binds 127.0.0.1).
 """
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -206,6 +209,72 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.zip_ingest import IngestError, ingest_zip
+    from neuropose_assets.dagster_defs.sensors import intake_root
+
+    intake = Path(args.intake).expanduser() if args.intake else intake_root(_layout(args))
+    intake.mkdir(parents=True, exist_ok=True)
+    try:
+        res = ingest_zip(args.archive, intake, cohort=args.cohort, overwrite=args.overwrite)
+    except (IngestError, FileNotFoundError) as err:  # CollisionError lists every collision in its message
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"placed {len(res.placed)} video(s), {res.total_bytes / 1e6:.1f} MB, into {intake} (cohorts: "
+          f"{', '.join(res.cohorts)}); {len(res.skipped)} other member(s) skipped")  # fmt: skip
+    for p in res.placed:
+        print(f"  {p.relative_to(intake)}")
+    print("the intake sensor picks them up once they are stable (about a minute)")
+    return 0
+
+
+def backfill_partitions(layout: Layout, cohort: str, *, missing_only: bool) -> list[str]:
+    """Partitions of ``cohort`` (registry), or only those without ``features`` (failed or never run)."""
+    from neuropose_assets.core.storage import Registry
+
+    keys = [e.partition for e in Registry(layout).members(cohort)]
+    if missing_only:
+        keys = [k for k in keys if not layout.asset_file("features", k).exists()]
+    return keys
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    cohort = sanitize_key(args.cohort)
+    keys = backfill_partitions(layout, cohort, missing_only=args.missing_only)
+    if not keys:
+        print(f"nothing to backfill in cohort {cohort!r}")
+        return 0
+    instance = _instance(layout)
+    missing = [k for k in keys if not instance.has_dynamic_partition("videos", k)]
+    if missing:  # registered but never added (e.g. a fresh instance over an old data root)
+        instance.add_dynamic_partitions("videos", missing)
+    if not instance.has_dynamic_partition("cohorts", cohort):
+        instance.add_dynamic_partitions("cohorts", [cohort])
+    if args.in_process:
+        from neuropose_assets.definitions import build_defs
+
+        defs = build_defs(str(layout.root))
+        ok = True
+        for k in keys:
+            res = defs.resolve_job_def("per_video_job").execute_in_process(
+                partition_key=k, instance=instance, tags={"cohort": cohort}, raise_on_error=False
+            )
+            ok &= res.success
+            print(f"  {k}: {'ok' if res.success else 'FAILED — ' + failure_message(res)}")
+        defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
+                                                              raise_on_error=False)  # fmt: skip
+        return 0 if ok else 1
+    cmd = [str(Path(sys.executable).parent / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"),
+           "-j", "per_video_job", "--partitions", ",".join(keys), "--tags", json.dumps({"cohort": cohort}),
+           "--noprompt"]  # fmt: skip
+    rc = subprocess.call(cmd, cwd=REPO)
+    if rc == 0:
+        print(f"submitted a backfill of {len(keys)} partition(s) of cohort {cohort!r}; the daemon (dagster dev / "
+              "dagster-daemon) runs it — see Overview → Backfills; the cohort matrix refreshes afterwards")  # fmt: skip
+    return rc
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     layout = _layout(args)
     from neuropose_assets.instance import ensure_dagster_home
@@ -253,6 +322,22 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--dir", help="an already-extracted SavedModel directory (used in place)")
     m.add_argument("--load", action="store_true", help="also load it into TensorFlow and check its interface")
     m.set_defaults(fn=cmd_model)
+
+    i = sub.add_parser("ingest", help="place the videos of a zip archive into the intake folder, safely")
+    common(i)
+    i.add_argument("archive")
+    i.add_argument("--cohort", help="cohort for all videos (default: the archive's top-level folders)")
+    i.add_argument("--intake", help="intake folder (default: $NEUROPOSE_INTAKE or <data root>/intake)")
+    i.add_argument("--overwrite", action="store_true", help="replace videos that already exist in the intake")
+    i.set_defaults(fn=cmd_ingest)
+
+    b = sub.add_parser("backfill", help="(re)run every video of a cohort, or only the failed/missing ones")
+    common(b)
+    b.add_argument("cohort")
+    b.add_argument("--missing-only", action="store_true", help="only videos without features (failed or never run)")
+    b.add_argument("--in-process", action="store_true", help="run now in this process instead of submitting a "
+                   "backfill to the daemon")  # fmt: skip
+    b.set_defaults(fn=cmd_backfill)
 
     u = sub.add_parser("ui", help="start dagster dev on the demo instance")
     common(u)

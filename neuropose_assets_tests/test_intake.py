@@ -169,3 +169,35 @@ def test_cohort_sensor_coalesces_a_burst_per_cohort(tmp_path):
         assert sorted(r.partition_key for r in res.run_requests) == ["a", "b"]
         again = sensor(dg.build_sensor_context(instance=inst, cursor=res.cursor, resources=defs.resources))
         assert isinstance(again, dg.SkipReason)
+
+
+def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypatch):
+    import zipfile
+
+    from neuropose_assets.cli import backfill_partitions, main
+
+    monkeypatch.setenv("NEUROPOSE_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.delenv("NEUROPOSE_INTAKE", raising=False)
+    archive = tmp_path / "delivery.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("stroke/p01/walk.mp4", b"v1")
+        zf.writestr("stroke/p02/walk.mp4", b"v2")
+        zf.writestr("stroke/notes.txt", b"n")
+    assert main(["ingest", str(archive)]) == 0
+    intake = tmp_path / "data" / "intake"
+    assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == ["stroke/p01/walk.mp4",
+                                                                                       "stroke/p02/walk.mp4"]  # fmt: skip
+    assert main(["ingest", str(archive)]) == 2  # everything collides now; nothing changes
+    layout = Layout(tmp_path / "data")
+    reg = Registry(layout)
+    for p in sorted(intake.rglob("*.mp4")):
+        reg.register(f"stroke-{p.parent.name}-walk", p, "stroke")
+    layout.asset_file("features", "stroke-p01-walk").parent.mkdir(parents=True)
+    layout.asset_file("features", "stroke-p01-walk").write_bytes(b"done")
+    assert backfill_partitions(layout, "stroke", missing_only=True) == ["stroke-p02-walk"]
+    assert main(["backfill", "stroke", "--missing-only"]) == 0
+    import dagster as dg
+
+    inst = dg.DagsterInstance.get()  # the CLI pointed DAGSTER_HOME at <data root>/dagster_home
+    (backfill,) = inst.get_backfills()
+    assert list(backfill.partition_names) == ["stroke-p02-walk"]

@@ -1,8 +1,9 @@
 """Video probing and decoding (OpenCV / FFmpeg backend).
 
 Errors are :class:`VideoError` with a message written for the clinician who recorded the video: what is wrong
-with the file and what to do about it.  Rotation metadata (phone videos) is applied by OpenCV while decoding
-(``CAP_PROP_ORIENTATION_AUTO``), so decoded frames are upright; the probe reports the rotation it found.
+with the file and what to do about it.  Rotation metadata (the display matrix phones write) is applied here: OpenCV
+reports it (``CAP_PROP_ORIENTATION_META``, degrees clockwise) but does not reliably rotate the frames itself, so we
+turn its automatic rotation off and rotate every decoded frame, which makes frames upright and sizes consistent.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def _open(path: Path) -> cv2.VideoCapture:
             "Copy the original recording again."
         )
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)  # we rotate ourselves (see module docstring)
     if not cap.isOpened():
         cap.release()
         raise VideoError(
@@ -64,6 +66,18 @@ def _open(path: Path) -> cv2.VideoCapture:
             "drop the new file into the intake folder."
         )
     return cap
+
+
+_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+def _rotation(cap: cv2.VideoCapture) -> int:
+    return int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
+
+
+def _upright(frame: np.ndarray, rotation: int) -> np.ndarray:
+    code = _ROTATE.get(rotation)
+    return frame if code is None else cv2.rotate(frame, code)
 
 
 def _fourcc(cap: cv2.VideoCapture) -> str:
@@ -83,7 +97,7 @@ def probe_video(path: str | Path) -> VideoProbe:
     try:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        rotation = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
+        rotation = _rotation(cap)
         codec = _fourcc(cap)
         ok, frame = cap.read()
     finally:
@@ -98,7 +112,7 @@ def probe_video(path: str | Path) -> VideoProbe:
             f"The video '{path.name}' does not state its frame rate, so times in seconds cannot be computed. "
             "Export it again as MP4 (H.264) with a constant frame rate."
         )
-    h, w = frame.shape[:2]
+    h, w = _upright(frame, rotation).shape[:2]
     return VideoProbe(
         fps=fps,
         frame_count=max(n, 0),
@@ -138,6 +152,7 @@ def iter_frames(path: str | Path, *, prefetch: int = 8) -> Iterator[DecodedFrame
     path = Path(path)
     cap = _open(path)
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    rotation = _rotation(cap)
     q: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
     stop = threading.Event()
 
@@ -154,7 +169,7 @@ def iter_frames(path: str | Path, *, prefetch: int = 8) -> Iterator[DecodedFrame
                 if i > 0 and t <= last_t:  # some containers report no or repeated stamps
                     t = last_t + (1.0 / fps if fps > 0 else 1.0)
                 last_t = t
-                q.put(DecodedFrame(i, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+                q.put(DecodedFrame(i, t, cv2.cvtColor(_upright(bgr, rotation), cv2.COLOR_BGR2RGB)))
                 i += 1
         except BaseException as exc:  # pragma: no cover - surfaced to the consumer
             q.put(exc)

@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from filelock import FileLock
 
@@ -133,10 +133,11 @@ def download(url: str, target: Path, sha256: str, *, timeout_s: float = 120.0, h
 
 
 def _check_zip_member(name: str) -> None:
-    norm = name.replace("\\", "/")
-    parts = PurePosixPath(norm).parts
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or ".." in parts:
-        raise ModelAcquisitionError(f"refusing archive member {name!r}: absolute path or path traversal")
+    from neuropose_assets.core.zip_ingest import split_member
+
+    _, reason = split_member(name)
+    if reason:
+        raise ModelAcquisitionError(f"refusing archive member {name!r}: {reason}")
 
 
 def _extract(archive: Path, staging: Path) -> None:
