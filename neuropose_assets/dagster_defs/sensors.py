@@ -155,7 +155,7 @@ def build_intake_sensor(job) -> dg.SensorDefinition:
 def build_cohort_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         job=job,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=int(os.environ.get("NEUROPOSE_COHORT_INTERVAL_SECONDS", "60")),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Refreshes a cohort's DTW matrix when features of one of its videos were materialized.",
     )

@@ -1,0 +1,85 @@
+"""The real thing: `neuropose-assets ui` (dagster dev: webserver + daemon) picks up a burst of videos dropped into
+the intake folder, runs them all, respects the one-pose-estimation-at-a-time pool, and refreshes the cohort matrix."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from neuropose_assets_tests import media
+
+pytestmark = pytest.mark.e2e
+N = 3
+
+
+def _wait(cond, timeout: float, step: float = 2.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monkeypatch):
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+
+    clips = []
+    for i in range(N):  # distinct short clips (different brightness), 30 frames, 540x960
+        out = tmp_path / f"trial_{i}.mp4"
+        media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-vf", f"scale=540:960,eq=brightness=0.0{i}", "-c:v",
+                     "libx264", "-preset", "ultrafast", str(out))  # fmt: skip
+        clips.append(out)
+    intake, data = tmp_path / "intake", tmp_path / "data"
+    (intake / "burst").mkdir(parents=True)
+    port = 3300 + os.getpid() % 500
+    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
+           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3"}  # fmt: skip
+    cli = Path(sys.executable).parent / "neuropose-assets"
+    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        assert _wait(lambda: _up(port), 120), "dagster dev did not start"
+        for c in clips:  # the burst
+            os.replace(c, intake / "burst" / c.name)
+        monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+        inst = DagsterInstance.get()
+
+        def done():
+            runs = [r for r in inst.get_runs() if r.job_name == "per_video_job"]
+            finished = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
+            cohort = [r for r in inst.get_runs() if r.job_name == "cohort_job" and r.status == DagsterRunStatus.SUCCESS]
+            return len(finished) == N and cohort and runs
+
+        runs = _wait(done, 300)
+        assert runs, [(r.job_name, r.status) for r in inst.get_runs()]
+        assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        spans = []
+        for r in runs:
+            ev = [e for e in inst.all_logs(r.run_id) if e.dagster_event and e.step_key == "poses"]
+            start = next(e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_START)
+            end = next(e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_SUCCESS)
+            spans.append((start, end))
+        spans.sort()
+        assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:])), f"pose steps overlapped: {spans}"
+        assert sorted(p.stem for p in (data / "assets" / "features").glob("*.parquet")) == [
+            f"burst-trial_{i}" for i in range(N)
+        ]
+        assert (data / "assets" / "cohort_dtw" / "burst.parquet").exists()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # dagster dev may ignore SIGTERM in the background
+        proc.wait(30)
+
+
+def _up(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+        return True
+    except OSError:
+        return False
