@@ -77,7 +77,8 @@ def main() -> None:
         busy = sum(e - s for s, e in spans)
         print(f"{N} videos: {ok} runs succeeded, {len(done) - ok} failed")
         print(f"  drop → all runs finished: {t_runs - t_drop:.0f} s ({(t_runs - t_drop) / N:.1f} s/video)")
-        print(f"  drop → cohort matrix refreshed: {t_cohort - t_drop:.0f} s")
+        cohort_runs = [r for r in inst.get_runs(limit=10 * N) if r.job_name == "cohort_job"]
+        print(f"  drop → cohort matrix refreshed: {t_cohort - t_drop:.0f} s ({len(cohort_runs)} cohort runs in all)")
         print(f"  pose steps: {len(spans)}, overlapping pairs: {overlaps}, pose-step busy time {busy:.0f} s "
               f"({100 * busy / (t_runs - t_drop):.0f} % of the wall time)")  # fmt: skip
     finally:

@@ -174,7 +174,14 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
             except (KeyError, ValueError):
                 continue
             by_cohort[cohort] = max(by_cohort.get(cohort, 0), r.storage_id)
-        runs = [dg.RunRequest(partition_key=c, run_key=f"{c}:{sid}", tags={"cohort": c}) for c, sid in by_cohort.items()]
+        # a cohort run that has not started yet will read the newest features anyway: do not queue a second one
+        waiting = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.QUEUED,
+                                                               dg.DagsterRunStatus.NOT_STARTED])  # fmt: skip
+        )
+        queued = {r.tags.get("cohort") for r in waiting}
+        runs = [dg.RunRequest(partition_key=c, run_key=f"{c}:{sid}", tags={"cohort": c})
+                for c, sid in by_cohort.items() if c not in queued]  # fmt: skip
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 
     return cohort_sensor
