@@ -20,8 +20,8 @@ _REL_MM = 3_000.0  # root-centred joints: no body point is 3 m from the pelvis
 _PX = 100_000.0
 
 
-def _f(dtype, *checks, nullable: bool = True, regex: bool = False) -> pa.Column:
-    return pa.Column(dtype, checks=list(checks), nullable=nullable, regex=regex)
+def _f(dtype, *checks, nullable: bool = True, regex: bool = False, required: bool = True) -> pa.Column:
+    return pa.Column(dtype, checks=list(checks), nullable=nullable, regex=regex, required=required)
 
 
 RAW_VIDEO = pa.DataFrameSchema(
@@ -69,8 +69,11 @@ FEATURES = pa.DataFrameSchema(
         "subject_present": _f(pl.Boolean, nullable=False),
         "root_[xyz]_mm": _f(pl.Float64, pa.Check.in_range(-_ABS_MM, _ABS_MM), regex=True),
         rf"^({_CLINICAL})_[xyz]_mm$": _f(pl.Float64, pa.Check.in_range(-_REL_MM, _REL_MM), regex=True),
+        # only present when features were scale-normalised (FeaturesConfig.scale_segment)
+        rf"^({_CLINICAL})_[xyz]_norm$": _f(pl.Float64, pa.Check.in_range(-10, 10), regex=True, required=False),
         rf"^({_CLINICAL})_[uv]_px$": _f(pl.Float64, pa.Check.in_range(-_PX, _PX), regex=True),
-        r".+_deg": _f(pl.Float64, pa.Check.in_range(0, 180), regex=True),
+        rf"^({_CLINICAL})_speed_mm_s$": _f(pl.Float64, pa.Check.in_range(0, 100_000), regex=True),
+        r".+_deg": _f(pl.Float64, pa.Check.in_range(-180, 180), regex=True),
     },
     unique=["frame"],
     strict=True,

@@ -2,7 +2,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core.kinematics import ANGLES, compute_features, flexion_deg, included_angle, inclination_deg
+from neuropose_assets.core.kinematics import (
+    ANGLE_COLUMNS,
+    FeaturesConfig,
+    compute_features,
+    flexion_deg,
+    included_angle,
+    inclination_deg,
+)
 from neuropose_assets.core.pose.base import FramePoses
 from neuropose_assets.core.pose.estimate import build_poses_table
 from neuropose_assets.core.skeletons import BERKELEY_MHAD_43, BLAZEPOSE_33, CLINICAL_JOINTS, get_skeleton
@@ -59,26 +66,126 @@ def _pose(rng, knee_bend_deg: float) -> np.ndarray:
     return p
 
 
-def test_features_are_root_centred_with_known_angles_and_explicit_gaps():
-    rng = np.random.default_rng(0)
+def _table(poses_per_frame, fps=30.0):
     nj = len(BLAZEPOSE_33.joints)
     frames = []
-    for bend in (0.0, 30.0, None, 60.0):
-        if bend is None:
+    for p in poses_per_frame:
+        if p is None:
             frames.append(FramePoses.empty(nj))
             continue
-        p = _pose(rng, bend).astype(np.float32)
+        p = np.asarray(p, np.float32)
         frames.append(FramePoses(np.array([[0, 0, 10, 10, 0.9]], np.float32), p[None], p[None, :, :2],
                                  np.ones((1, nj), np.float32)))  # fmt: skip
     tracks = [np.zeros(f.n_persons, np.int64) for f in frames]
-    poses = build_poses_table(frames, tracks, 0, np.arange(4) / 30.0, BLAZEPOSE_33.joints)
+    return build_poses_table(frames, tracks, 0, np.arange(len(frames)) / fps, BLAZEPOSE_33.joints)
+
+
+RAW = FeaturesConfig(max_gap_s=0, lowpass_hz=None)
+
+
+def test_features_are_root_centred_with_known_angles_and_explicit_gaps():
+    rng = np.random.default_rng(0)
+    poses = _table([_pose(rng, b) if b is not None else None for b in (0.0, 30.0, None, 60.0)])
     assert poses.height == 4 and poses["track"].null_count() == 1
-    feats = compute_features(poses, BLAZEPOSE_33)
+    feats, diag = compute_features(poses, BLAZEPOSE_33, RAW)
     assert feats["subject_present"].to_list() == [True, True, False, True]
+    assert diag["frames_missing"] == 1 and diag["frames_filled"] == 0
     np.testing.assert_allclose(feats["left_knee_flexion_deg"].to_numpy()[[0, 1, 3]], [0, 30, 60], atol=1e-3)
     assert feats["left_knee_flexion_deg"][2] is None
     np.testing.assert_allclose(feats["pelvis_x_mm"].drop_nulls().to_numpy(), 0.0, atol=1e-9)
     np.testing.assert_allclose(feats["root_x_mm"].drop_nulls().to_numpy(), 200.0, atol=1e-3)
     np.testing.assert_allclose(feats["left_knee_x_mm"].drop_nulls().to_numpy(), -100.0, atol=1e-3)
-    assert set(ANGLES) <= set(feats.columns)
+    assert tuple(c for c in feats.columns if c.endswith("_deg")) == ANGLE_COLUMNS
     assert feats.schema["frame"] == pl.Int32
+
+
+def test_short_gaps_are_filled_long_ones_stay_null_and_are_counted():
+    rng = np.random.default_rng(0)
+    seq = [_pose(rng, 10.0 * i) for i in range(12)]
+    for i in (3, 7, 8, 9, 10):  # a 1-frame gap and a 4-frame gap
+        seq[i] = None
+    feats, diag = compute_features(_table(seq), BLAZEPOSE_33, FeaturesConfig(max_gap_s=2 / 30, lowpass_hz=None))
+    knee = feats["left_knee_flexion_deg"]
+    assert knee[3] == pytest.approx(30.0, abs=1.0) and all(knee[i] is None for i in (7, 8, 9, 10))
+    assert diag == {"frames": 12, "frames_with_person": 7, "frames_filled": 1, "frames_missing": 4,
+                    "scale_segment_mm": None}  # fmt: skip
+
+
+def _clinical_pose(thigh_deg=0.0, knee_deg=0.0, toe_up_deg=0.0, arm="down") -> np.ndarray:
+    """BlazePose landmarks of a person facing the camera (camera frame: x image-right, y down, z away), so the
+    subject's anterior is −z and their right side is image-left (−x)."""
+    idx = {n: i for i, n in enumerate(BLAZEPOSE_33.joints)}
+    p = np.zeros((33, 3))
+    p[:] = [0, -300, 3000]
+    put = lambda name, xyz: p.__setitem__(idx[name], np.array(xyz) + [0, 0, 3000])  # noqa: E731
+    for side, x in (("left", 100.0), ("right", -100.0)):
+        put(f"{side}_hip", [x, 0, 0])
+        put(f"{side}_shoulder", [2 * x, -500, 0])
+        put(f"{side}_ear", [0.8 * x, -650, 0])
+        put(f"{side}_elbow", [2 * x, -250, 0] if arm == "down" else [4.5 * x, -500, 0])
+        put(f"{side}_wrist", [2 * x, 0, 0] if arm == "down" else [7 * x, -500, 0])
+        t = np.radians(thigh_deg if side == "left" else 0.0)
+        knee = np.array([x, 450 * np.cos(t), -450 * np.sin(t)])
+        k = np.radians((thigh_deg - knee_deg) if side == "left" else 0.0)
+        ankle = knee + [0, 400 * np.cos(k), -400 * np.sin(k)]
+        put(f"{side}_knee", knee)
+        put(f"{side}_ankle", ankle)
+        u = np.radians(toe_up_deg if side == "left" else 0.0)
+        heel = ankle + [0, 50, 40]
+        put(f"{side}_heel", heel)
+        put(f"{side}_foot_index", heel + [0, -160 * np.sin(u), -160 * np.cos(u)])
+    return p
+
+
+def test_sign_conventions_of_sagittal_and_3d_angles():
+    poses = _table([_clinical_pose(thigh_deg=30, knee_deg=45, toe_up_deg=20, arm="side")])
+    f, _ = compute_features(poses, BLAZEPOSE_33, RAW)
+    row = f.row(0, named=True)
+    assert row["left_hip_flexion_sagittal_deg"] == pytest.approx(30, abs=1e-3)
+    assert row["left_knee_flexion_sagittal_deg"] == pytest.approx(45, abs=1e-3)
+    assert row["left_knee_flexion_deg"] == pytest.approx(45, abs=1e-3)
+    assert row["left_ankle_dorsiflexion_sagittal_deg"] == pytest.approx(20 - (30 - 45), abs=1e-3)
+    assert row["right_hip_flexion_sagittal_deg"] == pytest.approx(0, abs=1e-3)
+    assert row["right_ankle_dorsiflexion_deg"] == pytest.approx(0, abs=1e-3)
+    assert row["left_shoulder_elevation_deg"] == pytest.approx(90, abs=1e-3)
+    assert row["trunk_inclination_deg"] == pytest.approx(0, abs=1e-3)
+    hyper = compute_features(_table([_clinical_pose(knee_deg=-10)]), BLAZEPOSE_33, RAW)[0]
+    assert hyper["left_knee_flexion_sagittal_deg"][0] == pytest.approx(-10, abs=1e-3)  # hyperextension: negative
+    assert hyper["left_knee_flexion_deg"][0] == pytest.approx(10, abs=1e-3)  # 3D flexion is unsigned
+
+
+def test_body_frame_scale_normalisation_and_speed():
+    poses = [_clinical_pose() + np.array([0, 0, 3.0 * i]) for i in range(10)]  # 3 mm/frame = 90 mm/s away
+    cfg = FeaturesConfig(max_gap_s=0, lowpass_hz=None, frame="body", scale_segment="thigh")
+    f, diag = compute_features(_table(poses), BLAZEPOSE_33, cfg)
+    row = f.row(0, named=True)
+    assert row["neck_y_mm"] == pytest.approx(500, abs=1e-3)  # superior
+    assert row["right_hip_z_mm"] == pytest.approx(100, abs=1e-3)  # subject's right
+    assert row["left_toe_x_mm"] > 0  # anterior: toes point forward
+    assert diag["scale_segment_mm"] == pytest.approx(450)
+    assert row["neck_y_norm"] == pytest.approx(500 / 450)
+    np.testing.assert_allclose(f["pelvis_speed_mm_s"].to_numpy(), 90.0, atol=1e-6)
+
+
+def test_lowpass_smooths_jitter_without_shifting_the_movement():
+    rng = np.random.default_rng(3)
+    t = np.arange(120) / 60.0
+    bends = 30 + 20 * np.sin(2 * np.pi * 0.8 * t)
+    seq = [_pose(rng, b) + rng.normal(0, 8, (33, 3)) for b in bends]
+    raw, _ = compute_features(_table(seq, fps=60), BLAZEPOSE_33, RAW)
+    smooth, _ = compute_features(_table(seq, fps=60), BLAZEPOSE_33, FeaturesConfig(lowpass_hz=6.0))
+    err = lambda df: np.abs(df["left_knee_flexion_deg"].to_numpy() - bends)[10:-10].mean()  # noqa: E731
+    assert err(smooth) < 0.6 * err(raw)
+
+
+def test_any_track_can_be_selected():
+    rng = np.random.default_rng(0)
+    p = _pose(rng, 20.0).astype(np.float32)
+    nj = len(BLAZEPOSE_33.joints)
+    two = FramePoses(np.array([[0, 0, 10, 10, 0.9], [50, 0, 10, 10, 0.8]], np.float32), np.stack([p, p + 1000]),
+                     np.stack([p[:, :2], p[:, :2]]), np.ones((2, nj), np.float32))  # fmt: skip
+    poses = build_poses_table([two, two], [np.array([0, 1])] * 2, 0, np.array([0, 1 / 30]), BLAZEPOSE_33.joints)
+    other, _ = compute_features(poses, BLAZEPOSE_33, FeaturesConfig(track=1, max_gap_s=0, lowpass_hz=None))
+    assert other["root_x_mm"][0] == pytest.approx(1200.0)
+    with pytest.raises(KeyError, match="track 7"):
+        compute_features(poses, BLAZEPOSE_33, FeaturesConfig(track=7))

@@ -3,12 +3,11 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from neuropose_assets.core.signal import fill_gaps, lowpass
 from neuropose_assets.core.segmentation import (
     SegmentationConfig,
     SignalSpec,
     extract_signal,
-    fill_gaps_linear,
-    lowpass,
     segment_features,
     valley_to_valley,
 )
@@ -46,9 +45,21 @@ def test_min_distance_suppresses_close_peaks_and_pad_is_clamped():
     assert all(w[0] == 0 and w[2] == 300 for w in wins)
 
 
-def test_fill_gaps_linear():
-    np.testing.assert_allclose(fill_gaps_linear(np.array([np.nan, 1, np.nan, 3, np.nan])), [1, 1, 2, 3, 3])
-    assert np.isnan(fill_gaps_linear(np.full(3, np.nan))).all()
+def test_fill_gaps():
+    x = np.array([np.nan, 1, np.nan, 3, np.nan])
+    np.testing.assert_allclose(fill_gaps(x, hold_ends=True), [1, 1, 2, 3, 3])
+    np.testing.assert_allclose(fill_gaps(x), [np.nan, 1, 2, 3, np.nan])
+    assert np.isnan(fill_gaps(np.full(3, np.nan))).all()
+    long = np.array([0.0, np.nan, np.nan, np.nan, 4.0, np.nan, 6.0])
+    np.testing.assert_allclose(fill_gaps(long, max_gap=2), [0, np.nan, np.nan, np.nan, 4, 5, 6])
+    two = np.stack([long, long * 2], axis=1)
+    np.testing.assert_allclose(fill_gaps(two, max_gap=3)[:, 1], [0, 2, 4, 6, 8, 10, 12])
+
+
+def test_lowpass_leaves_gaps_and_short_segments_alone():
+    x = np.concatenate([np.sin(np.arange(100) / 5), [np.nan], np.ones(5)])
+    out = lowpass(x, 2.0, 30.0)
+    assert np.isnan(out[100]) and np.array_equal(out[101:], np.ones(5))
 
 
 def test_lowpass_removes_jitter_but_keeps_slow_movement():

@@ -19,6 +19,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from neuropose_assets.core.kinematics import ANGLE_COLUMNS
+from neuropose_assets.core.signal import fill_gaps
 
 
 class DTWConfig(BaseModel):
@@ -52,14 +53,9 @@ def prepare_sequence(features: pl.DataFrame, config: DTWConfig) -> np.ndarray:
     x = features.select(config.columns).cast(pl.Float64).fill_null(np.nan).to_numpy()
     if config.nan_policy == "drop":
         return x[np.isfinite(x).all(axis=1)]
-    out = x.copy()
-    idx = np.arange(len(x))
-    for k in range(x.shape[1]):
-        ok = np.isfinite(x[:, k])
-        if not ok.any():
-            return np.zeros((0, x.shape[1]))
-        out[~ok, k] = np.interp(idx[~ok], idx[ok], x[ok, k])
-    return out
+    if (~np.isfinite(x)).all(axis=0).any():  # a column with no valid sample cannot be interpolated
+        return np.zeros((0, x.shape[1]))
+    return fill_gaps(x, hold_ends=True)
 
 
 def dtw_distance(a: np.ndarray, b: np.ndarray, *, sakoe_chiba_radius: int | None = None) -> tuple[float, int]:

@@ -1,30 +1,39 @@
-"""Clinical-joint trajectories and joint angles of the subject (the ``features`` table).
+"""Clinical-joint trajectories, joint angles and velocities of one person (the ``features`` table).
 
-From the ``poses`` table (native joints of any model) we take the subject's rows, map the native joints onto the
-clinical joint set (:mod:`.skeletons`), and compute:
+From the ``poses`` table (native joints of any model) we take the subject's rows (or any track's), map the native
+joints onto the clinical joint set (:mod:`.skeletons`) and compute, per decoded frame:
 
+* conditioning (:class:`FeaturesConfig`): gaps up to ``max_gap_s`` are filled linearly (longer gaps stay null and are
+  counted), then a zero-phase 4th-order Butterworth low-pass (``lowpass_hz``) is applied to 3D and 2D trajectories;
 * ``root_{x,y,z}_mm``: the pelvis in the model's 3D frame (all zeros for BlazePose, whose origin *is* the hip
   midpoint; absolute camera coordinates for MeTRAbs);
-* ``{joint}_{x,y,z}_mm``: every clinical joint **root-centred** (pelvis subtracted), camera-aligned axes
-  (x right, y down, z away from the camera), mm;
-* ``{joint}_{u,v}_px``: the clinical joints in the image, px (image-space signals such as pelvis height for
-  sit-to-stand with a hip-centred model);
-* joint angles in **degrees** (see :data:`ANGLES`), and ``trunk_inclination_deg``.
+* ``{joint}_{x,y,z}_mm``: every clinical joint **root-centred** (pelvis subtracted), in the ``frame`` chosen:
+  ``camera`` (x image-right, y down, z away from the camera) or ``body`` — the ISB-style body-fixed frame of each
+  frame (x anterior, y superior = pelvis→neck, z to the subject's right; Wu et al., J Biomech 2002/2005);
+* ``{joint}_{x,y,z}_norm`` (only with ``scale_segment``): the same divided by the subject's median length of that
+  segment (dimensionless), so body size drops out;
+* ``{joint}_{u,v}_px``: the clinical joints in the image, px;
+* ``{joint}_speed_mm_s``: 3D speed (central differences over ``time_s``), mm/s;
+* angles in **degrees** (:data:`ANGLE_COLUMNS`): 3D included-angle flexions (unsigned), shoulder elevation, ankle
+  dorsiflexion, signed sagittal-plane hip/knee/ankle angles in the body frame, trunk inclination.
 
-Frames in which the subject was not detected stay in the table with ``subject_present = false`` and null values:
-gaps are explicit, never silently filled.
+Frames without the person stay in the table with ``subject_present = false``; values that could not be filled are
+null: gaps are explicit, never silently invented beyond ``max_gap_s``.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
 
+from neuropose_assets.core.signal import fill_gaps, lowpass
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS, Skeleton
 
-#: Included-angle definitions: name -> (proximal, vertex, distal).  Value = 180° − ∠(proximal, vertex, distal),
-#: so a straight limb is 0° and flexion is positive.  These are 3D (unsigned) angles: hyperextension also reads as
-#: a small positive value.
+#: Included-angle flexions: name -> (proximal, vertex, distal); value = 180° − ∠(proximal, vertex, distal), so a
+#: straight limb is 0° and flexion is positive.  3D and unsigned: hyperextension also reads as a small positive value.
 ANGLES: dict[str, tuple[str, str, str]] = {
     "left_knee_flexion_deg": ("left_hip", "left_knee", "left_ankle"),
     "right_knee_flexion_deg": ("right_hip", "right_knee", "right_ankle"),
@@ -33,7 +42,57 @@ ANGLES: dict[str, tuple[str, str, str]] = {
     "left_elbow_flexion_deg": ("left_shoulder", "left_elbow", "left_wrist"),
     "right_elbow_flexion_deg": ("right_shoulder", "right_elbow", "right_wrist"),
 }
-ANGLE_COLUMNS: tuple[str, ...] = (*ANGLES, "trunk_inclination_deg")
+#: Every angle column, degrees.  Sign conventions:
+#:  * ``*_shoulder_elevation_deg``: angle between the trunk (neck→pelvis) and the upper arm (shoulder→elbow); 0° arm
+#:    hanging, 90° horizontal, 180° overhead (any plane).
+#:  * ``*_ankle_dorsiflexion_deg``: 90° − ∠(ankle→knee, heel→toe); 0° foot perpendicular to the shank, positive =
+#:    dorsiflexion (toes up), negative = plantarflexion.
+#:  * ``*_sagittal_deg``: signed angles in the body frame's sagittal plane (x anterior, y superior).  A segment's
+#:    sagittal orientation is measured from the downward vertical, positive anteriorly; hip = thigh − trunk
+#:    (positive = flexion), knee = thigh − shank (positive = flexion, negative = hyperextension), ankle =
+#:    foot − shank − 90° (positive = dorsiflexion).
+#:  * ``trunk_inclination_deg``: angle between pelvis→neck and the camera's vertical (relative to the camera, so a
+#:    tilted camera adds its tilt).
+ANGLE_COLUMNS: tuple[str, ...] = (
+    *ANGLES,
+    "left_shoulder_elevation_deg",
+    "right_shoulder_elevation_deg",
+    "left_ankle_dorsiflexion_deg",
+    "right_ankle_dorsiflexion_deg",
+    "left_hip_flexion_sagittal_deg",
+    "right_hip_flexion_sagittal_deg",
+    "left_knee_flexion_sagittal_deg",
+    "right_knee_flexion_sagittal_deg",
+    "left_ankle_dorsiflexion_sagittal_deg",
+    "right_ankle_dorsiflexion_sagittal_deg",
+    "trunk_inclination_deg",
+)
+SEGMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "thigh": (("left_hip", "left_knee"), ("right_hip", "right_knee")),
+    "shank": (("left_knee", "left_ankle"), ("right_knee", "right_ankle")),
+    "trunk": (("pelvis", "neck"),),
+}
+
+
+class FeaturesConfig(BaseModel):
+    """How the ``features`` table is derived; stored in its provenance.
+
+    Attributes:
+        track: person track to use (``None`` = the subject chosen in ``poses``).
+        max_gap_s: longest gap filled by linear interpolation, s (0 = none).
+        lowpass_hz: Butterworth cut-off, Hz (``None`` = unfiltered).  6 Hz is usual for gait kinematics.
+        frame: ``camera`` or ``body`` axes for the root-centred coordinates.
+        scale_segment: add ``*_norm`` columns scaled by this segment's median length (``thigh``, ``shank``,
+            ``trunk``), or ``None``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    track: int | None = None
+    max_gap_s: float = Field(default=0.25, ge=0)
+    lowpass_hz: float | None = Field(default=6.0, gt=0)
+    frame: Literal["camera", "body"] = "camera"
+    scale_segment: Literal["thigh", "shank", "trunk"] | None = None
 
 
 def included_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -65,15 +124,24 @@ def inclination_deg(lower: np.ndarray, upper: np.ndarray, up: np.ndarray = np.ar
     return np.degrees(included_angle(upper, lower, lower + up))
 
 
-def subject_arrays(poses: pl.DataFrame, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Subject trajectory on the clinical joint set, one entry per decoded frame.
+def person_arrays(
+    poses: pl.DataFrame, skeleton: Skeleton, track: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One person's trajectory on the clinical joint set, one entry per decoded frame.
 
+    Args:
+        track: track id in the ``poses`` table; ``None`` = the rows marked ``is_subject``.
     Returns:
         ``frames`` int ``(F,)``, ``times`` float ``(F,)`` s, ``xyz`` float64 ``(F, C, 3)`` mm (model frame, not
-        centred), ``uv`` float64 ``(F, C, 2)`` px; NaN where the subject is absent.  ``C = len(CLINICAL_JOINTS)``.
+        centred), ``uv`` float64 ``(F, C, 2)`` px; NaN where the person is absent.  ``C = len(CLINICAL_JOINTS)``.
+    Raises:
+        KeyError: ``track`` does not occur in the table.
     """
     frames_all = poses.select("frame", "time_s").unique("frame", keep="first").sort("frame")
-    sub = poses.filter(pl.col("is_subject")).unique("frame", keep="first").sort("frame")
+    rows = poses.filter(pl.col("is_subject") if track is None else pl.col("track") == track)
+    if track is not None and rows.height == 0:
+        raise KeyError(f"track {track} does not occur; tracks: {sorted(poses['track'].drop_nulls().unique())}")
+    sub = rows.unique("frame", keep="first").sort("frame")
     f_all = frames_all["frame"].to_numpy()
     idx = np.searchsorted(f_all, sub["frame"].to_numpy())
     nj = len(skeleton.joints)
@@ -86,13 +154,70 @@ def subject_arrays(poses: pl.DataFrame, skeleton: Skeleton) -> tuple[np.ndarray,
     return f_all, frames_all["time_s"].to_numpy(), clinical[..., :3], clinical[..., 3:]
 
 
-def compute_features(poses: pl.DataFrame, skeleton: Skeleton) -> pl.DataFrame:
-    """Build the ``features`` table (see module docstring) from a ``poses`` table of ``skeleton``."""
-    frames, times, xyz, uv = subject_arrays(poses, skeleton)
+def _unit(v: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def body_axes(xyz: np.ndarray) -> np.ndarray:
+    """Per-frame body-fixed axes ``(F, 3, 3)`` (rows: anterior x, superior y, right z) from clinical joints ``xyz``
+    ``(F, C, 3)`` in a camera-aligned frame (y down).
+
+    Superior = pelvis→neck; right = left_hip→right_hip made orthogonal to it; anterior = superior × right... chosen so
+    that (x, y, z) is right-handed (ISB: x anterior, y superior, z right).
+    """
+    ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
+    up = _unit(xyz[:, ci["neck"]] - xyz[:, ci["pelvis"]])
+    right = xyz[:, ci["right_hip"]] - xyz[:, ci["left_hip"]]
+    right = _unit(right - np.einsum("fi,fi->f", right, up)[:, None] * up)
+    anterior = np.cross(up, right)
+    return np.stack([anterior, up, right], axis=1)
+
+
+def sagittal_orientation_deg(v: np.ndarray) -> np.ndarray:
+    """Orientation of body-frame vectors ``(..., 3)`` in the sagittal (x–y) plane: degrees from the downward
+    vertical, positive anteriorly, in (−180, 180]."""
+    return np.degrees(np.arctan2(v[..., 0], -v[..., 1]))
+
+
+def _wrap(deg: np.ndarray) -> np.ndarray:
+    return (deg + 180.0) % 360.0 - 180.0
+
+
+def segment_length_mm(xyz: np.ndarray, segment: str) -> float:
+    """Median length (mm) of a named segment (:data:`SEGMENTS`, averaged over sides) over all frames."""
+    ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
+    lengths = [np.linalg.norm(xyz[:, ci[b]] - xyz[:, ci[a]], axis=-1) for a, b in SEGMENTS[segment]]
+    return float(np.nanmedian(np.concatenate(lengths)))
+
+
+def compute_features(
+    poses: pl.DataFrame, skeleton: Skeleton, config: FeaturesConfig = FeaturesConfig()
+) -> tuple[pl.DataFrame, dict]:
+    """Build the ``features`` table (see module docstring) from a ``poses`` table of ``skeleton``.
+
+    Returns:
+        ``(table, diagnostics)``; diagnostics: ``frames``, ``frames_with_person``, ``frames_filled`` (gap samples
+        interpolated), ``frames_missing`` (frames still without the person), ``scale_segment_mm``.
+    """
+    frames, times, xyz, uv = person_arrays(poses, skeleton, config.track)
+    present = ~np.isnan(xyz).all(axis=(1, 2))
+    dt = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    n = len(frames)
+    if config.max_gap_s > 0:
+        gap = int(round(config.max_gap_s / dt))
+        xyz = fill_gaps(xyz.reshape(n, -1), gap).reshape(xyz.shape)
+        uv = fill_gaps(uv.reshape(n, -1), gap).reshape(uv.shape)
+    filled = ~np.isnan(xyz).all(axis=(1, 2))
+    if config.lowpass_hz is not None:
+        xyz = lowpass(xyz.reshape(n, -1), config.lowpass_hz, 1.0 / dt).reshape(xyz.shape)
+        uv = lowpass(uv.reshape(n, -1), config.lowpass_hz, 1.0 / dt).reshape(uv.shape)
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     root = xyz[:, ci["pelvis"], :]
     centred = xyz - root[:, None, :]
-    present = ~np.isnan(xyz).all(axis=(1, 2))
+    axes = body_axes(xyz)
+    body = np.einsum("fij,fcj->fci", axes, centred)  # rows of `axes` are the body axes in camera coordinates
+    coords = body if config.frame == "body" else centred
     data: dict[str, pl.Series] = {
         "frame": pl.Series("frame", frames, pl.Int32),
         "time_s": pl.Series("time_s", times, pl.Float64),
@@ -106,11 +231,49 @@ def compute_features(poses: pl.DataFrame, skeleton: Skeleton) -> pl.DataFrame:
         add(f"root_{axis}_mm", root[:, k])
     for j, name in enumerate(CLINICAL_JOINTS):
         for k, axis in enumerate("xyz"):
-            add(f"{name}_{axis}_mm", centred[:, j, k])
+            add(f"{name}_{axis}_mm", coords[:, j, k])
+    scale_mm = None
+    if config.scale_segment is not None:
+        scale_mm = segment_length_mm(xyz, config.scale_segment)
+        for j, name in enumerate(CLINICAL_JOINTS):
+            for k, axis in enumerate("xyz"):
+                add(f"{name}_{axis}_norm", coords[:, j, k] / scale_mm)
     for j, name in enumerate(CLINICAL_JOINTS):
         for k, axis in enumerate("uv"):
             add(f"{name}_{axis}_px", uv[:, j, k])
+    velocity = np.gradient(xyz, times, axis=0) if n > 1 else np.full_like(xyz, np.nan)
+    for j, name in enumerate(CLINICAL_JOINTS):
+        add(f"{name}_speed_mm_s", np.linalg.norm(velocity[:, j], axis=-1))
+    p = {j: xyz[:, ci[j]] for j in CLINICAL_JOINTS}
     for col, (a, b, c) in ANGLES.items():
-        add(col, flexion_deg(xyz[:, ci[a]], xyz[:, ci[b]], xyz[:, ci[c]]))
-    add("trunk_inclination_deg", inclination_deg(xyz[:, ci["pelvis"]], xyz[:, ci["neck"]]))
-    return pl.DataFrame(data)
+        add(col, flexion_deg(p[a], p[b], p[c]))
+    seg = {j: body[:, ci[j]] for j in CLINICAL_JOINTS}
+    trunk = sagittal_orientation_deg(seg["pelvis"] - seg["neck"])
+    for side in ("left", "right"):
+        add(f"{side}_shoulder_elevation_deg",
+            np.degrees(included_angle(p["pelvis"] - p["neck"] + p[f"{side}_shoulder"], p[f"{side}_shoulder"],
+                                      p[f"{side}_elbow"])))  # fmt: skip
+    for side in ("left", "right"):
+        add(f"{side}_ankle_dorsiflexion_deg",
+            90.0 - np.degrees(included_angle(p[f"{side}_knee"] - p[f"{side}_ankle"], np.zeros(3),
+                                             p[f"{side}_toe"] - p[f"{side}_heel"])))  # fmt: skip
+    thigh = {s: sagittal_orientation_deg(seg[f"{s}_knee"] - seg[f"{s}_hip"]) for s in ("left", "right")}
+    shank = {s: sagittal_orientation_deg(seg[f"{s}_ankle"] - seg[f"{s}_knee"]) for s in ("left", "right")}
+    foot = {s: sagittal_orientation_deg(seg[f"{s}_toe"] - seg[f"{s}_heel"]) for s in ("left", "right")}
+    for s in ("left", "right"):
+        add(f"{s}_hip_flexion_sagittal_deg", _wrap(thigh[s] - trunk))
+    for s in ("left", "right"):
+        add(f"{s}_knee_flexion_sagittal_deg", _wrap(thigh[s] - shank[s]))
+    for s in ("left", "right"):
+        add(f"{s}_ankle_dorsiflexion_sagittal_deg", _wrap(foot[s] - shank[s] - 90.0))
+    add("trunk_inclination_deg", inclination_deg(p["pelvis"], p["neck"]))
+    table = pl.DataFrame(data)
+    assert tuple(c for c in table.columns if c.endswith("_deg")) == ANGLE_COLUMNS
+    diagnostics = {
+        "frames": n,
+        "frames_with_person": int(present.sum()),
+        "frames_filled": int((filled & ~present).sum()),
+        "frames_missing": int((~filled).sum()),
+        "scale_segment_mm": scale_mm,
+    }
+    return table, diagnostics

@@ -16,8 +16,9 @@ from typing import Literal
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import find_peaks
 
+from neuropose_assets.core.signal import fill_gaps, lowpass
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
 Axis = Literal["x", "y", "z", "u", "v"]
@@ -125,33 +126,6 @@ def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
     return -s if spec.invert else s
 
 
-def fill_gaps_linear(signal: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaN samples (ends held at the nearest valid value); all-NaN stays all-NaN."""
-    s = np.asarray(signal, dtype=np.float64).copy()
-    ok = np.isfinite(s)
-    if ok.all() or not ok.any():
-        return s
-    idx = np.arange(len(s))
-    s[~ok] = np.interp(idx[~ok], idx[ok], s[ok])
-    return s
-
-
-def lowpass(signal: np.ndarray, cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
-    """Zero-phase Butterworth low-pass (:func:`scipy.signal.butter` + :func:`scipy.signal.sosfiltfilt`).
-
-    A cut-off at or above the Nyquist frequency, or a signal too short for the filter's padding, returns the
-    signal unchanged.  ``signal`` must be finite.
-    """
-    s = np.asarray(signal, dtype=np.float64)
-    if cutoff_hz >= fs_hz / 2:
-        return s
-    sos = butter(order, cutoff_hz, btype="low", fs=fs_hz, output="sos")
-    padlen = 3 * (2 * len(sos) + 1)
-    if len(s) <= padlen:
-        return s
-    return sosfiltfilt(sos, s)
-
-
 def valley_to_valley(
     signal: np.ndarray,
     *,
@@ -223,7 +197,7 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
         table with columns :data:`SEGMENT_SCHEMA`, one row per repetition (possibly zero rows).
     """
     raw = extract_signal(features, config.signal)
-    s = fill_gaps_linear(raw)
+    s = fill_gaps(raw, hold_ends=True)
     t = features["time_s"].to_numpy()
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     if config.lowpass_hz is not None and np.isfinite(s).all() and len(s) > 1:

@@ -189,32 +189,49 @@ def poses(
 # ----------------------------------------------------------------------------------------------------------- features
 
 
+class FeaturesAssetConfig(dg.Config):
+    """Feature derivation (``core.kinematics.FeaturesConfig``): person ``track`` (None = subject), gap filling up to
+    ``max_gap_s`` (s), Butterworth ``lowpass_hz`` (Hz, None = off), coordinate ``frame`` (camera | body) and
+    ``scale_segment`` (thigh | shank | trunk | None) for dimensionless ``*_norm`` columns."""
+
+    track: int | None = None
+    max_gap_s: float = 0.25
+    lowpass_hz: float | None = 6.0
+    frame: str = "camera"
+    scale_segment: str | None = None
+
+
 @dg.asset(
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
-    code_version="1",
-    description="The subject on the clinical joint set: root-centred 3D (mm), 2D (px), joint angles (deg), time (s).",
+    code_version="2",
+    description="One person on the clinical joint set: gap-filled, low-pass filtered, root-centred 3D (mm), 2D (px), "
+    "speeds (mm/s), joint angles (deg), time (s).",
 )
-def features(context: dg.AssetExecutionContext, poses: ProvenancedTable) -> dg.Output[ProvenancedTable]:
-    from neuropose_assets.core.kinematics import ANGLE_COLUMNS, compute_features
+def features(
+    context: dg.AssetExecutionContext, config: FeaturesAssetConfig, poses: ProvenancedTable
+) -> dg.Output[ProvenancedTable]:
+    from pydantic import ValidationError
+
+    from neuropose_assets.core.kinematics import ANGLE_COLUMNS, FeaturesConfig, compute_features
     from neuropose_assets.core.skeletons import get_skeleton
 
     t0 = time.perf_counter()
     skeleton = get_skeleton(poses.provenance["model"]["skeleton"])
-    df = compute_features(poses.df, skeleton)
-    prov = _provenance("features", poses.provenance, {"skeleton": skeleton.name, "root": "pelvis"})
+    try:
+        core_cfg = FeaturesConfig(**config.model_dump())
+        df, diag = compute_features(poses.df, skeleton, core_cfg)
+    except (ValidationError, KeyError) as err:
+        raise dg.Failure(description=f"features config is invalid: {err}", allow_retries=False) from None
+    prov = _provenance("features", poses.provenance, {**core_cfg.model_dump(), "skeleton": skeleton.name,
+                                                      "root": "pelvis"})  # fmt: skip
     ranges = {
         f"{c}_range": f"{df[c].min():.1f}–{df[c].max():.1f}" for c in ANGLE_COLUMNS if df[c].null_count() < df.height
     }
     return dg.Output(
         ProvenancedTable(df, prov),
-        metadata={
-            "frames": df.height,
-            "frames_with_subject": int(df["subject_present"].sum()),
-            **ranges,
-            "compute_s": _since(t0),
-        },
+        metadata={**{k: v for k, v in diag.items() if v is not None}, **ranges, "compute_s": _since(t0)},
     )
 
 

@@ -1,0 +1,64 @@
+"""Signal conditioning shared by features, segmentation and DTW: gap filling and zero-phase low-pass filtering.
+
+Arrays are ``(F,)`` or ``(F, K)`` (frames first); NaN marks a missing sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+
+def fill_gaps(x: np.ndarray, max_gap: int | None = None, *, hold_ends: bool = False) -> np.ndarray:
+    """Linear interpolation over runs of NaN along axis 0.
+
+    Args:
+        x: ``(F,)`` or ``(F, K)``.
+        max_gap: longest run (frames) that is filled; longer runs stay NaN.  ``None`` = no limit.
+        hold_ends: also fill leading/trailing runs with the nearest valid value (within ``max_gap``).
+    Returns:
+        a float64 copy; a column without any valid sample stays all-NaN.
+    """
+    out = np.array(x, dtype=np.float64, copy=True)
+    flat = out.reshape(len(out), -1)
+    idx = np.arange(len(out))
+    limit = np.inf if max_gap is None else max_gap
+    for k in range(flat.shape[1]):
+        col = flat[:, k]
+        bad = ~np.isfinite(col)
+        if not bad.any() or bad.all():
+            continue
+        good = ~bad
+        filled = np.interp(idx, idx[good], col[good])
+        # length of the NaN run each sample belongs to, and whether that run touches an end
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], bad.view(np.int8), [0]))))
+        for start, stop in zip(edges[::2], edges[1::2]):
+            at_end = start == 0 or stop == len(col)
+            if stop - start <= limit and (hold_ends or not at_end):
+                col[start:stop] = filled[start:stop]
+    return out
+
+
+def lowpass(x: np.ndarray, cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-pass (:func:`scipy.signal.butter`, :func:`scipy.signal.sosfiltfilt`) along axis 0.
+
+    NaN runs split a column into segments that are filtered separately; a segment too short for the filter's
+    padding (``3·(2·sections + 1)`` samples), or a cut-off at or above Nyquist, is returned unfiltered.
+
+    Args:
+        x: ``(F,)`` or ``(F, K)``; cutoff_hz: cut-off frequency, Hz; fs_hz: sampling rate, Hz.
+    """
+    out = np.array(x, dtype=np.float64, copy=True)
+    if cutoff_hz >= fs_hz / 2:
+        return out
+    sos = butter(order, cutoff_hz, btype="low", fs=fs_hz, output="sos")
+    padlen = 3 * (2 * len(sos) + 1)
+    flat = out.reshape(len(out), -1)
+    for k in range(flat.shape[1]):
+        col = flat[:, k]
+        good = np.isfinite(col)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], good.view(np.int8), [0]))))
+        for start, stop in zip(edges[::2], edges[1::2]):
+            if stop - start > padlen:
+                col[start:stop] = sosfiltfilt(sos, col[start:stop])
+    return out
