@@ -107,15 +107,17 @@ SEGMENTATION = pa.DataFrameSchema(
 _DTW_COMMON = {
     "distance": _f(pl.Float64, pa.Check.ge(0), nullable=False),
     "path_length": _f(pl.Int32, pa.Check.ge(1), nullable=False),
-    "rms_distance": _f(pl.Float64, pa.Check.ge(0), nullable=False),
+    "normalized_distance": _f(pl.Float64, pa.Check.ge(0), nullable=False),
 }
 REPETITION_DTW = pa.DataFrameSchema(
-    {"a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), **_DTW_COMMON},
+    {"a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
+     **_DTW_COMMON},
     strict=True,
     name="repetition_dtw",
 )
 COHORT_DTW = pa.DataFrameSchema(
-    {"a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), **_DTW_COMMON},
+    {"a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
+     **_DTW_COMMON},
     strict=True,
     name="cohort_dtw",
 )

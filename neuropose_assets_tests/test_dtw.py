@@ -1,7 +1,35 @@
 import numpy as np
+import polars as pl
 import pytest
+from pydantic import ValidationError
 
-from neuropose_assets.core.dtw import DTWConfig, dtw_distance, pairwise_dtw, prepare_sequence
+from neuropose_assets.core.dtw import (
+    DTWConfig,
+    compare,
+    dtw_distance,
+    extract_units,
+    pairwise,
+    repetition_sequences,
+    reusable_pairs,
+)
+from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+
+
+def brute_dtw(a, b, cost, radius=None):
+    """Reference dynamic programme (O(n·m)) for exact DTW."""
+    n, m = len(a), len(b)
+    acc = np.full((n + 1, m + 1), np.inf)
+    acc[0, 0] = 0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            if radius is not None and abs(i - j) > radius:
+                continue
+            acc[i, j] = cost(a[i - 1], b[j - 1]) + min(acc[i - 1, j], acc[i, j - 1], acc[i - 1, j - 1])
+    return acc[n, m]
+
+
+SQ = lambda x, y: float(np.sum((x - y) ** 2))  # noqa: E731
+EU = lambda x, y: float(np.linalg.norm(x - y))  # noqa: E731
 
 
 @pytest.fixture
@@ -9,56 +37,112 @@ def seq():
     return np.random.default_rng(42).standard_normal((30, 4))
 
 
-def test_dtw_of_a_sequence_with_itself_is_zero(seq):
-    d, n = dtw_distance(seq, seq)
-    assert d == 0.0 and n == 30
+@pytest.mark.parametrize("convention", ["tslearn", "sum_euclidean"])
+def test_self_and_time_stretched_copy_are_zero(seq, convention):
+    assert dtw_distance(seq, seq, convention=convention) == (0.0, 30)
+    assert dtw_distance(seq, np.repeat(seq, 2, axis=0), convention=convention)[0] == pytest.approx(0, abs=1e-12)
 
 
-def test_time_stretched_copy_has_zero_distance(seq):
-    stretched = np.repeat(seq, 2, axis=0)  # every frame held twice
-    assert dtw_distance(seq, stretched)[0] == pytest.approx(0.0, abs=1e-12)
-
-
-def test_constant_offset_follows_tslearn_convention():
+def test_constant_offset_in_both_conventions():
     a, b = np.zeros((5, 3)), np.ones((5, 3))
-    # diagonal path, 5 steps of squared distance 3 -> sqrt(15)
-    assert dtw_distance(a, b)[0] == pytest.approx(np.sqrt(15.0))
+    assert dtw_distance(a, b)[0] == pytest.approx(np.sqrt(15.0))  # sqrt(5 steps × 3)
+    assert dtw_distance(a, b, convention="sum_euclidean")[0] == pytest.approx(5 * np.sqrt(3.0))
 
 
-@pytest.mark.parametrize("radius", [None, 3])
-def test_parity_with_dtaidistance_exact(radius):
+def test_parity_with_dtaidistance_and_a_reference_dp_to_1e_9():
     from dtaidistance import dtw_ndim
 
     rng = np.random.default_rng(7)
-    for _ in range(5):
-        a, b = rng.standard_normal((40, 3)), rng.standard_normal((35, 3))
-        ours = dtw_distance(a, b, sakoe_chiba_radius=radius)[0]
-        theirs = dtw_ndim.distance(a, b, window=None if radius is None else radius + 1 + abs(40 - 35), use_c=False)
-        if radius is None:
-            assert ours == pytest.approx(theirs, abs=1e-9)
-        else:
-            assert ours >= dtw_distance(a, b)[0] - 1e-12  # a band can only raise the cost
+    for _ in range(4):
+        a, b = rng.standard_normal((25, 3)), rng.standard_normal((31, 3))
+        assert dtw_distance(a, b)[0] == pytest.approx(dtw_ndim.distance(a, b, use_c=False), abs=1e-9)
+        assert dtw_distance(a, b)[0] == pytest.approx(np.sqrt(brute_dtw(a, b, SQ)), abs=1e-9)
+        assert dtw_distance(a, b, convention="sum_euclidean")[0] == pytest.approx(brute_dtw(a, b, EU), abs=1e-9)
 
 
-def test_pairwise_is_symmetric_with_zero_diagonal(seq):
-    seqs = {"a": seq, "b": seq[::2], "c": seq + 1}
-    df = pairwise_dtw(seqs)
-    assert df.height == 9
+def test_sakoe_chiba_band_matches_the_banded_reference():
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((20, 2)), rng.standard_normal((20, 2))
+    banded = dtw_distance(a, b, sakoe_chiba_radius=2)[0]
+    assert banded == pytest.approx(np.sqrt(brute_dtw(a, b, SQ, radius=2)), abs=1e-9)
+    assert banded >= dtw_distance(a, b)[0]
+
+
+def _features(n=40, rot_deg=0.0, shift=(0.0, 0.0, 0.0), stretch=1, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 200, (len(CLINICAL_JOINTS), 3))
+    t = np.radians(rot_deg)
+    r = np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+    frames = []
+    for i in range(n):
+        pose = base + 50 * np.sin(i / 5) * np.eye(3)[0]
+        frames.append(pose @ r.T + shift)
+    xyz = np.repeat(np.array(frames), stretch, axis=0)
+    data = {f"{j}_{a}_mm": xyz[:, c, k] for c, j in enumerate(CLINICAL_JOINTS) for k, a in enumerate("xyz")}
+    data["knee_deg"] = 40 + 30 * np.sin(np.arange(len(xyz)) / (5 * stretch))
+    return pl.DataFrame(data)
+
+
+def test_procrustes_before_dtw_cancels_rotation_and_translation_even_for_different_lengths():
+    a = _features()
+    cfg = DTWConfig(representation="coords")
+
+    def dist(b, config):
+        return compare(extract_units(a, config), extract_units(b, config), config)[0][1]
+
+    same_length = _features(rot_deg=30, shift=(100, -50, 20))
+    stretched = _features(rot_deg=30, shift=(100, -50, 20), stretch=2)  # also twice as long (frames held)
+    for mode in ("procrustes_per_sequence", "procrustes_per_frame"):
+        aligned = DTWConfig(representation="coords", align=mode)
+        assert dist(same_length, cfg) > 1000 and dist(same_length, aligned) < 1e-6 * dist(same_length, cfg)
+        # the transform is fitted over normalised time, so a held-frame stretch leaves a small residual
+        assert dist(stretched, aligned) < 0.01 * dist(stretched, cfg)
+
+
+def test_units_per_joint_relation_and_validation():
+    f = _features()
+    per = DTWConfig(representation="angles", columns=("knee_deg", "pelvis_x_mm"), per_joint=True)
+    assert list(extract_units(f, per)) == ["knee_deg", "pelvis_x_mm"]
+    rel = extract_units(f, DTWConfig(representation="relation", pair=("left_hip", "left_knee")))
+    assert list(rel) == ["left_hip->left_knee"] and rel["left_hip->left_knee"].shape == (40, 3)
+    with pytest.raises(ValidationError, match="pair"):
+        DTWConfig(representation="relation")
+    with pytest.raises(ValidationError, match="coords"):
+        DTWConfig(representation="angles", align="procrustes_per_sequence")
+
+
+def test_nan_policies():
+    x = {"all": np.array([[0.0], [np.nan], [2.0], [3.0]])}
+    y = {"all": np.array([[0.0], [1.0], [2.0], [3.0]])}
+    with pytest.raises(ValueError, match="NaN"):
+        compare(x, y, DTWConfig(nan_policy="propagate"))
+    assert compare(x, y, DTWConfig(nan_policy="interpolate"))[0][1] == pytest.approx(0)
+    assert compare(x, y, DTWConfig(nan_policy="drop"))[0][1] == pytest.approx(1.0)  # 1 held against the 0 or 2
+    assert compare({"all": np.full((3, 1), np.nan)}, y, DTWConfig()) == []
+
+
+def test_pairwise_is_symmetric_and_reuses_unchanged_pairs(seq):
+    seqs = {k: {"all": v} for k, v in {"a": seq, "b": seq[::2], "c": seq + 1}.items()}
+    cfg = DTWConfig()
+    df, computed = pairwise(seqs, cfg)
+    assert computed == 3 and df.height == 9
     m = {(r["a"], r["b"]): r["distance"] for r in df.iter_rows(named=True)}
-    for x in seqs:
-        assert m[(x, x)] == 0
-        for y in seqs:
-            assert m[(x, y)] == m[(y, x)]
-    assert (df["rms_distance"] >= 0).all()
+    assert all(m[(x, y)] == m[(y, x)] for x in "abc" for y in "abc") and m[("a", "a")] == 0
+    fps = {"a": "1", "b": "2", "c": "3"}
+    meta = {"dtw_config": cfg.fingerprint(), "member_fingerprints": fps}
+    seqs["d"] = {"all": seq * 2}
+    reuse = reusable_pairs(df, meta, {**fps, "d": "4"}, cfg)
+    df2, computed2 = pairwise(seqs, cfg, reuse=reuse)
+    assert computed2 == 3  # only the new member's pairs
+    assert df2.filter(pl.col("a") != "d").filter(pl.col("b") != "d").equals(df)
+    assert reusable_pairs(df, meta, {**fps, "a": "changed"}, cfg).keys() == {("b", "c", "all"), ("c", "b", "all"),
+                                                                            ("b", "b", "all"), ("c", "c", "all")}  # fmt: skip
+    assert reusable_pairs(df, meta, fps, DTWConfig(convention="sum_euclidean")) == {}
 
 
-def test_prepare_sequence_nan_policies():
-    import polars as pl
-
-    df = pl.DataFrame({"a": [1.0, None, 3.0, 4.0], "b": [0.0, 0.0, None, 1.0]})
-    interp = prepare_sequence(df, DTWConfig(columns=("a", "b")))
-    np.testing.assert_allclose(interp, [[1, 0], [2, 0], [3, 0.5], [4, 1]])
-    dropped = prepare_sequence(df, DTWConfig(columns=("a", "b"), nan_policy="drop"))
-    assert dropped.shape == (2, 2)
-    with pytest.raises(KeyError):
-        prepare_sequence(df, DTWConfig(columns=("zzz",)))
+def test_repetitions_of_different_lengths_compare_with_alignment_on():
+    f = _features(n=60)
+    segs = pl.DataFrame({"repetition": [0, 1], "start_frame": [0, 20], "end_frame": [20, 55]})
+    cfg = DTWConfig(representation="coords", align="procrustes_per_sequence")
+    df, computed = pairwise(repetition_sequences(f, segs, cfg), cfg)
+    assert computed == 1 and df.height == 4 and (df["distance"] >= 0).all()

@@ -65,7 +65,9 @@ def kabsch(source: np.ndarray, target: np.ndarray, *, scale: bool = False) -> tu
 
 
 def _angle_deg(r: np.ndarray) -> float:
-    return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0))))
+    """Rotation angle of ``r``, degrees: atan2(sin, cos) from the axis-angle form, accurate near 0° (arccos is not)."""
+    w = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
+    return float(np.degrees(np.arctan2(np.linalg.norm(w) / 2.0, (np.trace(r) - 1.0) / 2.0)))
 
 
 def procrustes_align(

@@ -1,72 +1,184 @@
-"""Exact dynamic time warping (DTW) between multivariate sequences, via tslearn.
+"""Exact dynamic time warping (DTW) between feature sequences, via tslearn.
 
-Cost convention (tslearn, :func:`tslearn.metrics.dtw_path`): the frame cost is the squared Euclidean distance
-between frames, and the DTW distance is the **square root of the summed squared frame distances along the optimal
-warping path**; its unit is the unit of the features (degrees for joint angles, mm for coordinates).  We also report
-the path length (steps) and ``distance / sqrt(path_length)`` — the root-mean-square frame distance along the path —
-which is comparable between pairs of different lengths.  An optional Sakoe-Chiba band limits the warping to
-``radius`` frames off the diagonal (Sakoe & Chiba, IEEE TASSP 1978).
+Cost conventions (``DTWConfig.convention``):
+    * ``"tslearn"`` (default): local cost = squared Euclidean distance between frames; distance = **square root of the
+      summed squared frame distances along the optimal path** (:func:`tslearn.metrics.dtw_path`).
+      ``normalized_distance = distance / sqrt(path_length)`` = RMS frame distance along the path.
+    * ``"sum_euclidean"``: local cost = Euclidean distance; distance = **sum of Euclidean frame distances along the
+      optimal path** (:func:`tslearn.metrics.dtw_path_from_metric` on a :func:`scipy.spatial.distance.cdist` cost
+      matrix), the convention of the NeuroPose analyzer (which
+      approximated it with fastdtw; this is the exact value).  ``normalized_distance = distance / path_length``.
+Units are those of the features (deg for angles, mm for coordinates).  Both are exact (full dynamic programming;
+Sakoe & Chiba, IEEE TASSP 1978), optionally restricted to a Sakoe-Chiba band of ``sakoe_chiba_radius`` frames.
 
-tslearn (numba) is imported lazily inside the functions: importing it costs seconds and JIT compilation more.
+Representations: joint ``angles`` (feature columns), root-centred ``coords`` of clinical joints (optionally Procrustes
+aligned to the other sequence first — also for sequences of different lengths), the ``relation`` (displacement
+vector) between two joints, each either over all units at once or ``per_joint`` (one DTW per joint or angle).
+
+tslearn (numba) is imported lazily; :func:`enable_numba_cache` makes its JIT compilation persistent across processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import os
+import sys
+from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from neuropose_assets.core.alignment import procrustes_align
 from neuropose_assets.core.kinematics import ANGLE_COLUMNS
 from neuropose_assets.core.signal import fill_gaps
+from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+
+RESULT_SCHEMA = {"a": pl.Utf8, "b": pl.Utf8, "unit": pl.Utf8, "distance": pl.Float64, "path_length": pl.Int32,
+                 "normalized_distance": pl.Float64}  # fmt: skip
 
 
 class DTWConfig(BaseModel):
-    """Which feature columns form the DTW sequences, and the warping constraints.
+    """What is compared and how.
 
     Attributes:
-        columns: feature columns (default: the joint angles, degrees — model-independent).
-        sakoe_chiba_radius: band half-width in frames; ``None`` = unconstrained.
-        nan_policy: ``"interpolate"`` fills gaps linearly per column (ends held); ``"drop"`` removes frames with any
-            NaN.
+        representation: ``angles`` (``columns``), ``coords`` (``joints``' root-centred x/y/z, mm) or ``relation``
+            (``pair[1] − pair[0]``, mm).
+        columns: angle (or any feature) columns for ``angles``; default: every angle column.
+        joints: clinical joints for ``coords`` (default: all).
+        pair: two clinical joints for ``relation``.
+        per_joint: one DTW per joint (coords) or per column (angles) instead of one over all.
+        align: Procrustes alignment of ``a`` onto ``b`` before DTW (coords only).
+        convention: cost convention (module docstring).
+        sakoe_chiba_radius: band half-width, frames (``None`` = unconstrained).
+        nan_policy: ``propagate`` (a NaN makes the comparison fail), ``interpolate`` (linear, ends held), ``drop``
+            (frames with any NaN are removed).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    representation: Literal["angles", "coords", "relation"] = "angles"
     columns: tuple[str, ...] = ANGLE_COLUMNS
+    joints: tuple[str, ...] = CLINICAL_JOINTS
+    pair: tuple[str, str] | None = None
+    per_joint: bool = False
+    align: Literal["none", "procrustes_per_sequence", "procrustes_per_frame"] = "none"
+    convention: Literal["tslearn", "sum_euclidean"] = "tslearn"
     sakoe_chiba_radius: int | None = Field(default=None, ge=0)
-    nan_policy: str = Field(default="interpolate", pattern="^(interpolate|drop)$")
+    nan_policy: Literal["propagate", "interpolate", "drop"] = "interpolate"
+
+    @model_validator(mode="after")
+    def _check(self) -> DTWConfig:
+        unknown = [j for j in (*self.joints, *(self.pair or ())) if j not in CLINICAL_JOINTS]
+        if unknown:
+            raise ValueError(f"unknown clinical joint(s) {unknown}")
+        if self.representation == "relation" and (self.pair is None or self.pair[0] == self.pair[1]):
+            raise ValueError("representation 'relation' needs pair=(joint_a, joint_b) with two different joints")
+        if self.align != "none" and self.representation != "coords":
+            raise ValueError("Procrustes alignment applies to representation 'coords' only")
+        return self
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
-def prepare_sequence(features: pl.DataFrame, config: DTWConfig) -> np.ndarray:
-    """Feature matrix ``(T, D)`` float64 from ``features`` rows, NaN handled by ``config.nan_policy``.
+def enable_numba_cache(cache_dir: str | os.PathLike | None = None) -> None:
+    """Persist tslearn's numba compilations on disk (``$NUMBA_CACHE_DIR`` or ``cache_dir``), so only the first process
+    on a machine pays the JIT cost.  Call before the first DTW; safe to call repeatedly."""
+    if cache_dir is not None:
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir))
+    from numba.core.registry import CPUDispatcher
 
-    Returns an array with ``T = 0`` when no usable frame remains.
+    import tslearn.metrics  # noqa: F401  (imports the jitted modules)
 
-    Raises:
-        KeyError: a configured column is missing.
-    """
-    missing = [c for c in config.columns if c not in features.columns]
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("tslearn") and mod is not None:
+            for obj in list(vars(mod).values()):
+                if isinstance(obj, CPUDispatcher) and not getattr(obj, "_np_cache_enabled", False):
+                    obj.enable_caching()
+                    obj._np_cache_enabled = True
+
+
+def _values(features: pl.DataFrame, names: list[str]) -> np.ndarray:
+    missing = [c for c in names if c not in features.columns]
     if missing:
         raise KeyError(f"features has no column(s) {missing}")
-    x = features.select(config.columns).cast(pl.Float64).fill_null(np.nan).to_numpy()
-    if config.nan_policy == "drop":
-        return x[np.isfinite(x).all(axis=1)]
-    if (~np.isfinite(x)).all(axis=0).any():  # a column with no valid sample cannot be interpolated
-        return np.zeros((0, x.shape[1]))
-    return fill_gaps(x, hold_ends=True)
+    return features.select(names).cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
-def dtw_distance(a: np.ndarray, b: np.ndarray, *, sakoe_chiba_radius: int | None = None) -> tuple[float, int]:
-    """Exact DTW between ``a`` ``(Ta, D)`` and ``b`` ``(Tb, D)``.
+def extract_units(features: pl.DataFrame, config: DTWConfig) -> dict[str, np.ndarray]:
+    """The sequences to compare for one video (or repetition): ``{unit: (T, D)}``, or ``(T, C, 3)`` for coords.
 
-    Returns:
-        ``(distance, path_length)`` — distance in feature units (tslearn convention, see module docstring).
+    Units: ``"all"`` unless ``per_joint`` (then one per joint / column).  Coordinates keep their joint axis so they can
+    be Procrustes-aligned; they are flattened just before DTW.
+    """
+    if config.representation == "angles":
+        x = _values(features, list(config.columns))
+        return {c: x[:, [i]] for i, c in enumerate(config.columns)} if config.per_joint else {"all": x}
+    if config.representation == "relation":
+        a, b = config.pair  # type: ignore[misc]
+        pa = _values(features, [f"{a}_{k}_mm" for k in "xyz"])
+        pb = _values(features, [f"{b}_{k}_mm" for k in "xyz"])
+        return {f"{a}->{b}": pb - pa}
+    x = _values(features, [f"{j}_{k}_mm" for j in config.joints for k in "xyz"]).reshape(-1, len(config.joints), 3)
+    return {"all": x}
+
+
+def has_data(units: dict[str, np.ndarray]) -> bool:
+    """Whether at least one unit has a finite sample (a video where nobody was seen has none)."""
+    return any(np.isfinite(x).any() for x in units.values())
+
+
+def _nan_policy(x: np.ndarray, policy: str) -> np.ndarray:
+    if policy == "propagate":
+        if not np.isfinite(x).all():
+            raise ValueError("sequence contains NaN (missing frames); use nan_policy 'interpolate' or 'drop'")
+        return x
+    if policy == "drop":
+        return x[np.isfinite(x.reshape(len(x), -1)).all(axis=1)]
+    flat = x.reshape(len(x), -1)
+    if (~np.isfinite(flat)).all(axis=0).any():
+        return x[:0]  # a unit never observed: nothing to compare
+    return fill_gaps(flat, hold_ends=True).reshape(x.shape)
+
+
+def _resample(x: np.ndarray, n: int) -> np.ndarray:
+    """Linear resampling of ``(T, ...)`` to ``n`` frames over normalised time."""
+    if len(x) == n:
+        return x
+    src = np.linspace(0.0, 1.0, len(x))
+    dst = np.linspace(0.0, 1.0, n)
+    flat = x.reshape(len(x), -1)
+    return np.stack([np.interp(dst, src, flat[:, k]) for k in range(flat.shape[1])], axis=1).reshape(n, *x.shape[1:])
+
+
+def align_to(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
+    """Procrustes-align coordinate sequence ``a`` ``(Ta, C, 3)`` onto ``b`` ``(Tb, C, 3)`` (rotation + translation).
+
+    Sequences of different lengths are matched over normalised time: per sequence, one transform is fitted on both
+    resampled to a common length and applied to the original ``a``; per frame, each frame of ``a`` is aligned to ``b``
+    interpolated at the same normalised time.
+    """
+    if mode == "procrustes_per_sequence":
+        n = max(len(a), len(b))
+        from neuropose_assets.core.alignment import kabsch
+
+        r, s, t = kabsch(_resample(a, n).reshape(-1, 3), _resample(b, n).reshape(-1, 3))
+        return s * a @ r.T + t
+    out, _ = procrustes_align(a, _resample(b, len(a)), mode="per_frame")
+    return out
+
+
+def dtw_distance(a: np.ndarray, b: np.ndarray, *, convention: str = "tslearn",
+                 sakoe_chiba_radius: int | None = None) -> tuple[float, int]:  # fmt: skip
+    """Exact DTW between ``a`` ``(Ta, D)`` and ``b`` ``(Tb, D)``: ``(distance, path_length)`` (module docstring).
+
     Raises:
         ValueError: empty sequences or different feature dimensions.
     """
-    from tslearn.metrics import dtw_path
+    from tslearn.metrics import dtw_path, dtw_path_from_metric
 
     if len(a) == 0 or len(b) == 0:
         raise ValueError("DTW needs two non-empty sequences")
@@ -75,36 +187,89 @@ def dtw_distance(a: np.ndarray, b: np.ndarray, *, sakoe_chiba_radius: int | None
     kw = {}
     if sakoe_chiba_radius is not None:
         kw = {"global_constraint": "sakoe_chiba", "sakoe_chiba_radius": int(sakoe_chiba_radius)}
-    path, dist = dtw_path(a, b, **kw)
+    if convention == "sum_euclidean":
+        from scipy.spatial.distance import cdist
+
+        # scipy's cdist evaluates ‖a_i − b_j‖ directly (sklearn's pairwise form has ~1e-8 round-off at 0)
+        path, dist = dtw_path_from_metric(cdist(a, b, "euclidean"), metric="precomputed", **kw)
+    else:
+        path, dist = dtw_path(a, b, **kw)
     return float(dist), len(path)
 
 
-def pairwise_dtw(sequences: dict[str, np.ndarray], *, sakoe_chiba_radius: int | None = None) -> pl.DataFrame:
-    """All-pairs DTW as a long table with one row per ordered pair ``(a, b)`` including the diagonal.
+def _normalized(distance: float, length: int, convention: str) -> float:
+    return distance / length if convention == "sum_euclidean" else distance / float(np.sqrt(length))
 
-    Columns: ``a``, ``b`` (sequence labels), ``distance``, ``path_length``, ``rms_distance``.  The matrix is
-    symmetric; each unordered pair is computed once.
+
+def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray], config: DTWConfig) -> list[tuple[str, float, int]]:
+    """DTW of every unit of ``a`` against the same unit of ``b``: ``[(unit, distance, path_length)]``.
+
+    A unit with no usable frame on either side is skipped.  Raises ``ValueError`` under ``nan_policy='propagate'``
+    when a sequence has NaN.
     """
-    labels = list(sequences)
-    res: dict[tuple[str, str], tuple[float, int]] = {}
-    for x in labels:
-        res[(x, x)] = (0.0, len(sequences[x]))
-    for x, y in itertools.combinations(labels, 2):
-        res[(x, y)] = res[(y, x)] = dtw_distance(sequences[x], sequences[y], sakoe_chiba_radius=sakoe_chiba_radius)
-    rows = [(x, y, *res[(x, y)]) for x in labels for y in labels]
-    df = pl.DataFrame(rows, schema={"a": pl.Utf8, "b": pl.Utf8, "distance": pl.Float64, "path_length": pl.Int32},
-                      orient="row")  # fmt: skip
-    return df.with_columns(rms_distance=pl.col("distance") / pl.col("path_length").cast(pl.Float64).sqrt())
-
-
-def repetition_sequences(
-    features: pl.DataFrame, segments: pl.DataFrame, config: DTWConfig
-) -> dict[str, np.ndarray]:
-    """One DTW sequence per repetition ``[start_frame, end_frame)`` of ``segments``, labelled ``rep_<n>``."""
-    full = prepare_sequence(features, config.model_copy(update={"nan_policy": "interpolate"}))
-    out = {}
-    for row in segments.iter_rows(named=True):
-        seq = full[row["start_frame"] : row["end_frame"]]
-        if len(seq):
-            out[f"rep_{row['repetition']}"] = seq
+    out = []
+    for unit in a:
+        x, y = _nan_policy(a[unit], config.nan_policy), _nan_policy(b[unit], config.nan_policy)
+        if len(x) == 0 or len(y) == 0:
+            continue
+        if config.align != "none":
+            x = align_to(x, y, config.align)
+        d, n = dtw_distance(x.reshape(len(x), -1), y.reshape(len(y), -1), convention=config.convention,
+                            sakoe_chiba_radius=config.sakoe_chiba_radius)  # fmt: skip
+        out.append((unit, d, n))
     return out
+
+
+def pairwise(
+    sequences: dict[str, dict[str, np.ndarray]],
+    config: DTWConfig,
+    *,
+    reuse: dict[tuple[str, str, str], tuple[float, int]] | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """All-pairs DTW (each unordered pair once, diagonal 0) as a long table (:data:`RESULT_SCHEMA`), one row per
+    ordered pair and unit.  Pairs found in ``reuse`` (``(a, b, unit) -> (distance, path_length)``) are not recomputed.
+
+    Returns:
+        ``(table, computed)`` — ``computed`` = number of unordered pairs actually run through DTW.
+    """
+    reuse = reuse or {}
+    labels = list(sequences)
+    res: dict[tuple[str, str, str], tuple[float, int]] = {}
+    computed = 0
+    for x in labels:
+        for unit, seq in sequences[x].items():
+            res[(x, x, unit)] = (0.0, len(seq))
+    for x, y in itertools.combinations(labels, 2):
+        units = list(sequences[x])
+        if all((x, y, u) in reuse for u in units):
+            got = [(u, *reuse[(x, y, u)]) for u in units]
+        else:
+            got = compare(sequences[x], sequences[y], config)
+            computed += 1
+        for unit, d, n in got:
+            res[(x, y, unit)] = res[(y, x, unit)] = (d, n)
+    rows = [(a, b, u, d, n, _normalized(d, n, config.convention)) for (a, b, u), (d, n) in res.items()]
+    df = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").sort("a", "b", "unit")
+    return df, computed
+
+
+def repetition_sequences(features: pl.DataFrame, segments: pl.DataFrame, config: DTWConfig) -> dict[str, dict]:
+    """Units of every repetition ``[start_frame, end_frame)`` of ``segments``, labelled ``rep_<n>``."""
+    units = extract_units(features, config)
+    return {f"rep_{r['repetition']}": {u: x[r["start_frame"] : r["end_frame"]] for u, x in units.items()}
+            for r in segments.iter_rows(named=True) if r["end_frame"] > r["start_frame"]}  # fmt: skip
+
+
+def reusable_pairs(previous: pl.DataFrame | None, previous_meta: dict, fingerprints: dict[str, str],
+                   config: DTWConfig) -> dict[tuple[str, str, str], tuple[float, int]]:  # fmt: skip
+    """Rows of a previous cohort matrix that are still valid: same DTW config and both members unchanged."""
+    if previous is None or previous_meta.get("dtw_config") != config.fingerprint():
+        return {}
+    old = previous_meta.get("member_fingerprints", {})
+    same = {k for k, fp in fingerprints.items() if old.get(k) == fp}
+    return {(r["a"], r["b"], r["unit"]): (r["distance"], r["path_length"])
+            for r in previous.iter_rows(named=True) if r["a"] in same and r["b"] in same}  # fmt: skip
+
+
+def config_json(config: DTWConfig) -> dict:
+    return json.loads(config.model_dump_json())

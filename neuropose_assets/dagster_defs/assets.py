@@ -314,31 +314,53 @@ def segmentation(
 
 
 class DTWAssetConfig(dg.Config):
-    """Exact DTW (tslearn).  ``columns``: feature columns (default: joint angles, deg).  ``sakoe_chiba_radius`` in
-    frames (None = unconstrained).  ``nan_policy``: interpolate | drop."""
+    """Exact DTW (``core.dtw.DTWConfig``).  ``representation``: angles | coords | relation; ``columns`` (angles, default
+    all angle columns), ``joints`` (coords, default all clinical joints), ``pair`` (relation, two joints);
+    ``per_joint``; ``align``: none | procrustes_per_sequence | procrustes_per_frame (coords); ``convention``: tslearn
+    (sqrt of summed squared frame distances) | sum_euclidean (sum of Euclidean frame distances, the NeuroPose
+    convention); ``sakoe_chiba_radius`` in frames (None = unconstrained); ``nan_policy``: interpolate | drop |
+    propagate."""
 
+    representation: str = "angles"
     columns: list[str] | None = None
+    joints: list[str] | None = None
+    pair: list[str] | None = None
+    per_joint: bool = False
+    align: str = "none"
+    convention: str = "tslearn"
     sakoe_chiba_radius: int | None = None
-    nan_policy: Literal["interpolate", "drop"] = "interpolate"
+    nan_policy: str = "interpolate"
 
     def to_core(self):  # -> core.dtw.DTWConfig
         from neuropose_assets.core.dtw import DTWConfig
 
-        kw: dict[str, Any] = {"sakoe_chiba_radius": self.sakoe_chiba_radius, "nan_policy": self.nan_policy}
-        if self.columns:
-            kw["columns"] = tuple(self.columns)
+        kw = {k: v for k, v in self.model_dump().items() if v is not None and k in DTWConfig.model_fields}
+        for k in ("columns", "joints", "pair"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
         return DTWConfig(**kw)
 
 
 def _dtw_metadata(df: pl.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
     off = df.filter(pl.col("a") != pl.col("b"))
+    conv = cfg.get("convention", "tslearn")
     return {
         "sequences": df["a"].n_unique(),
-        "pairs": off.height // 2,
+        "pairs": off.select("a", "b").unique().height // 2,
         "mean_distance": round(float(off["distance"].mean()), 3) if off.height else 0.0,
         "config": dg.MetadataValue.json(cfg),
-        "cost_convention": "tslearn: sqrt of summed squared frame distances along the path (feature units)",
+        "cost_convention": "sqrt of summed squared frame distances along the path (tslearn)" if conv == "tslearn"
+        else "sum of Euclidean frame distances along the path (NeuroPose convention)",
     }
+
+
+def _dtw_config_or_fail(config: "DTWAssetConfig"):
+    from pydantic import ValidationError
+
+    try:
+        return config.to_core()
+    except ValidationError as err:
+        raise dg.Failure(description=f"DTW config is invalid: {err}", allow_retries=False) from None
 
 
 @dg.asset(
@@ -354,13 +376,19 @@ def repetition_dtw(
     features: ProvenancedTable,
     segmentation: ProvenancedTable,
 ) -> dg.Output[ProvenancedTable]:
-    from neuropose_assets.core.dtw import pairwise_dtw, repetition_sequences
+    from neuropose_assets.core.dtw import config_json, enable_numba_cache, pairwise, repetition_sequences
+    from neuropose_assets.core.storage import default_cache_dir
 
     t0 = time.perf_counter()
-    core_cfg = config.to_core()
+    core_cfg = _dtw_config_or_fail(config)
     seqs = repetition_sequences(features.df, segmentation.df, core_cfg)
-    df = pairwise_dtw(seqs, sakoe_chiba_radius=core_cfg.sakoe_chiba_radius)
-    cfg = core_cfg.model_dump(mode="json")
+    if len(seqs) > 1:
+        enable_numba_cache(default_cache_dir() / "numba")
+    try:
+        df, _ = pairwise(seqs, core_cfg)
+    except (ValueError, KeyError) as err:
+        raise dg.Failure(description=f"[{context.partition_key}] repetition DTW failed: {err}") from None
+    cfg = config_json(core_cfg)
     prov = _provenance("repetition_dtw", segmentation.provenance, cfg, "tslearn")
     return dg.Output(ProvenancedTable(df, prov), metadata={**_dtw_metadata(df, cfg), "compute_s": _since(t0)})
 
@@ -384,25 +412,35 @@ class CohortDTWConfig(DTWAssetConfig):
 def cohort_dtw(
     context: dg.AssetExecutionContext, config: CohortDTWConfig, storage: StorageResource
 ) -> dg.Output[ProvenancedTable]:
-    from neuropose_assets.core.dtw import pairwise_dtw, prepare_sequence
+    from neuropose_assets.core.atomic import sha256_file
+    from neuropose_assets.core.dtw import (
+        config_json,
+        enable_numba_cache,
+        extract_units,
+        has_data,
+        pairwise,
+        reusable_pairs,
+    )
+    from neuropose_assets.core.storage import default_cache_dir
     from neuropose_assets.core.tables import read_provenance
 
     t0 = time.perf_counter()
     cohort = context.partition_key
-    core_cfg = config.to_core()
+    core_cfg = _dtw_config_or_fail(config)
     layout = storage.layout
-    seqs, missing, models, sources = {}, [], {}, {}
+    seqs, missing, models, sources, fingerprints = {}, [], {}, {}, {}
     for entry in storage.registry.members(cohort):
         path = layout.asset_file("features", entry.partition)
         if not path.exists():
             missing.append(entry.partition)
             continue
         prov = read_provenance(path)
-        seq = prepare_sequence(pl.read_parquet(path), core_cfg)
-        if len(seq) == 0:
+        units = extract_units(pl.read_parquet(path), core_cfg)
+        if not has_data(units):
             missing.append(entry.partition)
             continue
-        seqs[entry.partition] = seq
+        seqs[entry.partition] = units
+        fingerprints[entry.partition] = sha256_file(path)  # features bytes are deterministic: any change shows
         m = prov.get("model", {})
         models[entry.partition] = f"{m.get('name')}/{m.get('variant')}/{m.get('checksum', '')[:12]}"
         sources[entry.partition] = prov.get("source", {}).get("sha256")
@@ -414,20 +452,34 @@ def cohort_dtw(
         )
     if missing:
         context.log.warning(f"cohort {cohort}: no usable features for {missing}; they are left out of the matrix")
-    df = pairwise_dtw(seqs, sakoe_chiba_radius=core_cfg.sakoe_chiba_radius)
-    cfg = core_cfg.model_dump(mode="json")
+    previous_path = layout.asset_file("cohort_dtw", cohort)
+    previous = pl.read_parquet(previous_path) if previous_path.exists() else None
+    previous_meta = read_provenance(previous_path) if previous_path.exists() else {}
+    reuse = reusable_pairs(previous, previous_meta, fingerprints, core_cfg)
+    if len(seqs) > 1:
+        enable_numba_cache(default_cache_dir() / "numba")
+    try:
+        df, computed = pairwise(seqs, core_cfg, reuse=reuse)
+    except (ValueError, KeyError) as err:
+        raise dg.Failure(description=f"cohort {cohort!r}: DTW failed: {err}") from None
+    df = df.filter(pl.col("a").is_in(list(seqs)) & pl.col("b").is_in(list(seqs)))
+    cfg = config_json(core_cfg)
     prov = {
         "stage": "cohort_dtw",
         "cohort": cohort,
         "members": sources,
+        "member_fingerprints": fingerprints,
+        "dtw_config": core_cfg.fingerprint(),
         "models": models,
         "configs": {"cohort_dtw": cfg},
         "versions": _versions("tslearn"),
     }
+    context.log.info(f"cohort {cohort}: {len(seqs)} members, {computed} pair(s) computed, others reused")
     return dg.Output(
         ProvenancedTable(df, prov), metadata={
             **_dtw_metadata(df, cfg),
             "missing_members": ", ".join(missing) or "none",
+            "pairs_computed": computed,
             "compute_s": _since(t0),
         },
     )
