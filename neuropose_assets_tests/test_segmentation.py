@@ -112,3 +112,75 @@ def test_signal_extractors():
     np.testing.assert_allclose(dist, np.hypot([0, 1, 3, 6], 3))
     with pytest.raises(KeyError):
         extract_signal(df, SignalSpec(kind="column", column="nope"))
+
+
+def _walker(n_strikes: int, fps: float = 60.0, seconds_per_cycle: float = 1.1, noise_mm: float = 5.0):
+    """Clinical joints of a person walking in place facing the camera (camera frame, y down, anterior = −z):
+    the left heel swings ±250 mm antero-posteriorly, peaking (heel strike) ``n_strikes`` times."""
+    from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+
+    rng = np.random.default_rng(5)
+    n = int(round(n_strikes * seconds_per_cycle * fps))
+    t = np.arange(n) / fps
+    base = {"pelvis": (0, 0, 0), "left_hip": (100, 0, 0), "right_hip": (-100, 0, 0), "neck": (0, -500, 0),
+            "left_shoulder": (200, -500, 0), "right_shoulder": (-200, -500, 0)}  # fmt: skip
+    data = {"time_s": t}
+    for j in CLINICAL_JOINTS:
+        x, y, z = base.get(j, (0, 300, 0))
+        data.update({f"{j}_x_mm": np.full(n, float(x)), f"{j}_y_mm": np.full(n, float(y)), f"{j}_z_mm": np.full(n, float(z))})
+    phase = 2 * np.pi * (t / seconds_per_cycle - 0.25)  # first heel strike a quarter cycle in
+    data["left_heel_z_mm"] = -250 * np.cos(phase) + rng.normal(0, noise_mm, n)  # most anterior (−z) at phase 0
+    data["left_wrist_y_mm"] = -500 - 400 * np.maximum(0, np.cos(phase)) ** 2  # raised above the shoulder (up = −y)
+    return pl.DataFrame(data)
+
+
+def test_gait_preset_finds_five_cycles_between_six_heel_strikes():
+    f = _walker(6)
+    cycles = segment_features(f, SegmentationConfig.preset("gait_left"))
+    assert cycles.height == 5
+    np.testing.assert_allclose(cycles["duration_s"].to_numpy(), 1.1, atol=0.05)
+    assert (cycles["start_frame"][1:].to_numpy() == cycles["end_frame"][:-1].to_numpy()).all()  # cycles tile
+    # the most posterior heel (≈ toe-off) lies half a cycle after each heel strike
+    np.testing.assert_allclose((cycles["peak_s"] - cycles["start_s"]).to_numpy(), 0.55, atol=0.05)
+
+
+def test_sit_to_stand_preset_counts_repetitions_from_image_pelvis_height():
+    rng = np.random.default_rng(2)
+    t = np.arange(0, 12, 1 / 30)
+    standing = np.maximum(0, np.sin(2 * np.pi * t / 4 - np.pi / 2)) ** 0.5  # 3 stands in 12 s
+    v = 800 - 250 * standing + rng.normal(0, 4, len(t))  # px, grows downwards
+    f = pl.DataFrame({"time_s": t, "pelvis_v_px": v})
+    assert segment_features(f, SegmentationConfig.preset("sit_to_stand")).height == 3
+
+
+def test_arm_raise_preset_uses_the_trunk_axis():
+    f = _walker(5, seconds_per_cycle=2.0)
+    assert segment_features(f, SegmentationConfig.preset("arm_raise_left")).height == 5
+    with pytest.raises(KeyError, match="gait_left"):
+        SegmentationConfig.preset("jumping")
+
+
+def test_segmentation_of_another_person_than_the_subject():
+    from neuropose_assets.core.kinematics import FeaturesConfig, compute_features
+    from neuropose_assets.core.pose.base import FramePoses
+    from neuropose_assets.core.pose.estimate import build_poses_table
+    from neuropose_assets.core.skeletons import BLAZEPOSE_33
+
+    nj = len(BLAZEPOSE_33.joints)
+    idx = {n: i for i, n in enumerate(BLAZEPOSE_33.joints)}
+    frames = []
+    for i in range(300):
+        still = np.zeros((nj, 3), np.float32)
+        mover = still.copy()
+        mover[idx["right_hip"]] = [-100, 0, 0]
+        mover[idx["right_knee"]] = [-100, 450, 0]
+        bend = np.radians(60 * max(0.0, np.sin(i / 300 * 3 * 2 * np.pi)))
+        mover[idx["right_ankle"]] = [-100, 450 + 400 * np.cos(bend), 400 * np.sin(bend)]
+        poses3d = np.stack([still, mover])
+        frames.append(FramePoses(np.array([[0, 0, 50, 50, .9], [100, 0, 10, 10, .9]], np.float32), poses3d,
+                                 poses3d[..., :2], np.ones((2, nj), np.float32)))  # fmt: skip
+    table = build_poses_table(frames, [np.array([0, 1])] * 300, 0, np.arange(300) / 30, BLAZEPOSE_33.joints)
+    other, _ = compute_features(table, BLAZEPOSE_33, FeaturesConfig(track=1))
+    assert segment_features(other, SegmentationConfig(min_prominence=20)).height == 3
+    subject, _ = compute_features(table, BLAZEPOSE_33)
+    assert segment_features(subject, SegmentationConfig(min_prominence=20)).height == 0

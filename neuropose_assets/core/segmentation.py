@@ -21,7 +21,8 @@ from scipy.signal import find_peaks
 from neuropose_assets.core.signal import fill_gaps, lowpass
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
-Axis = Literal["x", "y", "z", "u", "v"]
+Axis = Literal["x", "y", "z", "u", "v", "anterior", "superior", "right"]
+BODY_AXES = ("anterior", "superior", "right")
 
 
 class SignalSpec(BaseModel):
@@ -32,12 +33,15 @@ class SignalSpec(BaseModel):
         * ``"joint_axis"``: one coordinate of a clinical joint; axes x/y/z are root-centred mm, u/v image px.
         * ``"joint_distance"``: distance between two clinical joints, mm.
         * ``"joint_speed"``: speed of a clinical joint, mm/s (root-centred).
+        * ``"joint_body_axis"``: ``joint − other_joint`` (default ``pelvis``) projected on a body axis
+          (``axis``: ``anterior``, ``superior`` or ``right``; body frame of :func:`.kinematics.body_axes`), mm —
+          independent of the camera's orientation.
     ``invert`` negates the signal (e.g. pelvis height from ``v`` px, which grows downwards).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["column", "joint_axis", "joint_distance", "joint_speed"] = "column"
+    kind: Literal["column", "joint_axis", "joint_distance", "joint_speed", "joint_body_axis"] = "column"
     column: str | None = None
     joint: str | None = None
     other_joint: str | None = None
@@ -51,6 +55,7 @@ class SignalSpec(BaseModel):
             "joint_axis": ("joint", "axis"),
             "joint_distance": ("joint", "other_joint"),
             "joint_speed": ("joint",),
+            "joint_body_axis": ("joint", "axis"),
         }[self.kind]
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
@@ -58,6 +63,8 @@ class SignalSpec(BaseModel):
         for j in (self.joint, self.other_joint):
             if j is not None and j not in CLINICAL_JOINTS:
                 raise ValueError(f"unknown clinical joint {j!r}; known: {list(CLINICAL_JOINTS)}")
+        if (self.kind == "joint_body_axis") != (self.axis in BODY_AXES):
+            raise ValueError(f"body axes {BODY_AXES} go with kind 'joint_body_axis' only (and it needs one)")
         return self
 
     @property
@@ -65,7 +72,7 @@ class SignalSpec(BaseModel):
         if self.kind == "column":
             assert self.column is not None
             return self.column.rsplit("_", 1)[-1] if "_" in self.column else ""
-        if self.kind == "joint_axis":
+        if self.kind in ("joint_axis", "joint_body_axis"):
             return "px" if self.axis in ("u", "v") else "mm"
         return "mm" if self.kind == "joint_distance" else "mm/s"
 
@@ -79,6 +86,11 @@ class SegmentationConfig(BaseModel):
         min_prominence: minimum peak prominence, in signal units.
         min_height: minimum peak height, in signal units.
         pad_s: widen each window by this much on both sides, s (clamped to the video).
+        normalize: rescale the signal so that its 5th–95th percentile range is 0–1 before peak detection; then
+            ``min_prominence`` / ``min_height`` are fractions of that range (useful for px signals).
+        method: ``valley_to_valley_v1`` — window from the last local minimum before a peak to the first after it;
+            ``peak_to_peak`` — window from one peak to the next (e.g. heel strike to heel strike = one gait cycle),
+            whose ``peak_frame`` is the signal minimum in between.
         lowpass_hz: zero-phase 4th-order Butterworth low-pass cut-off applied to the signal before peak detection,
             Hz (``None`` = raw signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
     """
@@ -91,7 +103,17 @@ class SegmentationConfig(BaseModel):
     min_height: float | None = None
     pad_s: float = Field(default=0.0, ge=0)
     lowpass_hz: float | None = Field(default=6.0, gt=0)
-    method: Literal["valley_to_valley_v1"] = "valley_to_valley_v1"
+    normalize: bool = False
+    method: Literal["valley_to_valley_v1", "peak_to_peak"] = "valley_to_valley_v1"
+
+    @classmethod
+    def preset(cls, name: str) -> SegmentationConfig:
+        """Named presets (:data:`PRESETS`): ``gait_left``/``gait_right``, ``sit_to_stand``, ``arm_raise_left``/
+        ``arm_raise_right``.  Raises ``KeyError`` for unknown names."""
+        try:
+            return PRESETS[name]
+        except KeyError:
+            raise KeyError(f"unknown segmentation preset {name!r}; known: {sorted(PRESETS)}") from None
 
 
 def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
@@ -116,6 +138,13 @@ def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
         s = col(f"{spec.joint}_{spec.axis}_{unit}")
     elif spec.kind == "joint_distance":
         s = np.linalg.norm(xyz(spec.joint) - xyz(spec.other_joint), axis=1)  # type: ignore[arg-type]
+    elif spec.kind == "joint_body_axis":
+        from neuropose_assets.core.kinematics import body_axes
+
+        clinical = np.stack([xyz(j) for j in CLINICAL_JOINTS], axis=1)  # (F, C, 3), any orthonormal frame
+        axes = body_axes(clinical)[:, BODY_AXES.index(spec.axis)]  # type: ignore[arg-type]
+        rel = xyz(spec.joint) - xyz(spec.other_joint or "pelvis")  # type: ignore[arg-type]
+        s = np.einsum("fi,fi->f", rel, axes)
     else:
         p = xyz(spec.joint)  # type: ignore[arg-type]
         t = col("time_s")
@@ -172,6 +201,34 @@ def valley_to_valley(
     return out
 
 
+def peak_to_peak(
+    signal: np.ndarray, *, min_distance: int | None = None, min_prominence: float | None = None,
+    min_height: float | None = None,
+) -> list[tuple[int, int, int]]:  # fmt: skip
+    """Windows ``(start, low, end)`` from each peak to the next (``end`` exclusive = the next peak, so windows tile),
+    ``low`` = the signal minimum in between; peaks as in :func:`valley_to_valley`."""
+    s = np.asarray(signal, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"signal must be 1-D, got shape {s.shape}")
+    if len(s) < 3 or not np.isfinite(s).all():
+        return []
+    kw: dict = {}
+    if min_distance is not None and min_distance >= 1:
+        kw["distance"] = int(min_distance)
+    if min_prominence is not None:
+        kw["prominence"] = float(min_prominence)
+    if min_height is not None:
+        kw["height"] = float(min_height)
+    peaks, _ = find_peaks(s, **kw)
+    return [(int(a), int(a + np.argmin(s[a:b])), int(b)) for a, b in zip(peaks[:-1], peaks[1:])]
+
+
+def normalize_signal(signal: np.ndarray) -> np.ndarray:
+    """Rescale so that the 5th–95th percentile range maps to 0–1 (robust to outliers); flat signals become 0."""
+    lo, hi = np.nanpercentile(signal, [5, 95])
+    return (signal - lo) / (hi - lo) if hi > lo else np.zeros_like(signal)
+
+
 SEGMENT_SCHEMA = {
     "repetition": pl.Int32,
     "start_frame": pl.Int32,
@@ -202,14 +259,15 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     if config.lowpass_hz is not None and np.isfinite(s).all() and len(s) > 1:
         s = lowpass(s, config.lowpass_hz, 1.0 / dt)
+    if config.normalize and np.isfinite(s).any():
+        s = normalize_signal(s)
     to_frames = lambda sec: None if sec is None else max(1, int(round(sec / dt)))  # noqa: E731
-    wins = valley_to_valley(
-        s,
-        min_distance=to_frames(config.min_distance_s),
-        min_prominence=config.min_prominence,
-        min_height=config.min_height,
-        pad=int(round(config.pad_s / dt)),
-    )
+    peaks = {"min_distance": to_frames(config.min_distance_s), "min_prominence": config.min_prominence,
+             "min_height": config.min_height}  # fmt: skip
+    if config.method == "peak_to_peak":
+        wins = peak_to_peak(s, **peaks)
+    else:
+        wins = valley_to_valley(s, **peaks, pad=int(round(config.pad_s / dt)))
     t_end = np.append(t, t[-1] + dt) if len(t) else t
     rows = {k: [] for k in SEGMENT_SCHEMA}
     for i, (a, p, b) in enumerate(wins):
@@ -223,3 +281,35 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
         rows["duration_s"].append(float(t_end[b] - t[a]))
         rows["peak_value"].append(float(s[p]))
     return pl.DataFrame(rows, schema=SEGMENT_SCHEMA)
+
+
+def _gait(side: str) -> SegmentationConfig:
+    # Zeni, Richards & Higginson, Gait & Posture 27 (2008): heel strike = most anterior heel position relative to
+    # the pelvis; one gait cycle runs from one heel strike of a foot to its next.
+    return SegmentationConfig(
+        signal=SignalSpec(kind="joint_body_axis", joint=f"{side}_heel", axis="anterior"),
+        min_distance_s=0.5, min_prominence=50.0, lowpass_hz=6.0, method="peak_to_peak",
+    )  # fmt: skip
+
+
+def _arm_raise(side: str) -> SegmentationConfig:
+    return SegmentationConfig(
+        signal=SignalSpec(kind="joint_body_axis", joint=f"{side}_wrist", other_joint=f"{side}_shoulder",
+                          axis="superior"),
+        min_distance_s=1.0, min_prominence=0.3, normalize=True, lowpass_hz=3.0,
+    )  # fmt: skip
+
+
+#: Ready-made segmentations.  Gait: heel strikes of one side (peak_frame ≈ toe-off, the most posterior heel).
+#: Sit-to-stand: pelvis height in the image (works for hip-centred models too), one window per sit–stand–sit.
+#: Arm raise: wrist height above the shoulder along the trunk axis.
+PRESETS: dict[str, SegmentationConfig] = {
+    "gait_left": _gait("left"),
+    "gait_right": _gait("right"),
+    "sit_to_stand": SegmentationConfig(
+        signal=SignalSpec(kind="column", column="pelvis_v_px", invert=True),
+        min_distance_s=1.0, min_prominence=0.3, normalize=True, lowpass_hz=3.0,
+    ),  # fmt: skip
+    "arm_raise_left": _arm_raise("left"),
+    "arm_raise_right": _arm_raise("right"),
+}

@@ -241,11 +241,15 @@ def features(
 class SegmentationAssetConfig(dg.Config):
     """Repetition segmentation (``core.segmentation``): the signal, then find_peaks constraints in s / signal units.
 
+    ``preset`` (gait_left | gait_right | sit_to_stand | arm_raise_left | arm_raise_right) replaces every other field.
     ``signal_kind``: ``column`` (uses ``column``), ``joint_axis`` (``joint`` + ``axis`` x/y/z mm or u/v px),
-    ``joint_distance`` (``joint`` + ``other_joint``, mm) or ``joint_speed`` (``joint``, mm/s).
+    ``joint_distance`` (``joint`` + ``other_joint``, mm), ``joint_speed`` (``joint``, mm/s) or ``joint_body_axis``
+    (``joint`` − ``other_joint`` (default pelvis) along the body ``axis`` anterior/superior/right, mm).
+    ``method``: valley_to_valley_v1 | peak_to_peak.  ``normalize`` makes prominence/height fractions of the range.
     """
 
-    signal_kind: Literal["column", "joint_axis", "joint_distance", "joint_speed"] = "column"
+    preset: str | None = None
+    signal_kind: str = "column"
     column: str | None = "right_knee_flexion_deg"
     joint: str | None = None
     other_joint: str | None = None
@@ -256,10 +260,14 @@ class SegmentationAssetConfig(dg.Config):
     min_height: float | None = None
     pad_s: float = 0.0
     lowpass_hz: float | None = 6.0
+    normalize: bool = False
+    method: str = "valley_to_valley_v1"
 
     def to_core(self):  # -> core.segmentation.SegmentationConfig
         from neuropose_assets.core.segmentation import SegmentationConfig, SignalSpec
 
+        if self.preset:
+            return SegmentationConfig.preset(self.preset)
         signal = SignalSpec(
             kind=self.signal_kind,
             column=self.column if self.signal_kind == "column" else None,
@@ -275,6 +283,8 @@ class SegmentationAssetConfig(dg.Config):
             min_height=self.min_height,
             pad_s=self.pad_s,
             lowpass_hz=self.lowpass_hz,
+            normalize=self.normalize,
+            method=self.method,
         )
 
 
