@@ -146,3 +146,30 @@ def test_repetitions_of_different_lengths_compare_with_alignment_on():
     cfg = DTWConfig(representation="coords", align="procrustes_per_sequence")
     df, computed = pairwise(repetition_sequences(f, segs, cfg), cfg)
     assert computed == 1 and df.height == 4 and (df["distance"] >= 0).all()
+
+
+def _coords_table(x: np.ndarray) -> pl.DataFrame:
+    """``x`` (F, 3 joints, 3) as root-centred columns of the first three clinical joints."""
+    return pl.DataFrame({f"{j}_{a}_mm": x[:, c, k] for c, j in enumerate(CLINICAL_JOINTS[:3]) for k, a in enumerate("xyz")})
+
+
+def test_neuropose_numerical_expectations_under_the_sum_euclidean_convention():
+    """NeuroPose analyzer tests (§19), reproduced exactly with its distance convention."""
+    joints = CLINICAL_JOINTS[:3]
+    cfg = DTWConfig(representation="coords", joints=joints, convention="sum_euclidean")
+    zeros, ones = _coords_table(np.zeros((5, 3, 3))), _coords_table(np.ones((5, 3, 3)))
+    (_, d, n), = compare(extract_units(zeros, cfg), extract_units(ones, cfg), cfg)
+    assert (d, n) == (pytest.approx(15.0), 5)  # 5 steps × ‖1₉‖ = 3
+    tsl = DTWConfig(representation="coords", joints=joints)
+    assert compare(extract_units(zeros, tsl), extract_units(ones, tsl), tsl)[0][1] == pytest.approx(np.sqrt(45))
+    a = np.zeros((2, 3, 3))
+    b = a.copy()
+    b[:, 1] += 10.0
+    per = DTWConfig(representation="coords", joints=joints, per_joint=True, convention="sum_euclidean")
+    got = {u: d for u, d, _ in compare(extract_units(_coords_table(a), per), extract_units(_coords_table(b), per),
+                                       per)}  # fmt: skip
+    assert got == {joints[0]: 0.0, joints[1]: pytest.approx(2 * np.sqrt(300)), joints[2]: 0.0}
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal((5, 3, 3))
+    shifted = np.concatenate([x[:1], x])  # a time shift by one duplicated frame
+    assert compare(extract_units(_coords_table(x), cfg), extract_units(_coords_table(shifted), cfg), cfg)[0][1] == 0

@@ -189,3 +189,15 @@ def test_any_track_can_be_selected():
     assert other["root_x_mm"][0] == pytest.approx(1200.0)
     with pytest.raises(KeyError, match="track 7"):
         compute_features(poses, BLAZEPOSE_33, FeaturesConfig(track=7))
+
+
+def test_summary_statistics_whole_trial_and_per_repetition():
+    from neuropose_assets.core.kinematics import summary_statistics
+
+    df = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, None]})
+    row = summary_statistics(df, ["x"]).row(0, named=True)
+    assert (row["mean"], row["min"], row["max"], row["range"], row["n"]) == (3.0, 1.0, 5.0, 4.0, 5)
+    assert row["std"] == pytest.approx(np.sqrt(2.0))  # numpy's population std, as the NeuroPose analyzer
+    segs = pl.DataFrame({"repetition": [0, 1], "start_frame": [0, 2], "end_frame": [2, 6]})
+    per = summary_statistics(df, ["x"], segs)
+    assert per["mean"].to_list() == [1.5, 4.0] and per["repetition"].to_list() == [0, 1]

@@ -184,3 +184,21 @@ def test_segmentation_of_another_person_than_the_subject():
     assert segment_features(other, SegmentationConfig(min_prominence=20)).height == 3
     subject, _ = compute_features(table, BLAZEPOSE_33)
     assert segment_features(subject, SegmentationConfig(min_prominence=20)).height == 0
+
+
+def test_neuropose_segmentation_expectations():
+    """NeuroPose analyzer tests (§19) under our seconds-based config (low-pass off to match their raw signal)."""
+    t = np.linspace(0, 4 * np.pi, 401)
+    assert len(valley_to_valley(np.sin(t))) == 2
+    sig = 1000 * humps(3)
+    f = pl.DataFrame({"time_s": np.arange(300) / 30.0, "left_wrist_y_mm": sig})
+    base = dict(signal=SignalSpec(kind="joint_axis", joint="left_wrist", axis="y"), lowpass_hz=None,
+                min_distance_s=None)  # fmt: skip
+    three = segment_features(f, SegmentationConfig(**base, min_prominence=50))
+    assert three.height == 3
+    assert segment_features(f, SegmentationConfig(**{**base, "min_distance_s": 5.0}, min_prominence=50)).height <= 2
+    padded = segment_features(f, SegmentationConfig(**base, min_prominence=50, pad_s=0.2))
+    assert (padded["start_frame"] <= three["start_frame"]).all() and (padded["end_frame"] >= three["end_frame"]).all()
+    assert (padded["duration_s"] > three["duration_s"]).any()
+    cfg = SegmentationConfig(**base, min_prominence=50)
+    assert SegmentationConfig.model_validate_json(cfg.model_dump_json()) == cfg

@@ -123,7 +123,7 @@ def extract_units(features: pl.DataFrame, config: DTWConfig) -> dict[str, np.nda
         pb = _values(features, [f"{b}_{k}_mm" for k in "xyz"])
         return {f"{a}->{b}": pb - pa}
     x = _values(features, [f"{j}_{k}_mm" for j in config.joints for k in "xyz"]).reshape(-1, len(config.joints), 3)
-    return {"all": x}
+    return {j: x[:, [c]] for c, j in enumerate(config.joints)} if config.per_joint else {"all": x}
 
 
 def has_data(units: dict[str, np.ndarray]) -> bool:
@@ -212,7 +212,7 @@ def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray], config: DTWConfi
         x, y = _nan_policy(a[unit], config.nan_policy), _nan_policy(b[unit], config.nan_policy)
         if len(x) == 0 or len(y) == 0:
             continue
-        if config.align != "none":
+        if config.align != "none":  # fitted on the unit's joints (all joints, or the one joint per_joint)
             x = align_to(x, y, config.align)
         d, n = dtw_distance(x.reshape(len(x), -1), y.reshape(len(y), -1), convention=config.convention,
                             sakoe_chiba_radius=config.sakoe_chiba_radius)  # fmt: skip

@@ -277,3 +277,28 @@ def compute_features(
         "scale_segment_mm": scale_mm,
     }
     return table, diagnostics
+
+
+def summary_statistics(features: pl.DataFrame, columns: list[str], segments: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Mean, population standard deviation (ddof = 0), min, max, range and valid-sample count of ``columns``,
+    over the whole table or per repetition ``[start_frame, end_frame)`` of ``segments`` (nulls are skipped).
+
+    Returns:
+        one row per (repetition, column); ``repetition`` is null for the whole-trial statistics.
+    """
+    parts = [(None, features)] if segments is None else [
+        (r["repetition"], features.slice(r["start_frame"], r["end_frame"] - r["start_frame"]))
+        for r in segments.iter_rows(named=True)
+    ]  # fmt: skip
+    rows = []
+    for rep, part in parts:
+        for c in columns:
+            x = part[c].cast(pl.Float64).drop_nulls().drop_nans()
+            n = x.len()
+            mn, mx = (x.min(), x.max()) if n else (None, None)
+            rows.append({"repetition": rep, "column": c, "n": n, "mean": x.mean() if n else None,
+                         "std": x.std(ddof=0) if n else None, "min": mn, "max": mx,
+                         "range": (mx - mn) if n else None})  # fmt: skip
+    schema = {"repetition": pl.Int32, "column": pl.Utf8, "n": pl.Int64, "mean": pl.Float64, "std": pl.Float64,
+              "min": pl.Float64, "max": pl.Float64, "range": pl.Float64}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
