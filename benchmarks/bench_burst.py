@@ -60,8 +60,8 @@ def main() -> None:
                 break
             time.sleep(5)
         t_runs = time.time()
-        while not any(r.job_name == "cohort_job" and r.status == DagsterRunStatus.SUCCESS and r.create_timestamp
-                      > t_runs - 30 for r in inst.get_runs(limit=20)):  # fmt: skip
+        while not any(r.dagster_run.job_name == "cohort_job" and r.dagster_run.status == DagsterRunStatus.SUCCESS
+                      and (r.end_time or 0) > t_runs for r in inst.get_run_records(limit=20)):  # fmt: skip
             time.sleep(2)
         t_cohort = time.time()
         spans = []
