@@ -155,6 +155,24 @@ def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
     return -s if spec.invert else s
 
 
+def _find_peaks(signal, min_distance, min_prominence, min_height) -> tuple[np.ndarray, np.ndarray]:
+    """``(signal as float64, peak indices)`` via :func:`scipy.signal.find_peaks`; constraints that are ``None`` (or a
+    distance below 1 frame) are not applied; no peaks for signals shorter than 3 or containing NaN."""
+    s = np.asarray(signal, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"signal must be 1-D, got shape {s.shape}")
+    if len(s) < 3 or not np.isfinite(s).all():
+        return s, np.zeros(0, int)
+    kw: dict = {}
+    if min_distance is not None and min_distance >= 1:
+        kw["distance"] = int(min_distance)
+    if min_prominence is not None:
+        kw["prominence"] = float(min_prominence)
+    if min_height is not None:
+        kw["height"] = float(min_height)
+    return s, find_peaks(s, **kw)[0]
+
+
 def valley_to_valley(
     signal: np.ndarray,
     *,
@@ -172,21 +190,9 @@ def valley_to_valley(
     Raises:
         ValueError: ``signal`` is not 1-D, or ``pad < 0``.
     """
-    s = np.asarray(signal, dtype=np.float64)
-    if s.ndim != 1:
-        raise ValueError(f"signal must be 1-D, got shape {s.shape}")
     if pad < 0:
         raise ValueError("pad must be >= 0")
-    if len(s) < 3 or not np.isfinite(s).all():
-        return []
-    kw: dict = {}
-    if min_distance is not None and min_distance >= 1:
-        kw["distance"] = int(min_distance)
-    if min_prominence is not None:
-        kw["prominence"] = float(min_prominence)
-    if min_height is not None:
-        kw["height"] = float(min_height)
-    peaks, _ = find_peaks(s, **kw)
+    s, peaks = _find_peaks(signal, min_distance, min_prominence, min_height)
     if len(peaks) == 0:
         return []
     valleys, _ = find_peaks(-s)
@@ -207,19 +213,7 @@ def peak_to_peak(
 ) -> list[tuple[int, int, int]]:  # fmt: skip
     """Windows ``(start, low, end)`` from each peak to the next (``end`` exclusive = the next peak, so windows tile),
     ``low`` = the signal minimum in between; peaks as in :func:`valley_to_valley`."""
-    s = np.asarray(signal, dtype=np.float64)
-    if s.ndim != 1:
-        raise ValueError(f"signal must be 1-D, got shape {s.shape}")
-    if len(s) < 3 or not np.isfinite(s).all():
-        return []
-    kw: dict = {}
-    if min_distance is not None and min_distance >= 1:
-        kw["distance"] = int(min_distance)
-    if min_prominence is not None:
-        kw["prominence"] = float(min_prominence)
-    if min_height is not None:
-        kw["height"] = float(min_height)
-    peaks, _ = find_peaks(s, **kw)
+    s, peaks = _find_peaks(signal, min_distance, min_prominence, min_height)
     return [(int(a), int(a + np.argmin(s[a:b])), int(b)) for a, b in zip(peaks[:-1], peaks[1:])]
 
 
