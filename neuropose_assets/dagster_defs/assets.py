@@ -292,7 +292,7 @@ class SegmentationAssetConfig(dg.Config):
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"scipy", "parquet"},
-    code_version="1",
+    code_version="2",
     description="Repetition windows [start, peak, end) in frames and s, valley-to-valley around peaks of a "
     "configurable 1-D signal (scipy.signal.find_peaks); the config is stored with the result.",
 )
@@ -377,7 +377,7 @@ def _dtw_config_or_fail(config: "DTWAssetConfig"):
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"tslearn", "parquet"},
-    code_version="1",
+    code_version="2",
     description="Exact DTW between every pair of repetitions of one video (long table a, b, distance).",
 )
 def repetition_dtw(
@@ -415,7 +415,7 @@ class CohortDTWConfig(DTWAssetConfig):
     group_name="cohort",
     kinds={"tslearn", "parquet"},
     pool="dtw",
-    code_version="1",
+    code_version="2",
     description="Exact DTW between the whole-trial feature sequences of every video in the cohort. Members whose "
     "features are missing (failed or not yet processed) are skipped and listed in the metadata.",
 )
