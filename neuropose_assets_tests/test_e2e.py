@@ -101,3 +101,9 @@ def test_rerun_gives_byte_identical_outputs(world):
                                  asset_selection=[AssetKey(a) for a in assets])  # fmt: skip
     assert res.success
     assert {a: sha256_file(layout.asset_file(a, "cam01")) for a in assets} == before
+
+
+def test_segmentation_metadata_states_the_signal_unit(world):
+    mats = {e.asset_key.to_user_string(): e for e in world["results"]["cam01"].get_asset_materialization_events()}
+    meta = mats["segmentation"].event_specific_data.materialization.metadata
+    assert meta["peak_value_unit"].value == "deg"  # default signal: right_knee_flexion_deg

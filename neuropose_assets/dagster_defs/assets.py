@@ -293,8 +293,9 @@ class SegmentationAssetConfig(dg.Config):
     group_name=PER_VIDEO,
     kinds={"scipy", "parquet"},
     code_version="2",
-    description="Repetition windows [start, peak, end) in frames and s, valley-to-valley around peaks of a "
-    "configurable 1-D signal (scipy.signal.find_peaks); the config is stored with the result.",
+    description="Repetition windows [start, peak, end) in frames and s around peaks of a configurable 1-D signal "
+    "(scipy.signal.find_peaks; valley-to-valley or peak-to-peak, presets for gait, sit-to-stand, arm raise); the "
+    "config is stored with the result.",
 )
 def segmentation(
     context: dg.AssetExecutionContext, config: SegmentationAssetConfig, features: ProvenancedTable
@@ -314,6 +315,7 @@ def segmentation(
         metadata={
             "repetitions": df.height,
             "config": dg.MetadataValue.json(cfg),
+            "peak_value_unit": "fraction of the signal range" if core_cfg.normalize else core_cfg.signal.unit,
             "mean_duration_s": round(float(df["duration_s"].mean()), 3) if df.height else 0.0,
             "compute_s": _since(t0),
         },
