@@ -8,6 +8,8 @@ from neuropose_assets.core.segmentation import (
     SegmentationConfig,
     SignalSpec,
     extract_signal,
+    find_humps,
+    find_peaks_with_edges,
     segment_features,
     valley_to_valley,
 )
@@ -114,50 +116,45 @@ def test_signal_extractors():
         extract_signal(df, SignalSpec(kind="column", column="nope"))
 
 
-def _walker(n_strikes: int, fps: float = 60.0, seconds_per_cycle: float = 1.1, noise_mm: float = 5.0):
-    """Clinical joints of a person walking in place facing the camera (camera frame, y down, anterior = −z):
-    the left heel swings ±250 mm antero-posteriorly, peaking (heel strike) ``n_strikes`` times."""
-    from neuropose_assets.core.skeletons import CLINICAL_JOINTS
-
-    rng = np.random.default_rng(5)
-    n = int(round(n_strikes * seconds_per_cycle * fps))
-    t = np.arange(n) / fps
-    base = {"pelvis": (0, 0, 0), "left_hip": (100, 0, 0), "right_hip": (-100, 0, 0), "neck": (0, -500, 0),
-            "left_shoulder": (200, -500, 0), "right_shoulder": (-200, -500, 0)}  # fmt: skip
-    data = {"time_s": t}
-    for j in CLINICAL_JOINTS:
-        x, y, z = base.get(j, (0, 300, 0))
-        data.update({f"{j}_x_mm": np.full(n, float(x)), f"{j}_y_mm": np.full(n, float(y)), f"{j}_z_mm": np.full(n, float(z))})
-    phase = 2 * np.pi * (t / seconds_per_cycle - 0.25)  # first heel strike a quarter cycle in
-    data["left_heel_z_mm"] = -250 * np.cos(phase) + rng.normal(0, noise_mm, n)  # most anterior (−z) at phase 0
-    data["left_wrist_y_mm"] = -500 - 400 * np.maximum(0, np.cos(phase)) ** 2  # raised above the shoulder (up = −y)
-    return pl.DataFrame(data)
+def test_threshold_windows_ignore_a_ripple_on_the_plateau():
+    """A standing ripple cut a 1.8 s sit-to-stand to 0.7 s with valley-to-valley windows; crossings keep 1.8 s."""
+    fps = 60.0
+    t = np.arange(0, 6, 1 / fps)
+    s = np.clip(np.minimum((t - 1) / 0.3, (2.8 - t) / 0.3), 0, 1)  # 1 s seated, rise 0.3, stand, sit by 2.8 s
+    s = s - 0.08 * np.exp(-(((t - 1.9) / 0.05) ** 2))  # a small dip while standing
+    f = pl.DataFrame({"time_s": t, "right_knee_flexion_deg": 60 * s})
+    cfg = dict(min_prominence=20, lowpass_hz=None)
+    robust = segment_features(f, SegmentationConfig(**cfg))
+    assert robust.height == 1
+    assert robust["duration_s"][0] == pytest.approx(1.8 - 0.06 + 1 / fps, abs=2 / fps)  # 10 % up → 10 % down
+    fragile = segment_features(f, SegmentationConfig(**cfg, method="valley_to_valley_v1"))
+    assert fragile["duration_s"].max() < 1.2  # the old method's failure, kept for NeuroPose comparisons
 
 
-def test_gait_preset_finds_five_cycles_between_six_heel_strikes():
-    f = _walker(6)
-    cycles = segment_features(f, SegmentationConfig.preset("gait_left"))
-    assert cycles.height == 5
-    np.testing.assert_allclose(cycles["duration_s"].to_numpy(), 1.1, atol=0.05)
-    assert (cycles["start_frame"][1:].to_numpy() == cycles["end_frame"][:-1].to_numpy()).all()  # cycles tile
-    # the most posterior heel (≈ toe-off) lies half a cycle after each heel strike
-    np.testing.assert_allclose((cycles["peak_s"] - cycles["start_s"]).to_numpy(), 0.55, atol=0.05)
+def test_find_humps_crossings_and_edges():
+    s = np.concatenate([np.zeros(20), np.linspace(0, 1, 11), np.ones(20), np.linspace(1, 0, 11), np.zeros(20),
+                        np.linspace(0, 1, 11), np.ones(5)])  # the second hump is cut by the end  # fmt: skip
+    first, second = find_humps(s, min_prominence=0.5)
+    # ramps of 0.1 per sample: 0.1 at 21 (first ≥ 10 %), 0.9 at 29; down: 0.8 at 53 (first < 90 %), 0.0 at 61
+    assert (first.onset, first.top_reached, first.top_left, first.offset) == (21, 29, 53, 61)
+    assert (second.onset, second.top_reached, second.top_left, second.offset) == (83, 91, None, None)
+    assert find_humps(np.zeros(50), min_prominence=0.1) == []
+    with pytest.raises(ValueError):
+        find_humps(s, min_prominence=0.5, low_frac=0.9, high_frac=0.5)
 
 
-def test_sit_to_stand_preset_counts_repetitions_from_image_pelvis_height():
-    rng = np.random.default_rng(2)
-    t = np.arange(0, 12, 1 / 30)
-    standing = np.maximum(0, np.sin(2 * np.pi * t / 4 - np.pi / 2)) ** 0.5  # 3 stands in 12 s
-    v = 800 - 250 * standing + rng.normal(0, 4, len(t))  # px, grows downwards
-    f = pl.DataFrame({"time_s": t, "pelvis_v_px": v})
-    assert segment_features(f, SegmentationConfig.preset("sit_to_stand")).height == 3
+def test_peaks_near_the_edges_are_kept_unless_inside_the_edge_margin():
+    s = np.concatenate([np.linspace(0.8, 1, 4), np.linspace(1, 0, 30), np.linspace(0, 1, 30), np.linspace(1, 0, 30)])
+    assert list(find_peaks_with_edges(s, min_prominence=0.5)) == [3, 63]  # one-sided prominence at the start
+    assert list(find_peaks_with_edges(s, min_prominence=0.5, edge=5)) == [63]
+    assert list(find_peaks_with_edges(np.linspace(0, 1, 20), min_prominence=0.1)) == []  # still rising at the end
 
 
-def test_arm_raise_preset_uses_the_trunk_axis():
-    f = _walker(5, seconds_per_cycle=2.0)
-    assert segment_features(f, SegmentationConfig.preset("arm_raise_left")).height == 5
-    with pytest.raises(KeyError, match="gait_left"):
-        SegmentationConfig.preset("jumping")
+def test_signal_units_follow_the_column_suffix():
+    assert SignalSpec(column="right_knee_flexion_deg").unit == "deg"
+    assert SignalSpec(column="left_wrist_speed_mm_s").unit == "mm/s"
+    assert SignalSpec(column="left_wrist_y_norm").unit.startswith("dimensionless")
+    assert SignalSpec(column="pelvis_v_px").unit == "px"
 
 
 def test_segmentation_of_another_person_than_the_subject():

@@ -1,16 +1,26 @@
-"""Repetition segmentation: valley-to-valley windows around peaks of a 1-D signal.
+"""Repetition segmentation: windows around the peaks (humps) of a 1-D signal.
 
-A repetition (a gait cycle, a sit-to-stand, an arm raise) shows as one peak of a suitable signal — knee flexion,
-inverted pelvis height, wrist height.  Peaks are found with :func:`scipy.signal.find_peaks` (minimum distance,
-prominence, height); each window runs from the last local minimum before the peak to the first local minimum after
-it, ``[start, peak, end)`` with ``end`` exclusive, so neighbouring windows share their boundary valley frame.  This is
-the ``valley_to_valley_v1`` method of the NeuroPose analyzer, expressed in seconds and signal units.
+A repetition (a sit-to-stand, a squat, an arm raise) shows as one hump of a suitable signal — pelvis height, knee
+flexion, shoulder elevation.  Peaks are found with :func:`scipy.signal.find_peaks` (minimum distance, prominence,
+height).  Window boundaries (``SegmentationConfig.method``):
 
-Signals are extracted from the ``features`` table by name (:class:`SignalSpec`), never by joint index.
+* ``threshold`` (default): **prominence-bounded threshold crossings** — the window starts where the signal rises
+  through ``low_frac`` (10 %) of the hump's rise above the minimum before it and ends where it falls back below
+  ``low_frac`` of its fall to the minimum after it (the minima are taken between neighbouring peaks).  Plateaus and
+  small ripples inside a hump do not move the boundaries — the convention of motion-capture event detection by
+  percentage of excursion (e.g. sit-to-stand phases from pelvis height; Millor et al., J NeuroEng Rehabil 2014).
+  See :func:`find_humps`.
+* ``valley_to_valley_v1``: from the last local minimum before a peak to the first after it (the NeuroPose
+  analyzer's method; any ripple is a local minimum, so durations are fragile).
+* ``peak_to_peak``: from one peak to the next.
+
+Windows are ``[start, peak, end)`` with ``end`` exclusive.  Signals are extracted from the ``features`` table by name
+(:class:`SignalSpec`), never by joint index.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -23,6 +33,16 @@ from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
 Axis = Literal["x", "y", "z", "u", "v", "anterior", "superior", "right"]
 BODY_AXES = ("anterior", "superior", "right")
+
+
+#: column-name suffix -> unit, longest first (``_mm_s`` before ``_s``)
+_UNIT_SUFFIXES = (("_speed_mm_s", "mm/s"), ("_norm", "dimensionless (segment lengths)"), ("_deg", "deg"),
+                  ("_mm", "mm"), ("_px", "px"), ("_s", "s"))  # fmt: skip
+
+
+def column_unit(column: str) -> str:
+    """The unit a ``features`` column name states (``right_knee_flexion_deg`` → ``deg``); ``""`` when none."""
+    return next((unit for suffix, unit in _UNIT_SUFFIXES if column.endswith(suffix)), "")
 
 
 class SignalSpec(BaseModel):
@@ -71,7 +91,7 @@ class SignalSpec(BaseModel):
     def unit(self) -> str:
         if self.kind == "column":
             assert self.column is not None
-            return self.column.rsplit("_", 1)[-1] if "_" in self.column else ""
+            return column_unit(self.column)
         if self.kind in ("joint_axis", "joint_body_axis"):
             return "px" if self.axis in ("u", "v") else "mm"
         return "mm" if self.kind == "joint_distance" else "mm/s"
@@ -88,9 +108,10 @@ class SegmentationConfig(BaseModel):
         pad_s: widen each window by this much on both sides, s (clamped to the video).
         normalize: rescale the signal so that its 5th–95th percentile range is 0–1 before peak detection; then
             ``min_prominence`` / ``min_height`` are fractions of that range (useful for px signals).
-        method: ``valley_to_valley_v1`` — window from the last local minimum before a peak to the first after it;
-            ``peak_to_peak`` — window from one peak to the next (e.g. heel strike to heel strike = one gait cycle),
-            whose ``peak_frame`` is the signal minimum in between.
+        method: ``threshold`` — prominence-bounded crossings of ``low_frac`` of the rise and fall (module docstring);
+            ``valley_to_valley_v1`` — from the last local minimum before a peak to the first after it;
+            ``peak_to_peak`` — from one peak to the next, whose ``peak_frame`` is the signal minimum in between.
+        low_frac: ``threshold`` only: fraction of the hump's rise / fall at which it starts / ends (0–0.5).
         lowpass_hz: zero-phase 4th-order Butterworth low-pass cut-off applied to the signal before peak detection,
             Hz (``None`` = raw signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
     """
@@ -104,16 +125,8 @@ class SegmentationConfig(BaseModel):
     pad_s: float = Field(default=0.0, ge=0)
     lowpass_hz: float | None = Field(default=6.0, gt=0)
     normalize: bool = False
-    method: Literal["valley_to_valley_v1", "peak_to_peak"] = "valley_to_valley_v1"
-
-    @classmethod
-    def preset(cls, name: str) -> SegmentationConfig:
-        """Named presets (:data:`PRESETS`): ``gait_left``/``gait_right``, ``sit_to_stand``, ``arm_raise_left``/
-        ``arm_raise_right``.  Raises ``KeyError`` for unknown names."""
-        try:
-            return PRESETS[name]
-        except KeyError:
-            raise KeyError(f"unknown segmentation preset {name!r}; known: {sorted(PRESETS)}") from None
+    method: Literal["threshold", "valley_to_valley_v1", "peak_to_peak"] = "threshold"
+    low_frac: float = Field(default=0.1, gt=0, lt=0.5)
 
 
 def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
@@ -217,6 +230,114 @@ def peak_to_peak(
     return [(int(a), int(a + np.argmin(s[a:b])), int(b)) for a, b in zip(peaks[:-1], peaks[1:])]
 
 
+@dataclass(frozen=True)
+class Hump:
+    """One excursion of a signal, frames (``None`` where the trial's edge cuts the hump off).
+
+    ``onset`` first frame at or above ``low`` of the rise; ``top_reached`` first frame at or above ``high`` of the
+    rise; ``peak`` the maximum; ``top_left`` first frame below ``high`` of the fall; ``offset`` first frame below
+    ``low`` of the fall.  ``rise`` / ``fall`` are the excursions above the minimum before / after the peak (signal
+    units).
+    """
+
+    peak: int
+    peak_value: float
+    onset: int | None
+    top_reached: int | None
+    top_left: int | None
+    offset: int | None
+    rise: float
+    fall: float
+
+
+def find_peaks_with_edges(signal: np.ndarray, *, min_prominence: float | None = None,
+                          min_distance: int | None = None, edge: int = 1) -> np.ndarray:  # fmt: skip
+    """Peak indices of ``signal`` ``(F,)`` (no NaN) via :func:`scipy.signal.find_peaks`, where the unseen signal
+    beyond the trial's ends counts as low: a peak near an edge is measured by its prominence on the side that was
+    recorded, so it is not lost just because the trial started or stopped shortly before / after it.  Neighbouring
+    peaks that the signal does not dip by ``min_prominence`` between (a ripple on a plateau) count as one, the
+    higher.  Peaks within
+    ``edge`` samples of either end are dropped (a maximum there may still be rising, or be the filter's edge
+    transient).
+
+    Args:
+        min_prominence: signal units (``None`` = any); min_distance: frames (``None`` or < 1 = any); edge: frames
+            (≥ 1).
+    """
+    s = np.asarray(signal, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"signal must be 1-D, got shape {s.shape}")
+    if len(s) < 3 or not np.isfinite(s).all():
+        return np.zeros(0, int)
+    floor = s.min() - abs(min_prominence or 0.0) - 1.0
+    kw: dict = {"prominence": 0.0 if min_prominence is None else float(min_prominence)}
+    if min_distance is not None and min_distance >= 1:
+        kw["distance"] = int(min_distance)
+    peaks = find_peaks(np.concatenate(([floor], s, [floor])), **kw)[0] - 1
+    # two peaks are separate only if the signal dips by the prominence between them (a ripple on a plateau splits
+    # it into equally high peaks, each with full prominence): keep the higher one of a pair that is not separated
+    merged: list[int] = []
+    for p in peaks:
+        q = merged[-1] if merged else None
+        if q is not None and min(s[q], s[p]) - s[q : p + 1].min() < (min_prominence or 0.0):
+            if s[p] > s[q]:
+                merged[-1] = int(p)
+        else:
+            merged.append(int(p))
+    # the unseen outside counts as low, but the recorded signal must still rise or fall by the prominence
+    need = min_prominence or 0.0
+    out = np.asarray([p for p in merged if max(_excursions(s, p)) >= need and max(_excursions(s, p)) > 0], dtype=int)
+    edge = max(1, int(edge))
+    return out[(out >= edge) & (out <= len(s) - 1 - edge)]
+
+
+def _excursions(s: np.ndarray, p: int) -> tuple[float, float]:
+    """One-sided prominences of the peak at ``p``: the drop to the lowest sample before (after) it, up to the
+    nearest higher sample or the edge."""
+    higher = np.flatnonzero(s > s[p])
+    a = higher[higher < p]
+    b = higher[higher > p]
+    left = s[(a[-1] if len(a) else 0) : p + 1].min()
+    right = s[p : (b[0] + 1 if len(b) else len(s))].min()
+    return float(s[p] - left), float(s[p] - right)
+
+
+def find_humps(signal: np.ndarray, *, min_prominence: float, min_distance: int | None = None,
+               low_frac: float = 0.1, high_frac: float = 0.9) -> list[Hump]:  # fmt: skip
+    """Humps of ``signal`` ``(F,)`` (no NaN) with prominence-bounded threshold crossings (module docstring).
+
+    Peaks: :func:`find_peaks_with_edges`.  For each peak the rise is measured from the minimum between the previous
+    peak (or the trial's start) and this one, the fall to the minimum before the next peak (or the end); the
+    crossings of ``low_frac`` and ``high_frac`` of each are located from the peak outwards so that ripples on a
+    plateau do not move them.  A side whose excursion is below ``min_prominence`` (the trial cuts the hump off) has
+    its events set to ``None``.
+
+    Raises:
+        ValueError: ``signal`` not 1-D, or fractions not ``0 < low_frac < high_frac < 1``.
+    """
+    if not 0 < low_frac < high_frac < 1:
+        raise ValueError("need 0 < low_frac < high_frac < 1")
+    s = np.asarray(signal, dtype=np.float64)
+    peaks = find_peaks_with_edges(s, min_prominence=min_prominence, min_distance=min_distance)
+    out = []
+    for k, p in enumerate(peaks):
+        a = int(peaks[k - 1]) if k > 0 else 0
+        b = int(peaks[k + 1]) if k + 1 < len(peaks) else len(s) - 1
+        top = s[p]
+        rise, fall = top - s[a : p + 1].min(), top - s[p : b + 1].min()
+        onset = reached = left = offset = None
+        if rise >= min_prominence:
+            lo, hi = top - (1 - low_frac) * rise, top - (1 - high_frac) * rise
+            onset = a + int(np.flatnonzero(s[a : p + 1] < lo)[-1]) + 1
+            reached = onset + int(np.argmax(s[onset : p + 1] >= hi))
+        if fall >= min_prominence:
+            lo, hi = top - (1 - low_frac) * fall, top - (1 - high_frac) * fall
+            offset = p + int(np.argmax(s[p : b + 1] < lo))
+            left = p + int(np.argmax(s[p : offset + 1] < hi))
+        out.append(Hump(int(p), float(top), onset, reached, left, offset, float(rise), float(fall)))
+    return out
+
+
 def normalize_signal(signal: np.ndarray) -> np.ndarray:
     """Rescale so that the 5th–95th percentile range maps to 0–1 (robust to outliers); flat signals become 0."""
     lo, hi = np.nanpercentile(signal, [5, 95])
@@ -258,10 +379,18 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
     to_frames = lambda sec: None if sec is None else max(1, int(round(sec / dt)))  # noqa: E731
     peaks = {"min_distance": to_frames(config.min_distance_s), "min_prominence": config.min_prominence,
              "min_height": config.min_height}  # fmt: skip
+    pad = int(round(config.pad_s / dt))
     if config.method == "peak_to_peak":
         wins = peak_to_peak(s, **peaks)
+    elif config.method == "threshold":
+        humps = find_humps(s, min_prominence=config.min_prominence or 0.0, min_distance=peaks["min_distance"],
+                           low_frac=config.low_frac)  # fmt: skip
+        wins = [(h.onset, h.peak, h.offset) for h in humps if h.onset is not None and h.offset is not None
+                and (config.min_height is None or h.peak_value >= config.min_height)]  # fmt: skip
     else:
-        wins = valley_to_valley(s, **peaks, pad=int(round(config.pad_s / dt)))
+        wins = valley_to_valley(s, **peaks, pad=0)
+    n = len(s)
+    wins = [(max(0, a - pad), p, min(n, b + pad)) for a, p, b in wins]
     t_end = np.append(t, t[-1] + dt) if len(t) else t
     rows = {k: [] for k in SEGMENT_SCHEMA}
     for i, (a, p, b) in enumerate(wins):
@@ -275,35 +404,3 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
         rows["duration_s"].append(float(t_end[b] - t[a]))
         rows["peak_value"].append(float(s[p]))
     return pl.DataFrame(rows, schema=SEGMENT_SCHEMA)
-
-
-def _gait(side: str) -> SegmentationConfig:
-    # Zeni, Richards & Higginson, Gait & Posture 27 (2008): heel strike = most anterior heel position relative to
-    # the pelvis; one gait cycle runs from one heel strike of a foot to its next.
-    return SegmentationConfig(
-        signal=SignalSpec(kind="joint_body_axis", joint=f"{side}_heel", axis="anterior"),
-        min_distance_s=0.5, min_prominence=50.0, lowpass_hz=6.0, method="peak_to_peak",
-    )  # fmt: skip
-
-
-def _arm_raise(side: str) -> SegmentationConfig:
-    return SegmentationConfig(
-        signal=SignalSpec(kind="joint_body_axis", joint=f"{side}_wrist", other_joint=f"{side}_shoulder",
-                          axis="superior"),
-        min_distance_s=1.0, min_prominence=0.3, normalize=True, lowpass_hz=3.0,
-    )  # fmt: skip
-
-
-#: Ready-made segmentations.  Gait: heel strikes of one side (peak_frame ≈ toe-off, the most posterior heel).
-#: Sit-to-stand: pelvis height in the image (works for hip-centred models too), one window per sit–stand–sit.
-#: Arm raise: wrist height above the shoulder along the trunk axis.
-PRESETS: dict[str, SegmentationConfig] = {
-    "gait_left": _gait("left"),
-    "gait_right": _gait("right"),
-    "sit_to_stand": SegmentationConfig(
-        signal=SignalSpec(kind="column", column="pelvis_v_px", invert=True),
-        min_distance_s=1.0, min_prominence=0.3, normalize=True, lowpass_hz=3.0,
-    ),  # fmt: skip
-    "arm_raise_left": _arm_raise("left"),
-    "arm_raise_right": _arm_raise("right"),
-}

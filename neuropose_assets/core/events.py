@@ -1,0 +1,415 @@
+"""Task events and repetitions: what happened when, per side, for the task a video shows (:mod:`.tasks`).
+
+Every task is analysed on the ``features`` table (one person, clinical joints, angles; :mod:`.kinematics`):
+
+================  ===========================================  ===============================================
+task              signal                                       events (per repetition)
+================  ===========================================  ===============================================
+``gait``          heel / toe position along the body's         ``heel_strike`` = most anterior heel relative to
+                  anterior axis relative to the pelvis, mm     the pelvis, ``toe_off`` = most posterior toe
+                  (body frame of :func:`.kinematics.body_axes`)  (Zeni, Richards & Higginson, Gait Posture 2008)
+``sit_to_stand``  pelvis height above the ankles in the        ``seat_off`` (10 % of the rise),
+                  image, fraction of its standing value        ``standing_reached`` (90 %), ``sit_start`` (90 %
+                  (:func:`pelvis_height`)                       of the fall), ``seated`` (10 %)
+``squat``         the same, inverted (depth)                   ``squat_start``, ``squat_bottom``, ``squat_end``
+``arm_raise``     shoulder elevation, deg, per side            ``raise_start``, ``arm_up`` (90 %),
+                                                               ``arm_at_top`` (max), ``arm_down``, ``arm_lowered``
+``tug``           uprightness = −(hip + knee flexion), deg,    ``seat_off``, ``standing_reached``, ``turn_start``,
+                  body yaw from the hip and shoulder lines,    ``turn_end`` (each 180° turn), ``sit_start``,
+                  heel / toe as for gait                       ``seated``; ``heel_strike``/``toe_off`` while
+                                                               walking
+``generic``       a configurable signal (:mod:`.segmentation`)  ``start``, ``peak``, ``end``
+================  ===========================================  ===============================================
+
+Phase boundaries are threshold crossings of a fixed fraction of each hump's rise and fall
+(:func:`.segmentation.find_humps`), the convention of motion-capture phase detection (e.g. seat-off as the pelvis
+rising through 10 % of its excursion); they do not move with ripples on a plateau.  Events near the trial's edges are
+kept when the recorded side of their hump is large enough; a repetition needs both its start and its end.
+
+Output tables (:data:`EVENT_SCHEMA`, :data:`REPETITION_SCHEMA`): events in frames (0-based decoded frame) and seconds
+(``time_s`` of that frame), with the signal value and its unit; repetitions ``[start, peak, end)`` in frames and
+seconds, ``end`` exclusive, one table for both sides (``side`` null for bilateral tasks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from neuropose_assets.core.segmentation import (
+    SignalSpec,
+    extract_signal,
+    find_humps,
+    find_peaks_with_edges,
+    segment_features,
+)
+from neuropose_assets.core.signal import fill_gaps, lowpass
+from neuropose_assets.core.tasks import TaskSpec
+
+EVENT_SCHEMA = {
+    "event": pl.Utf8,
+    "side": pl.Utf8,
+    "frame": pl.Int32,
+    "time_s": pl.Float64,
+    "value": pl.Float64,
+    "unit": pl.Utf8,
+    "repetition": pl.Int32,
+}
+REPETITION_SCHEMA = {
+    "side": pl.Utf8,
+    "repetition": pl.Int32,
+    "kind": pl.Utf8,
+    "start_frame": pl.Int32,
+    "peak_frame": pl.Int32,
+    "end_frame": pl.Int32,
+    "start_s": pl.Float64,
+    "peak_s": pl.Float64,
+    "end_s": pl.Float64,
+    "duration_s": pl.Float64,
+    "peak_event": pl.Utf8,
+    "peak_value": pl.Float64,
+    "peak_unit": pl.Utf8,
+}
+SIDES = ("left", "right")
+
+
+class HumpConfig(BaseModel):
+    """Hump detection for a repetitive task (:func:`.segmentation.find_humps`).
+
+    Attributes:
+        min_prominence: smallest rise and fall that counts as a repetition, in the task signal's unit.
+        min_distance_s: smallest time between two repetitions' peaks, s.
+        lowpass_hz: extra zero-phase Butterworth low-pass of the task signal, Hz (``None`` = the features' own
+            filtering only).
+        low_frac: fraction of the rise / fall that marks the start / end of a repetition.
+        high_frac: fraction that marks reaching / leaving the top (e.g. standing reached).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_prominence: float = Field(gt=0)
+    min_distance_s: float = Field(default=1.0, ge=0)
+    lowpass_hz: float | None = Field(default=None, gt=0)
+    low_frac: float = Field(default=0.1, gt=0, lt=0.5)
+    high_frac: float = Field(default=0.9, gt=0.5, lt=1)
+
+
+class GaitConfig(BaseModel):
+    """Gait event detection (Zeni et al. 2008).
+
+    Attributes:
+        min_prominence_mm: smallest heel (toe) excursion along the anterior axis that counts as a step, mm.
+        min_distance_s: smallest time between two heel strikes (toe-offs) of the same foot, s.
+        max_stride_s: longest heel strike → heel strike of one foot that is one gait cycle, s (longer = a stop).
+        edge_s: no event closer than this to the trial's first or last frame, s: the motion before / after the
+            recording is unseen, so a maximum there may still be rising (and the low-pass filter has edge
+            transients).
+        lowpass_hz: extra low-pass of the heel / toe signals, Hz (``None`` = the features' own filtering only).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_prominence_mm: float = Field(default=50.0, gt=0)
+    min_distance_s: float = Field(default=0.5, ge=0)
+    max_stride_s: float = Field(default=2.5, gt=0)
+    edge_s: float = Field(default=0.1, ge=0)
+    lowpass_hz: float | None = Field(default=None, gt=0)
+
+
+class TugConfig(BaseModel):
+    """Timed Up and Go: the upright phase (stand → walk → turn → walk → sit) and the turns.
+
+    Attributes:
+        upright: hump of the uprightness signal −(hip + knee flexion, mean of both sides), deg.
+        min_turn_deg: smallest change of body yaw that counts as a turn, deg.
+        turn_lowpass_hz: low-pass of the yaw rate before turns are located, Hz.
+        turn_frac: a turn starts / ends where the yaw rate crosses this fraction of its peak.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    upright: HumpConfig = HumpConfig(min_prominence=50.0, min_distance_s=3.0)
+    min_turn_deg: float = Field(default=120.0, gt=0)
+    turn_lowpass_hz: float = Field(default=1.5, gt=0)
+    turn_frac: float = Field(default=0.2, gt=0, lt=1)
+
+
+class EventsConfig(BaseModel):
+    """Event detection settings per task; stored in the provenance of the ``events`` table.  The signal units:
+    sit_to_stand / squat: fraction of the standing pelvis height; arm_raise: deg; tug: see :class:`TugConfig`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gait: GaitConfig = GaitConfig()
+    sit_to_stand: HumpConfig = HumpConfig(min_prominence=0.2, min_distance_s=1.0)
+    squat: HumpConfig = HumpConfig(min_prominence=0.15, min_distance_s=1.0)
+    arm_raise: HumpConfig = HumpConfig(min_prominence=30.0, min_distance_s=1.0)
+    tug: TugConfig = TugConfig()
+
+
+@dataclass
+class TaskAnalysis:
+    """Result of :func:`analyse_task`: the ``events`` and ``repetitions`` tables and the signals used
+    (name → description with unit), for metadata."""
+
+    events: pl.DataFrame
+    repetitions: pl.DataFrame
+    signals: dict[str, str] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------------- signals
+
+
+def _clean(x: np.ndarray, lowpass_hz: float | None, fs: float) -> np.ndarray:
+    s = fill_gaps(x, hold_ends=True)
+    if lowpass_hz is not None and np.isfinite(s).all() and len(s) > 1:
+        s = lowpass(s, lowpass_hz, fs)
+    return s
+
+
+def _col(features: pl.DataFrame, name: str) -> np.ndarray:
+    return extract_signal(features, SignalSpec(kind="column", column=name))
+
+
+def pelvis_height(features: pl.DataFrame) -> np.ndarray:
+    """Pelvis height above the ankles in the image, as a fraction of its 95th percentile (≈ standing), ``(F,)``.
+
+    ``(mean(left_ankle_v, right_ankle_v) − pelvis_v) / P95`` with image rows ``v`` in px (downwards), so camera
+    pan and the subject's size drop out; NaN where the subject is absent.  Works for hip-centred 3D models
+    (BlazePose) because it uses the 2D image only.
+    """
+    h = 0.5 * (_col(features, "left_ankle_v_px") + _col(features, "right_ankle_v_px")) - _col(features, "pelvis_v_px")
+    ref = np.nanpercentile(h, 95) if np.isfinite(h).any() else np.nan
+    return h / ref if np.isfinite(ref) and ref > 0 else np.full_like(h, np.nan)
+
+
+def uprightness(features: pl.DataFrame) -> np.ndarray:
+    """−(hip flexion + knee flexion), mean of both sides, deg ``(F,)``: ≈ 0 standing, ≈ −180 seated.  From 3D
+    included angles, so it does not depend on the camera's view or the subject's distance."""
+    sides = [_col(features, f"{s}_hip_flexion_deg") + _col(features, f"{s}_knee_flexion_deg") for s in SIDES]
+    return -np.nanmean(np.stack(sides), axis=0) if len(features) else np.zeros(0)
+
+
+def anterior_mm(features: pl.DataFrame, joint: str) -> np.ndarray:
+    """Position of ``joint`` relative to the pelvis along the body's anterior axis, mm ``(F,)`` (Zeni 2008)."""
+    return extract_signal(features, SignalSpec(kind="joint_body_axis", joint=joint, axis="anterior"))
+
+
+def body_yaw_deg(features: pl.DataFrame) -> np.ndarray:
+    """Unwrapped heading of the body about the camera's vertical, deg ``(F,)``: the angle in the camera's x–z plane
+    of the mean of the left→right hip and shoulder lines (camera-frame coordinates; x right, z away)."""
+    v = np.zeros((len(features), 2))
+    for a, b in (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")):
+        for k, axis in enumerate("xz"):
+            v[:, k] += _col(features, f"{b}_{axis}_mm") - _col(features, f"{a}_{axis}_mm")
+    yaw = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
+    ok = np.isfinite(yaw)
+    out = np.full(len(yaw), np.nan)
+    if ok.any():
+        out[ok] = np.degrees(np.unwrap(np.radians(yaw[ok])))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------- builders
+
+
+class _Builder:
+    """Collects event and repetition rows against one time base."""
+
+    def __init__(self, times: np.ndarray) -> None:
+        self.t = times
+        self.events: list[dict] = []
+        self.reps: list[dict] = []
+
+    def event(self, name: str, side: str | None, frame: int | None, value: float, unit: str,
+              repetition: int | None) -> None:  # fmt: skip
+        if frame is None:
+            return
+        value = float(value) if value is not None and np.isfinite(value) else None
+        self.events.append({"event": name, "side": side, "frame": int(frame), "time_s": float(self.t[frame]),
+                            "value": value, "unit": unit, "repetition": repetition})  # fmt: skip
+
+    def repetition(self, side: str | None, n: int, kind: str, start: int, end: int, peak: int | None,
+                   peak_event: str | None, peak_value: float | None, unit: str) -> None:  # fmt: skip
+        self.reps.append({
+            "side": side, "repetition": n, "kind": kind, "start_frame": start, "end_frame": end,
+            "peak_frame": peak, "start_s": float(self.t[start]), "end_s": float(self.t[end]),
+            "peak_s": None if peak is None else float(self.t[peak]), "duration_s": float(self.t[end] - self.t[start]),
+            "peak_event": peak_event if peak is not None else None,
+            "peak_value": None if peak is None else float(peak_value), "peak_unit": unit,
+        })  # fmt: skip
+
+    def tables(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        ev = pl.DataFrame(self.events, schema=EVENT_SCHEMA).sort("frame", "event", "side", nulls_last=True)
+        reps = pl.DataFrame(self.reps, schema=REPETITION_SCHEMA).sort("side", "repetition", nulls_last=True)
+        return ev, reps
+
+
+def _frames(seconds: float, dt: float) -> int:
+    return max(1, int(round(seconds / dt)))
+
+
+def _humps_task(b: _Builder, s: np.ndarray, cfg: HumpConfig, dt: float, side: str | None, kind: str,
+                names: tuple[str, str, str, str, str], unit: str) -> None:  # fmt: skip
+    """Events (``names`` = onset, top reached, peak, top left, offset; empty = not reported) and repetitions
+    ``[onset, offset)`` of every hump of ``s``."""
+    s = _clean(s, cfg.lowpass_hz, 1.0 / dt)
+    if not np.isfinite(s).all() or len(s) < 3:
+        return
+    humps = find_humps(s, min_prominence=cfg.min_prominence, min_distance=_frames(cfg.min_distance_s, dt),
+                       low_frac=cfg.low_frac, high_frac=cfg.high_frac)  # fmt: skip
+    for n, h in enumerate(humps):
+        for name, frame in zip(names, (h.onset, h.top_reached, h.peak, h.top_left, h.offset), strict=True):
+            if name:
+                b.event(name, side, frame, s[frame] if frame is not None else np.nan, unit, n)
+        if h.onset is not None and h.offset is not None:
+            b.repetition(side, n, kind, h.onset, h.offset, h.peak, names[2], h.peak_value, unit)
+
+
+def _renumber(b: _Builder) -> None:
+    """Number repetitions 0, 1, ... per side in time order (humps cut off by the trial's edge get none)."""
+    complete = {}
+    for side in {r["side"] for r in b.reps}:
+        for n, r in enumerate(sorted((r for r in b.reps if r["side"] == side), key=lambda r: r["start_frame"])):
+            complete[(side, r["repetition"])] = n
+            r["repetition"] = n
+    for e in b.events:
+        e["repetition"] = complete.get((e["side"], e["repetition"]))
+
+
+def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
+                window: tuple[int, int] | None = None, cycles: bool = True) -> None:  # fmt: skip
+    """Heel strikes and toe-offs of both feet (Zeni et al. 2008) within ``window`` ``[a, b)`` frames (default: the
+    whole trial), and one gait cycle per pair of consecutive heel strikes of a foot (``peak`` = its toe-off)."""
+    a, z = window or (0, len(features))
+    dist, edge = _frames(cfg.min_distance_s, dt), _frames(cfg.edge_s, dt)
+    for side in SIDES:
+        heel = _clean(anterior_mm(features, f"{side}_heel"), cfg.lowpass_hz, 1.0 / dt)[a:z]
+        toe = _clean(anterior_mm(features, f"{side}_toe"), cfg.lowpass_hz, 1.0 / dt)[a:z]
+        if not (np.isfinite(heel).all() and np.isfinite(toe).all()):
+            continue
+        peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge}
+        hs = find_peaks_with_edges(heel, **peaks) + a
+        to = find_peaks_with_edges(-toe, **peaks) + a
+        for f in hs:
+            b.event("heel_strike", side, f, heel[f - a], "mm", None)
+        for f in to:
+            b.event("toe_off", side, f, toe[f - a], "mm", None)
+        if not cycles:
+            continue
+        pairs = [(int(x), int(y)) for x, y in zip(hs[:-1], hs[1:]) if b.t[y] - b.t[x] <= cfg.max_stride_s]
+        for n, (s0, s1) in enumerate(pairs):
+            inside = to[(to > s0) & (to < s1)]
+            peak = int(inside[0]) if len(inside) else None
+            b.repetition(side, n, "gait_cycle", s0, s1, peak, "toe_off",
+                         toe[peak - a] if peak is not None else None, "mm")  # fmt: skip
+            for e in b.events:
+                if e["side"] == side and e["frame"] == s0 and e["event"] == "heel_strike":
+                    e["repetition"] = n
+
+
+def turns(yaw: np.ndarray, dt: float, cfg: TugConfig) -> list[tuple[int, int, float]]:
+    """Turns ``(start, end, degrees)`` of an unwrapped yaw ``(F,)`` deg: humps of the low-passed absolute yaw rate,
+    bounded where the rate crosses ``turn_frac`` of its peak, kept when the heading changes by ≥ ``min_turn_deg``."""
+    y = fill_gaps(yaw, hold_ends=True)
+    if len(y) < 3 or not np.isfinite(y).all():
+        return []
+    rate = np.abs(lowpass(np.gradient(y, dt), cfg.turn_lowpass_hz, 1.0 / dt))
+    humps = find_humps(rate, min_prominence=cfg.min_turn_deg / 4, min_distance=_frames(1.0, dt),
+                       low_frac=cfg.turn_frac, high_frac=max(cfg.turn_frac + 0.01, 0.9))  # fmt: skip
+    out = []
+    for h in humps:
+        start = h.onset if h.onset is not None else 0
+        end = h.offset if h.offset is not None else len(y) - 1
+        change = float(y[end] - y[start])
+        if abs(change) >= cfg.min_turn_deg:
+            out.append((start, end, change))
+    return out
+
+
+def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float) -> None:
+    """Timed Up and Go: seat-off, standing, turns, sit start, seated from the longest upright phase; heel strikes and
+    toe-offs between standing and sit start."""
+    up = _clean(uprightness(features), cfg.tug.upright.lowpass_hz, 1.0 / dt)
+    if len(up) < 3 or not np.isfinite(up).all():
+        return
+    u = cfg.tug.upright
+    humps = find_humps(up, min_prominence=u.min_prominence, min_distance=_frames(u.min_distance_s, dt),
+                       low_frac=u.low_frac, high_frac=u.high_frac)  # fmt: skip
+    if not humps:
+        return
+    # the test is the longest upright phase (walking dips stay above its low threshold)
+    def span(h) -> int:
+        return (h.offset if h.offset is not None else len(up)) - (h.onset if h.onset is not None else 0)
+
+    h = max(humps, key=span)
+    for name, frame in (("seat_off", h.onset), ("standing_reached", h.top_reached), ("sit_start", h.top_left),
+                        ("seated", h.offset)):  # fmt: skip
+        b.event(name, None, frame, up[frame] if frame is not None else np.nan, "deg", 0)
+    lo = h.top_reached if h.top_reached is not None else (h.onset or 0)
+    hi = h.top_left if h.top_left is not None else (h.offset if h.offset is not None else len(up))
+    yaw = body_yaw_deg(features)
+    for k, (s0, s1, change) in enumerate(t for t in turns(yaw, dt, cfg.tug) if t[1] > lo):
+        b.event("turn_start", None, s0, change, "deg", 0)
+        b.event("turn_end", None, s1, change, "deg", 0)
+    if hi - lo > 2:
+        gait_events(b, features, cfg.gait, dt, window=(lo, hi), cycles=False)
+    if h.onset is not None and h.offset is not None:
+        first_turn = next((e["frame"] for e in b.events if e["event"] == "turn_start"), None)
+        b.repetition(None, 0, "tug", h.onset, h.offset, first_turn, "turn_start",
+                     0.0 if first_turn is not None else None, "deg")  # fmt: skip
+
+
+def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = EventsConfig()) -> TaskAnalysis:
+    """Events and repetitions of ``spec.task`` in a ``features`` table (module docstring).
+
+    Returns:
+        :class:`TaskAnalysis`; tables may have zero rows (nothing found), never invented events.
+    Raises:
+        KeyError: a column the task needs is missing from ``features`` (e.g. a generic signal column).
+    """
+    t = features["time_s"].to_numpy().astype(np.float64)
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    b = _Builder(t)
+    signals: dict[str, str] = {}
+    task = spec.task
+    if task == "gait":
+        gait_events(b, features, config.gait, dt)
+        signals["heel_strike"] = "heel position along the body's anterior axis relative to the pelvis, mm (max)"
+        signals["toe_off"] = "toe position along the body's anterior axis relative to the pelvis, mm (min)"
+    elif task in ("sit_to_stand", "squat"):
+        h = pelvis_height(features)
+        if task == "sit_to_stand":
+            _humps_task(b, h, config.sit_to_stand, dt, None, "sit_to_stand",
+                        ("seat_off", "standing_reached", "standing_peak", "sit_start", "seated"), "fraction")  # fmt: skip
+        else:
+            _humps_task(b, 1.0 - h, config.squat, dt, None, "squat",
+                        ("squat_start", "", "squat_bottom", "", "squat_end"), "fraction")  # fmt: skip
+        signals[task] = ("pelvis height above the ankles in the image, fraction of its 95th percentile (standing)"
+                         + ("; squat depth = 1 − height" if task == "squat" else ""))  # fmt: skip
+    elif task == "arm_raise":
+        for side in spec.sides:
+            _humps_task(b, _col(features, f"{side}_shoulder_elevation_deg"), config.arm_raise, dt, side, "arm_raise",
+                        ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"), "deg")  # fmt: skip
+        signals["arm_raise"] = "shoulder elevation (trunk vs upper arm), deg, per side"
+    elif task == "tug":
+        tug_events(b, features, config, dt)
+        signals["tug"] = "uprightness −(hip + knee flexion, mean of sides), deg; body yaw, deg; heel/toe as gait"
+    else:
+        seg = spec.generic_segmentation
+        reps = segment_features(features, seg)
+        unit = "fraction of the signal range" if seg.normalize else seg.signal.unit
+        for n, r in enumerate(reps.iter_rows(named=True)):
+            b.event("start", None, r["start_frame"], np.nan, unit, n)
+            b.event("peak", None, r["peak_frame"], r["peak_value"], unit, n)
+            end = min(r["end_frame"], len(t) - 1)
+            b.repetition(None, n, "repetition", r["start_frame"], end, r["peak_frame"], "peak", r["peak_value"], unit)
+            b.event("end", None, end, np.nan, unit, n)
+        signals["generic"] = f"{seg.signal.model_dump(exclude_none=True)} ({unit})"
+    if task != "gait":
+        _renumber(b)
+    events, reps = b.tables()
+    return TaskAnalysis(events, reps, signals)

@@ -1,0 +1,138 @@
+"""Task events and repetitions on synthetic movements with known answers (real code path: poses → features)."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from neuropose_assets.core.events import EventsConfig, analyse_task
+from neuropose_assets.core.tasks import TaskSpec
+from neuropose_assets_tests import synthetic as S
+
+FPS = 60.0
+FRAME = 1 / FPS
+
+
+def _times(events: pl.DataFrame, name: str, side: str | None = None) -> list[float]:
+    sel = events.filter(pl.col("event") == name)
+    if side is not None:
+        sel = sel.filter(pl.col("side") == side)
+    return sel.sort("time_s")["time_s"].to_list()
+
+
+def test_gait_heel_strikes_and_toe_offs_of_both_feet_and_cycles_per_side():
+    feats, truth = S.walk(fps=FPS)
+    res = analyse_task(feats, TaskSpec(task="gait"))
+    for event in ("heel_strike", "toe_off"):
+        for side in ("left", "right"):
+            np.testing.assert_allclose(_times(res.events, event, side), truth[event][side], atol=FRAME)
+    cycles = res.repetitions
+    assert set(cycles["kind"]) == {"gait_cycle"}
+    for side in ("left", "right"):
+        c = cycles.filter(pl.col("side") == side)
+        assert c.height == len(truth["heel_strike"][side]) - 1  # between consecutive heel strikes
+        np.testing.assert_allclose(c["duration_s"].to_numpy(), 1.1, atol=FRAME)
+        np.testing.assert_allclose((c["peak_s"] - c["start_s"]).to_numpy(), 0.66, atol=FRAME)  # toe-off inside
+        assert c["repetition"].to_list() == list(range(c.height))
+
+
+def test_a_single_heel_strike_near_the_end_is_an_event_not_a_silence():
+    feats, _ = S.walk(fps=FPS, strides=0.45, first_hs_s=0.3)  # one heel strike per foot at most
+    res = analyse_task(feats, TaskSpec(task="gait"))
+    assert res.events.filter(pl.col("event") == "heel_strike").height >= 1
+    assert res.repetitions.height == 0
+
+
+def test_sit_to_stand_phases_at_the_pelvis_excursion_crossings():
+    feats, truth = S.sit_to_stand(fps=FPS)
+    res = analyse_task(feats, TaskSpec(task="sit_to_stand"))
+    assert res.repetitions.height == 5
+    # pelvis height above the ankles = 420 + 450 cos(sit); 10 % of the rise ↔ cos = 0.1, 90 % ↔ cos = 0.9
+    t, sit = truth["t"], np.radians(truth["sit_deg"])
+    h = 420 + 450 * np.cos(sit)
+    lo, hi = 420 + 0.1 * 450, 420 + 0.9 * 450
+    up = np.flatnonzero((h[1:] >= lo) & (h[:-1] < lo)) + 1
+    down = np.flatnonzero((h[1:] < lo) & (h[:-1] >= lo)) + 1
+    np.testing.assert_allclose(_times(res.events, "seat_off"), t[up], atol=FRAME)
+    np.testing.assert_allclose(_times(res.events, "seated"), t[down], atol=FRAME)
+    reached = np.flatnonzero((h[1:] >= hi) & (h[:-1] < hi)) + 1
+    np.testing.assert_allclose(_times(res.events, "standing_reached"), t[reached], atol=FRAME)
+    reps = res.repetitions
+    np.testing.assert_allclose(reps["start_s"].to_numpy(), t[up], atol=FRAME)
+    np.testing.assert_allclose(reps["end_s"].to_numpy(), t[down], atol=FRAME)
+
+
+def test_squat_bottom_is_the_deepest_point():
+    t = np.arange(0, 9, FRAME)
+    sit = np.zeros(len(t))
+    for t0 in (1.0, 4.0, 7.0):  # three squats to 70° with a 0.4 s pause at the bottom
+        sit += 70 * (S.smooth_step(t, t0, t0 + 0.6) - S.smooth_step(t, t0 + 1.0, t0 + 1.6))
+    sit += 2 * np.sin(2 * np.pi * 7 * t)  # a ripple of the estimate
+    feats = S.features_from_bodies(np.array([S.body(sit_deg=a) for a in sit]), FPS)
+    res = analyse_task(feats, TaskSpec(task="squat"))
+    assert res.repetitions.height == 3
+    bottoms = _times(res.events, "squat_bottom")
+    assert all(t0 + 0.55 <= b <= t0 + 1.05 for b, t0 in zip(bottoms, (1.0, 4.0, 7.0), strict=True))
+
+
+def test_arm_raise_one_side_only_and_repetitions_per_side():
+    t = np.arange(0, 10, FRAME)
+    left = 10 + 150 * sum(S.smooth_step(t, a, a + 0.8) - S.smooth_step(t, a + 1.2, a + 2.0) for a in (1, 4, 7))
+    right = 10 + 90 * sum(S.smooth_step(t, a, a + 0.8) - S.smooth_step(t, a + 1.2, a + 2.0) for a in (1.5, 5))
+    feats = S.features_from_bodies(np.array([S.body(elevation=(a, b)) for a, b in zip(left, right)]), FPS)
+    both = analyse_task(feats, TaskSpec(task="arm_raise"))
+    counts = both.repetitions.group_by("side").len().sort("side")
+    assert counts["len"].to_list() == [3, 2]
+    top = both.events.filter(pl.col("event") == "arm_at_top").sort("side")
+    np.testing.assert_allclose(top.filter(pl.col("side") == "left")["value"].to_numpy(), 160, atol=1)
+    np.testing.assert_allclose(top.filter(pl.col("side") == "right")["value"].to_numpy(), 100, atol=1)
+    only_left = analyse_task(feats, TaskSpec(task="arm_raise", side="left"))
+    assert set(only_left.repetitions["side"]) == {"left"}
+
+
+def _tug(fps: float = FPS):
+    """Seated 1 s; rise 1.0–1.8 s; walk 1.8–5 s; turn 180° 5–6.5 s; walk back 6.5–9.5 s; turn 180° 9.5–11 s while
+    sitting down 10.5–11.5 s; seated until 12.5 s.  Steps: heel strikes every 0.55 s while walking."""
+    t = np.arange(0, 12.5, 1 / fps)
+    sit = 90 * (1 - S.smooth_step(t, 1.0, 1.8) + S.smooth_step(t, 10.5, 11.5))
+    yaw = 180 * (S.smooth_step(t, 5.0, 6.5) + S.smooth_step(t, 9.5, 11.0))
+    walking = (t > 1.9) & (t < 9.4)
+    phase = 2 * np.pi * (t - 2.0) / 1.1
+    local = []
+    for k in range(len(t)):
+        sw = (250 * np.cos(phase[k]), 250 * np.cos(phase[k] + np.pi)) if walking[k] else (0.0, 0.0)
+        local.append(S.body(sit_deg=sit[k], swing=sw))
+    return S.features_from_bodies(np.array(local), fps, yaw_deg=yaw), t
+
+
+def test_tug_phases_and_turns():
+    feats, _ = _tug()
+    res = analyse_task(feats, TaskSpec(task="tug"))
+    ev = res.events
+    (seat_off,), (standing,), (seated,) = _times(ev, "seat_off"), _times(ev, "standing_reached"), _times(ev, "seated")
+    assert 1.0 < seat_off < 1.3 and 1.4 < standing < 1.8 and 11.2 < seated < 11.5
+    starts, ends = _times(ev, "turn_start"), _times(ev, "turn_end")
+    assert len(starts) == len(ends) == 2
+    assert 4.9 < starts[0] < 5.4 and 6.1 < ends[0] < 6.6 and 9.4 < starts[1] < 9.9
+    assert len(_times(ev, "heel_strike")) >= 10
+    assert res.repetitions.height == 1 and res.repetitions["kind"][0] == "tug"
+
+
+def test_generic_task_uses_the_declared_signal_and_nothing_is_invented():
+    feats, _ = S.sit_to_stand(fps=FPS, reps=3)
+    spec = TaskSpec(task="generic", segmentation={"signal": {"column": "left_knee_flexion_deg"},
+                                                  "min_prominence": 30})  # fmt: skip
+    res = analyse_task(feats, spec)
+    # knee flexion humps are the seated phases: the first and last are cut off by the trial, two lie in between
+    assert res.repetitions.height == 2
+    assert res.events.filter(pl.col("event") == "peak").height == 2
+    still = S.features_from_bodies(np.array([S.body()] * 120), FPS)
+    for task in ("gait", "sit_to_stand", "squat", "arm_raise", "tug", "generic"):
+        res = analyse_task(still, TaskSpec(task=task))
+        assert res.events.height == 0 and res.repetitions.height == 0, task
+
+
+def test_events_config_round_trips():
+    cfg = EventsConfig(gait={"min_prominence_mm": 30})
+    assert EventsConfig.model_validate_json(cfg.model_dump_json()) == cfg
+    with pytest.raises(ValueError):
+        EventsConfig(squat={"min_prominence": -1})

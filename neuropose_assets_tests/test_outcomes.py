@@ -1,0 +1,116 @@
+"""Outcome formulas with known answers, and nulls with reasons where a value cannot be computed honestly."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from neuropose_assets.core.events import analyse_task
+from neuropose_assets.core.outcomes import CATALOGUE, MIN_STRIDES_FOR_CV, catalogue_markdown, compute_outcomes, wide
+from neuropose_assets.core.tasks import TASKS, TaskSpec
+from neuropose_assets_tests import synthetic as S
+from neuropose_assets_tests.test_events import _tug
+
+FPS = 60.0
+
+
+def _outcomes(feats: pl.DataFrame, spec: TaskSpec, **kw) -> pl.DataFrame:
+    res = analyse_task(feats, spec)
+    return compute_outcomes(spec, res.events, res.repetitions, feats, **kw)
+
+
+def _value(out: pl.DataFrame, measure: str):
+    return out.filter(pl.col("measure") == measure)["value"][0]
+
+
+def _reason(out: pl.DataFrame, measure: str) -> str:
+    return out.filter(pl.col("measure") == measure)["null_reason"][0]
+
+
+def test_gait_temporal_parameters():
+    feats, _ = S.walk(fps=FPS, stride_s=1.1, stance=0.6)
+    out = _outcomes(feats, TaskSpec(task="gait"))
+    frame_pct = 100 / (1.1 * FPS)  # one frame as % of the stride
+    assert _value(out, "cadence_steps_min") == pytest.approx(120 / 1.1, abs=0.2)  # 109.1 steps/min
+    assert _value(out, "stride_time_s") == pytest.approx(1.1, abs=1e-9)
+    assert _value(out, "step_time_s") == pytest.approx(0.55, abs=1 / FPS)
+    for side in ("left", "right"):
+        assert _value(out, f"{side}_stance_pct") == pytest.approx(60, abs=frame_pct)
+        assert _value(out, f"{side}_swing_pct") == pytest.approx(40, abs=frame_pct)
+    assert _value(out, "double_support_pct") == pytest.approx(2 * (60 - 50), abs=2 * frame_pct)
+    assert _value(out, "step_time_symmetry_pct") == pytest.approx(100, abs=1)
+    assert _value(out, "stride_time_cv_pct") == pytest.approx(0, abs=1e-6)
+    for m in out["measure"]:
+        assert m.replace("left_", "{side}_").replace("right_", "{side}_") in CATALOGUE
+
+
+def test_gait_spatial_parameters_need_a_metric_scale():
+    feats, _ = S.walk(fps=FPS, stride_s=1.1, speed_mm_s=1200)
+    side = _outcomes(feats, TaskSpec(task="gait", camera_view="side"))
+    assert _value(side, "gait_speed_m_s") == pytest.approx(1.2, rel=0.01)
+    assert _value(side, "left_stride_length_m") == pytest.approx(1.32, rel=0.01)  # speed × stride time
+    # step length: heel-to-heel distance at heel strike = the two heels' ±300 mm swing (each heel 50 mm behind it)
+    assert _value(side, "left_step_length_m") == pytest.approx(0.6, abs=0.01)
+    front = _outcomes(feats, TaskSpec(task="gait", camera_view="front"))
+    assert _value(front, "gait_speed_m_s") is None
+    assert "hip-centred" in _reason(front, "gait_speed_m_s") and "camera_view: side" in _reason(front, "gait_speed_m_s")
+
+
+def test_too_few_cycles_give_null_with_a_reason_not_zero():
+    feats, _ = S.walk(fps=FPS, strides=2.2)
+    out = _outcomes(feats, TaskSpec(task="gait"))
+    n = out.filter(pl.col("measure") == "stride_time_cv_pct")["n"][0]
+    assert n < MIN_STRIDES_FOR_CV and _value(out, "stride_time_cv_pct") is None
+    assert f"needs at least {MIN_STRIDES_FOR_CV}" in _reason(out, "stride_time_cv_pct")
+    still = S.features_from_bodies(np.array([S.body()] * 120), FPS)
+    none = _outcomes(still, TaskSpec(task="gait"))
+    assert _value(none, "cadence_steps_min") is None and "no complete gait cycle" in _reason(none, "cadence_steps_min")
+
+
+def test_five_times_sit_to_stand():
+    feats, truth = S.sit_to_stand(fps=FPS, reps=5, period_s=2.6)
+    out = _outcomes(feats, TaskSpec(task="sit_to_stand"))
+    assert _value(out, "repetitions") == 5
+    # each repetition: 10 % up at t0 + 0.081 s, 10 % down at t0 + 1.6 − 0.081 s; 5th starts at 1 + 4 × 2.6 s
+    assert _value(out, "five_sts_time_s") == pytest.approx((1 + 4 * 2.6 + 1.6 - 0.081) - (1 + 0.081), abs=2 / FPS)
+    assert _value(out, "mean_repetition_time_s") == pytest.approx(1.6 - 2 * 0.081, abs=2 / FPS)
+    assert _value(out, "chair_stands_30s") is None and "30 s" in _reason(out, "chair_stands_30s")
+    three = _outcomes(S.sit_to_stand(fps=FPS, reps=3)[0], TaskSpec(task="sit_to_stand"))
+    assert _value(three, "five_sts_time_s") is None and "3 complete" in _reason(three, "five_sts_time_s")
+
+
+def test_thirty_second_chair_stand_counts_stands_within_30_s():
+    feats, _ = S.sit_to_stand(fps=30.0, reps=14, period_s=2.5)  # 14 stands; onset ≈ 1.08 s, the 13th ≈ 31.3 s
+    out = _outcomes(feats, TaskSpec(task="sit_to_stand"))
+    assert _value(out, "chair_stands_30s") == 12
+
+
+def test_squat_depth_and_arm_elevation():
+    t = np.arange(0, 6, 1 / FPS)
+    sit = 80 * (S.smooth_step(t, 1, 1.6) - S.smooth_step(t, 2.2, 2.8) + S.smooth_step(t, 3.5, 4.1)
+                - S.smooth_step(t, 4.7, 5.3))  # fmt: skip
+    out = _outcomes(S.features_from_bodies(np.array([S.body(sit_deg=a) for a in sit]), FPS), TaskSpec(task="squat"))
+    assert _value(out, "repetitions") == 2
+    assert _value(out, "depth_knee_flexion_deg") == pytest.approx(80, abs=0.5)
+    elev = 10 + 140 * (S.smooth_step(t, 1, 2) - S.smooth_step(t, 3, 4))
+    feats = S.features_from_bodies(np.array([S.body(elevation=(e, e / 2)) for e in elev]), FPS)
+    arms = _outcomes(feats, TaskSpec(task="arm_raise"))
+    assert _value(arms, "left_peak_elevation_deg") == pytest.approx(150, abs=0.5)
+    assert _value(arms, "right_peak_elevation_deg") == pytest.approx(75, abs=0.5)
+    assert _value(arms, "elevation_difference_deg") == pytest.approx(75, abs=1)
+
+
+def test_tug_time_and_phases():
+    feats, _ = _tug()
+    out = _outcomes(feats, TaskSpec(task="tug"))
+    assert 9.9 < _value(out, "tug_time_s") < 10.5  # seat-off ≈ 1.1 s → seated ≈ 11.4 s
+    assert 3.0 < _value(out, "walk_out_s") < 4.0 and 1.0 < _value(out, "turn_s") < 1.6
+    assert 2.8 < _value(out, "walk_back_s") < 3.6 and 1.5 < _value(out, "turn_and_sit_s") < 2.2
+    assert 10 <= _value(out, "steps") <= 16
+
+
+def test_every_task_has_outcomes_and_the_catalogue_documents_them():
+    assert {t for d in CATALOGUE.values() for t in d.tasks} == set(TASKS)
+    md = catalogue_markdown()
+    assert md.count("\n") == len(CATALOGUE) + 1 and "Zeni" in md
+    feats, _ = S.walk(fps=FPS)
+    assert set(wide(_outcomes(feats, TaskSpec(task="gait")))) >= {"cadence_steps_min", "gait_speed_m_s"}
