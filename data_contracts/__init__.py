@@ -10,7 +10,9 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from neuropose_assets.core.events import EVENT_NAMES
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+from neuropose_assets.core.tasks import TASKS
 
 _CLINICAL = "|".join(CLINICAL_JOINTS)
 
@@ -80,28 +82,99 @@ FEATURES = pa.DataFrameSchema(
     name="features",
 )
 
-SEGMENTATION = pa.DataFrameSchema(
+TASK = pa.DataFrameSchema(
     {
+        "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
+        "side": _f(pl.Utf8, pa.Check.isin(["left", "right", "both"])),
+        "expected_repetitions": _f(pl.Int32, pa.Check.ge(1)),
+        "walkway_m": _f(pl.Float64, pa.Check.gt(0)),
+        "camera_view": _f(pl.Utf8, pa.Check.isin(["side", "front", "oblique", "unknown"]), nullable=False),
+        "declared": _f(pl.Boolean, nullable=False),
+        "declared_by": _f(pl.Utf8),
+        "spec_json": _f(pl.Utf8, nullable=False),
+    },
+    checks=[pa.Check(lambda d: d.lazyframe.select(pl.len() == 1), name="one_row")],
+    strict=True,
+    name="task",
+)
+
+_SIDE = pa.Check.isin(["left", "right"])
+EVENTS = pa.DataFrameSchema(
+    {
+        "event": _f(pl.Utf8, pa.Check.isin(list(EVENT_NAMES)), nullable=False),
+        "side": _f(pl.Utf8, _SIDE),
+        "frame": _f(pl.Int32, pa.Check.ge(0), nullable=False),
+        "time_s": _f(pl.Float64, pa.Check.ge(0), nullable=False),
+        "value": _f(pl.Float64),
+        "unit": _f(pl.Utf8, nullable=False),
+        "repetition": _f(pl.Int32, pa.Check.ge(0)),
+    },
+    checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("frame").is_sorted()), name="frames_sorted")],
+    strict=True,
+    name="events",
+)
+
+REPETITIONS = pa.DataFrameSchema(
+    {
+        "side": _f(pl.Utf8, _SIDE),
         "repetition": _f(pl.Int32, pa.Check.ge(0), nullable=False),
+        "kind": _f(pl.Utf8, pa.Check.isin(["gait_cycle", "sit_to_stand", "squat", "arm_raise", "tug", "repetition"]),
+                   nullable=False),
         "start_frame": _f(pl.Int32, pa.Check.ge(0), nullable=False),
-        "peak_frame": _f(pl.Int32, pa.Check.ge(0), nullable=False),
+        "peak_frame": _f(pl.Int32, pa.Check.ge(0)),
         "end_frame": _f(pl.Int32, pa.Check.gt(0), nullable=False),
         "start_s": _f(pl.Float64, pa.Check.ge(0), nullable=False),
-        "peak_s": _f(pl.Float64, pa.Check.ge(0), nullable=False),
+        "peak_s": _f(pl.Float64, pa.Check.ge(0)),
         "end_s": _f(pl.Float64, pa.Check.gt(0), nullable=False),
         "duration_s": _f(pl.Float64, pa.Check.gt(0), nullable=False),
-        "peak_value": _f(pl.Float64, nullable=False),
+        "peak_event": _f(pl.Utf8),
+        "peak_value": _f(pl.Float64),
+        "peak_unit": _f(pl.Utf8, nullable=False),
     },
     checks=[
+        pa.Check(lambda d: d.lazyframe.select(pl.col("start_frame") < pl.col("end_frame")), name="start<end"),
         pa.Check(
             lambda d: d.lazyframe.select(
-                (pl.col("start_frame") <= pl.col("peak_frame")) & (pl.col("peak_frame") < pl.col("end_frame"))
+                pl.col("peak_frame").is_null()
+                | ((pl.col("start_frame") <= pl.col("peak_frame")) & (pl.col("peak_frame") < pl.col("end_frame")))
             ),
             name="start<=peak<end",
-        )
+        ),
     ],
+    unique=["side", "repetition"],
     strict=True,
-    name="segmentation",
+    name="repetitions",
+)
+
+#: every outcome measure name (``core.outcomes.CATALOGUE``): a unit suffix, or a count
+MEASURE_REGEX = r"^(.+_(s|pct|m|m_s|deg|steps_min|30s)|(left_|right_)?repetitions|steps|mean_peak_value)$"
+
+OUTCOMES = pa.DataFrameSchema(
+    {
+        "measure": pa.Column(pl.Utf8, pa.Check.str_matches(MEASURE_REGEX), nullable=False, unique=True),
+        "value": _f(pl.Float64),
+        "unit": _f(pl.Utf8, nullable=False),
+        "side": _f(pl.Utf8, _SIDE),
+        "n": _f(pl.Int32, pa.Check.ge(0), nullable=False),
+        "definition": _f(pl.Utf8, nullable=False),
+        "source": _f(pl.Utf8, nullable=False),
+        "null_reason": _f(pl.Utf8),
+    },
+    checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("value").is_null() == pl.col("null_reason").is_not_null()),
+                     name="null_iff_reason")],  # fmt: skip
+    strict=True,
+    name="outcomes",
+)
+
+COHORT_OUTCOMES = pa.DataFrameSchema(
+    {
+        "partition": pa.Column(pl.Utf8, nullable=False, unique=True),
+        "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
+        "declared": _f(pl.Boolean, nullable=False),
+        MEASURE_REGEX: _f(pl.Float64, regex=True, required=False),
+    },
+    strict=True,
+    name="cohort_outcomes",
 )
 
 _DTW_COMMON = {
@@ -116,7 +189,7 @@ REPETITION_DTW = pa.DataFrameSchema(
     name="repetition_dtw",
 )
 COHORT_DTW = pa.DataFrameSchema(
-    {"a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
+    {"task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False), "a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
      **_DTW_COMMON},
     strict=True,
     name="cohort_dtw",
@@ -126,7 +199,11 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "raw_video": RAW_VIDEO,
     "poses": POSES,
     "features": FEATURES,
-    "segmentation": SEGMENTATION,
+    "task": TASK,
+    "events": EVENTS,
+    "repetitions": REPETITIONS,
+    "outcomes": OUTCOMES,
+    "cohort_outcomes": COHORT_OUTCOMES,
     "repetition_dtw": REPETITION_DTW,
     "cohort_dtw": COHORT_DTW,
 }

@@ -1,8 +1,10 @@
-"""Command line: ``neuropose-assets {samples,demo,register,ingest,backfill,model,ui}``.
+"""Command line: ``neuropose-assets {samples,demo,run,outcomes,register,ingest,backfill,model,ui}``.
 
 * ``samples``  fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths.
 * ``demo``     fetch the samples, register them as partitions of one Dagster instance under the data root,
-               materialize every asset for every sample and the cohort DTW matrix, print a summary.
+               materialize every asset for every sample and the cohort tables, print a summary and the outcomes.
+* ``run``      analyse video files with a declared task through the same instance and data root; print outcomes.
+* ``outcomes`` print (or write as CSV) a cohort's outcome table, one row per video.
 * ``register`` register a video file as a partition (and cohort) of the instance.
 * ``ingest``   place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded).
 * ``backfill`` re-run a cohort (all videos, or only failed/missing ones).
@@ -53,13 +55,15 @@ def _instance(layout: Layout):
     return DagsterInstance.get()
 
 
-def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: str) -> None:
-    """Write registry entries and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
+def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: str,
+                    tasks: dict[str, object] | None = None) -> None:  # fmt: skip
+    """Write registry entries (with each video's :class:`~.core.tasks.TaskDeclaration` from ``tasks``, if given)
+    and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
     from neuropose_assets.core.storage import Registry
 
     reg = Registry(layout)
     for key, path in videos.items():
-        reg.register(key, path, cohort)
+        reg.register(key, path, cohort, task=(tasks or {}).get(key))
     new = [k for k in videos if not instance.has_dynamic_partition("videos", k)]
     if new:
         instance.add_dynamic_partitions("videos", new)
@@ -67,17 +71,36 @@ def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: s
         instance.add_dynamic_partitions("cohorts", [cohort])
 
 
+def _declaration(task: str | None, params: list[str] | None, how: str):
+    """The task declared on the command line (``None`` when ``--task`` was not given)."""
+    from neuropose_assets.core.tasks import TaskDeclaration, make_spec, parse_params
+
+    if task is None:
+        if params:
+            raise ValueError("--param needs --task")
+        return None
+    return TaskDeclaration(make_spec({"task": task, **parse_params(params or [])}, "--task/--param"), how)
+
+
 def cmd_register(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.tasks import ProtocolError
+
     layout = _layout(args)
     path = Path(args.video).expanduser().resolve()
     if not path.is_file():
         print(f"error: {path} is not a file", file=sys.stderr)
         return 2
+    try:
+        decl = _declaration(args.task, args.param, "--task (neuropose-assets register)")
+    except (ProtocolError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     key = args.key or sanitize_key(path.stem)
     cohort = sanitize_key(args.cohort)
-    register_videos(_instance(layout), layout, {key: path}, cohort)
-    print(f"registered {path.name} as partition {key!r} in cohort {cohort!r}; run it from the UI or with "
-          f"`neuropose-assets demo`-style materialization (job per_video_job, partition {key})")  # fmt: skip
+    register_videos(_instance(layout), layout, {key: path}, cohort, {key: decl})
+    task = f"task {decl.spec.task!r}" if decl else "no task declared (analysed as 'generic')"
+    print(f"registered {path.name} as partition {key!r} in cohort {cohort!r}, {task}; materialize it from the UI "
+          f"(per_video_job, partition {key}) or analyse it now with `neuropose-assets run {path} --task ...`")  # fmt: skip
     return 0
 
 
@@ -107,83 +130,192 @@ def failure_message(result) -> str:
     return "run failed"
 
 
+#: Dagster's console logger at WARNING: the headless commands print their own summary
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _is_analysed(layout: Layout, key: str, path: Path) -> bool:
+    """The partition's stored video has the same content as ``path`` and its poses exist, so a changed task only
+    needs the task-dependent assets."""
+    import polars as pl
+
+    from neuropose_assets.core.atomic import sha256_file
+
+    raw, features = layout.asset_file("raw_video", key), layout.asset_file("features", key)
+    if not (raw.exists() and features.exists()):
+        return False
+    return pl.read_parquet(raw, columns=["sha256"])["sha256"][0] == sha256_file(path)
+
+
+def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict[str, object], *,
+               reuse: bool = True) -> dict:  # fmt: skip
+    """Register ``videos`` with their tasks, materialize each partition (only the task-dependent assets when the
+    video was analysed before with the same content and ``reuse``), then the cohort tables.
+
+    Returns:
+        ``{"rows": [per-video dict], "cohort": cohort_outcomes metadata, "cohort_ok": bool, "timing": {...}}``; each
+        row holds ``video``, ``ok``, ``error``, ``outcomes`` (DataFrame or None), the step metadata and timings.
+    """
+    import polars as pl
+    from dagster import AssetKey
+
+    from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
+    from neuropose_assets.definitions import build_defs
+
+    instance = _instance(layout)
+    register_videos(instance, layout, videos, cohort, tasks)
+    defs = build_defs(str(layout.root))
+    job = defs.resolve_job_def("per_video_job")
+    rows, timing = [], {"model_load_s": 0.0, "inference_s": 0.0, "analysis_s": 0.0, "dagster_overhead_s": 0.0}
+    for key, path in videos.items():
+        subset = [AssetKey(a) for a in TASK_ASSETS] if reuse and _is_analysed(layout, key, path) else None
+        t = time.perf_counter()
+        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
+                                     asset_selection=subset, tags={"cohort": cohort})  # fmt: skip
+        wall = time.perf_counter() - t
+        meta = {a: _asset_meta(res, a) for a in ("raw_video", "poses", "features", "events", "repetitions",
+                                                 "outcomes", "repetition_dtw")}  # fmt: skip
+        pm = meta["poses"]
+        load, pose_s = pm.get("model_load_s", 0.0), pm.get("decode_and_inference_s", 0.0)
+        analysis = sum(m.get("compute_s", 0.0) for m in meta.values()) + pm.get("tracking_and_table_s", 0.0)
+        timing["model_load_s"] += load
+        timing["inference_s"] += pose_s
+        timing["analysis_s"] += analysis
+        timing["dagster_overhead_s"] += max(0.0, wall - load - pose_s - analysis)
+        out_path = layout.asset_file("outcomes", key)
+        rows.append({
+            "video": key, "ok": res.success, "error": None if res.success else failure_message(res),
+            "reused_poses": subset is not None, "meta": meta, "wall_s": round(wall, 2),
+            "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None,
+        })  # fmt: skip
+    t = time.perf_counter()
+    cres = defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
+                                                                 raise_on_error=False, run_config=QUIET)  # fmt: skip
+    cm = {**_asset_meta(cres, "cohort_dtw"), **{f"outcomes_{k}": v for k, v in _asset_meta(cres, "cohort_outcomes")
+                                                 .items()}}  # fmt: skip
+    timing["analysis_s"] += cm.get("compute_s", 0.0) + cm.get("outcomes_compute_s", 0.0)
+    timing["dagster_overhead_s"] += max(0.0, time.perf_counter() - t - cm.get("compute_s", 0.0))
+    return {"rows": rows, "cohort": cm, "cohort_ok": cres.success, "timing": timing}
+
+
+def print_outcomes(rows: list[dict], out=print) -> None:
+    from neuropose_assets.dagster_defs.analysis import outcome_summary
+
+    for r in rows:
+        if r["outcomes"] is None:
+            out(f"\n{r['video']}: FAILED — {r['error']}")
+            continue
+        task = r["meta"]["events"].get("task", "?")
+        out(f"\n{r['video']} ({task}{', poses reused' if r['reused_poses'] else ''}):")
+        out(outcome_summary(r["outcomes"]))
+
+
 def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=print) -> dict:
-    """Fetch samples, register, materialize everything, return a summary dict (also printed through ``out``)."""
+    """Fetch samples, register them with their declared tasks, materialize everything, return a summary dict (also
+    printed through ``out``)."""
     t_start = time.perf_counter()
     import polars as pl
 
-    from neuropose_assets.core.samples import fetch_samples
-    from neuropose_assets.definitions import build_defs
+    from neuropose_assets.core.samples import SAMPLE_CLIPS, fetch_samples
+    from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
 
     t_imports = time.perf_counter() - t_start
     t = time.perf_counter()
     clips = fetch_samples(cache, only)
     t_fetch = time.perf_counter() - t
-    instance = _instance(layout)
     cohort = "samples"
-    register_videos(instance, layout, clips, cohort)
-    defs = build_defs(str(layout.root))
-    job = defs.resolve_job_def("per_video_job")
-    rows, timing = [], {"imports_s": t_imports, "fetch_s": t_fetch, "model_load_s": 0.0, "inference_s": 0.0,
-                        "analysis_s": 0.0, "dagster_overhead_s": 0.0}  # fmt: skip
-    for key in clips:
-        t = time.perf_counter()
-        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
-        wall = time.perf_counter() - t
-        pm, fm, sm = _asset_meta(res, "poses"), _asset_meta(res, "features"), _asset_meta(res, "segmentation")
-        dm, rm = _asset_meta(res, "repetition_dtw"), _asset_meta(res, "raw_video")
-        load, pose_s = pm.get("model_load_s", 0.0), pm.get("decode_and_inference_s", 0.0)
-        analysis = sum(m.get("compute_s", 0.0) for m in (fm, sm, dm, rm))
-        timing["model_load_s"] += load
-        timing["inference_s"] += pose_s
-        timing["analysis_s"] += analysis
-        timing["dagster_overhead_s"] += max(0.0, wall - load - pose_s - analysis - pm.get("tracking_and_table_s", 0.0))
-        timing["analysis_s"] += pm.get("tracking_and_table_s", 0.0)
-        rows.append({
-            "video": key,
-            "ok": res.success,
-            "frames": pm.get("n_frames"),
-            "with_person": pm.get("frames_with_person"),
-            "with_subject": pm.get("frames_with_subject"),
-            "repetitions": sm.get("repetitions"),
-            "rep_dtw_mean": dm.get("mean_distance"),
-            "wall_s": round(wall, 2),
-            "error": None if res.success else failure_message(res),
-        })  # fmt: skip
-    t = time.perf_counter()
-    cres = defs.resolve_job_def("cohort_job").execute_in_process(
-        partition_key=cohort, instance=instance, raise_on_error=False
-    )
-    cm = _asset_meta(cres, "cohort_dtw")
-    timing["analysis_s"] += cm.get("compute_s", 0.0)
-    timing["dagster_overhead_s"] += max(0.0, time.perf_counter() - t - cm.get("compute_s", 0.0))
+    specs = {c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.samples)")
+             for c in SAMPLE_CLIPS}  # fmt: skip
+    summary = run_videos(layout, clips, cohort, {k: specs[k] for k in clips}, reuse=False)
+    timing = {"imports_s": t_imports, "fetch_s": t_fetch, **summary["timing"]}
     timing["total_s"] = time.perf_counter() - t_start
-
+    summary["timing"] = timing
+    rows = [{
+        "video": r["video"], "ok": r["ok"], "frames": r["meta"]["poses"].get("n_frames"),
+        "with_subject": r["meta"]["poses"].get("frames_with_subject"),
+        "task": r["meta"]["events"].get("task"), "repetitions": r["meta"]["repetitions"].get("repetitions"),
+        "cadence_steps_min": r["meta"]["outcomes"].get("cadence_steps_min"), "wall_s": r["wall_s"],
+    } for r in summary["rows"]]  # fmt: skip
     out(f"\nneuropose-assets demo — data root {layout.root}\n")
-    table = pl.DataFrame(rows).drop("error")
     with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-        out(str(table))
-    for r in rows:
-        if r["error"]:
-            out(f"  {r['video']}: FAILED — {r['error']}")
+        out(str(pl.DataFrame(rows)))
+    print_outcomes(summary["rows"], out)
+    cm = summary["cohort"]
     n = cm.get("sequences", 0)
-    out(f"\ncohort '{cohort}': DTW matrix {n} x {n} ({cm.get('pairs', 0)} pairs, mean distance "
-        f"{cm.get('mean_distance', 0)} deg; missing: {cm.get('missing_members', '?')})")  # fmt: skip
-    out(f"outputs: {layout.assets}/<asset>/<video>.parquet  (e.g. {layout.asset_file('features', next(iter(clips)))})")
+    out(f"\ncohort '{cohort}': outcome table {cm.get('outcomes_videos', 0)} videos "
+        f"({layout.asset_file('cohort_outcomes', cohort)}); DTW matrix {n} x {n} on mean gait cycles "
+        f"({cm.get('pairs', 0)} pairs; left out: {cm.get('missing_members', '?')})")  # fmt: skip
     out("time: " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()))
     out(
         f"\nBrowse runs, lineage and metadata in the Dagster UI:\n"
         f"  .venv/bin/neuropose-assets ui --data-root {layout.root}\n"
         f"  then open http://127.0.0.1:3000  (Assets → Lineage; per_video_job partitions)\n"
-        f"Read the tables from a notebook: polars.read_parquet('{layout.assets}/features/*.parquet')"
+        f"Analyse your own video: .venv/bin/neuropose-assets run VIDEO --task gait|tug|sit_to_stand|squat|arm_raise\n"
+        f"Read the tables from a notebook: polars.read_parquet('{layout.assets}/outcomes/*.parquet')"
     )
-    return {"rows": rows, "cohort": cm, "cohort_ok": cres.success, "timing": timing}
+    return summary
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     summary = run_demo(_layout(args), Path(args.cache), args.only)
     ok = all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"]
     return 0 if ok else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.tasks import ProtocolError
+
+    layout = _layout(args)
+    try:
+        decl = _declaration(args.task, args.param, "--task (neuropose-assets run)")
+    except (ProtocolError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    paths = [Path(v).expanduser().resolve() for v in args.videos]
+    bad = [str(p) for p in paths if not p.is_file()]
+    if bad:
+        print(f"error: not a file: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    if args.key and len(paths) > 1:
+        print("error: --key names one video; omit it to derive keys from the file names", file=sys.stderr)
+        return 2
+    try:
+        keys = [args.key or sanitize_key(p.stem) for p in paths]
+    except ValueError as err:
+        print(f"error: {err}; pass --key", file=sys.stderr)
+        return 2
+    if len(set(keys)) < len(keys):
+        print(f"error: several files would become the same partition key: {keys}", file=sys.stderr)
+        return 2
+    cohort = sanitize_key(args.cohort)
+    summary = run_videos(layout, dict(zip(keys, paths, strict=True)), cohort, dict.fromkeys(keys, decl),
+                         reuse=not args.no_reuse)  # fmt: skip
+    print_outcomes(summary["rows"])
+    print(f"\noutputs: {layout.assets}/<asset>/<video>.parquet; cohort table: "
+          f"{layout.asset_file('cohort_outcomes', cohort)} (`neuropose-assets outcomes {cohort} --csv FILE`)")  # fmt: skip
+    return 0 if all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"] else 1
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    layout = _layout(args)
+    cohort = sanitize_key(args.cohort)
+    path = layout.asset_file("cohort_outcomes", cohort)
+    if not path.exists():
+        print(f"error: no outcome table for cohort {cohort!r} under {layout.root}; run its videos first (intake "
+              "folder, `neuropose-assets run`, or cohort_job in the UI)", file=sys.stderr)  # fmt: skip
+        return 2
+    df = pl.read_parquet(path)
+    if args.csv:
+        from neuropose_assets.core.atomic import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.csv).expanduser(), df.write_csv().encode())
+        print(f"wrote {df.height} row(s) × {df.width} column(s) to {args.csv}")
+    else:
+        with pl.Config(tbl_rows=200, tbl_cols=-1, tbl_width_chars=200):
+            print(df)
+    return 0
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -215,11 +347,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     intake = Path(args.intake).expanduser() if args.intake else intake_root(_layout(args))
     intake.mkdir(parents=True, exist_ok=True)
+    from neuropose_assets.core.tasks import ProtocolError
+
+    try:
+        decl = _declaration(args.task, args.param, "--task (neuropose-assets ingest)")
+    except (ProtocolError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         res = ingest_zip(args.archive, intake, cohort=args.cohort, overwrite=args.overwrite)
     except (IngestError, FileNotFoundError) as err:  # CollisionError lists every collision in its message
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if decl is not None:
+        declare_in_protocols(intake, res.placed, decl, f"added by neuropose-assets ingest {Path(args.archive).name}")
     print(f"placed {len(res.placed)} video(s), {res.total_bytes / 1e6:.1f} MB, into {intake} (cohorts: "
           f"{', '.join(res.cohorts)}); {len(res.skipped)} other member(s) skipped")  # fmt: skip
     for p in res.placed:
@@ -228,13 +369,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def declare_in_protocols(intake: Path, placed: list[Path], decl, comment: str) -> None:
+    """Append one YAML document per cohort to its ``protocol.yaml`` that declares ``decl`` for exactly the placed
+    files (appended documents override earlier rules; the user's own text and comments are kept)."""
+    from neuropose_assets.core.tasks import PROTOCOL_FILE, protocol_rule_document
+
+    by_cohort: dict[str, dict[str, dict]] = {}
+    params = decl.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    params["task"] = decl.spec.task
+    for p in placed:
+        folder, inner = p.relative_to(intake).as_posix().split("/", 1)
+        by_cohort.setdefault(folder, {})[inner] = params
+    for folder, rules in by_cohort.items():
+        path = intake / folder / PROTOCOL_FILE
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(("\n" if path.stat().st_size else "") + protocol_rule_document(rules, comment))
+        print(f"declared task {decl.spec.task!r} for {len(rules)} video(s) in {path}")
+
+
 def backfill_partitions(layout: Layout, cohort: str, *, missing_only: bool) -> list[str]:
-    """Partitions of ``cohort`` (registry), or only those without ``features`` (failed or never run)."""
+    """Partitions of ``cohort`` (registry), or only those where any per-video table is missing (failed or never
+    run)."""
     from neuropose_assets.core.storage import Registry
+    from neuropose_assets.dagster_defs.checks import PER_VIDEO_TABLES
 
     keys = [e.partition for e in Registry(layout).members(cohort)]
     if missing_only:
-        keys = [k for k in keys if not layout.asset_file("features", k).exists()]
+        keys = [k for k in keys if not all(layout.asset_file(a, k).exists() for a in PER_VIDEO_TABLES)]
     return keys
 
 
@@ -258,12 +419,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         ok = True
         for k in keys:
             res = defs.resolve_job_def("per_video_job").execute_in_process(
-                partition_key=k, instance=instance, tags={"cohort": cohort}, raise_on_error=False
+                partition_key=k, instance=instance, tags={"cohort": cohort}, raise_on_error=False, run_config=QUIET
             )
             ok &= res.success
             print(f"  {k}: {'ok' if res.success else 'FAILED — ' + failure_message(res)}")
         defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
-                                                              raise_on_error=False)  # fmt: skip
+                                                              raise_on_error=False, run_config=QUIET)  # fmt: skip
         return 0 if ok else 1
     cmd = [str(Path(sys.executable).parent / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"),
            "-j", "per_video_job", "--partitions", ",".join(keys), "--tags", json.dumps({"cohort": cohort}),
@@ -305,11 +466,36 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--only", nargs="*", help="sample keys (default: all)")
     d.set_defaults(fn=cmd_demo)
 
+    def task_args(sp: argparse.ArgumentParser, required: bool = False) -> None:
+        from neuropose_assets.core.tasks import TASKS
+
+        sp.add_argument("--task", choices=TASKS, required=required, help="the clinical task the video(s) show")
+        sp.add_argument("--param", action="append", metavar="NAME=VALUE", help="task parameter, repeatable: "
+                        "expected_repetitions=5, side=left (arm_raise), walkway_m=3, camera_view=side|front|oblique; "
+                        "generic: segmentation.signal.column=left_knee_flexion_deg ...")  # fmt: skip
+
+    rn = sub.add_parser("run", help="analyse video files with a declared task, without the UI; prints outcomes")
+    common(rn)
+    rn.add_argument("videos", nargs="+", metavar="VIDEO")
+    task_args(rn, required=True)
+    rn.add_argument("--cohort", default="runs", help="cohort of these videos (default: runs)")
+    rn.add_argument("--key", help="partition key for a single video (default: sanitised file name)")
+    rn.add_argument("--no-reuse", action="store_true", help="estimate poses again even when the same video was "
+                    "analysed before (by default a changed task re-runs only the task-dependent assets)")  # fmt: skip
+    rn.set_defaults(fn=cmd_run)
+
+    o = sub.add_parser("outcomes", help="a cohort's outcome table, one row per video (--csv for R / SPSS / Excel)")
+    common(o)
+    o.add_argument("cohort")
+    o.add_argument("--csv", metavar="FILE", help="write the table as CSV to FILE")
+    o.set_defaults(fn=cmd_outcomes)
+
     r = sub.add_parser("register", help="register a video file as a partition")
     common(r)
     r.add_argument("video")
     r.add_argument("--cohort", required=True)
     r.add_argument("--key", help="partition key (default: sanitised file name)")
+    task_args(r)
     r.set_defaults(fn=cmd_register)
 
     m = sub.add_parser("model", help="pre-fetch or install the MeTRAbs model and print where it is")
@@ -329,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--cohort", help="cohort for all videos (default: the archive's top-level folders)")
     i.add_argument("--intake", help="intake folder (default: $NEUROPOSE_INTAKE or <data root>/intake)")
     i.add_argument("--overwrite", action="store_true", help="replace videos that already exist in the intake")
+    task_args(i)
     i.set_defaults(fn=cmd_ingest)
 
     b = sub.add_parser("backfill", help="(re)run every video of a cohort, or only the failed/missing ones")

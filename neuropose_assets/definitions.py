@@ -12,21 +12,18 @@ from pathlib import Path
 import dagster as dg
 
 from neuropose_assets.core.storage import Layout, default_data_root
-from neuropose_assets.dagster_defs.assets import (
-    PER_VIDEO,
-    cohort_dtw,
-    features,
-    poses,
-    raw_video,
-    repetition_dtw,
-    segmentation,
-)
+from neuropose_assets.dagster_defs.analysis import events_and_repetitions, outcomes, task
+from neuropose_assets.dagster_defs.assets import features, poses, raw_video
 from neuropose_assets.dagster_defs.checks import ALL_CHECKS
+from neuropose_assets.dagster_defs.cohort import cohort_outcomes
+from neuropose_assets.dagster_defs.common import PER_VIDEO
+from neuropose_assets.dagster_defs.dtw import cohort_dtw, repetition_dtw
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor
 
-PER_VIDEO_ASSETS = [raw_video, poses, features, segmentation, repetition_dtw]
+PER_VIDEO_ASSETS = [raw_video, poses, features, task, events_and_repetitions, outcomes, repetition_dtw]
+COHORT_ASSETS = [cohort_outcomes, cohort_dtw]
 
 #: One run per video: the whole chain in one process, so each heavy library is imported (and the pose model loaded)
 #: at most once per run.
@@ -34,13 +31,13 @@ per_video_job = dg.define_asset_job(
     "per_video_job",
     selection=dg.AssetSelection.groups(PER_VIDEO),
     executor_def=dg.in_process_executor,
-    description="raw_video → poses → features → segmentation → repetition_dtw for one video partition",
+    description="raw_video → poses → features → task → events, repetitions → outcomes, repetition_dtw for one video",
 )
 cohort_job = dg.define_asset_job(
     "cohort_job",
-    selection=dg.AssetSelection.assets(cohort_dtw),
+    selection=dg.AssetSelection.assets(*COHORT_ASSETS),
     executor_def=dg.in_process_executor,
-    description="cohort_dtw for one cohort partition",
+    description="cohort_outcomes and cohort_dtw for one cohort partition",
 )
 
 intake_sensor = build_intake_sensor(per_video_job)
@@ -75,7 +72,7 @@ def build_defs(data_root: str | None = None, pose_model: PoseModelResource | Non
     """The code location's definitions, bound to a data root and pose model (defaults as in
     :func:`build_resources`)."""
     return dg.Definitions(
-        assets=[*PER_VIDEO_ASSETS, cohort_dtw],
+        assets=[*PER_VIDEO_ASSETS, *COHORT_ASSETS],
         asset_checks=ALL_CHECKS,
         jobs=[per_video_job, cohort_job],
         sensors=[intake_sensor, cohort_sensor],

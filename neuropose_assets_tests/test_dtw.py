@@ -9,6 +9,7 @@ from neuropose_assets.core.dtw import (
     dtw_distance,
     extract_units,
     pairwise,
+    mean_repetition,
     repetition_sequences,
     reusable_pairs,
 )
@@ -144,8 +145,31 @@ def test_repetitions_of_different_lengths_compare_with_alignment_on():
     f = _features(n=60)
     segs = pl.DataFrame({"repetition": [0, 1], "start_frame": [0, 20], "end_frame": [20, 55]})
     cfg = DTWConfig(representation="coords", align="procrustes_per_sequence")
-    df, computed = pairwise(repetition_sequences(f, segs, cfg), cfg)
+    (side, seqs), = repetition_sequences(f, segs, cfg).items()
+    df, computed = pairwise(seqs, cfg)
+    assert side is None and set(seqs) == {"rep_0", "rep_1"}
     assert computed == 1 and df.height == 4 and (df["distance"] >= 0).all()
+
+
+def test_repetitions_are_compared_within_a_side_and_averaged_over_normalised_time():
+    f = _features(n=80)
+    reps = pl.DataFrame({"side": ["left", "left", "right"], "repetition": [0, 1, 0], "start_frame": [0, 30, 10],
+                         "end_frame": [30, 70, 50]})  # fmt: skip
+    cfg = DTWConfig(columns=("knee_deg",))
+    groups = repetition_sequences(f, reps, cfg)
+    assert {k: set(v) for k, v in groups.items()} == {"left": {"left_0", "left_1"}, "right": {"right_0"}}
+    mean = mean_repetition(f, reps, cfg, samples=11)
+    assert set(mean) == {"all@left", "all@right"} and mean["all@left"].shape == (11, 1)
+    x = f["knee_deg"].to_numpy()
+    expect = np.mean([np.interp(np.linspace(0, 1, 11), np.linspace(0, 1, n), x[a : a + n])
+                      for a, n in ((0, 30), (30, 40))], axis=0)  # fmt: skip
+    np.testing.assert_allclose(mean["all@left"][:, 0], expect)
+    assert compare(mean, {"all@left": mean["all@left"]}, cfg)[0][:2] == ("all@left", 0.0)  # missing side skipped
+
+
+def test_per_frame_procrustes_per_joint_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match="per-frame Procrustes needs several joints"):
+        DTWConfig(representation="coords", per_joint=True, align="procrustes_per_frame")
 
 
 def _coords_table(x: np.ndarray) -> pl.DataFrame:

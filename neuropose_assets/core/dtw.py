@@ -78,10 +78,29 @@ class DTWConfig(BaseModel):
             raise ValueError("representation 'relation' needs pair=(joint_a, joint_b) with two different joints")
         if self.align != "none" and self.representation != "coords":
             raise ValueError("Procrustes alignment applies to representation 'coords' only")
+        if self.align == "procrustes_per_frame" and self.per_joint:
+            raise ValueError("per-frame Procrustes needs several joints per frame; it cannot run per_joint (one joint "
+                             "has no rotation to fit): use align 'procrustes_per_sequence' or per_joint false")  # fmt: skip
         return self
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+class CohortDTWConfig(DTWConfig):
+    """DTW across the videos of a cohort.
+
+    Attributes:
+        allow_mixed_models: compare outputs of different pose models (their distances are not comparable).
+        samples: points per time-normalised mean repetition / gait cycle (0–100 %).
+    """
+
+    allow_mixed_models: bool = False
+    samples: int = Field(default=101, ge=2)
+
+    def dtw(self) -> DTWConfig:
+        """The DTW settings alone (what the distances depend on, apart from ``samples``)."""
+        return DTWConfig(**self.model_dump(exclude={"allow_mixed_models", "samples"}))
 
 
 def enable_numba_cache(cache_dir: str | os.PathLike | None = None) -> None:
@@ -209,6 +228,8 @@ def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray], config: DTWConfi
     """
     out = []
     for unit in a:
+        if unit not in b:  # e.g. a side with no gait cycle in one of the two videos
+            continue
         x, y = _nan_policy(a[unit], config.nan_policy), _nan_policy(b[unit], config.nan_policy)
         if len(x) == 0 or len(y) == 0:
             continue
@@ -253,11 +274,40 @@ def pairwise(
     return df, computed
 
 
-def repetition_sequences(features: pl.DataFrame, segments: pl.DataFrame, config: DTWConfig) -> dict[str, dict]:
-    """Units of every repetition ``[start_frame, end_frame)`` of ``segments``, labelled ``rep_<n>``."""
+def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig
+                         ) -> dict[str | None, dict[str, dict[str, np.ndarray]]]:  # fmt: skip
+    """Units of every repetition ``[start_frame, end_frame)``, grouped by side (``None`` for bilateral tasks) so
+    that only repetitions of the same side are compared: ``{side: {label: units}}``, labels ``left_0``, ``rep_3``."""
     units = extract_units(features, config)
-    return {f"rep_{r['repetition']}": {u: x[r["start_frame"] : r["end_frame"]] for u, x in units.items()}
-            for r in segments.iter_rows(named=True) if r["end_frame"] > r["start_frame"]}  # fmt: skip
+    out: dict[str | None, dict[str, dict[str, np.ndarray]]] = {}
+    for r in repetitions.iter_rows(named=True):
+        if r["end_frame"] > r["start_frame"]:
+            label = f"{r.get('side') or 'rep'}_{r['repetition']}"
+            out.setdefault(r.get("side"), {})[label] = {u: x[r["start_frame"] : r["end_frame"]] for u, x in units.items()}
+    return out
+
+
+def mean_repetition(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig, samples: int = 101
+                    ) -> dict[str, np.ndarray]:  # fmt: skip
+    """The time-normalised mean repetition of a video, per side: each repetition (gait cycle) is resampled to
+    ``samples`` points over 0–100 % of its duration (linear interpolation, after ``config.nan_policy``) and the
+    repetitions are averaged point by point.  Units are ``"<unit>"`` for bilateral tasks and ``"<unit>@<side>"``
+    otherwise, so that a left cycle is only ever compared with a left cycle.
+
+    Returns:
+        ``{unit: (samples, ...)}``; empty when the video has no repetition.
+    """
+    units = extract_units(features, config)
+    groups: dict[str, list[np.ndarray]] = {}
+    for r in repetitions.iter_rows(named=True):
+        if r["end_frame"] - r["start_frame"] < 2:
+            continue
+        for u, x in units.items():
+            seg = _nan_policy(x[r["start_frame"] : r["end_frame"]], config.nan_policy)
+            if len(seg) >= 2:
+                key = u if r.get("side") is None else f"{u}@{r['side']}"
+                groups.setdefault(key, []).append(_resample(seg, samples))
+    return {k: np.mean(np.stack(v), axis=0) for k, v in groups.items()}
 
 
 def reusable_pairs(previous: pl.DataFrame | None, previous_meta: dict, fingerprints: dict[str, str],

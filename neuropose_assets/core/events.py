@@ -74,6 +74,15 @@ REPETITION_SCHEMA = {
     "peak_unit": pl.Utf8,
 }
 SIDES = ("left", "right")
+#: every event name any task emits
+EVENT_NAMES: tuple[str, ...] = (
+    "heel_strike", "toe_off",
+    "seat_off", "standing_reached", "standing_peak", "sit_start", "seated",
+    "squat_start", "squat_bottom", "squat_end",
+    "raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered",
+    "turn_start", "turn_end",
+    "start", "peak", "end",
+)  # fmt: skip
 
 
 class HumpConfig(BaseModel):
@@ -138,8 +147,15 @@ class TugConfig(BaseModel):
 
 
 class EventsConfig(BaseModel):
-    """Event detection settings per task; stored in the provenance of the ``events`` table.  The signal units:
-    sit_to_stand / squat: fraction of the standing pelvis height; arm_raise: deg; tug: see :class:`TugConfig`."""
+    """Event detection settings per task; stored in the provenance of the ``events`` table.
+
+    Attributes:
+        gait: heel strikes and toe-offs (also used for the steps of the TUG).
+        sit_to_stand: humps of the pelvis height, in fractions of the standing pelvis height above the ankles.
+        squat: humps of the squat depth (1 − pelvis height), same unit.
+        arm_raise: humps of the shoulder elevation, deg.
+        tug: the upright phase and the turns of the Timed Up and Go.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

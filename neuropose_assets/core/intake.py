@@ -1,7 +1,8 @@
 """The intake folder: which files are videos ready to analyse, and which partition key and cohort each gets.
 
 Layout: ``<intake>/<cohort>/<any sub-folders>/<trial>.<ext>``.  The top-level folder is the cohort; deeper folders
-(subject, session) are part of the key.  A file is *ready* when it is a supported video, not hidden or temporary, and
+(subject, session) are part of the key.  ``<intake>/<cohort>/protocol.yaml`` declares the task of each video
+(:mod:`.tasks`).  A file is *ready* when it is a supported video, not hidden or temporary, and
 *stable*: its size and modification time are the same as on the previous scan and at least ``stable_seconds`` old
 (a copy in progress changes one or the other).  The scan uses ``os.scandir`` only (no hashing, no decoding), so 10,000
 files take a fraction of a second — far below Dagster's 60 s sensor-tick limit.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from neuropose_assets.core.atomic import atomic_write_bytes
 from neuropose_assets.core.storage import VIDEO_EXTENSIONS, sanitize_key
+from neuropose_assets.core.tasks import PROTOCOL_FILE
 
 TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart", ".!qb", ".swp")
 
@@ -53,6 +55,7 @@ class ScanResult:
         unsupported: files with an extension that is not a supported video (relative paths).
         outside_cohort: videos directly in the intake root (no cohort folder).
         collisions: ``key -> [rel, ...]`` where several files map to one key.
+        protocols: cohort folder name -> its ``protocol.yaml`` (:mod:`.tasks`).
         n_files: files examined.
     """
 
@@ -61,6 +64,7 @@ class ScanResult:
     unsupported: list[str] = field(default_factory=list)
     outside_cohort: list[str] = field(default_factory=list)
     collisions: dict[str, list[str]] = field(default_factory=dict)
+    protocols: dict[str, Path] = field(default_factory=dict)
     n_files: int = 0
 
 
@@ -159,6 +163,9 @@ def scan_intake(
     for e in _walk(root):
         res.n_files += 1
         rel = Path(e.path).relative_to(root).as_posix()
+        if rel.count("/") == 1 and rel.endswith("/" + PROTOCOL_FILE):
+            res.protocols[rel.split("/", 1)[0]] = Path(e.path)
+            continue
         if not rel.lower().endswith(VIDEO_EXTENSIONS):
             res.unsupported.append(rel)
             continue

@@ -302,3 +302,39 @@ def summary_statistics(features: pl.DataFrame, columns: list[str], segments: pl.
     schema = {"repetition": pl.Int32, "column": pl.Utf8, "n": pl.Int64, "mean": pl.Float64, "std": pl.Float64,
               "min": pl.Float64, "max": pl.Float64, "range": pl.Float64}  # fmt: skip
     return pl.DataFrame(rows, schema=schema)
+
+
+#: joints whose left/right labels are compared frame to frame by :func:`left_right_swaps`
+SWAP_JOINTS: tuple[str, ...] = ("hip", "knee", "ankle")
+
+
+def left_right_swaps(uv: np.ndarray, *, ratio: float = 0.5, min_separation: float = 0.15) -> np.ndarray:
+    """Frames at which the model's left/right labels of the legs flip (a frequent pose-model error when the subject
+    turns or is seen from behind): between frames ``t-1`` and ``t`` the swapped assignment of the left and right hip,
+    knee and ankle explains the motion much better than the labelled one.
+
+    Args:
+        uv: ``(F, C, 2)`` clinical joints in the image, px, unfiltered (NaN where absent).
+        ratio: flag when cost(swapped) < ``ratio`` × cost(labelled); costs are summed joint displacements, px.
+        min_separation: ignore frames where the legs are closer together than this fraction of the trunk length
+            (legs crossing in a side view are ambiguous, not swapped).
+    Returns:
+        frame indices ``t`` (int array), possibly empty.
+    """
+    ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
+    left = uv[:, [ci[f"left_{j}"] for j in SWAP_JOINTS]]
+    right = uv[:, [ci[f"right_{j}"] for j in SWAP_JOINTS]]
+    trunk = np.nanmedian(np.linalg.norm(uv[:, ci["neck"]] - uv[:, ci["pelvis"]], axis=-1)) if len(uv) else np.nan
+    if len(uv) < 2 or not np.isfinite(trunk) or trunk <= 0:
+        return np.zeros(0, int)
+
+    def cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(a - b, axis=-1).sum(axis=-1)
+
+    same = cost(left[1:], left[:-1]) + cost(right[1:], right[:-1])
+    swapped = cost(left[1:], right[:-1]) + cost(right[1:], left[:-1])
+    separation = np.linalg.norm(left - right, axis=-1).mean(axis=-1)
+    apart = np.minimum(separation[1:], separation[:-1]) > min_separation * trunk
+    with np.errstate(invalid="ignore"):
+        flip = (swapped < ratio * same) & apart
+    return np.flatnonzero(flip) + 1

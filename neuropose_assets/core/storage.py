@@ -98,12 +98,20 @@ class Layout:
 @dataclass(frozen=True)
 class VideoEntry:
     """Registry entry: ``source`` is the absolute path of the delivered file, ``cohort`` its cohort key;
-    ``pseudonymous`` entries must not expose the source file name in outputs."""
+    ``pseudonymous`` entries must not expose the source file name in outputs; ``task`` is the declared task
+    (:meth:`.tasks.TaskDeclaration.as_dict`, ``None`` = nothing declared)."""
 
     partition: str
     source: str
     cohort: str
     pseudonymous: bool = False
+    task: dict | None = None
+
+    @property
+    def declaration(self):  # -> core.tasks.TaskDeclaration
+        from neuropose_assets.core.tasks import TaskDeclaration
+
+        return TaskDeclaration.from_dict(self.task)
 
 
 class Registry:
@@ -112,8 +120,11 @@ class Registry:
     def __init__(self, layout: Layout) -> None:
         self.dir = layout.registry
 
-    def register(self, partition: str, source: str | Path, cohort: str, *, pseudonymous: bool = False) -> VideoEntry:
-        entry = VideoEntry(check_key(partition), str(Path(source).resolve()), check_key(cohort), pseudonymous)
+    def register(self, partition: str, source: str | Path, cohort: str, *, pseudonymous: bool = False,
+                 task=None) -> VideoEntry:  # fmt: skip
+        """Write the entry of ``partition`` (``task``: a :class:`.tasks.TaskDeclaration` or ``None``)."""
+        entry = VideoEntry(check_key(partition), str(Path(source).resolve()), check_key(cohort), pseudonymous,
+                           None if task is None or not task.declared else task.as_dict())  # fmt: skip
         atomic_write_bytes(self.dir / f"{partition}.json", json.dumps(asdict(entry), indent=2).encode())
         return entry
 

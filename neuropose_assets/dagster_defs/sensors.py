@@ -9,9 +9,14 @@ the ``raw_video`` asset recorded, so a plain ``cp`` of the same recording does n
 files outside a cohort folder, key collisions and removed sources are logged once, never every tick.  Nothing is
 ever deleted: a removed source keeps its partition, outputs and content-addressed copy.
 
-``cohort_sensor`` (running by default) watches ``features`` materializations and requests one ``cohort_job`` run per
-affected cohort per tick, so a burst of finished videos coalesces into one matrix refresh.  A failed member does not
-materialize ``features`` and is simply left out of the matrix, so it never blocks the cohort.  (Declarative
+The task of each video comes from ``<intake>/<cohort>/protocol.yaml`` (:mod:`neuropose_assets.core.tasks`) and is
+stored in the registry; when only the declared task of an unchanged file changes (the protocol was edited), the
+sensor requests a run of the task-dependent assets only.  A protocol that cannot be read is reported once and the
+cohort's new videos wait until it is fixed (never analysed with a wrong task).
+
+``cohort_sensor`` (running by default) watches ``outcomes`` materializations and requests one ``cohort_job`` run
+(cohort outcomes and DTW) per affected cohort per tick, so a burst of finished videos coalesces into one refresh.  A
+failed member does not materialize ``outcomes`` and is simply left out, so it never blocks the cohort.  (Declarative
 automation was not used here: with one ``videos`` partitions definition every cohort depends on every video through
 ``AllPartitionMapping``, so ``eager()`` would refresh *all* cohorts whenever any video changes.)
 """
@@ -28,9 +33,12 @@ import polars as pl
 from neuropose_assets.core.atomic import CHUNK, atomic_write_bytes
 from neuropose_assets.core.intake import Pseudonymiser, scan_intake
 from neuropose_assets.core.storage import Layout, Registry
+from neuropose_assets.core.tasks import UNDECLARED, Protocol, ProtocolError, TaskDeclaration, load_protocol
+from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
 from neuropose_assets.dagster_defs.resources import StorageResource
 
+UNDECLARED_FP = "undeclared"
 REHASH_BUDGET_BYTES = 2 << 30  # at most 2 GiB hashed per tick (≈ 5 s here), the rest waits for the next tick
 
 
@@ -87,6 +95,29 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
         report_once(f"collision:{key}:{'|'.join(rels)}", f"intake: {rels} would all become partition {key!r}; none "
                     "of them is processed until they are renamed")  # fmt: skip
 
+    protocols: dict[str, Protocol | ProtocolError] = {}
+
+    def declaration(f) -> TaskDeclaration | None:
+        """The file's task from its cohort's protocol; ``None`` while the protocol is broken (reported once)."""
+        folder, inner = f.rel.split("/", 1)
+        path = scan.protocols.get(folder)
+        if path is None:
+            return UNDECLARED
+        if folder not in protocols:
+            try:
+                protocols[folder] = load_protocol(path)
+            except ProtocolError as err:
+                protocols[folder] = err
+        proto = protocols[folder]
+        try:
+            if isinstance(proto, ProtocolError):
+                raise proto
+            return proto.resolve(inner)
+        except ProtocolError as err:
+            report_once(f"protocol:{folder}:{path.stat().st_mtime_ns}",
+                        f"intake: {err} — the videos of cohort {f.cohort!r} wait until the protocol is fixed")  # fmt: skip
+            return None
+
     registry = Registry(layout)
     known_keys = set(context.instance.get_dynamic_partitions(videos.name))
     known_cohorts = set(context.instance.get_dynamic_partitions(cohorts.name))
@@ -95,27 +126,43 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
     changed_index = False
     seen = {f.rel for f in scan.ready} | set(scan.pending) | {r for rs in scan.collisions.values() for r in rs}
     for f in scan.ready:
-        entry = index.get(f.rel)
-        if entry and entry["fp"] == f.fingerprint:
+        decl = declaration(f)
+        if decl is None:
             continue
-        if entry and entry.get("size") == f.size and entry["key"] == f.key and budget >= f.size:
+        task_fp = decl.spec.fingerprint() if decl.declared else UNDECLARED_FP
+        entry = index.get(f.rel)
+        same_content = bool(entry) and entry["fp"] == f.fingerprint
+        if entry and not same_content and entry.get("size") == f.size and entry["key"] == f.key:
+            if budget < f.size:
+                continue  # over this tick's hashing budget: decide next tick (the fingerprint stays unrecorded)
             budget -= f.size
             if _recorded_sha(layout, f.key) == _sha256(f.path):
+                same_content = True
                 index[f.rel] = {**entry, "fp": f.fingerprint}
                 changed_index = True
                 context.log.info(f"intake: {f.key} was delivered again with identical content; not re-run")
+        if same_content:
+            if entry.get("task", UNDECLARED_FP) == task_fp:
                 continue
-        elif entry and entry.get("size") == f.size and entry["key"] == f.key:
-            continue  # over this tick's hashing budget: decide next tick (the fingerprint stays unrecorded)
-        registry.register(f.key, f.path, f.cohort, pseudonymous=pseud is not None)
+            # only the declared task changed: re-run the task-dependent assets, not the pose estimation
+            registry.register(f.key, f.path, f.cohort, pseudonymous=pseud is not None, task=decl)
+            runs.append(dg.RunRequest(partition_key=f.key, run_key=f"{f.key}:{f.fingerprint}:{task_fp}",
+                                      asset_selection=[dg.AssetKey(a) for a in TASK_ASSETS],
+                                      tags={"cohort": f.cohort, "neuropose/task": decl.spec.task}))  # fmt: skip
+            index[f.rel] = {**index[f.rel], "task": task_fp}
+            changed_index = True
+            context.log.info(f"intake: {f.key}: task now {decl.spec.task!r}; re-running the task-dependent assets")
+            continue
+        registry.register(f.key, f.path, f.cohort, pseudonymous=pseud is not None, task=decl)
         if f.key not in known_keys:
             new_keys.append(f.key)
             known_keys.add(f.key)
         if f.cohort not in known_cohorts:
             new_cohorts.append(f.cohort)
             known_cohorts.add(f.cohort)
-        runs.append(dg.RunRequest(partition_key=f.key, run_key=f"{f.key}:{f.fingerprint}", tags={"cohort": f.cohort}))
-        index[f.rel] = {"key": f.key, "fp": f.fingerprint, "size": f.size, "cohort": f.cohort}
+        runs.append(dg.RunRequest(partition_key=f.key, run_key=f"{f.key}:{f.fingerprint}:{task_fp}",
+                                  tags={"cohort": f.cohort, "neuropose/task": decl.spec.task}))  # fmt: skip
+        index[f.rel] = {"key": f.key, "fp": f.fingerprint, "size": f.size, "cohort": f.cohort, "task": task_fp}
         changed_index = True
     for rel in sorted(set(index) - seen):
         if root.is_dir():
@@ -157,15 +204,16 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=int(os.environ.get("NEUROPOSE_COHORT_INTERVAL_SECONDS", "60")),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Refreshes a cohort's DTW matrix when features of one of its videos were materialized.",
+        description="Refreshes a cohort's outcome table and DTW matrix when outcomes of one of its videos were "
+        "materialized.",
     )
     def cohort_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
         after = int(context.cursor) if context.cursor else None
         recs = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), after_storage_id=after), limit=5000, ascending=True
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("outcomes"), after_storage_id=after), limit=5000, ascending=True
         ).records
         if not recs:
-            return dg.SkipReason("no new features materializations")
+            return dg.SkipReason("no new outcomes materializations")
         registry = Registry(storage.layout)
         by_cohort: dict[str, int] = {}
         for r in recs:

@@ -112,6 +112,8 @@ class PoseBackend(ABC):
 
     skeleton: Skeleton
     info: ModelInfo
+    #: the model reports every person in view (MeTRAbs); BlazePose follows one person at a time
+    detects_all_persons: bool = False
 
     @abstractmethod
     def open_video(self, *, width: int, height: int, fps: float) -> PoseSession:

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from neuropose_assets.core.pose.base import FramePoses, PoseBackend
-from neuropose_assets.core.pose.tracking import SubjectPolicy, TrackingConfig, select_subject, track_boxes
+from neuropose_assets.core.pose.tracking import TrackingConfig, join_fragments, select_subject, track_boxes
 from neuropose_assets.core.video import VideoError, iter_frames, probe_video
 
 
@@ -69,11 +69,11 @@ def estimate_video(
     backend: PoseBackend,
     video: str | Path,
     *,
-    subject_policy: SubjectPolicy = "longest_track",
     tracking: TrackingConfig = TrackingConfig(),
     prefetch: int = 8,
 ) -> PoseRun:
-    """Decode ``video`` (in a background thread), run ``backend`` on every frame, track persons, pick the subject.
+    """Decode ``video`` (in a background thread), run ``backend`` on every frame, track persons (IoU, then joining
+    fragments of one person; :mod:`.tracking`), pick the subject by ``tracking.subject_policy``.
 
     Raises:
         VideoError: the file cannot be decoded, or it decodes to zero frames.
@@ -102,8 +102,10 @@ def estimate_video(
         raise VideoError(f"The video '{Path(video).name}' decoded to zero frames. Export it again and re-deliver it.")
     t_loop = time.perf_counter()
     boxes = [f.boxes for f in frames]
-    tracks = track_boxes(boxes, tracking)
-    subject = select_subject(boxes, tracks, policy=subject_policy, image_size=(probe.width_px, probe.height_px))
+    tracks = join_fragments(boxes, track_boxes(boxes, tracking), np.asarray(times), tracking,
+                            all_persons_detected=backend.detects_all_persons)  # fmt: skip
+    subject = select_subject(boxes, tracks, policy=tracking.subject_policy,
+                             image_size=(probe.width_px, probe.height_px))  # fmt: skip
     table = build_poses_table(frames, tracks, subject, np.asarray(times), backend.skeleton.joints)
     t_end = time.perf_counter()
     n_subject = int(sum(bool(np.any(t == subject)) for t in tracks)) if subject is not None else 0

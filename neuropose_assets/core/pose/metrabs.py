@@ -124,6 +124,8 @@ class MetrabsBackend(PoseBackend):
         ModelLoadError: a required attribute is missing, or the skeleton's joints differ from ours.
     """
 
+    detects_all_persons = True
+
     def __init__(
         self,
         location: ModelLocation,

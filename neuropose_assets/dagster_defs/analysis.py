@@ -1,0 +1,175 @@
+"""The task stages of the per-video chain: task → events + repetitions → outcomes.
+
+``task`` holds what the video shows (declared by the cohort's protocol file or ``--task``; :mod:`..core.tasks`).  Its
+data version is the declaration's fingerprint, so declaring another task (or other parameters) makes ``events``,
+``repetitions``, ``outcomes`` and ``repetition_dtw`` stale in the UI, and re-running them is enough — poses are not
+estimated again.
+"""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from neuropose_assets.core.events import EventsConfig
+from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.core.tasks import TaskSpec
+from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
+from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
+from neuropose_assets.dagster_defs.partitions import videos
+from neuropose_assets.dagster_defs.resources import StorageResource
+
+EventsAssetConfig = dagster_config(EventsConfig)
+#: the assets whose result depends on the task (re-run these when only the task changed)
+TASK_ASSETS = ("task", "events", "repetitions", "outcomes", "repetition_dtw")
+
+
+def task_spec(task: ProvenancedTable) -> TaskSpec:
+    """The :class:`TaskSpec` stored in a ``task`` table."""
+    return TaskSpec.model_validate_json(task.df["spec_json"][0])
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+    kinds={"python", "parquet"},
+    code_version="1",
+    description="The clinical task the video shows (gait, tug, sit_to_stand, squat, arm_raise, generic) and its "
+    "parameters, as declared by the cohort's protocol.yaml or --task. Its data version is the declaration: declaring "
+    "another task makes every task-dependent asset stale.",
+)
+def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
+    key = context.partition_key
+    try:
+        entry = storage.registry.get(key)
+    except (KeyError, ValueError) as err:
+        raise fail(err, key) from None
+    decl = entry.declaration
+    spec = decl.spec
+    df = pl.DataFrame(
+        {
+            "task": [spec.task],
+            "side": pl.Series([spec.side], dtype=pl.Utf8),
+            "expected_repetitions": pl.Series([spec.expected_repetitions], dtype=pl.Int32),
+            "walkway_m": pl.Series([spec.walkway_m], dtype=pl.Float64),
+            "camera_view": pl.Series([spec.camera_view], dtype=pl.Utf8),
+            "declared": [decl.declared],
+            "declared_by": pl.Series([decl.source], dtype=pl.Utf8),
+            "spec_json": [spec.model_dump_json()],
+        }
+    )
+    if not decl.declared:
+        context.log.warning(f"{key}: no task declared (protocol.yaml or --task); analysed as 'generic'")
+    prov = {"stage": "task", "source": {"partition": key, "cohort": entry.cohort}, "task": decl.as_dict()}
+    version = spec.fingerprint() + ("" if decl.declared else "-undeclared")
+    return dg.Output(
+        ProvenancedTable(df, prov),
+        data_version=dg.DataVersion(version),
+        metadata={
+            "task": spec.task,
+            "declared_by": decl.source or "nothing (analysed as generic)",
+            "parameters": dg.MetadataValue.json(spec.model_dump(mode="json", exclude_none=True)),
+        },
+    )
+
+
+@dg.multi_asset(
+    outs={
+        "events": dg.AssetOut(
+            kinds={"scipy", "parquet"}, code_version="1",
+            description="Named, sided events of the task (heel_strike, toe_off, seat_off, standing_reached, "
+            "sit_start, seated, squat_bottom, arm_at_top, turn_start, ...) in frames and seconds, with the signal value "
+            "and unit. Events at the trial's edges are kept.",
+        ),  # fmt: skip
+        "repetitions": dg.AssetOut(
+            kinds={"scipy", "parquet"}, code_version="1",
+            description="Repetitions / gait cycles of the task, both sides in one table: [start, peak, end) in frames "
+            "and seconds, bounded by threshold crossings of each excursion (robust to plateaus).",
+        ),  # fmt: skip
+    },
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+)
+def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAssetConfig, features: ProvenancedTable,
+                           task: ProvenancedTable):  # fmt: skip
+    from neuropose_assets.core.events import analyse_task
+
+    key = context.partition_key
+    t0 = time.perf_counter()
+    cfg = config_or_fail(config, "events")
+    spec = task_spec(task)
+    try:
+        res = analyse_task(features.df, spec, cfg)
+    except KeyError as err:  # e.g. a generic signal column that the features do not have
+        raise fail(f"the {spec.task} analysis needs {err.args[0]}", key) from None
+    prov = provenance("events", features.provenance, cfg.model_dump(mode="json"), task=task.provenance["task"])
+    counts = res.events.group_by("event", "side").len().sort("event", "side")
+    yield dg.Output(
+        ProvenancedTable(res.events, prov),
+        output_name="events",
+        metadata={
+            "task": spec.task,
+            "events": dg.MetadataValue.json({f"{r['event']}{'/' + r['side'] if r['side'] else ''}": r["len"]
+                                             for r in counts.iter_rows(named=True)}),  # fmt: skip
+            "signals": dg.MetadataValue.json(res.signals),
+            "compute_s": since(t0),
+        },
+    )
+    reps = res.repetitions
+    per_side = {str(s or "both"): n for s, n in reps.group_by("side").len().iter_rows()}
+    yield dg.Output(
+        ProvenancedTable(reps, {**prov, "stage": "repetitions"}),
+        output_name="repetitions",
+        metadata={
+            "task": spec.task,
+            "repetitions": reps.height,
+            "per_side": dg.MetadataValue.json(per_side),
+            "mean_duration_s": dg.MetadataValue.float(round(float(reps["duration_s"].mean()), 3))
+            if reps.height else dg.MetadataValue.null(),
+        },
+    )  # fmt: skip
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=PER_VIDEO,
+    kinds={"python", "parquet"},
+    code_version="1",
+    description="Clinical outcomes of the task (e.g. cadence, stance %, gait speed, 5×STS time, TUG time, squat "
+    "depth, peak arm elevation): one row per measure with value, unit, definition and source; a value that cannot be "
+    "computed honestly is null with the reason. Numeric outcomes are also float metadata (charted across partitions).",
+)
+def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, events: ProvenancedTable,
+             repetitions: ProvenancedTable, task: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    from neuropose_assets.core.outcomes import compute_outcomes
+
+    t0 = time.perf_counter()
+    spec = task_spec(task)
+    origin = features.provenance.get("model", {}).get("origin", "hip_midpoint")
+    frame = (features.provenance.get("configs", {}).get("features") or {}).get("frame", "camera")
+    df = compute_outcomes(spec, events.df, repetitions.df, features.df, origin=origin, frame=frame)
+    prov = provenance("outcomes", events.provenance, {"origin": origin, "frame": frame})
+    values = {r["measure"]: r["value"] for r in df.iter_rows(named=True) if r["value"] is not None}
+    undefined = {r["measure"]: r["null_reason"] for r in df.iter_rows(named=True) if r["value"] is None}
+    return dg.Output(
+        ProvenancedTable(df, prov),
+        metadata={
+            "task": spec.task,
+            **{m: dg.MetadataValue.float(round(float(v), 4)) for m, v in values.items()},
+            "undefined": dg.MetadataValue.json(undefined) if undefined else "none",
+            "compute_s": since(t0),
+        },
+    )
+
+
+def outcome_summary(df: pl.DataFrame) -> str:
+    """One line per measure: ``name  value unit`` or ``name  — (reason)``, for logs and the CLI."""
+    lines = []
+    for r in df.iter_rows(named=True):
+        if r["value"] is None:
+            v = f"— ({r['null_reason']})"
+        else:
+            v = f"{r['value']:.0f}" if r["unit"] == "count" else f"{r['value']:.3f} {r['unit']}"
+        lines.append(f"  {r['measure']:<32} {v}")
+    return "\n".join(lines)
+
