@@ -74,8 +74,11 @@ def world(tmp_path_factory, cam01: Path):
     write_video(intake / "no_person.mp4", frames, fps=30)
     videos = {"cam01": good, "not_a_video": intake / "notes.mp4", "empty_file": intake / "empty.mp4",
               "no_person": intake / "no_person.mp4"}  # fmt: skip
+    from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+
+    gait = TaskDeclaration(TaskSpec(task="gait"), "test")
     with dg.instance_for_test() as instance:
-        register_videos(instance, layout, videos, "trial")
+        register_videos(instance, layout, videos, "trial", {"cam01": gait})
         defs = build_defs(str(layout.root))
         job = defs.resolve_job_def("per_video_job")
         results = {k: job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False) for k in

@@ -19,7 +19,8 @@ def test_definitions_load_and_validate():
 
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"raw_video", "poses", "features", "segmentation", "repetition_dtw", "cohort_dtw"}
+    assert keys == {"raw_video", "poses", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
+                    "cohort_outcomes", "cohort_dtw"}  # fmt: skip
     assert defs.resolve_job_def("per_video_job").partitions_def.name == "videos"
 
 
@@ -76,3 +77,32 @@ def test_webserver_serves_the_code_location(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.mark.parametrize("module, name, core", [
+    ("neuropose_assets.dagster_defs.assets", "PosesConfig", "neuropose_assets.core.pose.tracking:TrackingConfig"),
+    ("neuropose_assets.dagster_defs.assets", "FeaturesAssetConfig", "neuropose_assets.core.kinematics:FeaturesConfig"),
+    ("neuropose_assets.dagster_defs.analysis", "EventsAssetConfig", "neuropose_assets.core.events:EventsConfig"),
+    ("neuropose_assets.dagster_defs.dtw", "DTWAssetConfig", "neuropose_assets.core.dtw:DTWConfig"),
+    ("neuropose_assets.dagster_defs.dtw", "CohortDTWAssetConfig", "neuropose_assets.core.dtw:CohortDTWConfig"),
+])  # fmt: skip
+def test_run_config_is_generated_from_the_core_models(module, name, core):
+    """One source of truth: the Dagster config has exactly the core model's fields, defaults and descriptions."""
+    import importlib
+
+    cfg_cls = getattr(importlib.import_module(module), name)
+    mod, cls = core.split(":")
+    core_cls = getattr(importlib.import_module(mod), cls)
+    assert set(cfg_cls.model_fields) == set(core_cls.model_fields)
+    assert cfg_cls().to_core() == core_cls()
+    documented = [f for f, info in cfg_cls.model_fields.items() if info.description]
+    assert len(documented) == len(core_cls.model_fields), f"undocumented: {set(core_cls.model_fields) - set(documented)}"
+
+
+def test_invalid_run_config_fails_with_the_core_models_message(tmp_path):
+    from neuropose_assets.dagster_defs.analysis import EventsAssetConfig
+    from neuropose_assets.dagster_defs.config import config_or_fail
+
+    bad = EventsAssetConfig(squat={"min_prominence": -1.0})
+    with pytest.raises(dg.Failure, match="events config is invalid.*min_prominence"):
+        config_or_fail(bad, "events")

@@ -10,6 +10,7 @@ from data_contracts import SCHEMAS
 from neuropose_assets.cli import failure_message
 from neuropose_assets.core.kinematics import ANGLE_COLUMNS
 from neuropose_assets.core.tables import read_provenance
+from neuropose_assets.dagster_defs.checks import PER_VIDEO_TABLES
 
 pytestmark = pytest.mark.e2e
 
@@ -18,19 +19,24 @@ def test_real_clip_materializes_every_asset_and_check(world):
     res = world["results"]["cam01"]
     assert res.success
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
-    assert mats == {"raw_video", "poses", "features", "segmentation", "repetition_dtw"}
-    evals = res.get_asset_check_evaluations()
-    assert len(evals) == 7 and all(e.passed for e in evals)
+    assert mats == set(PER_VIDEO_TABLES)
+    evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
+    assert len(evals) == len(PER_VIDEO_TABLES) + 5
+    # a 1.7 s clip holds about one stride: the gait check says so (WARN), everything else passes
+    assert {n for n, e in evals.items() if not e.passed} <= {"repetitions_found"}
+    assert all(e.severity.value == "WARN" for e in evals.values() if not e.passed)
 
 
 def test_outputs_match_their_contracts_and_carry_provenance(world):
     layout = world["layout"]
-    for asset in ("raw_video", "poses", "features", "segmentation", "repetition_dtw"):
+    for asset in PER_VIDEO_TABLES:
         path = layout.asset_file(asset, "cam01")
         SCHEMAS[asset].validate(pl.read_parquet(path), lazy=True)
         prov = read_provenance(path)
-        assert prov["source"]["partition"] == "cam01" and len(prov["source"]["sha256"]) == 64
-        if asset != "raw_video":
+        assert prov["source"]["partition"] == "cam01"
+        if asset != "task":  # the declaration does not depend on the video's content
+            assert len(prov["source"]["sha256"]) == 64
+        if asset not in ("raw_video", "task"):
             assert prov["model"]["name"] == "blazepose_ghum_3d" and len(prov["model"]["checksum"]) == 64
     assert not list(layout.assets.rglob("*.partial"))
 
@@ -54,10 +60,15 @@ def test_person_found_and_angles_physiological(world):
     assert Path(raw["stored_path"]).exists()
 
 
-def test_segmentation_stores_its_config(world):
-    prov = read_provenance(world["layout"].asset_file("segmentation", "cam01"))
-    cfg = prov["configs"]["segmentation"]
-    assert cfg["method"] == "valley_to_valley_v1" and cfg["signal"]["column"] == "right_knee_flexion_deg"
+def test_task_events_and_outcomes_carry_the_declaration(world):
+    layout = world["layout"]
+    prov = read_provenance(layout.asset_file("outcomes", "cam01"))
+    assert prov["task"] == {"spec": {"task": "gait", "camera_view": "unknown"}, "source": "test"}
+    assert prov["configs"]["events"]["gait"]["min_prominence_mm"] == 50.0
+    out = pl.read_parquet(layout.asset_file("outcomes", "cam01"))
+    assert out.filter(pl.col("value").is_null())["null_reason"].null_count() == 0  # every null says why
+    speed = out.filter(pl.col("measure") == "gait_speed_m_s").row(0, named=True)
+    assert speed["value"] is None and "hip-centred" in speed["null_reason"]
 
 
 @pytest.mark.parametrize(
@@ -81,10 +92,12 @@ def test_bad_input_fails_its_own_partition_with_an_actionable_message(world, key
 def test_cohort_matrix_skips_failed_members(world):
     cohort = world["cohort"]
     assert cohort.success
-    df = pl.read_parquet(world["layout"].asset_file("cohort_dtw", "trial"))
-    assert df["a"].unique().to_list() == ["cam01"]
-    meta = cohort.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
-    assert "no_person" in meta["missing_members"].value and "empty_file" in meta["missing_members"].value
+    table = pl.read_parquet(world["layout"].asset_file("cohort_outcomes", "trial"))
+    assert table["partition"].to_list() == ["cam01"] and table["task"].to_list() == ["gait"]
+    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+            for e in cohort.get_asset_materialization_events()}  # fmt: skip
+    for asset in ("cohort_outcomes", "cohort_dtw"):
+        assert "no_person" in mats[asset]["missing_members"].value and "empty_file" in mats[asset]["missing_members"].value
 
 
 def test_rerun_gives_byte_identical_outputs(world):
@@ -94,7 +107,7 @@ def test_rerun_gives_byte_identical_outputs(world):
     from neuropose_assets.definitions import build_defs
 
     layout = world["layout"]
-    assets = ("poses", "features", "segmentation", "repetition_dtw")
+    assets = ("poses", "features", "events", "repetitions", "outcomes", "repetition_dtw")
     before = {a: sha256_file(layout.asset_file(a, "cam01")) for a in assets}
     job = build_defs(str(layout.root)).resolve_job_def("per_video_job")
     res = job.execute_in_process(partition_key="cam01", instance=world["instance"],
@@ -103,7 +116,11 @@ def test_rerun_gives_byte_identical_outputs(world):
     assert {a: sha256_file(layout.asset_file(a, "cam01")) for a in assets} == before
 
 
-def test_segmentation_metadata_states_the_signal_unit(world):
+def test_undefined_means_are_null_not_zero(world):
     mats = {e.asset_key.to_user_string(): e for e in world["results"]["cam01"].get_asset_materialization_events()}
-    meta = mats["segmentation"].event_specific_data.materialization.metadata
-    assert meta["peak_value_unit"].value == "deg"  # default signal: right_knee_flexion_deg
+    meta = mats["repetition_dtw"].event_specific_data.materialization.metadata
+    if meta["pairs"].value == 0:
+        assert meta["mean_distance"].value is None
+    reps = mats["repetitions"].event_specific_data.materialization.metadata
+    if reps["repetitions"].value == 0:
+        assert reps["mean_duration_s"].value is None

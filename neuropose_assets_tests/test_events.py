@@ -136,3 +136,33 @@ def test_events_config_round_trips():
     assert EventsConfig.model_validate_json(cfg.model_dump_json()) == cfg
     with pytest.raises(ValueError):
         EventsConfig(squat={"min_prominence": -1})
+
+
+def test_event_agreement_matches_one_to_one_within_the_tolerance():
+    from neuropose_assets.core.agreement import match_events
+
+    a = match_events([1.02, 2.0, 2.05, 9.0], [1.0, 2.03, 5.0], tolerance_s=0.1)
+    assert a.errors_s == pytest.approx([0.02, 0.02]) and a.missed == 1 and a.extra == 2
+    assert a.median_abs_ms == pytest.approx(20) and a.mean_ms == pytest.approx(20)
+    assert (a + match_events([], [1.0])).missed == 2
+    assert match_events([], []).median_abs_ms is None
+
+
+def test_left_right_label_flips_are_found_but_crossing_legs_are_not():
+    from neuropose_assets.core.kinematics import left_right_swaps
+    from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+
+    feats, _ = S.walk(fps=FPS, strides=3)  # side view: the ankles cross each other every step
+    uv = np.stack([np.stack([feats[f"{j}_{a}_px"].to_numpy() for a in "uv"], axis=-1) for j in CLINICAL_JOINTS],
+                  axis=1)  # fmt: skip
+    assert len(left_right_swaps(uv)) == 0
+    ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
+    front = uv.copy()
+    for j in ("hip", "knee", "ankle"):  # seen from the front, the legs are apart; labels flip from frame 50 on
+        front[:, ci[f"left_{j}"], 0] += 60
+        front[:, ci[f"right_{j}"], 0] -= 60
+    flipped = front.copy()
+    for j in ("hip", "knee", "ankle"):
+        flipped[50:, [ci[f"left_{j}"], ci[f"right_{j}"]]] = front[50:, [ci[f"right_{j}"], ci[f"left_{j}"]]]
+    assert list(left_right_swaps(flipped)) == [50]
+    assert len(left_right_swaps(front)) == 0

@@ -11,6 +11,7 @@ import pytest
 
 from neuropose_assets.core.intake import Pseudonymiser, derive_key, scan_intake
 from neuropose_assets.core.storage import Layout, Registry
+from neuropose_assets.core.tasks import TaskSpec
 from neuropose_assets.dagster_defs.sensors import evaluate_intake
 
 
@@ -164,7 +165,7 @@ def test_cohort_sensor_coalesces_a_burst_per_cohort(tmp_path):
     with dg.instance_for_test() as inst:
         inst.add_dynamic_partitions("videos", ["a1", "a2", "b1"])
         for key in ("a1", "a2", "b1"):
-            inst.report_runless_asset_event(dg.AssetMaterialization("features", partition=key))
+            inst.report_runless_asset_event(dg.AssetMaterialization("outcomes", partition=key))
         res = sensor(dg.build_sensor_context(instance=inst, resources=defs.resources))
         assert sorted(r.partition_key for r in res.run_requests) == ["a", "b"]
         again = sensor(dg.build_sensor_context(instance=inst, cursor=res.cursor, resources=defs.resources))
@@ -183,8 +184,13 @@ def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypat
         zf.writestr("stroke/p01/walk.mp4", b"v1")
         zf.writestr("stroke/p02/walk.mp4", b"v2")
         zf.writestr("stroke/notes.txt", b"n")
-    assert main(["ingest", str(archive)]) == 0
+    assert main(["ingest", str(archive), "--task", "sit_to_stand", "--param", "expected_repetitions=5"]) == 0
     intake = tmp_path / "data" / "intake"
+    from neuropose_assets.core.tasks import load_protocol
+
+    protocol = load_protocol(intake / "stroke" / "protocol.yaml")  # the placed files are declared, nothing else
+    assert protocol.resolve("p01/walk.mp4").spec == TaskSpec(task="sit_to_stand", expected_repetitions=5)
+    assert not protocol.resolve("p03/walk.mp4").declared
     assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == ["stroke/p01/walk.mp4",
                                                                                        "stroke/p02/walk.mp4"]  # fmt: skip
     assert main(["ingest", str(archive)]) == 2  # everything collides now; nothing changes
@@ -192,8 +198,13 @@ def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypat
     reg = Registry(layout)
     for p in sorted(intake.rglob("*.mp4")):
         reg.register(f"stroke-{p.parent.name}-walk", p, "stroke")
-    layout.asset_file("features", "stroke-p01-walk").parent.mkdir(parents=True)
-    layout.asset_file("features", "stroke-p01-walk").write_bytes(b"done")
+    from neuropose_assets.dagster_defs.checks import PER_VIDEO_TABLES
+
+    for key in ("stroke-p01-walk", "stroke-p02-walk"):
+        for asset in PER_VIDEO_TABLES:
+            layout.asset_file(asset, key).parent.mkdir(parents=True, exist_ok=True)
+            layout.asset_file(asset, key).write_bytes(b"done")
+    layout.asset_file("repetition_dtw", "stroke-p02-walk").unlink()  # any per-video table missing counts
     assert backfill_partitions(layout, "stroke", missing_only=True) == ["stroke-p02-walk"]
     assert main(["backfill", "stroke", "--missing-only"]) == 0
     import dagster as dg
@@ -201,3 +212,53 @@ def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypat
     inst = dg.DagsterInstance.get()  # the CLI pointed DAGSTER_HOME at <data root>/dagster_home
     (backfill,) = inst.get_backfills()
     assert list(backfill.partition_names) == ["stroke-p02-walk"]
+
+
+def test_protocol_declares_tasks_and_an_edit_reruns_only_the_task_assets(intake):
+    root, tick, layout = intake["root"], intake["tick"], intake["layout"]
+    put(root, "stroke/p01/walk.mp4", b"A" * 100)
+    put(root, "stroke/p01/sts.mp4", b"B" * 100)
+    put(root, "stroke/p01/arm.mp4", b"C" * 100)
+    (root / "stroke" / "protocol.yaml").write_text(
+        'task: gait\nvideos:\n  "*sts*": {task: sit_to_stand, expected_repetitions: 5}\n')
+    tick()
+    runs = {r.partition_key: r for r in tick()}
+    assert set(runs) == {"stroke-p01-walk", "stroke-p01-sts", "stroke-p01-arm"}  # protocol.yaml is no video
+    assert all(r.asset_selection is None for r in runs.values())  # the whole chain
+    reg = Registry(layout)
+    assert reg.get("stroke-p01-sts").declaration.spec == TaskSpec(task="sit_to_stand", expected_repetitions=5)
+    assert reg.get("stroke-p01-walk").declaration.spec.task == "gait"
+    assert "unsupported:stroke/protocol.yaml" not in json.loads(intake["state"]["cursor"])["reported"]
+
+    # an edit of the protocol: only the video whose task changed re-runs, and only its task-dependent assets
+    (root / "stroke" / "protocol.yaml").write_text(
+        'task: gait\nvideos:\n  "*sts*": {task: sit_to_stand, expected_repetitions: 5}\n'
+        '  "*arm*": {task: arm_raise, side: left}\n')
+    (rerun,) = tick()
+    assert rerun.partition_key == "stroke-p01-arm" and rerun.run_key != runs["stroke-p01-arm"].run_key
+    assert {k.to_user_string() for k in rerun.asset_selection} == {"task", "events", "repetitions", "outcomes",
+                                                                   "repetition_dtw"}  # fmt: skip
+    assert reg.get("stroke-p01-arm").declaration.spec.side == "left"
+    assert tick() == []
+
+
+def test_a_broken_protocol_holds_its_cohort_and_is_reported_once(intake):
+    root, tick = intake["root"], intake["tick"]
+    put(root, "stroke/p01/walk.mp4", b"A" * 100)
+    put(root, "other/p01/walk.mp4", b"B" * 100)
+    (root / "stroke" / "protocol.yaml").write_text("task: jogging\n")
+    tick()
+    assert [r.partition_key for r in tick()] == ["other-p01-walk"]  # the other cohort is not held up
+    reported = [t for t in json.loads(intake["state"]["cursor"])["reported"] if t.startswith("protocol:")]
+    assert len(reported) == 1 and tick() == []
+    (root / "stroke" / "protocol.yaml").write_text("task: gait\n")
+    assert [r.partition_key for r in tick()] == ["stroke-p01-walk"]
+
+
+def test_video_without_a_protocol_is_undeclared(intake):
+    root, tick, layout = intake["root"], intake["tick"], intake["layout"]
+    put(root, "c/p/walk.mp4", b"A" * 10)
+    tick()
+    (run,) = tick()
+    assert run.tags["neuropose/task"] == "generic"
+    assert not Registry(layout).get("c-p-walk").declaration.declared

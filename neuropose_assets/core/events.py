@@ -13,7 +13,8 @@ task              signal                                       events (per repet
                   (:func:`pelvis_height`)                       of the fall), ``seated`` (10 %)
 ``squat``         the same, inverted (depth)                   ``squat_start``, ``squat_bottom``, ``squat_end``
 ``arm_raise``     shoulder elevation, deg, per side            ``raise_start``, ``arm_up`` (90 %),
-                                                               ``arm_at_top`` (max), ``arm_down``, ``arm_lowered``
+                                                               ``arm_at_top`` (middle of the hold above 90 %),
+                                                               ``arm_down``, ``arm_lowered``
 ``tug``           uprightness = −(hip + knee flexion), deg,    ``seat_off``, ``standing_reached``, ``turn_start``,
                   body yaw from the hip and shoulder lines,    ``turn_end`` (each 180° turn), ``sit_start``,
                   heel / toe as for gait                       ``seated``; ``heel_strike``/``toe_off`` while
@@ -269,20 +270,26 @@ def _frames(seconds: float, dt: float) -> int:
 
 
 def _humps_task(b: _Builder, s: np.ndarray, cfg: HumpConfig, dt: float, side: str | None, kind: str,
-                names: tuple[str, str, str, str, str], unit: str) -> None:  # fmt: skip
-    """Events (``names`` = onset, top reached, peak, top left, offset; empty = not reported) and repetitions
-    ``[onset, offset)`` of every hump of ``s``."""
+                names: tuple[str, str, str, str, str], unit: str, *, top: str = "peak") -> None:  # fmt: skip
+    """Events (``names`` = onset, top reached, top, top left, offset; empty = not reported) and repetitions
+    ``[onset, offset)`` of every hump of ``s``.  The top event is the extreme (``top="peak"``) or the middle of the
+    hold above ``high_frac`` (``top="hold"``: for movements held at the top, where the maximum is arbitrary); the
+    repetition's peak is always the extreme."""
     s = _clean(s, cfg.lowpass_hz, 1.0 / dt)
     if not np.isfinite(s).all() or len(s) < 3:
         return
     humps = find_humps(s, min_prominence=cfg.min_prominence, min_distance=_frames(cfg.min_distance_s, dt),
                        low_frac=cfg.low_frac, high_frac=cfg.high_frac)  # fmt: skip
     for n, h in enumerate(humps):
-        for name, frame in zip(names, (h.onset, h.top_reached, h.peak, h.top_left, h.offset), strict=True):
+        mid = h.peak
+        if top == "hold" and h.top_reached is not None and h.top_left is not None:
+            mid = (h.top_reached + h.top_left - 1) // 2
+        for name, frame in zip(names, (h.onset, h.top_reached, mid, h.top_left, h.offset), strict=True):
             if name:
                 b.event(name, side, frame, s[frame] if frame is not None else np.nan, unit, n)
         if h.onset is not None and h.offset is not None:
-            b.repetition(side, n, kind, h.onset, h.offset, h.peak, names[2], h.peak_value, unit)
+            peak_event = names[2] if top == "peak" else "maximum"
+            b.repetition(side, n, kind, h.onset, h.offset, h.peak, peak_event, h.peak_value, unit)
 
 
 def _renumber(b: _Builder) -> None:
@@ -409,7 +416,7 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
     elif task == "arm_raise":
         for side in spec.sides:
             _humps_task(b, _col(features, f"{side}_shoulder_elevation_deg"), config.arm_raise, dt, side, "arm_raise",
-                        ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"), "deg")  # fmt: skip
+                        ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"), "deg", top="hold")  # fmt: skip
         signals["arm_raise"] = "shoulder elevation (trunk vs upper arm), deg, per side"
     elif task == "tug":
         tug_events(b, features, config, dt)

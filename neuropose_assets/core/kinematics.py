@@ -324,9 +324,10 @@ def left_right_swaps(uv: np.ndarray, *, ratio: float = 0.5, min_separation: floa
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     left = uv[:, [ci[f"left_{j}"] for j in SWAP_JOINTS]]
     right = uv[:, [ci[f"right_{j}"] for j in SWAP_JOINTS]]
-    trunk = np.nanmedian(np.linalg.norm(uv[:, ci["neck"]] - uv[:, ci["pelvis"]], axis=-1)) if len(uv) else np.nan
-    if len(uv) < 2 or not np.isfinite(trunk) or trunk <= 0:
+    trunks = np.linalg.norm(uv[:, ci["neck"]] - uv[:, ci["pelvis"]], axis=-1)
+    if len(uv) < 2 or not np.isfinite(trunks).any() or np.nanmedian(trunks) <= 0:
         return np.zeros(0, int)
+    trunk = np.nanmedian(trunks)
 
     def cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.linalg.norm(a - b, axis=-1).sum(axis=-1)

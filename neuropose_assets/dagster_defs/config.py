@@ -98,5 +98,7 @@ def config_or_fail(config: Any, what: str) -> Any:
     """``config.to_core()``, or a non-retried :class:`dagster.Failure` that says which field is wrong."""
     try:
         return config.to_core()
-    except (ValidationError, ValueError) as err:
-        raise dg.Failure(description=f"{what} config is invalid: {err}", allow_retries=False) from None
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}" + (
+            f" (got {e['input']!r})" if e.get("loc") else "") for e in err.errors())  # fmt: skip
+        raise dg.Failure(description=f"{what} config is invalid: {problems}", allow_retries=False) from None

@@ -1,0 +1,173 @@
+"""Validate task events and counts on the real development clips against their ground truth.
+
+Runs every clip of ``shared/dev_data`` (see its README: hand-counted repetitions, hand-annotated event times and,
+for the four OpenCap clips, events from marker-based motion capture) through the pipeline — ``neuropose-assets run``
+with the clip's task, one fresh data root — then prints per clip the repetition count (detected vs truth) and, per
+event type, the one-to-one matched event-time errors (median / max |error|, signed mean = bias, missed, extra).
+
+    .venv/bin/python benchmarks/validate_outcomes.py [--dev-data ../shared/dev_data] [--data-root DIR] [--json OUT]
+
+Targets (issue "Clinical outcomes per task"): exact counts; event times median |error| ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+from neuropose_assets.core.agreement import Agreement, match_events
+from neuropose_assets.core.storage import Layout, sanitize_key
+from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+
+DEFAULT_DEV_DATA = Path(__file__).resolve().parents[2] / "shared" / "dev_data"
+SIDE = {"L": "left", "R": "right"}
+
+#: the task each clip shows, and which ground-truth lists the events are compared with: (our event, side, times)
+CLIPS = {
+    "opencap_sit_to_stand_5x_frontoblique": TaskSpec(task="sit_to_stand", expected_repetitions=5),
+    "opencap_squat_5x_frontoblique": TaskSpec(task="squat", expected_repetitions=5),
+    "opencap_walking_oblique": TaskSpec(task="gait", camera_view="oblique"),
+    "opencap_walking_trunksway_oblique": TaskSpec(task="gait", camera_view="oblique"),
+    "dumbbell_squat_2x_side": TaskSpec(task="squat", expected_repetitions=2, camera_view="side"),
+    "onelegstance_armraise_front": TaskSpec(task="arm_raise", expected_repetitions=1, camera_view="front"),
+}
+
+
+def reference_events(clip: dict) -> tuple[str, list[tuple[str, str | None, list[float]]]]:
+    """``(source, [(event, side, times)])`` from a ground-truth entry: motion capture where it exists."""
+    name = Path(clip["file"]).stem
+    mocap, visual = clip.get("events_mocap", {}), clip.get("events_visual", {})
+    if name == "opencap_sit_to_stand_5x_frontoblique":
+        return "mocap", [("seat_off", None, mocap["seat_off_s_pelvis_10pct_up"]),
+                         ("standing_reached", None, mocap["standing_reached_s_pelvis_90pct_up"]),
+                         ("sit_start", None, mocap["stand_to_sit_start_s_pelvis_90pct_down"]),
+                         ("seated", None, mocap["seated_s_pelvis_10pct_down"])]  # fmt: skip
+    if name == "opencap_squat_5x_frontoblique":
+        return "mocap", [("squat_start", None, mocap["descent_start_s_pelvis_90pct_down"]),
+                         ("squat_bottom", None, mocap["pelvis_height_min_s"]),
+                         ("squat_end", None, mocap["back_to_standing_s_pelvis_90pct_up"])]  # fmt: skip
+    if name.startswith("opencap_walking"):
+        out = []
+        for kind, event in (("HS", "heel_strike"), ("TO", "toe_off")):
+            for s in ("L", "R"):
+                out.append((event, SIDE[s], [e["t_s"] for e in mocap["events"] if e["type"] == kind and e["side"] == s]))
+        return "mocap", out
+    if name == "dumbbell_squat_2x_side":
+        return "visual", [("squat_start", None, visual["descent_start_s"]),
+                          ("squat_bottom", None, visual["bottom_center_s"]),
+                          ("squat_end", None, visual["back_upright_s"])]  # fmt: skip
+    if name == "onelegstance_armraise_front":
+        top = [visual["arm_raise_top_center_s"]]
+        return "visual", [("arm_at_top", "left", top), ("arm_at_top", "right", top)]
+    raise KeyError(name)
+
+
+def reference_count(clip: dict, spec: TaskSpec) -> dict[str, int]:
+    """Expected repetitions per side (``both`` for bilateral tasks); heel strikes for the short walks."""
+    if spec.task == "gait":
+        return {"heel_strikes": clip["steps_heel_strikes_in_clip"]}
+    if spec.task == "arm_raise":
+        return {s: clip["rep_count"] for s in spec.sides}
+    return {"both": clip["rep_count"]}
+
+
+def detected_count(events: pl.DataFrame, reps: pl.DataFrame, spec: TaskSpec) -> dict[str, int]:
+    if spec.task == "gait":
+        return {"heel_strikes": events.filter(pl.col("event") == "heel_strike").height}
+    if spec.task == "arm_raise":
+        return {s: reps.filter(pl.col("side") == s).height for s in spec.sides}
+    return {"both": reps.height}
+
+
+def validate(dev_data: Path, layout: Layout) -> dict:
+    from neuropose_assets.cli import run_videos
+
+    truth = {Path(c["file"]).stem: c for c in json.loads((dev_data / "ground_truth.json").read_text())["clips"]}
+    videos = {sanitize_key(name): dev_data / truth[name]["file"] for name in CLIPS}
+    decls = {sanitize_key(n): TaskDeclaration(spec, "benchmarks/validate_outcomes.py") for n, spec in CLIPS.items()}
+    summary = run_videos(layout, videos, "dev_data", decls, reuse=True)
+    ok = {r["video"]: r for r in summary["rows"]}
+    report, overall = {}, Agreement()
+    for name, spec in CLIPS.items():
+        key = sanitize_key(name)
+        if not ok[key]["ok"]:
+            report[name] = {"error": ok[key]["error"]}
+            continue
+        events = pl.read_parquet(layout.asset_file("events", key))
+        reps = pl.read_parquet(layout.asset_file("repetitions", key))
+        source, refs = reference_events(truth[name])
+        per_event = {}
+        for event, side, times in refs:
+            sel = events.filter(pl.col("event") == event)
+            if side is not None:
+                sel = sel.filter(pl.col("side") == side)
+            a = match_events(sel["time_s"].to_list(), times)
+            per_event[f"{event}{'/' + side if side else ''}"] = a
+            overall = overall + a
+        clip_all = sum(per_event.values(), Agreement())
+        report[name] = {
+            "task": spec.task, "source": source,
+            "count_detected": detected_count(events, reps, spec), "count_truth": reference_count(truth[name], spec),
+            "events": {k: {"median_abs_ms": a.median_abs_ms, "max_abs_ms": a.max_abs_ms, "bias_ms": a.mean_ms,
+                           "matched": len(a.errors_s), "missed": a.missed, "extra": a.extra}
+                       for k, a in per_event.items()},
+            "median_abs_ms": clip_all.median_abs_ms, "max_abs_ms": clip_all.max_abs_ms,
+        }  # fmt: skip
+    report["_overall"] = {"median_abs_ms": overall.median_abs_ms, "max_abs_ms": overall.max_abs_ms,
+                          "bias_ms": overall.mean_ms, "matched": len(overall.errors_s), "missed": overall.missed,
+                          "extra": overall.extra}  # fmt: skip
+    return report
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0f}"
+
+
+def print_report(report: dict) -> None:
+    print(f"\n{'clip':<40} {'task':<13} {'count det/truth':<22} {'median':>7} {'max':>6}  (|event time error|, ms)")
+    for name, r in report.items():
+        if name.startswith("_"):
+            continue
+        if "error" in r:
+            print(f"{name:<40} FAILED: {r['error']}")
+            continue
+        det, tru = r["count_detected"], r["count_truth"]
+        counts = ", ".join(f"{k} {det[k]}/{tru[k]}" for k in tru)
+        exact = "" if det == tru else "  ✗"
+        print(f"{name:<40} {r['task']:<13} {counts + exact:<22} {_ms(r['median_abs_ms']):>7} {_ms(r['max_abs_ms']):>6}"
+              f"  vs {r['source']}")  # fmt: skip
+        for ev, e in r["events"].items():
+            print(f"    {ev:<26} median {_ms(e['median_abs_ms']):>4}  max {_ms(e['max_abs_ms']):>4}  bias "
+                  f"{_ms(e['bias_ms']):>5}  matched {e['matched']}  missed {e['missed']}  extra {e['extra']}")  # fmt: skip
+    o = report["_overall"]
+    exact = sum(1 for n, r in report.items() if not n.startswith("_") and r.get("count_detected") == r.get("count_truth"))
+    print(f"\noverall: exact counts {exact}/{len(CLIPS)}; event times median |error| {_ms(o['median_abs_ms'])} ms, max "
+          f"{_ms(o['max_abs_ms'])} ms, bias {_ms(o['bias_ms'])} ms; {o['matched']} matched, {o['missed']} missed, "
+          f"{o['extra']} extra")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dev-data", type=Path, default=DEFAULT_DEV_DATA)
+    ap.add_argument("--data-root", type=Path, help="data root to use (default: a fresh temporary one)")
+    ap.add_argument("--json", type=Path, help="also write the report as JSON")
+    args = ap.parse_args(argv)
+    if not (args.dev_data / "ground_truth.json").exists():
+        print(f"error: no ground_truth.json under {args.dev_data}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = Layout(args.data_root or Path(tmp) / "data")
+        report = validate(args.dev_data, layout)
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
