@@ -46,6 +46,9 @@ def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monke
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         assert _wait(lambda: _up(port), 120), "dagster dev did not start"
+        # a cohort with a protocol: one walk, one sit-to-stand, one video that no rule declares
+        (intake / "burst" / "protocol.yaml").write_text(
+            'videos:\n  "trial_0.mp4": {task: gait}\n  "trial_1.mp4": {task: sit_to_stand, expected_repetitions: 5}\n')
         for c in clips:  # the burst
             os.replace(c, intake / "burst" / c.name)
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
@@ -72,6 +75,15 @@ def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monke
             f"burst-trial_{i}" for i in range(N)
         ]
         assert (data / "assets" / "cohort_dtw" / "burst.parquet").exists()
+        import polars as pl
+
+        for i in range(N):
+            assert (data / "assets" / "outcomes" / f"burst-trial_{i}.parquet").exists()
+        table = _wait(lambda: _cohort_rows(data), 120)  # the last cohort run may still be queued
+        assert table is not None, "the cohort outcome table never listed every video"
+        assert dict(zip(table["partition"], table["task"])) == {
+            "burst-trial_0": "gait", "burst-trial_1": "sit_to_stand", "burst-trial_2": "generic"}  # fmt: skip
+        assert table.filter(pl.col("partition") == "burst-trial_2")["declared"].to_list() == [False]
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # dagster dev may ignore SIGTERM in the background
         proc.wait(30)
@@ -83,3 +95,13 @@ def _up(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def _cohort_rows(data: Path):
+    import polars as pl
+
+    path = data / "assets" / "cohort_outcomes" / "burst.parquet"
+    if not path.exists():
+        return None
+    table = pl.read_parquet(path)
+    return table if table.height == N else None

@@ -190,9 +190,9 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
         assert feats["left_knee_flexion_deg"][20] is None
 
         # comparing models in one cohort is refused unless explicitly allowed
-        cam01 = world["layout"].asset_file("features", "cam01")
-        (layout.assets / "features").mkdir(parents=True, exist_ok=True)
-        (layout.assets / "features" / "cam01.parquet").write_bytes(cam01.read_bytes())
+        for asset in ("features", "repetitions", "task"):  # cam01's BlazePose outputs, as if run here
+            (layout.assets / asset).mkdir(parents=True, exist_ok=True)
+            (layout.assets / asset / "cam01.parquet").write_bytes(world["layout"].asset_file(asset, "cam01").read_bytes())
         register_videos(instance, layout, {"cam01": world["layout"].root}, "mixed")
         job = defs.resolve_job_def("cohort_job")
         refused = job.execute_in_process(partition_key="mixed", instance=instance, raise_on_error=False)

@@ -114,3 +114,10 @@ def test_every_task_has_outcomes_and_the_catalogue_documents_them():
     assert md.count("\n") == len(CATALOGUE) + 1 and "Zeni" in md
     feats, _ = S.walk(fps=FPS)
     assert set(wide(_outcomes(feats, TaskSpec(task="gait")))) >= {"cadence_steps_min", "gait_speed_m_s"}
+
+
+def test_the_readme_documents_every_outcome_as_defined_in_the_code():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert catalogue_markdown() in readme, "regenerate the README's outcome table with core.outcomes.catalogue_markdown()"

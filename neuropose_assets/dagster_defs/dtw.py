@@ -91,6 +91,9 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
         if not all(p.exists() for p in paths.values()):
             skipped[key] = "not processed (or failed)"
             continue
+        prov = read_provenance(paths["features"])
+        m = prov.get("model", {})
+        models[key] = f"{m.get('name')}/{m.get('variant')}/{m.get('checksum', '')[:12]}"
         task = pl.read_parquet(paths["task"])["task"][0]
         units = mean_repetition(pl.read_parquet(paths["features"]), pl.read_parquet(paths["repetitions"]), core_cfg,
                                 cfg_all.samples)  # fmt: skip
@@ -100,9 +103,6 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
         by_task.setdefault(task, {})[key] = units
         tasks[key] = task
         fingerprints[key] = "".join(sha256_file(p)[:16] for p in paths.values())
-        prov = read_provenance(paths["features"])
-        m = prov.get("model", {})
-        models[key] = f"{m.get('name')}/{m.get('variant')}/{m.get('checksum', '')[:12]}"
         sources[key] = prov.get("source", {}).get("sha256")
     if len(set(models.values())) > 1 and not cfg_all.allow_mixed_models:
         raise dg.Failure(

@@ -114,7 +114,11 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
                 raise proto
             return proto.resolve(inner)
         except ProtocolError as err:
-            report_once(f"protocol:{folder}:{path.stat().st_mtime_ns}",
+            try:
+                version = path.stat().st_mtime_ns
+            except OSError:  # removed meanwhile: report it again once it is back
+                version = 0
+            report_once(f"protocol:{folder}:{version}",
                         f"intake: {err} — the videos of cohort {f.cohort!r} wait until the protocol is fixed")  # fmt: skip
             return None
 
