@@ -234,7 +234,8 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
         "video": r["video"], "ok": r["ok"], "frames": r["meta"]["poses"].get("n_frames"),
         "with_subject": r["meta"]["poses"].get("frames_with_subject"),
         "task": r["meta"]["events"].get("task"), "repetitions": r["meta"]["repetitions"].get("repetitions"),
-        "cadence_steps_min": r["meta"]["outcomes"].get("cadence_steps_min"), "wall_s": r["wall_s"],
+        "outcomes": sum(isinstance(v, float) for k, v in r["meta"]["outcomes"].items() if k != "compute_s"),
+        "wall_s": r["wall_s"],
     } for r in summary["rows"]]  # fmt: skip
     out(f"\nneuropose-assets demo — data root {layout.root}\n")
     with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
@@ -243,7 +244,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     cm = summary["cohort"]
     n = cm.get("sequences", 0)
     out(f"\ncohort '{cohort}': outcome table {cm.get('outcomes_videos', 0)} videos "
-        f"({layout.asset_file('cohort_outcomes', cohort)}); DTW matrix {n} x {n} on mean gait cycles "
+        f"({layout.asset_file('cohort_outcomes', cohort)}); DTW matrix {n} x {n} on mean repetitions "
         f"({cm.get('pairs', 0)} pairs; left out: {cm.get('missing_members', '?')})")  # fmt: skip
     out("time: " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()))
     out(

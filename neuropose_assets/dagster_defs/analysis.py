@@ -163,13 +163,14 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
 
 
 def outcome_summary(df: pl.DataFrame) -> str:
-    """One line per measure: ``name  value unit`` or ``name  — (reason)``, for logs and the CLI."""
-    lines = []
+    """The computed measures, one per line (``name  value unit``), then the undefined ones grouped by reason."""
+    lines, undefined = [], {}
     for r in df.iter_rows(named=True):
         if r["value"] is None:
-            v = f"— ({r['null_reason']})"
+            undefined.setdefault(r["null_reason"], []).append(r["measure"])
         else:
             v = f"{r['value']:.0f}" if r["unit"] == "count" else f"{r['value']:.3f} {r['unit']}"
-        lines.append(f"  {r['measure']:<32} {v}")
+            lines.append(f"  {r['measure']:<32} {v}")
+    for reason, names in undefined.items():
+        lines.append(f"  not computed — {reason}: {', '.join(names)}")
     return "\n".join(lines)
-
