@@ -117,8 +117,8 @@ def left_right_consistent(context: dg.AssetCheckExecutionContext, storage: Stora
             passed=False,
             severity=dg.AssetCheckSeverity.WARN,
             description=f"The pose model swapped the subject's left and right legs {len(flips)} time(s) (at {when} s). "
-            "Left/right events and outcomes around these times may belong to the other side; check the review "
-            "video, or record with the subject's side facing the camera.",
+            "Left/right events and outcomes around these times may belong to the other side; check the video at "
+            "those times, or record with the subject's side facing the camera.",
             metadata={**meta, "at_s": when},
         )
     return dg.AssetCheckResult(passed=True, metadata=meta)

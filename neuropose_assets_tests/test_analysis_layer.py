@@ -1,0 +1,87 @@
+"""The task stages through Dagster, fast: synthetic features on disk (no video, no pose model) → task, events,
+repetitions, outcomes, repetition DTW, cohort tables; the declared task drives the analysis and its data version."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from neuropose_assets.core.storage import Layout, Registry
+from neuropose_assets.core.tables import read_provenance, write_table
+from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets_tests import synthetic as S
+
+TASK_SELECTION = ["task", "events", "repetitions", "outcomes", "repetition_dtw"]
+
+
+@pytest.fixture
+def world(tmp_path):
+    from neuropose_assets.definitions import build_defs
+
+    layout = Layout(tmp_path / "data")
+    walk, _ = S.walk(fps=60.0)
+    sts, _ = S.sit_to_stand(fps=60.0, reps=5)
+    prov = {"source": {"partition": None, "cohort": "c", "sha256": "0" * 64}, "configs": {"features": {"frame": "camera"}},
+            "model": {"name": "synthetic", "variant": "-", "checksum": "0" * 64, "origin": "hip_midpoint"}}  # fmt: skip
+    reg = Registry(layout)
+    for key, feats in (("walk", walk), ("sts", sts)):
+        write_table(feats, layout.asset_file("features", key), {**prov, "source": {**prov["source"], "partition": key}})
+        reg.register(key, tmp_path / f"{key}.mp4", "c")
+    defs = build_defs(str(layout.root))
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions("videos", ["walk", "sts"])
+        inst.add_dynamic_partitions("cohorts", ["c"])
+        job = defs.resolve_job_def("per_video_job")
+
+        def run(key: str, task: TaskSpec | None):
+            reg.register(key, tmp_path / f"{key}.mp4", "c", task=TaskDeclaration(task, "test") if task else None)
+            return job.execute_in_process(partition_key=key, instance=inst, raise_on_error=False,
+                                          asset_selection=[dg.AssetKey(a) for a in TASK_SELECTION])  # fmt: skip
+
+        yield {"layout": layout, "run": run, "inst": inst, "defs": defs}
+
+
+def _version(inst, key: str) -> str:
+    rec = inst.get_latest_data_version_record(dg.AssetKey("task"), partition_key=key)
+    return rec.asset_materialization.tags["dagster/data_version"]
+
+
+def test_the_declared_task_drives_events_outcomes_and_the_data_version(world):
+    layout, run, inst = world["layout"], world["run"], world["inst"]
+    res = run("walk", TaskSpec(task="gait", camera_view="side"))
+    assert res.success
+    out = pl.read_parquet(layout.asset_file("outcomes", "walk"))
+    assert out.filter(pl.col("measure") == "cadence_steps_min")["value"][0] == pytest.approx(109.1, abs=0.2)
+    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+            for e in res.get_asset_materialization_events()}  # fmt: skip
+    assert mats["outcomes"]["cadence_steps_min"].value == pytest.approx(109.1, abs=0.2)  # charted across partitions
+    assert mats["task"]["task"].value == "gait"
+    assert read_provenance(layout.asset_file("events", "walk"))["task"]["spec"]["task"] == "gait"
+    first = _version(inst, "walk")
+    assert run("walk", TaskSpec(task="gait", camera_view="side")).success
+    assert _version(inst, "walk") == first  # same declaration, same version: nothing downstream goes stale
+    assert run("walk", TaskSpec(task="squat")).success
+    assert _version(inst, "walk") != first  # another task: task-dependent assets are stale until re-run
+    assert set(pl.read_parquet(layout.asset_file("outcomes", "walk"))["measure"]) >= {"depth_knee_flexion_deg"}
+
+
+def test_undeclared_runs_generic_and_warns_and_the_cohort_tables_follow(world):
+    layout, run, inst, defs = world["layout"], world["run"], world["inst"], world["defs"]
+    res = run("sts", None)
+    warn = {e.check_name: e for e in res.get_asset_check_evaluations()}["task_declared"]
+    assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN and "protocol.yaml" in warn.description
+    assert pl.read_parquet(layout.asset_file("task", "sts"))["task"][0] == "generic"
+    assert run("sts", TaskSpec(task="sit_to_stand", expected_repetitions=4)).success
+    found = {e.check_name: e for e in run("sts", TaskSpec(task="sit_to_stand", expected_repetitions=4))
+             .get_asset_check_evaluations()}["repetitions_found"]  # fmt: skip
+    assert not found.passed and "expects 4 repetition(s), found [5]" in found.description
+    assert run("walk", TaskSpec(task="gait")).success
+    cohort = defs.resolve_job_def("cohort_job").execute_in_process(partition_key="c", instance=inst)
+    assert cohort.success
+    table = pl.read_parquet(layout.asset_file("cohort_outcomes", "c"))
+    assert table.select("partition", "task").rows() == [("sts", "sit_to_stand"), ("walk", "gait")]
+    assert table.filter(pl.col("partition") == "sts")["five_sts_time_s"][0] > 10
+    assert table.filter(pl.col("partition") == "walk")["five_sts_time_s"][0] is None  # not applicable: null
+    dtw = pl.read_parquet(layout.asset_file("cohort_dtw", "c"))
+    assert set(dtw["task"]) == {"sit_to_stand", "gait"}
+    assert dtw.filter(pl.col("a") != pl.col("b")).height == 0  # one video per task: nothing of another task compared
+    assert set(dtw.filter(pl.col("a") == "walk")["unit"]) == {"all@left", "all@right"}  # mean cycle per foot
