@@ -355,8 +355,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except (ProtocolError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from neuropose_assets.core.intake import Pseudonymiser, derive_key
+    from neuropose_assets.core.storage import privacy_mode
+
+    layout = _layout(args)
+    mode = privacy_mode()
+    pseud = Pseudonymiser(layout.private, cohorts=mode == "all") if mode else None
+
+    def key_of(cohort: str, rel: str) -> str:  # the key the intake sensor will give the file
+        return pseud.alias(rel) if pseud is not None else derive_key(cohort, rel)
+
     try:
-        res = ingest_zip(args.archive, intake, cohort=args.cohort, overwrite=args.overwrite)
+        res = ingest_zip(args.archive, intake, cohort=args.cohort, overwrite=args.overwrite, key_of=key_of)
     except (IngestError, FileNotFoundError) as err:  # CollisionError lists every collision in its message
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import pytest
 from neuropose_assets.core.intake import Pseudonymiser, derive_key, scan_intake
 from neuropose_assets.core.storage import Layout, Registry
 from neuropose_assets.core.tasks import TaskSpec
-from neuropose_assets.dagster_defs.sensors import evaluate_intake
+from neuropose_assets.dagster_defs.sensors import evaluate_intake, load_intake_state, report_tag
 
 
 def put(root: Path, rel: str, data: bytes = b"video", age_s: float = 120.0) -> Path:
@@ -106,7 +106,7 @@ def test_sensor_registers_runs_once_and_reruns_only_changed_content(intake):
     assert inst.get_dynamic_partitions("cohorts") == ["stroke"]
     assert Registry(layout).get("stroke-p01-walk").source == str(root / "stroke/p01/walk.mp4")
     assert tick() == [] and tick() == []  # unchanged: never again
-    assert "unsupported:stroke/readme.txt" in json.loads(intake["state"]["cursor"])["reported"]
+    assert report_tag("unsupported:stroke/readme.txt") in load_intake_state(layout)["reported"]
 
     # a changed recording runs again, with a new run key
     put(root, "stroke/p01/walk.mp4", b"C" * 120)
@@ -139,9 +139,10 @@ def test_removed_source_is_reported_and_nothing_is_deleted(intake):
     tick()
     tick()
     p.unlink()
+    reported = len(load_intake_state(layout)["reported"])
     assert tick() == []
-    cursor = json.loads(intake["state"]["cursor"])
-    assert any(r.startswith("removed:c/a.mp4") for r in cursor["reported"])
+    assert len(load_intake_state(layout)["reported"]) == reported + 1  # the removal, once
+    assert tick() == [] and len(load_intake_state(layout)["reported"]) == reported + 1
     assert Registry(layout).get("c-a").source.endswith("c/a.mp4")
     assert "c-a" in intake["instance"].get_dynamic_partitions("videos")
 
@@ -228,7 +229,7 @@ def test_protocol_declares_tasks_and_an_edit_reruns_only_the_task_assets(intake)
     reg = Registry(layout)
     assert reg.get("stroke-p01-sts").declaration.spec == TaskSpec(task="sit_to_stand", expected_repetitions=5)
     assert reg.get("stroke-p01-walk").declaration.spec.task == "gait"
-    assert "unsupported:stroke/protocol.yaml" not in json.loads(intake["state"]["cursor"])["reported"]
+    assert report_tag("unsupported:stroke/protocol.yaml") not in load_intake_state(layout)["reported"]
 
     # an edit of the protocol: only the video whose task changed re-runs, and only its task-dependent assets
     (root / "stroke" / "protocol.yaml").write_text(
@@ -249,8 +250,8 @@ def test_a_broken_protocol_holds_its_cohort_and_is_reported_once(intake):
     (root / "stroke" / "protocol.yaml").write_text("task: jogging\n")
     tick()
     assert [r.partition_key for r in tick()] == ["other-p01-walk"]  # the other cohort is not held up
-    reported = [t for t in json.loads(intake["state"]["cursor"])["reported"] if t.startswith("protocol:")]
-    assert len(reported) == 1 and tick() == []
+    before = len(load_intake_state(intake["layout"])["reported"])
+    assert tick() == [] and len(load_intake_state(intake["layout"])["reported"]) == before  # reported once
     (root / "stroke" / "protocol.yaml").write_text("task: gait\n")
     assert [r.partition_key for r in tick()] == ["stroke-p01-walk"]
 
@@ -262,3 +263,53 @@ def test_video_without_a_protocol_is_undeclared(intake):
     (run,) = tick()
     assert run.tags["neuropose/task"] == "generic"
     assert not Registry(layout).get("c-p-walk").declaration.declared
+
+
+def test_the_sensor_survives_any_file_system_state_and_reports_each_problem_once(intake, tmp_path, monkeypatch):
+    root, tick, layout = intake["root"], intake["tick"], intake["layout"]
+    put(root, "stroke/p01/walk.mp4", b"A" * 10)
+    (root / "stroke" / "loop").mkdir()
+    (root / "stroke" / "loop" / "again").symlink_to(root / "stroke" / "loop")  # a link loop
+    (root / "stroke" / "dangling.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (root / "stroke" / "passwd.mp4").symlink_to("/etc/passwd")  # into system files
+    outside = put(tmp_path / "elsewhere", "video.mp4", b"B" * 10)
+    (root / "stroke" / "linked.mp4").symlink_to(outside)
+    put(root, "stroke/!!!.mp4", b"C")
+    put(root, "stroke/~walk.mp4", b"D")
+    os.makedirs(os.fsencode(root / "stroke" / "p02"))
+    bad = os.path.join(os.fsencode(root / "stroke" / "p02"), b"walk_\xff.mp4")  # not valid UTF-8
+    with open(bad, "wb") as f:
+        f.write(b"E")
+    os.utime(bad, (time.time() - 120, time.time() - 120))
+    (root / "stroke" / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):  # as root, chmod 000 does not stop us reading: simulate an unreadable folder
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    tick()
+    runs = tick()
+    assert [r.partition_key for r in runs] == ["stroke-p01-walk"]  # only the real video, nothing behind a link
+    reported = load_intake_state(layout)["reported"]
+    for tag in ("link:stroke/dangling.mp4", "link:stroke/passwd.mp4", "link:stroke/linked.mp4",
+                "link:stroke/loop/again", "name:stroke/!!!.mp4", "ignored:stroke/~walk.mp4",
+                "unreadable:stroke/locked:Permission denied"):  # fmt: skip
+        assert report_tag(tag) in reported, tag
+    assert sum(1 for _ in reported) == 8  # the seven above and the undecodable name
+    assert tick() == [] and len(load_intake_state(layout)["reported"]) == 8  # once, not every tick
+    assert not Registry(layout).all()[0].source.endswith("passwd")
+
+
+def test_links_into_an_allowed_folder_are_followed(intake, tmp_path, monkeypatch):
+    root, tick = intake["root"], intake["tick"]
+    share = tmp_path / "share"
+    video = put(share, "walk.mp4", b"A" * 10)
+    (root / "stroke").mkdir()
+    (root / "stroke" / "walk.mp4").symlink_to(video)
+    (root / "stroke" / "passwd.mp4").symlink_to("/etc/passwd")
+    monkeypatch.setenv("NEUROPOSE_INTAKE_LINK_ROOTS", str(share))
+    tick()
+    assert [r.partition_key for r in tick()] == ["stroke-walk"]

@@ -314,3 +314,23 @@ def test_success_leaves_only_the_videos(tmp_path: Path, intake: Path) -> None:
     assert sorted(intake.rglob("*.mp4")) == [intake / "c" / "S01" / "a.mp4"]
     assert sorted(p for p in intake.rglob("*") if p.is_file()) == sorted(result.placed)
     assert not [p for p in intake.rglob(".*")]  # no .ingest-* staging, no .partial files
+
+
+def test_what_the_intake_would_refuse_or_merge_is_refused_before_anything_is_placed(tmp_path):
+    intake = tmp_path / "intake"
+    (intake / "stroke").mkdir(parents=True)
+    (intake / "stroke" / "walk_2.mp4").write_bytes(b"old")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (intake / "linked").symlink_to(outside)  # a folder link inside the intake
+    archive = make_zip(tmp_path / "a.zip", ("stroke/walk 1.mp4", b"a"), ("stroke/walk_1.mp4", b"b"),
+                       ("stroke/Walk 2.mp4", b"c"), ("stroke/~trial.mp4", b"d"), ("linked/p1/walk.mp4", b"e"),
+                       ("stroke/ok.mp4", b"f"))  # fmt: skip
+    with pytest.raises(CollisionError) as err:
+        ingest_zip(archive, intake)
+    msg = str(err.value)
+    assert "'stroke/walk 1.mp4' and 'stroke/walk_1.mp4' would become the same partition 'stroke-walk_1'" in msg
+    assert "'stroke/Walk 2.mp4' and stroke/walk_2.mp4 (already in the intake folder)" in msg
+    assert "'~trial.mp4' marks a temporary or hidden file" in msg
+    assert "is a symbolic link; ingest does not write through links" in msg
+    assert not (intake / "stroke" / "ok.mp4").exists() and not any(outside.rglob("*"))  # nothing placed anywhere

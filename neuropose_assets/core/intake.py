@@ -56,6 +56,11 @@ class ScanResult:
         outside_cohort: videos directly in the intake root (no cohort folder).
         collisions: ``key -> [rel, ...]`` where several files map to one key.
         protocols: cohort folder name -> its ``protocol.yaml`` (:mod:`.tasks`).
+        bad_names: videos whose name gives no partition key (``!!!.mp4``) or is not valid text.
+        links: symbolic links that are not followed (links to folders, or to files outside the allowed roots).
+        unreadable: ``rel -> reason`` for folders and files that could not be read.
+        ignored: videos whose name marks them as temporary (``~name.mp4``): never processed.
+        files: every video with a key (ready, settling or colliding).
         n_files: files examined.
     """
 
@@ -65,6 +70,11 @@ class ScanResult:
     outside_cohort: list[str] = field(default_factory=list)
     collisions: dict[str, list[str]] = field(default_factory=dict)
     protocols: dict[str, Path] = field(default_factory=dict)
+    bad_names: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    files: list[IntakeFile] = field(default_factory=list)
     n_files: int = 0
 
 
@@ -73,22 +83,48 @@ def _ignored(name: str) -> bool:
     return name.startswith((".", "~$", "~")) or low.endswith(TEMP_SUFFIXES) or low in {"thumbs.db", "desktop.ini"}
 
 
-def _walk(root: Path):
+def _inside(path: str, roots: tuple[Path, ...]) -> bool:
+    return any(path == str(r) or path.startswith(str(r) + os.sep) for r in roots)
+
+
+def _walk(root: Path, res: ScanResult, link_roots: tuple[Path, ...]):
+    """Files below ``root`` (``os.DirEntry``; hidden / temporary names skipped).  Never follows a link to a folder;
+    follows a link to a file only when it resolves inside ``link_roots``.  Every entry that cannot be read (permission,
+    a link loop, a name the file system rejects) goes to ``res.unreadable`` / ``res.links`` and the walk goes on."""
     stack = [root]
     while stack:
         d = stack.pop()
         try:
             it = os.scandir(d)
-        except (FileNotFoundError, PermissionError):
+        except FileNotFoundError:
+            continue
+        except OSError as err:  # permission denied, loop, I/O error: report the folder, keep scanning the rest
+            res.unreadable[_rel(root, d)] = err.strerror or type(err).__name__
             continue
         with it:
             for e in it:
                 if _ignored(e.name):
+                    if e.name.startswith("~") and not e.name.startswith("~$") and e.name.lower().endswith(
+                            VIDEO_EXTENSIONS):  # fmt: skip
+                        res.ignored.append(_rel(root, e.path))
                     continue
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(Path(e.path))
-                elif e.is_file(follow_symlinks=True):
-                    yield e
+                try:
+                    if e.is_symlink():
+                        target = os.path.realpath(e.path)
+                        if link_roots and _inside(target, link_roots) and os.path.isfile(target):
+                            yield e
+                        else:
+                            res.links.append(_rel(root, e.path))
+                    elif e.is_dir(follow_symlinks=False):
+                        stack.append(Path(e.path))
+                    elif e.is_file(follow_symlinks=False):
+                        yield e
+                except OSError as err:
+                    res.unreadable[_rel(root, e.path)] = err.strerror or type(err).__name__
+
+
+def _rel(root: Path, path: str | Path) -> str:
+    return Path(path).relative_to(root).as_posix()
 
 
 class Pseudonymiser:
@@ -98,7 +134,8 @@ class Pseudonymiser:
     gets the same key; the manifest lets authorised staff map a key back to the delivered file.
     """
 
-    def __init__(self, private_dir: Path) -> None:
+    def __init__(self, private_dir: Path, *, cohorts: bool = False) -> None:
+        self.cohorts = cohorts
         self.dir = private_dir
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         secret_file = self.dir / "pseudonym.key"
@@ -112,8 +149,29 @@ class Pseudonymiser:
         )
         self._dirty = False
 
+    def alias(self, text: str, n: int = 12) -> str:
+        """A stable pseudonym of any text (HMAC-SHA-256, ``n`` hex), not recorded in the manifest."""
+        return hmac.new(self._secret, text.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:n]
+
+    def cohort(self, folder: str) -> str:
+        """The cohort key of a cohort folder: sanitised, or ``c<HMAC[:10]>`` when cohort names are pseudonymised too
+        (recorded in the manifest)."""
+        if not self.cohorts:
+            return sanitize_key(folder)
+        key = f"c{self.alias('cohort:' + folder, 10)}"
+        if self._manifest.get(key) != folder:
+            self._manifest[key] = folder
+            self._dirty = True
+        return key
+
+    def shown(self, rel: str) -> str:
+        """How an intake path appears in logs: its would-be key, never its name."""
+        folder = rel.split("/", 1)[0]
+        cohort = self.cohort(folder) if "/" in rel else "-"
+        return f"{cohort}-{self.alias(rel)} (a {Path(rel).suffix or 'file'} file; see private/pseudonyms.json)"
+
     def key(self, cohort: str, rel: str) -> str:
-        digest = hmac.new(self._secret, rel.encode(), hashlib.sha256).hexdigest()[:12]
+        digest = self.alias(rel)
         key = f"{cohort}-{digest}"
         if self._manifest.get(key) != rel:
             self._manifest[key] = rel
@@ -147,6 +205,7 @@ def scan_intake(
     now: float,
     stable_seconds: float = 30.0,
     pseudonymiser: Pseudonymiser | None = None,
+    link_roots: tuple[Path, ...] = (),
 ) -> ScanResult:
     """Scan ``root`` (see module docstring).
 
@@ -154,15 +213,23 @@ def scan_intake(
         previous: ``rel -> fingerprint`` from the last scan (its ``pending`` plus the fingerprints of ready files).
         now: current time, s since the epoch.
         stable_seconds: minimum age of the last modification, s.
+        link_roots: symbolic links to files are followed only when they resolve inside one of these folders
+            (default: links are never followed; ``NEUROPOSE_INTAKE_LINK_ROOTS``).
     """
     previous = previous or {}
     res = ScanResult()
     by_key: dict[str, list[IntakeFile]] = {}
     if not root.is_dir():
         return res
-    for e in _walk(root):
+    roots = tuple(Path(os.path.realpath(r)) for r in link_roots)
+    for e in _walk(root, res, roots):
         res.n_files += 1
-        rel = Path(e.path).relative_to(root).as_posix()
+        rel = _rel(root, e.path)
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not text in the name: no key, no message can carry it
+            res.bad_names.append(rel.encode("utf-8", "replace").decode())
+            continue
         if rel.count("/") == 1 and rel.endswith("/" + PROTOCOL_FILE):
             res.protocols[rel.split("/", 1)[0]] = Path(e.path)
             continue
@@ -173,14 +240,20 @@ def scan_intake(
             res.outside_cohort.append(rel)
             continue
         try:
-            cohort = sanitize_key(rel.split("/", 1)[0])
+            folder = rel.split("/", 1)[0]
+            cohort = pseudonymiser.cohort(folder) if pseudonymiser is not None else sanitize_key(folder)
             key = derive_key(cohort, rel, pseudonymiser)
         except ValueError:  # nothing usable in the name (e.g. "!!!.mp4")
-            res.unsupported.append(rel)
+            res.bad_names.append(rel)
             continue
-        st = e.stat()
+        try:
+            st = e.stat()
+        except OSError as err:
+            res.unreadable[rel] = err.strerror or type(err).__name__
+            continue
         fp = f"{st.st_size}:{st.st_mtime_ns}"
-        by_key.setdefault(key, []).append(IntakeFile(Path(e.path), rel, cohort, key, fp, st.st_size))
+        res.files.append(IntakeFile(Path(e.path), rel, cohort, key, fp, st.st_size))
+        by_key.setdefault(key, []).append(res.files[-1])
         if previous.get(rel) != fp or now - st.st_mtime < stable_seconds:
             res.pending[rel] = fp
     for key, files in by_key.items():
@@ -191,7 +264,8 @@ def scan_intake(
         elif files[0].rel not in res.pending:
             res.ready.append(files[0])
     res.ready.sort(key=lambda f: f.key)
-    res.unsupported.sort()
+    for lst in (res.unsupported, res.bad_names, res.links, res.ignored):
+        lst.sort()
     if pseudonymiser is not None:
         pseudonymiser.save()
     return res

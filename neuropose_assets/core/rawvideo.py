@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from neuropose_assets.core.atomic import CHUNK, atomic_path
+from neuropose_assets.core.atomic import CHUNK, atomic_path, sweep_orphans, temp_name
 from neuropose_assets.core.storage import Layout
 from neuropose_assets.core.video import VideoError, VideoProbe, probe_video
 
@@ -29,24 +29,29 @@ class StoredVideo:
     probe: VideoProbe
 
 
-def store_video(source: str | Path, layout: Layout) -> StoredVideo:
+def store_video(source: str | Path, layout: Layout, display: str | None = None) -> StoredVideo:
     """Hash, probe and store ``source`` in the content-addressed store of ``layout``.
 
+    Args:
+        display: the video's name in messages (default: the file name; pass the pseudonymous key to hide it).
     Raises:
         VideoError: the source is missing, empty or not a usable video (nothing is stored).
+        OSError: the copy itself failed (disk full, permissions); the staging file is removed.
     """
     source = Path(source)
+    name = display or source.name
     if not source.exists():
         raise VideoError(
-            f"The video '{source.name}' is no longer at {source}. It was moved or deleted after it was registered; "
-            "put it back (or deliver it again) and re-run."
+            f"The video '{name}' is no longer where it was delivered: it was moved or deleted after it was "
+            "registered. Put it back (or deliver it again) and re-run."
         )
     if source.stat().st_size == 0:
-        probe_video(source)  # raises the clinician-facing "empty file" error
+        probe_video(source, name)  # raises the clinician-facing "empty file" error
     layout.cas.mkdir(parents=True, exist_ok=True)
+    sweep_orphans(layout.cas)  # staging copies of killed runs
     h = hashlib.sha256()
     size = 0
-    staging = layout.cas / f".incoming-{os.getpid()}-{source.name}.partial"
+    staging = layout.cas / temp_name("incoming")  # never the source's name: it may be too long, or identifying
     try:
         with open(source, "rb") as src, open(staging, "wb") as dst:
             while chunk := src.read(CHUNK):
@@ -54,14 +59,12 @@ def store_video(source: str | Path, layout: Layout) -> StoredVideo:
                 dst.write(chunk)
                 size += len(chunk)
         digest = h.hexdigest()
-        probe = probe_video(staging)
+        probe = probe_video(staging, name)
         target = layout.cas_file(digest, source.suffix or ".video")
         if not target.exists():
             with atomic_path(target) as tmp:
                 os.replace(staging, tmp)
-            os.chmod(target, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    except VideoError as err:
-        raise VideoError(str(err).replace(staging.name, source.name)) from None
+            os.chmod(target, stat.S_IMODE(target.stat().st_mode) & 0o444)  # read-only; keeps an owner-only umask
     finally:
         with contextlib.suppress(FileNotFoundError):
             staging.unlink()

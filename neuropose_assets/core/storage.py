@@ -45,6 +45,26 @@ def default_cache_dir() -> Path:
     return (Path(xdg) / "neuropose-assets").resolve()
 
 
+def privacy_mode() -> str:
+    """``NEUROPOSE_PSEUDONYMISE``: ``""`` (off), ``"files"`` (``1``/``true``/``yes``/``files``: file and folder
+    names below the cohort are replaced by pseudonymous keys) or ``"all"`` (the cohort folder's name too)."""
+    v = os.environ.get("NEUROPOSE_PSEUDONYMISE", "").strip().lower()
+    if v in {"all", "cohorts"}:
+        return "all"
+    return "files" if v in {"1", "true", "yes", "files"} else ""
+
+
+def secure_data_root(layout: Layout) -> None:
+    """In privacy mode (:func:`privacy_mode`), make this process create owner-only files (umask 077) and the data
+    root, its instance and private folders 0700.  Processes started from here inherit the umask."""
+    if not privacy_mode():
+        return
+    os.umask(0o077)
+    for d in (layout.root, layout.dagster_home, layout.private):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(d, 0o700)
+
+
 def sanitize_key(text: str) -> str:
     """A partition key from free text: ASCII-folded, lower case, runs of other characters become ``_``.
 
@@ -87,6 +107,12 @@ class Layout:
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 
+    @property
+    def private(self) -> Path:
+        """Owner-only (0700) folder for what may identify a patient: pseudonym secret and manifest, source paths,
+        the intake sensor's state."""
+        return self.root / "private"
+
     def asset_file(self, asset: str, partition: str | None = None) -> Path:
         """Where the IO manager stores ``asset`` (for ``partition``, if partitioned)."""
         return self.assets / asset / f"{partition}.parquet" if partition else self.assets / f"{asset}.parquet"
@@ -119,14 +145,32 @@ class Registry:
 
     def __init__(self, layout: Layout) -> None:
         self.dir = layout.registry
+        self.private = layout.private / "sources"
 
     def register(self, partition: str, source: str | Path, cohort: str, *, pseudonymous: bool = False,
                  task=None) -> VideoEntry:  # fmt: skip
-        """Write the entry of ``partition`` (``task``: a :class:`.tasks.TaskDeclaration` or ``None``)."""
-        entry = VideoEntry(check_key(partition), str(Path(source).resolve()), check_key(cohort), pseudonymous,
+        """Write the entry of ``partition`` (``task``: a :class:`.tasks.TaskDeclaration` or ``None``).  For a
+        pseudonymous entry the source path (which holds the names) goes to ``private/sources/`` (mode 0600) and the
+        public entry holds none."""
+        source = str(Path(source).resolve())
+        entry = VideoEntry(check_key(partition), source, check_key(cohort), pseudonymous,
                            None if task is None or not task.declared else task.as_dict())  # fmt: skip
-        atomic_write_bytes(self.dir / f"{partition}.json", json.dumps(asdict(entry), indent=2).encode())
+        public = asdict(entry)
+        if pseudonymous:
+            private = self.private / f"{partition}.json"
+            private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write_bytes(private, json.dumps({"source": source}).encode())
+            os.chmod(private, 0o600)
+            public["source"] = ""
+        atomic_write_bytes(self.dir / f"{partition}.json", json.dumps(public, indent=2).encode())
         return entry
+
+    def _load(self, path: Path) -> VideoEntry:
+        d = json.loads(path.read_text())
+        if d.get("pseudonymous") and not d.get("source"):
+            private = self.private / path.name
+            d["source"] = json.loads(private.read_text())["source"] if private.exists() else ""
+        return VideoEntry(**d)
 
     def get(self, partition: str) -> VideoEntry:
         """Raises ``KeyError`` with a hint when the partition was never registered."""
@@ -136,10 +180,10 @@ class Registry:
                 f"partition {partition!r} is not registered under {self.dir}: add the video with the intake folder "
                 "or `neuropose-assets register`, then re-run"
             )
-        return VideoEntry(**json.loads(path.read_text()))
+        return self._load(path)
 
     def all(self) -> list[VideoEntry]:
-        return [VideoEntry(**json.loads(p.read_text())) for p in sorted(self.dir.glob("*.json"))]
+        return [self._load(p) for p in sorted(self.dir.glob("*.json"))]
 
     def members(self, cohort: str) -> list[VideoEntry]:
         return [e for e in self.all() if e.cohort == cohort]

@@ -19,7 +19,7 @@ import numpy as np
 
 from neuropose_assets.core.errors import VideoError
 
-__all__ = ["VideoError", "VideoProbe", "DecodedFrame", "probe_video", "iter_frames"]
+__all__ = ["VideoError", "VideoProbe", "DecodedFrame", "probe_video", "iter_frames", "verify_decoding"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ class VideoProbe:
         return asdict(self)
 
 
-def _open(path: Path) -> cv2.VideoCapture:
-    name = path.name
+def _open(path: Path, display: str | None = None) -> cv2.VideoCapture:
+    name = display or path.name
     if not path.exists():
-        raise VideoError(f"The video '{name}' does not exist any more at {path}. Copy it into the intake folder again.")
+        raise VideoError(f"The video '{name}' does not exist any more. Copy it into the intake folder again.")
     if path.stat().st_size == 0:
         raise VideoError(
             f"The file '{name}' is empty (0 bytes): the copy from the camera or phone probably failed. "
@@ -66,6 +66,49 @@ def _open(path: Path) -> cv2.VideoCapture:
             "drop the new file into the intake folder."
         )
     return cap
+
+
+#: frame rates a camera can plausibly record, frames/s (phones: 24–240 slow motion; lab high-speed cameras: ≤ 1000)
+MIN_FPS, MAX_FPS = 1.0, 1000.0
+#: a decoded frame count below this fraction of the container's claim means the file is truncated
+MIN_DECODED_FRACTION = 0.9
+#: no two consecutive frames may be further apart than this, s
+MAX_FRAME_GAP_S = 10.0
+
+
+def verify_decoding(probe: VideoProbe, times: np.ndarray, display: str) -> None:
+    """Check what was decoded against what the container claims.
+
+    Args:
+        probe: the container's claims (:func:`probe_video`).
+        times: ``(F,)`` presentation times of the decoded frames, s.
+        display: the video's name for messages.
+    Raises:
+        VideoError: fewer than :data:`MIN_DECODED_FRACTION` of the claimed frames decoded (truncated file), a gap of
+            more than :data:`MAX_FRAME_GAP_S` between frames, or a decoded span far beyond the claimed duration.
+    """
+    n = len(times)
+    claimed = probe.frame_count
+    if claimed > 0 and n < MIN_DECODED_FRACTION * claimed and claimed - n >= 3:
+        raise VideoError(
+            f"Only {n} of the {claimed} frames that '{display}' announces could be decoded: the file is truncated "
+            "(an interrupted copy or recording). Analysing the rest would silently miss "
+            f"{100 * (1 - n / claimed):.0f} % of the recording. Copy the complete original again."
+        )
+    if n > 1:
+        gaps = np.diff(times)
+        if gaps.max() > MAX_FRAME_GAP_S:
+            at = int(np.argmax(gaps))
+            raise VideoError(
+                f"The timestamps of '{display}' jump by {gaps.max():.0f} s between frames {at} and {at + 1}: its timing "
+                "is damaged, so durations and speeds would be wrong. Export the original recording again."
+            )
+    span = float(times[-1] - times[0]) if n else 0.0
+    if probe.duration_s > 0 and span > 2 * probe.duration_s + 1.0:
+        raise VideoError(
+            f"The decoded frames of '{display}' span {span:.0f} s although the file announces {probe.duration_s:.1f} "
+            "s: its timing is damaged. Export the original recording again."
+        )
 
 
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
@@ -86,14 +129,17 @@ def _fourcc(cap: cv2.VideoCapture) -> str:
     return chars.strip("\x00 ").lower() or "unknown"
 
 
-def probe_video(path: str | Path) -> VideoProbe:
+def probe_video(path: str | Path, display: str | None = None) -> VideoProbe:
     """Read container facts and decode the first frame to prove the file is usable.
 
+    Args:
+        display: the name to use in error messages (default: the file name; a pseudonymous key hides it).
     Raises:
-        VideoError: missing, empty, unreadable, without a video stream, or first frame not decodable.
+        VideoError: missing, empty, unreadable, without a video stream, first frame not decodable, or a frame rate
+            outside :data:`MIN_FPS`–:data:`MAX_FPS`.
     """
     path = Path(path)
-    cap = _open(path)
+    cap = _open(path, display)
     try:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -104,13 +150,19 @@ def probe_video(path: str | Path) -> VideoProbe:
         cap.release()
     if not ok or frame is None:
         raise VideoError(
-            f"The file '{path.name}' contains no picture that can be decoded (it may be audio-only, truncated or "
+            f"The file '{display or path.name}' contains no picture that can be decoded (it may be audio-only, truncated or "
             "use an unsupported codec). Export the recording again as MP4 (H.264) and drop it into the intake folder."
         )
     if fps <= 0 or not np.isfinite(fps):
         raise VideoError(
-            f"The video '{path.name}' does not state its frame rate, so times in seconds cannot be computed. "
-            "Export it again as MP4 (H.264) with a constant frame rate."
+            f"The video '{display or path.name}' does not state its frame rate, so times in seconds cannot be "
+            "computed. Export it again as MP4 (H.264) with a constant frame rate."
+        )
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise VideoError(
+            f"The video '{display or path.name}' claims {fps:g} frames per second, which no camera records "
+            f"(plausible: {MIN_FPS:g}–{MAX_FPS:g}): its header is damaged, so no time in seconds could be trusted. "
+            "Export the original recording again as MP4 (H.264)."
         )
     h, w = _upright(frame, rotation).shape[:2]
     return VideoProbe(
@@ -136,7 +188,7 @@ class DecodedFrame:
 _END = object()
 
 
-def iter_frames(path: str | Path, *, prefetch: int = 8) -> Iterator[DecodedFrame]:
+def iter_frames(path: str | Path, *, prefetch: int = 8, display: str | None = None) -> Iterator[DecodedFrame]:
     """Decode a video to RGB frames in order, in a background thread so decoding overlaps with inference.
 
     ``time_s`` comes from the container's presentation timestamps (``CAP_PROP_POS_MSEC``), so variable frame rate
@@ -145,12 +197,13 @@ def iter_frames(path: str | Path, *, prefetch: int = 8) -> Iterator[DecodedFrame
     Args:
         path: video file.
         prefetch: decoded frames buffered ahead of the consumer (memory: prefetch × H × W × 3 bytes).
+        display: the video's name in error messages (default: the file name).
 
     Raises:
         VideoError: as :func:`probe_video`; also if decoding stops with an error mid-file.
     """
     path = Path(path)
-    cap = _open(path)
+    cap = _open(path, display)
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     rotation = _rotation(cap)
     q: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
@@ -177,7 +230,7 @@ def iter_frames(path: str | Path, *, prefetch: int = 8) -> Iterator[DecodedFrame
             cap.release()
             q.put(_END)
 
-    thread = threading.Thread(target=worker, name=f"decode-{path.name}", daemon=True)
+    thread = threading.Thread(target=worker, name="decode", daemon=True)
     thread.start()
     try:
         while True:
@@ -185,7 +238,8 @@ def iter_frames(path: str | Path, *, prefetch: int = 8) -> Iterator[DecodedFrame
             if item is _END:
                 break
             if isinstance(item, BaseException):
-                raise VideoError(f"Decoding '{path.name}' failed part-way ({item}). Export the video again.") from item
+                raise VideoError(f"Decoding '{display or path.name}' failed part-way ({item}). Export the video again."
+                                 ) from item  # fmt: skip
             yield item
     finally:
         stop.set()

@@ -179,8 +179,51 @@ def _existing(intake: Path, parts: tuple[str, ...], listings: dict[Path, list[st
     return (cur, "already exists") if cur == intake.joinpath(*parts) else (cur, "differs only in upper/lower case")
 
 
-def _check_collisions(intake: Path, videos: list[_Video], overwrite: bool) -> None:
-    """Raise one ``CollisionError`` listing every internal and intake-folder collision."""
+def _intake_rule_violations(intake: Path, videos: list[_Video], overwrite: bool, key_of) -> list[str]:
+    """What the intake would refuse or not see, found before anything is placed: a folder on the way that is a
+    symbolic link (ingest never writes through links), a name the intake ignores (``~name``, ``.name``, ``*.tmp``),
+    and two videos — in the archive or already in the intake — that would become the same partition key."""
+    from neuropose_assets.core.intake import _ignored, scan_intake
+
+    problems = []
+    for v in videos:
+        cur = intake
+        for part in v.parts[:-1]:
+            cur = cur / part
+            if cur.is_symlink():
+                problems.append(f"{v.info.filename!r}: {cur} is a symbolic link; ingest does not write through links "
+                                "(it could place files outside the intake folder)")  # fmt: skip
+                break
+        ignored = [p for p in v.parts if _ignored(p)]
+        if ignored:
+            problems.append(f"{v.info.filename!r}: the name {ignored[0]!r} marks a temporary or hidden file, which the "
+                            "intake ignores; rename it")  # fmt: skip
+    keys: dict[str, dict[str, str]] = {}  # key -> folded path -> how it is shown
+    for v in videos:
+        rel = "/".join(v.parts)
+        try:
+            keys.setdefault(key_of(v.parts[0], rel), {}).setdefault(_fold(rel), repr(v.info.filename))
+        except ValueError:
+            problems.append(f"{v.info.filename!r}: the name has no letters or digits to make a partition key from")
+    for f in scan_intake(intake, now=0.0, stable_seconds=0).files:
+        keys.setdefault(key_of(f.cohort, f.rel), {}).setdefault(_fold(f.rel), f"{f.rel} (already in the intake folder)")
+    for key, by_path in keys.items():
+        names = list(by_path.values())
+        if len(names) > 1:  # the same path (in any case) is a file-name collision, reported above
+            problems.append(f"{' and '.join(names)} would become the same partition {key!r} (names may differ only in "
+                            "spaces, punctuation or case); the intake would process neither")  # fmt: skip
+    return problems
+
+
+def _check_collisions(intake: Path, videos: list[_Video], overwrite: bool, key_of=None) -> None:
+    """Raise one ``CollisionError`` listing every internal and intake-folder collision (file names, partition keys,
+    links and ignored names: :func:`_intake_rule_violations`)."""
+    if key_of is None:
+        from neuropose_assets.core.intake import derive_key
+
+        def key_of(cohort: str, rel: str) -> str:
+            return derive_key(cohort, rel)
+
     collisions: list[str] = []
     groups: dict[str, list[_Video]] = {}
     folders: dict[str, _Video] = {}
@@ -203,6 +246,7 @@ def _check_collisions(intake: Path, videos: list[_Video], overwrite: bool) -> No
         if hit and not (overwrite and hit[1] == "already exists"):
             existing += hit[1] == "already exists"
             collisions.append(f"{v.info.filename!r}: {hit[0]} {hit[1]} in the intake folder")
+    collisions += _intake_rule_violations(intake, videos, overwrite, key_of)
     if collisions:
         hint = " (or pass overwrite=True to replace videos that already exist)" if existing else ""
         raise CollisionError(
@@ -277,12 +321,15 @@ def ingest_zip(
     cohort: str | None = None,
     max_total_bytes: int = 20 * 1024**3,
     overwrite: bool = False,
+    key_of=None,
 ) -> IngestResult:
     """Place the videos of zip ``archive`` into the existing ``intake_dir``, all or nothing (see the module doc).
 
     ``cohort``: put every video under ``<intake>/<sanitize_key(cohort)>/``; by default the first folder of each member
     path is the cohort.  ``max_total_bytes``: cap on the uncompressed size of the videos (declared and actually
-    written), in bytes.  ``overwrite``: replace videos that already exist at exactly the same path.
+    written), in bytes.  ``overwrite``: replace videos that already exist at exactly the same path.  ``key_of(cohort,
+    rel)``: the partition key the intake will give a file (default: :func:`.intake.derive_key`, not pseudonymised),
+    so that two videos the intake would merge are refused here.
 
     Raises ``FileNotFoundError`` (archive or intake folder missing), ``ArchiveInvalidError``, ``ArchiveEmptyError``,
     ``ArchiveTooLargeError``, ``CollisionError`` (all ``IngestError``, a ``ValueError``) and ``OSError`` (disk full,
@@ -313,7 +360,7 @@ def ingest_zip(
                 f"the {len(videos)} video(s) in {archive.name} add up to {_human(declared)}, more than the limit of "
                 f"{_human(max_total_bytes)}; split them into several smaller archives and ingest each one."
             )
-        _check_collisions(intake, videos, overwrite)
+        _check_collisions(intake, videos, overwrite, key_of)
         targets = [intake.joinpath(*v.parts) for v in videos]
         staging = intake / f".ingest-{uuid.uuid4().hex}"
         staging.mkdir()

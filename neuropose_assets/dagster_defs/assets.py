@@ -4,6 +4,7 @@ Each asset is a thin wrapper: read inputs, call a pure core function, attach pro
 becomes a :class:`dagster.Failure` carrying the clinician-facing message, failing only its own partition.
 """
 
+import errno
 import time
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 
 PosesConfig = dagster_config(TrackingConfig)
+#: file-system errors that a retry cannot fix
+PERMANENT_ERRNOS = {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ELOOP, errno.EISDIR,
+                    errno.ENOTDIR, errno.EINVAL, errno.EROFS}  # fmt: skip
 FeaturesAssetConfig = dagster_config(FeaturesConfig)
 
 
@@ -41,9 +45,18 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     t0 = time.perf_counter()
     try:
         entry = storage.registry.get(key)
-        stored = store_video(entry.source, storage.layout)
-    except (VideoError, KeyError) as err:
+        display = key if entry.pseudonymous else Path(entry.source).name
+        stored = store_video(entry.source, storage.layout, display=display)
+    except (VideoError, KeyError, ValueError) as err:
         raise fail(err, key) from None
+    except OSError as err:  # the copy failed: say why (never the path, it may be identifying)
+        cause = f"{err.strerror or type(err).__name__} ({errno.errorcode.get(err.errno, err.errno)})"
+        raise dg.Failure(
+            description=f"[{key}] the video could not be copied into the store: {cause}. "
+            + ("Rename the file (shorter, plain name) and deliver it again." if err.errno == errno.ENAMETOOLONG else
+               "Check the disk space and the permissions of the data root and the intake folder."),
+            allow_retries=err.errno not in PERMANENT_ERRNOS,
+        ) from None
     duplicates = claim_content(storage.layout, stored.sha256, key)
     if duplicates:
         context.log.warning(f"{key}: the same recording (SHA-256 {stored.sha256[:12]}…) is also partition(s) {duplicates}")
@@ -108,7 +121,7 @@ def poses(
     tracking = config_or_fail(config, "poses")
     row = raw_video.df.row(0, named=True)
     try:
-        run = estimate_video(backend, row["stored_path"], tracking=tracking)
+        run = estimate_video(backend, row["stored_path"], tracking=tracking, display=key)
     except VideoError as err:
         raise fail(err, key) from None
     prov = provenance("poses", raw_video.provenance, tracking.model_dump(mode="json"))

@@ -30,9 +30,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from neuropose_assets.core.atomic import CHUNK, atomic_write_bytes
+from neuropose_assets.core.atomic import CHUNK, atomic_write_bytes, sweep_orphans
 from neuropose_assets.core.intake import Pseudonymiser, scan_intake
-from neuropose_assets.core.storage import Layout, Registry
+from neuropose_assets.core.storage import Layout, Registry, privacy_mode
 from neuropose_assets.core.tasks import UNDECLARED, Protocol, ProtocolError, TaskDeclaration, load_protocol
 from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
@@ -48,8 +48,35 @@ def intake_root(layout: Layout) -> Path:
     return Path(env).expanduser().resolve() if env else layout.root / "intake"
 
 
-def _index_path(layout: Layout) -> Path:
-    return layout.root / "registry" / "intake_index.json"
+def _state_path(layout: Layout) -> Path:
+    return layout.private / "intake_state.json"
+
+
+def load_intake_state(layout: Layout) -> dict:
+    """The intake sensor's state, kept in ``private/`` (it holds file names): ``index`` (rel → key, fingerprint,
+    size, cohort, task), ``pending`` (rel → fingerprint of files still settling), ``reported`` (problems already
+    logged).  The Dagster cursor holds only a digest of it, so no file name enters the instance."""
+    path = _state_path(layout)
+    if path.exists():
+        return json.loads(path.read_text())
+    legacy = layout.root / "registry" / "intake_index.json"  # before the state moved to private/
+    return {"index": json.loads(legacy.read_text()) if legacy.exists() else {}, "pending": {}, "reported": []}
+
+
+def report_tag(text: str) -> str:
+    """What the state remembers of a logged problem: a digest, so it holds no file name."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def _save_state(layout: Layout, state: dict) -> str:
+    data = json.dumps(state, sort_keys=True).encode()
+    layout.private.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write_bytes(_state_path(layout), data)
+    os.chmod(_state_path(layout), 0o600)
+    legacy = layout.root / "registry" / "intake_index.json"
+    if legacy.exists():
+        legacy.unlink()
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _recorded_sha(layout: Layout, key: str) -> str | None:
@@ -71,29 +98,51 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
                     pseudonymise: bool) -> dg.SensorResult | dg.SkipReason:  # fmt: skip
     """One intake tick (the sensor body, separate so tests can call it with their own settings)."""
     t0 = time.perf_counter()
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    pending: dict[str, str] = cursor.get("pending", {})
-    reported: set[str] = set(cursor.get("reported", []))
-    index_file = _index_path(layout)
-    index: dict[str, dict] = json.loads(index_file.read_text()) if index_file.exists() else {}
+    state = load_intake_state(layout)
+    pending: dict[str, str] = state["pending"]
+    reported: set[str] = set(state["reported"])
+    index: dict[str, dict] = state["index"]
     previous = {**{rel: v["fp"] for rel, v in index.items()}, **pending}
-    pseud = Pseudonymiser(layout.root / "private") if pseudonymise else None
+    mode = privacy_mode() if pseudonymise else ""
+    pseud = Pseudonymiser(layout.private, cohorts=mode == "all") if pseudonymise else None
     root = intake_root(layout)
-    scan = scan_intake(root, previous=previous, now=time.time(), stable_seconds=stable_seconds, pseudonymiser=pseud)
+    link_roots = tuple(Path(p) for p in os.environ.get("NEUROPOSE_INTAKE_LINK_ROOTS", "").split(os.pathsep) if p)
+    scan = scan_intake(root, previous=previous, now=time.time(), stable_seconds=stable_seconds, pseudonymiser=pseud,
+                       link_roots=link_roots)  # fmt: skip
+    for d in (layout.cas, layout.assets):  # temporary files of killed runs
+        sweep_orphans(d, recursive=True)
+
+    def shown(rel: str) -> str:
+        """A path as it may appear in the log: itself, or its pseudonym."""
+        return pseud.shown(rel) if pseud is not None else rel
 
     def report_once(tag: str, message: str) -> None:
+        tag = report_tag(tag)
         if tag not in reported:
             reported.add(tag)
             context.log.warning(message)
 
     for rel in scan.unsupported:
-        report_once(f"unsupported:{rel}", f"intake: {rel} is not a supported video (extensions: .mp4 .mov .avi "
-                    ".mkv .m4v .webm) and is ignored")  # fmt: skip
+        report_once(f"unsupported:{rel}", f"intake: {shown(rel)} is not a supported video (extensions: .mp4 .mov "
+                    ".avi .mkv .m4v .webm) and is ignored")  # fmt: skip
+    for rel in scan.bad_names:
+        report_once(f"name:{rel}", f"intake: the name of {shown(rel)} gives no partition key (no letters or digits, "
+                    "or not valid text): rename the file")  # fmt: skip
+    for rel in scan.ignored:
+        report_once(f"ignored:{rel}", f"intake: {shown(rel)} starts with '~', which marks temporary files (office "
+                    "lock files): it is ignored; rename it to analyse it")  # fmt: skip
+    for rel in scan.links:
+        report_once(f"link:{rel}", f"intake: {shown(rel)} is a symbolic link and is not followed (links could reach "
+                    "outside the intake folder); copy the video itself, or allow its folder with "
+                    "NEUROPOSE_INTAKE_LINK_ROOTS")  # fmt: skip
+    for rel, why in scan.unreadable.items():
+        report_once(f"unreadable:{rel}:{why}", f"intake: {shown(rel) if rel != '.' else 'the intake folder'} cannot "
+                    f"be read ({why}); everything else is still picked up")  # fmt: skip
     for rel in scan.outside_cohort:
-        report_once(f"outside:{rel}", f"intake: {rel} is not inside a cohort folder; move it to <cohort>/{rel}")
+        report_once(f"outside:{rel}", f"intake: {shown(rel)} is not inside a cohort folder; move it into one")
     for key, rels in scan.collisions.items():
-        report_once(f"collision:{key}:{'|'.join(rels)}", f"intake: {rels} would all become partition {key!r}; none "
-                    "of them is processed until they are renamed")  # fmt: skip
+        report_once(f"collision:{key}:{'|'.join(rels)}", f"intake: {[shown(r) for r in rels]} would all become "
+                    f"partition {key!r}; none of them is processed until they are renamed")  # fmt: skip
 
     protocols: dict[str, Protocol | ProtocolError] = {}
 
@@ -118,8 +167,9 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
                 version = path.stat().st_mtime_ns
             except OSError:  # removed meanwhile: report it again once it is back
                 version = 0
-            report_once(f"protocol:{folder}:{version}",
-                        f"intake: {err} — the videos of cohort {f.cohort!r} wait until the protocol is fixed")  # fmt: skip
+            where = f"the protocol.yaml of cohort {f.cohort!r}"
+            report_once(f"protocol:{folder}:{version}", f"intake: {str(err).replace(str(path), where)} — the videos "
+                        f"of cohort {f.cohort!r} wait until the protocol is fixed")  # fmt: skip
             return None
 
     registry = Registry(layout)
@@ -127,7 +177,6 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
     known_cohorts = set(context.instance.get_dynamic_partitions(cohorts.name))
     new_keys, new_cohorts, runs = [], [], []
     budget = REHASH_BUDGET_BYTES
-    changed_index = False
     seen = {f.rel for f in scan.ready} | set(scan.pending) | {r for rs in scan.collisions.values() for r in rs}
     for f in scan.ready:
         decl = declaration(f)
@@ -140,10 +189,13 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
             if budget < f.size:
                 continue  # over this tick's hashing budget: decide next tick (the fingerprint stays unrecorded)
             budget -= f.size
-            if _recorded_sha(layout, f.key) == _sha256(f.path):
+            try:
+                digest = _sha256(f.path)
+            except OSError:  # gone or unreadable since the scan: next tick
+                continue
+            if _recorded_sha(layout, f.key) == digest:
                 same_content = True
                 index[f.rel] = {**entry, "fp": f.fingerprint}
-                changed_index = True
                 context.log.info(f"intake: {f.key} was delivered again with identical content; not re-run")
         if same_content:
             if entry.get("task", UNDECLARED_FP) == task_fp:
@@ -154,7 +206,6 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
                                       asset_selection=[dg.AssetKey(a) for a in TASK_ASSETS],
                                       tags={"cohort": f.cohort, "neuropose/task": decl.spec.task}))  # fmt: skip
             index[f.rel] = {**index[f.rel], "task": task_fp}
-            changed_index = True
             context.log.info(f"intake: {f.key}: task now {decl.spec.task!r}; re-running the task-dependent assets")
             continue
         registry.register(f.key, f.path, f.cohort, pseudonymous=pseud is not None, task=decl)
@@ -167,14 +218,12 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
         runs.append(dg.RunRequest(partition_key=f.key, run_key=f"{f.key}:{f.fingerprint}:{task_fp}",
                                   tags={"cohort": f.cohort, "neuropose/task": decl.spec.task}))  # fmt: skip
         index[f.rel] = {"key": f.key, "fp": f.fingerprint, "size": f.size, "cohort": f.cohort, "task": task_fp}
-        changed_index = True
     for rel in sorted(set(index) - seen):
         if root.is_dir():
-            report_once(f"removed:{rel}:{index[rel]['fp']}", f"intake: {rel} (partition {index[rel]['key']}) was "
-                        "removed from the intake folder; its outputs and stored copy are kept")  # fmt: skip
-    if changed_index:
-        atomic_write_bytes(index_file, json.dumps(index, sort_keys=True).encode())
-    new_cursor = json.dumps({"pending": scan.pending, "reported": sorted(reported)}, sort_keys=True)
+            report_once(f"removed:{rel}:{index[rel]['fp']}", f"intake: {shown(rel)} (partition {index[rel]['key']}) "
+                        "was removed from the intake folder; its outputs and stored copy are kept")  # fmt: skip
+    state = {"index": index, "pending": scan.pending, "reported": sorted(reported)}
+    new_cursor = _save_state(layout, state)
     context.log.debug(f"intake tick: {scan.n_files} files, {len(runs)} runs, {time.perf_counter() - t0:.3f} s")
     if not runs and not new_keys:
         context.update_cursor(new_cursor)
@@ -197,7 +246,7 @@ def build_intake_sensor(job) -> dg.SensorDefinition:
             context,
             storage.layout,
             stable_seconds=float(os.environ.get("NEUROPOSE_INTAKE_STABLE_SECONDS", "30")),
-            pseudonymise=os.environ.get("NEUROPOSE_PSEUDONYMISE", "") in {"1", "true", "yes"},
+            pseudonymise=bool(privacy_mode()),
         )
 
     return intake_sensor

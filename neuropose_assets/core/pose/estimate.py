@@ -30,7 +30,7 @@ import polars as pl
 
 from neuropose_assets.core.pose.base import FramePoses, PoseBackend
 from neuropose_assets.core.pose.tracking import TrackingConfig, join_fragments, select_subject, track_boxes
-from neuropose_assets.core.video import VideoError, iter_frames, probe_video
+from neuropose_assets.core.video import VideoError, iter_frames, probe_video, verify_decoding
 
 
 @dataclass
@@ -71,22 +71,26 @@ def estimate_video(
     *,
     tracking: TrackingConfig = TrackingConfig(),
     prefetch: int = 8,
+    display: str | None = None,
 ) -> PoseRun:
     """Decode ``video`` (in a background thread), run ``backend`` on every frame, track persons (IoU, then joining
     fragments of one person; :mod:`.tracking`), pick the subject by ``tracking.subject_policy``.
 
+    Args:
+        display: the video's name in error messages (default: the file name).
     Raises:
-        VideoError: the file cannot be decoded, or it decodes to zero frames.
+        VideoError: the file cannot be decoded, decodes to zero frames, or what was decoded contradicts the
+            container (:func:`.video.verify_decoding`: truncated, impossible timing).
     """
     t0 = time.perf_counter()
-    probe = probe_video(video)
+    probe = probe_video(video, display)
     frames: list[FramePoses] = []
     times: list[float] = []
     infer = 0.0
     with backend.open_video(width=probe.width_px, height=probe.height_px, fps=probe.fps) as session:
         batch: list[np.ndarray] = []
         # decoding runs ahead in its own thread: keep at least two batches in flight so neither side waits
-        for fr in iter_frames(video, prefetch=max(prefetch, 2 * session.batch_size)):
+        for fr in iter_frames(video, prefetch=max(prefetch, 2 * session.batch_size), display=display):
             batch.append(fr.rgb)
             times.append(fr.time_s)
             if len(batch) >= session.batch_size:
@@ -98,8 +102,10 @@ def estimate_video(
             ti = time.perf_counter()
             frames.extend(session.process(batch))
             infer += time.perf_counter() - ti
+    name = display or Path(video).name
     if not frames:
-        raise VideoError(f"The video '{Path(video).name}' decoded to zero frames. Export it again and re-deliver it.")
+        raise VideoError(f"The video '{name}' decoded to zero frames. Export it again and re-deliver it.")
+    verify_decoding(probe, np.asarray(times), name)
     t_loop = time.perf_counter()
     boxes = [f.boxes for f in frames]
     tracks = join_fragments(boxes, track_boxes(boxes, tracking), np.asarray(times), tracking,
