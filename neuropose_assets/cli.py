@@ -28,9 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _layout(args: argparse.Namespace) -> Layout:
+    from neuropose_assets.core.storage import secure_data_root
+
     root = Path(args.data_root).expanduser().resolve() if args.data_root else default_data_root()
     os.environ["NEUROPOSE_DATA_ROOT"] = str(root)  # the code location (dagster dev) reads the same root
-    return Layout(root)
+    layout = Layout(root)
+    secure_data_root(layout)  # privacy mode: owner-only files, also for the processes started from here
+    return layout
 
 
 def cmd_samples(args: argparse.Namespace) -> int:

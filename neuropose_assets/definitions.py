@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from neuropose_assets.core.storage import Layout, default_data_root
+from neuropose_assets.core.storage import Layout, default_data_root, secure_data_root
 from neuropose_assets.dagster_defs.analysis import events_and_repetitions, outcomes, task
 from neuropose_assets.dagster_defs.assets import features, poses, raw_video
 from neuropose_assets.dagster_defs.checks import ALL_CHECKS
@@ -61,6 +61,7 @@ def build_resources(data_root: str | None = None, pose_model: PoseModelResource 
     """Resources for a data root (default: ``$NEUROPOSE_DATA_ROOT`` or the user data directory) and pose model
     (default: :func:`pose_model_from_env`)."""
     layout = Layout(default_data_root() if data_root is None else Path(data_root))
+    secure_data_root(layout)  # privacy mode: the code server and run workers create owner-only files
     return {
         "io_manager": ParquetIOManager(base_dir=str(layout.assets)),
         "storage": StorageResource(data_root=str(layout.root)),

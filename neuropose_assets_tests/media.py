@@ -48,3 +48,14 @@ def truncated(src: Path, out: Path, fraction: float = 0.4) -> Path:
     data = src.read_bytes()
     out.write_bytes(data[: int(len(data) * fraction)])
     return out
+
+
+def truncated_index_first(src: Path, out: Path, fraction: float = 0.4) -> Path:
+    """``src`` re-muxed with its index (moov) at the front, then cut: the header still announces every frame, the
+    decoder finds only the first part — a copy interrupted after a "fast start" export."""
+    whole = out.with_name(f".{out.stem}.whole.mp4")
+    ffmpeg("-i", str(src), "-c", "copy", "-movflags", "+faststart", str(whole))
+    data = whole.read_bytes()
+    whole.unlink()
+    out.write_bytes(data[: int(len(data) * fraction)])
+    return out

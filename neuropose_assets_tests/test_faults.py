@@ -19,13 +19,15 @@ pytestmark = pytest.mark.e2e
 
 FAILS = {
     "faults-truncated": "could not be opened as a video|no picture",
+    "faults-truncated_index_first": r"Only \d+ of the 100 frames .* is truncated",
     "faults-zero_bytes": r"is empty \(0 bytes\)",
     "faults-notes_not_a_video": "could not be opened as a video|no picture",
     "faults-audio_only": "could not be opened as a video|no picture",
     "faults-empty_room": "No person was detected",
 }
+LONG = "a" * 240  # a 244-character file name (the staging copy once carried it and failed with "File name too long")
 SUCCEEDS = ("good-cam01", "faults-rotated_phone", "faults-variable_rate", "faults-uhd_4k", "faults-unicode_trial_a",
-            "faults-copy_of_cam01")  # fmt: skip
+            "faults-copy_of_cam01", f"faults-{LONG}"[:128])  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,8 @@ def delivered(tmp_path_factory, cam01):
     shutil.copyfile(cam01, intake / "good" / "cam01.mp4")
     shutil.copyfile(cam01, f / "copy of cam01.mp4")
     media.truncated(cam01, f / "truncated.mp4")
+    media.truncated_index_first(cam01, f / "truncated index first.mp4")
+    media.ffmpeg("-i", str(cam01), "-frames:v", "20", "-c", "copy", str(f / f"{LONG}.mp4"))
     (f / "zero bytes.mp4").write_bytes(b"")
     (f / "notes (not a video).mp4").write_text("session notes\n" * 300)
     media.audio_only(f / "audio only.mp4")

@@ -89,3 +89,29 @@ def test_tables_carry_provenance_and_are_byte_identical_on_rewrite(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     assert read_provenance(a)["model"]["name"] == "m"
     assert pl.read_parquet(a).equals(df)
+
+
+def test_impossible_timing_is_refused(tmp_path):
+    import numpy as np
+    import pytest
+
+    from neuropose_assets.core.video import VideoError, VideoProbe, probe_video, verify_decoding
+    from neuropose_assets_tests.conftest import write_video
+
+    frames = [np.full((48, 64, 3), i * 20, np.uint8) for i in range(5)]
+    liar = write_video(tmp_path / "liar.mp4", frames, fps=15360.0)  # a header claiming 15360 frames per second
+    with pytest.raises(VideoError, match="claims 15360 frames per second"):
+        probe_video(liar)
+    probe = VideoProbe(fps=30.0, frame_count=100, duration_s=3.33, width_px=64, height_px=48, rotation_deg=0,
+                       codec="h264")  # fmt: skip
+    verify_decoding(probe, np.arange(100) / 30.0, "ok.mp4")  # consistent: no error
+    with pytest.raises(VideoError, match="Only 31 of the 100 frames .* truncated"):
+        verify_decoding(probe, np.arange(31) / 30.0, "cut.mp4")
+    gap = np.arange(100) / 30.0
+    gap[50:] += 3600
+    with pytest.raises(VideoError, match="jump by 3600 s"):
+        verify_decoding(probe, gap, "gap.mp4")
+    with pytest.raises(VideoError, match="jump by 260416 s"):  # the reported case: one frame at 260416 s
+        verify_decoding(VideoProbe(30.0, 1, 0.03, 64, 48, 0, "h264"), np.array([0.0, 260416.0]), "lie.mp4")
+    with pytest.raises(VideoError, match="span 9 s although the file announces 3.3 s"):
+        verify_decoding(probe, np.arange(100) * 0.09, "slow.mp4")
