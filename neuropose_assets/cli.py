@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -451,15 +452,65 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return rc
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _stop_tree(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """Stop a process started in its own session and everything it started: SIGTERM to the group, then SIGKILL to
+    what is left after ``grace_s`` (``dagster dev`` does not always pass SIGTERM on to its webserver and daemon)."""
+    import signal
+
+    pgid = proc.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.time() + grace_s
+    while time.time() < deadline and _group_alive(pgid):
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
+    import signal
+
     layout = _layout(args)
     from neuropose_assets.instance import ensure_dagster_home
 
     ensure_dagster_home(layout)
+    if args.host not in LOOPBACK:
+        print(f"WARNING: the Dagster UI has no authentication. Bound to {args.host}, anyone who can reach port "
+              f"{args.port} can read every output and start or stop runs. Keep the default 127.0.0.1 and reach it "
+              "through an SSH tunnel (ssh -L 3000:127.0.0.1:3000 server), or put it behind a reverse proxy that "
+              "authenticates (e.g. nginx with SSO or basic auth).", file=sys.stderr)  # fmt: skip
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-h", args.host, "-p",
            str(args.port)]  # fmt: skip
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} NEUROPOSE_DATA_ROOT={layout.root}\n$ {' '.join(cmd)}")
-    return subprocess.call(cmd, cwd=REPO)
+    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True)  # its own group: we can stop all it starts
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGINT too: a background start may ignore it
+        signal.signal(sig, stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        print("stopping dagster dev and everything it started ...", file=sys.stderr)
+        return 0
+    finally:
+        _stop_tree(proc)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -102,3 +102,47 @@ def _cohort_rows(data: Path):
         return None
     rows = pl.read_parquet(path).select("partition", "task", "declared").rows()
     return rows if len(rows) == N else None
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_ui_stops_its_whole_process_tree(tmp_path, sig):
+    port = 3300 + (os.getpid() + 13 + int(sig)) % 500
+    cli = Path(sys.executable).parent / "neuropose-assets"
+    env = {**os.environ, "NEUROPOSE_INTAKE": str(tmp_path / "intake")}
+    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(tmp_path / "data"), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert _wait(lambda: _up(port), 120), "dagster dev did not start"
+        tree = _descendants(proc.pid)
+        assert len(tree) >= 3  # dagster dev, its webserver, daemon, code server
+        proc.send_signal(sig)
+        proc.wait(60)
+        left = _wait(lambda: not any(_alive(p) for p in tree), 30, step=0.5)
+        assert left, [p for p in tree if _alive(p)]
+        assert not _up(port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
