@@ -482,10 +482,37 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_code_server(port: int, proc: subprocess.Popen, timeout_s: float = 180.0) -> bool:
+    from dagster._grpc.client import DagsterGrpcClient
+
+    client = DagsterGrpcClient(port=port, host="127.0.0.1")
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            client.ping("ready?")
+            return True
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.5)
+    return False
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
+    """The Dagster UI and daemon, as ``dagster dev`` runs them, but with the webserver behind
+    :class:`~neuropose_assets.webserver.SameOriginGuard`: a code server (loads the definitions once, launches the
+    run workers), the daemon (sensors, run queue, monitoring, retries) and the guarded webserver, each in its own
+    process group so that SIGTERM / Ctrl-C stops everything they started."""
     import signal
 
     layout = _layout(args)
+    from neuropose_assets.core.atomic import atomic_write_bytes
     from neuropose_assets.instance import ensure_dagster_home
 
     ensure_dagster_home(layout)
@@ -493,11 +520,23 @@ def cmd_ui(args: argparse.Namespace) -> int:
         print(f"WARNING: the Dagster UI has no authentication. Bound to {args.host}, anyone who can reach port "
               f"{args.port} can read every output and start or stop runs. Keep the default 127.0.0.1 and reach it "
               "through an SSH tunnel (ssh -L 3000:127.0.0.1:3000 server), or put it behind a reverse proxy that "
-              "authenticates (e.g. nginx with SSO or basic auth).", file=sys.stderr)  # fmt: skip
-    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-h", args.host, "-p",
-           str(args.port)]  # fmt: skip
-    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} NEUROPOSE_DATA_ROOT={layout.root}\n$ {' '.join(cmd)}")
-    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True)  # its own group: we can stop all it starts
+              "authenticates (e.g. nginx with SSO or basic auth; pass its name with --allowed-host).",
+              file=sys.stderr)  # fmt: skip
+    grpc_port = _free_port()
+    workspace = layout.dagster_home / "ui_workspace.yaml"
+    atomic_write_bytes(workspace, (f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
+                                   "      location_name: neuropose_assets\n").encode())  # fmt: skip
+    py = sys.executable
+    commands = {
+        "code server": [py, "-m", "dagster", "code-server", "start", "-m", "neuropose_assets.definitions", "-h",
+                        "127.0.0.1", "-p", str(grpc_port), "--location-name", "neuropose_assets", "--log-level",
+                        "warning"],
+        "daemon": [py, "-m", "dagster._daemon", "run", "-w", str(workspace)],
+        "webserver": [py, "-m", "neuropose_assets.webserver", "--workspace", str(workspace), "--host", args.host,
+                      "--port", str(args.port), *(f"--allowed-host={h}" for h in args.allowed_host or [])],
+    }  # fmt: skip
+    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} NEUROPOSE_DATA_ROOT={layout.root}")
+    procs: dict[str, subprocess.Popen] = {}
 
     def stop(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
@@ -505,12 +544,25 @@ def cmd_ui(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGINT too: a background start may ignore it
         signal.signal(sig, stop)
     try:
-        return proc.wait()
+        procs["code server"] = subprocess.Popen(commands["code server"], cwd=REPO, start_new_session=True)
+        if not _wait_for_code_server(grpc_port, procs["code server"]):
+            print("error: the code server did not start (see its output above)", file=sys.stderr)
+            return 1
+        for name in ("daemon", "webserver"):
+            procs[name] = subprocess.Popen(commands[name], cwd=REPO, start_new_session=True)
+        print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops the UI, the daemon and the code server)")
+        while True:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"the {name} stopped (exit code {proc.returncode}); stopping the others", file=sys.stderr)
+                    return proc.returncode or 1
+            time.sleep(0.5)
     except KeyboardInterrupt:
-        print("stopping dagster dev and everything it started ...", file=sys.stderr)
+        print("stopping the UI, the daemon, the code server and their runs ...", file=sys.stderr)
         return 0
     finally:
-        _stop_tree(proc)
+        for proc in reversed(list(procs.values())):
+            _stop_tree(proc)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -592,10 +644,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "backfill to the daemon")  # fmt: skip
     b.set_defaults(fn=cmd_backfill)
 
-    u = sub.add_parser("ui", help="start dagster dev on the demo instance")
+    u = sub.add_parser("ui", help="start the Dagster UI and daemon on the instance under the data root")
     common(u)
-    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     u.add_argument("--port", type=int, default=3000)
+    u.add_argument("--allowed-host", action="append", metavar="NAME", help="another host name the UI is reached by "
+                   "(e.g. behind a reverse proxy); requests for any other Host are refused")  # fmt: skip
     u.set_defaults(fn=cmd_ui)
     return p
 

@@ -146,3 +146,50 @@ def test_ui_stops_its_whole_process_tree(tmp_path, sig):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_killed_run_worker_does_not_stall_the_pose_pool(tmp_path, cam01, monkeypatch):
+    """SIGKILL the run worker during `poses` (it holds the only pose_model slot); a second video delivered
+    afterwards completes without anyone touching the instance."""
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+
+    intake, data = tmp_path / "intake", tmp_path / "data"
+    (intake / "c").mkdir(parents=True)
+    media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-c", "copy", str(tmp_path / "second.mp4"))
+    port = 3300 + (os.getpid() + 29) % 500
+    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
+           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3"}  # fmt: skip
+    cli = Path(sys.executable).parent / "neuropose-assets"
+    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        assert _wait(lambda: _up(port), 120), "dagster dev did not start"
+        os.link(cam01, intake / "c" / "first.mp4")
+        monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+        inst = DagsterInstance.get()
+
+        def worker_in_poses():
+            for run in inst.get_runs():
+                logs = inst.all_logs(run.run_id)
+                if any(e.step_key == "poses" and e.dagster_event and
+                       e.dagster_event.event_type == DagsterEventType.STEP_START for e in logs):  # fmt: skip
+                    for e in logs:
+                        msg = e.user_message or ""
+                        if "pid:" in msg and "process" in msg.lower():
+                            return int(msg.split("pid:")[1].split(")")[0])
+            return None
+
+        pid = _wait(worker_in_poses, 120, step=0.2)
+        assert pid, "the first run never reached pose estimation"
+        os.kill(pid, signal.SIGKILL)  # the run worker dies holding the pose_model slot
+        os.replace(tmp_path / "second.mp4", intake / "c" / "second.mp4")
+
+        def second_done():
+            runs = [r for r in inst.get_runs() if r.tags.get("dagster/partition") == "c-second"]
+            return runs if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE) else None
+
+        runs = _wait(second_done, 240)
+        assert runs and runs[0].status == DagsterRunStatus.SUCCESS, [(r.tags, r.status) for r in inst.get_runs()]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)

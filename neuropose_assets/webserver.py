@@ -1,0 +1,132 @@
+"""The Dagster UI behind a guard, so that other web pages cannot drive it.
+
+The Dagster webserver (1.13) has no authentication and no CSRF protection: ``/graphql`` executes mutations sent by
+GET, and a ``text/plain`` POST from any page — both reach a loopback-only server through the clinician's browser.
+:class:`SameOriginGuard` rejects, before Dagster sees them:
+
+* requests whose ``Host`` is not one of the allowed names (DNS rebinding) — Starlette's
+  :class:`~starlette.middleware.trustedhost.TrustedHostMiddleware`;
+* cross-origin requests: an ``Origin`` that is not this server, ``Origin: null``, or ``Sec-Fetch-Site: cross-site``
+  (HTTP and WebSocket);
+* GraphQL mutations and subscriptions sent with GET (queries by GET stay allowed);
+* POSTs to ``/graphql`` whose ``Content-Type`` is not ``application/json`` / ``application/graphql`` (a form or
+  ``text/plain`` POST is what a foreign page can send without a CORS pre-flight).
+
+``python -m neuropose_assets.webserver --workspace W --host H --port P`` serves the guarded UI with uvicorn;
+``neuropose-assets ui`` starts it next to a code server and the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+GRAPHQL_CONTENT_TYPES = ("application/json", "application/graphql")
+
+
+def _has_mutation(query: str) -> bool:
+    """Whether a GraphQL document contains anything but queries (unparseable documents count as mutations)."""
+    from graphql import OperationDefinitionNode, OperationType, parse
+    from graphql.error import GraphQLError
+
+    try:
+        doc = parse(query)
+    except GraphQLError:
+        return True
+    return any(isinstance(d, OperationDefinitionNode) and d.operation != OperationType.QUERY for d in doc.definitions)
+
+
+class SameOriginGuard:
+    """ASGI middleware (module docstring).  ``allowed_hosts``: host names (no port) the ``Host`` header may carry."""
+
+    def __init__(self, app, allowed_hosts: list[str]) -> None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        self.app = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts)
+        self.inner = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.inner(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        problem = self._problem(scope, headers)
+        if problem is None:
+            return await self.app(scope, receive, send)
+        status, message = problem
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+            return None
+        body = json.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+        return None
+
+    @staticmethod
+    def _problem(scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        host = headers.get("host", "").lower()
+        origin = headers.get("origin")
+        if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host):
+            return 403, "cross-origin request refused: the Dagster UI only answers its own pages"
+        if headers.get("sec-fetch-site") == "cross-site":
+            return 403, "cross-site request refused"
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith("/graphql"):
+            method = scope["method"]
+            if method in ("GET", "HEAD"):
+                query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("query", [""])[0]
+                if query and _has_mutation(query):
+                    return 405, "GraphQL mutations must be sent with POST and a JSON body"
+            elif method == "POST":
+                ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+                if ctype not in GRAPHQL_CONTENT_TYPES:
+                    return 415, "GraphQL requests must be JSON (Content-Type: application/json)"
+        return None
+
+
+def allowed_hosts(host: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Host names the UI answers to: the loopback names, the bound address and, when bound to every interface, this
+    machine's names; plus ``extra`` (a reverse proxy's public name)."""
+    names = [*LOOPBACK_NAMES, *extra]
+    if host not in ("0.0.0.0", "::", "", *LOOPBACK_NAMES):
+        names.append(host)
+    if host in ("0.0.0.0", "::"):
+        names += [socket.gethostname(), socket.getfqdn()]
+    return sorted({n.lower() for n in names if n})
+
+
+def serve(workspace: str, host: str, port: int, extra_hosts: list[str]) -> None:
+    """Serve the guarded Dagster UI for ``workspace`` (a workspace.yaml) on ``host:port`` (blocks)."""
+    import uvicorn
+    from dagster import DagsterInstance
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster_webserver.app import create_app_from_workspace_process_context
+    from dagster_webserver.version import __version__
+
+    with DagsterInstance.get() as instance:
+        instance.optimize_for_webserver(15000, 3600, 20)  # the webserver CLI's defaults
+        target = WorkspaceFileTarget(paths=[workspace])
+        with WorkspaceProcessContext(instance, workspace_load_target=target, version=__version__,
+                                     read_only=False) as ctx:  # fmt: skip
+            app = create_app_from_workspace_process_context(ctx, path_prefix="")
+            uvicorn.run(SameOriginGuard(app, allowed_hosts(host, extra_hosts)), host=host, port=port,
+                        log_level="warning")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workspace", required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=3000)
+    ap.add_argument("--allowed-host", action="append", default=[], help="another name the UI is reached by")
+    args = ap.parse_args(argv)
+    serve(args.workspace, args.host, args.port, args.allowed_host)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
