@@ -442,14 +442,57 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
                                                               raise_on_error=False, run_config=QUIET)  # fmt: skip
         return 0 if ok else 1
-    cmd = [str(Path(sys.executable).parent / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"),
-           "-j", "per_video_job", "--partitions", ",".join(keys), "--tags", json.dumps({"cohort": cohort}),
-           "--noprompt"]  # fmt: skip
-    rc = subprocess.call(cmd, cwd=REPO)
-    if rc == 0:
-        print(f"submitted a backfill of {len(keys)} partition(s) of cohort {cohort!r}; the daemon (dagster dev / "
-              "dagster-daemon) runs it — see Overview → Backfills; the cohort matrix refreshes afterwards")  # fmt: skip
-    return rc
+    try:
+        backfill_id = submit_asset_backfill(instance, keys, {"cohort": cohort}, f"cohort {cohort}")
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"submitted backfill {backfill_id} of {len(keys)} partition(s) of cohort {cohort!r}; the daemon "
+          "(`neuropose-assets ui`, or dagster-daemon) runs it — see Overview → Backfills; crashed runs are retried; "
+          "the cohort tables refresh afterwards")  # fmt: skip
+    return 0
+
+
+LAUNCH_BACKFILL = """
+mutation($p: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $p) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+    ... on PartitionSetNotFoundError { message }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { invalidOutputName }
+  }
+}
+"""
+
+
+def submit_asset_backfill(instance, partitions: list[str], tags: dict[str, str], title: str) -> str:
+    """Submit an **asset** backfill of every per-video asset for ``partitions`` — what the UI's "Launch backfill"
+    does, through the same GraphQL mutation, executed in process.  Unlike a job backfill from ``dagster job
+    backfill`` (which is marked complete as soon as its runs are submitted, so the run-retry daemon then refuses to
+    retry its crashed runs), an asset backfill waits for retried runs.
+
+    Raises:
+        RuntimeError: the mutation was refused (message included).
+    """
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    from neuropose_assets.definitions import PER_VIDEO_ASSETS
+
+    keys = sorted({k.to_user_string() for a in PER_VIDEO_ASSETS for k in a.keys})
+    params = {"partitionNames": partitions, "assetSelection": [{"path": [k]} for k in keys], "title": title,
+              "tags": [{"key": k, "value": v} for k, v in tags.items()]}  # fmt: skip
+    target = WorkspaceFileTarget(paths=[str(REPO / "workspace.yaml")])
+    with WorkspaceProcessContext(instance, workspace_load_target=target) as pctx:
+        res = execute_dagster_graphql(pctx.create_request_context(), LAUNCH_BACKFILL, {"p": params})
+    out = (res.data or {}).get("launchPartitionBackfill") or {}
+    if out.get("__typename") != "LaunchBackfillSuccess":
+        raise RuntimeError(f"the backfill was refused: {out or res.errors}")
+    return out["backfillId"]
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -212,7 +212,11 @@ def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypat
 
     inst = dg.DagsterInstance.get()  # the CLI pointed DAGSTER_HOME at <data root>/dagster_home
     (backfill,) = inst.get_backfills()
-    assert list(backfill.partition_names) == ["stroke-p02-walk"]
+    # an asset backfill (it waits for retried runs; a CLI job backfill is "completed" at once and never retried)
+    assert backfill.is_asset_backfill and backfill.tags["cohort"] == "stroke"
+    assert {k.to_user_string() for k in backfill.asset_selection} >= {"raw_video", "poses", "outcomes"}
+    subset = backfill.asset_backfill_data.target_subset
+    assert {pk.partition_key for pk in subset.iterate_asset_partitions()} == {"stroke-p02-walk"}
 
 
 def test_protocol_declares_tasks_and_an_edit_reruns_only_the_task_assets(intake):

@@ -1,0 +1,101 @@
+"""The UI cannot be driven by other web pages: Host, Origin, GET mutations and non-JSON POSTs are refused."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from neuropose_assets.webserver import SameOriginGuard, allowed_hosts
+
+MUTATION = "mutation { reloadWorkspace { __typename } }"
+
+
+def _call(method="POST", path="/graphql", headers=None, query_string=b"", kind="http"):
+    """Run the guard on one request; returns the status (or ``close`` for a refused websocket, ``app`` when it
+    reached the app)."""
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["app"] = True
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(msg):
+        if msg["type"] == "http.response.start":
+            seen["status"] = msg["status"]
+        if msg["type"] == "websocket.close":
+            seen["status"] = "close"
+
+    hdrs = [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1:3000", **(headers or {})}.items()]
+    scope = {"type": kind, "method": method, "path": path, "headers": hdrs, "query_string": query_string,
+             "scheme": "http", "server": ("127.0.0.1", 3000), "root_path": ""}  # fmt: skip
+    asyncio.run(SameOriginGuard(app, allowed_hosts("127.0.0.1"))(scope, receive, send))
+    return seen.get("status")
+
+
+def test_the_guard_refuses_what_a_foreign_page_can_send():
+    json_ct = {"content-type": "application/json"}
+    assert _call(headers=json_ct) == 200  # the UI's own request
+    assert _call(headers={**json_ct, "origin": "http://127.0.0.1:3000"}) == 200
+    assert _call(headers={**json_ct, "origin": "http://evil.example"}) == 403
+    assert _call(headers={**json_ct, "origin": "null"}) == 403
+    assert _call(headers={**json_ct, "sec-fetch-site": "cross-site"}) == 403
+    assert _call(headers={**json_ct, "host": "evil.example:3000"}) == 400  # DNS rebinding
+    assert _call(headers={"content-type": "text/plain"}) == 415  # no pre-flight for text/plain
+    assert _call(headers={"content-type": "application/x-www-form-urlencoded"}) == 415
+    get = {"method": "GET"}
+    assert _call(**get, query_string=f"query={MUTATION}".encode()) == 405
+    assert _call(**get, query_string=b"query=%7B%20version%20%7D") == 200  # a query by GET is fine
+    assert _call(**get, query_string=b"query=not%20graphql") == 405  # unparseable: refused
+    assert _call(**get, path="/assets") == 200
+    assert _call(kind="websocket", headers={"origin": "http://evil.example"}) == "close"
+
+
+def test_allowed_hosts_follow_the_binding():
+    assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost"]
+    assert "lab-server.example" in allowed_hosts("0.0.0.0", ["lab-server.example"])
+    assert "10.0.0.5" in allowed_hosts("10.0.0.5")
+
+
+@pytest.mark.e2e
+def test_the_running_ui_refuses_foreign_requests_and_warns_off_loopback(tmp_path):
+    from neuropose_assets_tests.test_daemon import _up, _wait
+
+    port = 3300 + (os.getpid() + 41) % 500
+    cli = Path(sys.executable).parent / "neuropose-assets"
+    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(tmp_path / "data"), "--port", str(port), "--host",
+                             "0.0.0.0"], env={**os.environ, "NEUROPOSE_INTAKE": str(tmp_path / "in")},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert _wait(lambda: _up(port), 120), "the UI did not start"
+        url = f"http://127.0.0.1:{port}/graphql"
+
+        def status(req) -> int:
+            try:
+                return urllib.request.urlopen(req, timeout=10).status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        body = json.dumps({"query": "{ version }"}).encode()
+        assert status(urllib.request.Request(url, body, {"Content-Type": "application/json"})) == 200
+        assert status(urllib.request.Request(f"{url}?query=mutation%20%7B%20reloadWorkspace%20%7B%20__typename%20%7D%20%7D")) == 405
+        assert status(urllib.request.Request(url, body, {"Content-Type": "text/plain"})) == 415
+        assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
+                                                         "Origin": "http://evil.example"})) == 403  # fmt: skip
+        assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
+                                                         "Host": "evil.example"})) == 400  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert "WARNING: the Dagster UI has no authentication" in err
