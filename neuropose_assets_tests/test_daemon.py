@@ -190,6 +190,14 @@ def test_a_killed_run_worker_does_not_stall_the_pose_pool(tmp_path, cam01, monke
 
         runs = _wait(second_done, 240)
         assert runs and runs[0].status == DagsterRunStatus.SUCCESS, [(r.tags, r.status) for r in inst.get_runs()]
+
+        def first_retried():  # the sensor's crashed run is retried by the run-retry daemon (dagster.yaml)
+            runs = [r for r in inst.get_runs() if r.tags.get("dagster/partition") == "c-first"]
+            return any(r.status == DagsterRunStatus.SUCCESS for r in runs) and runs
+
+        retried = _wait(first_retried, 180)
+        assert retried, [(r.tags.get("dagster/partition"), r.status) for r in inst.get_runs()]
+        assert any(r.tags.get("dagster/parent_run_id") for r in retried)  # a retry of the killed run
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
