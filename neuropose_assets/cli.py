@@ -9,7 +9,7 @@
 * ``ingest``   place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded).
 * ``backfill`` re-run a cohort (all videos, or only failed/missing ones).
 * ``model``    pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model.
-* ``ui``       start ``dagster dev`` on the same instance and data root (binds 127.0.0.1).
+* ``ui``       the Dagster UI (guarded webserver), daemon and code server on the same instance (binds 127.0.0.1).
 """
 
 from __future__ import annotations

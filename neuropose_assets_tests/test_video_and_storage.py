@@ -115,3 +115,28 @@ def test_impossible_timing_is_refused(tmp_path):
         verify_decoding(VideoProbe(30.0, 1, 0.03, 64, 48, 0, "h264"), np.array([0.0, 260416.0]), "lie.mp4")
     with pytest.raises(VideoError, match="span 9 s although the file announces 3.3 s"):
         verify_decoding(probe, np.arange(100) * 0.09, "slow.mp4")
+
+
+def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path):
+    import os
+    import subprocess
+    import time
+
+    from neuropose_assets.core.atomic import sweep_orphans, temp_name
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f".incoming.{dead.pid}.0123abcd.partial"  # a staging copy whose process is gone
+    orphan.write_bytes(b"x" * 100)
+    mine = tmp_path / temp_name("incoming")  # a write in progress (this process)
+    mine.write_bytes(b"y")
+    other = tmp_path / ".notes.partial"  # not one of ours: never touched
+    other.write_bytes(b"z")
+    old = time.time() - 3600
+    for p in (orphan, mine, other):
+        os.utime(p, (old, old))
+    assert sweep_orphans(tmp_path) == [orphan]
+    assert mine.exists() and other.exists()
+    fresh = tmp_path / f".incoming.{dead.pid}.89abcdef.partial"  # too recent: maybe a slow NFS write
+    fresh.write_bytes(b"x")
+    assert sweep_orphans(tmp_path) == [] and fresh.exists()
