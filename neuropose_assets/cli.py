@@ -61,19 +61,36 @@ def _instance(layout: Layout):
 
 
 def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: str,
-                    tasks: dict[str, object] | None = None) -> None:  # fmt: skip
+                    tasks: dict[str, object] | None = None, *, pseudonymous: bool = False) -> None:  # fmt: skip
     """Write registry entries (with each video's :class:`~.core.tasks.TaskDeclaration` from ``tasks``, if given)
     and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
     from neuropose_assets.core.storage import Registry
 
     reg = Registry(layout)
     for key, path in videos.items():
-        reg.register(key, path, cohort, task=(tasks or {}).get(key))
+        reg.register(key, path, cohort, task=(tasks or {}).get(key), pseudonymous=pseudonymous)
     new = [k for k in videos if not instance.has_dynamic_partition("videos", k)]
     if new:
         instance.add_dynamic_partitions("videos", new)
     if not instance.has_dynamic_partition("cohorts", cohort):
         instance.add_dynamic_partitions("cohorts", [cohort])
+
+
+def command_line_keys(layout: Layout, paths: list[Path], cohort: str, key: str | None) -> tuple[list[str], bool]:
+    """Partition keys for videos named on the command line: ``--key``, the sanitised file name, or — in privacy mode
+    (``NEUROPOSE_PSEUDONYMISE``) — ``<cohort>-<HMAC of the absolute path>`` recorded in ``private/pseudonyms.json``.
+    Returns ``(keys, pseudonymous)``."""
+    from neuropose_assets.core.intake import Pseudonymiser
+    from neuropose_assets.core.storage import privacy_mode
+
+    if key is not None:
+        return [key], bool(privacy_mode())
+    if not privacy_mode():
+        return [sanitize_key(p.stem) for p in paths], False
+    pseud = Pseudonymiser(layout.private)
+    keys = [pseud.key(cohort, str(p)) for p in paths]
+    pseud.save()
+    return keys, True
 
 
 def _declaration(task: str | None, params: list[str] | None, how: str):
@@ -100,9 +117,9 @@ def cmd_register(args: argparse.Namespace) -> int:
     except (ProtocolError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    key = args.key or sanitize_key(path.stem)
     cohort = sanitize_key(args.cohort)
-    register_videos(_instance(layout), layout, {key: path}, cohort, {key: decl})
+    (key,), pseudonymous = command_line_keys(layout, [path], cohort, args.key)
+    register_videos(_instance(layout), layout, {key: path}, cohort, {key: decl}, pseudonymous=pseudonymous)
     task = f"task {decl.spec.task!r}" if decl else "no task declared (analysed as 'generic')"
     print(f"registered {path.name} as partition {key!r} in cohort {cohort!r}, {task}; materialize it from the UI "
           f"(per_video_job, partition {key}) or analyse it now with `neuropose-assets run {path} --task ...`")  # fmt: skip
@@ -153,7 +170,7 @@ def _is_analysed(layout: Layout, key: str, path: Path) -> bool:
 
 
 def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict[str, object], *,
-               reuse: bool = True) -> dict:  # fmt: skip
+               reuse: bool = True, pseudonymous: bool = False) -> dict:  # fmt: skip
     """Register ``videos`` with their tasks, materialize each partition (only the task-dependent assets when the
     video was analysed before with the same content and ``reuse``), then the cohort tables.
 
@@ -168,7 +185,7 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
     from neuropose_assets.definitions import build_defs
 
     instance = _instance(layout)
-    register_videos(instance, layout, videos, cohort, tasks)
+    register_videos(instance, layout, videos, cohort, tasks, pseudonymous=pseudonymous)
     defs = build_defs(str(layout.root))
     job = defs.resolve_job_def("per_video_job")
     rows, timing = [], {"model_load_s": 0.0, "inference_s": 0.0, "analysis_s": 0.0, "dagster_overhead_s": 0.0}
@@ -285,17 +302,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.key and len(paths) > 1:
         print("error: --key names one video; omit it to derive keys from the file names", file=sys.stderr)
         return 2
+    cohort = sanitize_key(args.cohort)
     try:
-        keys = [args.key or sanitize_key(p.stem) for p in paths]
+        keys, pseudonymous = command_line_keys(layout, paths, cohort, args.key)
     except ValueError as err:
         print(f"error: {err}; pass --key", file=sys.stderr)
         return 2
     if len(set(keys)) < len(keys):
         print(f"error: several files would become the same partition key: {keys}", file=sys.stderr)
         return 2
-    cohort = sanitize_key(args.cohort)
     summary = run_videos(layout, dict(zip(keys, paths, strict=True)), cohort, dict.fromkeys(keys, decl),
-                         reuse=not args.no_reuse)  # fmt: skip
+                         reuse=not args.no_reuse, pseudonymous=pseudonymous)  # fmt: skip
     print_outcomes(summary["rows"])
     print(f"\noutputs: {layout.assets}/<asset>/<video>.parquet; cohort table: "
           f"{layout.asset_file('cohort_outcomes', cohort)} (`neuropose-assets outcomes {cohort} --csv FILE`)")  # fmt: skip

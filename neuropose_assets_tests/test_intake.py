@@ -317,3 +317,19 @@ def test_links_into_an_allowed_folder_are_followed(intake, tmp_path, monkeypatch
     monkeypatch.setenv("NEUROPOSE_INTAKE_LINK_ROOTS", str(share))
     tick()
     assert [r.partition_key for r in tick()] == ["stroke-walk"]
+
+
+def test_command_line_videos_get_pseudonymous_keys_in_privacy_mode(tmp_path, monkeypatch):
+    from neuropose_assets.cli import command_line_keys, register_videos
+
+    layout = Layout(tmp_path / "data")
+    video = tmp_path / "Mueller_Hans_walk.mp4"
+    assert command_line_keys(layout, [video], "c", None) == (["mueller_hans_walk"], False)
+    monkeypatch.setenv("NEUROPOSE_PSEUDONYMISE", "1")
+    (key,), pseudonymous = command_line_keys(layout, [video], "c", None)
+    assert pseudonymous and key.startswith("c-") and "mueller" not in key
+    with dg.instance_for_test() as inst:
+        register_videos(inst, layout, {key: video}, "c", pseudonymous=pseudonymous)
+    assert "Mueller" not in (layout.registry / f"{key}.json").read_text()
+    assert Registry(layout).get(key).source == str(video)  # from private/
+    assert "Mueller" in (layout.private / "pseudonyms.json").read_text()
