@@ -1,6 +1,7 @@
 """The real thing: `neuropose-assets ui` (dagster dev: webserver + daemon) picks up a burst of videos dropped into
 the intake folder, runs them all, respects the one-pose-estimation-at-a-time pool, and refreshes the cohort matrix."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,14 +39,7 @@ def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monke
         clips.append(out)
     intake, data = tmp_path / "intake", tmp_path / "data"
     (intake / "burst").mkdir(parents=True)
-    port = 3300 + os.getpid() % 500
-    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
-           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3"}  # fmt: skip
-    cli = Path(sys.executable).parent / "neuropose-assets"
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    try:
-        assert _wait(lambda: _up(port), 120), "dagster dev did not start"
+    with running_ui(intake, data):
         # a cohort with a protocol: one walk, one sit-to-stand, one video that no rule declares
         (intake / "burst" / "protocol.yaml").write_text(
             'videos:\n  "trial_0.mp4": {task: gait}\n  "trial_1.mp4": {task: sit_to_stand, expected_repetitions: 5}\n')
@@ -81,9 +75,6 @@ def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monke
         assert rows is not None, "the cohort outcome table never listed every video"
         assert rows == [("burst-trial_0", "gait", True), ("burst-trial_1", "sit_to_stand", True),
                         ("burst-trial_2", "generic", False)]  # fmt: skip
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # dagster dev may ignore SIGTERM in the background
-        proc.wait(30)
 
 
 def _up(port: int) -> bool:
@@ -156,14 +147,7 @@ def test_a_killed_run_worker_does_not_stall_the_pose_pool(tmp_path, cam01, monke
     intake, data = tmp_path / "intake", tmp_path / "data"
     (intake / "c").mkdir(parents=True)
     media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-c", "copy", str(tmp_path / "second.mp4"))
-    port = 3300 + (os.getpid() + 29) % 500
-    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
-           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3"}  # fmt: skip
-    cli = Path(sys.executable).parent / "neuropose-assets"
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    try:
-        assert _wait(lambda: _up(port), 120), "dagster dev did not start"
+    with running_ui(intake, data, offset=29):
         os.link(cam01, intake / "c" / "first.mp4")
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
         inst = DagsterInstance.get()
@@ -198,6 +182,28 @@ def test_a_killed_run_worker_does_not_stall_the_pose_pool(tmp_path, cam01, monke
         retried = _wait(first_retried, 180)
         assert retried, [(r.tags.get("dagster/partition"), r.status) for r in inst.get_runs()]
         assert any(r.tags.get("dagster/parent_run_id") for r in retried)  # a retry of the killed run
+
+
+@contextlib.contextmanager
+def running_ui(intake: Path, data: Path, offset: int = 0, **env: str):
+    """``neuropose-assets ui`` on ``data`` watching ``intake`` with fast ticks (1 s stability, 3 s intervals), in its
+    own session; yields ``(process, port)`` once the UI answers, kills the whole session afterwards."""
+    port = 3300 + (os.getpid() + offset) % 500
+    full_env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
+                "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3", **env}  # fmt: skip
+    cli = Path(sys.executable).parent / "neuropose-assets"
+    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=full_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        assert _wait(lambda: _up(port), 120), "the UI did not start"
+        yield proc, port
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+        started = _descendants(proc.pid)  # before the UI exits and its children are re-parented
+        proc.send_signal(signal.SIGTERM)  # the UI stops its code server, daemon, webserver and their runs
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for pid in started:  # whatever did not stop in time
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)

@@ -3,17 +3,13 @@ cohort folder and the file names appears nowhere under the data root — outputs
 log, sensor ticks, compute logs) — except in ``private/``; everything is owner-only."""
 
 import os
-import signal
 import stat
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from neuropose_assets_tests import media
-from neuropose_assets_tests.test_daemon import _up, _wait
+from neuropose_assets_tests.test_daemon import _wait, running_ui
 
 pytestmark = pytest.mark.e2e
 NAME = "Mueller"  # the "patient": in the cohort folder and in both file names
@@ -27,15 +23,7 @@ def test_a_pseudonymised_run_leaves_no_name_outside_private(tmp_path, cam01, mon
     folder.mkdir(parents=True)
     media.ffmpeg("-i", str(cam01), "-frames:v", "20", "-c", "copy", str(tmp_path / "walk.mp4"))
     (tmp_path / "notes.mp4").write_text(f"{NAME} Hans, session notes\n" * 50)  # not a video: fails its partition
-    port = 3300 + (os.getpid() + 7) % 500
-    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
-           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3",
-           "NEUROPOSE_PSEUDONYMISE": "all"}  # fmt: skip
-    cli = Path(sys.executable).parent / "neuropose-assets"
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    try:
-        assert _wait(lambda: _up(port), 120), "dagster dev did not start"
+    with running_ui(intake, data, offset=7, NEUROPOSE_PSEUDONYMISE="all"):
         os.replace(tmp_path / "walk.mp4", folder / f"{NAME}_Hans_walk.mp4")
         os.replace(tmp_path / "notes.mp4", folder / f"{NAME}_Hans_notes.mp4")
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
@@ -51,9 +39,6 @@ def test_a_pseudonymised_run_leaves_no_name_outside_private(tmp_path, cam01, mon
         assert runs, [(r.job_name, r.status) for r in inst.get_runs()]
         assert sorted(r.status.value for r in runs) == ["FAILURE", "SUCCESS"]
         time.sleep(4)  # one more sensor tick, so that its logs are written too
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
 
     leaks, loose = [], []
     for p in data.rglob("*"):

@@ -191,8 +191,8 @@ class Protocol:
                 if _matches(pattern, rel):
                     params.update(rule)
                     sources.append(f"{self.path.name}: {pattern!r}")
-        if "task" not in params:
-            return UNDECLARED if not params else TaskDeclaration(make_spec(params, str(self.path)), None)
+        if "task" not in params:  # parameters without a task (e.g. only camera_view) declare nothing
+            return UNDECLARED
         return TaskDeclaration(make_spec(params, f"{self.path} (rules {', '.join(sources)})"), "; ".join(sources))
 
 
