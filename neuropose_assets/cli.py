@@ -1,15 +1,15 @@
-"""Command line: ``neuropose-assets {samples,demo,run,outcomes,register,ingest,backfill,model,ui}``.
+"""Command line: neuropose-assets {samples,demo,run,outcomes,register,ingest,backfill,model,ui}.
 
-* ``samples``  fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths.
-* ``demo``     fetch the samples, register them as partitions of one Dagster instance under the data root,
-               materialize every asset for every sample and the cohort tables, print a summary and the outcomes.
-* ``run``      analyse video files with a declared task through the same instance and data root; print outcomes.
-* ``outcomes`` print (or write as CSV) a cohort's outcome table, one row per video.
-* ``register`` register a video file as a partition (and cohort) of the instance.
-* ``ingest``   place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded).
-* ``backfill`` re-run a cohort (all videos, or only failed/missing ones).
-* ``model``    pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model.
-* ``ui``       the Dagster UI (guarded webserver), daemon and code server on the same instance (binds 127.0.0.1).
+  samples   fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths
+  demo      fetch the samples, register them as partitions of one Dagster instance under the data root,
+            materialize every asset for every sample and the cohort tables, print a summary and the outcomes
+  run       analyse video files with a declared task through the same instance and data root; print outcomes
+  outcomes  print (or write as CSV) a cohort's outcome table, one row per video
+  register  register a video file as a partition (and cohort) of the instance
+  ingest    place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded)
+  backfill  re-run a cohort (all videos, or only failed/missing ones) as a Dagster asset backfill
+  model     pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model
+  ui        the Dagster UI (guarded webserver), daemon and code server on the same instance (binds 127.0.0.1)
 """
 
 from __future__ import annotations
@@ -626,7 +626,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="neuropose-assets", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="neuropose-assets", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:

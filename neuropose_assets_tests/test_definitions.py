@@ -106,3 +106,37 @@ def test_invalid_run_config_fails_with_the_core_models_message(tmp_path):
     bad = EventsAssetConfig(squat={"min_prominence": -1.0})
     with pytest.raises(dg.Failure, match="events config is invalid.*min_prominence"):
         config_or_fail(bad, "events")
+
+
+def test_cli_help_is_plain_text():
+    out = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "--help"], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout  # fmt: skip
+    assert "``" not in out and ":func:" not in out and "outcomes" in out and "-style materialization" not in out
+
+
+def test_num_aug_has_one_default():
+    import inspect
+
+    from neuropose_assets.core.pose.metrabs import MetrabsBackend
+    from neuropose_assets.core.pose.metrabs_model import DEFAULT_NUM_AUG
+    from neuropose_assets.dagster_defs.resources import PoseModelResource
+
+    core = inspect.signature(MetrabsBackend.__init__).parameters["num_aug"].default
+    assert PoseModelResource().num_aug == core == DEFAULT_NUM_AUG == 5
+
+
+def test_an_unknown_pose_backend_fails_once_without_retries(tmp_path, gradient_video):
+    from neuropose_assets.cli import failure_message, register_videos
+    from neuropose_assets.dagster_defs.resources import PoseModelResource
+    from neuropose_assets.definitions import build_defs
+
+    defs = build_defs(str(tmp_path / "data"), PoseModelResource(backend="openpose"))
+    with dg.instance_for_test() as inst:
+        from neuropose_assets.core.storage import Layout
+
+        register_videos(inst, Layout(tmp_path / "data"), {"v": gradient_video}, "c")
+        res = defs.resolve_job_def("per_video_job").execute_in_process(
+            partition_key="v", instance=inst, raise_on_error=False,
+            asset_selection=[dg.AssetKey("raw_video"), dg.AssetKey("poses")])  # fmt: skip
+    assert not res.success and "unknown pose backend 'openpose'" in failure_message(res)
+    assert not [e for e in res.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]

@@ -142,13 +142,21 @@ def test_pairwise_is_symmetric_and_reuses_unchanged_pairs(seq):
 
 
 def test_repetitions_of_different_lengths_compare_with_alignment_on():
-    f = _features(n=60)
-    segs = pl.DataFrame({"repetition": [0, 1], "start_frame": [0, 20], "end_frame": [20, 55]})
-    cfg = DTWConfig(representation="coords", align="procrustes_per_sequence")
-    (side, seqs), = repetition_sequences(f, segs, cfg).items()
-    df, computed = pairwise(seqs, cfg)
-    assert side is None and set(seqs) == {"rep_0", "rep_1"}
-    assert computed == 1 and df.height == 4 and (df["distance"] >= 0).all()
+    """Repetition 1 is repetition 0 rotated by 30°, moved and performed at half speed: with Procrustes before DTW
+    they are (almost) identical; without, they are not."""
+    f = pl.concat([_features(n=30), _features(n=30, rot_deg=30, shift=(100.0, -50.0, 20.0), stretch=2)])
+    segs = pl.DataFrame({"repetition": [0, 1], "start_frame": [0, 30], "end_frame": [30, 90]})
+
+    def distance(align: str) -> float:
+        cfg = DTWConfig(representation="coords", align=align)
+        (side, seqs), = repetition_sequences(f, segs, cfg).items()
+        df, computed = pairwise(seqs, cfg)
+        assert side is None and set(seqs) == {"rep_0", "rep_1"} and computed == 1 and df.height == 4
+        return df.filter(pl.col("a") != pl.col("b"))["normalized_distance"][0]
+
+    aligned, raw = distance("procrustes_per_sequence"), distance("none")
+    assert raw > 50  # mm: a 30° turn of a body-sized point set
+    assert aligned < 0.01 * raw
 
 
 def test_repetitions_are_compared_within_a_side_and_averaged_over_normalised_time():

@@ -39,3 +39,17 @@ def test_catalogue_has_nine_clips_with_pinned_hashes():
 
 def test_real_sample_is_verified(cam01):
     assert hashlib.sha256(cam01.read_bytes()).hexdigest() == SAMPLE_CLIPS[1].sha256
+
+
+def test_blazepose_joint_order_is_mediapipes_landmark_order():
+    """The native joints are mapped by index: our order must be mediapipe's PoseLandmark enumeration."""
+    import enum
+
+    import pytest
+
+    from neuropose_assets.core.pose.blazepose import check_landmark_order, import_mediapipe
+
+    check_landmark_order(import_mediapipe().solutions.pose.PoseLandmark)  # the installed mediapipe
+    swapped = enum.IntEnum("PoseLandmark", {"NOSE": 0, "LEFT_EYE_INNER": 2, "LEFT_EYE": 1})
+    with pytest.raises(RuntimeError, match="order differs"):
+        check_landmark_order(swapped)

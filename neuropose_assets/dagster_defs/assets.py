@@ -116,7 +116,9 @@ def poses(
     key = context.partition_key
     try:
         backend, load_s = pose_model.get_backend()
-    except (ModelAcquisitionError, ValueError, RuntimeError) as err:  # ModelLoadError is a RuntimeError
+    except ValueError as err:  # an unknown backend or invalid setting: a retry cannot fix it
+        raise dg.Failure(description=f"pose model {pose_model.backend!r}: {err}", allow_retries=False) from err
+    except (ModelAcquisitionError, RuntimeError) as err:  # download / load problems may be transient
         raise dg.Failure(description=f"pose model {pose_model.backend!r} unavailable: {err}") from err
     tracking = config_or_fail(config, "poses")
     row = raw_video.df.row(0, named=True)

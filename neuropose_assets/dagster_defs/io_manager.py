@@ -1,4 +1,7 @@
-"""Parquet IO manager: ``<base_dir>/<asset>/<partition>.parquet``, written atomically, with provenance.
+"""Parquet IO manager: ``<base_dir>/<asset>/<partition>.parquet`` on the **local file system** (a local disk or a
+mounted share), written atomically (temporary file + rename), with provenance.  It builds on Dagster's
+``UPathIOManager`` for the path layout, but the atomic write and the provenance reader need a local path: object
+storage (s3://, gs://) is not supported yet.
 
 Assets return a :class:`~neuropose_assets.core.tables.ProvenancedTable` (a polars DataFrame plus its provenance
 document) or a bare ``polars.DataFrame``.  Inputs annotated ``ProvenancedTable`` get the provenance back; inputs

@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from neuropose_assets.core.pose.metrabs_model import DEFAULT_NUM_AUG
 from neuropose_assets.core.storage import Layout, Registry
 
 # Process-wide cache: a Dagster run (or the demo, which runs many) loads each configured model once.
@@ -55,7 +56,7 @@ class PoseModelResource(dg.ConfigurableResource):
     metrabs_dir: str | None = None
     skeleton: str = "berkeley_mhad_43"
     batch_size: int = 8
-    num_aug: int = 5
+    num_aug: int = DEFAULT_NUM_AUG
     detector_threshold: float = 0.3
     internal_batch_size: int = 64
     fov_degrees: float = 55.0

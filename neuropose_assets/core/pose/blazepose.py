@@ -46,6 +46,20 @@ def import_mediapipe() -> Any:
     return mp
 
 
+def check_landmark_order(pose_landmark) -> None:
+    """Our ``blazepose_33`` joint order must be MediaPipe's ``PoseLandmark`` enumeration (index = value), or every
+    joint would be mislabelled.
+
+    Raises:
+        RuntimeError: the installed mediapipe enumerates the landmarks differently.
+    """
+    names = tuple(lm.name.lower() for lm in sorted(pose_landmark, key=lambda lm: lm.value))
+    if names != BLAZEPOSE_33.joints:
+        diff = [(i, ours, theirs) for i, (ours, theirs) in enumerate(zip(BLAZEPOSE_33.joints, names)) if ours != theirs]
+        raise RuntimeError(f"mediapipe's PoseLandmark order differs from the blazepose_33 skeleton ({len(names)} vs "
+                           f"{len(BLAZEPOSE_33.joints)} landmarks; first differences {diff[:3]}): pin mediapipe 0.10.21")  # fmt: skip
+
+
 class BlazePoseSession(PoseSession):
     batch_size = 1
 
@@ -93,6 +107,7 @@ class BlazePoseBackend(PoseBackend):
     ) -> None:
         mp = import_mediapipe()
         self._pose_mod = mp.solutions.pose
+        check_landmark_order(self._pose_mod.PoseLandmark)
         self._kwargs = dict(
             static_image_mode=False,
             model_complexity=1,

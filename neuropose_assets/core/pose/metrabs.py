@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from neuropose_assets.core.pose.base import FramePoses, ModelInfo, PoseBackend, PoseSession
-from neuropose_assets.core.pose.metrabs_model import DEFAULT_VARIANT, ModelLocation
+from neuropose_assets.core.pose.metrabs_model import DEFAULT_NUM_AUG, DEFAULT_VARIANT, ModelLocation
 from neuropose_assets.core.skeletons import BERKELEY_MHAD_43, Skeleton
 
 REQUIRED_ATTRIBUTES = ("detect_poses", "detect_poses_batched", "per_skeleton_joint_names", "per_skeleton_joint_edges")
@@ -115,7 +115,8 @@ class MetrabsBackend(PoseBackend):
         location: the extracted model (from :func:`.metrabs_model.acquire`).
         skeleton: MeTRAbs skeleton name; must be one we map onto the clinical joint set (``berkeley_mhad_43``).
         batch_size: frames per ``detect_poses_batched`` call.
-        num_aug: test-time augmentations (1 = fastest; 5 = the published accuracy setting).
+        num_aug: test-time augmentations (default :data:`.metrabs_model.DEFAULT_NUM_AUG` = 5, the published accuracy
+            setting; 1 is about 5× faster).
         detector_threshold: person-detector confidence threshold in [0, 1].
         internal_batch_size: crops per internal forward pass (GPU memory vs speed).
         fov_degrees: field of view along the larger image side (used when ``intrinsic_matrix`` is None).
@@ -132,7 +133,7 @@ class MetrabsBackend(PoseBackend):
         *,
         skeleton: str = "berkeley_mhad_43",
         batch_size: int = 8,
-        num_aug: int = 1,
+        num_aug: int = DEFAULT_NUM_AUG,
         detector_threshold: float = 0.3,
         internal_batch_size: int = 64,
         fov_degrees: float = 55.0,
