@@ -201,3 +201,23 @@ def test_summary_statistics_whole_trial_and_per_repetition():
     segs = pl.DataFrame({"repetition": [0, 1], "start_frame": [0, 2], "end_frame": [2, 6]})
     per = summary_statistics(df, ["x"], segs)
     assert per["mean"].to_list() == [1.5, 4.0] and per["repetition"].to_list() == [0, 1]
+
+
+def test_the_low_pass_is_what_its_description_says():
+    """Order per pass, two passes: −6.02 dB at the cut-off, and order 2 per pass is a different (milder) filter."""
+    from scipy.signal import butter, sosfreqz
+
+    from neuropose_assets.core.signal import filter_description, lowpass
+
+    fs, fc = 60.0, 6.0
+    d = filter_description(fc, 4)
+    assert (d["order_per_pass"], d["effective_order"], d["gain_at_cutoff_db"]) == (4, 8, -6.02)
+    t = np.arange(0, 20, 1 / fs)
+    tone = np.sin(2 * np.pi * fc * t)
+    out = lowpass(tone, fc, fs)
+    gain_db = 20 * np.log10(np.std(out[300:-300]) / np.std(tone[300:-300]))
+    assert gain_db == pytest.approx(-6.02, abs=0.2)
+    _, h = sosfreqz(butter(4, fc, fs=fs, output="sos"), worN=[fc], fs=fs)
+    assert 20 * np.log10(abs(h[0])) == pytest.approx(-3.01, abs=0.01)  # each pass: −3 dB
+    above = np.sin(2 * np.pi * 12 * t)
+    assert np.std(lowpass(above, fc, fs, order=2)[300:-300]) > np.std(lowpass(above, fc, fs)[300:-300])

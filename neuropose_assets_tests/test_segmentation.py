@@ -108,8 +108,15 @@ def test_signal_extractors():
     df = pl.DataFrame({"time_s": np.arange(n) / 10.0,
                        **{f"left_wrist_{a}_mm": np.array([0.0, 1, 3, 6]) if a == "x" else np.zeros(n) for a in "xyz"},
                        **{f"left_shoulder_{a}_mm": np.full(n, 3.0) if a == "y" else np.zeros(n) for a in "xyz"}})  # fmt: skip
+    from neuropose_assets.core.kinematics import joint_speeds
+
+    x = np.array([0.0, 1, 3, 6])
+    xyz = np.stack([x, np.zeros(n), np.zeros(n)], axis=1)[:, None, :]
+    expected = joint_speeds(xyz, df["time_s"].to_numpy())[:, 0]
+    np.testing.assert_allclose(expected, [10, 15, 25, 30])  # central differences, one-sided at the ends
+    df = df.with_columns(left_wrist_speed_mm_s=expected)
     speed = extract_signal(df, SignalSpec(kind="joint_speed", joint="left_wrist"))
-    np.testing.assert_allclose(speed, [10, 10, 20, 30])
+    np.testing.assert_allclose(speed, expected)  # one definition: the features' speed column
     dist = extract_signal(df, SignalSpec(kind="joint_distance", joint="left_wrist", other_joint="left_shoulder"))
     np.testing.assert_allclose(dist, np.hypot([0, 1, 3, 6], 3))
     with pytest.raises(KeyError):

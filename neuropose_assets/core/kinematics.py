@@ -4,7 +4,9 @@ From the ``poses`` table (native joints of any model) we take the subject's rows
 joints onto the clinical joint set (:mod:`.skeletons`) and compute, per decoded frame:
 
 * conditioning (:class:`FeaturesConfig`): gaps up to ``max_gap_s`` are filled linearly (longer gaps stay null and are
-  counted), then a zero-phase 4th-order Butterworth low-pass (``lowpass_hz``) is applied to 3D and 2D trajectories;
+  counted), then a zero-phase Butterworth low-pass (``lowpass_hz``; order ``lowpass_order`` per pass, forward and
+  backward: effective order 8 and −6 dB at the cut-off by default, :func:`.signal.filter_description`) is applied to 3D
+  and 2D trajectories;
 * ``root_{x,y,z}_mm``: the pelvis in the model's 3D frame (all zeros for BlazePose, whose origin *is* the hip
   midpoint; absolute camera coordinates for MeTRAbs);
 * ``{joint}_{x,y,z}_mm``: every clinical joint **root-centred** (pelvis subtracted), in the ``frame`` chosen:
@@ -13,7 +15,7 @@ joints onto the clinical joint set (:mod:`.skeletons`) and compute, per decoded 
 * ``{joint}_{x,y,z}_norm`` (only with ``scale_segment``): the same divided by the subject's median length of that
   segment (dimensionless), so body size drops out;
 * ``{joint}_{u,v}_px``: the clinical joints in the image, px;
-* ``{joint}_speed_mm_s``: 3D speed (central differences over ``time_s``), mm/s;
+* ``{joint}_speed_mm_s``: 3D speed (:func:`joint_speeds`: central differences over ``time_s``), mm/s;
 * angles in **degrees** (:data:`ANGLE_COLUMNS`): 3D included-angle flexions (unsigned), shoulder elevation, ankle
   dorsiflexion, signed sagittal-plane hip/knee/ankle angles in the body frame, trunk inclination.
 
@@ -81,6 +83,8 @@ class FeaturesConfig(BaseModel):
         track: person track to use (``None`` = the subject chosen in ``poses``).
         max_gap_s: longest gap filled by linear interpolation, s (0 = none).
         lowpass_hz: Butterworth cut-off, Hz (``None`` = unfiltered).  6 Hz is usual for gait kinematics.
+        lowpass_order: Butterworth order per pass; the filter runs forward and backward, so the effective order is
+            twice this (4 → 8; set 2 to match tools that halve the order before filtfilt, e.g. Pose2Sim).
         frame: ``camera`` or ``body`` axes for the root-centred coordinates.
         scale_segment: add ``*_norm`` columns scaled by this segment's median length (``thigh``, ``shank``,
             ``trunk``), or ``None``.
@@ -91,6 +95,7 @@ class FeaturesConfig(BaseModel):
     track: int | None = None
     max_gap_s: float = Field(default=0.25, ge=0)
     lowpass_hz: float | None = Field(default=6.0, gt=0)
+    lowpass_order: int = Field(default=4, ge=1, le=8)
     frame: Literal["camera", "body"] = "camera"
     scale_segment: Literal["thigh", "shank", "trunk"] | None = None
 
@@ -184,6 +189,21 @@ def _wrap(deg: np.ndarray) -> np.ndarray:
     return (deg + 180.0) % 360.0 - 180.0
 
 
+def joint_speeds(xyz: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Speed of each joint, mm/s ``(F, C)``: the norm of the velocity of its position in the model's 3D frame (camera
+    axes; for MeTRAbs absolute, for hip-centred BlazePose relative to the hips), by second-order central differences
+    over the true frame times (:func:`numpy.gradient`; one-sided at the ends, so variable frame rates are exact).
+    The only speed definition: the ``{joint}_speed_mm_s`` feature columns and the ``joint_speed`` segmentation
+    signal both come from here.
+
+    Args:
+        xyz: ``(F, C, 3)`` positions, mm (NaN where absent); times: ``(F,)`` s.
+    """
+    if len(times) < 2:
+        return np.full(xyz.shape[:2], np.nan)
+    return np.linalg.norm(np.gradient(xyz, times, axis=0), axis=-1)
+
+
 def segment_length_mm(xyz: np.ndarray, segment: str) -> float:
     """Median length (mm) of a named segment (:data:`SEGMENTS`, averaged over sides) over all frames."""
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
@@ -210,8 +230,8 @@ def compute_features(
         uv = fill_gaps(uv.reshape(n, -1), gap).reshape(uv.shape)
     filled = ~np.isnan(xyz).all(axis=(1, 2))
     if config.lowpass_hz is not None:
-        xyz = lowpass(xyz.reshape(n, -1), config.lowpass_hz, 1.0 / dt).reshape(xyz.shape)
-        uv = lowpass(uv.reshape(n, -1), config.lowpass_hz, 1.0 / dt).reshape(uv.shape)
+        xyz = lowpass(xyz.reshape(n, -1), config.lowpass_hz, 1.0 / dt, config.lowpass_order).reshape(xyz.shape)
+        uv = lowpass(uv.reshape(n, -1), config.lowpass_hz, 1.0 / dt, config.lowpass_order).reshape(uv.shape)
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     root = xyz[:, ci["pelvis"], :]
     centred = xyz - root[:, None, :]
@@ -241,9 +261,9 @@ def compute_features(
     for j, name in enumerate(CLINICAL_JOINTS):
         for k, axis in enumerate("uv"):
             add(f"{name}_{axis}_px", uv[:, j, k])
-    velocity = np.gradient(xyz, times, axis=0) if n > 1 else np.full_like(xyz, np.nan)
+    speeds = joint_speeds(xyz, times)
     for j, name in enumerate(CLINICAL_JOINTS):
-        add(f"{name}_speed_mm_s", np.linalg.norm(velocity[:, j], axis=-1))
+        add(f"{name}_speed_mm_s", speeds[:, j])
     p = {j: xyz[:, ci[j]] for j in CLINICAL_JOINTS}
     for col, (a, b, c) in ANGLES.items():
         add(col, flexion_deg(p[a], p[b], p[c]))

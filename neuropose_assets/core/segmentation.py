@@ -52,7 +52,8 @@ class SignalSpec(BaseModel):
         * ``"column"``: a feature column as is (e.g. ``right_knee_flexion_deg``).
         * ``"joint_axis"``: one coordinate of a clinical joint; axes x/y/z are root-centred mm, u/v image px.
         * ``"joint_distance"``: distance between two clinical joints, mm.
-        * ``"joint_speed"``: speed of a clinical joint, mm/s (root-centred).
+        * ``"joint_speed"``: speed of a clinical joint, mm/s: the features' ``{joint}_speed_mm_s`` column (one
+          definition, :func:`.kinematics.joint_speeds`).
         * ``"joint_body_axis"``: ``joint − other_joint`` (default ``pelvis``) projected on a body axis
           (``axis``: ``anterior``, ``superior`` or ``right``; body frame of :func:`.kinematics.body_axes`), mm —
           independent of the camera's orientation.
@@ -159,12 +160,7 @@ def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
         rel = xyz(spec.joint) - xyz(spec.other_joint or "pelvis")  # type: ignore[arg-type]
         s = np.einsum("fi,fi->f", rel, axes)
     else:
-        p = xyz(spec.joint)  # type: ignore[arg-type]
-        t = col("time_s")
-        s = np.full(len(t), np.nan)
-        if len(t) > 1:
-            s[1:] = np.linalg.norm(np.diff(p, axis=0), axis=1) / np.diff(t)
-            s[0] = s[1]
+        s = col(f"{spec.joint}_speed_mm_s")
     return -s if spec.invert else s
 
 

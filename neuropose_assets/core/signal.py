@@ -39,8 +39,20 @@ def fill_gaps(x: np.ndarray, max_gap: int | None = None, *, hold_ends: bool = Fa
     return out
 
 
+def filter_description(cutoff_hz: float, order: int = 4) -> dict:
+    """What :func:`lowpass` applies, stated exactly (for provenance and methods sections): a Butterworth design of
+    ``order`` run forward and backward, i.e. zero phase, effective order ``2 × order`` and −6.02 dB (half amplitude)
+    at the cut-off — the −3 dB point of each pass.  Papers saying "4th-order Butterworth, 6 Hz, zero-lag" mean either
+    order 4 per pass (this default) or order 2 per pass (Pose2Sim halves the order before filtfilt)."""
+    return {"design": "Butterworth low-pass (scipy.signal.butter, second-order sections)", "cutoff_hz": cutoff_hz,
+            "order_per_pass": order, "passes": "2 (forward and backward, scipy.signal.sosfiltfilt)",
+            "effective_order": 2 * order, "phase": "zero", "gain_at_cutoff_db": -6.02}  # fmt: skip
+
+
 def lowpass(x: np.ndarray, cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
-    """Zero-phase Butterworth low-pass (:func:`scipy.signal.butter`, :func:`scipy.signal.sosfiltfilt`) along axis 0.
+    """Zero-phase Butterworth low-pass along axis 0: a Butterworth filter of ``order`` (per pass;
+    :func:`scipy.signal.butter`) applied forward and backward (:func:`scipy.signal.sosfiltfilt`), so the effective
+    order is ``2 × order`` and the cut-off is the −6 dB point (:func:`filter_description`).
 
     NaN runs split a column into segments that are filtered separately; a segment too short for the filter's
     padding (``3·(2·sections + 1)`` samples), or a cut-off at or above Nyquist, is returned unfiltered.

@@ -171,8 +171,11 @@ def features(
         df, diag = compute_features(poses.df, skeleton, core_cfg)
     except KeyError as err:  # a track that does not occur: the config names a person who is not there
         raise fail(f"features: {err.args[0]}", context.partition_key) from None
+    from neuropose_assets.core.signal import filter_description
+
+    lowpass = filter_description(core_cfg.lowpass_hz, core_cfg.lowpass_order) if core_cfg.lowpass_hz else None
     prov = provenance("features", poses.provenance, {**core_cfg.model_dump(), "skeleton": skeleton.name,
-                                                      "root": "pelvis"})  # fmt: skip
+                                                      "root": "pelvis", "lowpass_filter": lowpass})  # fmt: skip
     ranges = {
         f"{c}_range": f"{df[c].min():.1f}–{df[c].max():.1f}" for c in ANGLE_COLUMNS if df[c].null_count() < df.height
     }
