@@ -154,7 +154,7 @@ def poses(
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
-    code_version="2",
+    code_version="3",
     description="One person on the clinical joint set: gap-filled, low-pass filtered, root-centred 3D (mm), 2D (px), "
     "speeds (mm/s), joint angles (deg), time (s).",
 )
