@@ -140,3 +140,16 @@ def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path):
     fresh = tmp_path / f".incoming.{dead.pid}.89abcdef.partial"  # too recent: maybe a slow NFS write
     fresh.write_bytes(b"x")
     assert sweep_orphans(tmp_path) == [] and fresh.exists()
+
+
+def test_a_replaced_video_withdraws_its_claim_on_the_old_content(tmp_path):
+    from neuropose_assets.core.rawvideo import claim_content, claimants
+    from neuropose_assets.core.storage import Layout
+
+    layout = Layout(tmp_path / "data")
+    old, new = "a" * 64, "b" * 64
+    assert claim_content(layout, old, "p1") == []
+    assert claim_content(layout, old, "p2") == ["p1"]  # the same recording under two names
+    assert claim_content(layout, new, "p1", previous_sha256=old) == []  # p1 was replaced by another recording
+    assert claimants(layout, old) == {"p2"}  # p2 is no longer "the same as p1"
+    assert claim_content(layout, new, "p1", previous_sha256=new) == [] and claimants(layout, new) == {"p1"}

@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from neuropose_assets.core.atomic import CHUNK, atomic_path, sweep_orphans, temp_name
+from neuropose_assets.core.atomic import CHUNK, atomic_path, atomic_write_bytes, sweep_orphans, temp_name
 from neuropose_assets.core.storage import Layout
 from neuropose_assets.core.video import VideoError, VideoProbe, probe_video
 
@@ -71,19 +71,36 @@ def store_video(source: str | Path, layout: Layout, display: str | None = None) 
     return StoredVideo(digest, size, target, probe)
 
 
-def claim_content(layout: Layout, sha256: str, partition: str) -> list[str]:
-    """Record that ``partition`` holds the content ``sha256``; return the *other* partitions holding it.
+def claims_path(layout: Layout, sha256: str) -> Path:
+    """Where the partitions holding the content ``sha256`` are listed: ``cas/sha256/<ab>/<sha256>.partitions``."""
+    return layout.cas / sha256[:2] / f"{sha256}.partitions"
 
-    Claims are lines appended (``O_APPEND``, one small write each, so concurrent runs do not interleave) to
-    ``cas/sha256/<ab>/<sha256>.partitions``.  The same recording delivered under two names is thereby detectable.
+
+def claimants(layout: Layout, sha256: str) -> set[str]:
+    """The partitions that currently hold the content ``sha256``."""
+    path = claims_path(layout, sha256)
+    return set(path.read_text().split()) if path.exists() else set()
+
+
+def claim_content(layout: Layout, sha256: str, partition: str, previous_sha256: str | None = None) -> list[str]:
+    """Record that ``partition`` holds the content ``sha256`` (withdrawing its claim on ``previous_sha256``, the
+    content it held before a re-delivery); return the *other* partitions holding ``sha256``.
+
+    The claim files are updated under a file lock and rewritten atomically, so concurrent runs neither lose nor
+    duplicate claims.  The same recording delivered under two names is thereby detectable, and a replaced video
+    no longer counts as a copy of its old content.
     """
-    path = layout.cas / sha256[:2] / f"{sha256}.partitions"
+    from filelock import FileLock
+
+    path = claims_path(layout, sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
-    keys = set(path.read_text().split()) if path.exists() else set()
-    if partition not in keys:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, f"{partition}\n".encode())
-        finally:
-            os.close(fd)
+    with FileLock(str(layout.cas / ".claims.lock")):
+        if previous_sha256 and previous_sha256 != sha256:
+            old = claimants(layout, previous_sha256)
+            if partition in old:
+                atomic_write_bytes(claims_path(layout, previous_sha256),
+                                   "".join(f"{k}\n" for k in sorted(old - {partition})).encode())  # fmt: skip
+        keys = claimants(layout, sha256)
+        if partition not in keys:
+            atomic_write_bytes(path, "".join(f"{k}\n" for k in sorted(keys | {partition})).encode())
     return sorted(keys - {partition})

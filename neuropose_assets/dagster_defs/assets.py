@@ -57,7 +57,9 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
                "Check the disk space and the permissions of the data root and the intake folder."),
             allow_retries=err.errno not in PERMANENT_ERRNOS,
         ) from None
-    duplicates = claim_content(storage.layout, stored.sha256, key)
+    previous = storage.layout.asset_file("raw_video", key)  # the content this partition held before, if any
+    previous_sha = pl.read_parquet(previous, columns=["sha256"])["sha256"][0] if previous.exists() else None
+    duplicates = claim_content(storage.layout, stored.sha256, key, previous_sha)
     if duplicates:
         context.log.warning(f"{key}: the same recording (SHA-256 {stored.sha256[:12]}…) is also partition(s) {duplicates}")
     p = stored.probe

@@ -190,9 +190,10 @@ def repetitions_found(context: dg.AssetCheckExecutionContext, storage: StorageRe
 )
 def unique_content(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     key = context.partition_key
+    from neuropose_assets.core.rawvideo import claimants
+
     sha = pl.read_parquet(storage.layout.asset_file("raw_video", key), columns=["sha256"])["sha256"][0]
-    claims = storage.layout.cas / sha[:2] / f"{sha}.partitions"
-    others = sorted(set(claims.read_text().split()) - {key}) if claims.exists() else []
+    others = sorted(claimants(storage.layout, sha) - {key})
     if others:
         return dg.AssetCheckResult(
             passed=False,
