@@ -221,3 +221,30 @@ def test_the_low_pass_is_what_its_description_says():
     assert 20 * np.log10(abs(h[0])) == pytest.approx(-3.01, abs=0.01)  # each pass: −3 dB
     above = np.sin(2 * np.pi * 12 * t)
     assert np.std(lowpass(above, fc, fs, order=2)[300:-300]) > np.std(lowpass(above, fc, fs)[300:-300])
+
+
+def test_variable_frame_rate_is_filtered_on_true_times():
+    """Every third frame held twice as long (what phones do): filtering by index would treat the signal as if it
+    were time-warped; on the true times the slow movement survives and the jitter is removed."""
+    from neuropose_assets.core.signal import fill_gaps, is_uniform, lowpass, lowpass_times
+
+    steps = np.tile([1, 1, 2], 200) / 60.0
+    t = np.concatenate([[0.0], np.cumsum(steps)])
+    slow = np.sin(2 * np.pi * 1.5 * t)
+    assert not is_uniform(t) and is_uniform(np.arange(10) / 30)
+    inner = slice(60, -60)
+
+    def error(y):
+        return np.max(np.abs(y - slow)[inner])
+
+    naive_fs = 1 / np.median(np.diff(t))
+    # the movement alone: filtered on true times it passes unchanged; by index it is distorted
+    assert error(lowpass_times(slow, t, 6.0)) < 0.005
+    assert error(lowpass(slow, 6.0, naive_fs)) > 10 * error(lowpass_times(slow, t, 6.0))
+    x = slow + 0.2 * np.sin(2 * np.pi * 10 * t)  # with jitter above the cut-off
+    assert error(lowpass_times(x, t, 6.0)) < 0.03 < error(lowpass(x, 6.0, naive_fs))
+    gap = x.copy()
+    gap[100:104] = np.nan
+    assert np.isnan(lowpass_times(gap, t, 6.0)[100:104]).all()  # gaps stay gaps
+    filled = fill_gaps(np.array([0.0, np.nan, 3.0]), t=np.array([0.0, 1.0, 3.0]))
+    assert filled[1] == 1.0  # interpolated in time, not halfway by index

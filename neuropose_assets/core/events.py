@@ -47,7 +47,7 @@ from neuropose_assets.core.segmentation import (
     find_peaks_with_edges,
     segment_features,
 )
-from neuropose_assets.core.signal import fill_gaps, lowpass
+from neuropose_assets.core.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.tasks import TaskSpec
 
 EVENT_SCHEMA = {
@@ -180,10 +180,11 @@ class TaskAnalysis:
 # ------------------------------------------------------------------------------------------------------- signals
 
 
-def _clean(x: np.ndarray, lowpass_hz: float | None, fs: float) -> np.ndarray:
-    s = fill_gaps(x, hold_ends=True)
+def _clean(x: np.ndarray, lowpass_hz: float | None, t: np.ndarray) -> np.ndarray:
+    """Gaps bridged (in time, ends held) and the optional extra low-pass on the true frame times."""
+    s = fill_gaps(x, hold_ends=True, t=t)
     if lowpass_hz is not None and np.isfinite(s).all() and len(s) > 1:
-        s = lowpass(s, lowpass_hz, fs)
+        s = lowpass_times(s, t, lowpass_hz)
     return s
 
 
@@ -275,7 +276,7 @@ def _humps_task(b: _Builder, s: np.ndarray, cfg: HumpConfig, dt: float, side: st
     ``[onset, offset)`` of every hump of ``s``.  The top event is the extreme (``top="peak"``) or the middle of the
     hold above ``high_frac`` (``top="hold"``: for movements held at the top, where the maximum is arbitrary); the
     repetition's peak is always the extreme."""
-    s = _clean(s, cfg.lowpass_hz, 1.0 / dt)
+    s = _clean(s, cfg.lowpass_hz, b.t)
     if not np.isfinite(s).all() or len(s) < 3:
         return
     humps = find_humps(s, min_prominence=cfg.min_prominence, min_distance=_frames(cfg.min_distance_s, dt),
@@ -310,8 +311,8 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
     a, z = window or (0, len(features))
     dist, edge = _frames(cfg.min_distance_s, dt), _frames(cfg.edge_s, dt)
     for side in SIDES:
-        heel = _clean(anterior_mm(features, f"{side}_heel"), cfg.lowpass_hz, 1.0 / dt)[a:z]
-        toe = _clean(anterior_mm(features, f"{side}_toe"), cfg.lowpass_hz, 1.0 / dt)[a:z]
+        heel = _clean(anterior_mm(features, f"{side}_heel"), cfg.lowpass_hz, b.t)[a:z]
+        toe = _clean(anterior_mm(features, f"{side}_toe"), cfg.lowpass_hz, b.t)[a:z]
         if not (np.isfinite(heel).all() and np.isfinite(toe).all()):
             continue
         peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge}
@@ -334,13 +335,15 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
                     e["repetition"] = n
 
 
-def turns(yaw: np.ndarray, dt: float, cfg: TugConfig) -> list[tuple[int, int, float]]:
-    """Turns ``(start, end, degrees)`` of an unwrapped yaw ``(F,)`` deg: humps of the low-passed absolute yaw rate,
-    bounded where the rate crosses ``turn_frac`` of its peak, kept when the heading changes by ≥ ``min_turn_deg``."""
-    y = fill_gaps(yaw, hold_ends=True)
+def turns(yaw: np.ndarray, t: np.ndarray, cfg: TugConfig) -> list[tuple[int, int, float]]:
+    """Turns ``(start, end, degrees)`` of an unwrapped yaw ``(F,)`` deg at times ``t`` s: humps of the low-passed
+    absolute yaw rate, bounded where the rate crosses ``turn_frac`` of its peak, kept when the heading changes by
+    ≥ ``min_turn_deg``."""
+    y = fill_gaps(yaw, hold_ends=True, t=t)
     if len(y) < 3 or not np.isfinite(y).all():
         return []
-    rate = np.abs(lowpass(np.gradient(y, dt), cfg.turn_lowpass_hz, 1.0 / dt))
+    dt = float(np.median(np.diff(t)))
+    rate = np.abs(lowpass_times(np.gradient(y, t), t, cfg.turn_lowpass_hz))
     humps = find_humps(rate, min_prominence=cfg.min_turn_deg / 4, min_distance=_frames(1.0, dt),
                        low_frac=cfg.turn_frac, high_frac=max(cfg.turn_frac + 0.01, 0.9))  # fmt: skip
     out = []
@@ -356,7 +359,7 @@ def turns(yaw: np.ndarray, dt: float, cfg: TugConfig) -> list[tuple[int, int, fl
 def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float) -> None:
     """Timed Up and Go: seat-off, standing, turns, sit start, seated from the longest upright phase; heel strikes and
     toe-offs between standing and sit start."""
-    up = _clean(uprightness(features), cfg.tug.upright.lowpass_hz, 1.0 / dt)
+    up = _clean(uprightness(features), cfg.tug.upright.lowpass_hz, b.t)
     if len(up) < 3 or not np.isfinite(up).all():
         return
     u = cfg.tug.upright
@@ -375,7 +378,7 @@ def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float
     lo = h.top_reached if h.top_reached is not None else (h.onset or 0)
     hi = h.top_left if h.top_left is not None else (h.offset if h.offset is not None else len(up))
     yaw = body_yaw_deg(features)
-    for k, (s0, s1, change) in enumerate(t for t in turns(yaw, dt, cfg.tug) if t[1] > lo):
+    for k, (s0, s1, change) in enumerate(t for t in turns(yaw, b.t, cfg.tug) if t[1] > lo):
         b.event("turn_start", None, s0, change, "deg", 0)
         b.event("turn_end", None, s1, change, "deg", 0)
     if hi - lo > 2:

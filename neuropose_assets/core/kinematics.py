@@ -6,7 +6,9 @@ joints onto the clinical joint set (:mod:`.skeletons`) and compute, per decoded 
 * conditioning (:class:`FeaturesConfig`): gaps up to ``max_gap_s`` are filled linearly (longer gaps stay null and are
   counted), then a zero-phase Butterworth low-pass (``lowpass_hz``; order ``lowpass_order`` per pass, forward and
   backward: effective order 8 and −6 dB at the cut-off by default, :func:`.signal.filter_description`) is applied to 3D
-  and 2D trajectories;
+  and 2D trajectories.  Both use the true frame times: with a variable frame rate, gaps are interpolated in time and
+  the filter runs on a uniform resampling at the median interval, mapped back to the frame times
+  (:func:`.signal.lowpass_times`);
 * ``root_{x,y,z}_mm``: the pelvis in the model's 3D frame (all zeros for BlazePose, whose origin *is* the hip
   midpoint; absolute camera coordinates for MeTRAbs);
 * ``{joint}_{x,y,z}_mm``: every clinical joint **root-centred** (pelvis subtracted), in the ``frame`` chosen:
@@ -31,7 +33,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from neuropose_assets.core.signal import fill_gaps, lowpass
+from neuropose_assets.core.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS, Skeleton
 
 #: Included-angle flexions: name -> (proximal, vertex, distal); value = 180° − ∠(proximal, vertex, distal), so a
@@ -226,12 +228,12 @@ def compute_features(
     n = len(frames)
     if config.max_gap_s > 0:
         gap = int(round(config.max_gap_s / dt))
-        xyz = fill_gaps(xyz.reshape(n, -1), gap).reshape(xyz.shape)
-        uv = fill_gaps(uv.reshape(n, -1), gap).reshape(uv.shape)
+        xyz = fill_gaps(xyz.reshape(n, -1), gap, t=times).reshape(xyz.shape)
+        uv = fill_gaps(uv.reshape(n, -1), gap, t=times).reshape(uv.shape)
     filled = ~np.isnan(xyz).all(axis=(1, 2))
     if config.lowpass_hz is not None:
-        xyz = lowpass(xyz.reshape(n, -1), config.lowpass_hz, 1.0 / dt, config.lowpass_order).reshape(xyz.shape)
-        uv = lowpass(uv.reshape(n, -1), config.lowpass_hz, 1.0 / dt, config.lowpass_order).reshape(uv.shape)
+        xyz = lowpass_times(xyz.reshape(n, -1), times, config.lowpass_hz, config.lowpass_order).reshape(xyz.shape)
+        uv = lowpass_times(uv.reshape(n, -1), times, config.lowpass_hz, config.lowpass_order).reshape(uv.shape)
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     root = xyz[:, ci["pelvis"], :]
     centred = xyz - root[:, None, :]

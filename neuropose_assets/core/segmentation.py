@@ -28,7 +28,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.signal import find_peaks
 
-from neuropose_assets.core.signal import fill_gaps, lowpass
+from neuropose_assets.core.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
 Axis = Literal["x", "y", "z", "u", "v", "anterior", "superior", "right"]
@@ -113,8 +113,8 @@ class SegmentationConfig(BaseModel):
             ``valley_to_valley_v1`` — from the last local minimum before a peak to the first after it;
             ``peak_to_peak`` — from one peak to the next, whose ``peak_frame`` is the signal minimum in between.
         low_frac: ``threshold`` only: fraction of the hump's rise / fall at which it starts / ends (0–0.5).
-        lowpass_hz: zero-phase 4th-order Butterworth low-pass cut-off applied to the signal before peak detection,
-            Hz (``None`` = raw signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
+        lowpass_hz: cut-off of the zero-phase Butterworth low-pass applied to the signal before peak detection
+            (:func:`.signal.lowpass_times`: order 4 per pass, forward and backward), Hz (``None`` = raw signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -365,11 +365,11 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
         table with columns :data:`SEGMENT_SCHEMA`, one row per repetition (possibly zero rows).
     """
     raw = extract_signal(features, config.signal)
-    s = fill_gaps(raw, hold_ends=True)
     t = features["time_s"].to_numpy()
+    s = fill_gaps(raw, hold_ends=True, t=t)
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     if config.lowpass_hz is not None and np.isfinite(s).all() and len(s) > 1:
-        s = lowpass(s, config.lowpass_hz, 1.0 / dt)
+        s = lowpass_times(s, t, config.lowpass_hz)
     if config.normalize and np.isfinite(s).any():
         s = normalize_signal(s)
     to_frames = lambda sec: None if sec is None else max(1, int(round(sec / dt)))  # noqa: E731

@@ -9,19 +9,21 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 
-def fill_gaps(x: np.ndarray, max_gap: int | None = None, *, hold_ends: bool = False) -> np.ndarray:
+def fill_gaps(x: np.ndarray, max_gap: int | None = None, *, hold_ends: bool = False,
+              t: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Linear interpolation over runs of NaN along axis 0.
 
     Args:
         x: ``(F,)`` or ``(F, K)``.
         max_gap: longest run (frames) that is filled; longer runs stay NaN.  ``None`` = no limit.
         hold_ends: also fill leading/trailing runs with the nearest valid value (within ``max_gap``).
+        t: ``(F,)`` sample times, s: interpolate in time rather than by index (variable frame rate video).
     Returns:
         a float64 copy; a column without any valid sample stays all-NaN.
     """
     out = np.array(x, dtype=np.float64, copy=True)
     flat = out.reshape(len(out), -1)
-    idx = np.arange(len(out))
+    idx = np.arange(len(out)) if t is None else np.asarray(t, dtype=np.float64)
     limit = np.inf if max_gap is None else max_gap
     for k in range(flat.shape[1]):
         col = flat[:, k]
@@ -73,4 +75,42 @@ def lowpass(x: np.ndarray, cutoff_hz: float, fs_hz: float, order: int = 4) -> np
         for start, stop in zip(edges[::2], edges[1::2]):
             if stop - start > padlen:
                 col[start:stop] = sosfiltfilt(sos, col[start:stop])
+    return out
+
+
+def is_uniform(t: np.ndarray, rtol: float = 0.01) -> bool:
+    """Whether sample times ``t`` ``(F,)`` are equally spaced (within ``rtol`` of the median interval)."""
+    if len(t) < 3:
+        return True
+    d = np.diff(t)
+    return bool(np.all(np.abs(d - np.median(d)) <= rtol * np.median(d)))
+
+
+def lowpass_times(x: np.ndarray, t: np.ndarray, cutoff_hz: float, order: int = 4) -> np.ndarray:
+    """:func:`lowpass` for samples at times ``t`` ``(F,)`` s.  Equally spaced samples are filtered directly; otherwise
+    (variable frame rate video) each column is resampled linearly to a uniform grid at the median interval, filtered
+    there, and interpolated back to ``t`` — a digital filter assumes a constant sampling rate.  NaN samples stay NaN.
+    """
+    out = np.array(x, dtype=np.float64, copy=True)
+    if len(t) < 2:
+        return out
+    dt = float(np.median(np.diff(t)))
+    if is_uniform(t):
+        return lowpass(out, cutoff_hz, 1.0 / dt, order)
+    grid = t[0] + dt * np.arange(int(np.floor((t[-1] - t[0]) / dt)) + 1)
+    flat = out.reshape(len(out), -1)
+    for k in range(flat.shape[1]):
+        col = flat[:, k]
+        good = np.isfinite(col)
+        if good.sum() < 2:
+            continue
+        on_grid = np.interp(grid, t[good], col[good])
+        # grid points inside a run of missing samples stay missing (the filter then treats it as a gap)
+        nearest = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
+        missing = ~good[nearest] | ~good[nearest - 1]
+        on_grid[missing] = np.nan
+        filtered = lowpass(on_grid, cutoff_hz, 1.0 / dt, order)
+        ok = np.isfinite(filtered)
+        if ok.sum() >= 2:
+            col[good] = np.interp(t[good], grid[ok], filtered[ok])
     return out
