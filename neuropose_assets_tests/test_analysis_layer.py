@@ -85,3 +85,18 @@ def test_undeclared_runs_generic_and_warns_and_the_cohort_tables_follow(world):
     assert set(dtw["task"]) == {"sit_to_stand", "gait"}
     assert dtw.filter(pl.col("a") != pl.col("b")).height == 0  # one video per task: nothing of another task compared
     assert set(dtw.filter(pl.col("a") == "walk")["unit"]) == {"all@left", "all@right"}  # mean cycle per foot
+
+
+def test_data_problems_say_what_is_missing_not_that_the_config_is_invalid(world):
+    from neuropose_assets.cli import failure_message
+
+    layout, run, inst, defs = world["layout"], world["run"], world["inst"], world["defs"]
+    res = run("walk", TaskSpec(task="generic", segmentation={"signal": {"column": "left_knee_speed_deg"}}))
+    assert not res.success
+    msg = failure_message(res)
+    assert "generic analysis needs" in msg and "left_knee_speed_deg" in msg and "config is invalid" not in msg
+    assert run("walk", TaskSpec(task="gait")).success
+    bad = defs.resolve_job_def("per_video_job").execute_in_process(
+        partition_key="walk", instance=inst, raise_on_error=False, asset_selection=[dg.AssetKey("repetition_dtw")],
+        run_config={"ops": {"repetition_dtw": {"config": {"columns": ["no_such_angle_deg"]}}}})  # fmt: skip
+    assert not bad.success and "repetition DTW: features has no column(s) ['no_such_angle_deg']" in failure_message(bad)

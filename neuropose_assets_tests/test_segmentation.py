@@ -206,3 +206,12 @@ def test_neuropose_segmentation_expectations():
     assert (padded["duration_s"] > three["duration_s"]).any()
     cfg = SegmentationConfig(**base, min_prominence=50)
     assert SegmentationConfig.model_validate_json(cfg.model_dump_json()) == cfg
+
+
+def test_padding_applies_to_every_window_method():
+    f = _features(60 * humps(4), fps=30.0)
+    for method in ("threshold", "valley_to_valley_v1", "peak_to_peak"):
+        base = segment_features(f, SegmentationConfig(min_prominence=20, method=method, lowpass_hz=None))
+        padded = segment_features(f, SegmentationConfig(min_prominence=20, method=method, lowpass_hz=None, pad_s=0.2))
+        assert base.height > 0, method
+        assert ((padded["end_frame"] - padded["start_frame"]) > (base["end_frame"] - base["start_frame"])).any(), method

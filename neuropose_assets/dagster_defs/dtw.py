@@ -52,7 +52,8 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
             enable_numba_cache(default_cache_dir() / "numba")
         parts = [pairwise(seqs, core_cfg)[0] for seqs in groups.values()]
     except (ValueError, KeyError) as err:  # a column the config names is missing, or NaN under 'propagate'
-        raise fail(f"repetition DTW: {err}", context.partition_key) from None
+        raise fail(f"repetition DTW: {err.args[0] if isinstance(err, KeyError) else err}", context.partition_key
+                   ) from None  # fmt: skip
     df = pl.concat(parts) if parts else pl.DataFrame(schema=RESULT_SCHEMA)
     cfg = config_json(core_cfg)
     prov = provenance("repetition_dtw", repetitions.provenance, cfg, "tslearn")
@@ -129,7 +130,8 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
             parts.append(df.with_columns(pl.lit(task).alias("task")))
             computed += n
     except (ValueError, KeyError) as err:
-        raise dg.Failure(description=f"cohort {cohort!r}: DTW failed: {err}", allow_retries=False) from None
+        why = err.args[0] if isinstance(err, KeyError) else err
+        raise dg.Failure(description=f"cohort {cohort!r}: DTW failed: {why}", allow_retries=False) from None
     df = pl.concat(parts) if parts else pl.DataFrame(schema=RESULT_SCHEMA).with_columns(pl.lit("").alias("task"))
     df = df.select("task", *RESULT_SCHEMA)
     cfg = config_json(cfg_all)
