@@ -140,3 +140,18 @@ def test_an_unknown_pose_backend_fails_once_without_retries(tmp_path, gradient_v
             asset_selection=[dg.AssetKey("raw_video"), dg.AssetKey("poses")])  # fmt: skip
     assert not res.success and "unknown pose backend 'openpose'" in failure_message(res)
     assert not [e for e in res.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_the_io_manager_refuses_object_storage_with_a_clear_message():
+    from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
+
+    @dg.asset
+    def table():
+        import polars as pl
+
+        return pl.DataFrame({"a": [1]})
+
+    with pytest.raises(Exception) as err:
+        dg.materialize([table], resources={"io_manager": ParquetIOManager(base_dir="memory://bucket/assets")})
+    cause = err.value.__cause__ or err.value
+    assert "local file system" in str(cause) and "'memory' storage" in str(cause)

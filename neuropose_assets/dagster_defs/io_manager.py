@@ -28,6 +28,10 @@ class ParquetIOManager(dg.ConfigurableIOManager, dg.UPathIOManager):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._base_path = UPath(self.base_dir)
+        if self._base_path.protocol not in ("", "file", "local"):
+            raise ValueError(f"the Parquet IO manager writes to the local file system (or a mounted share) only; "
+                             f"{self.base_dir!r} is {self._base_path.protocol!r} storage. Mount it, or use a local "
+                             "data root.")  # fmt: skip
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         if isinstance(obj, ProvenancedTable):
