@@ -1,0 +1,101 @@
+"""Quality flags a clinician should see next to the results: subject coverage, left/right label flips, repetitions
+that were not found or do not match the protocol.  The asset checks and the per-video report both use these, so the
+UI and the report say the same thing.
+
+Each function returns a list of :class:`Flag` (empty = nothing to report).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+#: below this fraction of frames with the subject, the results would describe a fragment (ERROR); below 50 %: WARN
+MIN_SUBJECT_COVERAGE = 0.25
+
+
+@dataclass(frozen=True)
+class Flag:
+    """``severity`` ``ERROR`` or ``WARN``; ``message`` says what was found and what to do."""
+
+    severity: str
+    message: str
+
+
+def subject_coverage(poses: pl.DataFrame, name: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the subject's presence in a ``poses`` table: nobody detected or coverage below
+    :data:`MIN_SUBJECT_COVERAGE` is an ERROR, below 50 % a WARN."""
+    n = poses["frame"].n_unique()
+    found = poses.filter(pl.col("is_subject"))["frame"].n_unique()
+    tracks = poses["track"].drop_nulls().n_unique()
+    coverage = found / n if n else 0.0
+    numbers = {"frames": n, "frames_with_subject": found, "subject_coverage": round(coverage, 4), "tracks": tracks}
+    if found == 0:
+        return numbers, [Flag("ERROR", f"No person was detected in any of the {n} frames of {name}. Check that the "
+                                       "whole body is in view, well lit and not too small in the picture, then "
+                                       "record again.")]  # fmt: skip
+    if coverage < MIN_SUBJECT_COVERAGE:
+        return numbers, [Flag("ERROR", f"The subject is visible in only {100 * coverage:.1f} % of the {n} frames of "
+                                       f"{name} ({tracks} person tracks): the results would describe a fragment of "
+                                       "the recording, or someone else. Trim the video to the test itself, or choose "
+                                       "another subject policy (poses config subject_policy: largest_box for the "
+                                       "person closest to the camera, most_central), then re-run.")]  # fmt: skip
+    if coverage < 0.5:
+        return numbers, [Flag("WARN", f"The subject is visible in only {100 * coverage:.0f} % of the frames of "
+                                      f"{name}; results cover the visible part only.")]  # fmt: skip
+    return numbers, []
+
+
+def label_flips(times: np.ndarray, uv: np.ndarray) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the pose model's left/right leg labels (:func:`.kinematics.left_right_swaps`) of the
+    subject's raw 2D joints ``uv`` ``(F, C, 2)`` px at ``times`` s."""
+    from neuropose_assets.core.kinematics import left_right_swaps
+
+    flips = left_right_swaps(uv)
+    numbers = {"label_flips": len(flips)}
+    if not len(flips):
+        return numbers, []
+    when = ", ".join(f"{times[f]:.2f}" for f in flips[:10]) + (" …" if len(flips) > 10 else "")
+    return {**numbers, "at_s": when}, [Flag(
+        "WARN", f"The pose model swapped the subject's left and right legs {len(flips)} time(s) (at {when} s). "
+        "Left/right events and outcomes around these times may belong to the other side; check the video at those "
+        "times, or record with the subject's side facing the camera.")]  # fmt: skip
+
+
+def repetition_problems(task: dict, repetitions: pl.DataFrame, events: pl.DataFrame) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the repetitions of a task (``task``: a row of the ``task`` table): none found, fewer
+    than two gait cycles per foot, a count other than the protocol's, heel strikes that do not alternate."""
+    problems = []
+    per_side = {s or "both": n for s, n in repetitions.group_by("side").len().iter_rows()}
+    if task["task"] == "gait":
+        for side in ("left", "right"):
+            if per_side.get(side, 0) < 2:
+                problems.append(f"{per_side.get(side, 0)} gait cycle(s) of the {side} foot (cadence, stance and "
+                                "variability need at least two per foot)")  # fmt: skip
+        sides = events.filter(pl.col("event") == "heel_strike").sort("frame")["side"].to_list()
+        repeats = sum(a == b for a, b in zip(sides, sides[1:]))
+        if repeats:
+            problems.append(f"{repeats} heel strike(s) followed one of the same foot: a step was missed or the left and "
+                            "right legs were confused")  # fmt: skip
+    elif repetitions.height == 0:
+        problems.append(f"no {task['task']} repetition was found: check that the declared task ({task['task']}) is "
+                        "what the video shows and that the whole movement is in view")  # fmt: skip
+    expected = task["expected_repetitions"]
+    if expected is not None:
+        sided = task["task"] in ("gait", "arm_raise") and any(k in per_side for k in ("left", "right"))
+        counts = [per_side.get(s, 0) for s in ("left", "right")] if sided else [repetitions.height]
+        if any(c != expected for c in counts):
+            problems.append(f"the protocol expects {expected} repetition(s), found {counts}")
+    numbers = {"repetitions": repetitions.height, "per_side": per_side}
+    return numbers, ([Flag("WARN", "; ".join(problems) + ".")] if problems else [])
+
+
+def undeclared(task: dict, name: str) -> list[Flag]:
+    """A WARN when no task was declared for the video (it was analysed as ``generic``)."""
+    if task["declared"]:
+        return []
+    return [Flag("WARN", f"No task was declared for {name}; it was analysed as 'generic' (a configurable signal). "
+                         "Declare the task in the cohort's protocol.yaml (e.g. '\"*walk*\": {task: gait}') or with "
+                         "`neuropose-assets run VIDEO --task gait`, and the task-dependent assets re-run.")]  # fmt: skip

@@ -1,0 +1,191 @@
+"""Pictures of what the pipeline saw: a review video (the recording with the skeletons and the task's events drawn)
+and a key-frame contact sheet (one frame per event).
+
+Drawing is OpenCV; the video is H.264 (libx264, ``yuv420p``, ``+faststart``) written with PyAV, so browsers play it.
+Frames come from :func:`.video.iter_frames` (upright, rotation applied), the same frames the pose model saw, so the
+2D joints (px) of the ``poses`` table land where they belong.  The subject is drawn in colour (left side blue, right
+side red, midline white) with its track id; every other tracked person thin and grey.  Each event is shown as a label
+(``HS L`` = left heel strike) for :data:`EVENT_HOLD_S` after it happens.  The output is written atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import polars as pl
+
+from neuropose_assets.core.atomic import atomic_path
+from neuropose_assets.core.skeletons import CLINICAL_EDGES, CLINICAL_JOINTS, Skeleton
+from neuropose_assets.core.video import iter_frames, probe_video
+
+#: how an event is written on the picture (side appended as L / R)
+EVENT_LABELS = {
+    "heel_strike": "HS", "toe_off": "TO", "seat_off": "seat-off", "standing_reached": "standing",
+    "standing_peak": "highest", "sit_start": "sit start", "seated": "seated", "squat_start": "squat start",
+    "squat_bottom": "bottom", "squat_end": "squat end", "raise_start": "raise", "arm_up": "arm up",
+    "arm_at_top": "top", "arm_down": "arm down", "arm_lowered": "lowered", "turn_start": "turn start",
+    "turn_end": "turn end", "start": "start", "peak": "peak", "end": "end",
+}  # fmt: skip
+EVENT_HOLD_S = 0.5
+#: BGR colours: the subject's left side, right side, midline; other persons
+LEFT, RIGHT, MID, OTHER = (230, 140, 40), (50, 50, 230), (235, 235, 235), (150, 150, 150)
+_CI = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
+
+
+def event_label(event: str, side: str | None) -> str:
+    """``heel_strike``, ``left`` → ``HS L``."""
+    label = EVENT_LABELS.get(event, event)
+    return f"{label} {side[0].upper()}" if side else label
+
+
+def persons_by_frame(poses: pl.DataFrame, skeleton: Skeleton) -> dict[int, list[tuple[int, bool, np.ndarray]]]:
+    """Per frame, every detected person as ``(track, is_subject, uv)`` with ``uv`` ``(C, 2)`` the clinical joints in
+    the image, px (NaN where a joint is missing)."""
+    rows = poses.filter(pl.col("track").is_not_null())
+    cols = [f"{j}_{a}_px" for j in skeleton.joints for a in "uv"]
+    native = rows.select(cols).to_numpy().astype(np.float64).reshape(rows.height, len(skeleton.joints), 2)
+    clinical = np.einsum("cj,njk->nck", skeleton.clinical_matrix(), native)
+    out: dict[int, list] = {}
+    for (frame, track, subject), uv in zip(rows.select("frame", "track", "is_subject").iter_rows(), clinical,
+                                           strict=True):  # fmt: skip
+        out.setdefault(int(frame), []).append((int(track), bool(subject), uv))
+    return out
+
+
+def _edge_colour(a: str, b: str) -> tuple[int, int, int]:
+    if a.startswith("left") or b.startswith("left"):
+        return LEFT
+    if a.startswith("right") or b.startswith("right"):
+        return RIGHT
+    return MID
+
+
+def draw_person(img: np.ndarray, uv: np.ndarray, scale: float, subject: bool) -> None:
+    """Draw one stick figure onto ``img`` (BGR, modified in place); ``uv`` px in the original frame, ``scale`` the
+    factor from the original frame to ``img``."""
+    p = uv * scale
+    width = max(2, int(round(img.shape[1] / 320))) if subject else 1
+    for a, b in CLINICAL_EDGES:
+        pa, pb = p[_CI[a]], p[_CI[b]]
+        if np.isfinite(pa).all() and np.isfinite(pb).all():
+            cv2.line(img, tuple(map(int, pa)), tuple(map(int, pb)), _edge_colour(a, b) if subject else OTHER, width,
+                     cv2.LINE_AA)  # fmt: skip
+    if subject:
+        for q in p[np.isfinite(p).all(axis=1)]:
+            cv2.circle(img, tuple(map(int, q)), width + 1, MID, -1, cv2.LINE_AA)
+
+
+def _text(img: np.ndarray, text: str, org: tuple[int, int], size: float, colour=(255, 255, 255)) -> None:
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), max(2, int(4 * size)), cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, colour, max(1, int(1.5 * size)), cv2.LINE_AA)
+
+
+def annotate(img: np.ndarray, persons, scale: float, time_s: float, labels: list[str]) -> None:
+    """Draw the persons, the frame time, the subject's track id and the active event labels onto ``img``."""
+    for track, subject, uv in sorted(persons, key=lambda p: p[1]):  # the subject last, on top
+        draw_person(img, uv, scale, subject)
+        if subject:
+            head = uv[_CI["head"]] * scale
+            if np.isfinite(head).all():
+                _text(img, f"subject #{track}", (int(head[0]) + 8, max(14, int(head[1]) - 10)), img.shape[1] / 1400)
+    size = img.shape[1] / 900
+    _text(img, f"t = {time_s:6.2f} s", (10, int(30 * size) + 5), size)
+    for k, label in enumerate(labels):
+        _text(img, label, (10, int((30 + 32 * (k + 1)) * size) + 5), size, (80, 230, 255))
+
+
+@dataclass
+class RenderResult:
+    """``frames`` written, ``render_s`` wall time, ``frames_per_s``, ``width_px`` × ``height_px`` of the review
+    video, and ``key_frames``: ``(label, time_s, BGR image)`` for the contact sheet."""
+
+    frames: int
+    render_s: float
+    width_px: int
+    height_px: int
+    key_frames: list[tuple[str, float, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.render_s if self.render_s > 0 else float("nan")
+
+
+def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataFrame, out: str | Path, *,
+                        skeleton: Skeleton, max_side_px: int = 960, crf: int = 23,
+                        key_frame_px: int = 240, max_key_frames: int = 24) -> RenderResult:  # fmt: skip
+    """Write the review video of ``video`` to ``out`` (MP4, H.264) and collect the key frames of the events.
+
+    Args:
+        poses, events: the video's ``poses`` and ``events`` tables.
+        skeleton: the native skeleton of ``poses``.
+        max_side_px: the longer side of the review video, px (downscaled, never upscaled; even dimensions).
+        crf: x264 constant rate factor (lower = better quality, larger file).
+        key_frame_px: height of each contact-sheet frame, px; max_key_frames: at most this many events pictured.
+    Raises:
+        VideoError: the video cannot be decoded.
+    """
+    import av
+
+    t0 = time.perf_counter()
+    probe = probe_video(video)
+    scale = min(1.0, max_side_px / max(probe.width_px, probe.height_px))
+    w, h = (int(round(probe.width_px * scale)) // 2 * 2, int(round(probe.height_px * scale)) // 2 * 2)
+    persons = persons_by_frame(poses, skeleton)
+    ev = events.sort("frame").select("event", "side", "frame", "time_s").rows()
+    wanted = {f: event_label(e, s) for e, s, f, _ in ev[:max_key_frames]}
+    result = RenderResult(0, 0.0, w, h)
+    with atomic_path(out) as tmp:
+        container = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+        stream = container.add_stream("libx264", rate=int(round(probe.fps)) or 30)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for fr in iter_frames(video):
+            img = cv2.resize(cv2.cvtColor(fr.rgb, cv2.COLOR_RGB2BGR), (w, h), interpolation=cv2.INTER_AREA)
+            labels = [event_label(e, s) for e, s, f, t in ev if f <= fr.index and fr.time_s - t < EVENT_HOLD_S]
+            annotate(img, persons.get(fr.index, []), w / probe.width_px, fr.time_s, labels)
+            if fr.index in wanted:
+                k = key_frame_px / h
+                result.key_frames.append((wanted[fr.index], fr.time_s, cv2.resize(img, (int(w * k), key_frame_px),
+                                                                                  interpolation=cv2.INTER_AREA)))  # fmt: skip
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            result.frames += 1
+        for packet in stream.encode():
+            container.mux(packet)
+        container.close()
+    result.render_s = time.perf_counter() - t0
+    return result
+
+
+def contact_sheet(key_frames: list[tuple[str, float, np.ndarray]], columns: int = 6) -> np.ndarray | None:
+    """One image (BGR) of the key frames in a grid, each captioned with its event and time; ``None`` if there are
+    none."""
+    if not key_frames:
+        return None
+    h = max(img.shape[0] for _, _, img in key_frames)
+    w = max(img.shape[1] for _, _, img in key_frames) + 4  # a white gap between frames
+    cap = 40  # two caption lines: the event, its time
+    rows = (len(key_frames) + columns - 1) // columns
+    sheet = np.full((rows * (h + cap), min(columns, len(key_frames)) * w, 3), 255, np.uint8)
+    size = min(0.5, (w - 8) / 160)
+    for k, (label, t, img) in enumerate(key_frames):
+        r, c = divmod(k, columns)
+        y, x = r * (h + cap), c * w
+        sheet[y + cap : y + cap + img.shape[0], x : x + img.shape[1]] = img
+        for line, text in enumerate((label, f"{t:.2f} s")):
+            cv2.putText(sheet, text, (x + 3, y + 16 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 1,
+                        cv2.LINE_AA)  # fmt: skip
+    return sheet
+
+
+def png_bytes(img_bgr: np.ndarray) -> bytes:
+    """PNG encoding of a BGR image."""
+    ok, buf = cv2.imencode(".png", img_bgr)
+    if not ok:  # pragma: no cover
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
