@@ -20,7 +20,8 @@ from neuropose_assets.dagster_defs.common import PER_VIDEO
 from neuropose_assets.dagster_defs.dtw import cohort_dtw, repetition_dtw
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
-from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor
+from neuropose_assets.dagster_defs.review import REVIEW, REVIEW_ASSETS
+from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor, build_review_sensor
 
 PER_VIDEO_ASSETS = [raw_video, poses, features, task, events_and_repetitions, outcomes, repetition_dtw]
 COHORT_ASSETS = [cohort_outcomes, cohort_dtw]
@@ -33,6 +34,12 @@ per_video_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="raw_video → poses → features → task → events, repetitions → outcomes, repetition_dtw for one video",
 )
+review_job = dg.define_asset_job(
+    "review_job",
+    selection=dg.AssetSelection.groups(REVIEW),
+    executor_def=dg.in_process_executor,
+    description="review_video and report for one video partition (after its outcomes)",
+)
 cohort_job = dg.define_asset_job(
     "cohort_job",
     selection=dg.AssetSelection.assets(*COHORT_ASSETS),
@@ -42,6 +49,7 @@ cohort_job = dg.define_asset_job(
 
 intake_sensor = build_intake_sensor(per_video_job)
 cohort_sensor = build_cohort_sensor(cohort_job)
+review_sensor = build_review_sensor(review_job)
 
 
 def pose_model_from_env() -> PoseModelResource:
@@ -73,10 +81,10 @@ def build_defs(data_root: str | None = None, pose_model: PoseModelResource | Non
     """The code location's definitions, bound to a data root and pose model (defaults as in
     :func:`build_resources`)."""
     return dg.Definitions(
-        assets=[*PER_VIDEO_ASSETS, *COHORT_ASSETS],
+        assets=[*PER_VIDEO_ASSETS, *REVIEW_ASSETS, *COHORT_ASSETS],
         asset_checks=ALL_CHECKS,
-        jobs=[per_video_job, cohort_job],
-        sensors=[intake_sensor, cohort_sensor],
+        jobs=[per_video_job, review_job, cohort_job],
+        sensors=[intake_sensor, cohort_sensor, review_sensor],
         resources=build_resources(data_root, pose_model),
     )
 

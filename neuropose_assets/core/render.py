@@ -31,8 +31,8 @@ EVENT_LABELS = {
     "turn_end": "turn end", "start": "start", "peak": "peak", "end": "end",
 }  # fmt: skip
 EVENT_HOLD_S = 0.5
-#: BGR colours: the subject's left side, right side, midline; other persons
-LEFT, RIGHT, MID, OTHER = (230, 140, 40), (50, 50, 230), (235, 235, 235), (150, 150, 150)
+#: RGB colours (frames are drawn in RGB): the subject's left side, right side, midline; other persons
+LEFT, RIGHT, MID, OTHER = (40, 140, 230), (230, 50, 50), (235, 235, 235), (150, 150, 150)
 _CI = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
 
 
@@ -65,7 +65,7 @@ def _edge_colour(a: str, b: str) -> tuple[int, int, int]:
 
 
 def draw_person(img: np.ndarray, uv: np.ndarray, scale: float, subject: bool) -> None:
-    """Draw one stick figure onto ``img`` (BGR, modified in place); ``uv`` px in the original frame, ``scale`` the
+    """Draw one stick figure onto ``img`` (RGB, modified in place); ``uv`` px in the original frame, ``scale`` the
     factor from the original frame to ``img``."""
     p = uv * scale
     width = max(2, int(round(img.shape[1] / 320))) if subject else 1
@@ -95,13 +95,13 @@ def annotate(img: np.ndarray, persons, scale: float, time_s: float, labels: list
     size = img.shape[1] / 900
     _text(img, f"t = {time_s:6.2f} s", (10, int(30 * size) + 5), size)
     for k, label in enumerate(labels):
-        _text(img, label, (10, int((30 + 32 * (k + 1)) * size) + 5), size, (80, 230, 255))
+        _text(img, label, (10, int((30 + 32 * (k + 1)) * size) + 5), size, (255, 230, 80))
 
 
 @dataclass
 class RenderResult:
     """``frames`` written, ``render_s`` wall time, ``frames_per_s``, ``width_px`` × ``height_px`` of the review
-    video, and ``key_frames``: ``(label, time_s, BGR image)`` for the contact sheet."""
+    video, and ``key_frames``: ``(label, time_s, RGB image)`` for the contact sheet."""
 
     frames: int
     render_s: float
@@ -144,14 +144,15 @@ def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataF
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
         for fr in iter_frames(video):
-            img = cv2.resize(cv2.cvtColor(fr.rgb, cv2.COLOR_RGB2BGR), (w, h), interpolation=cv2.INTER_AREA)
+            img = cv2.resize(fr.rgb, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != fr.rgb.shape[1::-1] else (
+                fr.rgb.copy())  # fmt: skip
             labels = [event_label(e, s) for e, s, f, t in ev if f <= fr.index and fr.time_s - t < EVENT_HOLD_S]
             annotate(img, persons.get(fr.index, []), w / probe.width_px, fr.time_s, labels)
             if fr.index in wanted:
                 k = key_frame_px / h
                 result.key_frames.append((wanted[fr.index], fr.time_s, cv2.resize(img, (int(w * k), key_frame_px),
                                                                                   interpolation=cv2.INTER_AREA)))  # fmt: skip
-            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
             result.frames += 1
@@ -163,7 +164,7 @@ def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataF
 
 
 def contact_sheet(key_frames: list[tuple[str, float, np.ndarray]], columns: int = 6) -> np.ndarray | None:
-    """One image (BGR) of the key frames in a grid, each captioned with its event and time; ``None`` if there are
+    """One image (RGB) of the key frames in a grid, each captioned with its event and time; ``None`` if there are
     none."""
     if not key_frames:
         return None
@@ -183,9 +184,12 @@ def contact_sheet(key_frames: list[tuple[str, float, np.ndarray]], columns: int 
     return sheet
 
 
-def png_bytes(img_bgr: np.ndarray) -> bytes:
-    """PNG encoding of a BGR image."""
-    ok, buf = cv2.imencode(".png", img_bgr)
+def jpeg_bytes(img_rgb: np.ndarray, max_width_px: int | None = None, quality: int = 80) -> bytes:
+    """JPEG encoding of an RGB image (photographs: a fraction of a PNG's size), optionally downscaled."""
+    if max_width_px is not None and img_rgb.shape[1] > max_width_px:
+        k = max_width_px / img_rgb.shape[1]
+        img_rgb = cv2.resize(img_rgb, (max_width_px, int(img_rgb.shape[0] * k)), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover
-        raise ValueError("PNG encoding failed")
+        raise ValueError("JPEG encoding failed")
     return buf.tobytes()

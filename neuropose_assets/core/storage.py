@@ -6,6 +6,8 @@ Layout under the data root (``$NEUROPOSE_DATA_ROOT``, default ``$XDG_DATA_HOME/n
     assets/<asset>/<partition>.parquet    every asset output (read these from notebooks)
     cas/sha256/<ab>/<sha256><ext>         immutable, content-addressed copies of the analysed videos
     registry/videos/<partition>.json      partition key -> source file and cohort
+    review/<partition>.mp4                review video (skeletons and events drawn), and <partition>.contact.jpg
+    reports/<partition>.html              the per-video report (self-contained)
     dagster_home/                         the Dagster instance (runs, event log, schedules)
 
 The registry is one small JSON document per partition, written atomically, so that concurrent registrations of
@@ -106,6 +108,16 @@ class Layout:
     @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
+
+    @property
+    def review(self) -> Path:
+        """Review videos (``<video>.mp4``) and key-frame contact sheets (``<video>.contact.jpg``)."""
+        return self.root / "review"
+
+    @property
+    def reports(self) -> Path:
+        """Per-video reports (``<video>.html``, self-contained)."""
+        return self.root / "reports"
 
     @property
     def private(self) -> Path:

@@ -286,3 +286,25 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 
     return cohort_sensor
+
+
+def build_review_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=int(os.environ.get("NEUROPOSE_COHORT_INTERVAL_SECONDS", "60")),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Renders the review video and report of every video whose outcomes were materialized (one run "
+        "per video, after the main chain, in the `render` pool).",
+    )
+    def review_sensor(context: dg.SensorEvaluationContext):
+        after = int(context.cursor) if context.cursor else None
+        recs = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("outcomes"), after_storage_id=after), limit=5000, ascending=True
+        ).records
+        if not recs:
+            return dg.SkipReason("no new outcomes materializations")
+        latest = {r.partition_key: r.storage_id for r in recs if r.partition_key}
+        runs = [dg.RunRequest(partition_key=k, run_key=f"review:{k}:{sid}") for k, sid in latest.items()]
+        return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
+
+    return review_sensor

@@ -1,0 +1,109 @@
+"""Review stage: pictures of what the pipeline saw, off the path to the outcomes.
+
+``review_video`` renders the recording with the skeletons and the task's events (H.264 MP4 in ``<data root>/review``)
+and a key-frame contact sheet; ``report`` writes the self-contained per-video report (``<data root>/reports``) and
+shows its figures inline in the UI.  Both run in their own job (``review_job``), started by ``review_sensor`` when a
+video's outcomes are materialized, in the pool ``render`` (one at a time), so rendering never delays pose estimation
+or the outcomes.
+"""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.dagster_defs.common import fail, provenance, since
+from neuropose_assets.dagster_defs.partitions import videos
+from neuropose_assets.dagster_defs.resources import StorageResource
+
+REVIEW = "review"
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=REVIEW,
+    kinds={"video", "parquet"},
+    pool="render",
+    code_version="1",
+    deps=["outcomes"],  # rendered once the outcomes exist: never on the path to them
+    description="Review video: the recording with the subject's skeleton (others dimmed), its track id, the frame "
+    "time and the task's events (e.g. 'HS L') drawn; H.264 MP4 that a browser plays, and a key-frame contact sheet.",
+)
+def review_video(context: dg.AssetExecutionContext, storage: StorageResource, raw_video: ProvenancedTable,
+                 poses: ProvenancedTable, events: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    from neuropose_assets.core.atomic import atomic_write_bytes
+    from neuropose_assets.core.errors import VideoError
+    from neuropose_assets.core.render import contact_sheet, jpeg_bytes, render_review_video
+    from neuropose_assets.core.skeletons import get_skeleton
+
+    key = context.partition_key
+    layout = storage.layout
+    out = layout.review / f"{key}.mp4"
+    try:
+        res = render_review_video(raw_video.df["stored_path"][0], poses.df, events.df, out,
+                                  skeleton=get_skeleton(poses.provenance["model"]["skeleton"]))  # fmt: skip
+    except VideoError as err:
+        raise fail(err, key) from None
+    sheet = contact_sheet(res.key_frames)
+    sheet_path = layout.review / f"{key}.contact.jpg"
+    meta: dict = {}
+    if sheet is not None:
+        from neuropose_assets.core.plots import md_image
+
+        atomic_write_bytes(sheet_path, jpeg_bytes(sheet))
+        meta["key_frames"] = dg.MetadataValue.md(md_image(jpeg_bytes(sheet, 720, 70), "one frame per event", "jpeg"))
+    elif sheet_path.exists():
+        sheet_path.unlink()
+    df = pl.DataFrame({"video_path": [str(out)], "contact_sheet_path": [str(sheet_path) if sheet is not None else None],
+                       "frames": [res.frames], "width_px": [res.width_px], "height_px": [res.height_px],
+                       "render_s": [round(res.render_s, 3)]},
+                      schema_overrides={"frames": pl.Int64, "width_px": pl.Int32, "height_px": pl.Int32,
+                                        "contact_sheet_path": pl.Utf8})  # fmt: skip
+    return dg.Output(
+        ProvenancedTable(df, provenance("review_video", poses.provenance, None, "av")),
+        metadata={
+            "review_video": dg.MetadataValue.path(str(out)),
+            "frames": res.frames,
+            "size": f"{res.width_px}×{res.height_px} px",
+            "render_frames_per_s": round(res.frames_per_s, 1),
+            **meta,
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name=REVIEW,
+    kinds={"html"},
+    code_version="1",
+    deps=["task", "features", "events", "repetitions", "outcomes", "repetition_dtw", "review_video"],
+    description="Per-video report (self-contained HTML): task, outcomes with units and definitions, figures, quality "
+    "flags and provenance. Its figures are shown inline here.",
+)
+def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from neuropose_assets.core.plots import md_image
+    from neuropose_assets.core.report import write_report
+
+    t0 = time.perf_counter()
+    key = context.partition_key
+    try:
+        path, rep = write_report(storage.layout, key)
+    except FileNotFoundError as err:
+        raise fail(err, key) from None
+    captions = {"signal": "task signal, events, repetitions", "angles": "joint angles", "gait_cycle": "gait cycle",
+                "repetition_dtw": "repetition DTW"}  # fmt: skip
+    figures = {f"plot_{k}": dg.MetadataValue.md(md_image(v, captions[k])) for k, v in rep.figures.items()
+               if k in captions}  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(path)),
+            **figures,
+            "quality_flags": dg.MetadataValue.md("\n".join(f"- **{f.severity}** {f.message}" for f in rep.flags)
+                                                 or "none"),  # fmt: skip
+            "build_s": since(t0),
+        }
+    )
+
+
+REVIEW_ASSETS = [review_video, report]
