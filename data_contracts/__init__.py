@@ -207,3 +207,102 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "repetition_dtw": REPETITION_DTW,
     "cohort_dtw": COHORT_DTW,
 }
+
+_XYZ = "camera-aligned axes: x image-right, y down, z away from the camera"
+_CJ = rf"^({_CLINICAL})"
+#: what every column means — units, frames, conventions.  Attached to the schemas below (``Column.description``), so
+#: the Dagster UI's column schema (:func:`describe`) and the contracts say the same thing.
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "raw_video": {
+        "partition": "partition key of the video", "cohort": "cohort key (the intake's top-level folder)",
+        "sha256": "SHA-256 of the file's content (the data version)", "size_bytes": "file size, bytes",
+        "source_name": "delivered file name (the key when pseudonymised)",
+        "stored_path": "read-only content-addressed copy that was analysed",
+        "fps": "frame rate the container states, frames/s", "frame_count": "frames the container announces",
+        "duration_s": "frame_count / fps, s", "width_px": "width of the upright decoded frame, px",
+        "height_px": "height of the upright decoded frame, px", "rotation_deg": "display rotation applied, deg",
+        "codec": "video codec (FourCC)",
+    },
+    "poses": {
+        "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
+        "track": "person track id (null: nobody detected in this frame)", "is_subject": "this row is the subject",
+        "n_persons": "persons detected in the frame", "box_[xywh]_px": "person box: left, top, width, height, px",
+        "box_conf": "detection confidence, 0–1",
+        r".+_[xyz]_mm": f"native joint position, mm; {_XYZ}; origin: the model's (hip midpoint for BlazePose, "
+                        "camera for MeTRAbs)",
+        r".+_[uv]_px": "native joint in the image, px (u right, v down, origin top-left)",
+        r".+_conf": "joint confidence / visibility, 0–1",
+    },
+    "features": {
+        "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
+        "subject_present": "the person was detected in this frame (else values are gap-filled or null)",
+        "root_[xyz]_mm": f"pelvis position in the model frame, mm ({_XYZ}; 0 for hip-centred BlazePose)",
+        _CJ + "_[xyz]_mm$": "clinical joint relative to the pelvis, mm; camera axes (x right, y down, z away) or "
+                            "the body frame (x anterior, y superior, z right), see the features config",
+        _CJ + "_[xyz]_norm$": "the same divided by the subject's median segment length (dimensionless)",
+        _CJ + "_[uv]_px$": "clinical joint in the image, px (u right, v down)",
+        _CJ + "_speed_mm_s$": "joint speed, mm/s (central differences over the true frame times)",
+        r".+_deg": "joint angle, deg — sign conventions in neuropose_assets.core.kinematics (flexion +)",
+    },
+    "task": {
+        "task": "declared task (gait, tug, sit_to_stand, squat, arm_raise, generic)",
+        "side": "arm_raise: which arm(s)", "expected_repetitions": "repetitions the protocol asks for",
+        "walkway_m": "walkway length of the protocol, m", "camera_view": "side, front, oblique or unknown",
+        "declared": "a protocol or --task declared it (false: analysed as generic)",
+        "declared_by": "where the declaration came from", "spec_json": "the full task specification (JSON)",
+    },
+    "events": {
+        "event": "event name (heel_strike, toe_off, seat_off, standing_reached, sit_start, seated, squat_bottom, "
+                 "arm_at_top, turn_start, …)",
+        "side": "left / right (null for bilateral events)", "frame": "frame of the event, 0-based",
+        "time_s": "time of the event, s", "value": "signal value at the event (unit in `unit`)",
+        "unit": "unit of `value`", "repetition": "repetition / gait cycle it belongs to (null: an incomplete one)",
+    },
+    "repetitions": {
+        "side": "left / right (null for bilateral tasks)", "repetition": "number per side, 0-based",
+        "kind": "gait_cycle, sit_to_stand, squat, arm_raise, tug or repetition",
+        "start_frame": "first frame", "peak_frame": "frame of the peak event (gait: toe-off)",
+        "end_frame": "end frame (exclusive)", "start_s": "start, s", "peak_s": "peak event, s",
+        "end_s": "end, s", "duration_s": "end_s − start_s, s", "peak_event": "what the peak is",
+        "peak_value": "signal at the peak (unit in peak_unit)", "peak_unit": "unit of peak_value",
+    },
+    "outcomes": {
+        "measure": "outcome name, with its unit as suffix", "value": "value (null: not computable, see null_reason)",
+        "unit": "unit", "side": "left / right (null: both)", "n": "repetitions / cycles / events it is based on",
+        "definition": "how it is computed", "source": "the reference for the definition",
+        "null_reason": "why the value is null",
+    },
+    "cohort_outcomes": {
+        "partition": "video (partition key)", "task": "declared task", "declared": "whether it was declared",
+        MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and the README); null where it "
+                       "does not apply or could not be computed",
+    },
+    "repetition_dtw": {
+        "a": "repetition (side_n)", "b": "repetition (side_n)", "unit": "compared unit (all, or a joint / angle)",
+        "distance": "exact DTW distance (convention in the provenance; deg for angles, mm for coordinates)",
+        "path_length": "warping path length, steps", "normalized_distance": "distance per path step",
+    },
+    "cohort_dtw": {
+        "task": "task of both videos (only like is compared with like)", "a": "video", "b": "video",
+        "unit": "compared unit (@left / @right: per foot / arm)",
+        "distance": "exact DTW distance between the time-normalised mean repetitions",
+        "path_length": "warping path length, steps", "normalized_distance": "distance per path step",
+    },
+}  # fmt: skip
+
+for _name, _desc in DESCRIPTIONS.items():
+    SCHEMAS[_name] = SCHEMAS[_name].update_columns({k: {"description": v} for k, v in _desc.items()})
+
+
+def describe(table: str, column: str) -> str | None:
+    """The contract's description of ``column`` of ``table`` (exact name, or the regex it matches); ``None`` if the
+    table has no contract or the column no description."""
+    import re
+
+    schema = SCHEMAS.get(table)
+    if schema is None:
+        return None
+    for key, col in schema.columns.items():
+        if key == column or (col.regex and re.fullmatch(key, column)):
+            return col.description
+    return None

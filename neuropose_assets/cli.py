@@ -1,9 +1,10 @@
-"""Command line: neuropose-assets {samples,demo,run,outcomes,register,ingest,backfill,model,ui}.
+"""Command line: neuropose-assets {samples,demo,run,report,outcomes,register,ingest,backfill,model,ui}.
 
   samples   fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths
   demo      fetch the samples, register them as partitions of one Dagster instance under the data root,
             materialize every asset for every sample and the cohort tables, print a summary and the outcomes
   run       analyse video files with a declared task through the same instance and data root; print outcomes
+  report    write a video's report (self-contained HTML: outcomes, figures, quality flags, provenance)
   outcomes  print (or write as CSV) a cohort's outcome table, one row per video
   register  register a video file as a partition (and cohort) of the instance
   ingest    place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded)
@@ -152,8 +153,51 @@ def failure_message(result) -> str:
     return "run failed"
 
 
-#: Dagster's console logger at WARNING: the headless commands print their own summary
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+#: Dagster's console logger silenced: the headless commands print progress and their own summary; every event is
+#: still in the instance's event log (the UI), and ``--verbose`` shows them on the terminal
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+VERBOSE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+
+
+@contextlib.contextmanager
+def native_stderr_to(log_path: Path | None):
+    """Send what native libraries write to file descriptor 2 (MediaPipe's and FFmpeg's C++ log lines, which a user
+    cannot act on) to ``log_path``, while Python's ``sys.stderr`` — our own messages — still reaches the terminal.
+    ``None``: change nothing (``--verbose``)."""
+    if log_path is None:
+        yield
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _progress(i: int, n: int, key: str, row: dict | None) -> None:
+    if row is None:
+        print(f"[{i}/{n}] {key} …", flush=True)
+        return
+    if row["ok"]:
+        ev, rep = row["meta"]["events"].get("events"), row["meta"]["repetitions"].get("repetitions")
+        n_ev = sum(ev.values()) if isinstance(ev, dict) else ev
+        print(f"[{i}/{n}] {key}: ok — task {row['meta']['events'].get('task', '?')}, {n_ev} events, {rep} "
+              f"repetitions ({row['wall_s']:.1f} s{', poses reused' if row['reused_poses'] else ''})", flush=True)  # fmt: skip
+        for w in row.get("warnings", []):
+            print(f"        WARNING: {w}", flush=True)
+    else:
+        print(f"[{i}/{n}] {key}: FAILED — {row['error']}", flush=True)
 
 
 def _is_analysed(layout: Layout, key: str, path: Path) -> bool:
@@ -170,9 +214,11 @@ def _is_analysed(layout: Layout, key: str, path: Path) -> bool:
 
 
 def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict[str, object], *,
-               reuse: bool = True, pseudonymous: bool = False) -> dict:  # fmt: skip
+               reuse: bool = True, pseudonymous: bool = False, review: bool = False, verbose: bool = False,
+               progress=_progress) -> dict:  # fmt: skip
     """Register ``videos`` with their tasks, materialize each partition (only the task-dependent assets when the
-    video was analysed before with the same content and ``reuse``), then the cohort tables.
+    video was analysed before with the same content and ``reuse``), then (``review``) its review video and report,
+    then the cohort tables.  ``progress(i, n, key, row)`` is called before (``row`` None) and after each video.
 
     Returns:
         ``{"rows": [per-video dict], "cohort": cohort_outcomes metadata, "cohort_ok": bool, "timing": {...}}``; each
@@ -188,12 +234,15 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
     register_videos(instance, layout, videos, cohort, tasks, pseudonymous=pseudonymous)
     defs = build_defs(str(layout.root))
     job = defs.resolve_job_def("per_video_job")
-    rows, timing = [], {"model_load_s": 0.0, "inference_s": 0.0, "analysis_s": 0.0, "dagster_overhead_s": 0.0}
-    for key, path in videos.items():
+    run_config = VERBOSE if verbose else QUIET
+    rows, timing = [], {"model_load_s": 0.0, "inference_s": 0.0, "analysis_s": 0.0, "review_s": 0.0,
+                        "dagster_overhead_s": 0.0}  # fmt: skip
+    for i, (key, path) in enumerate(videos.items(), 1):
+        progress(i, len(videos), key, None)
         subset = [AssetKey(a) for a in TASK_ASSETS] if reuse and _is_analysed(layout, key, path) else None
         t = time.perf_counter()
-        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
-                                     asset_selection=subset, tags={"cohort": cohort})  # fmt: skip
+        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
+                                     run_config=run_config, asset_selection=subset, tags={"cohort": cohort})  # fmt: skip
         wall = time.perf_counter() - t
         meta = {a: _asset_meta(res, a) for a in ("raw_video", "poses", "features", "events", "repetitions",
                                                  "outcomes", "repetition_dtw")}  # fmt: skip
@@ -205,14 +254,24 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
         timing["analysis_s"] += analysis
         timing["dagster_overhead_s"] += max(0.0, wall - load - pose_s - analysis)
         out_path = layout.asset_file("outcomes", key)
-        rows.append({
+        row = {
             "video": key, "ok": res.success, "error": None if res.success else failure_message(res),
             "reused_poses": subset is not None, "meta": meta, "wall_s": round(wall, 2),
-            "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None,
-        })  # fmt: skip
+            "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None, "report": None,
+            "warnings": [e.description for e in res.get_asset_check_evaluations() if not e.passed and e.description],
+        }  # fmt: skip
+        if review and res.success:
+            t = time.perf_counter()
+            rres = defs.resolve_job_def("review_job").execute_in_process(
+                partition_key=key, instance=instance, raise_on_error=False, run_config=run_config)  # fmt: skip
+            timing["review_s"] += time.perf_counter() - t
+            row["review"] = _asset_meta(rres, "review_video")
+            row["report"] = _asset_meta(rres, "report").get("report")
+        rows.append(row)
+        progress(i, len(videos), key, row)
     t = time.perf_counter()
     cres = defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
-                                                                 raise_on_error=False, run_config=QUIET)  # fmt: skip
+                                                                 raise_on_error=False, run_config=run_config)  # fmt: skip
     cm = {**_asset_meta(cres, "cohort_dtw"), **{f"outcomes_{k}": v for k, v in _asset_meta(cres, "cohort_outcomes")
                                                  .items()}}  # fmt: skip
     timing["analysis_s"] += cm.get("compute_s", 0.0) + cm.get("outcomes_compute_s", 0.0)
@@ -232,7 +291,7 @@ def print_outcomes(rows: list[dict], out=print) -> None:
         out(outcome_summary(r["outcomes"]))
 
 
-def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=print) -> dict:
+def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=print, *, verbose: bool = False) -> dict:
     """Fetch samples, register them with their declared tasks, materialize everything, return a summary dict (also
     printed through ``out``)."""
     t_start = time.perf_counter()
@@ -248,7 +307,9 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     cohort = "samples"
     specs = {c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.samples)")
              for c in SAMPLE_CLIPS}  # fmt: skip
-    summary = run_videos(layout, clips, cohort, {k: specs[k] for k in clips}, reuse=False)
+    with native_stderr_to(None if verbose else layout.root / "logs" / "neuropose-assets.log"):
+        summary = run_videos(layout, clips, cohort, {k: specs[k] for k in clips}, reuse=False, review=True,
+                             verbose=verbose)  # fmt: skip
     timing = {"imports_s": t_imports, "fetch_s": t_fetch, **summary["timing"]}
     timing["total_s"] = time.perf_counter() - t_start
     summary["timing"] = timing
@@ -257,7 +318,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
         "with_subject": r["meta"]["poses"].get("frames_with_subject"),
         "task": r["meta"]["events"].get("task"), "repetitions": r["meta"]["repetitions"].get("repetitions"),
         "outcomes": sum(isinstance(v, float) for k, v in r["meta"]["outcomes"].items() if k != "compute_s"),
-        "wall_s": r["wall_s"],
+        "wall_s": r["wall_s"], "review_fps": (r.get("review") or {}).get("render_frames_per_s"),
     } for r in summary["rows"]]  # fmt: skip
     out(f"\nneuropose-assets demo — data root {layout.root}\n")
     with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
@@ -269,6 +330,10 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
         f"({layout.asset_file('cohort_outcomes', cohort)}); DTW matrix {n} x {n} on mean repetitions "
         f"({cm.get('pairs', 0)} pairs; left out: {cm.get('missing_members', '?')})")  # fmt: skip
     out("time: " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()))
+    reports = [r["report"] for r in summary["rows"] if r.get("report")]
+    if reports:
+        out(f"reports (HTML, open in a browser): {layout.reports}/<video>.html, e.g. {reports[0]}; review videos: "
+            f"{layout.review}/<video>.mp4")  # fmt: skip
     out(
         f"\nBrowse runs, lineage and metadata in the Dagster UI:\n"
         f"  .venv/bin/neuropose-assets ui --data-root {layout.root}\n"
@@ -280,7 +345,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    summary = run_demo(_layout(args), Path(args.cache), args.only)
+    summary = run_demo(_layout(args), Path(args.cache), args.only, verbose=args.verbose)
     ok = all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"]
     return 0 if ok else 1
 
@@ -311,12 +376,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len(set(keys)) < len(keys):
         print(f"error: several files would become the same partition key: {keys}", file=sys.stderr)
         return 2
-    summary = run_videos(layout, dict(zip(keys, paths, strict=True)), cohort, dict.fromkeys(keys, decl),
-                         reuse=not args.no_reuse, pseudonymous=pseudonymous)  # fmt: skip
+    with native_stderr_to(None if args.verbose else layout.root / "logs" / "neuropose-assets.log"):
+        summary = run_videos(layout, dict(zip(keys, paths, strict=True)), cohort, dict.fromkeys(keys, decl),
+                             reuse=not args.no_reuse, pseudonymous=pseudonymous, review=not args.no_review,
+                             verbose=args.verbose)  # fmt: skip
     print_outcomes(summary["rows"])
+    reports = [r["report"] for r in summary["rows"] if r.get("report")]
+    if reports:
+        print(f"\nreports: {', '.join(reports)}")
     print(f"\noutputs: {layout.assets}/<asset>/<video>.parquet; cohort table: "
           f"{layout.asset_file('cohort_outcomes', cohort)} (`neuropose-assets outcomes {cohort} --csv FILE`)")  # fmt: skip
     return 0 if all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"] else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.report import write_report
+
+    layout = _layout(args)
+    out = Path(args.out).expanduser() if args.out else Path.cwd() / f"{args.partition}.html"
+    try:
+        path, rep = write_report(layout, args.partition, out)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    flags = f"; {len(rep.flags)} quality flag(s)" if rep.flags else ""
+    print(f"wrote {path} ({len(rep.figures)} figures{flags}) — open it in a browser")
+    return 0
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
@@ -643,6 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(d)
     d.add_argument("--cache", default=str(default_cache_dir() / "samples"))
     d.add_argument("--only", nargs="*", help="sample keys (default: all)")
+    d.add_argument("--verbose", action="store_true", help="show Dagster's event log and native library output")
     d.set_defaults(fn=cmd_demo)
 
     def task_args(sp: argparse.ArgumentParser, required: bool = False) -> None:
@@ -661,7 +747,15 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--key", help="partition key for a single video (default: sanitised file name)")
     rn.add_argument("--no-reuse", action="store_true", help="estimate poses again even when the same video was "
                     "analysed before (by default a changed task re-runs only the task-dependent assets)")  # fmt: skip
+    rn.add_argument("--no-review", action="store_true", help="skip the review video and report")
+    rn.add_argument("--verbose", action="store_true", help="show Dagster's event log and native library output")
     rn.set_defaults(fn=cmd_run)
+
+    rp = sub.add_parser("report", help="write a video's report (self-contained HTML) where you ask")
+    common(rp)
+    rp.add_argument("partition")
+    rp.add_argument("--out", metavar="FILE", help="where to write it (default: ./<partition>.html)")
+    rp.set_defaults(fn=cmd_report)
 
     o = sub.add_parser("outcomes", help="a cohort's outcome table, one row per video (--csv for R / SPSS / Excel)")
     common(o)

@@ -149,9 +149,14 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
     }
     context.log.info(f"cohort {cohort}: {len(tasks)} members in {len(by_task)} task group(s), {computed} pair(s) "
                      "computed, others reused")  # fmt: skip
+    from neuropose_assets.core.plots import dtw_heatmap, md_image
+
+    heatmaps = "\n\n".join(md_image(dtw_heatmap(df.filter(pl.col("task") == t), f"cohort {cohort}: {t}"), t)
+                             for t in sorted(by_task))  # fmt: skip
     return dg.Output(
         ProvenancedTable(df, prov),
         metadata={
+            "heatmaps": dg.MetadataValue.md(heatmaps.strip() or "fewer than two comparable videos per task"),
             **_dtw_metadata(df, cfg),
             "tasks": dg.MetadataValue.json({t: len(s) for t, s in by_task.items()}),
             "missing_members": ", ".join(f"{k} ({why})" for k, why in skipped.items()) or "none",

@@ -5,7 +5,8 @@ storage (s3://, gs://) is not supported yet.
 
 Assets return a :class:`~neuropose_assets.core.tables.ProvenancedTable` (a polars DataFrame plus its provenance
 document) or a bare ``polars.DataFrame``.  Inputs annotated ``ProvenancedTable`` get the provenance back; inputs
-annotated ``polars.DataFrame`` get just the data.  The row count, column schema and path show as metadata in the UI.
+annotated ``polars.DataFrame`` get just the data.  The row count, path and column schema — with each column's
+description from its data contract (``data_contracts.describe``: units, frames, conventions) — show in the UI.
 """
 
 
@@ -48,7 +49,11 @@ class ParquetIOManager(dg.ConfigurableIOManager, dg.UPathIOManager):
         return df
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
+        from data_contracts import describe
+
         df = obj.df if isinstance(obj, ProvenancedTable) else obj
-        schema = dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in df.schema.items()])
+        asset = context.asset_key.path[-1] if context.has_asset_key else ""
+        schema = dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=describe(asset, n))
+                                         for n, t in df.schema.items()])  # fmt: skip
         key = "dagster/partition_row_count" if context.has_asset_partitions else "dagster/row_count"
         return {key: df.height, "dagster/column_schema": schema}

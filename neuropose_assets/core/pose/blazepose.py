@@ -18,6 +18,7 @@ TensorFlow from that probe (the Pose solution does not use it), which cuts the i
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +36,7 @@ def import_mediapipe() -> Any:
     """Import mediapipe without letting it import TensorFlow (only the docs/metadata helpers use it)."""
     if "mediapipe" in sys.modules:
         return sys.modules["mediapipe"]
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO/WARNING lines (e.g. NORM_RECT) are noise
     hide = "tensorflow" not in sys.modules
     if hide:
         sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` raise ImportError
