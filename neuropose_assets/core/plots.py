@@ -156,6 +156,8 @@ def dtw_heatmap(df: pl.DataFrame, title: str, value: str = "normalized_distance"
     index = {k: i for i, k in enumerate(labels)}
     for r in d.iter_rows(named=True):
         m[index[r["a"]], index[r["b"]]] = r[value]
+    if not np.isfinite(m[~np.eye(len(labels), dtype=bool)]).any():  # nothing compared (e.g. one repetition per side)
+        return None
     size = min(7.0, 2.5 + 0.35 * len(labels))
     import matplotlib.pyplot as plt
 

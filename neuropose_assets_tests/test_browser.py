@@ -1,0 +1,22 @@
+"""In a real browser (the system Chromium, driven by Playwright): the UI shows the report's figures, the report's
+images decode and the review video plays.  Runs only where Chromium is installed (Debian package ``chromium``)."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                                                  reason="Chromium is not installed (apt-get install chromium)")]  # fmt: skip
+
+
+def test_figures_show_and_the_review_video_plays(tmp_path, cam01):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import browser_check
+
+    found = browser_check.check(cam01, "gait", tmp_path / "shots", tmp_path / "data")
+    assert found["ui_images"] and all(w > 0 and done for _, w, _, done in found["ui_images"])
+    assert len(found["report_images"]) >= 3 and all(w > 0 for _, w in found["report_images"])
+    assert found["video_duration_s"] > 1.5  # 100 frames at 60 fps
