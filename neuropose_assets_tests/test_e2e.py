@@ -124,3 +124,65 @@ def test_undefined_means_are_null_not_zero(world):
     reps = mats["repetitions"].event_specific_data.materialization.metadata
     if reps["repetitions"].value == 0:
         assert reps["mean_duration_s"].value is None
+
+
+@pytest.fixture(scope="module")
+def reviewed(world):
+    from neuropose_assets.definitions import build_defs
+
+    job = build_defs(str(world["layout"].root)).resolve_job_def("review_job")
+    return job.execute_in_process(partition_key="cam01", instance=world["instance"], raise_on_error=False)
+
+
+def test_review_video_and_report_of_a_real_clip(reviewed, world):
+    import av
+
+    assert reviewed.success
+    layout = world["layout"]
+    with av.open(str(layout.review / "cam01.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in c.decode(video=0)) == 100
+    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+            for e in reviewed.get_asset_materialization_events()}  # fmt: skip
+    assert mats["review_video"]["render_frames_per_s"].value > 0
+    assert mats["report"]["plot_signal"].value.startswith("![task signal")
+    assert "data:image/png;base64," in mats["report"]["plot_angles"].value
+    html = (layout.reports / "cam01.html").read_text()
+    raw = pl.read_parquet(layout.asset_file("raw_video", "cam01")).row(0, named=True)
+    for needle in ("cadence_steps_min", "Quality flags", "blazepose_ghum_3d", raw["sha256"], "data:image/png"):
+        assert needle in html, needle
+
+
+def test_report_command_writes_where_asked(reviewed, world, tmp_path):
+    from neuropose_assets.cli import main
+
+    out = tmp_path / "sub" / "cam01 report.html"
+    assert main(["report", "cam01", "--data-root", str(world["layout"].root), "--out", str(out)]) == 0
+    assert out.read_text().startswith("<!doctype html>")
+    assert main(["report", "no_person", "--data-root", str(world["layout"].root)]) == 2  # failed: says what is missing
+
+
+def test_the_ui_column_schema_carries_the_contract_descriptions(world):
+    mats = {e.asset_key.to_user_string(): e for e in world["results"]["cam01"].get_asset_materialization_events()}
+    for asset in ("features", "outcomes", "events"):
+        schema = mats[asset].event_specific_data.materialization.metadata["dagster/column_schema"].value
+        undescribed = [c.name for c in schema.columns if not c.description]
+        assert not undescribed, (asset, undescribed)
+    cols = {c.name: c.description for c in mats["features"].event_specific_data.materialization.metadata[
+        "dagster/column_schema"].value.columns}  # fmt: skip
+    assert "mm" in cols["left_knee_x_mm"] and "deg" in cols["left_knee_flexion_deg"]
+
+
+def test_the_console_shows_progress_not_the_event_log(tmp_path, cam01):
+    import subprocess
+    import sys
+
+    cli = Path(sys.executable).parent / "neuropose-assets"
+    out = subprocess.run([str(cli), "run", str(cam01), "--task", "gait", "--no-review", "--data-root",
+                          str(tmp_path / "data")], capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "[1/1] pose2sim_single_cam01: ok — task gait" in out.stdout and "cadence_steps_min" in out.stdout
+    noise = [line for line in (out.stdout + out.stderr).splitlines()
+             if any(k in line for k in ("DEBUG", "W0000", "I0000", "NORM_RECT", "STEP_START"))]  # fmt: skip
+    assert not noise, noise[:5]
+    assert (tmp_path / "data" / "logs" / "neuropose-assets.log").exists()  # native log lines went here

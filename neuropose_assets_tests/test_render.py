@@ -1,0 +1,67 @@
+"""Review video and contact sheet on a synthetic video with a known stick figure; plots and their Markdown."""
+
+import numpy as np
+import polars as pl
+
+from neuropose_assets.core.pose.base import FramePoses
+from neuropose_assets.core.pose.estimate import build_poses_table
+from neuropose_assets.core.render import contact_sheet, event_label, jpeg_bytes, render_review_video
+from neuropose_assets.core.skeletons import BLAZEPOSE_33
+from neuropose_assets_tests.conftest import write_video
+from neuropose_assets_tests.synthetic import _native, body
+
+
+def _poses(n: int, w: int, h: int) -> pl.DataFrame:
+    """A standing figure (synthetic.body) drawn in the middle of a w×h frame, the subject; a second person far
+    left."""
+    b = body()
+    uv = b[:, [2, 1]] * 0.2 + np.array([w / 2, h * 0.25])  # seen from the front: u = z, v = y; 0.2 px/mm
+    other = uv + np.array([-w * 0.35, 0])
+    frames = []
+    for _ in range(n):
+        p2 = np.stack([_native(uv), _native(other)]).astype(np.float32)
+        frames.append(FramePoses(np.array([[w / 2 - 30, 10, 60, 200, .9], [20, 10, 60, 200, .9]], np.float32),
+                                 np.zeros((2, 33, 3), np.float32), p2, np.ones((2, 33), np.float32)))  # fmt: skip
+    return build_poses_table(frames, [np.array([0, 1])] * n, 0, np.arange(n) / 25.0, BLAZEPOSE_33.joints)
+
+
+def test_the_review_video_is_h264_with_the_subject_and_events_drawn(tmp_path):
+    import av
+
+    w, h, n = 320, 240, 40
+    video = write_video(tmp_path / "in.mp4", [np.full((h, w, 3), 60, np.uint8)] * n, fps=25.0)
+    events = pl.DataFrame({"event": ["heel_strike"], "side": ["left"], "frame": [10], "time_s": [0.4]},
+                          schema_overrides={"frame": pl.Int32})  # fmt: skip
+    res = render_review_video(video, _poses(n, w, h), events, tmp_path / "review.mp4", skeleton=BLAZEPOSE_33)
+    assert (res.frames, res.width_px, res.height_px) == (n, w, h) and res.frames_per_s > 0
+    with av.open(str(tmp_path / "review.mp4")) as c:
+        stream = c.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == n
+    f = frames[20].astype(int)
+    reddish = (f[..., 0] > 150) & (f[..., 2] < 110)  # the subject's right side
+    bluish = (f[..., 2] > 150) & (f[..., 0] < 110)  # its left side
+    assert reddish[:, w // 3 :].sum() > 20 and bluish[:, w // 3 :].sum() > 20
+    grey = (np.abs(f[..., 0] - 150) < 25) & (np.abs(f[..., 1] - 150) < 25) & (np.abs(f[..., 2] - 150) < 25)
+    assert grey[:, : w // 3].sum() > 10  # the other person, dimmed, on the left
+    assert len(res.key_frames) == 1 and res.key_frames[0][0] == "HS L"
+    sheet = contact_sheet(res.key_frames)
+    assert sheet.shape[0] > res.key_frames[0][2].shape[0] and jpeg_bytes(sheet)[:3] == b"\xff\xd8\xff"
+    assert contact_sheet([]) is None and event_label("seat_off", None) == "seat-off"
+
+
+def test_plots_have_titles_and_units_and_embed_as_markdown():
+    from neuropose_assets.core import plots
+    from neuropose_assets.core.events import analyse_task
+    from neuropose_assets.core.tasks import TaskSpec
+    from neuropose_assets_tests import synthetic as S
+
+    feats, _ = S.walk(fps=60.0)
+    spec = TaskSpec(task="gait")
+    res = analyse_task(feats, spec)
+    for png in (plots.signal_plot(feats, res.events, res.repetitions, spec), plots.angles_plot(feats, spec),
+                plots.gait_cycle_plot(feats, res.repetitions)):  # fmt: skip
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(png) < 150_000  # small enough for the event log
+    assert plots.md_image(b"x", "alt").startswith("![alt](data:image/png;base64,")
+    assert plots.gait_cycle_plot(feats, res.repetitions.clear()) is None
