@@ -65,3 +65,27 @@ def test_plots_have_titles_and_units_and_embed_as_markdown():
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(png) < 150_000  # small enough for the event log
     assert plots.md_image(b"x", "alt").startswith("![alt](data:image/png;base64,")
     assert plots.gait_cycle_plot(feats, res.repetitions.clear()) is None
+
+
+def test_review_frames_are_the_pose_models_frames_also_for_rotated_phone_video(tmp_path):
+    """decode_scaled (FFmpeg, scaled) must give the same upright frames as iter_frames (what the poses saw)."""
+    from neuropose_assets.core.render import decode_scaled
+    from neuropose_assets.core.video import iter_frames, probe_video
+    from neuropose_assets_tests import media
+
+    frames = []
+    for i in range(6):
+        img = np.zeros((120, 200, 3), np.uint8)
+        img[10:40, 10 + 5 * i : 60 + 5 * i] = 255  # a bright block near the top-left, moving right
+        frames.append(img)
+    landscape = write_video(tmp_path / "landscape.mp4", frames, fps=25.0)
+    phone = tmp_path / "phone.mp4"
+    media.ffmpeg("-display_rotation:v:0", "90", "-i", str(landscape), "-c", "copy", str(phone))
+    probe = probe_video(phone)
+    assert probe.rotation_deg in (90, 270) and (probe.width_px, probe.height_px) == (120, 200)
+    ours = list(decode_scaled(phone, probe.width_px, probe.height_px, probe.rotation_deg))
+    theirs = [f.rgb for f in iter_frames(phone)]
+    assert len(ours) == len(theirs) == 6
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.shape == b.shape == (200, 120, 3)
+        assert np.abs(a.astype(int) - b.astype(int)).mean() < 8  # the same picture, the same way up
