@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -600,21 +599,23 @@ def submit_asset_backfill(instance, partitions: list[str], tags: dict[str, str],
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def _stop_tree(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
-    """Stop a process started in its own session and everything it started: SIGTERM to the group, then SIGKILL to
-    what is left after ``grace_s`` (``dagster dev`` does not always pass SIGTERM on to its webserver and daemon)."""
+def _stop_tree(*procs: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Stop processes started in their own sessions and everything they started: SIGTERM to every group at once,
+    then SIGKILL to what is left after ``grace_s`` (``dagster dev``-style servers do not always pass SIGTERM on)."""
     import signal
 
-    pgid = proc.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
     deadline = time.time() + grace_s
-    while time.time() < deadline and _group_alive(pgid):
+    while time.time() < deadline and any(_group_alive(p.pid) for p in procs):
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -706,8 +707,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         print("stopping the UI, the daemon, the code server and their runs ...", file=sys.stderr)
         return 0
     finally:
-        for proc in reversed(list(procs.values())):
-            _stop_tree(proc)
+        _stop_tree(*procs.values())
 
 
 def build_parser() -> argparse.ArgumentParser:

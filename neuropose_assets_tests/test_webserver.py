@@ -2,13 +2,9 @@
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -69,16 +65,10 @@ def test_allowed_hosts_follow_the_binding():
 
 
 @pytest.mark.e2e
-def test_the_running_ui_refuses_foreign_requests_and_warns_off_loopback(tmp_path):
-    from neuropose_assets_tests.test_daemon import _up, _wait
+def test_the_running_ui_refuses_foreign_requests_warns_off_loopback_and_stops_on_sigterm(tmp_path):
+    from neuropose_assets_tests.test_daemon import assert_ui_stops_its_tree
 
-    port = 3300 + (os.getpid() + 41) % 500
-    cli = Path(sys.executable).parent / "neuropose-assets"
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(tmp_path / "data"), "--port", str(port), "--host",
-                             "0.0.0.0"], env={**os.environ, "NEUROPOSE_INTAKE": str(tmp_path / "in")},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        assert _wait(lambda: _up(port), 120), "the UI did not start"
+    def probe(port: int) -> None:
         url = f"http://127.0.0.1:{port}/graphql"
 
         def status(req) -> int:
@@ -95,7 +85,6 @@ def test_the_running_ui_refuses_foreign_requests_and_warns_off_loopback(tmp_path
                                                          "Origin": "http://evil.example"})) == 403  # fmt: skip
         assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
                                                          "Host": "evil.example"})) == 400  # fmt: skip
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+
+    err = assert_ui_stops_its_tree(tmp_path, signal.SIGTERM, "--host", "0.0.0.0", probe=probe)
     assert "WARNING: the Dagster UI has no authentication" in err
