@@ -33,8 +33,12 @@ def _figure(rows: int = 1, height: float = 2.6, width: float = 7.5):
 def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
+    import warnings
+
     buf = io.BytesIO()
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a crowded figure keeps matplotlib's default margins: fine
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
     fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return buf.getvalue()
