@@ -333,3 +333,18 @@ def test_command_line_videos_get_pseudonymous_keys_in_privacy_mode(tmp_path, mon
     assert "Mueller" not in (layout.registry / f"{key}.json").read_text()
     assert Registry(layout).get(key).source == str(video)  # from private/
     assert "Mueller" in (layout.private / "pseudonyms.json").read_text()
+
+
+def test_review_sensor_requests_one_review_run_per_video_after_its_outcomes(tmp_path):
+    from neuropose_assets.definitions import build_defs
+
+    defs = build_defs(str(tmp_path / "data"))
+    sensor = defs.resolve_sensor_def("review_sensor")
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions("videos", ["a1", "b1"])
+        for key in ("a1", "b1", "a1"):  # a1 twice in one tick: one review run
+            inst.report_runless_asset_event(dg.AssetMaterialization("outcomes", partition=key))
+        res = sensor(dg.build_sensor_context(instance=inst))
+        assert sorted(r.partition_key for r in res.run_requests) == ["a1", "b1"]
+        assert all(r.run_key.startswith(f"review:{r.partition_key}:") for r in res.run_requests)
+        assert isinstance(sensor(dg.build_sensor_context(instance=inst, cursor=res.cursor)), dg.SkipReason)
