@@ -252,6 +252,14 @@ def build_intake_sensor(job) -> dg.SensorDefinition:
     return intake_sensor
 
 
+def new_materializations(context: dg.SensorEvaluationContext, asset: str) -> list:
+    """Materialization records of ``asset`` since the sensor's cursor (a storage id), oldest first."""
+    after = int(context.cursor) if context.cursor else None
+    return context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), after_storage_id=after), limit=5000, ascending=True
+    ).records
+
+
 def build_cohort_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         job=job,
@@ -261,10 +269,7 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
         "materialized.",
     )
     def cohort_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
-        after = int(context.cursor) if context.cursor else None
-        recs = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("outcomes"), after_storage_id=after), limit=5000, ascending=True
-        ).records
+        recs = new_materializations(context, "outcomes")
         if not recs:
             return dg.SkipReason("no new outcomes materializations")
         registry = Registry(storage.layout)
@@ -297,10 +302,7 @@ def build_review_sensor(job) -> dg.SensorDefinition:
         "per video, after the main chain, in the `render` pool).",
     )
     def review_sensor(context: dg.SensorEvaluationContext):
-        after = int(context.cursor) if context.cursor else None
-        recs = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("outcomes"), after_storage_id=after), limit=5000, ascending=True
-        ).records
+        recs = new_materializations(context, "outcomes")
         if not recs:
             return dg.SkipReason("no new outcomes materializations")
         latest = {r.partition_key: r.storage_id for r in recs if r.partition_key}
