@@ -12,7 +12,7 @@ from neuropose_assets.core.kinematics import (
 )
 from neuropose_assets.core.pose.base import FramePoses
 from neuropose_assets.core.pose.estimate import build_poses_table
-from neuropose_assets.core.skeletons import BERKELEY_MHAD_43, BLAZEPOSE_33, CLINICAL_JOINTS, get_skeleton
+from neuropose_assets.core.skeletons import BERKELEY_MHAD_43, BLAZEPOSE_33, CLINICAL_19, CLINICAL_JOINTS, get_skeleton
 
 
 def test_right_angle_is_90_degrees():
@@ -37,11 +37,21 @@ def test_inclination_of_upright_trunk_is_zero_and_horizontal_is_90():
     assert inclination_deg(pelvis, np.array([500.0, 0, 0])) == pytest.approx(90.0)
 
 
-@pytest.mark.parametrize("skeleton", [BLAZEPOSE_33, BERKELEY_MHAD_43])
-def test_every_clinical_joint_is_mapped_and_rows_average_to_one(skeleton):
-    m = skeleton.clinical_matrix()
-    assert m.shape == (len(CLINICAL_JOINTS), len(skeleton.joints))
-    np.testing.assert_allclose(m.sum(axis=1), 1.0)
+@pytest.mark.parametrize("skeleton", [BLAZEPOSE_33, BERKELEY_MHAD_43, CLINICAL_19])
+def test_clinical_joints_are_means_of_their_native_joints_and_a_missing_one_spoils_only_its_own(skeleton):
+    rng = np.random.default_rng(0)
+    native = rng.normal(0, 100, (4, len(skeleton.joints), 3))
+    clinical = skeleton.to_clinical(native)
+    assert clinical.shape == (4, len(CLINICAL_JOINTS), 3)
+    for c, joint in enumerate(CLINICAL_JOINTS):
+        idx = [skeleton.index(s) for s in skeleton.clinical_map[joint]]
+        np.testing.assert_allclose(clinical[:, c], native[:, idx].mean(axis=1))
+    gone = skeleton.clinical_map["right_wrist"][0]
+    native[:, skeleton.index(gone)] = np.nan  # e.g. a marker the file does not have
+    clinical = skeleton.to_clinical(native)
+    users = {c for c, j in enumerate(CLINICAL_JOINTS) if gone in skeleton.clinical_map[j]}
+    assert np.isnan(clinical[:, sorted(users)]).all()
+    assert np.isfinite(np.delete(clinical, sorted(users), axis=1)).all()
 
 
 def test_mhad_index_34_is_the_left_foot_not_a_hip_marker():

@@ -156,8 +156,7 @@ def person_arrays(
     cols = [f"{j}_{s}" for j in skeleton.joints for s in ("x_mm", "y_mm", "z_mm", "u_px", "v_px")]
     if sub.height:
         native[idx] = sub.select(cols).to_numpy().astype(np.float64).reshape(sub.height, nj, 5)
-    m = skeleton.clinical_matrix()  # (C, J)
-    clinical = np.einsum("cj,fjk->fck", m, native)
+    clinical = skeleton.to_clinical(native)
     return f_all, frames_all["time_s"].to_numpy(), clinical[..., :3], clinical[..., 3:]
 
 
@@ -170,11 +169,14 @@ def body_axes(xyz: np.ndarray) -> np.ndarray:
     """Per-frame body-fixed axes ``(F, 3, 3)`` (rows: anterior x, superior y, right z) from clinical joints ``xyz``
     ``(F, C, 3)`` in a camera-aligned frame (y down).
 
-    Superior = pelvis→neck; right = left_hip→right_hip made orthogonal to it; anterior = superior × right... chosen so
-    that (x, y, z) is right-handed (ISB: x anterior, y superior, z right).
+    Superior = pelvis→neck (where the neck is not seen — a lower-body marker set — the camera's vertical −y, which
+    for marker-based capture is the lab's vertical); right = left_hip→right_hip made orthogonal to it; anterior =
+    superior × right, so that (x, y, z) is right-handed (ISB: x anterior, y superior, z right).
     """
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     up = _unit(xyz[:, ci["neck"]] - xyz[:, ci["pelvis"]])
+    no_trunk = ~np.isfinite(up).all(axis=1)
+    up[no_trunk] = (0.0, -1.0, 0.0)
     right = xyz[:, ci["right_hip"]] - xyz[:, ci["left_hip"]]
     right = _unit(right - np.einsum("fi,fi->f", right, up)[:, None] * up)
     anterior = np.cross(up, right)

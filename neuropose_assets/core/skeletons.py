@@ -99,17 +99,12 @@ class Skeleton:
         except ValueError:
             raise KeyError(f"unknown joint {joint!r} for skeleton {self.name}; known: {sorted(self.joints)}") from None
 
-    def clinical_matrix(self) -> np.ndarray:
-        """Averaging matrix ``M`` of shape ``(C, J)`` so that ``clinical = M @ native`` (per frame, per axis).
-
-        Row ``c`` holds ``1/k`` at the ``k`` native joints that define clinical joint ``c``.
-        """
-        m = np.zeros((len(CLINICAL_JOINTS), len(self.joints)), dtype=np.float64)
-        for c, clinical in enumerate(CLINICAL_JOINTS):
-            sources = self.clinical_map[clinical]
-            for s in sources:
-                m[c, self.index(s)] = 1.0 / len(sources)
-        return m
+    def to_clinical(self, native: np.ndarray) -> np.ndarray:
+        """Clinical joints ``(..., C, K)`` from native joints ``(..., J, K)`` (any per-joint values: mm, px): each
+        clinical joint is the mean of its native joints, NaN where one of them is NaN.  A native joint that is
+        missing affects only the clinical joints defined by it (a matrix product would spread its NaN to all)."""
+        return np.stack([native[..., [self.index(s) for s in self.clinical_map[c]], :].mean(axis=-2)
+                         for c in CLINICAL_JOINTS], axis=-2)  # fmt: skip
 
 
 BLAZEPOSE_33 = Skeleton(
@@ -206,7 +201,11 @@ BERKELEY_MHAD_43 = Skeleton(
     },
 )
 
-SKELETONS: dict[str, Skeleton] = {s.name: s for s in (BLAZEPOSE_33, BERKELEY_MHAD_43)}
+#: Marker-based motion capture (:mod:`.mocap`): the markers are mapped onto the clinical joints when the file is read
+#: (:mod:`.markersets`), so the native joints *are* the clinical joints.
+CLINICAL_19 = Skeleton(name="clinical_19", joints=CLINICAL_JOINTS, clinical_map={j: (j,) for j in CLINICAL_JOINTS})
+
+SKELETONS: dict[str, Skeleton] = {s.name: s for s in (BLAZEPOSE_33, BERKELEY_MHAD_43, CLINICAL_19)}
 
 
 def get_skeleton(name: str) -> Skeleton:

@@ -1,0 +1,227 @@
+"""Marker-based motion capture: reading TRC / C3D, marker sets, coordinate checks, on real gait recordings (the
+gaitkit trials: healthy, Parkinson's, stroke) and on known answers."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuropose_assets.core.frames import CoordinateError, camera_to_opensim, lab_to_camera
+from neuropose_assets.core.markersets import (
+    MARKER_SETS,
+    HipMarkers,
+    MarkerMapping,
+    clinical_from_markers,
+    harrington_hip_centres,
+    load_mapping,
+)
+from neuropose_assets.core.mocap import (
+    MarkerFileError,
+    import_markers,
+    read_c3d,
+    read_mot,
+    read_trc,
+    write_mot,
+    write_trc,
+)
+from neuropose_assets.core.samples import GAITKIT, MOCAP_SAMPLES, fetch_mocap_samples
+from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+from neuropose_assets.core.storage import default_cache_dir
+
+CI = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
+
+
+@pytest.fixture(scope="session")
+def mocap() -> dict[str, Path]:
+    return fetch_mocap_samples(default_cache_dir() / "samples")
+
+
+@pytest.fixture(scope="session")
+def annotations(mocap) -> dict[str, dict]:
+    """The trials' annotated events straight from the gaitkit JSON (independent of our C3D reader)."""
+    sdist = next((default_cache_dir() / "samples" / "wheels").glob(f"gaitkit-{GAITKIT.version}.tar.gz"))
+    with tarfile.open(sdist) as tf:
+        return {s.key: json.loads(tf.extractfile(s.member).read()) for s in MOCAP_SAMPLES}
+
+
+def _as_trc(tmp_path: Path, src: Path, name: str, change=None, labels=None) -> Path:
+    """Write the markers of ``src`` as a TRC (metres), optionally changed (``change(xyz_mm) -> xyz_mm``)."""
+    data = read_trc(src) if src.suffix == ".trc" else read_c3d(src)[0]
+    xyz = data.xyz_mm if change is None else change(data.xyz_mm.copy())
+    out = tmp_path / name
+    write_trc(out, labels or data.labels, xyz / 1000.0, data.times_s, np.arange(1, data.n_frames + 1), data.rate_hz)
+    return out
+
+
+def test_c3d_reads_rate_units_labels_and_annotated_events(mocap, annotations):
+    data, plates = read_c3d(mocap["gaitkit_parkinson"])
+    truth = annotations["gaitkit_parkinson"]
+    assert data.rate_hz == truth["fps"] == 150.0
+    assert data.n_frames == truth["n_frames"]
+    assert {"LHEE", "RHEE", "LTOE", "RTOE", "LHJC", "RHJC"} <= set(data.labels)
+    raw = truth["angle_frames"][10]["landmark_positions"]["left_heel"]
+    np.testing.assert_allclose(data.xyz_mm[10, data.labels.index("LHEE")], raw, atol=1e-3)
+    for kind, key in (("heel_strike", "hs_frames"), ("toe_off", "to_frames")):
+        for side in ("left", "right"):
+            got = [e.frame for e in data.events if e.event == kind and e.side == side]
+            assert got == truth["ground_truth"][key][side]
+    assert plates == []
+    # the healthy trial's shoulders are all-zero: the convention for a missing sample → NaN, not the origin
+    healthy, _ = read_c3d(mocap["gaitkit_healthy"])
+    assert "LSHO" not in healthy.labels or np.isnan(healthy.xyz_mm[:, healthy.labels.index("LSHO")]).all()
+
+
+@pytest.mark.parametrize("key, up", [("gaitkit_healthy", "+Y"), ("gaitkit_parkinson", "+Y"), ("gaitkit_stroke", "+Z")])
+def test_lab_frame_is_found_from_the_data(mocap, key, up):
+    imp = import_markers(mocap[key])
+    assert imp.transform.up == up
+    assert imp.transform.mirrored_fraction < 0.05
+    assert imp.mapping == "plug_in_gait"
+    # virtual camera: y down, x along the walk; the head-less trials still have hips above heels (y smaller)
+    cam = imp.table
+    hip_y = np.nanmedian(cam["left_hip_y_mm"].to_numpy())
+    heel_y = np.nanmedian(cam["left_heel_y_mm"].to_numpy())
+    assert heel_y - hip_y > 600
+    pel = cam["pelvis_x_mm"].to_numpy()
+    assert pel[-1] - pel[0] > 1000  # walks along +x
+    # the rotation is proper and recorded for provenance
+    assert np.isclose(np.linalg.det(imp.transform.rotation), 1.0)
+    assert imp.settings()["lab_to_camera"]["up"] == up
+
+
+def test_mirrored_axis_is_refused_with_the_axis_to_fix(mocap, tmp_path):
+    # "y flipped to point down": a reflection of a Y-up lab (the issue's silent failure)
+    flipped = _as_trc(tmp_path, mocap["gaitkit_parkinson"], "flip_y.trc", lambda x: x * [1, -1, 1])
+    with pytest.raises(CoordinateError, match=r"mirrored.*flip it back") as err:
+        import_markers(flipped)
+    assert "-Y" in str(err.value)
+    # the medio-lateral axis flipped (or left / right swapped) in a Z-up lab
+    flipped_ml = _as_trc(tmp_path, mocap["gaitkit_stroke"], "flip_ml.trc", lambda x: x * [1, -1, 1])
+    with pytest.raises(CoordinateError, match=r"mirrored.*medio-lateral axis \(Y\)"):
+        import_markers(flipped_ml)
+    data = read_c3d(mocap["gaitkit_parkinson"])[0]
+    swap = [lab.replace("L", "#").replace("R", "L").replace("#", "R") for lab in data.labels]
+    swapped = _as_trc(tmp_path, mocap["gaitkit_parkinson"], "swapped.trc", labels=swap)
+    with pytest.raises(CoordinateError, match="swapped"):
+        import_markers(swapped)
+
+
+def test_unknown_axis_order_is_refused(mocap, tmp_path):
+    c, s = np.cos(np.radians(45)), np.sin(np.radians(45))
+    tilt = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])  # vertical 45° away from every axis
+    tilted = _as_trc(tmp_path, mocap["gaitkit_parkinson"], "tilted.trc", lambda x: x @ tilt.T)
+    with pytest.raises(CoordinateError, match="axis"):
+        import_markers(tilted)
+    # a proper rotation that keeps an axis vertical (Z up) is fine and gives the same poses
+    rot = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])  # +90° about X: Y up → Z up
+    z_up = import_markers(_as_trc(tmp_path, mocap["gaitkit_parkinson"], "zup.trc", lambda x: x @ rot.T))
+    y_up = import_markers(_as_trc(tmp_path, mocap["gaitkit_parkinson"], "yup.trc"))
+    assert z_up.transform.up == "+Z"
+    for col in ("left_heel_x_mm", "left_heel_y_mm", "right_toe_z_mm"):
+        np.testing.assert_allclose(z_up.table[col].to_numpy(), y_up.table[col].to_numpy(), atol=1e-3)
+
+
+def test_trc_round_trip_and_independent_reader(mocap, tmp_path):
+    from trc import TRCData  # trc-data-reader (PyPI), an independent TRC parser
+
+    src, _ = read_c3d(mocap["gaitkit_parkinson"])
+    xyz = src.xyz_mm.copy()
+    xyz[5:9, 0] = np.nan  # a gap: blank fields
+    path = tmp_path / "p.trc"
+    write_trc(path, src.labels, xyz / 1000.0, src.times_s, np.arange(1, src.n_frames + 1), src.rate_hz)
+    back = read_trc(path)
+    assert back.units == "m" and back.rate_hz == 150.0 and back.labels == src.labels
+    np.testing.assert_allclose(back.xyz_mm, xyz, atol=1e-5, equal_nan=True)
+    other = TRCData()
+    other.load(str(path))
+    assert float(other["DataRate"]) == 150.0 and other["Units"] == "m"
+    assert list(other["Markers"]) == src.labels
+    assert len(other["Frame#"]) == src.n_frames
+    frame = other[100]  # (time, [marker xyz …])
+    np.testing.assert_allclose(np.asarray(frame[1][1]) * 1000.0, xyz[99, 1], atol=1e-5)
+
+
+def test_mot_round_trip(tmp_path):
+    t = np.arange(10) / 100.0
+    values = np.column_stack([np.sin(t), np.cos(t)])
+    values[3, 1] = np.nan
+    path = tmp_path / "a.mot"
+    write_mot(path, ["knee_angle_r", "hip_flexion_r"], values, t)
+    text = path.read_text()
+    assert "inDegrees=yes" in text and "endheader" in text
+    cols, back = read_mot(path)
+    assert cols == ["time", "knee_angle_r", "hip_flexion_r"]
+    np.testing.assert_allclose(back[:, 1:], values, equal_nan=True, rtol=1e-8)
+
+
+def test_missing_joints_name_the_markers_and_the_mapping_file(mocap, tmp_path):
+    data = read_c3d(mocap["gaitkit_parkinson"])[0]
+    odd = _as_trc(tmp_path, mocap["gaitkit_parkinson"], "odd.trc", labels=[f"M{i}" for i in range(len(data.labels))])
+    with pytest.raises(MarkerFileError, match=r"markers\.yaml") as err:
+        import_markers(odd)
+    assert "M0" in str(err.value) and "left_hip" in str(err.value)
+    # the lab's own names via a mapping file
+    (tmp_path / "markers.yaml").write_text(
+        "name: my_lab\njoints:\n"
+        + "".join(f"  {j}: [[M{i}]]\n" for i, j in enumerate(
+            {"LHJC": "left_hip", "RHJC": "right_hip", "LHEE": "left_heel", "RHEE": "right_heel", "LTOE": "left_toe",
+             "RTOE": "right_toe", "LKJC": "left_knee", "RKJC": "right_knee", "LAJC": "left_ankle",
+             "RAJC": "right_ankle", "LSHO": "left_shoulder", "RSHO": "right_shoulder"}[lab]
+            for lab in data.labels))  # fmt: skip
+    )
+    ours = import_markers(odd, mapping=load_mapping(tmp_path / "markers.yaml"))
+    ref = import_markers(mocap["gaitkit_parkinson"])
+    assert ours.mapping == "my_lab"
+    np.testing.assert_allclose(ours.table["left_heel_y_mm"].to_numpy(), ref.table["left_heel_y_mm"].to_numpy(),
+                               atol=1e-3)  # fmt: skip
+
+
+def test_bad_marker_files_fail_with_a_clear_message(tmp_path):
+    bad = tmp_path / "bad.trc"
+    bad.write_text("not a trc\n")
+    with pytest.raises(MarkerFileError, match="bad.trc"):
+        import_markers(bad)
+    broken = tmp_path / "broken.c3d"
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(MarkerFileError, match="not a readable C3D"):
+        import_markers(broken)
+
+
+def test_harrington_hip_centres_known_answer():
+    # pelvis frame = lab frame: ASIS at z = ±120, PSIS 150 mm behind (−x); PW = 240, PD = 150
+    lasi, rasi, lpsi, rpsi = [-0.0, 0, -120], [0.0, 0, 120], [-150.0, 0, -40], [-150.0, 0, 40]
+    markers = np.array([[lasi, rasi, lpsi, rpsi]])
+    index = {"lasi": 0, "rasi": 1, "lpsi": 2, "rpsi": 3}
+    left, right = harrington_hip_centres(markers, index, HipMarkers(left_asis="LASI", right_asis="RASI",
+                                                                     left_psis="LPSI", right_psis="RPSI"))  # fmt: skip
+    x, y, z = -0.24 * 150 - 9.9, -0.30 * 240 - 10.9, 0.33 * 240 + 7.3
+    np.testing.assert_allclose(right[0], [x, y, z], atol=1e-9)
+    np.testing.assert_allclose(left[0], [x, y, -z], atol=1e-9)
+
+
+def test_marker_sets_map_their_own_names():
+    pig = ["Sub01:LASI", "RASI", "SACR", "LKNE", "LKNM", "RKNE", "LANK", "RANK", "LHEE", "RHEE", "LTOE", "RTOE"]
+    markers = np.random.default_rng(0).normal(size=(3, len(pig), 3)) * 100
+    out, how = clinical_from_markers(markers, pig, MARKER_SETS["plug_in_gait"])
+    assert how["left_knee"] == "mean(LKNE, LKNM)"
+    np.testing.assert_allclose(out[:, CI["left_knee"]], markers[:, 3:5].mean(axis=1))
+    assert "Harrington" in how["left_hip"] and how["pelvis"] == "midpoint of left_hip and right_hip"
+    assert MarkerMapping(name="x").resolve(pig) == ({}, None)
+
+
+def test_camera_to_opensim_is_a_rotation_to_x_forward_y_up(mocap):
+    imp = import_markers(mocap["gaitkit_parkinson"])
+    xyz = np.stack([imp.table[f"{j}_{a}_mm"].to_numpy() for j in CLINICAL_JOINTS for a in "xyz"], 1)
+    xyz = xyz.reshape(len(imp.table), len(CLINICAL_JOINTS), 3)
+    t = camera_to_opensim(xyz)
+    osim = t.apply(xyz)
+    assert np.isclose(np.linalg.det(t.rotation), 1.0)
+    assert np.nanmedian(osim[:, CI["pelvis"], 1] - osim[:, CI["left_heel"], 1]) > 600  # Y up
+    assert osim[-1, CI["pelvis"], 0] - osim[0, CI["pelvis"], 0] > 1000  # X forward
+    # Z to the subject's right
+    assert np.nanmedian(osim[:, CI["right_hip"], 2] - osim[:, CI["left_hip"], 2]) > 100
+    assert lab_to_camera(xyz).mirrored_fraction < 0.05
