@@ -37,8 +37,8 @@ RAW_VIDEO = pa.DataFrameSchema(
         "fps": _f(pl.Float64, pa.Check.gt(0), nullable=False),
         "frame_count": _f(pl.Int64, pa.Check.ge(0), nullable=False),
         "duration_s": _f(pl.Float64, pa.Check.ge(0), nullable=False),
-        "width_px": _f(pl.Int32, pa.Check.gt(0), nullable=False),
-        "height_px": _f(pl.Int32, pa.Check.gt(0), nullable=False),
+        "width_px": _f(pl.Int32, pa.Check.gt(0)),  # null for marker files (no image)
+        "height_px": _f(pl.Int32, pa.Check.gt(0)),
         "rotation_deg": _f(pl.Int32, pa.Check.isin([0, 90, 180, 270]), nullable=False),
         "codec": _f(pl.Utf8, nullable=False),
     },

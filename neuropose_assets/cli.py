@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from neuropose_assets.core.storage import Layout, default_cache_dir, default_data_root, sanitize_key
+from neuropose_assets.core.storage import Layout, default_cache_dir, default_data_root, sanitize_key, source_stem
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def command_line_keys(layout: Layout, paths: list[Path], cohort: str, key: str |
     if key is not None:
         return [key], bool(privacy_mode())
     if not privacy_mode():
-        return [sanitize_key(p.stem) for p in paths], False
+        return [sanitize_key(source_stem(p.name)) for p in paths], False
     pseud = Pseudonymiser(layout.private)
     keys = [pseud.key(cohort, str(p)) for p in paths]
     pseud.save()

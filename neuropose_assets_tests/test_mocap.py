@@ -225,3 +225,49 @@ def test_camera_to_opensim_is_a_rotation_to_x_forward_y_up(mocap):
     # Z to the subject's right
     assert np.nanmedian(osim[:, CI["right_hip"], 2] - osim[:, CI["left_hip"], 2]) > 100
     assert lab_to_camera(xyz).mirrored_fraction < 0.05
+
+
+def _gait(table):
+    from neuropose_assets.core.events import analyse_task
+    from neuropose_assets.core.kinematics import compute_features
+    from neuropose_assets.core.skeletons import CLINICAL_19
+    from neuropose_assets.core.tasks import TaskSpec
+
+    features, _ = compute_features(table, CLINICAL_19)
+    return analyse_task(features, TaskSpec(task="gait"), source="markers")
+
+
+def _frames(events, kind: str, side: str) -> list[int]:
+    return events.filter((events["event"] == kind) & (events["side"] == side))["frame"].to_list()
+
+
+def test_gait_events_on_marker_data_match_the_annotations(mocap):
+    imp = import_markers(mocap["gaitkit_parkinson"])
+    events = _gait(imp.table).events
+    for kind in ("heel_strike", "toe_off"):
+        for side in ("left", "right"):
+            truth = [e.frame for e in imp.events if e.event == kind and e.side == side]
+            got = _frames(events, kind, side)
+            assert len(got) == len(truth), (kind, side, got, truth)  # every annotated event, no extra one
+            # Zeni's heel strike leads the annotated contact by up to ~9 frames (60 ms) on this shuffling gait
+            assert all(abs(g - t) <= 10 for g, t in zip(got, truth)), (kind, side, got, truth)
+
+
+@pytest.mark.parametrize("start, stop, side, frame", [
+    (190, 671, "left", 198),   # a heel strike 8 frames (53 ms) after the start
+    (0, 400, "left", 394),     # 6 frames before the end
+    (0, 103, "right", 97),     # the only heel strike of that side
+])  # fmt: skip
+def test_heel_strikes_at_the_edges_and_single_ones_are_reported(mocap, start, stop, side, frame):
+    imp = import_markers(mocap["gaitkit_parkinson"])
+    result = _gait(imp.table.slice(start, stop - start))
+    got = [f + start for f in _frames(result.events, "heel_strike", side)]
+    assert any(abs(g - frame) <= 2 for g in got), got
+    if stop - start < 150:  # one heel strike per side: its event, but no gait cycle
+        assert result.repetitions.filter(result.repetitions["side"] == side).height == 0
+
+
+def test_an_edge_maximum_the_signal_does_not_support_is_not_an_event(mocap):
+    imp = import_markers(mocap["gaitkit_parkinson"])
+    result = _gait(imp.table.slice(95, 205))  # right heel strike at 97: 2 frames in, the heel rose < 3 mm before it
+    assert all(abs(f + 95 - 97) > 2 for f in _frames(result.events, "heel_strike", "right"))

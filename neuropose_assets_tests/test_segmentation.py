@@ -154,6 +154,11 @@ def test_peaks_near_the_edges_are_kept_unless_inside_the_edge_margin():
     s = np.concatenate([np.linspace(0.8, 1, 4), np.linspace(1, 0, 30), np.linspace(0, 1, 30), np.linspace(1, 0, 30)])
     assert list(find_peaks_with_edges(s, min_prominence=0.5)) == [3, 63]  # one-sided prominence at the start
     assert list(find_peaks_with_edges(s, min_prominence=0.5, edge=5)) == [63]
+    # inside the margin, a peak the recorded signal supports (it fell 0.2 towards the start) is kept
+    assert list(find_peaks_with_edges(s, min_prominence=0.5, edge=5, edge_drop=0.1)) == [3, 63]
+    assert list(find_peaks_with_edges(s, min_prominence=0.5, edge=5, edge_drop=0.3)) == [63]
+    rising = np.linspace(0, 1, 20)
+    assert list(find_peaks_with_edges(rising, min_prominence=0.1, edge=5, edge_drop=0.0)) == []  # never the last one
     assert list(find_peaks_with_edges(np.linspace(0, 1, 20), min_prominence=0.1)) == []  # still rising at the end
 
 

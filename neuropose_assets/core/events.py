@@ -35,6 +35,7 @@ seconds, ``end`` exclusive, one table for both sides (``side`` null for bilatera
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -114,9 +115,16 @@ class GaitConfig(BaseModel):
         min_prominence_mm: smallest heel (toe) excursion along the anterior axis that counts as a step, mm.
         min_distance_s: smallest time between two heel strikes (toe-offs) of the same foot, s.
         max_stride_s: longest heel strike → heel strike of one foot that is one gait cycle, s (longer = a stop).
-        edge_s: no event closer than this to the trial's first or last frame, s: the motion before / after the
-            recording is unseen, so a maximum there may still be rising (and the low-pass filter has edge
-            transients).
+        edge_s: an event closer than this to the trial's first or last frame, s, needs the support of the recorded
+            signal (``edge_drop_mm``): the motion before / after the recording is unseen, so a maximum there may
+            still be rising (and the low-pass filter has edge transients).
+        edge_drop_mm: an event within ``edge_s`` of an end is reported when its heel (toe) signal falls by at
+            least this much between the event and that end, mm — a maximum that was recorded on both sides
+            (``None``: never).
+        edge_drop_sources: which pose sources this applies to: ``markers`` (marker-based capture only, default:
+            its first and last frames are as accurate as the others; a video's are not — the detector has no track
+            yet, the subject may be entering, and on the development clips a start-of-clip left/right confusion
+            produced a false heel strike) or ``all``.
         lowpass_hz: extra low-pass of the heel / toe signals, Hz (``None`` = the features' own filtering only).
     """
 
@@ -126,6 +134,8 @@ class GaitConfig(BaseModel):
     min_distance_s: float = Field(default=0.5, ge=0)
     max_stride_s: float = Field(default=2.5, gt=0)
     edge_s: float = Field(default=0.1, ge=0)
+    edge_drop_mm: float | None = Field(default=3.0, gt=0)
+    edge_drop_sources: Literal["markers", "all"] = "markers"
     lowpass_hz: float | None = Field(default=None, gt=0)
 
 
@@ -305,9 +315,10 @@ def _renumber(b: _Builder) -> None:
 
 
 def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
-                window: tuple[int, int] | None = None, cycles: bool = True) -> None:  # fmt: skip
+                window: tuple[int, int] | None = None, cycles: bool = True, source: str = "video") -> None:  # fmt: skip
     """Heel strikes and toe-offs of both feet (Zeni et al. 2008) within ``window`` ``[a, b)`` frames (default: the
-    whole trial), and one gait cycle per pair of consecutive heel strikes of a foot (``peak`` = its toe-off)."""
+    whole trial), and one gait cycle per pair of consecutive heel strikes of a foot (``peak`` = its toe-off).
+    ``source`` (``video`` | ``markers``) selects the edge rule (:class:`GaitConfig`)."""
     a, z = window or (0, len(features))
     dist, edge = _frames(cfg.min_distance_s, dt), _frames(cfg.edge_s, dt)
     for side in SIDES:
@@ -315,7 +326,8 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
         toe = _clean(anterior_mm(features, f"{side}_toe"), cfg.lowpass_hz, b.t)[a:z]
         if not (np.isfinite(heel).all() and np.isfinite(toe).all()):
             continue
-        peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge}
+        peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge,
+                 "edge_drop": cfg.edge_drop_mm if cfg.edge_drop_sources == "all" or source == "markers" else None}
         hs = find_peaks_with_edges(heel, **peaks) + a
         to = find_peaks_with_edges(-toe, **peaks) + a
         for f in hs:
@@ -356,7 +368,7 @@ def turns(yaw: np.ndarray, t: np.ndarray, cfg: TugConfig) -> list[tuple[int, int
     return out
 
 
-def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float) -> None:
+def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float, source: str = "video") -> None:
     """Timed Up and Go: seat-off, standing, turns, sit start, seated from the longest upright phase; heel strikes and
     toe-offs between standing and sit start."""
     up = _clean(uprightness(features), cfg.tug.upright.lowpass_hz, b.t)
@@ -382,15 +394,20 @@ def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float
         b.event("turn_start", None, s0, change, "deg", 0)
         b.event("turn_end", None, s1, change, "deg", 0)
     if hi - lo > 2:
-        gait_events(b, features, cfg.gait, dt, window=(lo, hi), cycles=False)
+        gait_events(b, features, cfg.gait, dt, window=(lo, hi), cycles=False, source=source)
     if h.onset is not None and h.offset is not None:
         first_turn = next((e["frame"] for e in b.events if e["event"] == "turn_start"), None)
         b.repetition(None, 0, "tug", h.onset, h.offset, first_turn, "turn_start",
                      0.0 if first_turn is not None else None, "deg")  # fmt: skip
 
 
-def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = EventsConfig()) -> TaskAnalysis:
+def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = EventsConfig(), *,
+                 source: str = "video") -> TaskAnalysis:  # fmt: skip
     """Events and repetitions of ``spec.task`` in a ``features`` table (module docstring).
+
+    Args:
+        source: ``video`` or ``markers`` (marker-based capture, :mod:`.mocap`): where the poses came from; selects
+            the edge rule of gait events (:class:`GaitConfig`).
 
     Returns:
         :class:`TaskAnalysis`; tables may have zero rows (nothing found), never invented events.
@@ -403,7 +420,7 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
     signals: dict[str, str] = {}
     task = spec.task
     if task == "gait":
-        gait_events(b, features, config.gait, dt)
+        gait_events(b, features, config.gait, dt, source=source)
         signals["heel_strike"] = "heel position along the body's anterior axis relative to the pelvis, mm (max)"
         signals["toe_off"] = "toe position along the body's anterior axis relative to the pelvis, mm (min)"
     elif task in ("sit_to_stand", "squat"):
@@ -422,7 +439,7 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
                         ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"), "deg", top="hold")  # fmt: skip
         signals["arm_raise"] = "shoulder elevation (trunk vs upper arm), deg, per side"
     elif task == "tug":
-        tug_events(b, features, config, dt)
+        tug_events(b, features, config, dt, source)
         signals["tug"] = "uprightness −(hip + knee flexion, mean of sides), deg; body yaw, deg; heel/toe as gait"
     else:
         seg = spec.generic_segmentation

@@ -2,7 +2,10 @@
 
 Layout: ``<intake>/<cohort>/<any sub-folders>/<trial>.<ext>``.  The top-level folder is the cohort; deeper folders
 (subject, session) are part of the key.  ``<intake>/<cohort>/protocol.yaml`` declares the task of each video
-(:mod:`.tasks`).  A file is *ready* when it is a supported video, not hidden or temporary, and
+(:mod:`.tasks`).  Marker-based motion capture (``.trc``, ``.c3d``: :mod:`.mocap`) enters the same way, its key
+ending in its format (``walk_1.c3d`` → ``…-walk_1-c3d``); a ``markers.yaml`` (marker-set mapping) and ``.mot`` ground
+reaction files are read with the marker files next to them, not as recordings.  A file is *ready* when it is a
+supported video or marker file, not hidden or temporary, and
 *stable*: its size and modification time are the same as on the previous scan and at least ``stable_seconds`` old
 (a copy in progress changes one or the other).  The scan uses ``os.scandir`` only (no hashing, no decoding), so 10,000
 files take a fraction of a second — far below Dagster's 60 s sensor-tick limit.
@@ -25,7 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neuropose_assets.core.atomic import atomic_write_bytes
-from neuropose_assets.core.storage import VIDEO_EXTENSIONS, sanitize_key
+from neuropose_assets.core.storage import (
+    MAPPING_FILE,
+    SIDECAR_EXTENSIONS,
+    SOURCE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    sanitize_key,
+    source_stem,
+)
 from neuropose_assets.core.tasks import PROTOCOL_FILE
 
 TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart", ".!qb", ".swp")
@@ -193,7 +203,7 @@ def derive_key(cohort: str, rel: str, pseudonymiser: Pseudonymiser | None = None
     """Partition key for the intake file ``rel`` (relative path, '/'-separated) in ``cohort``."""
     if pseudonymiser is not None:
         return pseudonymiser.key(cohort, rel)
-    stem = rel.rsplit(".", 1)[0]
+    stem = source_stem(rel)
     parts = [sanitize_key(p) for p in stem.split("/")[1:]]
     return f"{cohort}-{'-'.join(parts)}"[:128].strip("-_")
 
@@ -233,7 +243,9 @@ def scan_intake(
         if rel.count("/") == 1 and rel.endswith("/" + PROTOCOL_FILE):
             res.protocols[rel.split("/", 1)[0]] = Path(e.path)
             continue
-        if not rel.lower().endswith(VIDEO_EXTENSIONS):
+        if rel.rsplit("/", 1)[-1] == MAPPING_FILE or rel.lower().endswith(SIDECAR_EXTENSIONS):
+            continue  # read with the marker files they belong to
+        if not rel.lower().endswith(SOURCE_EXTENSIONS):
             res.unsupported.append(rel)
             continue
         if "/" not in rel:

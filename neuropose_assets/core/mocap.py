@@ -31,9 +31,11 @@ import polars as pl
 from neuropose_assets.core.errors import VideoError
 from neuropose_assets.core.frames import FrameTransform, lab_to_camera, lab_vertical
 from neuropose_assets.core.markersets import MAPPING_FILE, MarkerMapping, choose_mapping, clinical_from_markers
+from neuropose_assets.core.pose.base import MARKER_CAPTURE, ModelInfo
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+from neuropose_assets.core.storage import MARKER_EXTENSIONS
+from neuropose_assets.core.video import VideoProbe
 
-MARKER_EXTENSIONS = (".trc", ".c3d")
 #: vertical ground reaction force that counts as foot contact, N
 FORCE_THRESHOLD_N = 20.0
 #: shortest contact (s) and shortest gap between contacts (s) that count; shorter ones are noise
@@ -409,6 +411,14 @@ class MarkerImport:
     transform: FrameTransform
     events: list[ReferenceEvent]
 
+    def model_info(self, checksum: str) -> ModelInfo:
+        """The poses' provenance in the form of a pose model's (``name`` :data:`.pose.base.MARKER_CAPTURE`, the
+        format as ``variant``, the file's SHA-256 as ``checksum``, origin ``camera``: absolute lab positions)."""
+        from importlib import metadata
+
+        return ModelInfo(MARKER_CAPTURE, self.markers.format, checksum, SKELETON, "camera", self.settings(),
+                         {"ezc3d": metadata.version("ezc3d")} if self.markers.format == "c3d" else {})  # fmt: skip
+
     def settings(self) -> dict:
         """What the poses depend on, for provenance (``ModelInfo.settings``)."""
         return {"format": self.markers.format, "rate_hz": self.markers.rate_hz, "units": self.markers.units,
@@ -416,14 +426,43 @@ class MarkerImport:
                 "lab_to_camera": self.transform.as_dict()}  # fmt: skip
 
 
-def read_markers(path: Path, name: str) -> tuple[MarkerData, list[ForcePlate]]:
-    """Read a TRC or C3D file by its extension (:data:`MARKER_EXTENSIONS`)."""
-    suffix = path.suffix.lower()
+def read_markers(path: Path, name: str, suffix: str | None = None) -> tuple[MarkerData, list[ForcePlate]]:
+    """Read a TRC or C3D file by its extension (:data:`MARKER_EXTENSIONS`; ``suffix`` overrides the path's, for a
+    staged copy)."""
+    suffix = (suffix or path.suffix).lower()
     if suffix == ".c3d":
         return read_c3d(path, name)
     if suffix == ".trc":
         return read_trc(path, name), []
     raise MarkerFileError(f"{name}: not a marker file (expected {', '.join(MARKER_EXTENSIONS)})")
+
+
+def probe_markers(path: Path, name: str, suffix: str | None = None) -> VideoProbe:
+    """Container facts of a marker file in the form of a video probe (``raw_video``): ``fps`` = marker rate (Hz),
+    ``frame_count`` = rows, ``duration_s``, no image size, ``rotation_deg`` 0, ``codec`` = the format.
+
+    Raises:
+        MarkerFileError: not a readable TRC / C3D file, or no rows.
+    """
+    data, _ = read_markers(path, name, suffix)
+    if data.n_frames == 0:
+        raise MarkerFileError(f"{name}: the marker file holds no frames")
+    return VideoProbe(data.rate_hz, data.n_frames, data.n_frames / data.rate_hz, None, None, 0, data.format)
+
+
+#: ground reaction files read with a marker file ``<stem>.trc`` / ``.c3d`` in the same folder (first found)
+GRF_NAMES = ("{stem}_grf.mot", "{stem}_forces.mot", "{stem}.mot")
+
+
+def find_sidecars(source: Path, max_levels: int = 3) -> tuple[Path | None, Path | None]:
+    """The files read with the marker file ``source``: the nearest ``markers.yaml`` (its folder, then up to
+    ``max_levels`` folders above, e.g. ``<intake>/<cohort>/markers.yaml`` for ``<cohort>/<subject>/<session>/…``)
+    and its ground reaction ``.mot`` (:data:`GRF_NAMES`); ``None`` where absent."""
+    mapping = next((d / MAPPING_FILE for d in [source.parent, *source.parent.parents][: max_levels + 1]
+                    if (d / MAPPING_FILE).is_file()), None)  # fmt: skip
+    grf = next((source.parent / n.format(stem=source.stem) for n in GRF_NAMES
+                if (source.parent / n.format(stem=source.stem)).is_file()), None)  # fmt: skip
+    return mapping, grf
 
 
 def import_markers(path: str | Path, name: str | None = None, *, mapping: MarkerMapping | None = None,

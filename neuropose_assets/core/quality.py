@@ -7,6 +7,7 @@ Each function returns a list of :class:`Flag` (empty = nothing to report).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,3 +100,52 @@ def undeclared(task: dict, name: str) -> list[Flag]:
     return [Flag("WARN", f"No task was declared for {name}; it was analysed as 'generic' (a configurable signal). "
                          "Declare the task in the cohort's protocol.yaml (e.g. '\"*walk*\": {task: gait}') or with "
                          "`neuropose-assets run VIDEO --task gait`, and the task-dependent assets re-run.")]  # fmt: skip
+
+
+#: the 3D axes must follow the image axes (x right, y down): correlation of centred 3D x (y) with image u (v) below
+#: this means the 3D frame is mirrored or rotated against the picture (real clips: ≥ 0.95)
+MIN_AXIS_CORRELATION = 0.5
+
+
+def coordinate_frame(xyz: np.ndarray, uv: np.ndarray, name: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the coordinate frame of a video's poses (:mod:`.frames`): the subject's 3D joints
+    ``xyz`` ``(F, C, 3)`` mm (camera frame: x right, y down) against its 2D joints ``uv`` ``(F, C, 2)`` px.
+
+    * **axes** (ERROR): per frame, joints centred on their mean; the 3D x must correlate with the image u and the 3D
+      y with the image v (Pearson r ≥ :data:`MIN_AXIS_CORRELATION`).  A negative r is a flipped axis — the message
+      names it — e.g. a model or converter that writes y up; every left/right and up/down result would be wrong.
+    * **handedness** (WARN): the joints named left / right against the feet (:func:`.frames.handedness`).  A video's
+      model can mirror the whole body when it sees the subject from behind; more than half of the frames mirrored
+      means left and right results may be exchanged.
+
+    Marker-based capture needs neither: its frame is verified when it is imported (:func:`.frames.lab_to_camera`).
+    """
+    from neuropose_assets.core.frames import CAMERA_UP, handedness
+
+    numbers: dict = {}
+    flags: list[Flag] = []
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without the subject: all-NaN means
+        x = xyz[..., :2] - np.nanmean(xyz[..., :2], axis=1, keepdims=True)
+        u = uv - np.nanmean(uv, axis=1, keepdims=True)
+    for k, (axis, image) in enumerate((("x", "u (image right)"), ("y", "v (image down)"))):
+        ok = np.isfinite(x[..., k]) & np.isfinite(u[..., k])
+        if ok.sum() < 10:
+            continue  # no 2D (or too little) to compare with
+        r = float(np.corrcoef(x[..., k][ok], u[..., k][ok])[0, 1])
+        numbers[f"{axis}_vs_image_r"] = round(r, 3)
+        if not r >= MIN_AXIS_CORRELATION:
+            flags.append(Flag("ERROR", f"{name}: the 3D {axis} axis does not follow the image's {image} axis "
+                                       f"(correlation {r:.2f}): " + (f"it is flipped — flip {axis} back" if r < 0 else
+                                       "the axes are swapped or rotated") + "; the poses' left/right and up/down "
+                                       "would be wrong, so nothing should be analysed until the model output is "
+                                       "fixed."))  # fmt: skip
+    frac, n = handedness(xyz, CAMERA_UP)
+    if n:
+        numbers["mirrored_fraction"] = round(frac, 3)
+        if frac > 0.5:
+            flags.append(Flag("WARN", f"{name}: in {100 * frac:.0f} % of {n} frames the joints named 'right' lie on "
+                                      "the subject's left (checked against the feet's heel → toe direction): the pose "
+                                      "model may have mirrored the body (e.g. seen from behind). Left and right "
+                                      "events and outcomes may be exchanged; check the review video."))  # fmt: skip
+    return numbers, flags

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neuropose_assets.core.atomic import CHUNK, atomic_path, atomic_write_bytes, sweep_orphans, temp_name
-from neuropose_assets.core.storage import Layout
+from neuropose_assets.core.storage import Layout, is_marker_file
 from neuropose_assets.core.video import VideoError, VideoProbe, probe_video
 
 
@@ -27,6 +27,20 @@ class StoredVideo:
     size_bytes: int
     stored_path: Path
     probe: VideoProbe
+
+
+def probe_source(path: Path, name: str, suffix: str) -> VideoProbe:
+    """Probe a recording by its delivered extension ``suffix``: a video (:func:`.video.probe_video`) or a marker file
+    (:func:`.mocap.probe_markers`: the marker rate as ``fps``, no image size, ``codec`` = ``trc`` / ``c3d``).
+
+    Raises:
+        VideoError: not a usable video or marker file (the message says what to do).
+    """
+    if is_marker_file(suffix):
+        from neuropose_assets.core.mocap import probe_markers
+
+        return probe_markers(path, name, suffix)
+    return probe_video(path, name)
 
 
 def store_video(source: str | Path, layout: Layout, display: str | None = None) -> StoredVideo:
@@ -59,7 +73,7 @@ def store_video(source: str | Path, layout: Layout, display: str | None = None) 
                 dst.write(chunk)
                 size += len(chunk)
         digest = h.hexdigest()
-        probe = probe_video(staging, name)
+        probe = probe_source(staging, name, source.suffix)
         target = layout.cas_file(digest, source.suffix or ".video")
         if not target.exists():
             with atomic_path(target) as tmp:

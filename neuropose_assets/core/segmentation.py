@@ -247,18 +247,21 @@ class Hump:
 
 
 def find_peaks_with_edges(signal: np.ndarray, *, min_prominence: float | None = None,
-                          min_distance: int | None = None, edge: int = 1) -> np.ndarray:  # fmt: skip
+                          min_distance: int | None = None, edge: int = 1,
+                          edge_drop: float | None = None) -> np.ndarray:  # fmt: skip
     """Peak indices of ``signal`` ``(F,)`` (no NaN) via :func:`scipy.signal.find_peaks`, where the unseen signal
     beyond the trial's ends counts as low: a peak near an edge is measured by its prominence on the side that was
     recorded, so it is not lost just because the trial started or stopped shortly before / after it.  Neighbouring
     peaks that the signal does not dip by ``min_prominence`` between (a ripple on a plateau) count as one, the
     higher.  Peaks within
     ``edge`` samples of either end are dropped (a maximum there may still be rising, or be the filter's edge
-    transient).
+    transient) — unless ``edge_drop`` is given and the recorded signal supports the peak: it falls by at least
+    ``edge_drop`` between the peak and that end (the peak is then a maximum that was seen, not a rise cut off by the
+    recording).  The first and last samples are never peaks.
 
     Args:
         min_prominence: signal units (``None`` = any); min_distance: frames (``None`` or < 1 = any); edge: frames
-            (≥ 1).
+            (≥ 1); edge_drop: signal units (``None`` = drop every peak within ``edge``).
     """
     s = np.asarray(signal, dtype=np.float64)
     if s.ndim != 1:
@@ -284,7 +287,13 @@ def find_peaks_with_edges(signal: np.ndarray, *, min_prominence: float | None = 
     need = min_prominence or 0.0
     out = np.asarray([p for p in merged if max(_excursions(s, p)) >= need and max(_excursions(s, p)) > 0], dtype=int)
     edge = max(1, int(edge))
-    return out[(out >= edge) & (out <= len(s) - 1 - edge)]
+    inside = (out >= edge) & (out <= len(s) - 1 - edge)
+    if edge_drop is not None:
+        n = len(s)
+        supported = np.asarray([0 < p < n - 1 and s[p] - (s[: p + 1].min() if p < edge else s[p:].min()) >= edge_drop
+                                for p in out], dtype=bool)  # fmt: skip
+        inside |= supported
+    return out[inside]
 
 
 def _excursions(s: np.ndarray, p: int) -> tuple[float, float]:

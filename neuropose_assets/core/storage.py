@@ -26,6 +26,27 @@ from pathlib import Path
 from neuropose_assets.core.atomic import atomic_write_bytes
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
+#: marker-based motion capture (:mod:`.mocap`): enters like a video, as its own partition
+MARKER_EXTENSIONS = (".trc", ".c3d")
+#: everything the intake folder and ``register`` accept as a recording
+SOURCE_EXTENSIONS = VIDEO_EXTENSIONS + MARKER_EXTENSIONS
+#: files read together with the marker files next to them: ground reaction forces (OpenSim ``.mot``)
+SIDECAR_EXTENSIONS = (".mot",)
+#: the marker-set mapping file of a cohort's (or a folder's) marker files (:mod:`.markersets`)
+MAPPING_FILE = "markers.yaml"
+
+
+def is_marker_file(name: str | Path) -> bool:
+    """A marker-based motion-capture file (:data:`MARKER_EXTENSIONS`), by its extension."""
+    return str(name).lower().endswith(MARKER_EXTENSIONS)
+
+
+def source_stem(name: str) -> str:
+    """The part of a recording's name that becomes its partition key: the name without the extension, plus the
+    format for marker files (``walk01.c3d`` → ``walk01-c3d``), so that the video and the motion capture of one trial,
+    delivered side by side under the same name, are two partitions instead of a collision."""
+    stem, _, ext = name.rpartition(".")
+    return f"{stem}-{ext.lower()}" if is_marker_file(name) else (stem or name)
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 
 

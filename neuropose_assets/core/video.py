@@ -30,7 +30,8 @@ class VideoProbe:
         fps: nominal frame rate (frames/s) from the container.
         frame_count: frame count declared by the container (the ``poses`` stage records the decoded count).
         duration_s: ``frame_count / fps`` (s).
-        width_px, height_px: size of the *decoded, upright* frame (rotation applied), px.
+        width_px, height_px: size of the *decoded, upright* frame (rotation applied), px; ``None`` for marker
+            files (no image).
         rotation_deg: rotation stored in the container metadata (0, 90, 180, 270).
         codec: FourCC of the video stream (e.g. ``"h264"``).
     """
@@ -38,8 +39,8 @@ class VideoProbe:
     fps: float
     frame_count: int
     duration_s: float
-    width_px: int
-    height_px: int
+    width_px: int | None
+    height_px: int | None
     rotation_deg: int
     codec: str
 

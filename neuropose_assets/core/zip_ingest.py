@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neuropose_assets.core.atomic import fsync_dir
-from neuropose_assets.core.storage import VIDEO_EXTENSIONS, sanitize_key
+from neuropose_assets.core.storage import MAPPING_FILE, SIDECAR_EXTENSIONS, SOURCE_EXTENSIONS, sanitize_key
 
 _CHUNK = 1 << 20  # 1 MiB of decompressed data per read
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
@@ -125,7 +125,8 @@ def _plan(zf: zipfile.ZipFile, archive: Path, cohort: str | None) -> tuple[list[
         if reason:
             unsafe.append(f"{name!r}: {reason}")
         elif (name.endswith(("/", "\\")) or any(p.startswith(".") or p in _JUNK_DIRS for p in parts)
-              or not parts[-1].lower().endswith(VIDEO_EXTENSIONS)):  # fmt: skip
+              or not (parts[-1].lower().endswith(SOURCE_EXTENSIONS + SIDECAR_EXTENSIONS)
+                      or parts[-1] == MAPPING_FILE)):  # fmt: skip
             skipped.append(name)
         elif cohort is not None:
             videos.append(_Video(info, (cohort, *parts)))
@@ -150,9 +151,9 @@ def _plan(zf: zipfile.ZipFile, archive: Path, cohort: str | None) -> tuple[list[
             + "\nPass cohort='<name>' to put every video in one cohort, or put the videos in a folder named after "
             "their cohort and zip again."
         )
-    if not videos:
+    if not any(v.parts[-1].lower().endswith(SOURCE_EXTENSIONS) for v in videos):
         raise ArchiveEmptyError(
-            f"the archive {archive.name} contains no video ({', '.join(VIDEO_EXTENSIONS)}); {len(skipped)} other "
+            f"the archive {archive.name} contains no video ({', '.join(SOURCE_EXTENSIONS)}); {len(skipped)} other "
             "entry(ies) were skipped. Add the video files themselves (not shortcuts) and zip again."
         )
     return videos, skipped

@@ -14,6 +14,7 @@ import polars as pl
 from neuropose_assets.core.errors import VideoError
 from neuropose_assets.core.kinematics import FeaturesConfig
 from neuropose_assets.core.pose.tracking import TrackingConfig
+from neuropose_assets.core.storage import MARKER_EXTENSIONS
 from neuropose_assets.core.tables import ProvenancedTable
 from neuropose_assets.dagster_defs.common import PER_VIDEO, TRANSIENT_RETRY, fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
@@ -21,6 +22,8 @@ from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 
 PosesConfig = dagster_config(TrackingConfig)
+#: ``raw_video.codec`` of marker files (:mod:`..core.mocap`)
+MARKER_FORMATS = tuple(e.lstrip(".") for e in MARKER_EXTENSIONS)
 #: file-system errors that a retry cannot fix
 PERMANENT_ERRNOS = {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ELOOP, errno.EISDIR,
                     errno.ENOTDIR, errno.EINVAL, errno.EROFS}  # fmt: skip
@@ -90,7 +93,7 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
             "sha256": stored.sha256,
             "cohort": entry.cohort,
             "same_content_as": ", ".join(duplicates) or "none",
-            **p.as_dict(),
+            **{k: v for k, v in p.as_dict().items() if v is not None},
             "compute_s": since(t0),
         },
     )
@@ -107,15 +110,20 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     retry_policy=TRANSIENT_RETRY,
     code_version="1",
     description="Per-frame 3D (mm) and 2D (px) native joints of every tracked person, with confidence; the subject "
-    "is chosen by an explicit policy. Frames with nobody detected stay as gap rows.",
+    "is chosen by an explicit policy. Frames with nobody detected stay as gap rows. Marker-based capture (TRC / C3D) "
+    "is read instead of estimated: clinical joints from its marker set, its lab frame verified and rotated into the "
+    "camera frame.",
 )
 def poses(
-    context: dg.AssetExecutionContext, config: PosesConfig, pose_model: PoseModelResource, raw_video: ProvenancedTable
-) -> dg.Output[ProvenancedTable]:
+    context: dg.AssetExecutionContext, config: PosesConfig, pose_model: PoseModelResource, storage: StorageResource,
+    raw_video: ProvenancedTable,
+) -> dg.Output[ProvenancedTable]:  # fmt: skip
     from neuropose_assets.core.pose.estimate import estimate_video
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError
 
     key = context.partition_key
+    if raw_video.df["codec"][0] in MARKER_FORMATS:
+        return marker_poses(context, storage, raw_video)
     try:
         backend, load_s = pose_model.get_backend()
     except ValueError as err:  # an unknown backend or invalid setting: a retry cannot fix it
@@ -145,6 +153,51 @@ def poses(
             "model_load_s": round(load_s, 3),
             **{k: round(v, 3) for k, v in run.timings.items()},
             "frames_per_s": round(run.n_frames / max(run.timings["decode_and_inference_s"], 1e-9), 2),
+        },
+    )
+
+
+def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
+                 raw_video: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """``poses`` of a marker file (:func:`..core.mocap.import_markers`), with the cohort's ``markers.yaml`` and the
+    trial's ground reaction ``.mot`` when they lie next to the delivered file; no pose model is loaded."""
+    from neuropose_assets.core.atomic import sha256_file
+    from neuropose_assets.core.markersets import load_mapping
+    from neuropose_assets.core.mocap import find_sidecars, import_markers
+
+    key = context.partition_key
+    t0 = time.perf_counter()
+    row = raw_video.df.row(0, named=True)
+    try:
+        entry = storage.registry.get(key)
+        mapping_file, grf = find_sidecars(Path(entry.source))
+        mapping = load_mapping(mapping_file) if mapping_file is not None else None
+        imp = import_markers(row["stored_path"], key, mapping=mapping, grf=grf)
+    except (VideoError, KeyError) as err:
+        raise fail(err, key) from None
+    info = imp.model_info(row["sha256"])
+    info.settings.update({"mapping_file_sha256": sha256_file(mapping_file) if mapping_file else None,
+                          "grf_file_sha256": sha256_file(grf) if grf else None})  # fmt: skip
+    prov = provenance("poses", raw_video.provenance, {"source": "marker_capture"})
+    prov["model"] = info.as_dict()
+    t = imp.transform
+    context.log.info(f"{key}: {imp.markers.n_frames} marker frames at {imp.markers.rate_hz:g} Hz, marker set "
+                     f"{imp.mapping}, vertical {t.up}, walking direction from {t.heading.how}; "
+                     f"{len(imp.events)} reference event(s)")  # fmt: skip
+    return dg.Output(
+        ProvenancedTable(imp.table, prov),
+        metadata={
+            "n_frames": imp.markers.n_frames,
+            "rate_hz": imp.markers.rate_hz,
+            "model": f"{info.name}/{info.variant}",
+            "marker_set": imp.mapping,
+            "mapping_file": "markers.yaml" if mapping_file else "none (built-in marker sets)",
+            "lab_vertical": t.up,
+            "walking_direction": t.heading.how,
+            "mirrored_fraction": round(t.mirrored_fraction, 4),
+            "joints": dg.MetadataValue.json(imp.joints),
+            "reference_events": len(imp.events),
+            "compute_s": since(t0),
         },
     )
 

@@ -95,6 +95,31 @@ def left_right_consistent(context: dg.AssetCheckExecutionContext, storage: Stora
 
 
 @dg.asset_check(
+    asset="poses",
+    blocking=True,
+    partitions_def=videos,
+    description="The coordinate frame is what it claims: for video, the 3D axes follow the image axes (fails, "
+    "blocking, when an axis is flipped or swapped) and the joints named left/right agree with the feet (warns when "
+    "the body is mirrored); for marker-based capture, reports the lab frame verified at import.",
+)
+def coordinate_frame(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    from neuropose_assets.core.kinematics import person_arrays
+    from neuropose_assets.core.pose.base import MARKER_CAPTURE
+    from neuropose_assets.core.skeletons import get_skeleton
+    from neuropose_assets.core.tables import read_provenance
+
+    key = context.partition_key
+    path = storage.layout.asset_file("poses", key)
+    model = read_provenance(path)["model"]
+    if model["name"] == MARKER_CAPTURE:  # verified (or refused) when the file was imported
+        lab = model["settings"]["lab_to_camera"]
+        return dg.AssetCheckResult(passed=True, metadata={"lab_vertical": lab["up"], "walking_direction": lab["heading"],
+                                                          "mirrored_fraction": lab["mirrored_fraction"]})  # fmt: skip
+    _, _, xyz, uv = person_arrays(pl.read_parquet(path), get_skeleton(model["skeleton"]))
+    return _result(*reversed(quality.coordinate_frame(xyz, uv, key)))
+
+
+@dg.asset_check(
     asset="task",
     partitions_def=videos,
     description="Warns when no task was declared for the video (protocol.yaml in the cohort's intake folder, or "
@@ -147,5 +172,5 @@ def unique_content(context: dg.AssetCheckExecutionContext, storage: StorageResou
 PER_VIDEO_TABLES = ("raw_video", "poses", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw")
 PER_VIDEO_CHECKS = [contract_check(a, videos) for a in PER_VIDEO_TABLES]
 COHORT_CHECKS = [contract_check(a, cohorts) for a in ("cohort_outcomes", "cohort_dtw")]
-ALL_CHECKS = [*PER_VIDEO_CHECKS, subject_detected, left_right_consistent, unique_content, task_declared,
-              repetitions_found, *COHORT_CHECKS]  # fmt: skip
+ALL_CHECKS = [*PER_VIDEO_CHECKS, subject_detected, left_right_consistent, coordinate_frame, unique_content,
+              task_declared, repetitions_found, *COHORT_CHECKS]  # fmt: skip

@@ -53,6 +53,10 @@ class FramePoses:
         return int(self.boxes.shape[0])
 
 
+#: ``ModelInfo.name`` of poses read from marker-based motion capture (:mod:`..mocap`), not estimated by a model
+MARKER_CAPTURE = "marker_capture"
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What produced the poses; recorded in every output so that models are never mixed silently.
