@@ -55,7 +55,7 @@ POSES = pa.DataFrameSchema(
         "n_persons": _f(pl.Int16, pa.Check.ge(0), nullable=False),
         "box_[xywh]_px": _f(pl.Float32, pa.Check.in_range(-_PX, _PX), regex=True),
         "box_conf": _f(pl.Float32, pa.Check.in_range(0, 1)),
-        r".+_[xyz]_mm": _f(pl.Float32, pa.Check.in_range(-_ABS_MM, _ABS_MM), regex=True),
+        r".+_[xyz]_mm": _f(pl.Float64, pa.Check.in_range(-_ABS_MM, _ABS_MM), regex=True),
         r".+_[uv]_px": _f(pl.Float32, pa.Check.in_range(-_PX, _PX), regex=True),
         r".+_conf": _f(pl.Float32, pa.Check.in_range(0, 1), regex=True),
     },
@@ -112,6 +112,36 @@ EVENTS = pa.DataFrameSchema(
     checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("frame").is_sorted()), name="frames_sorted")],
     strict=True,
     name="events",
+)
+
+REFERENCE_EVENTS = pa.DataFrameSchema(
+    {
+        "event": _f(pl.Utf8, pa.Check.isin(["heel_strike", "toe_off"]), nullable=False),
+        "side": _f(pl.Utf8, _SIDE),
+        "frame": _f(pl.Int32, pa.Check.ge(0), nullable=False),
+        "time_s": _f(pl.Float64, pa.Check.ge(0), nullable=False),
+        "source": _f(pl.Utf8, pa.Check.isin(["c3d_event", "force_plate", "grf_mot"]), nullable=False),
+    },
+    checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("frame").is_sorted()), name="frames_sorted")],
+    strict=True,
+    name="reference_events",
+)
+
+OPENSIM_EXPORT = pa.DataFrameSchema(
+    {
+        "trc_path": _f(pl.Utf8, nullable=False),
+        "mot_path": _f(pl.Utf8, nullable=False),
+        "csv_path": _f(pl.Utf8, nullable=False),
+        "frames": _f(pl.Int64, pa.Check.gt(0), nullable=False),
+        "frames_omitted": _f(pl.Int64, pa.Check.ge(0), nullable=False),
+        "mot_rows": _f(pl.Int64, pa.Check.ge(0), nullable=False),
+        "markers": _f(pl.Utf8, nullable=False),
+        "absolute": _f(pl.Boolean, nullable=False),
+        "transform_json": _f(pl.Utf8, nullable=False),
+    },
+    checks=[pa.Check(lambda d: d.lazyframe.select(pl.len() == 1), name="one_row")],
+    strict=True,
+    name="opensim_export",
 )
 
 REPETITIONS = pa.DataFrameSchema(
@@ -202,6 +232,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "task": TASK,
     "events": EVENTS,
     "repetitions": REPETITIONS,
+    "reference_events": REFERENCE_EVENTS,
+    "opensim_export": OPENSIM_EXPORT,
     "outcomes": OUTCOMES,
     "cohort_outcomes": COHORT_OUTCOMES,
     "repetition_dtw": REPETITION_DTW,
@@ -219,9 +251,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "source_name": "delivered file name (the key when pseudonymised)",
         "stored_path": "read-only content-addressed copy that was analysed",
         "fps": "frame rate the container states, frames/s", "frame_count": "frames the container announces",
-        "duration_s": "frame_count / fps, s", "width_px": "width of the upright decoded frame, px",
-        "height_px": "height of the upright decoded frame, px", "rotation_deg": "display rotation applied, deg",
-        "codec": "video codec (FourCC)",
+        "duration_s": "frame_count / fps, s", "width_px": "width of the upright decoded frame, px (null: marker file)",
+        "height_px": "height of the upright decoded frame, px (null: marker file)", "rotation_deg": "display rotation applied, deg",
+        "codec": "video codec (FourCC), or trc / c3d for marker-based capture (fps = marker rate)",
     },
     "poses": {
         "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
@@ -276,6 +308,20 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "partition": "video (partition key)", "task": "declared task", "declared": "whether it was declared",
         MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and the README); null where it "
                        "does not apply or could not be computed",
+    },
+    "reference_events": {
+        "event": "heel_strike (foot contact) or toe_off (end of contact)", "side": "left / right (null: unknown)",
+        "frame": "row of the marker data, 0-based", "time_s": "time from the first row, s",
+        "source": "c3d_event (the file's EVENT annotations), force_plate (vertical force crossing 20 N, C3D "
+                  "platforms) or grf_mot (the same from a ground reaction .mot)",
+    },
+    "opensim_export": {
+        "trc_path": "marker trajectories, OpenSim TRC (m; X forward, Y up, Z right)",
+        "mot_path": "joint angles, OpenSim motion file (deg, inDegrees=yes)", "csv_path": "both as CSV",
+        "frames": "frames written to the TRC", "frames_omitted": "frames without any joint (left out)",
+        "mot_rows": "rows of the .mot (every exported angle defined)", "markers": "marker names, comma-separated",
+        "absolute": "positions are absolute (else hip-centred)",
+        "transform_json": "the camera → OpenSim rotation, the vertical and where the forward axis came from",
     },
     "repetition_dtw": {
         "a": "repetition (side_n)", "b": "repetition (side_n)", "unit": "compared unit (all, or a joint / angle)",

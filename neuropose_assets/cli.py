@@ -1,4 +1,5 @@
-"""Command line: neuropose-assets {samples,demo,run,report,outcomes,register,ingest,backfill,model,ui}.
+"""Command line: neuropose-assets {samples,demo,run,report,outcomes,export,agreement,register,ingest,backfill,model,
+ui}.
 
   samples   fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths
   demo      fetch the samples, register them as partitions of one Dagster instance under the data root,
@@ -6,7 +7,10 @@
   run       analyse video files with a declared task through the same instance and data root; print outcomes
   report    write a video's report (self-contained HTML: outcomes, figures, quality flags, provenance)
   outcomes  print (or write as CSV) a cohort's outcome table, one row per video
-  register  register a video file as a partition (and cohort) of the instance
+  export    a video's poses and joint angles for OpenSim (.trc markers in m, .mot angles in deg, or .csv)
+  agreement event timing (median / max, Bland–Altman) and outcome differences against the events recorded with
+            marker-based capture, or against the markers of the same session (ICC across several sessions)
+  register  register a video or marker file (.trc / .c3d) as a partition (and cohort) of the instance
   ingest    place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded)
   backfill  re-run a cohort (all videos, or only failed/missing ones) as a Dagster asset backfill
   model     pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model
@@ -425,6 +429,105 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analysed(layout: Layout, key: str, asset: str = "features") -> Path | None:
+    """The stored ``asset`` table of partition ``key``, or ``None`` (with a message on stderr) when it does not exist."""
+    path = layout.asset_file(asset, key)
+    if path.exists():
+        return path
+    print(f"error: partition {key!r} has no {asset} table under {layout.root}; analyse it first (intake folder, "
+          f"`neuropose-assets run`, or per_video_job in the UI)", file=sys.stderr)  # fmt: skip
+    return None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from neuropose_assets.core.errors import VideoError
+    from neuropose_assets.core.opensim import opensim_tables, write_export
+    from neuropose_assets.core.tables import read_provenance
+
+    layout = _layout(args)
+    path = _analysed(layout, args.partition)
+    if path is None:
+        return 2
+    prov = read_provenance(path)
+    frame = (prov.get("configs", {}).get("features") or {}).get("frame", "camera")
+    try:
+        exp = opensim_tables(pl.read_parquet(path), frame=frame, absolute=prov["model"]["origin"] == "camera")
+    except VideoError as err:
+        print(f"error: {args.partition}: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out).expanduser() if args.out else Path(f"{args.partition}.{args.format}")
+    write_export(exp, out, args.format)
+    rows = int(exp.mot_rows().sum()) if args.format == "mot" else len(exp.times_s)
+    print(f"wrote {out}: {rows} frame(s) at {exp.rate_hz():g} Hz"
+          + (f", {exp.omitted} frame(s) without any joint left out" if exp.omitted else "")
+          + f"; OpenSim axes X forward ({exp.transform.heading.how}), Y up, Z right"
+          + ("" if exp.absolute else "; positions hip-centred (the pose model has no translation)"))  # fmt: skip
+    return 0
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from neuropose_assets.core.agreement import event_agreement, outcome_agreement, outcome_icc
+
+    layout = _layout(args)
+    pairs = [p.split(":", 1) for p in args.pair or []]
+    if args.partition:
+        pairs.insert(0, [args.partition, args.reference])
+    if not pairs or any(len(p) != 2 for p in pairs[1:]):
+        print("error: name a partition (and optionally --reference), or pairs with --pair TEST:REFERENCE",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    events, outcomes = [], []
+    for test, ref in pairs:
+        paths = [_analysed(layout, k, a) for k, a in ((test, "events"), (test, "outcomes"))]
+        if ref is not None:
+            paths += [_analysed(layout, ref, a) for a in ("events", "outcomes", "reference_events")]
+        else:
+            paths += [_analysed(layout, test, "reference_events")]
+        if any(p is None for p in paths):
+            return 2
+        detected = pl.read_parquet(paths[0])
+        if ref is None:  # markers against the events recorded with them (C3D events, force plates)
+            reference = pl.read_parquet(paths[2])
+        else:  # e.g. video against markers: the markers' detected events, and what was recorded with them
+            reference = pl.concat([pl.read_parquet(paths[2]).select("event", "side", "time_s",
+                                                                    pl.lit(f"{ref} (detected)").alias("source")),
+                                   pl.read_parquet(paths[4]).select("event", "side", "time_s", "source")])  # fmt: skip
+        table = event_agreement(detected, reference, tolerance_s=args.tolerance_s, offset_s=args.offset_s)
+        events.append(table.with_columns(pl.lit(test).alias("test")))
+        if ref is not None:
+            o = outcome_agreement(pl.read_parquet(paths[1]), pl.read_parquet(paths[3]))
+            outcomes.append(o.with_columns(pl.lit(f"{test}:{ref}").alias("pair")))
+    ev = pl.concat(events).select("test", pl.exclude("test"))
+    with pl.Config(tbl_rows=200, tbl_cols=-1, tbl_width_chars=220, float_precision=1):
+        print("events: detected − reference, ms (negative = detected early); bias and 95 % limits of agreement "
+              "(Bland–Altman)")  # fmt: skip
+        print(ev)
+    tables = {"events": ev}
+    if outcomes:
+        oc = pl.concat(outcomes).select("pair", pl.exclude("pair"))
+        tables["outcomes"] = oc
+        with pl.Config(tbl_rows=200, tbl_cols=-1, tbl_width_chars=220, float_precision=3):
+            print("\noutcomes: test − reference")
+            print(oc)
+            if len(outcomes) > 1:
+                tables["icc"] = outcome_icc(oc)
+                print("\nacross the session pairs: ICC(A,1) with 95 % CI (pingouin), Bland–Altman bias and limits")
+                print(tables["icc"])
+    if args.csv:
+        from neuropose_assets.core.atomic import atomic_write_bytes
+
+        base = Path(args.csv).expanduser()
+        for name, df in tables.items():
+            target = base if name == "events" else base.with_name(f"{base.stem}_{name}{base.suffix or '.csv'}")
+            atomic_write_bytes(target, df.write_csv().encode())
+            print(f"wrote {target}")
+    return 0
+
+
 def cmd_model(args: argparse.Namespace) -> int:
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError, acquire
 
@@ -762,6 +865,27 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("cohort")
     o.add_argument("--csv", metavar="FILE", help="write the table as CSV to FILE")
     o.set_defaults(fn=cmd_outcomes)
+
+    ex = sub.add_parser("export", help="a video's poses and angles for OpenSim: .trc (markers, m), .mot (angles, "
+                        "deg) or .csv")  # fmt: skip
+    common(ex)
+    ex.add_argument("partition")
+    ex.add_argument("--format", choices=["trc", "mot", "csv"], default="trc")
+    ex.add_argument("--out", metavar="FILE", help="where to write it (default: ./<partition>.<format>)")
+    ex.set_defaults(fn=cmd_export)
+
+    ag = sub.add_parser("agreement", help="event timing and outcome agreement: markers vs their C3D events / force "
+                        "plates, or a video vs the markers of the same session")  # fmt: skip
+    common(ag)
+    ag.add_argument("partition", nargs="?", help="the partition under test (a video, or a marker file)")
+    ag.add_argument("--reference", help="the reference partition (markers of the same session); default: the events "
+                    "recorded in the partition's own marker file")  # fmt: skip
+    ag.add_argument("--pair", action="append", metavar="TEST:REFERENCE", help="more session pairs (repeat); with two "
+                    "or more pairs the ICC of each outcome is reported")  # fmt: skip
+    ag.add_argument("--offset-s", type=float, default=0.0, help="added to the reference times (synchronisation), s")
+    ag.add_argument("--tolerance-s", type=float, default=0.25, help="furthest detection that counts as a match, s")
+    ag.add_argument("--csv", metavar="FILE", help="write the tables as CSV (FILE, FILE_outcomes, FILE_icc)")
+    ag.set_defaults(fn=cmd_agreement)
 
     r = sub.add_parser("register", help="register a video file as a partition")
     common(r)

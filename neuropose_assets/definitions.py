@@ -18,12 +18,14 @@ from neuropose_assets.dagster_defs.checks import ALL_CHECKS
 from neuropose_assets.dagster_defs.cohort import cohort_outcomes
 from neuropose_assets.dagster_defs.common import PER_VIDEO
 from neuropose_assets.dagster_defs.dtw import cohort_dtw, repetition_dtw
+from neuropose_assets.dagster_defs.interop import opensim_export, reference_events
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 from neuropose_assets.dagster_defs.review import REVIEW, REVIEW_ASSETS
 from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor, build_review_sensor
 
-PER_VIDEO_ASSETS = [raw_video, poses, features, task, events_and_repetitions, outcomes, repetition_dtw]
+PER_VIDEO_ASSETS = [raw_video, poses, features, task, events_and_repetitions, outcomes, repetition_dtw,
+                    reference_events, opensim_export]
 COHORT_ASSETS = [cohort_outcomes, cohort_dtw]
 
 #: One run per video: the whole chain in one process, so each heavy library is imported (and the pose model loaded)

@@ -271,3 +271,19 @@ def test_an_edge_maximum_the_signal_does_not_support_is_not_an_event(mocap):
     imp = import_markers(mocap["gaitkit_parkinson"])
     result = _gait(imp.table.slice(95, 205))  # right heel strike at 97: 2 frames in, the heel rose < 3 mm before it
     assert all(abs(f + 95 - 97) > 2 for f in _frames(result.events, "heel_strike", "right"))
+
+
+def test_video_coordinate_check_names_the_flipped_axis_and_warns_on_mirrored_labels(mocap):
+    from neuropose_assets.core.quality import coordinate_frame
+
+    imp = import_markers(mocap["gaitkit_parkinson"])
+    xyz = np.stack([imp.table[f"{j}_{a}_mm"].to_numpy() for j in CLINICAL_JOINTS for a in "xyz"], 1)
+    xyz = xyz.reshape(len(imp.table), len(CLINICAL_JOINTS), 3)
+    uv = 0.3 * xyz[..., :2] + 500.0  # a side-view camera: image axes follow x and y
+    numbers, flags = coordinate_frame(xyz, uv, "v1")
+    assert flags == [] and numbers["x_vs_image_r"] > 0.99 and numbers["mirrored_fraction"] < 0.05
+    numbers, flags = coordinate_frame(xyz * [1, -1, 1], uv, "v1")  # a converter that writes y up
+    assert [f.severity for f in flags] == ["ERROR"] and "3D y axis" in flags[0].message and "flip y" in flags[0].message
+    swap = [CI[j.replace("left", "#").replace("right", "left").replace("#", "right")] for j in CLINICAL_JOINTS]
+    numbers, flags = coordinate_frame(xyz[:, swap], uv[:, swap], "v1")  # the model mirrored the body
+    assert [f.severity for f in flags] == ["WARN"] and "mirrored" in flags[0].message

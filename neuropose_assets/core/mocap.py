@@ -164,8 +164,9 @@ def write_trc(path: Path, labels: list[str], xyz_m: np.ndarray, times_s: np.ndar
 
     Args:
         labels: ``M`` marker names.
-        xyz_m: ``(F, M, 3)`` positions, m (already in OpenSim axes); NaN = missing marker, written as empty fields
-            (OpenSim's IK then ignores that marker in that frame).
+        xyz_m: ``(F, M, 3)`` positions, m (already in OpenSim axes); NaN = missing marker, written as ``NaN``
+            (OpenSim's IK then ignores that marker in that frame; an empty field at the end of a line would be lost by
+            OpenSim's TRC reader, which strips trailing tabs).  12 significant digits, time to 1 ns.
         times_s: ``(F,)`` s; frames: ``(F,)`` 1-based frame numbers.
     """
     from neuropose_assets.core.atomic import atomic_write_bytes
@@ -180,8 +181,8 @@ def write_trc(path: Path, labels: list[str], xyz_m: np.ndarray, times_s: np.ndar
         "",
     ]
     for f in range(n):
-        cells = [str(int(frames[f])), f"{times_s[f]:.6f}"]
-        cells += ["" if not np.isfinite(v) else f"{v:.9g}" for v in xyz_m[f].ravel()]
+        cells = [str(int(frames[f])), f"{times_s[f]:.9f}"]
+        cells += ["NaN" if not np.isfinite(v) else f"{v:.12g}" for v in xyz_m[f].ravel()]
         out.append("\t".join(cells))
     atomic_write_bytes(path, ("\n".join(out) + "\n").encode())
 
@@ -196,7 +197,7 @@ def write_mot(path: Path, columns: list[str], values: np.ndarray, times_s: np.nd
     out = [path.name, "version=1", f"nRows={n}", f"nColumns={len(columns) + 1}",
            f"inDegrees={'yes' if in_degrees else 'no'}", "endheader", "time\t" + "\t".join(columns)]  # fmt: skip
     for f in range(n):
-        out.append("\t".join([f"{times_s[f]:.6f}", *("NaN" if not np.isfinite(v) else f"{v:.9g}" for v in values[f])]))
+        out.append("\t".join([f"{times_s[f]:.9f}", *("NaN" if not np.isfinite(v) else f"{v:.9g}" for v in values[f])]))
     atomic_write_bytes(path, ("\n".join(out) + "\n").encode())
 
 
@@ -512,7 +513,7 @@ def import_markers(path: str | Path, name: str | None = None, *, mapping: Marker
             continue
         frames.append(FramePoses(
             boxes=np.full((1, 5), np.nan, np.float32),
-            poses3d=cam[f][None].astype(np.float32),
+            poses3d=cam[f][None],  # float64: the file's precision is kept
             poses2d=np.full((1, len(CLINICAL_JOINTS), 2), np.nan, np.float32),
             confidence=np.where(seen, 1.0, np.nan)[None].astype(np.float32),
         ))  # fmt: skip

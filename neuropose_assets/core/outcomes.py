@@ -20,6 +20,7 @@ generated from it (:func:`catalogue_markdown`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,9 +200,13 @@ def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, 
             return None, "features were computed in the body frame; absolute positions need frame 'camera'"
         root = np.stack([_col(features, f"root_{a}_mm") for a in "xyz"], axis=1)
         pos = {j: root + (_xyz(features, j) if j != "pelvis" else 0.0) for j in joints}
-        up = np.nanmedian(_xyz(features, "neck") - _xyz(features, "pelvis"), axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no trunk
+            up = np.nanmedian(_xyz(features, "neck") - _xyz(features, "pelvis"), axis=0)
         if not np.isfinite(up).all() or np.linalg.norm(up) == 0:
-            return None, "the trunk was not seen: no vertical axis for the walking direction"
+            # no trunk (e.g. lower-body marker sets): the camera's vertical, which is gravity's for marker-based
+            # capture (verified at import, :func:`.frames.lab_to_camera`) and for a level camera
+            up = np.array([0.0, -1.0, 0.0])
         up /= np.linalg.norm(up)
         ok = np.isfinite(pos["pelvis"]).all(axis=1)
         if ok.sum() < 2:
@@ -209,7 +214,7 @@ def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, 
         disp = pos["pelvis"][ok][-1] - pos["pelvis"][ok][0]
         disp -= disp.dot(up) * up
         if np.linalg.norm(disp) < 300:
-            return None, "the pelvis progresses less than 0.3 m: no walking direction (walking on the spot?)"
+            return None, "the pelvis progresses less than 0.3 m: no walking direction (walking on the spot, or a treadmill?)"
         d = disp / np.linalg.norm(disp)
         return {j: p @ d for j, p in pos.items()}, "absolute 3D camera coordinates (model origin 'camera')"
     if camera_view != "side":

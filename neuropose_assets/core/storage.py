@@ -141,6 +141,11 @@ class Layout:
         return self.root / "reports"
 
     @property
+    def exports(self) -> Path:
+        """OpenSim exports per video (``<video>.trc``, ``<video>.mot``, ``<video>.csv``; :mod:`.opensim`)."""
+        return self.root / "exports"
+
+    @property
     def private(self) -> Path:
         """Owner-only (0700) folder for what may identify a patient: pseudonym secret and manifest, source paths,
         the intake sensor's state."""

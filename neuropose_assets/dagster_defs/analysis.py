@@ -93,13 +93,15 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
 def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAssetConfig, features: ProvenancedTable,
                            task: ProvenancedTable):  # fmt: skip
     from neuropose_assets.core.events import analyse_task
+    from neuropose_assets.core.pose.base import MARKER_CAPTURE
 
     key = context.partition_key
     t0 = time.perf_counter()
     cfg = config_or_fail(config, "events")
     spec = task_spec(task)
+    source = "markers" if features.provenance.get("model", {}).get("name") == MARKER_CAPTURE else "video"
     try:
-        res = analyse_task(features.df, spec, cfg)
+        res = analyse_task(features.df, spec, cfg, source=source)
     except KeyError as err:  # e.g. a generic signal column that the features do not have
         raise fail(f"the {spec.task} analysis needs {err.args[0]}", key) from None
     prov = provenance("events", features.provenance, cfg.model_dump(mode="json"), task=task.provenance["task"])

@@ -157,24 +157,35 @@ def poses(
     )
 
 
-def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
-                 raw_video: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
-    """``poses`` of a marker file (:func:`..core.mocap.import_markers`), with the cohort's ``markers.yaml`` and the
-    trial's ground reaction ``.mot`` when they lie next to the delivered file; no pose model is loaded."""
-    from neuropose_assets.core.atomic import sha256_file
+def import_marker_file(key: str, storage: StorageResource, raw_video: ProvenancedTable):
+    """The stored marker file of partition ``key`` imported (:func:`..core.mocap.import_markers`) with the
+    ``markers.yaml`` and ground reaction ``.mot`` that lie next to the delivered file; returns ``(import,
+    mapping_file, grf_file)``.
+
+    Raises:
+        dagster.Failure: the file, its mapping or its frame is not usable (the clinician-facing message).
+    """
     from neuropose_assets.core.markersets import load_mapping
     from neuropose_assets.core.mocap import find_sidecars, import_markers
 
-    key = context.partition_key
-    t0 = time.perf_counter()
-    row = raw_video.df.row(0, named=True)
     try:
         entry = storage.registry.get(key)
         mapping_file, grf = find_sidecars(Path(entry.source))
         mapping = load_mapping(mapping_file) if mapping_file is not None else None
-        imp = import_markers(row["stored_path"], key, mapping=mapping, grf=grf)
+        return import_markers(raw_video.df["stored_path"][0], key, mapping=mapping, grf=grf), mapping_file, grf
     except (VideoError, KeyError) as err:
         raise fail(err, key) from None
+
+
+def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
+                 raw_video: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """``poses`` of a marker file (:func:`import_marker_file`); no pose model is loaded."""
+    from neuropose_assets.core.atomic import sha256_file
+
+    key = context.partition_key
+    t0 = time.perf_counter()
+    row = raw_video.df.row(0, named=True)
+    imp, mapping_file, grf = import_marker_file(key, storage, raw_video)
     info = imp.model_info(row["sha256"])
     info.settings.update({"mapping_file_sha256": sha256_file(mapping_file) if mapping_file else None,
                           "grf_file_sha256": sha256_file(grf) if grf else None})  # fmt: skip

@@ -169,7 +169,8 @@ def unique_content(context: dg.AssetCheckExecutionContext, storage: StorageResou
     return dg.AssetCheckResult(passed=True)
 
 
-PER_VIDEO_TABLES = ("raw_video", "poses", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw")
+PER_VIDEO_TABLES = ("raw_video", "poses", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
+                    "reference_events", "opensim_export")
 PER_VIDEO_CHECKS = [contract_check(a, videos) for a in PER_VIDEO_TABLES]
 COHORT_CHECKS = [contract_check(a, cohorts) for a in ("cohort_outcomes", "cohort_dtw")]
 ALL_CHECKS = [*PER_VIDEO_CHECKS, subject_detected, left_right_consistent, coordinate_frame, unique_content,

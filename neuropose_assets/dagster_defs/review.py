@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 
 from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.dagster_defs.assets import MARKER_FORMATS
 from neuropose_assets.dagster_defs.common import fail, provenance, since
 from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
@@ -40,6 +41,14 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
     key = context.partition_key
     layout = storage.layout
     out = layout.review / f"{key}.mp4"
+    if raw_video.df["codec"][0] in MARKER_FORMATS:  # marker-based capture: no picture to draw on
+        df = pl.DataFrame({"video_path": [None], "contact_sheet_path": [None], "frames": [0], "width_px": [None],
+                           "height_px": [None], "render_s": [0.0]},
+                          schema_overrides={"video_path": pl.Utf8, "contact_sheet_path": pl.Utf8, "frames": pl.Int64,
+                                            "width_px": pl.Int32, "height_px": pl.Int32})  # fmt: skip
+        return dg.Output(ProvenancedTable(df, provenance("review_video", poses.provenance, None)),
+                         metadata={"review_video": "none: marker-based capture has no video (the report's figures "
+                                                   "show its signals)"})  # fmt: skip
     try:
         res = render_review_video(raw_video.df["stored_path"][0], poses.df, events.df, out,
                                   skeleton=get_skeleton(poses.provenance["model"]["skeleton"]))  # fmt: skip

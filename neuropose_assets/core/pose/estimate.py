@@ -13,7 +13,8 @@ column                 dtype     meaning
 ``n_persons``          Int16     persons detected in this frame
 ``box_{x,y,w,h}_px``   Float32   person box, px
 ``box_conf``           Float32   detection confidence in [0, 1]
-``{joint}_{x,y,z}_mm`` Float32   native joint, 3D, mm (frame: see :mod:`.base`)
+``{joint}_{x,y,z}_mm`` Float64   native joint, 3D, mm (frame: see :mod:`.base`); the models' float32 is
+                                 stored exactly, marker-based capture (:mod:`..mocap`) keeps its full precision
 ``{joint}_{u,v}_px``   Float32   native joint, 2D, px
 ``{joint}_conf``       Float32   joint confidence / visibility in [0, 1]
 =====================  ========  =========================================================================
@@ -148,7 +149,7 @@ def build_poses_table(
     track = np.full(n_rows, -1, np.int32)
     n_persons = np.empty(n_rows, np.int16)
     box = np.full((n_rows, 5), np.nan, np.float32)
-    block = np.full((n_rows, nj, 6), np.nan, np.float32)
+    block = np.full((n_rows, nj, 6), np.nan, np.float64)
     r = 0
     for i, (f, ids) in enumerate(zip(frames, tracks, strict=True)):
         k = max(f.n_persons, 1)
@@ -174,5 +175,6 @@ def build_poses_table(
         cols[name] = pl.Series(name, box[:, c], pl.Float32, nan_to_null=True)
     flat = block.reshape(n_rows, nj * 6)
     for c, name in enumerate(joint_columns(joints)):
-        cols[name] = pl.Series(name, flat[:, c], pl.Float32, nan_to_null=True)
+        dtype = pl.Float64 if name.endswith("_mm") else pl.Float32
+        cols[name] = pl.Series(name, flat[:, c], dtype, nan_to_null=True)
     return pl.DataFrame(cols)

@@ -1,0 +1,149 @@
+"""Export to OpenSim: marker trajectories (``.trc``), joint angles (``.mot``) and a flat CSV of both.
+
+Biomechanists continue in OpenSim (Delp et al., IEEE TBME 2007; Seth et al., PLoS Comput Biol 2018) — scaling,
+inverse kinematics, muscle models — as they do with the exports of Sports2D, Pose2Sim and OpenCap.
+
+* **positions** (``.trc``): the clinical joints of the ``features`` table as markers, in metres, in OpenSim's ground
+  frame — X forward (the walking direction, or where the feet / hips face when the subject does not walk), Y up, Z to
+  the subject's right (:func:`.frames.camera_to_opensim`: a rotation about the camera's vertical plus the y flip, so
+  lengths and angles are unchanged).  Positions are the model's own (``root`` + root-centred joint): absolute for
+  models with absolute coordinates (MeTRAbs, marker-based capture), hip-centred for BlazePose (the pelvis stays near
+  the origin: fine for scaling and IK of the joint angles, no translation).  Marker names follow Pose2Sim's OpenSim markers
+  (:data:`MARKER_NAMES`: ``RHip``, ``LKnee``, ``RBigToe``, ``Neck`` …; the clinical pelvis, the hip midpoint, is
+  ``Hip``), so Pose2Sim's OpenSim models and IK setups fit and the file re-imports with the ``pose2sim`` marker set.
+* **gaps**: a frame with no joint at all is left out (OpenSim's IK stops at a row without markers); a single missing
+  joint is an empty field, which OpenSim's IK skips for that frame.  Nothing is invented beyond the features' own gap
+  filling (``max_gap_s``).
+* **angles** (``.mot``, ``inDegrees=yes``): every ``*_deg`` column of the features under its own name (our
+  conventions, :mod:`.kinematics`: flexion positive), not an OpenSim model's coordinates, as Sports2D does.  OpenSim's
+  ``Storage`` (the GUI's motion loader) stops reading at the first ``NaN`` (tested with OpenSim 4.6), so angles that
+  are never defined (e.g. the elbows of lower-body marker data) are left out, and a row where a remaining angle is
+  undefined is left out too (:attr:`Export.mot_rows` says which were kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from neuropose_assets.core.errors import VideoError
+from neuropose_assets.core.frames import FrameTransform, camera_to_opensim
+from neuropose_assets.core.mocap import write_mot, write_trc
+from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+
+#: clinical joint → marker name of the export (Pose2Sim's OpenSim marker names)
+MARKER_NAMES: dict[str, str] = {
+    "pelvis": "Hip", "neck": "Neck", "head": "Head",
+    **{f"{side}_{j}": f"{s}{name}" for side, s in (("left", "L"), ("right", "R"))
+       for j, name in (("hip", "Hip"), ("knee", "Knee"), ("ankle", "Ankle"), ("heel", "Heel"), ("toe", "BigToe"),
+                       ("shoulder", "Shoulder"), ("elbow", "Elbow"), ("wrist", "Wrist"))},
+}  # fmt: skip
+FORMATS = ("trc", "mot", "csv")
+
+
+class ExportError(VideoError):
+    """The features cannot be exported; the message says why and what to do."""
+
+
+@dataclass
+class Export:
+    """What :func:`opensim_tables` produced.
+
+    Attributes:
+        labels: marker names ``(M,)`` (:data:`MARKER_NAMES`).
+        xyz_m: ``(F', M, 3)`` positions, m, OpenSim ground frame; NaN = missing joint.
+        times_s: ``(F',)`` s; frames: ``(F',)`` 0-based frames of the features that were kept.
+        angles: ``{column: (F',) deg}``.
+        transform: the camera → OpenSim rotation.
+        omitted: frames left out (no joint at all).
+        absolute: positions are absolute (else hip-centred).
+    """
+
+    labels: list[str]
+    xyz_m: np.ndarray
+    times_s: np.ndarray
+    frames: np.ndarray
+    angles: dict[str, np.ndarray]
+    transform: FrameTransform
+    omitted: int
+    absolute: bool
+
+    def mot_columns(self) -> list[str]:
+        """Angle columns of the ``.mot``: those defined in at least one frame."""
+        return [c for c, v in self.angles.items() if np.isfinite(v).any()]
+
+    def mot_rows(self) -> np.ndarray:
+        """Rows (of the kept frames) of the ``.mot``: every angle of :meth:`mot_columns` defined."""
+        cols = self.mot_columns()
+        if not cols:
+            return np.zeros(len(self.times_s), bool)
+        return np.all([np.isfinite(self.angles[c]) for c in cols], axis=0)
+
+    def rate_hz(self) -> float:
+        return float(1.0 / np.median(np.diff(self.times_s))) if len(self.times_s) > 1 else 1.0
+
+
+def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: bool = True) -> Export:
+    """Positions (OpenSim frame, m) and angles of a ``features`` table (module docstring).
+
+    Args:
+        features: the ``features`` table (:mod:`.kinematics`).
+        frame: its coordinate frame (``FeaturesConfig.frame``); only ``camera`` has fixed axes.
+        absolute: the model's 3D is absolute (``ModelInfo.origin == "camera"``); recorded, the positions are
+            ``root + joint`` either way.
+    Raises:
+        ExportError: body-frame features, no joint in any frame, or no direction for X.
+    """
+    if frame != "camera":
+        raise ExportError("the features were computed in the body frame, whose axes turn with the subject; export "
+                          "needs features in the camera frame (FeaturesConfig.frame = 'camera', the default)")  # fmt: skip
+    joints = [j for j in CLINICAL_JOINTS if f"{j}_x_mm" in features.columns]
+    xyz = np.stack([np.stack([features[f"{j}_{a}_mm"].to_numpy().astype(np.float64) for a in "xyz"], axis=1)
+                    for j in joints], axis=1)  # fmt: skip
+    xyz = xyz + np.stack([features[f"root_{a}_mm"].to_numpy().astype(np.float64) for a in "xyz"], axis=1)[:, None]
+    keep = np.isfinite(xyz).all(axis=2).any(axis=1)
+    if not keep.any():
+        raise ExportError("no joint was seen in any frame: nothing to export")
+    try:
+        transform = camera_to_opensim(xyz[keep])
+    except VideoError as err:
+        raise ExportError(f"no forward direction for OpenSim's X axis: {err}") from None
+    out = transform.apply(xyz[keep]) / 1000.0
+    angles = {c: features[c].to_numpy().astype(np.float64)[keep] for c in features.columns if c.endswith("_deg")}
+    return Export([MARKER_NAMES[j] for j in joints], out, features["time_s"].to_numpy()[keep],
+                  features["frame"].to_numpy()[keep], angles, transform, int((~keep).sum()), absolute)  # fmt: skip
+
+
+def write_export(exp: Export, path: Path, fmt: str) -> Path:
+    """Write ``exp`` as ``fmt`` (``trc`` | ``mot`` | ``csv``) to ``path``, atomically.
+
+    * ``trc``: ``Frame#`` = features frame + 1 (1-based), ``Time`` = the frame's time, s;
+    * ``mot``: ``time`` and the angle columns, deg (:meth:`Export.mot_columns`, :meth:`Export.mot_rows`);
+    * ``csv``: ``frame``, ``time_s``, ``<marker>_{x,y,z}_m`` (OpenSim frame) and the angle columns, deg; empty = NaN.
+
+    Raises:
+        ValueError: unknown format.
+    """
+    from neuropose_assets.core.atomic import atomic_write_bytes
+
+    path = Path(path)
+    if fmt == "trc":
+        write_trc(path, exp.labels, exp.xyz_m, exp.times_s, exp.frames + 1, exp.rate_hz())
+    elif fmt == "mot":
+        names, rows = exp.mot_columns(), exp.mot_rows()
+        values = np.stack([exp.angles[c] for c in names], axis=1) if names else np.zeros((len(rows), 0))
+        write_mot(path, names, values[rows], exp.times_s[rows])
+    elif fmt == "csv":
+        cols: dict[str, np.ndarray] = {"frame": exp.frames, "time_s": exp.times_s}
+        for m, label in enumerate(exp.labels):
+            for k, a in enumerate("xyz"):
+                cols[f"{label}_{a}_m"] = exp.xyz_m[:, m, k]
+        cols.update(exp.angles)
+        df = pl.DataFrame(cols).with_columns(pl.selectors.float().fill_nan(None))
+        atomic_write_bytes(path, df.write_csv(float_precision=9).encode())
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return path
