@@ -45,7 +45,7 @@ def annotations(mocap) -> dict[str, dict]:
     """The trials' annotated events straight from the gaitkit JSON (independent of our C3D reader)."""
     sdist = next((default_cache_dir() / "samples" / "wheels").glob(f"gaitkit-{GAITKIT.version}.tar.gz"))
     with tarfile.open(sdist) as tf:
-        return {s.key: json.loads(tf.extractfile(s.member).read()) for s in MOCAP_SAMPLES}
+        return {s.key: json.loads(tf.extractfile(s.member).read()) for s in MOCAP_SAMPLES if s.dist == GAITKIT}
 
 
 def _as_trc(tmp_path: Path, src: Path, name: str, change=None, labels=None) -> Path:
