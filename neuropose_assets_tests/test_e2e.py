@@ -21,7 +21,7 @@ def test_real_clip_materializes_every_asset_and_check(world):
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
     assert mats == set(PER_VIDEO_TABLES)
     evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
-    assert len(evals) == len(PER_VIDEO_TABLES) + 5
+    assert len(evals) == len(PER_VIDEO_TABLES) + 6
     # a 1.7 s clip holds about one stride: the gait check says so (WARN), everything else passes
     assert {n for n, e in evals.items() if not e.passed} <= {"repetitions_found"}
     assert all(e.severity.value == "WARN" for e in evals.values() if not e.passed)
@@ -36,7 +36,7 @@ def test_outputs_match_their_contracts_and_carry_provenance(world):
         assert prov["source"]["partition"] == "cam01"
         if asset != "task":  # the declaration does not depend on the video's content
             assert len(prov["source"]["sha256"]) == 64
-        if asset not in ("raw_video", "task"):
+        if asset not in ("raw_video", "task", "reference_events"):  # no pose model involved
             assert prov["model"]["name"] == "blazepose_ghum_3d" and len(prov["model"]["checksum"]) == 64
     assert not list(layout.assets.rglob("*.partial"))
 

@@ -334,3 +334,13 @@ def test_what_the_intake_would_refuse_or_merge_is_refused_before_anything_is_pla
     assert "'~trial.mp4' marks a temporary or hidden file" in msg
     assert "is a symbolic link; ingest does not write through links" in msg
     assert not (intake / "stroke" / "ok.mp4").exists() and not any(outside.rglob("*"))  # nothing placed anywhere
+
+
+def test_marker_files_and_their_sidecars_are_placed_like_videos(tmp_path: Path, intake: Path) -> None:
+    zf = make_zip(tmp_path / "a.zip", ("lab/S01/walk.c3d", b"c"), ("lab/S01/walk.trc", b"t"),
+                  ("lab/S01/walk_grf.mot", b"g"), ("lab/markers.yaml", b"name: x"), ("lab/notes.txt", b"n"))  # fmt: skip
+    result = ingest_zip(zf, intake)
+    placed = sorted(p.relative_to(intake).as_posix() for p in result.placed)
+    assert placed == ["lab/S01/walk.c3d", "lab/S01/walk.trc", "lab/S01/walk_grf.mot", "lab/markers.yaml"]
+    with pytest.raises(zip_ingest.ArchiveEmptyError):  # sidecars alone are not a recording
+        ingest_zip(make_zip(tmp_path / "b.zip", ("lab/markers.yaml", b"name: x")), intake)

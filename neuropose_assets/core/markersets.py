@@ -14,7 +14,8 @@ and medial epicondyle markers, or the lateral marker alone).  Marker names match
   width PW (inter-ASIS distance) and depth PD (mid-ASIS to mid-PSIS), mm:
   x = −0.24 PD − 9.9, y = −0.30 PW − 10.9, z = ±(0.33 PW + 7.3) (+ right, − left);
 * ``pelvis``: the midpoint of the two hip joint centres (BlazePose: of the two hip landmarks);
-* ``neck``: the midpoint of the two shoulders.
+* ``neck``: the midpoint of the two shoulders (Plug-in Gait without shoulder markers: of C7 and CLAV, the
+  jugular notch).
 
 Known sets (:data:`MARKER_SETS`): ``clinical`` (our own names, e.g. a TRC we exported), ``plug_in_gait`` (Vicon
 Plug-in Gait lower / full body, also the Rajagopal 2016 OpenSim model's names: LASI, LPSI / SACR, LKNE [+ LKNM /
@@ -122,6 +123,8 @@ MARKER_SETS: dict[str, MarkerMapping] = {
                           "elbow": [["{s}EJC"], ["{s}ELB", "{s}MEL"], ["{s}ELB"]],
                           "wrist": [["{s}WJC"], ["{s}WRA", "{s}WRB"], ["{s}WRA"], ["{s}WRB"]]}, _LR),
                 "head": [["LFHD", "RFHD", "LBHD", "RBHD"], ["LFHD", "RFHD"]],
+                # no shoulder markers (lower-body + trunk sets): the thorax's C7 / jugular notch midpoint
+                "neck": [["LSHO", "RSHO"], ["C7", "CLAV"]],
             },  # fmt: skip
             hip_markers=[HipMarkers(left_asis="LASI", right_asis="RASI", left_psis="LPSI", right_psis="RPSI",
                                     sacrum="SACR")],  # fmt: skip

@@ -147,3 +147,24 @@ def write_export(exp: Export, path: Path, fmt: str) -> Path:
     else:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return path
+
+
+def round_trip(features: pl.DataFrame, directory: Path) -> dict[str, float]:
+    """Export ``features`` as TRC into ``directory``, import the file as marker-based capture
+    (:func:`.mocap.import_markers`) and compute its features again without extra filtering or gap filling; returns,
+    per angle and speed column defined in ``features``, the largest |difference| divided by the column's largest
+    |value| — the export's fidelity (rotation-invariant quantities: the import rotates into its own camera frame).
+    """
+    from neuropose_assets.core.kinematics import FeaturesConfig, compute_features
+    from neuropose_assets.core.mocap import import_markers
+    from neuropose_assets.core.skeletons import get_skeleton
+
+    path = write_export(opensim_tables(features), Path(directory) / "round_trip.trc", "trc")
+    again, _ = compute_features(import_markers(path).table, get_skeleton("clinical_19"),
+                                FeaturesConfig(lowpass_hz=None, max_gap_s=0))  # fmt: skip
+    out = {}
+    for c in features.columns:
+        if c.endswith(("_deg", "_speed_mm_s")) and features[c].null_count() < features.height:
+            a, b = features[c].to_numpy(), again[c].to_numpy()
+            out[c] = float(np.nanmax(np.abs(a - b)) / np.nanmax(np.abs(a)))
+    return out
