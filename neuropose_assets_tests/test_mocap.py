@@ -287,3 +287,29 @@ def test_video_coordinate_check_names_the_flipped_axis_and_warns_on_mirrored_lab
     swap = [CI[j.replace("left", "#").replace("right", "left").replace("#", "right")] for j in CLINICAL_JOINTS]
     numbers, flags = coordinate_frame(xyz[:, swap], uv[:, swap], "v1")  # the model mirrored the body
     assert [f.severity for f in flags] == ["WARN"] and "mirrored" in flags[0].message
+
+
+def test_ground_reaction_mot_next_to_a_trc_gives_the_force_plate_contacts(mocap, tmp_path):
+    """The treadmill's two force plates written as an OpenSim external-loads .mot (``N_ground_force_v*`` / ``_p*``,
+    metres) beside a TRC of its markers: the same contacts as from the C3D's platforms."""
+    from neuropose_assets.core.mocap import find_sidecars
+
+    src = mocap["gaitalytics_treadmill"]
+    data, plates = read_c3d(src)
+    assert len(plates) == 2
+    trc = _as_trc(tmp_path, src, "tread.trc")
+    n = len(plates[0].force_n)
+    cols, blocks = [], []
+    for k, p in enumerate(plates, 1):
+        cols += [f"{k}_ground_force_v{a}" for a in "xyz"] + [f"{k}_ground_force_p{a}" for a in "xyz"]
+        blocks += [p.force_n, np.nan_to_num(p.cop_mm) / 1000.0]
+    write_mot(tmp_path / "tread_grf.mot", cols, np.concatenate(blocks, axis=1), np.arange(n) / plates[0].rate_hz,
+              in_degrees=False)  # fmt: skip
+    mapping, grf = find_sidecars(trc)
+    assert mapping is None and grf == tmp_path / "tread_grf.mot"
+    from_mot = import_markers(trc, grf=grf).events
+    from_c3d = [e for e in import_markers(src).events if e.source == "force_plate"]
+    assert len(from_mot) == len(from_c3d) >= 40
+    assert [(e.event, e.side) for e in from_mot] == [(e.event, e.side) for e in from_c3d]
+    # the .mot's times (1 ns) give the plate rate to ~1e-9: a contact on a half-frame may round to the next frame
+    assert max(abs(a.frame - b.frame) for a, b in zip(from_mot, from_c3d)) <= 1
