@@ -302,7 +302,7 @@ def test_ground_reaction_mot_next_to_a_trc_gives_the_force_plate_contacts(mocap,
     cols, blocks = [], []
     for k, p in enumerate(plates, 1):
         cols += [f"{k}_ground_force_v{a}" for a in "xyz"] + [f"{k}_ground_force_p{a}" for a in "xyz"]
-        blocks += [p.force_n, np.nan_to_num(p.cop_mm) / 1000.0]
+        blocks += [p.force_n, p.cop_mm / 1000.0]
     write_mot(tmp_path / "tread_grf.mot", cols, np.concatenate(blocks, axis=1), np.arange(n) / plates[0].rate_hz,
               in_degrees=False)  # fmt: skip
     mapping, grf = find_sidecars(trc)

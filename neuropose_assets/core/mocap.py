@@ -360,7 +360,8 @@ def force_contacts(plates: list[ForcePlate], markers: MarkerData, clinical_xyz: 
 def grf_plates(path: Path) -> list[ForcePlate]:
     """Force "plates" of an OpenSim ground reaction ``.mot``: every ``<prefix>v[xyz]`` / ``<prefix>p[xyz]`` column
     group (e.g. ``ground_force_vx … ground_force_pz``, ``1_ground_force_vx …``) is one force with its centre of
-    pressure; positions in the file's unit, taken as metres when all are below 20 (OpenSim writes metres).
+    pressure; positions in the file's unit, taken as metres when they are typically (median over the loaded samples)
+    below 20 (OpenSim writes metres).
 
     Raises:
         MarkerFileError: not an OpenSim table, or no force columns.
@@ -380,7 +381,10 @@ def grf_plates(path: Path) -> list[ForcePlate]:
             continue
         block = values[:, [columns.index(n) for n in need]]
         cop = block[:, 3:]
-        scale = 1000.0 if np.nanmax(np.abs(cop)) < 20.0 else 1.0
+        # OpenSim writes metres; judge by the loaded samples (an unloaded plate's CoP is undefined and may be huge)
+        loaded = np.linalg.norm(np.nan_to_num(block[:, :3]), axis=1) > FORCE_THRESHOLD_N
+        typical = np.nanmedian(np.abs(cop[loaded])) if loaded.any() else np.nanmedian(np.abs(cop))
+        scale = 1000.0 if not typical >= 20.0 else 1.0
         plates.append(ForcePlate(block[:, :3], cop * scale, rate, prefix.rstrip("_") or "force"))
     if not plates:
         raise MarkerFileError(f"{path.name}: no ground reaction force columns (*_vx … *_pz) found")
