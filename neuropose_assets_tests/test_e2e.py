@@ -186,3 +186,24 @@ def test_the_console_shows_progress_not_the_event_log(tmp_path, cam01):
              if any(k in line for k in ("DEBUG", "W0000", "I0000", "NORM_RECT", "STEP_START"))]  # fmt: skip
     assert not noise, noise[:5]
     assert (tmp_path / "data" / "logs" / "neuropose-assets.log").exists()  # native log lines went here
+
+
+def test_opensim_export_of_a_real_clip_round_trips_and_keeps_opensims_axes(world, tmp_path):
+    """BlazePose features → TRC → import: every angle and speed back to 1e-6 of its range; the TRC is in metres
+    with Y up (head above the heels) and the coordinate check of the video passed."""
+    from neuropose_assets.core.opensim import round_trip
+    from trc import TRCData
+
+    layout = world["layout"]
+    diffs = round_trip(pl.read_parquet(layout.asset_file("features", "cam01")), tmp_path)
+    assert len(diffs) >= 30 and max(diffs.values()) <= 1e-6, max(diffs.items(), key=lambda kv: kv[1])
+    row = pl.read_parquet(layout.asset_file("opensim_export", "cam01")).row(0, named=True)
+    trc = TRCData()
+    trc.load(row["trc_path"])
+    labels = list(trc["Markers"])
+    head, heel = labels.index("Head"), labels.index("LHeel")
+    t, coords = trc[50]
+    assert trc["Units"] == "m" and 1.0 < coords[head][1] - coords[heel][1] < 2.2  # Y up, metres
+    assert world["results"]["cam01"].success
+    evals = {e.check_name: e for e in world["results"]["cam01"].get_asset_check_evaluations()}
+    assert evals["coordinate_frame"].passed

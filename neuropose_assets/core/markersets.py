@@ -166,6 +166,8 @@ MARKER_SETS: dict[str, MarkerMapping] = {
                           "toe": [["{s}BigToe"]], "shoulder": [["{s}Shoulder"]], "elbow": [["{s}Elbow"]],
                           "wrist": [["{s}Wrist"]]}, _LR),
                 "head": [["Head"], ["Nose"]],
+                "neck": [["Neck"]],  # HALPE / OpenPose keypoints, and our export (else: the shoulders' midpoint)
+                "pelvis": [["Hip"]],  # HALPE's hip centre, and our export's pelvis (else: the hips' midpoint)
             },  # fmt: skip
         ),
     )
