@@ -253,24 +253,36 @@ def test_gait_events_on_marker_data_match_the_annotations(mocap):
             assert all(abs(g - t) <= 10 for g, t in zip(got, truth)), (kind, side, got, truth)
 
 
-@pytest.mark.parametrize("start, stop, side, frame", [
-    (190, 671, "left", 198),   # a heel strike 8 frames (53 ms) after the start
-    (0, 400, "left", 394),     # 6 frames before the end
-    (0, 103, "right", 97),     # the only heel strike of that side
-])  # fmt: skip
-def test_heel_strikes_at_the_edges_and_single_ones_are_reported(mocap, start, stop, side, frame):
+@pytest.fixture(scope="module")
+def pd_full(mocap):
+    """The Parkinson's trial and the heel strikes found in the whole of it, per side."""
     imp = import_markers(mocap["gaitkit_parkinson"])
+    events = _gait(imp.table).events
+    return imp, {side: _frames(events, "heel_strike", side) for side in ("left", "right")}
+
+
+@pytest.mark.parametrize("cut, side, which, margin", [
+    ("start", "left", 0, 8),    # the trial starts 8 frames (53 ms) before a heel strike
+    ("end", "left", 1, 6),      # … ends 6 frames (40 ms) after one
+    ("end", "right", 0, 6),     # … holds only one heel strike of that side
+])  # fmt: skip
+def test_heel_strikes_at_the_edges_and_single_ones_are_reported(pd_full, cut, side, which, margin):
+    imp, full = pd_full
+    frame = full[side][which]
+    start, stop = (frame - margin, imp.table.height) if cut == "start" else (0, frame + margin + 1)
     result = _gait(imp.table.slice(start, stop - start))
     got = [f + start for f in _frames(result.events, "heel_strike", side)]
-    assert any(abs(g - frame) <= 2 for g in got), got
-    if stop - start < 150:  # one heel strike per side: its event, but no gait cycle
+    assert any(abs(g - frame) <= 2 for g in got), (frame, got)
+    if which == 0 and cut == "end":  # one heel strike of that side: its event, but no gait cycle
         assert result.repetitions.filter(result.repetitions["side"] == side).height == 0
 
 
-def test_an_edge_maximum_the_signal_does_not_support_is_not_an_event(mocap):
-    imp = import_markers(mocap["gaitkit_parkinson"])
-    result = _gait(imp.table.slice(95, 205))  # right heel strike at 97: 2 frames in, the heel rose < 3 mm before it
-    assert all(abs(f + 95 - 97) > 2 for f in _frames(result.events, "heel_strike", "right"))
+def test_an_edge_maximum_the_signal_does_not_support_is_not_an_event(pd_full):
+    imp, full = pd_full
+    frame = full["right"][0]
+    start = frame - 2  # 2 frames before the heel strike: the heel rose < 3 mm in them
+    result = _gait(imp.table.slice(start, 110))
+    assert all(abs(f + start - frame) > 2 for f in _frames(result.events, "heel_strike", "right"))
 
 
 def test_video_coordinate_check_names_the_flipped_axis_and_warns_on_mirrored_labels(mocap):

@@ -221,9 +221,10 @@ def uprightness(features: pl.DataFrame) -> np.ndarray:
     return -np.nanmean(np.stack(sides), axis=0) if len(features) else np.zeros(0)
 
 
-def anterior_mm(features: pl.DataFrame, joint: str) -> np.ndarray:
-    """Position of ``joint`` relative to the pelvis along the body's anterior axis, mm ``(F,)`` (Zeni 2008)."""
-    return extract_signal(features, SignalSpec(kind="joint_body_axis", joint=joint, axis="anterior"))
+def anterior_mm(features: pl.DataFrame, joint: str, level: bool = False) -> np.ndarray:
+    """Position of ``joint`` relative to the pelvis along the body's anterior axis, mm ``(F,)`` (Zeni 2008);
+    ``level``: the horizontal anterior axis (Zeni's lab anterior–posterior direction), for marker-based capture."""
+    return extract_signal(features, SignalSpec(kind="joint_body_axis", joint=joint, axis="anterior", level=level))
 
 
 def body_yaw_deg(features: pl.DataFrame) -> np.ndarray:
@@ -318,12 +319,15 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
                 window: tuple[int, int] | None = None, cycles: bool = True, source: str = "video") -> None:  # fmt: skip
     """Heel strikes and toe-offs of both feet (Zeni et al. 2008) within ``window`` ``[a, b)`` frames (default: the
     whole trial), and one gait cycle per pair of consecutive heel strikes of a foot (``peak`` = its toe-off).
-    ``source`` (``video`` | ``markers``) selects the edge rule (:class:`GaitConfig`)."""
+    ``source`` (``video`` | ``markers``) selects the edge rule (:class:`GaitConfig`) and, for markers, the level
+    (horizontal) anterior axis of Zeni's definition; a video's camera may be tilted, so there the axis follows the
+    trunk."""
     a, z = window or (0, len(features))
     dist, edge = _frames(cfg.min_distance_s, dt), _frames(cfg.edge_s, dt)
     for side in SIDES:
-        heel = _clean(anterior_mm(features, f"{side}_heel"), cfg.lowpass_hz, b.t)[a:z]
-        toe = _clean(anterior_mm(features, f"{side}_toe"), cfg.lowpass_hz, b.t)[a:z]
+        level = source == "markers"  # the lab's vertical is known: Zeni's horizontal anterior–posterior axis
+        heel = _clean(anterior_mm(features, f"{side}_heel", level), cfg.lowpass_hz, b.t)[a:z]
+        toe = _clean(anterior_mm(features, f"{side}_toe", level), cfg.lowpass_hz, b.t)[a:z]
         if not (np.isfinite(heel).all() and np.isfinite(toe).all()):
             continue
         peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge,

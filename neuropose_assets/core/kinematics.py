@@ -165,16 +165,23 @@ def _unit(v: np.ndarray) -> np.ndarray:
         return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def body_axes(xyz: np.ndarray) -> np.ndarray:
+def body_axes(xyz: np.ndarray, *, level: bool = False) -> np.ndarray:
     """Per-frame body-fixed axes ``(F, 3, 3)`` (rows: anterior x, superior y, right z) from clinical joints ``xyz``
     ``(F, C, 3)`` in a camera-aligned frame (y down).
 
     Superior = pelvis→neck (where the neck is not seen — a lower-body marker set — the camera's vertical −y, which
     for marker-based capture is the lab's vertical); right = left_hip→right_hip made orthogonal to it; anterior =
     superior × right, so that (x, y, z) is right-handed (ISB: x anterior, y superior, z right).
+
+    Args:
+        level: superior = the camera's vertical in every frame, so the anterior axis is horizontal (the lab's
+            anterior–posterior direction of Zeni et al. 2008) and does not tilt with the trunk; exact for
+            marker-based capture, whose camera y is gravity (:func:`.frames.lab_to_camera`).
     """
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     up = _unit(xyz[:, ci["neck"]] - xyz[:, ci["pelvis"]])
+    if level:
+        up[:] = np.nan
     no_trunk = ~np.isfinite(up).all(axis=1)
     up[no_trunk] = (0.0, -1.0, 0.0)
     right = xyz[:, ci["right_hip"]] - xyz[:, ci["left_hip"]]

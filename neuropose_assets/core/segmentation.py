@@ -56,7 +56,8 @@ class SignalSpec(BaseModel):
           definition, :func:`.kinematics.joint_speeds`).
         * ``"joint_body_axis"``: ``joint − other_joint`` (default ``pelvis``) projected on a body axis
           (``axis``: ``anterior``, ``superior`` or ``right``; body frame of :func:`.kinematics.body_axes`), mm —
-          independent of the camera's orientation.
+          independent of the camera's orientation; ``level`` keeps the body frame level (superior = the camera's
+          vertical), for sources whose vertical is known (marker-based capture).
     ``invert`` negates the signal (e.g. pelvis height from ``v`` px, which grows downwards).
     """
 
@@ -67,6 +68,7 @@ class SignalSpec(BaseModel):
     joint: str | None = None
     other_joint: str | None = None
     axis: Axis | None = None
+    level: bool = False
     invert: bool = False
 
     @model_validator(mode="after")
@@ -156,7 +158,7 @@ def extract_signal(features: pl.DataFrame, spec: SignalSpec) -> np.ndarray:
         from neuropose_assets.core.kinematics import body_axes
 
         clinical = np.stack([xyz(j) for j in CLINICAL_JOINTS], axis=1)  # (F, C, 3), any orthonormal frame
-        axes = body_axes(clinical)[:, BODY_AXES.index(spec.axis)]  # type: ignore[arg-type]
+        axes = body_axes(clinical, level=spec.level)[:, BODY_AXES.index(spec.axis)]  # type: ignore[arg-type]
         rel = xyz(spec.joint) - xyz(spec.other_joint or "pelvis")  # type: ignore[arg-type]
         s = np.einsum("fi,fi->f", rel, axes)
     else:
