@@ -1,5 +1,5 @@
-"""Command line: neuropose-assets {samples,demo,run,report,outcomes,export,agreement,register,ingest,backfill,model,
-ui}.
+"""Command line: neuropose-assets {samples,demo,run,report,outcomes,export,agreement,benchmark,version,health,register,
+ingest,backfill,model,ui}.
 
   samples   fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths
   demo      fetch the samples, register them as partitions of one Dagster instance under the data root,
@@ -10,6 +10,12 @@ ui}.
   export    a video's poses and joint angles for OpenSim (.trc markers in m, .mot angles in deg, or .csv)
   agreement event timing (median / max, Bland–Altman) and outcome differences against the events recorded with
             marker-based capture, or against the markers of the same session (ICC across several sessions)
+  benchmark per-frame latency percentiles, throughput and peak RSS of the pose stage and the whole chain (N passes,
+            the first a warm-up); --compare-cpu: speed-up and 3D difference with accelerators hidden; --log appends
+            to benchmarks/LOG.md
+  version   package, pose models with their checksums, key library versions (--json)
+  health    data root, intake, instance, daemon heartbeat, pose model checksum, disk space, webserver binding;
+            exit code 1 when a check fails (--json)
   register  register a video or marker file (.trc / .c3d) as a partition (and cohort) of the instance
   ingest    place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded)
   backfill  re-run a cohort (all videos, or only failed/missing ones) as a Dagster asset backfill
@@ -37,6 +43,8 @@ def _layout(args: argparse.Namespace) -> Layout:
 
     root = Path(args.data_root).expanduser().resolve() if args.data_root else default_data_root()
     os.environ["NEUROPOSE_DATA_ROOT"] = str(root)  # the code location (dagster dev) reads the same root
+    if not root.exists():  # it will hold patient data: owner-only from the start (`health` checks it)
+        root.mkdir(parents=True, mode=0o700)
     layout = Layout(root)
     secure_data_root(layout)  # privacy mode: owner-only files, also for the processes started from here
     return layout
@@ -528,6 +536,126 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    with native_stderr_to(None if args.verbose else default_cache_dir() / "logs" / "benchmark.log"):
+        return _benchmark(args)
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+    from datetime import datetime, timezone
+
+    from neuropose_assets.core import bench
+    from neuropose_assets.core.atomic import atomic_write_bytes, sha256_file
+    from neuropose_assets.core.errors import VideoError
+    from neuropose_assets.core.tasks import make_spec, parse_params
+    from neuropose_assets.dagster_defs.resources import PoseModelResource
+
+    if args.force_cpu:
+        bench.hide_accelerators()
+    video = Path(args.video).expanduser().resolve()
+    if not video.is_file():
+        print(f"error: {video} is not a file", file=sys.stderr)
+        return 2
+    if args.passes < 2:
+        print("error: --passes must be at least 2 (the first pass is a warm-up and is not counted)", file=sys.stderr)
+        return 2
+    spec = make_spec({"task": args.task, **parse_params(args.param or [])}, "--task/--param")
+    from neuropose_assets.core.pose import load_backend
+
+    t0 = time.perf_counter()
+    backend = load_backend(args.backend, **PoseModelResource(backend=args.backend).settings())
+    load_s = time.perf_counter() - t0
+    passes, table = [], None
+    for i in range(args.passes):
+        try:
+            res, table = bench.run_pass(backend, video, spec, display=video.name)
+        except VideoError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        passes.append(res)
+        if not args.quiet:
+            print(f"pass {i + 1}/{args.passes}{' (warm-up)' if i == 0 else ''}: {res.frames} frames, pose "
+                  f"{res.pose_fps:.1f} frames/s, chain {res.chain_fps:.1f} frames/s", file=sys.stderr)  # fmt: skip
+    command = "neuropose-assets benchmark " + " ".join(
+        [video.name, f"--backend {args.backend}", f"--passes {args.passes}", f"--task {args.task}"]
+        + [f"--param {p}" for p in args.param or []] + (["--compare-cpu"] if args.compare_cpu else []))
+    result = bench.BenchmarkResult(
+        video=video.name, video_sha256=sha256_file(video), backend=args.backend, model=backend.info.as_dict(),
+        device=bench.device(backend), model_load_s=load_s, passes=[p.__dict__ for p in passes],
+        aggregate=bench.aggregate(passes), machine=bench.machine(), versions=bench.library_versions(),
+        commit=bench.git_commit(REPO), date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        command=command).as_dict()  # fmt: skip
+    if args.poses_out:
+        table.write_parquet(args.poses_out)
+    if args.compare_cpu:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "neuropose_assets.cli", "benchmark", str(video), "--backend", args.backend,
+                   "--passes", str(args.passes), "--task", args.task, *(f"--param={p}" for p in args.param or []),
+                   "--force-cpu", "--quiet", "--json", f"{tmp}/cpu.json", "--poses-out", f"{tmp}/cpu.parquet"]
+            env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "MEDIAPIPE_DISABLE_GPU": "1"}
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)  # fmt: skip
+            if proc.returncode != 0:
+                print(f"error: the CPU comparison run failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+            import polars as pl
+
+            cpu = json.loads(Path(f"{tmp}/cpu.json").read_text())
+            diff, rows = bench.poses_divergence_mm(table, pl.read_parquet(f"{tmp}/cpu.parquet"))
+        cpu_fps = cpu["aggregate"]["pose_fps"]
+        result["compare_cpu"] = {"cpu_device": cpu["device"], "cpu_pose_fps": cpu_fps,
+                                 "speedup": result["aggregate"]["pose_fps"] / cpu_fps if cpu_fps else 0.0,
+                                 "max_abs_diff_mm": diff, "rows_compared": rows}  # fmt: skip
+    if not args.quiet:
+        print(bench.format_report(result))
+    if args.json:
+        atomic_write_bytes(Path(args.json).expanduser(), json.dumps(result, indent=1).encode())
+    if args.log:
+        bench.append_log(Path(args.log).expanduser(), bench.log_section(result))
+        if not args.quiet:
+            print(f"appended to {args.log}")
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    import json
+
+    from neuropose_assets.health import version_info
+
+    info = version_info()
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"neuropose-assets {info['version']}" + (f" (commit {info['commit']})" if info["commit"] else ""))
+    for m in info["models"]:
+        if not m["present"]:
+            print(f"  model {m['name']}: not available ({m['detail']})")
+            continue
+        print(f"  model {m['name']}/{m['variant']}: sha256 {m['sha256']} "
+              f"{'(verified)' if m['verified'] else '(NOT the pinned checksum)'} — {m['location']}")  # fmt: skip
+    print("  " + ", ".join(f"{k} {v}" for k, v in info["libraries"].items()))
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    import json
+
+    from neuropose_assets.dagster_defs.sensors import intake_root
+    from neuropose_assets.health import health_checks
+
+    layout = _layout(args)
+    checks = health_checks(layout, intake_root(layout))
+    failed = any(c.status == "fail" for c in checks)
+    if args.json:
+        print(json.dumps({"ok": not failed, "checks": [c.as_dict() for c in checks]}, indent=1))
+    else:
+        for c in checks:
+            print(f"{c.status:4s}  {c.name:11s} {c.detail}")
+    return 1 if failed else 0
+
+
 def cmd_model(args: argparse.Namespace) -> int:
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError, acquire
 
@@ -758,6 +886,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     :class:`~neuropose_assets.webserver.SameOriginGuard`: a code server (loads the definitions once, launches the
     run workers), the daemon (sensors, run queue, monitoring, retries) and the guarded webserver, each in its own
     process group so that SIGTERM / Ctrl-C stops everything they started."""
+    import json
     import signal
 
     layout = _layout(args)
@@ -799,6 +928,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
             return 1
         for name in ("daemon", "webserver"):
             procs[name] = subprocess.Popen(commands[name], cwd=REPO, start_new_session=True)
+        from neuropose_assets.health import UI_FILE
+
+        atomic_write_bytes(layout.dagster_home / UI_FILE, json.dumps({"host": args.host, "port": args.port,
+                                                                     "pid": os.getpid()}).encode())  # fmt: skip
         print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops the UI, the daemon and the code server)")
         while True:
             for name, proc in procs.items():
@@ -811,6 +944,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop_tree(*procs.values())
+        from neuropose_assets.health import UI_FILE
+
+        with contextlib.suppress(FileNotFoundError):
+            (layout.dagster_home / UI_FILE).unlink()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -886,6 +1023,33 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--tolerance-s", type=float, default=0.25, help="furthest detection that counts as a match, s")
     ag.add_argument("--csv", metavar="FILE", help="write the tables as CSV (FILE, FILE_outcomes, FILE_icc)")
     ag.set_defaults(fn=cmd_agreement)
+
+    bm = sub.add_parser("benchmark", help="how fast is this machine: per-frame latency percentiles, throughput, peak "
+                        "RSS of the pose stage and the whole chain (N passes, the first a warm-up)")  # fmt: skip
+    bm.add_argument("video")
+    bm.add_argument("--backend", choices=["blazepose", "metrabs"], default="blazepose")
+    bm.add_argument("--passes", type=int, default=5, help="passes over the video; the first is a warm-up (default 5)")
+    bm.add_argument("--task", default="generic", help="task for the events and outcomes stages (default: generic)")
+    bm.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter (repeat)")
+    bm.add_argument("--compare-cpu", action="store_true", help="repeat with every accelerator hidden in a child "
+                    "process: speed-up and the largest 3D joint difference in mm")  # fmt: skip
+    bm.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    bm.add_argument("--log", metavar="FILE", help="append a section to an append-only log (benchmarks/LOG.md)")
+    bm.add_argument("--verbose", action="store_true", help="show native library output (MediaPipe, TensorFlow)")
+    bm.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    bm.add_argument("--force-cpu", action="store_true", help=argparse.SUPPRESS)
+    bm.add_argument("--poses-out", help=argparse.SUPPRESS)
+    bm.set_defaults(fn=cmd_benchmark)
+
+    vs = sub.add_parser("version", help="package, pose models (checksums) and key library versions")
+    vs.add_argument("--json", action="store_true")
+    vs.set_defaults(fn=cmd_version)
+
+    hl = sub.add_parser("health", help="is the installation sound: data root, intake, instance, daemon, pose model, "
+                        "disk, webserver; exit code 1 when a check fails")  # fmt: skip
+    common(hl)
+    hl.add_argument("--json", action="store_true")
+    hl.set_defaults(fn=cmd_health)
 
     r = sub.add_parser("register", help="register a video file as a partition")
     common(r)

@@ -2,9 +2,14 @@
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +90,21 @@ def test_the_running_ui_refuses_foreign_requests_warns_off_loopback_and_stops_on
                                                          "Origin": "http://evil.example"})) == 403  # fmt: skip
         assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
                                                          "Host": "evil.example"})) == 400  # fmt: skip
+        # `health` sees the running UI: it answers where ui.json says, bound off loopback (warn), and the daemon
+        # beats (its first heartbeat may take a few seconds)
+        cli = Path(sys.executable).parent / "neuropose-assets"
+        deadline = time.time() + 90
+        while True:
+            out = subprocess.run([str(cli), "health", "--json", "--data-root", str(tmp_path / "data")],
+                                 capture_output=True, text=True, env={**os.environ,
+                                                                      "NEUROPOSE_INTAKE": str(tmp_path / "intake")})
+            checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+            if checks["daemon"]["status"] == "ok" or time.time() > deadline:
+                break
+            time.sleep(3)
+        assert checks["daemon"]["status"] == "ok", checks["daemon"]
+        assert checks["webserver"]["status"] == "warn" and f":{port}" in checks["webserver"]["detail"]
+        assert "0.0.0.0" in checks["webserver"]["detail"] and checks["instance"]["status"] == "ok"
 
     err = assert_ui_stops_its_tree(tmp_path, signal.SIGTERM, "--host", "0.0.0.0", probe=probe)
     assert "WARNING: the Dagster UI has no authentication" in err

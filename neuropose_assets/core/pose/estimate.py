@@ -48,6 +48,9 @@ class PoseRun:
     width_px: int
     height_px: int
     timings: dict[str, float] = field(default_factory=dict)
+    #: inference latency of each frame, ms ``(n_frames,)``: the model call's wall time for the frame (for a batch of
+    #: ``B`` frames, the batch's time / ``B`` for each of them); decoding runs in parallel and is not included
+    frame_latencies_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict:
         return {
@@ -87,6 +90,7 @@ def estimate_video(
     probe = probe_video(video, display)
     frames: list[FramePoses] = []
     times: list[float] = []
+    latencies: list[float] = []
     infer = 0.0
     with backend.open_video(width=probe.width_px, height=probe.height_px, fps=probe.fps) as session:
         batch: list[np.ndarray] = []
@@ -97,12 +101,16 @@ def estimate_video(
             if len(batch) >= session.batch_size:
                 ti = time.perf_counter()
                 frames.extend(session.process(batch))
-                infer += time.perf_counter() - ti
+                dt = time.perf_counter() - ti
+                infer += dt
+                latencies += [1000.0 * dt / len(batch)] * len(batch)
                 batch = []
         if batch:
             ti = time.perf_counter()
             frames.extend(session.process(batch))
-            infer += time.perf_counter() - ti
+            dt = time.perf_counter() - ti
+            infer += dt
+            latencies += [1000.0 * dt / len(batch)] * len(batch)
     name = display or Path(video).name
     if not frames:
         raise VideoError(f"The video '{name}' decoded to zero frames. Export it again and re-deliver it.")
@@ -131,6 +139,7 @@ def estimate_video(
             "inference_s": infer,
             "tracking_and_table_s": t_end - t_loop,
         },
+        frame_latencies_ms=latencies,
     )
 
 

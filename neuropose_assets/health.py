@@ -1,0 +1,266 @@
+"""Is this installation sound?  ``neuropose-assets version`` and ``neuropose-assets health``.
+
+``version``: the package, the pose models (names, checksums, where they are) and the key libraries, read without
+importing TensorFlow or MediaPipe.
+
+``health``: one line per check, ``ok`` / ``warn`` / ``fail``; the command exits non-zero when any check fails:
+
+* ``data_root``: exists, writable (a file is created and removed), owner-only (no group / other permissions: it holds
+  patient data; ``chmod 700``);
+* ``intake``: the intake folder exists and is readable (warn when absent: nothing is delivered yet);
+* ``instance``: the Dagster instance under the data root opens and answers a run query;
+* ``daemon``: its heartbeat is less than :data:`HEARTBEAT_MAX_AGE_S` old (fail when the UI is recorded as running but
+  the daemon is silent; warn when no UI runs — headless ``run`` needs no daemon);
+* ``pose_model``: BlazePose's model files inside the mediapipe wheel match their pinned SHA-256; MeTRAbs, when
+  installed in the cache, has the archive checksum recorded at extraction equal to the pinned one and its
+  ``saved_model.pb`` / variables index fingerprint unchanged;
+* ``disk``: free space on the data root's file system ≥ :data:`MIN_FREE_BYTES` and ≥ twice the intake's size (the
+  store keeps a copy of every delivered file);
+* ``webserver``: when ``neuropose-assets ui`` is running (its ``ui.json`` under the instance), it answers on the
+  recorded address and, when started on loopback, listens on loopback only (fail otherwise); a UI deliberately bound
+  to another address warns (no authentication).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import stat
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from neuropose_assets.core.storage import Layout, default_cache_dir
+
+#: SHA-256 over BlazePose GHUM 3D Full's model files inside mediapipe 0.10.21 (:data:`.pose.blazepose.MODEL_FILES`)
+BLAZEPOSE_SHA256 = "babf28247ffed0a562cf02cb53d113059d41a6d5e6a23795b85603c9bdb84088"
+BLAZEPOSE_FILES = ("modules/pose_detection/pose_detection.tflite", "modules/pose_landmark/pose_landmark_full.tflite")
+HEARTBEAT_MAX_AGE_S = 120.0
+MIN_FREE_BYTES = 2 * 2**30
+UI_FILE = "ui.json"
+
+
+@dataclass
+class Check:
+    """One health check: ``name``, ``status`` (``ok`` | ``warn`` | ``fail``) and what was found / what to do."""
+
+    name: str
+    status: str
+    detail: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def blazepose_model() -> dict:
+    """BlazePose's model files in the installed mediapipe (found without importing it) and their checksum."""
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        return {"name": "blazepose_ghum_3d", "present": False, "detail": "mediapipe is not installed"}
+    root = Path(list(spec.submodule_search_locations)[0])
+    missing = [rel for rel in BLAZEPOSE_FILES if not (root / rel).is_file()]
+    if missing:
+        return {"name": "blazepose_ghum_3d", "present": False, "detail": f"missing {', '.join(missing)} in {root}"}
+    h = hashlib.sha256()
+    for rel in BLAZEPOSE_FILES:
+        h.update((root / rel).read_bytes())
+    digest = h.hexdigest()
+    return {"name": "blazepose_ghum_3d", "variant": "full", "present": True, "sha256": digest,
+            "verified": digest == BLAZEPOSE_SHA256, "location": str(root / "modules"),
+            "detail": "inside the mediapipe wheel"}  # fmt: skip
+
+
+def metrabs_models(cache: Path | None = None) -> list[dict]:
+    """MeTRAbs variants extracted in the model cache (``$NEUROPOSE_MODEL_CACHE`` or ``<cache>/models``): the archive
+    SHA-256 recorded at extraction, whether it is the pinned one, and the current fingerprint of the SavedModel."""
+    from neuropose_assets.core.pose.metrabs_model import MARKER, PINNED, directory_fingerprint
+
+    cache = Path(cache or os.environ.get("NEUROPOSE_MODEL_CACHE") or default_cache_dir() / "models")
+    out = []
+    for marker in sorted(cache.glob(f"*/{MARKER}")) if cache.is_dir() else []:
+        meta = json.loads(marker.read_text())
+        path = marker.parent / meta.get("saved_model", "")
+        pinned = PINNED.get(meta.get("variant", ""), (None, None))[1]
+        present = (path / "saved_model.pb").is_file()
+        fingerprint = directory_fingerprint(path) if present else None
+        out.append({"name": "metrabs", "variant": meta.get("variant"), "present": present,
+                    "sha256": meta.get("archive_sha256"), "location": str(path),
+                    "verified": present and pinned is not None and meta.get("archive_sha256") == pinned
+                    and meta.get("fingerprint", fingerprint) == fingerprint,
+                    "detail": "archive checksum recorded at extraction" + ("" if pinned else " (variant not pinned)")})
+    return out  # fmt: skip
+
+
+def version_info() -> dict:
+    """Package, models and library versions (``neuropose-assets version``)."""
+    from neuropose_assets.core.bench import git_commit, library_versions
+
+    versions = library_versions()
+    return {"package": "neuropose-assets", "version": versions.get("neuropose-assets"),
+            "commit": git_commit(Path(__file__).resolve().parents[1]),
+            "models": [blazepose_model(), *metrabs_models()], "libraries": versions}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------------ health
+
+
+def _data_root(layout: Layout) -> Check:
+    root = layout.root
+    if not root.is_dir():
+        return Check("data_root", "fail", f"{root} does not exist: run `neuropose-assets demo` or create it (mkdir -m "
+                                          "700)")  # fmt: skip
+    probe = root / f".health-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        return Check("data_root", "fail", f"{root} is not writable ({err.strerror}); fix its owner / permissions")
+    mode = stat.S_IMODE(root.stat().st_mode)
+    if mode & 0o077:
+        return Check("data_root", "fail", f"{root} is writable but readable by others (mode {mode:o}); it holds "
+                                          f"patient data: chmod 700 {root}")  # fmt: skip
+    return Check("data_root", "ok", f"{root} writable, owner-only (mode {mode:o})")
+
+
+def _intake(intake: Path) -> Check:
+    if not intake.exists():
+        return Check("intake", "warn", f"{intake} does not exist yet (nothing delivered); create it or set "
+                                       "NEUROPOSE_INTAKE")  # fmt: skip
+    if not os.access(intake, os.R_OK | os.X_OK):
+        return Check("intake", "fail", f"{intake} is not readable by this user: the intake sensor cannot see new "
+                                       "files")  # fmt: skip
+    return Check("intake", "ok", f"{intake} readable")
+
+
+def _ui_record(layout: Layout) -> dict | None:
+    path = layout.dagster_home / UI_FILE
+    if not path.exists():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+        os.kill(int(rec["pid"]), 0)  # the UI process still exists
+        return rec
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def _instance_and_daemon(layout: Layout, ui: dict | None) -> list[Check]:
+    if not (layout.dagster_home / "dagster.yaml").exists():
+        return [Check("instance", "fail", f"no Dagster instance under {layout.dagster_home}: run `neuropose-assets "
+                                          "demo` or `neuropose-assets ui` once"),
+                Check("daemon", "warn", "no instance, no daemon")]  # fmt: skip
+    import dagster as dg
+
+    try:
+        inst = dg.DagsterInstance.from_config(str(layout.dagster_home))
+        n = len(inst.get_run_records(limit=1))
+    except Exception as err:  # storage errors come in many types; say what happened
+        return [Check("instance", "fail", f"the instance under {layout.dagster_home} does not open: {err}"),
+                Check("daemon", "warn", "no instance, no daemon")]
+    checks = [Check("instance", "ok", f"{layout.dagster_home} opens ({'runs recorded' if n else 'no runs yet'})")]
+    beats = inst.get_daemon_heartbeats() or {}
+    latest = max((hb.timestamp for hb in beats.values()), default=None)
+    age = time.time() - latest if latest is not None else None
+    if age is not None and age <= HEARTBEAT_MAX_AGE_S:
+        checks.append(Check("daemon", "ok", f"heartbeat {age:.0f} s ago ({len(beats)} daemon(s))"))
+    elif ui is not None:
+        checks.append(Check("daemon", "fail", "the UI is running but the daemon's last heartbeat is "
+                                              + (f"{age:.0f} s old" if age is not None else "missing")
+                                              + ": sensors, queued runs and retries stall; restart "
+                                              "`neuropose-assets ui`"))  # fmt: skip
+    else:
+        checks.append(Check("daemon", "warn", "no daemon running (start `neuropose-assets ui` for the intake sensor, "
+                                              "queued runs and retries; headless `run` does not need it)"))  # fmt: skip
+    inst.dispose()
+    return checks
+
+
+def _pose_model() -> list[Check]:
+    out = []
+    bp = blazepose_model()
+    if not bp["present"]:
+        out.append(Check("pose_model", "fail", f"BlazePose: {bp['detail']}; reinstall with `python3.11 tasks.py env`"))
+    elif not bp["verified"]:
+        out.append(Check("pose_model", "fail", f"BlazePose model files have SHA-256 {bp['sha256'][:12]}…, expected "
+                                               f"{BLAZEPOSE_SHA256[:12]}… (mediapipe 0.10.21): reinstall the locked "
+                                               "environment"))  # fmt: skip
+    else:
+        out.append(Check("pose_model", "ok", f"BlazePose GHUM 3D Full, SHA-256 {bp['sha256'][:12]}… verified"))
+    for m in metrabs_models():
+        status = "ok" if m["verified"] else "fail"
+        out.append(Check("pose_model", status, f"MeTRAbs {m['variant']}: " + (
+            f"archive SHA-256 {m['sha256'][:12]}… verified, SavedModel unchanged" if m["verified"] else
+            "missing files or not the pinned checksum: `neuropose-assets model install` again")))  # fmt: skip
+    return out
+
+
+def _disk(layout: Layout, intake: Path) -> Check:
+    root = layout.root if layout.root.exists() else layout.root.parent
+    free = shutil.disk_usage(root).free
+    delivered = sum(f.stat().st_size for f in intake.rglob("*") if f.is_file()) if intake.is_dir() else 0
+    need = max(MIN_FREE_BYTES, 2 * delivered)
+    text = f"{free / 2**30:.1f} GiB free on the data root's file system; the intake holds {delivered / 2**30:.2f} GiB"
+    if free < need:
+        return Check("disk", "fail" if free < delivered else "warn", f"{text}: the store copies every delivered file; "
+                                                                     "free space or move the data root")  # fmt: skip
+    return Check("disk", "ok", text)
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local IPv4 / IPv6 addresses with a socket listening on ``port`` (``/proc/net/tcp*``; empty elsewhere)."""
+    found = set()
+    for name, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local, state = parts[1], parts[3]
+            addr, p = local.split(":")
+            if state != "0A" or int(p, 16) != port:  # 0A = LISTEN
+                continue
+            if width == 8:
+                found.add(socket.inet_ntoa(bytes.fromhex(addr)[::-1]))
+            else:
+                raw = b"".join(bytes.fromhex(addr[i : i + 8])[::-1] for i in range(0, 32, 8))
+                found.add(socket.inet_ntop(socket.AF_INET6, raw))
+    return found
+
+
+def _webserver(ui: dict | None) -> Check:
+    if ui is None:
+        return Check("webserver", "warn", "the UI is not running (`neuropose-assets ui`)")
+    host, port = ui["host"], int(ui["port"])
+    try:
+        with urllib.request.urlopen(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/server_info",
+                                    timeout=5) as resp:  # fmt: skip
+            info = json.loads(resp.read())
+    except (OSError, ValueError) as err:
+        return Check("webserver", "fail", f"the UI recorded {host}:{port} but does not answer there ({err})")
+    listening = _listening_addresses(port)
+    loopback = {"127.0.0.1", "::1"}
+    version = f"dagster-webserver {info.get('dagster_webserver_version', '?')}"
+    if host in ("127.0.0.1", "localhost", "::1"):
+        exposed = sorted(listening - loopback)
+        if exposed:
+            return Check("webserver", "fail", f"the UI was started on {host} but port {port} listens on "
+                                              f"{', '.join(exposed)} too: it has no authentication; stop whatever "
+                                              "else binds that port")  # fmt: skip
+        return Check("webserver", "ok", f"answers on {host}:{port} ({version}), listening on loopback only")
+    return Check("webserver", "warn", f"answers on {host}:{port} ({version}) as configured, listening on "
+                                      f"{', '.join(sorted(listening)) or host}: reachable from the network without "
+                                      "authentication — keep 127.0.0.1 behind an SSH tunnel or an authenticating "
+                                      "proxy")  # fmt: skip
+
+
+def health_checks(layout: Layout, intake: Path) -> list[Check]:
+    """Every check of the module docstring, in order."""
+    ui = _ui_record(layout)
+    return [_data_root(layout), _intake(intake), *_instance_and_daemon(layout, ui), *_pose_model(),
+            _disk(layout, intake), _webserver(ui)]  # fmt: skip
