@@ -1,30 +1,31 @@
 """A burst of N short videos dropped into the intake folder of a running `neuropose-assets ui` (dagster dev).
 
 Measures the wall time from the drop until every per-video run finished and the cohort matrix was refreshed, and
-checks that pose-estimation steps never overlapped (pool ``pose_model`` = 1).  Clips: the first 30 frames of the
+counts how many pose-estimation steps overlapped (pool ``pose_model``: one per core for BlazePose).  Clips: the first 30 frames of the
 Pose2Sim cam01 sample at 540x960, each with a different brightness so that every clip has distinct content.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from neuropose_assets.core.samples import fetch_samples
-from neuropose_assets.core.storage import default_cache_dir
-from neuropose_assets_tests import media
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from daemon_ui import finished_runs, poses_span, running_ui  # noqa: E402
+
+from neuropose_assets.core.samples import fetch_samples  # noqa: E402
+from neuropose_assets.core.storage import default_cache_dir  # noqa: E402
+from neuropose_assets_tests import media  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 
 
 def main() -> None:
-    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+    from dagster import DagsterInstance, DagsterRunStatus
 
     cam01 = fetch_samples(default_cache_dir() / "samples", ["pose2sim_single_cam01"])["pose2sim_single_cam01"]
     tmp = Path(tempfile.mkdtemp(prefix="np-burst-"))
@@ -36,42 +37,19 @@ def main() -> None:
         media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-vf", f"scale=540:960,eq=brightness={i / (4 * N):.4f}",
                      "-c:v", "libx264", "-preset", "ultrafast", str(staging / f"trial_{i:03d}.mp4"))  # fmt: skip
     print(f"made {N} clips in {time.perf_counter() - t:.1f} s", flush=True)
-    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
-           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "5", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "10"}  # fmt: skip
-    cli = Path(sys.executable).parent / "neuropose-assets"
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", "3444"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen("http://127.0.0.1:3444/server_info", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
+    with running_ui(data, intake, 3444, NEUROPOSE_COHORT_INTERVAL_SECONDS="10"):
         t_drop = time.time()
         for f in sorted(staging.iterdir()):
             os.replace(f, intake / "burst" / f.name)
         os.environ["DAGSTER_HOME"] = str(data / "dagster_home")
         inst = DagsterInstance.get()
-        while True:
-            runs = [r for r in inst.get_runs(limit=10 * N) if r.job_name == "per_video_job"]
-            done = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
-            if len(done) >= N:
-                break
-            time.sleep(5)
+        done = [r.dagster_run for r in finished_runs(inst, N, poll_s=5)]
         t_runs = time.time()
         while not any(r.dagster_run.job_name == "cohort_job" and r.dagster_run.status == DagsterRunStatus.SUCCESS
                       and (r.end_time or 0) > t_runs for r in inst.get_run_records(limit=20)):  # fmt: skip
             time.sleep(2)
         t_cohort = time.time()
-        spans = []
-        for r in done:
-            ev = [e for e in inst.all_logs(r.run_id) if e.dagster_event and e.step_key == "poses"]
-            s = [e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_START]
-            e_ = [e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_SUCCESS]
-            if s and e_:
-                spans.append((s[0], e_[0]))
-        spans.sort()
+        spans = sorted(s for s in (poses_span(inst, r.run_id) for r in done) if s)
         overlaps = sum(b[0] < a[1] for a, b in zip(spans, spans[1:]))
         ok = sum(r.status == DagsterRunStatus.SUCCESS for r in done)
         busy = sum(e - s for s, e in spans)
@@ -81,8 +59,6 @@ def main() -> None:
         print(f"  drop → cohort matrix refreshed: {t_cohort - t_drop:.0f} s ({len(cohort_runs)} cohort runs in all)")
         print(f"  pose steps: {len(spans)}, overlapping pairs: {overlaps}, pose-step busy time {busy:.0f} s "
               f"({100 * busy / (t_runs - t_drop):.0f} % of the wall time)")  # fmt: skip
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -66,10 +66,15 @@ def cmd_samples(args: argparse.Namespace) -> int:
 def _instance(layout: Layout):
     from dagster import DagsterInstance
 
-    from neuropose_assets.instance import ensure_dagster_home
+    from neuropose_assets.instance import apply_pose_slots, ensure_dagster_home
 
     ensure_dagster_home(layout)
-    return DagsterInstance.get()
+    instance = DagsterInstance.get()
+    try:
+        apply_pose_slots(instance)
+    except ValueError as err:  # a bad $NEUROPOSE_POSE_SLOTS
+        raise SystemExit(f"error: {err}") from None
+    return instance
 
 
 def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: str,
@@ -894,6 +899,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from neuropose_assets.instance import ensure_dagster_home
 
     ensure_dagster_home(layout)
+    from dagster import DagsterInstance
+
+    from neuropose_assets.instance import apply_pose_slots
+
+    try:
+        with DagsterInstance.get() as instance:
+            slots, why = apply_pose_slots(instance)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"pose estimations at once (pool pose_model): {slots} — {why}")
     if args.host not in LOOPBACK:
         print(f"WARNING: the Dagster UI has no authentication. Bound to {args.host}, anyone who can reach port "
               f"{args.port} can read every output and start or stop runs. Keep the default 127.0.0.1 and reach it "

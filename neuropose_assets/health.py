@@ -9,6 +9,7 @@ importing TensorFlow or MediaPipe.
   patient data; ``chmod 700``);
 * ``intake``: the intake folder exists and is readable (warn when absent: nothing is delivered yet);
 * ``instance``: the Dagster instance under the data root opens and answers a run query;
+* ``pose_pool``: the ``pose_model`` pool's limit equals the hardware rule (:mod:`.core.concurrency`; warn otherwise);
 * ``daemon``: its heartbeat is less than :data:`HEARTBEAT_MAX_AGE_S` old (fail when the UI is recorded as running but
   the daemon is silent; warn when no UI runs — headless ``run`` needs no daemon);
 * ``pose_model``: BlazePose's model files inside the mediapipe wheel match their pinned SHA-256; MeTRAbs, when
@@ -163,6 +164,7 @@ def _instance_and_daemon(layout: Layout, ui: dict | None) -> list[Check]:
         return [Check("instance", "fail", f"the instance under {layout.dagster_home} does not open: {err}"),
                 Check("daemon", "warn", "no instance, no daemon")]
     checks = [Check("instance", "ok", f"{layout.dagster_home} opens ({'runs recorded' if n else 'no runs yet'})")]
+    checks.append(_pose_pool(inst))
     beats = inst.get_daemon_heartbeats() or {}
     latest = max((hb.timestamp for hb in beats.values()), default=None)
     age = time.time() - latest if latest is not None else None
@@ -178,6 +180,23 @@ def _instance_and_daemon(layout: Layout, ui: dict | None) -> list[Check]:
                                               "queued runs and retries; headless `run` does not need it)"))  # fmt: skip
     inst.dispose()
     return checks
+
+
+def _pose_pool(inst) -> Check:
+    from neuropose_assets.core.concurrency import POSE_POOL, pose_slots
+
+    try:
+        want, why = pose_slots(os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose"))
+    except ValueError as err:
+        return Check("pose_pool", "fail", str(err))
+    storage = inst.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return Check("pose_pool", "warn", "this instance's storage has no pools: pose estimations are not limited")
+    have = storage.get_concurrency_info(POSE_POOL).slot_count
+    if have != want:
+        return Check("pose_pool", "warn", f"pool {POSE_POOL} allows {have} at once, the hardware rule {want} ({why}); "
+                                          "the CLI applies the rule whenever it opens the instance")  # fmt: skip
+    return Check("pose_pool", "ok", f"{have} pose estimation(s) at once — {why}")
 
 
 def _pose_model() -> list[Check]:

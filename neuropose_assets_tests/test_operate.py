@@ -82,7 +82,8 @@ def test_version_lists_models_and_libraries_without_importing_them():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
-def test_health_reports_every_check_and_fails_on_what_is_wrong(tmp_path):
+def test_health_reports_every_check_and_fails_on_what_is_wrong(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))  # restored afterwards (ensure_dagster_home sets it)
     root = tmp_path / "data"
     env = {"NEUROPOSE_INTAKE": str(tmp_path / "intake"), "NEUROPOSE_MODEL_CACHE": str(tmp_path / "models")}
     res = _cli("health", "--json", "--data-root", str(root), env=env)  # creates the root 0700, no instance yet
@@ -90,15 +91,19 @@ def test_health_reports_every_check_and_fails_on_what_is_wrong(tmp_path):
     assert res.returncode == 1 and checks["instance"]["status"] == "fail"
     assert checks["data_root"]["status"] == "ok" and oct(root.stat().st_mode & 0o777) == "0o700"
     from neuropose_assets.core.storage import Layout
-    from neuropose_assets.instance import ensure_dagster_home
+    import dagster as dg
+
+    from neuropose_assets.instance import apply_pose_slots, ensure_dagster_home
 
     ensure_dagster_home(Layout(root))
+    with dg.DagsterInstance.from_config(str(root / "dagster_home")) as inst:
+        apply_pose_slots(inst)
     (tmp_path / "intake").mkdir()
     res = _cli("health", "--data-root", str(root), env=env)
     assert res.returncode == 0, res.stdout  # warnings (no daemon, no UI) do not fail
     lines = {line.split()[1]: line.split()[0] for line in res.stdout.splitlines()}
-    assert lines == {"data_root": "ok", "intake": "ok", "instance": "ok", "daemon": "warn", "pose_model": "ok",
-                     "disk": "ok", "webserver": "warn"}  # fmt: skip
+    assert lines == {"data_root": "ok", "intake": "ok", "instance": "ok", "pose_pool": "ok", "daemon": "warn",
+                     "pose_model": "ok", "disk": "ok", "webserver": "warn"}  # fmt: skip
     os.chmod(root, 0o755)  # patient data readable by others
     res = _cli("health", "--json", "--data-root", str(root), env=env)
     bad = {c["name"]: c for c in json.loads(res.stdout)["checks"]}["data_root"]
@@ -159,3 +164,28 @@ def test_health_webserver_check_against_real_sockets(tmp_path):
     finally:
         wide.shutdown()
     assert _webserver(None).status == "warn"
+
+
+def test_pose_pool_follows_the_hardware_and_is_applied_to_the_instance(monkeypatch):
+    import dagster as dg
+
+    from neuropose_assets.core.concurrency import POSE_POOL, pose_slots
+    from neuropose_assets.instance import apply_pose_slots
+
+    assert pose_slots("blazepose", cores=8, override="") == (8, "BlazePose on the CPU: one per core (8 core(s))")
+    assert pose_slots("metrabs", cores=8, gpus=2, override="")[0] == 2
+    assert pose_slots("metrabs", cores=8, gpus=0, override="")[0] == 1
+    assert pose_slots("blazepose", cores=8, override="3")[0] == 3
+    with pytest.raises(ValueError, match="positive integer"):
+        pose_slots("blazepose", override="0")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    from neuropose_assets.core.concurrency import gpu_count
+
+    assert gpu_count() == 0
+    monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "3")
+    with dg.instance_for_test() as inst:
+        assert apply_pose_slots(inst, "blazepose") == (3, "$NEUROPOSE_POSE_SLOTS=3")
+        assert inst.event_log_storage.get_concurrency_info(POSE_POOL).slot_count == 3
+        monkeypatch.delenv("NEUROPOSE_POSE_SLOTS")
+        n, _ = apply_pose_slots(inst, "blazepose")
+        assert n == (os.cpu_count() or 1) == inst.event_log_storage.get_concurrency_info(POSE_POOL).slot_count

@@ -144,10 +144,13 @@ def poses(
         f"({100 * s['subject_coverage']:.1f} %), {s['n_tracks']} track(s); model load {load_s:.2f} s, "
         f"inference {run.timings['inference_s']:.2f} s"
     )
+    slots = _pose_slots(context)
+    prov["pose_slots"] = slots
     return dg.Output(
         ProvenancedTable(run.table, prov),
         metadata={
             **{k: v for k, v in s.items() if v is not None},
+            "pose_slots": slots if slots is not None else "unlimited",
             "model": f"{backend.info.name}/{backend.info.variant}",
             "model_checksum": backend.info.checksum,
             "model_load_s": round(load_s, 3),
@@ -155,6 +158,16 @@ def poses(
             "frames_per_s": round(run.n_frames / max(run.timings["decode_and_inference_s"], 1e-9), 2),
         },
     )
+
+
+def _pose_slots(context: dg.AssetExecutionContext) -> int | None:
+    """The ``pose_model`` pool's limit in this instance (how many estimations may run at once), for the record."""
+    from neuropose_assets.core.concurrency import POSE_POOL
+
+    storage = context.instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return None
+    return storage.get_concurrency_info(POSE_POOL).slot_count
 
 
 def import_marker_file(key: str, storage: StorageResource, raw_video: ProvenancedTable):

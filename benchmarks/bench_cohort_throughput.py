@@ -1,0 +1,109 @@
+"""Cohort throughput through the daemon, next to one bare MediaPipe loop over the same clips, in one run.
+
+Twelve clips (the nine pinned samples plus three brightness-shifted copies of Pose2Sim clips, so every clip has its
+own content) are dropped into the intake folder of a fresh `neuropose-assets ui`; the benchmark waits until every
+per-video run finished and reports total frames / wall time from the drop.  It does so for each pose-pool limit
+given (default: 1, then the hardware's, :func:`neuropose_assets.core.concurrency.pose_slots`), after a bare loop over
+the same files in this process (decode with OpenCV, `mediapipe.solutions.pose` — the upper bound of one pose model).
+Also per run: the fixed cost = the run's wall time − its `poses` step.  The cohort and review sensors tick every
+600 s here, i.e. after the measurement (they would compete for the cores).
+
+    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS ...]
+
+Targets (scaling issue): cohort throughput ≥ 1.6× the bare loop on this 2-core machine; fixed cost ≤ 3 s per video.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_pose_throughput import bare_loop  # noqa: E402
+from daemon_ui import finished_runs, poses_span, running_ui  # noqa: E402
+
+from neuropose_assets.core.pose.blazepose import BlazePoseBackend  # noqa: E402
+from neuropose_assets.core.samples import fetch_samples  # noqa: E402
+from neuropose_assets.core.storage import default_cache_dir  # noqa: E402
+from neuropose_assets_tests import media  # noqa: E402
+
+
+def make_clips(staging: Path) -> dict[str, int]:
+    """The twelve clips in ``staging``; returns name → frames."""
+    import cv2
+
+    samples = fetch_samples(default_cache_dir() / "samples")
+    for key, path in samples.items():
+        os.link(path, staging / f"{key}.mp4")
+    for i, key in enumerate(("pose2sim_single_cam02", "pose2sim_multi_cam03", "pose2sim_single_cam04")):
+        media.ffmpeg("-i", str(samples[key]), "-vf", f"eq=brightness={0.02 * (i + 1):.2f}", "-c:v", "libx264",
+                     "-preset", "veryfast", str(staging / f"{key}_bright.mp4"))  # fmt: skip
+    out = {}
+    for f in sorted(staging.iterdir()):
+        cap = cv2.VideoCapture(str(f))
+        out[f.name] = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        cap.release()
+    return out
+
+
+def through_daemon(staging: Path, tmp: Path, slots: int, port: int) -> dict:
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    intake, data = tmp / f"intake{slots}", tmp / f"data{slots}"
+    (intake / "cohort").mkdir(parents=True)
+    with running_ui(data, intake, port, NEUROPOSE_COHORT_INTERVAL_SECONDS="600", NEUROPOSE_POSE_SLOTS=str(slots)):
+        time.sleep(5)  # let the daemon's first ticks pass
+        n = len(list(staging.iterdir()))
+        t_drop = time.time()
+        for f in sorted(staging.iterdir()):
+            os.link(f, intake / "cohort" / f.name)
+        os.environ["DAGSTER_HOME"] = str(data / "dagster_home")
+        inst = DagsterInstance.get()
+        done = finished_runs(inst, n)
+        t_end = max(r.end_time for r in done)
+        fixed, pose_spans = [], []
+        for r in done:
+            span = poses_span(inst, r.dagster_run.run_id)
+            if span:
+                pose_spans.append(span)
+                fixed.append((r.end_time - r.start_time) - (span[1] - span[0]))
+        pose_spans.sort()
+        overlap = sum(b[0] < a[1] for a, b in zip(pose_spans, pose_spans[1:]))
+        ok = sum(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in done)
+        first_start = min(r.start_time for r in done)
+        return {"wall_s": t_end - t_drop, "ok": ok, "n": n, "fixed_s": sorted(fixed), "overlapping_pose_steps": overlap,
+                "drop_to_first_start_s": first_start - t_drop}  # fmt: skip
+
+
+def main() -> None:
+    from neuropose_assets.core.concurrency import pose_slots
+
+    variants = [int(a) for a in sys.argv[1:]] or [1, pose_slots("blazepose", override="")[0]]
+    tmp = Path(tempfile.mkdtemp(prefix="np-cohort-"))
+    staging = tmp / "staging"
+    staging.mkdir()
+    frames = make_clips(staging)
+    total = sum(frames.values())
+    kwargs = {**BlazePoseBackend().info.settings, "enable_segmentation": False}
+    t = time.perf_counter()
+    for f in sorted(staging.iterdir()):
+        bare_loop(f, kwargs)
+    bare_s = time.perf_counter() - t
+    print(f"{len(frames)} clips, {total} frames; bare MediaPipe loop: {bare_s:.1f} s = {total / bare_s:.1f} frames/s")
+    for i, slots in enumerate(variants):
+        r = through_daemon(staging, tmp, slots, 3460 + i)
+        fps = total / r["wall_s"]
+        fixed = r["fixed_s"]
+        print(f"pose slots {slots}: {r['ok']}/{r['n']} runs ok; drop → last run finished {r['wall_s']:.1f} s = "
+              f"{fps:.1f} frames/s = {fps / (total / bare_s):.2f}× the bare loop; first run started "
+              f"{r['drop_to_first_start_s']:.1f} s after the drop; overlapping pose steps: "
+              f"{r['overlapping_pose_steps']}; fixed cost per run (run wall − poses step): median "
+              f"{fixed[len(fixed) // 2]:.1f} s, min {fixed[0]:.1f}, max {fixed[-1]:.1f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Shared by the daemon benchmarks: start `neuropose-assets ui` on a data root and intake, wait for per-video runs,
+and the `poses` step span of a run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def running_ui(data: Path, intake: Path, port: int, **env_vars: str):
+    """`neuropose-assets ui` on ``data`` watching ``intake`` (stable after 1 s, scanned every 5 s), extra environment
+    ``env_vars``; yields once the webserver answers, stops the whole process group afterwards."""
+    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
+           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "5", **env_vars}  # fmt: skip
+    cli = Path(sys.executable).parent / "neuropose-assets"
+    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        for _ in range(180):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def finished_runs(inst, n: int, job: str = "per_video_job", poll_s: float = 2.0) -> list:
+    """Wait until ``n`` runs of ``job`` ended (success or failure); returns their run records."""
+    from dagster import DagsterRunStatus
+
+    while True:
+        runs = [r for r in inst.get_run_records(limit=10 * n) if r.dagster_run.job_name == job]
+        done = [r for r in runs if r.dagster_run.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
+        if len(done) >= n:
+            return done
+        time.sleep(poll_s)
+
+
+def poses_span(inst, run_id: str) -> tuple[float, float] | None:
+    """(start, end) timestamps of the run's `poses` step, or None."""
+    from dagster import DagsterEventType
+
+    ev = [e for e in inst.all_logs(run_id) if e.dagster_event and e.step_key == "poses"]
+    s = [e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_START]
+    e_ = [e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_SUCCESS]
+    return (s[0], e_[0]) if s and e_ else None
