@@ -1,5 +1,5 @@
 """The real thing: `neuropose-assets ui` (dagster dev: webserver + daemon) picks up a burst of videos dropped into
-the intake folder, runs them all, respects the one-pose-estimation-at-a-time pool, and refreshes the cohort matrix."""
+the intake folder, runs them all, respects the pose pool's limit, and refreshes the cohort matrix."""
 
 import contextlib
 import os
@@ -39,7 +39,7 @@ def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monke
         clips.append(out)
     intake, data = tmp_path / "intake", tmp_path / "data"
     (intake / "burst").mkdir(parents=True)
-    with running_ui(intake, data):
+    with running_ui(intake, data, NEUROPOSE_POSE_SLOTS="1"):  # the limit is respected (here: one at a time)
         # a cohort with a protocol: one walk, one sit-to-stand, one video that no rule declares
         (intake / "burst" / "protocol.yaml").write_text(
             'videos:\n  "trial_0.mp4": {task: gait}\n  "trial_1.mp4": {task: sit_to_stand, expected_repetitions: 5}\n')
@@ -156,7 +156,7 @@ def test_a_killed_run_worker_does_not_stall_the_pose_pool(tmp_path, cam01, monke
     intake, data = tmp_path / "intake", tmp_path / "data"
     (intake / "c").mkdir(parents=True)
     media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-c", "copy", str(tmp_path / "second.mp4"))
-    with running_ui(intake, data, offset=29):
+    with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1"):
         os.link(cam01, intake / "c" / "first.mp4")
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
         inst = DagsterInstance.get()
