@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from neuropose_assets.core.storage import Layout
@@ -11,17 +10,36 @@ from neuropose_assets.core.storage import Layout
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
 
+#: the instance's PostgreSQL URL (``postgresql://user:password@host:5432/db``); unset = SQLite under the data root
+ENV_POSTGRES = "NEUROPOSE_POSTGRES_URL"
+POSTGRES_STORAGE = f"""
+# selected by ${ENV_POSTGRES} (neuropose_assets/instance.py): runs, event log and schedules in PostgreSQL; the URL,
+# which holds the password, stays in the environment
+storage:
+  postgres:
+    postgres_url:
+      env: {ENV_POSTGRES}
+"""
+
+
+def instance_yaml() -> bytes:
+    """The instance configuration: the repository's ``dagster.yaml``, plus PostgreSQL storage when
+    ``$NEUROPOSE_POSTGRES_URL`` is set (SQLite under ``dagster_home`` otherwise, the zero-setup default)."""
+    base = REPO_DAGSTER_YAML.read_bytes() if REPO_DAGSTER_YAML.exists() else b"telemetry:\n  enabled: false\n"
+    return base + POSTGRES_STORAGE.encode() if os.environ.get(ENV_POSTGRES) else base
+
+
 def ensure_dagster_home(layout: Layout) -> Path:
-    """Create ``dagster_home`` with the project's ``dagster.yaml`` (refreshed when the repository copy changes),
+    """Create ``dagster_home`` with the instance configuration (:func:`instance_yaml`, rewritten when it changes),
     point ``$DAGSTER_HOME`` at it, and return it."""
+    from neuropose_assets.core.atomic import atomic_write_bytes
+
     home = layout.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    if REPO_DAGSTER_YAML.exists():
-        if not target.exists() or target.read_bytes() != REPO_DAGSTER_YAML.read_bytes():
-            shutil.copyfile(REPO_DAGSTER_YAML, target)
-    elif not target.exists():
-        target.write_text("telemetry:\n  enabled: false\n")
+    want = instance_yaml()
+    if not target.exists() or target.read_bytes() != want:
+        atomic_write_bytes(target, want)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

