@@ -753,18 +753,24 @@ def backfill_partitions(layout: Layout, cohort: str, *, missing_only: bool) -> l
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.storage import Registry
+
     layout = _layout(args)
     cohort = sanitize_key(args.cohort)
     keys = backfill_partitions(layout, cohort, missing_only=args.missing_only)
-    if not keys:
-        print(f"nothing to backfill in cohort {cohort!r}")
-        return 0
     instance = _instance(layout)
-    missing = [k for k in keys if not instance.has_dynamic_partition("videos", k)]
-    if missing:  # registered but never added (e.g. a fresh instance over an old data root)
+    # every registered video of the cohort is a partition of this instance, also one that needs no run (e.g. a new
+    # PostgreSQL instance over an existing data root: its outputs stay valid)
+    registered = [e.partition for e in Registry(layout).members(cohort)]
+    missing = [k for k in registered if not instance.has_dynamic_partition("videos", k)]
+    if missing:
         instance.add_dynamic_partitions("videos", missing)
-    if not instance.has_dynamic_partition("cohorts", cohort):
+    if registered and not instance.has_dynamic_partition("cohorts", cohort):
         instance.add_dynamic_partitions("cohorts", [cohort])
+    if not keys:
+        print(f"nothing to backfill in cohort {cohort!r}"
+              + (f"; {len(missing)} registered video(s) added to the instance as partitions" if missing else ""))
+        return 0
     if args.in_process:
         from neuropose_assets.definitions import build_defs
 

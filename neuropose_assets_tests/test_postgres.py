@@ -52,6 +52,21 @@ def test_headless_run_and_health_on_postgres(postgres_url, tmp_path, cam01):
     health = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "health", "--data-root", str(root)],
                             capture_output=True, text=True, env=env)  # fmt: skip
     assert "ok    instance" in health.stdout and "ok    pose_pool" in health.stdout, health.stdout
+    # moving an instance: a data root analysed on SQLite, then opened with PostgreSQL — `backfill --missing-only`
+    # runs nothing (the outputs are valid) but makes every registered video a partition of the new instance
+    sqlite_root = tmp_path / "sqlite_data"
+    plain = {k: v for k, v in os.environ.items() if k != "NEUROPOSE_POSTGRES_URL"}
+    assert subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "run", str(cam01), "--task", "generic",
+                           "--key", "moved", "--no-review", "--data-root", str(sqlite_root)], env=plain,
+                          capture_output=True).returncode == 0  # fmt: skip
+    moved = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "backfill", "runs", "--missing-only",
+                            "--data-root", str(sqlite_root)], capture_output=True, text=True, env=env)  # fmt: skip
+    assert moved.returncode == 0 and "nothing to backfill" in moved.stdout and "1 registered video" in moved.stdout
+    import psycopg2
+
+    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from dynamic_partitions where partition = 'moved'")
+        assert cur.fetchone()[0] == 1
     # without the variable the same data root falls back to SQLite (the zero-setup default)
     from neuropose_assets.instance import instance_yaml
 
