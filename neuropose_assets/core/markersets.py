@@ -62,7 +62,7 @@ class MarkerMapping(BaseModel):
         joints:
           left_heel: [[LCAL]]
           left_knee: [[LKNL, LKNM], [LKNL]]     # both epicondyles, else the lateral one
-        hip_markers: {left_asis: LASI, right_asis: RASI, sacrum: SACR}
+        hip_markers: [{left_asis: LASI, right_asis: RASI, sacrum: SACR}]   # one or more sets, first complete one
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
