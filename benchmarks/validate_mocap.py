@@ -29,7 +29,7 @@ import polars as pl
 
 from neuropose_assets.core.agreement import event_agreement
 from neuropose_assets.core.opensim import round_trip
-from neuropose_assets.core.samples import MOCAP_SAMPLES, fetch_mocap_samples
+from neuropose_assets.core.samples import fetch_mocap_samples
 from neuropose_assets.core.storage import Layout, default_cache_dir
 
 def validate(layout: Layout) -> dict:

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from neuropose_assets.core.intake import scan_intake
-from neuropose_assets.core.mocap import import_markers, read_c3d, read_trc, write_trc
+from neuropose_assets.core.mocap import read_c3d, read_trc, write_trc
 from neuropose_assets.core.samples import fetch_mocap_samples
 from neuropose_assets.core.storage import Layout, default_cache_dir
 from neuropose_assets.core.tables import read_provenance

@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from neuropose_assets.core.errors import VideoError
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
-from neuropose_assets.core.storage import MAPPING_FILE
 
 #: joints whose definition is fixed (module docstring), not taken from a marker list unless the set names them
 DERIVED = ("pelvis", "neck")

@@ -30,10 +30,10 @@ import polars as pl
 
 from neuropose_assets.core.errors import VideoError
 from neuropose_assets.core.frames import FrameTransform, lab_to_camera, lab_vertical
-from neuropose_assets.core.markersets import MAPPING_FILE, MarkerMapping, choose_mapping, clinical_from_markers
+from neuropose_assets.core.markersets import MarkerMapping, choose_mapping, clinical_from_markers
 from neuropose_assets.core.pose.base import MARKER_CAPTURE, ModelInfo
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
-from neuropose_assets.core.storage import MARKER_EXTENSIONS
+from neuropose_assets.core.storage import MAPPING_FILE, MARKER_EXTENSIONS
 from neuropose_assets.core.video import VideoProbe
 
 #: vertical ground reaction force that counts as foot contact, N
