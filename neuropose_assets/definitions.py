@@ -14,7 +14,6 @@ import dagster as dg
 from neuropose_assets.core.storage import Layout, default_data_root, secure_data_root
 from neuropose_assets.dagster_defs.analysis import events_and_repetitions, outcomes, task
 from neuropose_assets.dagster_defs.assets import features, poses, raw_video
-from neuropose_assets.dagster_defs.checks import ALL_CHECKS
 from neuropose_assets.dagster_defs.cohort import cohort_outcomes
 from neuropose_assets.dagster_defs.common import PER_VIDEO
 from neuropose_assets.dagster_defs.distributed import per_video_executor
@@ -86,7 +85,6 @@ def build_defs(data_root: str | None = None, pose_model: PoseModelResource | Non
     :func:`build_resources`)."""
     return dg.Definitions(
         assets=[*PER_VIDEO_ASSETS, *REVIEW_ASSETS, *COHORT_ASSETS],
-        asset_checks=ALL_CHECKS,
         jobs=[per_video_job, review_job, cohort_job],
         sensors=[intake_sensor, cohort_sensor, review_sensor],
         resources=build_resources(data_root, pose_model),

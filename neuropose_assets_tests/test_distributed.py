@@ -80,7 +80,7 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
     from distributed import Client
 
     from neuropose_assets.core.samples import fetch_samples
-    from neuropose_assets.dagster_defs.checks import ALL_CHECKS
+    from neuropose_assets.dagster_defs.checks import CHECKS
     from neuropose_assets.definitions import PER_VIDEO_ASSETS
     from neuropose_assets_tests.test_daemon import _wait, running_ui
 
@@ -124,7 +124,6 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
                      (e.message, str(getattr(e.dagster_event.event_specific_data, "error", ""))[-1500:])
                      for e in inst.all_logs(r.run_id) if e.is_dagster_event and e.dagster_event.is_failure][:3]) for r in runs
                     if r.status != DagsterRunStatus.SUCCESS]  # fmt: skip
-        Path("/tmp/dist_fail.txt").write_text(repr(failures))
         assert not failures, (failures, logs)
 
         layout = Layout(data)
@@ -148,7 +147,7 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
             e = rec.event_log_entry.dagster_event.event_specific_data
             if e.partition in keys:
                 by[(e.asset_key, e.check_name, e.partition)] = e.passed or e.severity.value == "WARN"
-        n_specs = sum(1 for c in ALL_CHECKS for s in c.check_specs if s.asset_key in per_video_keys)
+        n_specs = sum(1 for c in CHECKS if AssetKey(c.asset) in per_video_keys)
         assert len(by) == n_specs * len(keys), (len(by), n_specs)
         assert all(by.values()), [k for k, v in by.items() if not v]
         assert workers == {"hostA", "hostB"}, workers  # the cohort was spread over both hosts

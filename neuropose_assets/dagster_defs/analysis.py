@@ -13,6 +13,7 @@ import polars as pl
 
 from neuropose_assets.core.events import EventsConfig
 from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.core.tasks import TaskSpec
 from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
@@ -37,7 +38,9 @@ def task_spec(task: ProvenancedTable) -> TaskSpec:
     description="The clinical task the video shows (gait, tug, sit_to_stand, squat, arm_raise, generic) and its "
     "parameters, as declared by the cohort's protocol.yaml or --task. Its data version is the declaration: declaring "
     "another task makes every task-dependent asset stale.",
+    check_specs=check_specs("task", partitions_def=videos),
 )
+@checked("task")
 def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
     key = context.partition_key
     try:
@@ -89,9 +92,11 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
     },
     partitions_def=videos,
     group_name=PER_VIDEO,
+    check_specs=check_specs("events", "repetitions", partitions_def=videos),
 )
+@checked("events", "repetitions")
 def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAssetConfig, features: ProvenancedTable,
-                           task: ProvenancedTable):  # fmt: skip
+                           task: ProvenancedTable, storage: StorageResource):  # fmt: skip  # noqa: ARG001 - checks
     from neuropose_assets.core.events import analyse_task
     from neuropose_assets.core.pose.base import MARKER_CAPTURE
 
@@ -140,9 +145,12 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
     description="Clinical outcomes of the task (e.g. cadence, stance %, gait speed, 5×STS time, TUG time, squat "
     "depth, peak arm elevation): one row per measure with value, unit, definition and source; a value that cannot be "
     "computed honestly is null with the reason. Numeric outcomes are also float metadata (charted across partitions).",
+    check_specs=check_specs("outcomes", partitions_def=videos),
 )
+@checked("outcomes")
 def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, events: ProvenancedTable,
-             repetitions: ProvenancedTable, task: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+             repetitions: ProvenancedTable, task: ProvenancedTable,
+             storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
     from neuropose_assets.core.outcomes import compute_outcomes
 
     t0 = time.perf_counter()

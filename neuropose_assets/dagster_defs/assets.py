@@ -16,6 +16,7 @@ from neuropose_assets.core.kinematics import FeaturesConfig
 from neuropose_assets.core.pose.tracking import TrackingConfig
 from neuropose_assets.core.storage import MARKER_EXTENSIONS
 from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import PER_VIDEO, TRANSIENT_RETRY, fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
 from neuropose_assets.dagster_defs.distributed import POSES_OP_TAGS, worker_name
@@ -41,7 +42,9 @@ FeaturesAssetConfig = dagster_config(FeaturesConfig)
     retry_policy=TRANSIENT_RETRY,
     code_version="1",
     description="Registers the delivered video: SHA-256 (the data version), probe, immutable content-addressed copy.",
+    check_specs=check_specs("raw_video", partitions_def=videos),
 )
+@checked("raw_video")
 def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
     from neuropose_assets.core.rawvideo import claim_content, store_video
 
@@ -115,7 +118,9 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     "is chosen by an explicit policy. Frames with nobody detected stay as gap rows. Marker-based capture (TRC / C3D) "
     "is read instead of estimated: clinical joints from its marker set, its lab frame verified and rotated into the "
     "camera frame.",
+    check_specs=check_specs("poses", partitions_def=videos),
 )
+@checked("poses")
 def poses(
     context: dg.AssetExecutionContext, config: PosesConfig, pose_model: PoseModelResource, storage: StorageResource,
     raw_video: ProvenancedTable,
@@ -240,9 +245,12 @@ def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
     code_version="3",
     description="One person on the clinical joint set: gap-filled, low-pass filtered, root-centred 3D (mm), 2D (px), "
     "speeds (mm/s), joint angles (deg), time (s).",
+    check_specs=check_specs("features", partitions_def=videos),
 )
+@checked("features")
 def features(
-    context: dg.AssetExecutionContext, config: FeaturesAssetConfig, poses: ProvenancedTable
+    context: dg.AssetExecutionContext, config: FeaturesAssetConfig, poses: ProvenancedTable,
+    storage: StorageResource,  # noqa: ARG001 - the checks read the written file through it
 ) -> dg.Output[ProvenancedTable]:
     from neuropose_assets.core.kinematics import ANGLE_COLUMNS, compute_features
     from neuropose_assets.core.skeletons import get_skeleton

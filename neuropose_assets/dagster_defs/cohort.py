@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import COHORT, since, versions
 from neuropose_assets.dagster_defs.partitions import cohorts
 from neuropose_assets.dagster_defs.resources import StorageResource
@@ -37,7 +38,9 @@ def _measure_order(names: set[str]) -> list[str]:
     description="One row per video of the cohort: partition, task, whether it was declared, and every outcome (null "
     "where it does not apply or could not be computed; the reason is in the video's outcomes table). For notebooks; "
     "`neuropose-assets outcomes COHORT --csv FILE` writes it for R / SPSS / Excel.",
+    check_specs=check_specs("cohort_outcomes", partitions_def=cohorts),
 )
+@checked("cohort_outcomes")
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
     from neuropose_assets.core.outcomes import wide
 

@@ -8,6 +8,7 @@ import polars as pl
 
 from neuropose_assets.core.dtw import CohortDTWConfig, DTWConfig
 from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import COHORT, PER_VIDEO, fail, mean_or_null, provenance, since, versions
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
@@ -38,9 +39,12 @@ def _dtw_metadata(df: pl.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
     code_version="3",
     description="Exact DTW between every pair of repetitions (gait cycles) of one video, within each side "
     "(long table a, b, distance).",
+    check_specs=check_specs("repetition_dtw", partitions_def=videos),
 )
+@checked("repetition_dtw")
 def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, features: ProvenancedTable,
-                   repetitions: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+                   repetitions: ProvenancedTable,
+                   storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
     from neuropose_assets.core.dtw import RESULT_SCHEMA, config_json, enable_numba_cache, pairwise, repetition_sequences
     from neuropose_assets.core.storage import default_cache_dir
 
@@ -70,7 +74,9 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
     description="Exact DTW between the videos of a cohort that show the same task, on each video's time-normalised "
     "mean repetition (for gait: mean gait cycle per foot, 0–100 %). Members without repetitions, or whose outputs are "
     "missing, are skipped and listed in the metadata.",
+    check_specs=check_specs("cohort_dtw", partitions_def=cohorts),
 )
+@checked("cohort_dtw")
 def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
                storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip
     from neuropose_assets.core.atomic import sha256_file

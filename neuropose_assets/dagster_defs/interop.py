@@ -14,6 +14,7 @@ import polars as pl
 
 from neuropose_assets.core.errors import VideoError
 from neuropose_assets.core.tables import ProvenancedTable
+from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.assets import MARKER_FORMATS
 from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
 from neuropose_assets.dagster_defs.partitions import videos
@@ -30,7 +31,9 @@ REFERENCE_SCHEMA = {"event": pl.Utf8, "side": pl.Utf8, "frame": pl.Int32, "time_
     description="Events recorded with marker-based capture (C3D events, force-plate contacts at 20 N, a ground "
     "reaction .mot) in frames and seconds, with their source — the reference for the detected events (empty for a "
     "video).",
+    check_specs=check_specs("reference_events", partitions_def=videos),
 )
+@checked("reference_events")
 def reference_events(context: dg.AssetExecutionContext, storage: StorageResource,
                      raw_video: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
     from neuropose_assets.dagster_defs.assets import import_marker_file
@@ -55,7 +58,9 @@ def reference_events(context: dg.AssetExecutionContext, storage: StorageResource
     code_version="1",
     description="OpenSim export: the clinical joints as markers (.trc, metres, X forward, Y up, Z right), the joint "
     "angles (.mot, degrees) and both as CSV, under <data root>/exports. Frames without any joint are left out.",
+    check_specs=check_specs("opensim_export", partitions_def=videos),
 )
+@checked("opensim_export")
 def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource,
                    features: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
     from neuropose_assets.core.opensim import FORMATS, opensim_tables, write_export
