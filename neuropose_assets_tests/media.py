@@ -59,3 +59,16 @@ def truncated_index_first(src: Path, out: Path, fraction: float = 0.4) -> Path:
     whole.unlink()
     out.write_bytes(data[: int(len(data) * fraction)])
     return out
+
+
+def long_video(src: Path, out: Path, seconds: float, vf: str | None = None) -> Path:
+    """``src`` played forwards then backwards, repeated to ``seconds`` (H.264, no audio), optionally filtered by ``vf``
+    (e.g. ``scale=1920:1080``).  The motion stays continuous — a plain loop would jump back at every repeat and start
+    a new person track each time — so one subject is tracked throughout (benchmarks of long recordings)."""
+    there_and_back = out.with_name(out.stem + "_palindrome.mkv")
+    ffmpeg("-i", str(src), "-filter_complex", "[0:v]split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1[v]", "-map", "[v]",
+           "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(there_and_back))  # fmt: skip
+    ffmpeg("-stream_loop", "-1", "-i", str(there_and_back), "-t", str(seconds), *(["-vf", vf] if vf else []), "-an",
+           "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", str(out))  # fmt: skip
+    there_and_back.unlink()
+    return out
