@@ -19,7 +19,9 @@ importing TensorFlow or MediaPipe.
   store keeps a copy of every delivered file);
 * ``webserver``: when ``neuropose-assets ui`` is running (its ``ui.json`` under the instance), it answers on the
   recorded address and, when started on loopback, listens on loopback only (fail otherwise); a UI deliberately bound
-  to another address warns (no authentication).
+  to another address warns (no authentication);
+* ``dask`` (only with ``$NEUROPOSE_DASK_SCHEDULER``): the scheduler answers and some worker holds the ``POSE``
+  resource (fail otherwise: per-video runs would wait).
 """
 
 from __future__ import annotations
@@ -278,8 +280,31 @@ def _webserver(ui: dict | None) -> Check:
                                       "proxy")  # fmt: skip
 
 
+def _dask_cluster() -> list[Check]:
+    """With ``$NEUROPOSE_DASK_SCHEDULER`` set: the scheduler answers and has workers that hold the ``POSE`` resource
+    (else every ``poses`` step waits forever)."""
+    from neuropose_assets.dagster_defs.distributed import POSE_RESOURCE, SCHEDULER_ENV
+
+    address = os.environ.get(SCHEDULER_ENV)
+    if not address:
+        return []
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=5) as client:
+            workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    except (OSError, TimeoutError) as err:
+        return [Check("dask", "fail", f"the dask scheduler {address} does not answer ({type(err).__name__}): start "
+                                      "it (`dask scheduler`) or unset $NEUROPOSE_DASK_SCHEDULER")]  # fmt: skip
+    pose = sum(w.get("resources", {}).get(POSE_RESOURCE, 0) for w in workers)
+    if not pose:
+        return [Check("dask", "fail", f"{address}: {len(workers)} worker(s), none holds the {POSE_RESOURCE} resource: "
+                                      "per-video runs wait; start `neuropose-assets worker` on the compute hosts")]  # fmt: skip
+    return [Check("dask", "ok", f"{address}: {len(workers)} worker process(es), {pose:g} pose estimation(s) at once")]
+
+
 def health_checks(layout: Layout, intake: Path) -> list[Check]:
     """Every check of the module docstring, in order."""
     ui = _ui_record(layout)
     return [_data_root(layout), _intake(intake), *_instance_and_daemon(layout, ui), *_pose_model(),
-            _disk(layout, intake), _webserver(ui)]  # fmt: skip
+            _disk(layout, intake), _webserver(ui), *_dask_cluster()]  # fmt: skip

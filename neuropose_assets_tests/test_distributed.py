@@ -41,6 +41,16 @@ def test_worker_plan_follows_the_pose_slots(monkeypatch):
     assert POSES_OP_TAGS == {"dagster-dask/resource_requirements": '{"POSE": 1}'}
 
 
+def test_health_fails_when_the_scheduler_is_missing(monkeypatch):
+    from neuropose_assets.health import _dask_cluster
+
+    monkeypatch.delenv("NEUROPOSE_DASK_SCHEDULER", raising=False)
+    assert _dask_cluster() == []
+    monkeypatch.setenv("NEUROPOSE_DASK_SCHEDULER", f"tcp://127.0.0.1:{_free_port()}")
+    [check] = _dask_cluster()
+    assert check.status == "fail" and "does not answer" in check.detail
+
+
 def test_the_executor_is_chosen_by_the_environment(monkeypatch):
     import dagster as dg
 
@@ -126,6 +136,9 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
                     if r.status != DagsterRunStatus.SUCCESS]  # fmt: skip
         assert not failures, (failures, logs)
 
+        health = subprocess.run([cli, "health", "--data-root", str(data)], capture_output=True, text=True,
+                                env={**env, "NEUROPOSE_DASK_SCHEDULER": address})  # fmt: skip
+        assert "ok    dask" in health.stdout and "2 worker process(es), 2 pose estimation(s)" in health.stdout, health.stdout
         layout = Layout(data)
         per_video_keys = {k for a in PER_VIDEO_ASSETS for k in a.keys}
         workers, loads = set(), []
