@@ -205,3 +205,19 @@ def test_neuropose_numerical_expectations_under_the_sum_euclidean_convention():
     x = rng.standard_normal((5, 3, 3))
     shifted = np.concatenate([x[:1], x])  # a time shift by one duplicated frame
     assert compare(extract_units(_coords_table(x), cfg), extract_units(_coords_table(shifted), cfg), cfg)[0][1] == 0
+
+
+def test_long_recordings_compare_an_evenly_spaced_subset_of_repetitions():
+    from neuropose_assets.core.dtw import RepetitionDTWConfig, spread
+
+    assert spread(5, None) == [0, 1, 2, 3, 4] and spread(5, 10) == [0, 1, 2, 3, 4]
+    assert spread(700, 100)[0] == 0 and spread(700, 100)[-1] == 699 and len(spread(700, 100)) == 100
+    assert spread(9, 3) == [0, 4, 8]
+    assert RepetitionDTWConfig().max_repetitions_per_side == 100
+    with pytest.raises(ValueError):
+        RepetitionDTWConfig(max_repetitions_per_side=1)
+    f = _features(n=100)
+    reps = pl.DataFrame({"side": ["left"] * 9 + ["right"], "repetition": [*range(9), 0],
+                         "start_frame": [*range(0, 90, 10), 0], "end_frame": [*range(10, 100, 10), 10]})  # fmt: skip
+    groups = repetition_sequences(f, reps, DTWConfig(columns=("knee_deg",)), max_per_side=3)
+    assert list(groups["left"]) == ["left_0", "left_4", "left_8"] and list(groups["right"]) == ["right_0"]

@@ -87,6 +87,26 @@ class DTWConfig(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
+class RepetitionDTWConfig(DTWConfig):
+    """DTW between the repetitions (gait cycles) of one video.
+
+    Attributes:
+        max_repetitions_per_side: compare at most this many repetitions per side, evenly spaced over the recording
+            (first and last included; :func:`spread`). All pairs cost O(n²) DTWs: a 10-minute walk has ~700 cycles
+            per side, i.e. ~250 000 pairs, where 100 cycles (4 950 pairs) already describe the consistency of the
+            gait. ``None`` compares every repetition. The selection is recorded (metadata, provenance).
+    """
+
+    max_repetitions_per_side: int | None = Field(default=100, ge=2)
+
+
+def spread(n: int, k: int | None) -> list[int]:
+    """``min(n, k)`` indices into ``range(n)``, evenly spaced, first and last included (all when ``k`` is None)."""
+    if k is None or n <= k:
+        return list(range(n))
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, k)})
+
+
 class CohortDTWConfig(DTWConfig):
     """DTW across the videos of a cohort.
 
@@ -274,16 +294,20 @@ def pairwise(
     return df, computed
 
 
-def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig
-                         ) -> dict[str | None, dict[str, dict[str, np.ndarray]]]:  # fmt: skip
+def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig,
+                         max_per_side: int | None = None) -> dict[str | None, dict[str, dict[str, np.ndarray]]]:  # fmt: skip
     """Units of every repetition ``[start_frame, end_frame)``, grouped by side (``None`` for bilateral tasks) so
-    that only repetitions of the same side are compared: ``{side: {label: units}}``, labels ``left_0``, ``rep_3``."""
+    that only repetitions of the same side are compared: ``{side: {label: units}}``, labels ``left_0``, ``rep_3``.
+    With ``max_per_side``, at most that many per side, evenly spaced in time (:func:`spread`)."""
     units = extract_units(features, config)
     out: dict[str | None, dict[str, dict[str, np.ndarray]]] = {}
     for r in repetitions.iter_rows(named=True):
         if r["end_frame"] > r["start_frame"]:
             label = f"{r.get('side') or 'rep'}_{r['repetition']}"
             out.setdefault(r.get("side"), {})[label] = {u: x[r["start_frame"] : r["end_frame"]] for u, x in units.items()}
+    for side, seqs in out.items():
+        labels = list(seqs)  # in recording order
+        out[side] = {labels[i]: seqs[labels[i]] for i in spread(len(labels), max_per_side)}
     return out
 
 

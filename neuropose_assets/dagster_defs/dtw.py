@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from neuropose_assets.core.dtw import CohortDTWConfig, DTWConfig
+from neuropose_assets.core.dtw import CohortDTWConfig, DTWConfig, RepetitionDTWConfig
 from neuropose_assets.core.tables import ProvenancedTable
 from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import COHORT, PER_VIDEO, fail, mean_or_null, provenance, since, versions
@@ -14,7 +14,7 @@ from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
 from neuropose_assets.dagster_defs.resources import StorageResource
 
-DTWAssetConfig = dagster_config(DTWConfig)
+DTWAssetConfig = dagster_config(RepetitionDTWConfig)
 CohortDTWAssetConfig = dagster_config(CohortDTWConfig)
 
 
@@ -51,7 +51,7 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
     t0 = time.perf_counter()
     core_cfg = config_or_fail(config, "DTW")
     try:
-        groups = repetition_sequences(features.df, repetitions.df, core_cfg)
+        groups = repetition_sequences(features.df, repetitions.df, core_cfg, core_cfg.max_repetitions_per_side)
         if any(len(g) > 1 for g in groups.values()):
             enable_numba_cache(default_cache_dir() / "numba")
         parts = [pairwise(seqs, core_cfg)[0] for seqs in groups.values()]
@@ -61,7 +61,11 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
     df = pl.concat(parts) if parts else pl.DataFrame(schema=RESULT_SCHEMA)
     cfg = config_json(core_cfg)
     prov = provenance("repetition_dtw", repetitions.provenance, cfg, "tslearn")
-    return dg.Output(ProvenancedTable(df, prov), metadata={**_dtw_metadata(df, cfg), "compute_s": since(t0)})
+    found = repetitions.df.filter(pl.col("end_frame") > pl.col("start_frame")).group_by("side").len()
+    compared = {str(side or "both"): f"{len(groups.get(side, {}))} of {n}" for side, n in found.iter_rows()}
+    prov["repetitions_compared"] = compared
+    return dg.Output(ProvenancedTable(df, prov), metadata={**_dtw_metadata(df, cfg), "compute_s": since(t0),
+                                                           "repetitions_compared": dg.MetadataValue.json(compared)})  # fmt: skip
 
 
 @dg.asset(
