@@ -1,5 +1,5 @@
 """Command line: neuropose-assets {samples,demo,run,report,outcomes,export,agreement,benchmark,version,health,register,
-ingest,backfill,model,ui}.
+ingest,backfill,model,ui,worker}.
 
   samples   fetch the pinned sample clips (SHA-256 verified) into the cache and print their paths
   demo      fetch the samples, register them as partitions of one Dagster instance under the data root,
@@ -14,13 +14,15 @@ ingest,backfill,model,ui}.
             the first a warm-up); --compare-cpu: speed-up and 3D difference with accelerators hidden; --log appends
             to benchmarks/LOG.md
   version   package, pose models with their checksums, key library versions (--json)
-  health    data root, intake, instance, daemon heartbeat, pose model checksum, disk space, webserver binding;
-            exit code 1 when a check fails (--json)
+  health    data root, intake, instance, daemon heartbeat, pose model checksum, disk space, webserver binding,
+            dask cluster; exit code 1 when a check fails (--json)
   register  register a video or marker file (.trc / .c3d) as a partition (and cohort) of the instance
   ingest    place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded)
   backfill  re-run a cohort (all videos, or only failed/missing ones) as a Dagster asset backfill
   model     pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model
-  ui        the Dagster UI (guarded webserver), daemon and code server on the same instance (binds 127.0.0.1)
+  ui        the Dagster UI (guarded webserver), daemon and code server on the same instance (binds 127.0.0.1);
+            --dask-scheduler ADDR sends per-video runs to a dask cluster
+  worker    join a dask cluster as a worker host (one process per pose slot, pose model preloaded)
 """
 
 from __future__ import annotations
