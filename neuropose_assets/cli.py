@@ -922,6 +922,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"pose estimations at once (pool pose_model): {slots} — {why}")
+    if os.environ.get("NEUROPOSE_DASK_SCHEDULER"):
+        print(f"per-video runs go to the dask scheduler {os.environ['NEUROPOSE_DASK_SCHEDULER']}: its workers' POSE "
+              "resource limits pose estimation there (start them with `neuropose-assets worker`)")  # fmt: skip
     if args.host not in LOOPBACK:
         print(f"WARNING: the Dagster UI has no authentication. Bound to {args.host}, anyone who can reach port "
               f"{args.port} can read every output and start or stop runs. Keep the default 127.0.0.1 and reach it "
