@@ -85,7 +85,7 @@ def test_webserver_serves_the_code_location(tmp_path):
     ("neuropose_assets.dagster_defs.assets", "PosesConfig", "neuropose_assets.core.pose.tracking:TrackingConfig"),
     ("neuropose_assets.dagster_defs.assets", "FeaturesAssetConfig", "neuropose_assets.core.kinematics:FeaturesConfig"),
     ("neuropose_assets.dagster_defs.analysis", "EventsAssetConfig", "neuropose_assets.core.events:EventsConfig"),
-    ("neuropose_assets.dagster_defs.dtw", "DTWAssetConfig", "neuropose_assets.core.dtw:DTWConfig"),
+    ("neuropose_assets.dagster_defs.dtw", "DTWAssetConfig", "neuropose_assets.core.dtw:RepetitionDTWConfig"),
     ("neuropose_assets.dagster_defs.dtw", "CohortDTWAssetConfig", "neuropose_assets.core.dtw:CohortDTWConfig"),
 ])  # fmt: skip
 def test_run_config_is_generated_from_the_core_models(module, name, core):
