@@ -989,9 +989,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     layout = _layout(args)
     from neuropose_assets.dagster_defs.distributed import worker_plan
-    from neuropose_assets.instance import ensure_dagster_home
 
-    ensure_dagster_home(layout)  # the same instance configuration as the UI host (PostgreSQL when configured)
+    # no ensure_dagster_home here: steps open the instance from the run's reference, and rewriting the shared
+    # dagster.yaml from this host's environment could switch the UI host's instance (e.g. back to SQLite)
     backend = os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose")
     try:
         plan = worker_plan(args.scheduler, backend=backend, nworkers=args.nworkers, name=args.name,
