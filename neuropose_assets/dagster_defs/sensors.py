@@ -224,7 +224,7 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
                         "was removed from the intake folder; its outputs and stored copy are kept")  # fmt: skip
     state = {"index": index, "pending": scan.pending, "reported": sorted(reported)}
     new_cursor = _save_state(layout, state)
-    context.log.debug(f"intake tick: {scan.n_files} files, {len(runs)} runs, {time.perf_counter() - t0:.3f} s")
+    context.log.info(f"intake tick: {scan.n_files} files, {len(runs)} runs, {time.perf_counter() - t0:.3f} s")
     if not runs and not new_keys:
         context.update_cursor(new_cursor)
         return dg.SkipReason(f"no new or changed videos ({scan.n_files} files, {len(scan.pending)} settling)")
