@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pose_throughput import bare_loop  # noqa: E402
-from daemon_ui import dask_cluster, finished_runs, poses_span, running_ui  # noqa: E402
+from daemon_ui import dask_cluster, finished_runs, running_ui, step_spans  # noqa: E402
 
 from neuropose_assets.core.pose.blazepose import BlazePoseBackend  # noqa: E402
 from neuropose_assets.core.samples import fetch_samples  # noqa: E402
@@ -101,9 +101,16 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
         inst = DagsterInstance.get()
         done = finished_runs(inst, n)
         t_end = max(r.end_time for r in done)
-        fixed, pose_spans = [], []
+        fixed, pose_spans, steps = [], [], {}
         for r in done:
-            span = poses_span(inst, r.dagster_run.run_id)
+            spans = step_spans(inst, r.dagster_run.run_id)
+            for k, (a, b) in spans.items():
+                steps.setdefault(k, []).append(b - a)
+            if spans:  # the run worker's start: run start → its first step; its end: last step → run end
+                first, last = min(a for a, _ in spans.values()), max(b for _, b in spans.values())
+                steps.setdefault("(run start → first step)", []).append(first - r.start_time)
+                steps.setdefault("(last step → run end)", []).append(r.end_time - last)
+            span = spans.get("poses")
             if span:
                 pose_spans.append(span)
                 fixed.append((r.end_time - r.start_time) - (span[1] - span[0]))
@@ -123,7 +130,7 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
                      "pose_inference_s": pose_s, "fixed_s": one.end_time - t_one - pose_s,
                      "fixed_from_run_start_s": one.end_time - one.start_time - pose_s}  # fmt: skip
         return {"wall_s": t_end - t_drop, "ok": ok, "n": n, "fixed_s": sorted(fixed), "overlapping_pose_steps": overlap,
-                "drop_to_first_start_s": first_start - t_drop, "one": one_fixed}  # fmt: skip
+                "drop_to_first_start_s": first_start - t_drop, "one": one_fixed, "steps": steps}  # fmt: skip
 
 
 def main() -> None:
@@ -159,6 +166,7 @@ def main() -> None:
               f"{r['drop_to_first_start_s']:.1f} s after the drop; overlapping pose steps: "
               f"{r['overlapping_pose_steps']}; fixed cost per run (run wall − poses step): median "
               f"{fixed[len(fixed) // 2]:.1f} s, min {fixed[0]:.1f}, max {fixed[-1]:.1f}")  # fmt: skip
+        print("    median per run: " + ", ".join(f"{k} {sorted(v)[len(v) // 2]:.2f} s" for k, v in r["steps"].items()))
         o = r["one"]
         print(f"    one 2-s clip alone: drop → done {o['drop_to_done_s']:.1f} s, pose decode+inference "
               f"{o['pose_inference_s']:.1f} s → fixed cost {o['fixed_s']:.1f} s ({o['fixed_from_run_start_s']:.1f} s "

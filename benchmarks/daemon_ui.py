@@ -86,11 +86,20 @@ def finished_runs(inst, n: int, job: str = "per_video_job", poll_s: float = 2.0)
         time.sleep(poll_s)
 
 
-def poses_span(inst, run_id: str) -> tuple[float, float] | None:
-    """(start, end) timestamps of the run's `poses` step, or None."""
+def step_spans(inst, run_id: str) -> dict[str, tuple[float, float]]:
+    """{step key: (start, end)} timestamps of the run's finished steps (STEP_START → STEP_SUCCESS / STEP_FAILURE)."""
     from dagster import DagsterEventType
 
-    ev = [e for e in inst.all_logs(run_id) if e.dagster_event and e.step_key == "poses"]
-    s = [e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_START]
-    e_ = [e.timestamp for e in ev if e.dagster_event.event_type == DagsterEventType.STEP_SUCCESS]
-    return (s[0], e_[0]) if s and e_ else None
+    start, out = {}, {}
+    for e in inst.all_logs(run_id):
+        kind = e.dagster_event.event_type if e.dagster_event else None
+        if kind == DagsterEventType.STEP_START:
+            start[e.step_key] = e.timestamp
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and e.step_key in start:
+            out[e.step_key] = (start[e.step_key], e.timestamp)
+    return out
+
+
+def poses_span(inst, run_id: str) -> tuple[float, float] | None:
+    """(start, end) timestamps of the run's `poses` step, or None."""
+    return step_spans(inst, run_id).get("poses")

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import polars as pl
 import pytest
@@ -221,3 +223,23 @@ def test_long_recordings_compare_an_evenly_spaced_subset_of_repetitions():
                          "start_frame": [*range(0, 90, 10), 0], "end_frame": [*range(10, 100, 10), 10]})  # fmt: skip
     groups = repetition_sequences(f, reps, DTWConfig(columns=("knee_deg",)), max_per_side=3)
     assert list(groups["left"]) == ["left_0", "left_4", "left_8"] and list(groups["right"]) == ["right_0"]
+
+
+def test_numba_cache_serves_a_second_process(tmp_path):
+    """tslearn's DTW kernels are closures; with per-process dispatcher UUIDs in their cache key a fresh process never
+    hit the cache and compiled dtw_path again (~2 s per run). The second process must compile nothing."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\nfrom neuropose_assets.core.dtw import dtw_distance, enable_numba_cache\n"
+            f"enable_numba_cache({str(tmp_path)!r})\n"
+            "a, b = np.zeros((5, 2)), np.ones((7, 2))\n"
+            "print(dtw_distance(a, b), dtw_distance(a, b, convention='sum_euclidean', sakoe_chiba_radius=2))\n")  # fmt: skip
+    env = {**os.environ, "NUMBA_DEBUG_CACHE": "1"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "data saved" in first.stdout + first.stderr  # the first process filled the cache in tmp_path
+    log = second.stdout + second.stderr
+    assert "data loaded" in log and "data saved" not in log, [ln for ln in log.splitlines() if "saved" in ln]
+    assert first.stdout.splitlines()[-1] == second.stdout.splitlines()[-1]

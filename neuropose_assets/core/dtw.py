@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import sys
+import uuid
 from typing import Literal
 
 import numpy as np
@@ -132,12 +133,23 @@ def enable_numba_cache(cache_dir: str | os.PathLike | None = None) -> None:
 
     import tslearn.metrics  # noqa: F401  (imports the jitted modules)
 
+    dispatchers = {}
     for name, mod in list(sys.modules.items()):
         if name.startswith("tslearn") and mod is not None:
             for obj in list(vars(mod).values()):
                 if isinstance(obj, CPUDispatcher) and not getattr(obj, "_np_cache_enabled", False):
-                    obj.enable_caching()
-                    obj._np_cache_enabled = True
+                    dispatchers[id(obj)] = obj
+    names = [f"{d.py_func.__module__}.{d.py_func.__qualname__}" for d in dispatchers.values()]
+    for d, name in zip(dispatchers.values(), names):
+        # tslearn's DTW kernels are closures over other jitted functions, and numba keys a closure's cache entry by
+        # the pickled closure cells — which hold each dispatcher's random per-process UUID. So the cache never hit:
+        # every process compiled dtw_path again (~2 s). A UUID derived from the function's name is the same in every
+        # process; it is only set when unset, and only when the name is unique (it also identifies the dispatcher
+        # when unpickled, which is what the name does too).
+        if names.count(name) == 1 and d._MemoMixin__uuid is None:  # noqa: SLF001
+            d._set_uuid(str(uuid.uuid5(uuid.NAMESPACE_URL, f"neuropose-assets:numba:{name}")))  # noqa: SLF001
+        d.enable_caching()
+        d._np_cache_enabled = True
 
 
 def _values(features: pl.DataFrame, names: list[str]) -> np.ndarray:
