@@ -6,9 +6,17 @@ GET, and a ``text/plain`` POST from any page — both reach a loopback-only serv
 
 * requests whose ``Host`` is not one of the allowed names (DNS rebinding) — Starlette's
   :class:`~starlette.middleware.trustedhost.TrustedHostMiddleware`;
-* cross-origin requests: an ``Origin`` that is not this server, ``Origin: null``, or ``Sec-Fetch-Site: cross-site``
-  (HTTP and WebSocket);
-* GraphQL mutations and subscriptions sent with GET (queries by GET stay allowed);
+* cross-origin requests: an ``Origin`` that is not this server (another port of 127.0.0.1 included), ``Origin:
+  null``, or a ``Sec-Fetch-Site`` other than ``same-origin`` / ``none`` — ``same-site`` is refused like
+  ``cross-site``, since every page served from another 127.0.0.1 port (a notebook server, say) is "same-site" —
+  (HTTP and WebSocket).  The one exception is a top-level navigation (``Sec-Fetch-Mode: navigate``, ``Sec-Fetch-Dest:
+  document``) to a UI page other than ``/graphql``, so that a link to the UI from a results page or a notebook opens
+  it: such a request renders the UI's static page and cannot be read by the page that linked it;
+* GraphQL requests that carry ``query``, ``variables`` or ``operationName`` more than once in the query string:
+  Dagster (Starlette's ``QueryParams.get``) executes the *last* value, so a request whose parameters could be read
+  two ways is refused rather than judged by one reading;
+* GraphQL mutations and subscriptions sent with GET (queries by GET stay allowed), judged on the parameters exactly
+  as Starlette parses them for Dagster;
 * POSTs to ``/graphql`` whose ``Content-Type`` is not ``application/json`` / ``application/graphql`` (a form or
   ``text/plain`` POST is what a foreign page can send without a CORS pre-flight).
 
@@ -22,10 +30,14 @@ import argparse
 import json
 import socket
 import sys
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 GRAPHQL_CONTENT_TYPES = ("application/json", "application/graphql")
+#: the parameters Dagster reads from a GraphQL request's query string (``dagster_webserver/graphql.py``)
+GRAPHQL_PARAMS = ("query", "variables", "operationName")
+#: ``Sec-Fetch-Site`` values of requests made by the UI itself (``none``: typed in, a bookmark)
+TRUSTED_FETCH_SITES = ("same-origin", "none")
 
 
 def _has_mutation(query: str) -> bool:
@@ -68,23 +80,40 @@ class SameOriginGuard:
 
     @staticmethod
     def _problem(scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        from starlette.datastructures import QueryParams
+
         host = headers.get("host", "").lower()
         origin = headers.get("origin")
         if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host):
             return 403, "cross-origin request refused: the Dagster UI only answers its own pages"
-        if headers.get("sec-fetch-site") == "cross-site":
-            return 403, "cross-site request refused"
-        if scope["type"] == "http" and scope["path"].rstrip("/").endswith("/graphql"):
-            method = scope["method"]
-            if method in ("GET", "HEAD"):
-                query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("query", [""])[0]
-                if query and _has_mutation(query):
-                    return 405, "GraphQL mutations must be sent with POST and a JSON body"
-            elif method == "POST":
-                ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-                if ctype not in GRAPHQL_CONTENT_TYPES:
-                    return 415, "GraphQL requests must be JSON (Content-Type: application/json)"
+        graphql = scope["path"].rstrip("/").endswith("/graphql")
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in TRUSTED_FETCH_SITES and not (
+                scope["type"] == "http" and not graphql and _is_navigation(scope, headers)):  # fmt: skip
+            return 403, f"{site} request refused: the Dagster UI only answers its own pages"
+        if not (scope["type"] == "http" and graphql):
+            return None
+        params = QueryParams(scope.get("query_string", b"").decode("latin-1"))  # as Dagster's request.query_params
+        repeated = [name for name in GRAPHQL_PARAMS if len(params.getlist(name)) > 1]
+        if repeated:
+            return 400, f"ambiguous GraphQL request: {', '.join(repeated)} given more than once"
+        method = scope["method"]
+        if method in ("GET", "HEAD"):
+            query = params.get("query")
+            if query and _has_mutation(query):
+                return 405, "GraphQL mutations must be sent with POST and a JSON body"
+        elif method == "POST":
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype not in GRAPHQL_CONTENT_TYPES:
+                return 415, "GraphQL requests must be JSON (Content-Type: application/json)"
         return None
+
+
+def _is_navigation(scope, headers: dict[str, str]) -> bool:
+    """A top-level page load (a link followed, a bookmark): GET, ``Sec-Fetch-Mode: navigate``, ``Sec-Fetch-Dest:
+    document`` — not an image, script, frame, fetch or form POST."""
+    return (scope.get("method") == "GET" and headers.get("sec-fetch-mode") == "navigate"
+            and headers.get("sec-fetch-dest") == "document")  # fmt: skip
 
 
 def allowed_hosts(host: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:

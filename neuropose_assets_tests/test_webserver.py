@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def _call(method="POST", path="/graphql", headers=None, query_string=b"", kind="
     scope = {"type": kind, "method": method, "path": path, "headers": hdrs, "query_string": query_string,
              "scheme": "http", "server": ("127.0.0.1", 3000), "root_path": ""}  # fmt: skip
     asyncio.run(SameOriginGuard(app, allowed_hosts("127.0.0.1"))(scope, receive, send))
-    return seen.get("status")
+    return seen.get("status", "app" if seen.get("app") else None)
 
 
 def test_the_guard_refuses_what_a_foreign_page_can_send():
@@ -61,6 +62,47 @@ def test_the_guard_refuses_what_a_foreign_page_can_send():
     assert _call(**get, query_string=b"query=not%20graphql") == 405  # unparseable: refused
     assert _call(**get, path="/assets") == 200
     assert _call(kind="websocket", headers={"origin": "http://evil.example"}) == "close"
+
+
+def test_the_guard_reads_requests_as_dagster_does():
+    """Hardening round 2: duplicated parameters (the guard read the first ``query``, Dagster executes the last),
+    same-site pages (another 127.0.0.1 port), form bodies, batched JSON arrays, WebSocket subscriptions."""
+    from urllib.parse import urlencode
+
+    get = {"method": "GET"}
+    mutation = "mutation { addDynamicPartition(partitionsDefName: \"videos\", partitionKey: \"x\", repositorySelector: {repositoryName: \"r\", repositoryLocationName: \"l\"}) { __typename } }"
+    twice = urlencode([("query", "{ version }"), ("query", mutation)]).encode()
+    assert _call(**get, query_string=twice) == 400
+    assert _call(**get, query_string=urlencode([("query", mutation), ("query", "{ version }")]).encode()) == 400
+    for name in ("variables", "operationName"):
+        qs = urlencode([("query", "{ version }"), (name, "a"), (name, "b")]).encode()
+        assert _call(**get, query_string=qs) == 400
+    # a blank first value is still a second parameter (Starlette keeps blank values)
+    assert _call(**get, query_string=b"query=&query=" + urlencode({"q": mutation}).encode()[2:]) == 400
+    # the POST fallback: Dagster reads a non-JSON POST's query string, the guard refuses the content type
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert _call(headers=form, query_string=urlencode({"query": mutation}).encode()) == 415
+    assert _call(headers={"content-type": "multipart/form-data; boundary=x"}) == 415
+    assert _call(headers={"content-type": "text/plain; charset=application/json"}) == 415  # Dagster tests `in`
+    # same-site (another port of this host) is refused like cross-site, for HTTP and WebSocket alike
+    json_ct = {"content-type": "application/json"}
+    for site in ("same-site", "cross-site"):
+        assert _call(headers={**json_ct, "sec-fetch-site": site}) == 403  # a batched JSON array or any body
+        assert _call(**get, path="/graphql", headers={"sec-fetch-site": site, "sec-fetch-mode": "no-cors",
+                                                       "sec-fetch-dest": "image"}) == 403  # an <img> tag
+        assert _call(kind="websocket", headers={"sec-fetch-site": site}) == "close"
+    assert _call(headers={**json_ct, "origin": "http://127.0.0.1:8888"}) == 403  # a notebook server's page
+    assert _call(kind="websocket", headers={"origin": "http://127.0.0.1:8888"}) == "close"
+    assert _call(kind="websocket", headers={"origin": "http://127.0.0.1:3000", "sec-fetch-site": "same-origin"}) \
+        == "app"  # the UI's own subscription
+    assert _call(headers={**json_ct, "sec-fetch-site": "same-origin", "origin": "http://127.0.0.1:3000"}) == 200
+    # a link followed from elsewhere opens the UI's page (not /graphql): a navigation cannot read or mutate anything
+    nav = {"sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+    assert _call(**get, path="/runs", headers={"sec-fetch-site": "same-site", **nav}) == 200
+    assert _call(**get, path="/graphql", headers={"sec-fetch-site": "cross-site", **nav},
+                 query_string=b"query=%7B%20version%20%7D") == 403
+    assert _call(**get, path="/runs", headers={"sec-fetch-site": "same-site", **nav, "sec-fetch-dest": "iframe"}) \
+        == 403  # framing
 
 
 def test_allowed_hosts_follow_the_binding():
@@ -86,6 +128,10 @@ def test_the_running_ui_refuses_foreign_requests_warns_off_loopback_and_stops_on
         assert status(urllib.request.Request(url, body, {"Content-Type": "application/json"})) == 200
         assert status(urllib.request.Request(f"{url}?query=mutation%20%7B%20reloadWorkspace%20%7B%20__typename%20%7D%20%7D")) == 405
         assert status(urllib.request.Request(url, body, {"Content-Type": "text/plain"})) == 415
+        twice = urllib.parse.urlencode([("query", "{ version }"), ("query", MUTATION)])
+        assert status(urllib.request.Request(f"{url}?{twice}")) == 400  # Dagster would run the last one
+        assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
+                                                         "Sec-Fetch-Site": "same-site"})) == 403  # fmt: skip
         assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
                                                          "Origin": "http://evil.example"})) == 403  # fmt: skip
         assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
