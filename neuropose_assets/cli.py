@@ -52,6 +52,66 @@ def _layout(args: argparse.Namespace) -> Layout:
     return layout
 
 
+# --------------------------------------------------------------------------------------------- argument validation
+# every value from the command line is checked where argparse reads it: a bad one is a one-line usage error (exit 2)
+
+
+def _key_arg(text: str) -> str:
+    """A partition key named on the command line (``--key``, ``report KEY``): ``[a-z0-9][a-z0-9_-]*``, ≤ 128."""
+    from neuropose_assets.core.storage import check_key
+
+    try:
+        return check_key(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _cohort_arg(text: str) -> str:
+    """A cohort as typed; it needs letters or digits to give a key (:func:`cohort_key` maps it later)."""
+    try:
+        sanitize_key(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cohort {text!r} has no letters or digits to name a cohort") from None
+    return text
+
+
+def _bounded(kind, low=None, high=None):
+    """An argparse type: ``kind`` (int or float), finite, within ``[low, high]``."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if (kind is float and not math.isfinite(value)) or (low is not None and value < low) or (
+                high is not None and value > high):  # fmt: skip
+            bounds = f"from {low:g}" if low is not None else ""
+            bounds += f" to {high:g}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range (a finite value {bounds.strip()})")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def cohort_key(layout: Layout, name: str) -> str:
+    """The cohort key of a cohort named on the command line: sanitised, or — when cohort names are pseudonymised
+    (``NEUROPOSE_PSEUDONYMISE=all``) — its pseudonym, the same one its intake folder gets (a pseudonymous key such
+    as ``c3f9a…`` is accepted as it is)."""
+    from neuropose_assets.core.intake import Pseudonymiser
+    from neuropose_assets.core.storage import privacy_mode
+
+    if privacy_mode() != "all":
+        return sanitize_key(name)
+    pseud = Pseudonymiser(layout.private, cohorts=True)
+    if pseud.is_cohort_key(name):
+        return name
+    key = pseud.cohort(name)
+    pseud.save()
+    return key
+
+
 def cmd_samples(args: argparse.Namespace) -> int:
     from neuropose_assets.core.samples import SampleFetchError, fetch_samples
 
@@ -136,7 +196,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     except (ProtocolError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    cohort = sanitize_key(args.cohort)
+    cohort = cohort_key(layout, args.cohort)
     (key,), pseudonymous = command_line_keys(layout, [path], cohort, args.key)
     register_videos(_instance(layout), layout, {key: path}, cohort, {key: decl}, pseudonymous=pseudonymous)
     task = f"task {decl.spec.task!r}" if decl else "no task declared (analysed as 'generic')"
@@ -247,6 +307,7 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
 
     from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
     from neuropose_assets.definitions import build_defs
+    from neuropose_assets.run_launcher import process_tags
 
     instance = _instance(layout)
     register_videos(instance, layout, videos, cohort, tasks, pseudonymous=pseudonymous)
@@ -259,8 +320,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
         progress(i, len(videos), key, None)
         subset = [AssetKey(a) for a in TASK_ASSETS] if reuse and _is_analysed(layout, key, path) else None
         t = time.perf_counter()
-        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
-                                     run_config=run_config, asset_selection=subset, tags={"cohort": cohort})  # fmt: skip
+        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=run_config,
+                                     asset_selection=subset, tags={"cohort": cohort, **process_tags()})  # fmt: skip
         wall = time.perf_counter() - t
         meta = {a: _asset_meta(res, a) for a in ("raw_video", "poses", "features", "events", "repetitions",
                                                  "outcomes", "repetition_dtw")}  # fmt: skip
@@ -281,7 +342,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
         if review and res.success:
             t = time.perf_counter()
             rres = defs.resolve_job_def("review_job").execute_in_process(
-                partition_key=key, instance=instance, raise_on_error=False, run_config=run_config)  # fmt: skip
+                partition_key=key, instance=instance, raise_on_error=False, run_config=run_config,
+                tags=process_tags())  # fmt: skip
             timing["review_s"] += time.perf_counter() - t
             row["review"] = _asset_meta(rres, "review_video")
             row["report"] = _asset_meta(rres, "report").get("report")
@@ -289,7 +351,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
         progress(i, len(videos), key, row)
     t = time.perf_counter()
     cres = defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
-                                                                 raise_on_error=False, run_config=run_config)  # fmt: skip
+                                                                 raise_on_error=False, run_config=run_config,
+                                                                 tags=process_tags())  # fmt: skip
     cm = {**_asset_meta(cres, "cohort_dtw"), **{f"outcomes_{k}": v for k, v in _asset_meta(cres, "cohort_outcomes")
                                                  .items()}}  # fmt: skip
     timing["analysis_s"] += cm.get("compute_s", 0.0) + cm.get("outcomes_compute_s", 0.0)
@@ -385,7 +448,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.key and len(paths) > 1:
         print("error: --key names one video; omit it to derive keys from the file names", file=sys.stderr)
         return 2
-    cohort = sanitize_key(args.cohort)
+    cohort = cohort_key(layout, args.cohort)
     try:
         keys, pseudonymous = command_line_keys(layout, paths, cohort, args.key)
     except ValueError as err:
@@ -426,7 +489,7 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     import polars as pl
 
     layout = _layout(args)
-    cohort = sanitize_key(args.cohort)
+    cohort = cohort_key(layout, args.cohort)
     path = layout.asset_file("cohort_outcomes", cohort)
     if not path.exists():
         print(f"error: no outcome table for cohort {cohort!r} under {layout.root}; run its videos first (intake "
@@ -445,7 +508,15 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
 
 
 def _analysed(layout: Layout, key: str, asset: str = "features") -> Path | None:
-    """The stored ``asset`` table of partition ``key``, or ``None`` (with a message on stderr) when it does not exist."""
+    """The stored ``asset`` table of partition ``key``, or ``None`` (with a message on stderr) when it does not exist
+    or ``key`` is not a partition key."""
+    from neuropose_assets.core.storage import check_key
+
+    try:
+        check_key(key)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
     path = layout.asset_file(asset, key)
     if path.exists():
         return path
@@ -687,46 +758,58 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from neuropose_assets.core.intake import Pseudonymiser, derive_key
+    from neuropose_assets.core.storage import privacy_mode
+    from neuropose_assets.core.tasks import ProtocolError
     from neuropose_assets.core.zip_ingest import IngestError, ingest_zip
     from neuropose_assets.dagster_defs.sensors import intake_root
-
-    intake = Path(args.intake).expanduser() if args.intake else intake_root(_layout(args))
-    intake.mkdir(parents=True, exist_ok=True)
-    from neuropose_assets.core.tasks import ProtocolError
 
     try:
         decl = _declaration(args.task, args.param, "--task (neuropose-assets ingest)")
     except (ProtocolError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from neuropose_assets.core.intake import Pseudonymiser, derive_key
-    from neuropose_assets.core.storage import privacy_mode
-
     layout = _layout(args)
+    intake = Path(args.intake).expanduser().resolve() if args.intake else intake_root(layout)
+    made_intake = not intake.exists()
+    try:
+        intake.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"error: cannot create the intake folder {intake} ({err.strerror})", file=sys.stderr)
+        return 2
     mode = privacy_mode()
     pseud = Pseudonymiser(layout.private, cohorts=mode == "all") if mode else None
 
     def key_of(cohort: str, rel: str) -> str:  # the key the intake sensor will give the file
         return pseud.alias(rel) if pseud is not None else derive_key(cohort, rel)
 
+    comment = f"added by neuropose-assets ingest {Path(args.archive).name}"
     try:
-        res = ingest_zip(args.archive, intake, cohort=args.cohort, overwrite=args.overwrite, key_of=key_of)
+        res = ingest_zip(args.archive, intake, cohort=args.cohort, overwrite=args.overwrite, key_of=key_of,
+                         companions=None if decl is None else lambda targets: protocol_updates(intake, targets, decl,
+                                                                                               comment))  # fmt: skip
     except (IngestError, FileNotFoundError) as err:  # CollisionError lists every collision in its message
+        if made_intake:
+            with contextlib.suppress(OSError):
+                intake.rmdir()  # a failed ingest leaves nothing behind, not even the folder it would have filled
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if decl is not None:
-        declare_in_protocols(intake, res.placed, decl, f"added by neuropose-assets ingest {Path(args.archive).name}")
     print(f"placed {len(res.placed)} video(s), {res.total_bytes / 1e6:.1f} MB, into {intake} (cohorts: "
           f"{', '.join(res.cohorts)}); {len(res.skipped)} other member(s) skipped")  # fmt: skip
     for p in res.placed:
         print(f"  {p.relative_to(intake)}")
+    if decl is not None:
+        for folder in res.cohorts:
+            n = sum(p.relative_to(intake).parts[0] == folder for p in res.placed)
+            print(f"declared task {decl.spec.task!r} for {n} video(s) in {intake / folder / 'protocol.yaml'}")
     print("the intake sensor picks them up once they are stable (about a minute)")
     return 0
 
 
-def declare_in_protocols(intake: Path, placed: list[Path], decl, comment: str) -> None:
-    """Append one YAML document per cohort to its ``protocol.yaml`` that declares ``decl`` for exactly the placed
-    files (appended documents override earlier rules; the user's own text and comments are kept)."""
+def protocol_updates(intake: Path, placed: list[Path], decl, comment: str) -> dict[Path, bytes]:
+    """The new content of each cohort's ``protocol.yaml``: its current text plus one YAML document that declares
+    ``decl`` for exactly the ``placed`` files (appended documents override earlier rules; the user's own text and
+    comments are kept).  ``placed`` are absolute paths below ``intake`` (absolute)."""
     from neuropose_assets.core.tasks import PROTOCOL_FILE, protocol_rule_document
 
     by_cohort: dict[str, dict[str, dict]] = {}
@@ -735,11 +818,12 @@ def declare_in_protocols(intake: Path, placed: list[Path], decl, comment: str) -
     for p in placed:
         folder, inner = p.relative_to(intake).as_posix().split("/", 1)
         by_cohort.setdefault(folder, {})[inner] = params
+    out = {}
     for folder, rules in by_cohort.items():
         path = intake / folder / PROTOCOL_FILE
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(("\n" if path.stat().st_size else "") + protocol_rule_document(rules, comment))
-        print(f"declared task {decl.spec.task!r} for {len(rules)} video(s) in {path}")
+        old = path.read_bytes() if path.exists() else b""
+        out[path] = old + (b"\n" if old else b"") + protocol_rule_document(rules, comment).encode("utf-8")
+    return out
 
 
 def backfill_partitions(layout: Layout, cohort: str, *, missing_only: bool) -> list[str]:
@@ -758,7 +842,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from neuropose_assets.core.storage import Registry
 
     layout = _layout(args)
-    cohort = sanitize_key(args.cohort)
+    cohort = cohort_key(layout, args.cohort)
     keys = backfill_partitions(layout, cohort, missing_only=args.missing_only)
     instance = _instance(layout)
     # every registered video of the cohort is a partition of this instance, also one that needs no run (e.g. a new
@@ -775,17 +859,19 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 0
     if args.in_process:
         from neuropose_assets.definitions import build_defs
+        from neuropose_assets.run_launcher import process_tags
 
         defs = build_defs(str(layout.root))
         ok = True
         for k in keys:
             res = defs.resolve_job_def("per_video_job").execute_in_process(
-                partition_key=k, instance=instance, tags={"cohort": cohort}, raise_on_error=False, run_config=QUIET
-            )
+                partition_key=k, instance=instance, tags={"cohort": cohort, **process_tags()}, raise_on_error=False,
+                run_config=QUIET)  # fmt: skip
             ok &= res.success
             print(f"  {k}: {'ok' if res.success else 'FAILED — ' + failure_message(res)}")
         defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
-                                                              raise_on_error=False, run_config=QUIET)  # fmt: skip
+                                                              raise_on_error=False, run_config=QUIET,
+                                                              tags=process_tags())  # fmt: skip
         return 0 if ok else 1
     try:
         backfill_id = submit_asset_backfill(instance, keys, {"cohort": cohort}, f"cohort {cohort}")
@@ -894,27 +980,135 @@ def _wait_for_code_server(port: int, proc: subprocess.Popen, timeout_s: float = 
     return False
 
 
+def _die_with_parent() -> None:
+    """``preexec_fn`` of the UI's children: the kernel sends them SIGTERM when the UI process dies, even by SIGKILL
+    (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere the next ``ui`` stops the orphans, :func:`stop_orphans`)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+
+
+def stop_orphans(home: Path, out=print) -> int:
+    """Stop what a ``neuropose-assets ui`` that died (SIGKILL, a crash) left running on the instance in ``home``: its
+    code server (with the run workers it started), daemon and webserver, each recorded in ``ui.json`` as its own
+    process group.  A group is stopped only when one of its processes still has ``DAGSTER_HOME`` = ``home`` (a
+    recycled pid is left alone).  Returns how many processes were stopped."""
+    import json
+    import signal
+
+    import psutil
+
+    from neuropose_assets.health import UI_FILE
+
+    try:
+        record = json.loads((home / UI_FILE).read_text())
+    except (OSError, ValueError):
+        return 0
+    groups = {int(c["pgid"]) for c in record.get("children", {}).values() if "pgid" in c}
+    victims: dict[int, list[psutil.Process]] = {}
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(proc.pid) in groups and proc.pid != os.getpid():
+                victims.setdefault(os.getpgid(proc.pid), []).append(proc)
+    stopped = 0
+    for pgid, procs in victims.items():
+        ours = False
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                ours |= proc.environ().get("DAGSTER_HOME") == str(home)
+        if not ours:
+            continue
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+            _, alive = psutil.wait_procs(procs, timeout=10)
+            if not alive:
+                break
+        stopped += len(procs)
+    if stopped:
+        out(f"stopped {stopped} process(es) left running by a UI that died (pid {record.get('pid')}): its code server, "
+            "daemon, webserver and run workers; run monitoring fails and retries the runs they held")  # fmt: skip
+    return stopped
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound now (as uvicorn binds it, with ``SO_REUSEADDR``)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+#: a child that stops is started again at most this many times within :data:`RESTART_WINDOW_S`, then the UI stops
+MAX_RESTARTS = 3
+RESTART_WINDOW_S = 600.0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """The Dagster UI and daemon, as ``dagster dev`` runs them, but with the webserver behind
     :class:`~neuropose_assets.webserver.SameOriginGuard`: a code server (loads the definitions once, launches the
     run workers), the daemon (sensors, run queue, monitoring, retries) and the guarded webserver, each in its own
-    process group so that SIGTERM / Ctrl-C stops everything they started."""
+    process group so that SIGTERM / Ctrl-C stops everything they started.
+
+    Supervision: one UI per data root (a lock under the instance); the children die with the UI even when it is
+    killed (:func:`_die_with_parent`), and a new UI first stops whatever a dead one left running
+    (:func:`stop_orphans`); a child that stops is restarted (at most :data:`MAX_RESTARTS` times in
+    :data:`RESTART_WINDOW_S`), so a killed daemon does not stall the intake; the web port is checked before anything
+    is started or rewritten."""
     import json
-    import signal
+
+    from filelock import FileLock, Timeout
 
     layout = _layout(args)
-    from neuropose_assets.core.atomic import atomic_write_bytes
+    from neuropose_assets.health import UI_FILE
     from neuropose_assets.instance import ensure_dagster_home
 
     if args.dask_scheduler:
         from neuropose_assets.dagster_defs.distributed import SCHEDULER_ENV
 
         os.environ[SCHEDULER_ENV] = args.dask_scheduler  # the code server and its run workers read it
-    ensure_dagster_home(layout)
+    home = ensure_dagster_home(layout)
+    lock = FileLock(str(home / "ui.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            rec = json.loads((home / UI_FILE).read_text())
+            where = f" (pid {rec['pid']}, http://{rec['host']}:{rec['port']})"
+        except (OSError, ValueError, KeyError):
+            where = ""
+        print(f"error: a neuropose-assets ui is already running on this data root{where}; stop it first (Ctrl-C or "
+              "kill its pid), or use it", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        return _serve_ui(args, layout, home)
+    finally:
+        lock.release()
+
+
+def _serve_ui(args: argparse.Namespace, layout: Layout, home: Path) -> int:
+    import json
+    import signal
+
     from dagster import DagsterInstance
 
+    from neuropose_assets.core.atomic import atomic_write_bytes
+    from neuropose_assets.health import UI_FILE
     from neuropose_assets.instance import apply_pose_slots
 
+    stop_orphans(home)  # what a UI that died (kill -9, a crash) left behind holds the ports and the pose slots
+    if not port_free(args.host, args.port):
+        print(f"error: {args.host}:{args.port} is in use by another program; stop it or choose another --port",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         with DagsterInstance.get() as instance:
             slots, why = apply_pose_slots(instance)
@@ -932,7 +1126,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
               "authenticates (e.g. nginx with SSO or basic auth; pass its name with --allowed-host).",
               file=sys.stderr)  # fmt: skip
     grpc_port = _free_port()
-    workspace = layout.dagster_home / "ui_workspace.yaml"
+    workspace = home / "ui_workspace.yaml"
     atomic_write_bytes(workspace, (f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
                                    "      location_name: neuropose_assets\n").encode())  # fmt: skip
     py = sys.executable
@@ -946,6 +1140,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     }  # fmt: skip
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} NEUROPOSE_DATA_ROOT={layout.root}")
     procs: dict[str, subprocess.Popen] = {}
+    restarts: list[float] = []
+    started = time.time()
+
+    def start(name: str) -> None:
+        procs[name] = subprocess.Popen(commands[name], cwd=REPO, start_new_session=True, preexec_fn=_die_with_parent)
+
+    def record() -> None:  # where the UI listens and its process groups: `health` and the next UI read it
+        atomic_write_bytes(home / UI_FILE, json.dumps({
+            "host": args.host, "port": args.port, "pid": os.getpid(), "started": started,
+            "children": {n: {"pid": p.pid, "pgid": p.pid} for n, p in procs.items()}}).encode())  # fmt: skip
 
     def stop(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
@@ -953,32 +1157,42 @@ def cmd_ui(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGINT too: a background start may ignore it
         signal.signal(sig, stop)
     try:
-        procs["code server"] = subprocess.Popen(commands["code server"], cwd=REPO, start_new_session=True)
+        start("code server")
+        record()
         if not _wait_for_code_server(grpc_port, procs["code server"]):
             print("error: the code server did not start (see its output above)", file=sys.stderr)
             return 1
         for name in ("daemon", "webserver"):
-            procs[name] = subprocess.Popen(commands[name], cwd=REPO, start_new_session=True)
-        from neuropose_assets.health import UI_FILE
-
-        atomic_write_bytes(layout.dagster_home / UI_FILE, json.dumps({"host": args.host, "port": args.port,
-                                                                     "pid": os.getpid()}).encode())  # fmt: skip
+            start(name)
+        record()
         print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops the UI, the daemon and the code server)")
         while True:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    print(f"the {name} stopped (exit code {proc.returncode}); stopping the others", file=sys.stderr)
+            for name, proc in list(procs.items()):
+                if proc.poll() is None:
+                    continue
+                now = time.time()
+                restarts[:] = [t for t in restarts if now - t < RESTART_WINDOW_S]
+                if len(restarts) >= MAX_RESTARTS:
+                    print(f"the {name} stopped (exit code {proc.returncode}) after {MAX_RESTARTS} restarts in "
+                          f"{RESTART_WINDOW_S / 60:.0f} min; stopping the others", file=sys.stderr)  # fmt: skip
                     return proc.returncode or 1
+                restarts.append(now)
+                print(f"the {name} stopped (exit code {proc.returncode}); starting it again", file=sys.stderr)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # what it started (a code server's run workers) goes too
+                start(name)
+                if name == "code server" and not _wait_for_code_server(grpc_port, procs[name]):
+                    print("error: the code server did not start again", file=sys.stderr)
+                    return 1
+                record()
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("stopping the UI, the daemon, the code server and their runs ...", file=sys.stderr)
         return 0
     finally:
         _stop_tree(*procs.values())
-        from neuropose_assets.health import UI_FILE
-
         with contextlib.suppress(FileNotFoundError):
-            (layout.dagster_home / UI_FILE).unlink()
+            (home / UI_FILE).unlink()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -1059,8 +1273,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(rn)
     rn.add_argument("videos", nargs="+", metavar="VIDEO")
     task_args(rn, required=True)
-    rn.add_argument("--cohort", default="runs", help="cohort of these videos (default: runs)")
-    rn.add_argument("--key", help="partition key for a single video (default: sanitised file name)")
+    rn.add_argument("--cohort", default="runs", type=_cohort_arg, help="cohort of these videos (default: runs)")
+    rn.add_argument("--key", type=_key_arg, help="partition key for a single video (default: sanitised file name)")
     rn.add_argument("--no-reuse", action="store_true", help="estimate poses again even when the same video was "
                     "analysed before (by default a changed task re-runs only the task-dependent assets)")  # fmt: skip
     rn.add_argument("--no-review", action="store_true", help="skip the review video and report")
@@ -1069,20 +1283,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="write a video's report (self-contained HTML) where you ask")
     common(rp)
-    rp.add_argument("partition")
+    rp.add_argument("partition", type=_key_arg)
     rp.add_argument("--out", metavar="FILE", help="where to write it (default: ./<partition>.html)")
     rp.set_defaults(fn=cmd_report)
 
     o = sub.add_parser("outcomes", help="a cohort's outcome table, one row per video (--csv for R / SPSS / Excel)")
     common(o)
-    o.add_argument("cohort")
+    o.add_argument("cohort", type=_cohort_arg)
     o.add_argument("--csv", metavar="FILE", help="write the table as CSV to FILE")
     o.set_defaults(fn=cmd_outcomes)
 
     ex = sub.add_parser("export", help="a video's poses and angles for OpenSim: .trc (markers, m), .mot (angles, "
                         "deg) or .csv")  # fmt: skip
     common(ex)
-    ex.add_argument("partition")
+    ex.add_argument("partition", type=_key_arg)
     ex.add_argument("--format", choices=["trc", "mot", "csv"], default="trc")
     ex.add_argument("--out", metavar="FILE", help="where to write it (default: ./<partition>.<format>)")
     ex.set_defaults(fn=cmd_export)
@@ -1090,13 +1304,13 @@ def build_parser() -> argparse.ArgumentParser:
     ag = sub.add_parser("agreement", help="event timing and outcome agreement: markers vs their C3D events / force "
                         "plates, or a video vs the markers of the same session")  # fmt: skip
     common(ag)
-    ag.add_argument("partition", nargs="?", help="the partition under test (a video, or a marker file)")
-    ag.add_argument("--reference", help="the reference partition (markers of the same session); default: the events "
+    ag.add_argument("partition", nargs="?", type=_key_arg, help="the partition under test (a video, or a marker file)")
+    ag.add_argument("--reference", type=_key_arg, help="the reference partition (markers of the same session); default: the events "
                     "recorded in the partition's own marker file")  # fmt: skip
     ag.add_argument("--pair", action="append", metavar="TEST:REFERENCE", help="more session pairs (repeat); with two "
                     "or more pairs the ICC of each outcome is reported")  # fmt: skip
-    ag.add_argument("--offset-s", type=float, default=0.0, help="added to the reference times (synchronisation), s")
-    ag.add_argument("--tolerance-s", type=float, default=0.25, help="furthest detection that counts as a match, s")
+    ag.add_argument("--offset-s", type=_bounded(float, -3600, 3600), default=0.0, help="added to the reference times (synchronisation), s")
+    ag.add_argument("--tolerance-s", type=_bounded(float, 0.001, 10), default=0.25, help="furthest detection that counts as a match, s")
     ag.add_argument("--csv", metavar="FILE", help="write the tables as CSV (FILE, FILE_outcomes, FILE_icc)")
     ag.set_defaults(fn=cmd_agreement)
 
@@ -1104,7 +1318,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "RSS of the pose stage and the whole chain (N passes, the first a warm-up)")  # fmt: skip
     bm.add_argument("video")
     bm.add_argument("--backend", choices=["blazepose", "metrabs"], default="blazepose")
-    bm.add_argument("--passes", type=int, default=5, help="passes over the video; the first is a warm-up (default 5)")
+    bm.add_argument("--passes", type=_bounded(int, 2, 1000), default=5, help="passes over the video; the first is a warm-up (default 5)")
     bm.add_argument("--task", default="generic", help="task for the events and outcomes stages (default: generic)")
     bm.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter (repeat)")
     bm.add_argument("--compare-cpu", action="store_true", help="repeat with every accelerator hidden in a child "
@@ -1130,8 +1344,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("register", help="register a video file as a partition")
     common(r)
     r.add_argument("video")
-    r.add_argument("--cohort", required=True)
-    r.add_argument("--key", help="partition key (default: sanitised file name)")
+    r.add_argument("--cohort", required=True, type=_cohort_arg)
+    r.add_argument("--key", type=_key_arg, help="partition key (default: sanitised file name)")
     task_args(r)
     r.set_defaults(fn=cmd_register)
 
@@ -1149,7 +1363,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("ingest", help="place the videos of a zip archive into the intake folder, safely")
     common(i)
     i.add_argument("archive")
-    i.add_argument("--cohort", help="cohort for all videos (default: the archive's top-level folders)")
+    i.add_argument("--cohort", type=_cohort_arg, help="cohort for all videos (default: the archive's top-level folders)")
     i.add_argument("--intake", help="intake folder (default: $NEUROPOSE_INTAKE or <data root>/intake)")
     i.add_argument("--overwrite", action="store_true", help="replace videos that already exist in the intake")
     task_args(i)
@@ -1157,7 +1371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("backfill", help="(re)run every video of a cohort, or only the failed/missing ones")
     common(b)
-    b.add_argument("cohort")
+    b.add_argument("cohort", type=_cohort_arg)
     b.add_argument("--missing-only", action="store_true", help="only videos without features (failed or never run)")
     b.add_argument("--in-process", action="store_true", help="run now in this process instead of submitting a "
                    "backfill to the daemon")  # fmt: skip
@@ -1166,7 +1380,7 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("ui", help="start the Dagster UI and daemon on the instance under the data root")
     common(u)
     u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    u.add_argument("--port", type=int, default=3000)
+    u.add_argument("--port", type=_bounded(int, 1, 65535), default=3000)
     u.add_argument("--allowed-host", action="append", metavar="NAME", help="another host name the UI is reached by "
                    "(e.g. behind a reverse proxy); requests for any other Host are refused")  # fmt: skip
     u.add_argument("--dask-scheduler", metavar="ADDRESS", help="run per-video runs on this dask scheduler's workers "
@@ -1177,7 +1391,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="join a dask cluster as a worker host for per-video runs (many machines)")
     common(w)
     w.add_argument("scheduler", help="the dask scheduler's address, e.g. tcp://10.0.0.5:8786")
-    w.add_argument("--nworkers", type=int, help="worker processes (default: the host's pose slots: one per core for "
+    w.add_argument("--nworkers", type=_bounded(int, 1, 256), help="worker processes (default: the host's pose slots: one per core for "
                    "BlazePose, one per GPU for MeTRAbs)")  # fmt: skip
     w.add_argument("--name", help="worker name prefix, shown in the poses metadata (default: dask's)")
     w.set_defaults(fn=cmd_worker)

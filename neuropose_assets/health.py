@@ -10,16 +10,20 @@ importing TensorFlow or MediaPipe.
 * ``intake``: the intake folder exists and is readable (warn when absent: nothing is delivered yet);
 * ``instance``: the Dagster instance under the data root opens and answers a run query;
 * ``pose_pool``: the ``pose_model`` pool's limit equals the hardware rule (:mod:`.core.concurrency`; warn otherwise);
-* ``daemon``: its heartbeat is less than :data:`HEARTBEAT_MAX_AGE_S` old (fail when the UI is recorded as running but
-  the daemon is silent; warn when no UI runs — headless ``run`` needs no daemon);
+* ``daemon``: with ``neuropose-assets ui`` running, the daemon process it started is alive and its heartbeat is at most
+  :data:`HEARTBEAT_MAX_AGE_S` old (Dagster's 30-s heartbeat interval plus a 30-s margin; fail otherwise); processes
+  left running by a UI that died fail; without a UI, a warning (headless ``run`` needs no daemon);
+* ``sensors``: the last tick of every sensor succeeded or skipped (fail, with the sensor's error, while the UI runs;
+  a warning otherwise);
 * ``pose_model``: BlazePose's model files inside the mediapipe wheel match their pinned SHA-256; MeTRAbs, when
   installed in the cache, has the archive checksum recorded at extraction equal to the pinned one and its
   ``saved_model.pb`` / variables index fingerprint unchanged;
 * ``disk``: free space on the data root's file system ≥ :data:`MIN_FREE_BYTES` and ≥ twice the intake's size (the
   store keeps a copy of every delivered file);
-* ``webserver``: when ``neuropose-assets ui`` is running (its ``ui.json`` under the instance), it answers on the
-  recorded address and, when started on loopback, listens on loopback only (fail otherwise); a UI deliberately bound
-  to another address warns (no authentication);
+* ``webserver``: when ``neuropose-assets ui`` is running (its ``ui.json`` under the instance), the webserver it
+  started is the one that answers on the recorded address (the guard's ``/__neuropose__/ui`` names its pid) and, when
+  started on loopback, the port listens on loopback only (fail otherwise); a UI deliberately bound to another address
+  warns (no authentication); without a UI, nothing may answer on the last recorded address (an orphan: fail);
 * ``dask`` (only with ``$NEUROPOSE_DASK_SCHEDULER``): the scheduler answers and some worker holds the ``POSE``
   resource (fail otherwise: per-video runs would wait).
 """
@@ -43,7 +47,10 @@ from neuropose_assets.core.storage import Layout, default_cache_dir
 #: SHA-256 over BlazePose GHUM 3D Full's model files inside mediapipe 0.10.21 (:data:`.pose.blazepose.MODEL_FILES`)
 BLAZEPOSE_SHA256 = "babf28247ffed0a562cf02cb53d113059d41a6d5e6a23795b85603c9bdb84088"
 BLAZEPOSE_FILES = ("modules/pose_detection/pose_detection.tflite", "modules/pose_landmark/pose_landmark_full.tflite")
-HEARTBEAT_MAX_AGE_S = 120.0
+#: Dagster's daemon heartbeat interval (``dagster/_daemon/controller.py``: 30 s) plus a margin of one interval, s
+HEARTBEAT_MAX_AGE_S = 60.0
+#: a UI younger than this may not have beaten yet, s
+STARTUP_GRACE_S = 90.0
 MIN_FREE_BYTES = 2 * 2**30
 UI_FILE = "ui.json"
 
@@ -140,19 +147,33 @@ def _intake(intake: Path) -> Check:
     return Check("intake", "ok", f"{intake} readable")
 
 
-def _ui_record(layout: Layout) -> dict | None:
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    import psutil
+
+    try:
+        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, ValueError):
+        return False
+
+
+def _ui_record(layout: Layout) -> tuple[dict | None, bool]:
+    """``(ui.json, whether its UI process is alive)``; ``(None, False)`` when no UI was recorded."""
     path = layout.dagster_home / UI_FILE
-    if not path.exists():
-        return None
     try:
         rec = json.loads(path.read_text())
-        os.kill(int(rec["pid"]), 0)  # the UI process still exists
-        return rec
-    except (ValueError, KeyError, OSError):
-        return None
+        int(rec["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, False
+    return rec, _alive(rec["pid"])
 
 
-def _instance_and_daemon(layout: Layout, ui: dict | None) -> list[Check]:
+def _child(rec: dict | None, name: str) -> int | None:
+    return ((rec or {}).get("children") or {}).get(name, {}).get("pid")
+
+
+def _instance_and_daemon(layout: Layout, ui: dict | None, running: bool) -> list[Check]:
     if not (layout.dagster_home / "dagster.yaml").exists():
         return [Check("instance", "fail", f"no Dagster instance under {layout.dagster_home}: run `neuropose-assets "
                                           "demo` or `neuropose-assets ui` once"),
@@ -170,18 +191,59 @@ def _instance_and_daemon(layout: Layout, ui: dict | None) -> list[Check]:
     beats = inst.get_daemon_heartbeats() or {}
     latest = max((hb.timestamp for hb in beats.values()), default=None)
     age = time.time() - latest if latest is not None else None
-    if age is not None and age <= HEARTBEAT_MAX_AGE_S:
-        checks.append(Check("daemon", "ok", f"heartbeat {age:.0f} s ago ({len(beats)} daemon(s))"))
-    elif ui is not None:
-        checks.append(Check("daemon", "fail", "the UI is running but the daemon's last heartbeat is "
-                                              + (f"{age:.0f} s old" if age is not None else "missing")
-                                              + ": sensors, queued runs and retries stall; restart "
-                                              "`neuropose-assets ui`"))  # fmt: skip
+    beat = f"last heartbeat {age:.0f} s ago" if age is not None else "no heartbeat recorded"
+    orphans = [f"{name} (pid {_child(ui, name)})" for name in ("code server", "daemon", "webserver")
+               if not running and _alive(_child(ui, name))]  # fmt: skip
+    if running:
+        pid = _child(ui, "daemon")
+        young = time.time() - float(ui.get("started", 0)) < STARTUP_GRACE_S
+        if pid is not None and not _alive(pid):
+            checks.append(Check("daemon", "fail", f"the daemon the UI started (pid {pid}) is not running ({beat}): "
+                                                  "sensors, queued runs and retries stall until the UI restarts it"))
+        elif age is not None and age <= HEARTBEAT_MAX_AGE_S:
+            checks.append(Check("daemon", "ok", f"pid {pid}, heartbeat {age:.0f} s ago ({len(beats)} daemon(s))"))
+        elif young:
+            checks.append(Check("daemon", "warn", f"the UI started {time.time() - ui['started']:.0f} s ago; the daemon "
+                                                  f"has not beaten yet ({beat})"))  # fmt: skip
+        else:
+            checks.append(Check("daemon", "fail", f"the UI is running but the daemon is silent ({beat}, more than "
+                                                  f"{HEARTBEAT_MAX_AGE_S:.0f} s): sensors, queued runs and retries "
+                                                  "stall; restart `neuropose-assets ui`"))  # fmt: skip
+    elif orphans:
+        checks.append(Check("daemon", "fail", f"the UI recorded under {layout.dagster_home} (pid {ui['pid']}) is gone, "
+                                              f"but its {', '.join(orphans)} still run ({beat}): start "
+                                              "`neuropose-assets ui` again (it stops them first) or kill them"))
+    elif age is not None and age <= HEARTBEAT_MAX_AGE_S:
+        checks.append(Check("daemon", "warn", f"a daemon beats ({beat}) but no `neuropose-assets ui` is running: "
+                                              "started by hand (dagster dev)?"))  # fmt: skip
     else:
         checks.append(Check("daemon", "warn", "no daemon running (start `neuropose-assets ui` for the intake sensor, "
                                               "queued runs and retries; headless `run` does not need it)"))  # fmt: skip
+    checks.append(_sensors(inst, running))
     inst.dispose()
     return checks
+
+
+def _sensors(inst, running: bool) -> Check:
+    """The last tick of every sensor the daemon has ticked: failures fail while the UI runs."""
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    failing, n = [], 0
+    for state in inst.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        ticks = inst.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+        if not ticks:
+            continue
+        n += 1
+        tick = ticks[0]
+        if tick.status == TickStatus.FAILURE:
+            error = (tick.error.message if tick.error else "no error recorded").strip().splitlines()[0][:200]
+            failing.append(f"{state.instigator_name} ({time.time() - tick.timestamp:.0f} s ago: {error})")
+    if failing:
+        return Check("sensors", "fail" if running else "warn", f"last tick failed: {'; '.join(failing)} — new "
+                                                               "deliveries or cohort refreshes wait; see Automation "
+                                                               "→ Sensors in the UI")  # fmt: skip
+    return Check("sensors", "ok", f"{n} sensor(s) ticked, none failing" if n else "no sensor has ticked yet")
 
 
 def _pose_pool(inst) -> Check:
@@ -254,26 +316,54 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def _webserver(ui: dict | None) -> Check:
+def _who(host: str, port: int) -> dict:
+    """What answers on ``host:port``: the guard's ``/__neuropose__/ui`` (webserver pid) and Dagster's ``/server_info``.
+    Raises ``OSError`` / ``ValueError`` when nothing usable answers."""
+    from neuropose_assets.webserver import WHO_PATH
+
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    with urllib.request.urlopen(f"{base}/server_info", timeout=5) as resp:
+        info = json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(f"{base}{WHO_PATH}", timeout=5) as resp:
+            info.update(json.loads(resp.read()))
+    except (OSError, ValueError):
+        pass  # a webserver without the guard: a Dagster UI, but not ours
+    return info
+
+
+def _webserver(ui: dict | None, running: bool) -> Check:
     if ui is None:
         return Check("webserver", "warn", "the UI is not running (`neuropose-assets ui`)")
     host, port = ui["host"], int(ui["port"])
+    if not running:
+        try:
+            info = _who(host, port)
+        except (OSError, ValueError):
+            return Check("webserver", "warn", "the UI is not running (`neuropose-assets ui`)")
+        return Check("webserver", "fail", f"the UI that was started on {host}:{port} (pid {ui['pid']}) is gone, but "
+                                          f"a webserver (pid {info.get('webserver_pid', '?')}) still answers there: "
+                                          "an orphan; start `neuropose-assets ui` again (it stops it) or kill it")
     try:
-        with urllib.request.urlopen(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/server_info",
-                                    timeout=5) as resp:  # fmt: skip
-            info = json.loads(resp.read())
+        info = _who(host, port)
     except (OSError, ValueError) as err:
         return Check("webserver", "fail", f"the UI recorded {host}:{port} but does not answer there ({err})")
+    want = _child(ui, "webserver")
+    if want is not None and info.get("webserver_pid") != want:
+        return Check("webserver", "fail", f"{host}:{port} is answered by "
+                                          + (f"webserver pid {info['webserver_pid']}" if "webserver_pid" in info
+                                             else "another program") + f", not by the UI's webserver (pid {want}): "
+                                          "stop the other program, then restart `neuropose-assets ui`")  # fmt: skip
     listening = _listening_addresses(port)
     loopback = {"127.0.0.1", "::1"}
     version = f"dagster-webserver {info.get('dagster_webserver_version', '?')}"
     if host in ("127.0.0.1", "localhost", "::1"):
         exposed = sorted(listening - loopback)
         if exposed:
-            return Check("webserver", "fail", f"the UI was started on {host} but port {port} listens on "
+            return Check("webserver", "fail", f"the UI was started on {host}:{port} but port {port} listens on "
                                               f"{', '.join(exposed)} too: it has no authentication; stop whatever "
                                               "else binds that port")  # fmt: skip
-        return Check("webserver", "ok", f"answers on {host}:{port} ({version}), listening on loopback only")
+        return Check("webserver", "ok", f"answers on {host}:{port} ({version}, pid {want}), listening on loopback only")
     return Check("webserver", "warn", f"answers on {host}:{port} ({version}) as configured, listening on "
                                       f"{', '.join(sorted(listening)) or host}: reachable from the network without "
                                       "authentication — keep 127.0.0.1 behind an SSH tunnel or an authenticating "
@@ -305,6 +395,6 @@ def _dask_cluster() -> list[Check]:
 
 def health_checks(layout: Layout, intake: Path) -> list[Check]:
     """Every check of the module docstring, in order."""
-    ui = _ui_record(layout)
-    return [_data_root(layout), _intake(intake), *_instance_and_daemon(layout, ui), *_pose_model(),
-            _disk(layout, intake), _webserver(ui), *_dask_cluster()]  # fmt: skip
+    ui, running = _ui_record(layout)
+    return [_data_root(layout), _intake(intake), *_instance_and_daemon(layout, ui, running), *_pose_model(),
+            _disk(layout, intake), _webserver(ui, running), *_dask_cluster()]  # fmt: skip

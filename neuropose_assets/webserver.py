@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 from urllib.parse import urlsplit
@@ -38,6 +39,9 @@ GRAPHQL_CONTENT_TYPES = ("application/json", "application/graphql")
 GRAPHQL_PARAMS = ("query", "variables", "operationName")
 #: ``Sec-Fetch-Site`` values of requests made by the UI itself (``none``: typed in, a bookmark)
 TRUSTED_FETCH_SITES = ("same-origin", "none")
+#: answers ``{"webserver_pid": …}``, so that ``neuropose-assets health`` can tell that the UI answering on the
+#: recorded port is the one ``neuropose-assets ui`` started (not an orphan of a UI that died)
+WHO_PATH = "/__neuropose__/ui"
 
 
 def _has_mutation(query: str) -> bool:
@@ -60,23 +64,24 @@ class SameOriginGuard:
 
         self.app = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts)
         self.inner = app
+        self.allowed_hosts = set(allowed_hosts)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.inner(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         problem = self._problem(scope, headers)
+        if problem is None and scope["type"] == "http" and scope["path"] == WHO_PATH:
+            if urlsplit(f"//{headers.get('host', '')}").hostname not in self.allowed_hosts:
+                return await _send_json(send, 400, {"error": "invalid host header"})
+            return await _send_json(send, 200, {"webserver_pid": os.getpid()})
         if problem is None:
             return await self.app(scope, receive, send)
         status, message = problem
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
             return None
-        body = json.dumps({"error": message}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-        return None
+        return await _send_json(send, status, {"error": message})
 
     @staticmethod
     def _problem(scope, headers: dict[str, str]) -> tuple[int, str] | None:
@@ -107,6 +112,13 @@ class SameOriginGuard:
             if ctype not in GRAPHQL_CONTENT_TYPES:
                 return 415, "GraphQL requests must be JSON (Content-Type: application/json)"
         return None
+
+
+async def _send_json(send, status: int, payload: dict) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _is_navigation(scope, headers: dict[str, str]) -> bool:

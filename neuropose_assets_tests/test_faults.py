@@ -24,10 +24,12 @@ FAILS = {
     "faults-notes_not_a_video": "could not be opened as a video|no picture",
     "faults-audio_only": "could not be opened as a video|no picture",
     "faults-empty_room": "No person was detected",
+    "faults-photo": "is a JPEG picture, not a video",
+    "faults-screenshot": "is a PNG picture, not a video",
 }
 LONG = "a" * 240  # a 244-character file name (the staging copy once carried it and failed with "File name too long")
 SUCCEEDS = ("good-cam01", "faults-rotated_phone", "faults-variable_rate", "faults-uhd_4k", "faults-unicode_trial_a",
-            "faults-copy_of_cam01", f"faults-{LONG}"[:128])  # fmt: skip
+            "faults-copy_of_cam01", f"faults-{LONG}"[:128], "faults-cut_at_97")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,17 @@ def delivered(tmp_path_factory, cam01):
     shutil.copyfile(cam01, f / "copy of cam01.mp4")
     media.truncated(cam01, f / "truncated.mp4")
     media.truncated_index_first(cam01, f / "truncated index first.mp4")
+    media.truncated_index_first(cam01, f / "cut at 97.mp4", fraction=0.97)  # a few frames lost: analysed, WARN
+    import cv2
+
+    frame = np.full((120, 160, 3), 128, np.uint8)
+    cv2.imwrite(str(tmp / "photo.jpg"), frame)
+    cv2.imwrite(str(tmp / "screenshot.png"), frame)
+    shutil.copyfile(tmp / "photo.jpg", f / "photo.mp4")  # pictures renamed: FFmpeg reads them as 1-frame videos
+    shutil.copyfile(tmp / "screenshot.png", f / "screenshot.mov")
+    import os
+
+    os.mkfifo(f / "pipe.mp4")  # a named pipe: never opened (it would block the sensor), reported once
     media.ffmpeg("-i", str(cam01), "-frames:v", "20", "-c", "copy", str(f / f"{LONG}.mp4"))
     (f / "zero bytes.mp4").write_bytes(b"")
     (f / "notes (not a video).mp4").write_text("session notes\n" * 300)
@@ -100,6 +113,23 @@ def test_good_deliveries_succeed_next_to_the_bad_ones(delivered, key):
     poses = pl.read_parquet(delivered["layout"].asset_file("poses", key))
     n = poses["frame"].n_unique()
     assert poses.filter(pl.col("is_subject"))["frame"].n_unique() >= 0.9 * n
+
+
+def test_a_few_missing_frames_are_a_warning_with_the_count(delivered):
+    res = delivered["results"]["faults-cut_at_97"]
+    check = next(e for e in res.get_asset_check_evaluations() if e.check_name == "decoding_complete")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert re.search(r"\b\d of the 100 frames .* could not be decoded", check.description), check.description
+    full = next(e for e in delivered["results"]["good-cam01"].get_asset_check_evaluations()
+                if e.check_name == "decoding_complete")  # fmt: skip
+    assert full.passed and full.metadata["frames_missing"].value == 0
+
+
+def test_a_named_pipe_in_the_intake_is_reported_once_and_never_opened(delivered):
+    from neuropose_assets.dagster_defs.sensors import load_intake_state, report_tag
+
+    assert report_tag("special:faults/pipe.mp4") in load_intake_state(delivered["layout"])["reported"]
+    assert "faults-pipe" not in delivered["results"]
 
 
 def test_rotation_metadata_is_applied(delivered):

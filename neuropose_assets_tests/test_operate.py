@@ -103,7 +103,7 @@ def test_health_reports_every_check_and_fails_on_what_is_wrong(tmp_path, monkeyp
     assert res.returncode == 0, res.stdout  # warnings (no daemon, no UI) do not fail
     lines = {line.split()[1]: line.split()[0] for line in res.stdout.splitlines()}
     assert lines == {"data_root": "ok", "intake": "ok", "instance": "ok", "pose_pool": "ok", "daemon": "warn",
-                     "pose_model": "ok", "disk": "ok", "webserver": "warn"}  # fmt: skip
+                     "sensors": "ok", "pose_model": "ok", "disk": "ok", "webserver": "warn"}  # fmt: skip
     os.chmod(root, 0o755)  # patient data readable by others
     res = _cli("health", "--json", "--data-root", str(root), env=env)
     bad = {c["name"]: c for c in json.loads(res.stdout)["checks"]}["data_root"]
@@ -128,8 +128,9 @@ def test_health_verifies_an_installed_metrabs_model(tmp_path, monkeypatch):
 
 
 def test_health_webserver_check_against_real_sockets(tmp_path):
-    """A stand-in server answering /server_info: on loopback it passes; recorded as loopback but listening on every
-    address it fails; a UI deliberately on 0.0.0.0 warns."""
+    """A stand-in server answering /server_info and the guard's /__neuropose__/ui: on loopback it passes; recorded as
+    loopback but listening on every address it fails; a UI deliberately on 0.0.0.0 warns; another webserver than the
+    one the UI started fails; a webserver still answering for a UI that died (an orphan) fails."""
     import http.server
     import threading
 
@@ -137,10 +138,11 @@ def test_health_webserver_check_against_real_sockets(tmp_path):
 
     class Info(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            body = json.dumps({"dagster_webserver_version": "test"}).encode()
+            info = {"webserver_pid": os.getpid()} if self.path == "/__neuropose__/ui" else {
+                "dagster_webserver_version": "test"}  # fmt: skip
             self.send_response(200)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(json.dumps(info).encode())
 
         def log_message(self, *args):
             pass
@@ -150,20 +152,30 @@ def test_health_webserver_check_against_real_sockets(tmp_path):
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         return srv
 
+    def ui(host: str, port: int, webserver_pid: int = os.getpid()) -> dict:
+        return {"host": host, "port": port, "pid": 1, "children": {"webserver": {"pid": webserver_pid}}}
+
     lo = serve("127.0.0.1")
+    port = lo.server_address[1]
     try:
-        assert _webserver({"host": "127.0.0.1", "port": lo.server_address[1]}).status == "ok"
+        assert _webserver(ui("127.0.0.1", port), True).status == "ok"
+        impostor = _webserver(ui("127.0.0.1", port, webserver_pid=4242424), True)
+        assert impostor.status == "fail" and "not by the UI's webserver (pid 4242424)" in impostor.detail
+        orphan = _webserver(ui("127.0.0.1", port), False)  # ui.json left by a UI that died, its webserver answering
+        assert orphan.status == "fail" and "orphan" in orphan.detail
     finally:
         lo.shutdown()
+        lo.server_close()
+    assert _webserver(ui("127.0.0.1", port), False).status == "warn"  # nobody answers: just not running
     wide = serve("0.0.0.0")
     port = wide.server_address[1]
     try:
-        exposed = _webserver({"host": "127.0.0.1", "port": port})  # started "on loopback", listening everywhere
+        exposed = _webserver(ui("127.0.0.1", port), True)  # started "on loopback", listening everywhere
         assert exposed.status == "fail" and "0.0.0.0" in exposed.detail
-        assert _webserver({"host": "0.0.0.0", "port": port}).status == "warn"
+        assert _webserver(ui("0.0.0.0", port), True).status == "warn"
     finally:
         wide.shutdown()
-    assert _webserver(None).status == "warn"
+    assert _webserver(None, False).status == "warn"
 
 
 def test_pose_pool_follows_the_hardware_and_is_applied_to_the_instance(monkeypatch):

@@ -104,7 +104,10 @@ def test_impossible_timing_is_refused(tmp_path):
         probe_video(liar)
     probe = VideoProbe(fps=30.0, frame_count=100, duration_s=3.33, width_px=64, height_px=48, rotation_deg=0,
                        codec="h264")  # fmt: skip
-    verify_decoding(probe, np.arange(100) / 30.0, "ok.mp4")  # consistent: no error
+    assert verify_decoding(probe, np.arange(100) / 30.0, "ok.mp4") == 0  # consistent: no error
+    assert verify_decoding(probe, np.arange(97) / 30.0, "cut.mp4") == 3  # counted (a WARN), not refused
+    with pytest.raises(VideoError, match="is a single picture, not a video"):
+        verify_decoding(probe, np.zeros(1), "still.mp4")
     with pytest.raises(VideoError, match="Only 31 of the 100 frames .* truncated"):
         verify_decoding(probe, np.arange(31) / 30.0, "cut.mp4")
     gap = np.arange(100) / 30.0
@@ -115,6 +118,23 @@ def test_impossible_timing_is_refused(tmp_path):
         verify_decoding(VideoProbe(30.0, 1, 0.03, 64, 48, 0, "h264"), np.array([0.0, 260416.0]), "lie.mp4")
     with pytest.raises(VideoError, match="span 9 s although the file announces 3.3 s"):
         verify_decoding(probe, np.arange(100) * 0.09, "slow.mp4")
+
+
+def test_still_pictures_renamed_as_videos_are_refused(tmp_path):
+    import cv2
+    import numpy as np
+    import pytest
+
+    from neuropose_assets.core.video import VideoError, probe_video, still_image_format
+
+    frame = np.full((48, 64, 3), 100, np.uint8)
+    for ext, name in ((".jpg", "JPEG"), (".png", "PNG"), (".bmp", "BMP"), (".tiff", "TIFF"), (".webp", "WebP")):
+        cv2.imwrite(str(tmp_path / f"p{ext}"), frame)
+        (tmp_path / f"p{ext}").rename(tmp_path / f"{name}.mp4")
+        with pytest.raises(VideoError, match=f"is a {name} picture, not a video"):
+            probe_video(tmp_path / f"{name}.mp4")
+    assert still_image_format(b"\x00\x00\x00\x18ftypheic") == "HEIC"
+    assert still_image_format(b"\x00\x00\x00\x18ftypisom") is None  # an MP4
 
 
 def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path):

@@ -103,6 +103,9 @@ def test_the_guard_reads_requests_as_dagster_does():
                  query_string=b"query=%7B%20version%20%7D") == 403
     assert _call(**get, path="/runs", headers={"sec-fetch-site": "same-site", **nav, "sec-fetch-dest": "iframe"}) \
         == 403  # framing
+    # the webserver says who it is (`health` compares it with ui.json), only to its own host names
+    assert _call(**get, path="/__neuropose__/ui") == 200
+    assert _call(**get, path="/__neuropose__/ui", headers={"host": "evil.example:3000"}) == 400
 
 
 def test_allowed_hosts_follow_the_binding():

@@ -192,9 +192,8 @@ def test_damaged_member_midway_leaves_nothing(tmp_path: Path, intake: Path) -> N
 
 
 def test_too_large_by_declared_size(tmp_path: Path, intake: Path) -> None:
-    zeros = bytes(600 * 1024)
-    zf = make_zip(tmp_path / "bomb.zip", ("c/a.mp4", zeros), ("c/b.mp4", zeros), compression=zipfile.ZIP_DEFLATED)
-    assert zf.stat().st_size < 20 * 1024  # it really is a (tiny) bomb
+    noise = os.urandom(600 * 1024)  # incompressible, like video: within the inflate ratio, over the size limit
+    zf = make_zip(tmp_path / "big.zip", ("c/a.mp4", noise), ("c/b.mp4", noise), compression=zipfile.ZIP_DEFLATED)
     with pytest.raises(ArchiveTooLargeError, match="split them"):
         ingest_zip(zf, intake, max_total_bytes=1024**2)
     assert snapshot(intake) == {}
@@ -291,7 +290,7 @@ def test_failure_while_placing_removes_everything_placed(tmp_path: Path, intake:
     visible_midway = []
     fail_on_call(monkeypatch, 2, on_first=lambda: visible_midway.extend(intake.rglob("*.mp4")))
     zf = make_zip(tmp_path / "a.zip", ("c/S01/a.mp4", b"a"), ("c/S02/b.mp4", b"b"), ("c/S03/c.mp4", b"c"))
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(zip_ingest.ArchiveWriteError, match="the disk is full. Nothing was placed"):
         ingest_zip(zf, intake)
     assert visible_midway == [intake / "c" / "keep.mp4"]  # staged videos are never matched by a *.mp4 glob
     assert snapshot(intake) == before  # placed file and created folders removed, staging gone, c/ kept
@@ -303,7 +302,7 @@ def test_failure_while_placing_restores_overwritten_video(tmp_path: Path, intake
     before = snapshot(intake)
     fail_on_call(monkeypatch, 2)
     zf = make_zip(tmp_path / "a.zip", ("c/a.mp4", b"new"), ("c/b.mp4", b"b"))
-    with pytest.raises(OSError):
+    with pytest.raises(zip_ingest.ArchiveWriteError):
         ingest_zip(zf, intake, overwrite=True)
     assert snapshot(intake) == before
 
@@ -344,3 +343,103 @@ def test_marker_files_and_their_sidecars_are_placed_like_videos(tmp_path: Path, 
     assert placed == ["lab/S01/walk.c3d", "lab/S01/walk.trc", "lab/S01/walk_grf.mot", "lab/markers.yaml"]
     with pytest.raises(zip_ingest.ArchiveEmptyError):  # sidecars alone are not a recording
         ingest_zip(make_zip(tmp_path / "b.zip", ("lab/markers.yaml", b"name: x")), intake)
+
+
+# ------------------------------------------------------------------------------------ hardening, second round
+
+
+def test_a_member_that_inflates_like_a_bomb_is_refused_before_writing(tmp_path: Path, intake: Path) -> None:
+    zf = make_zip(tmp_path / "bomb.zip", ("c/a.mp4", os.urandom(1000)), ("c/bomb.mp4", bytes(24 * 1024**2)),
+                  compression=zipfile.ZIP_DEFLATED)  # fmt: skip
+    assert zf.stat().st_size < 100 * 1024
+    with pytest.raises(ArchiveInvalidError, match=r"'c/bomb.mp4': inflates [\d,]+-fold .* a zip bomb"):
+        ingest_zip(zf, intake)  # far below the 20 GiB size limit: the ratio decides
+    assert snapshot(intake) == {}
+
+
+def test_many_small_members_that_inflate_together_are_refused(tmp_path: Path, intake: Path) -> None:
+    members = [(f"c/{i}.mp4", bytes(90 * 1024)) for i in range(40)]  # each under the grace size
+    zf = make_zip(tmp_path / "bombs.zip", *members, compression=zipfile.ZIP_DEFLATED)
+    with pytest.raises(ArchiveTooLargeError, match="inflate [\\d,]+-fold"):
+        ingest_zip(zf, intake)
+    assert snapshot(intake) == {}
+
+
+def test_an_archive_with_too_many_entries_is_refused_at_once(tmp_path: Path, intake: Path, monkeypatch) -> None:
+    monkeypatch.setattr(zip_ingest, "MAX_MEMBERS", 50)
+    zf = make_zip(tmp_path / "many.zip", *[(f"c/{i}.mp4", b"v") for i in range(51)])
+    with pytest.raises(ArchiveInvalidError, match="51 entries, more than the 50"):
+        ingest_zip(zf, intake)
+    assert snapshot(intake) == {}
+
+
+def test_free_space_is_checked_before_extraction(tmp_path: Path, intake: Path, monkeypatch) -> None:
+    import collections
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(zip_ingest.shutil, "disk_usage", lambda p: usage(10 * 1024**3, 0, zip_ingest.FREE_SPACE_RESERVE))
+    zf = make_zip(tmp_path / "a.zip", ("c/a.mp4", b"video"))
+    with pytest.raises(ArchiveTooLargeError, match="free"):
+        ingest_zip(zf, intake)
+    assert snapshot(intake) == {}
+
+
+def test_a_name_longer_than_the_file_system_allows_is_refused_cleanly(tmp_path: Path, intake: Path) -> None:
+    zf = make_zip(tmp_path / "long.zip", (f"c/{'x' * 300}.mp4", b"v"), ("c/ok.mp4", b"v"))
+    with pytest.raises(ArchiveInvalidError, match="longer than 255 bytes"):
+        ingest_zip(zf, intake)
+    assert snapshot(intake) == {}
+
+
+def _unflag_utf8(path: Path, old: bytes = b"", new: bytes = b"", *, clear: bool = True) -> None:
+    """Clear the UTF-8 flag of every header (``clear``) and replace ``old`` by ``new`` (same length) in the names."""
+    with zipfile.ZipFile(path) as zf:
+        local, pos = [i.header_offset for i in zf.infolist()], zf.start_dir
+    buf = bytearray(path.read_bytes().replace(old, new) if old else path.read_bytes())
+    for off in local if clear else ():
+        struct.pack_into("<H", buf, off + 6, struct.unpack_from("<H", buf, off + 6)[0] & ~0x800)
+    for _ in local if clear else ():
+        struct.pack_into("<H", buf, pos + 8, struct.unpack_from("<H", buf, pos + 8)[0] & ~0x800)
+        n, m, k = struct.unpack_from("<HHH", buf, pos + 28)
+        pos += 46 + n + m + k
+    path.write_bytes(bytes(buf))
+
+
+def test_names_that_are_not_utf8_are_refused_and_unflagged_utf8_is_read_as_utf8(tmp_path: Path, intake: Path):
+    zf = make_zip(tmp_path / "legacy.zip", ("c/José.mp4", b"v"))
+    _unflag_utf8(zf, "é".encode(), b"\xe9\xe9")  # a Latin-1 name ("Joséé"): not UTF-8, no flag
+    with pytest.raises(ArchiveInvalidError, match="not UTF-8"):
+        ingest_zip(zf, intake)
+    assert snapshot(intake) == {}
+    zf = make_zip(tmp_path / "unflagged.zip", ("c/José.mp4", b"v"))
+    _unflag_utf8(zf)  # UTF-8 bytes without the flag (zipfile would read them as CP437: "Jos├⌐")
+    assert ingest_zip(zf, intake).placed == [intake / "c" / "José.mp4"]
+    zf = make_zip(tmp_path / "lying.zip", ("c/Zoé.mp4", b"v"))
+    _unflag_utf8(zf, "é".encode(), b"\xe9\xe9", clear=False)  # flagged UTF-8, but it is not
+    with pytest.raises(ArchiveInvalidError, match="not a readable zip archive"):
+        ingest_zip(zf, intake)
+
+
+def test_an_existing_cohort_folder_is_used_under_its_own_spelling(tmp_path: Path, intake: Path) -> None:
+    (intake / "Jane_Doe_2026").mkdir()
+    zf = make_zip(tmp_path / "a.zip", ("S01/a.mp4", b"a"))
+    assert ingest_zip(zf, intake, cohort="jane doe 2026").placed == [intake / "Jane_Doe_2026" / "S01" / "a.mp4"]
+    zf = make_zip(tmp_path / "b.zip", ("JANE DOE 2026/S01/b.mp4", b"b"))  # the archive's own folder
+    assert ingest_zip(zf, intake).placed == [intake / "Jane_Doe_2026" / "S01" / "b.mp4"]
+    assert sorted(p.name for p in intake.iterdir()) == ["Jane_Doe_2026"]
+
+
+def test_companions_are_written_with_the_videos_and_undone_with_them(tmp_path: Path, intake: Path, monkeypatch):
+    (intake / "c").mkdir()
+    (intake / "c" / "protocol.yaml").write_text("task: gait\n")
+    before = snapshot(intake)
+    zf = make_zip(tmp_path / "a.zip", ("c/a.mp4", b"a"), ("c/b.mp4", b"b"))
+    fail_on_call(monkeypatch, 2)  # the second video cannot be placed
+    with pytest.raises(zip_ingest.ArchiveWriteError):
+        ingest_zip(zf, intake, companions=lambda targets: {intake / "c" / "protocol.yaml": b"task: squat\n"})
+    assert snapshot(intake) == before  # the protocol is restored with the videos removed
+    monkeypatch.undo()
+    seen = []
+    res = ingest_zip(zf, intake, companions=lambda targets: seen.extend(targets) or {intake / "c" / "protocol.yaml":
+                                                                                   b"task: squat\n"})  # fmt: skip
+    assert seen == res.placed and (intake / "c" / "protocol.yaml").read_text() == "task: squat\n"

@@ -30,10 +30,11 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from neuropose_assets.core.alignment import procrustes_align
 from neuropose_assets.core.kinematics import ANGLE_COLUMNS
+from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.signal import fill_gaps
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
@@ -58,7 +59,7 @@ class DTWConfig(BaseModel):
             (frames with any NaN are removed).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     representation: Literal["angles", "coords", "relation"] = "angles"
     columns: tuple[str, ...] = ANGLE_COLUMNS

@@ -39,8 +39,9 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.segmentation import (
     SignalSpec,
     extract_signal,
@@ -99,7 +100,7 @@ class HumpConfig(BaseModel):
         high_frac: fraction that marks reaching / leaving the top (e.g. standing reached).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     min_prominence: float = Field(gt=0)
     min_distance_s: float = Field(default=1.0, ge=0)
@@ -128,7 +129,7 @@ class GaitConfig(BaseModel):
         lowpass_hz: extra low-pass of the heel / toe signals, Hz (``None`` = the features' own filtering only).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     min_prominence_mm: float = Field(default=50.0, gt=0)
     min_distance_s: float = Field(default=0.5, ge=0)
@@ -149,7 +150,7 @@ class TugConfig(BaseModel):
         turn_frac: a turn starts / ends where the yaw rate crosses this fraction of its peak.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     upright: HumpConfig = HumpConfig(min_prominence=50.0, min_distance_s=3.0)
     min_turn_deg: float = Field(default=120.0, gt=0)
@@ -168,7 +169,7 @@ class EventsConfig(BaseModel):
         tug: the upright phase and the turns of the Timed Up and Go.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     gait: GaitConfig = GaitConfig()
     sit_to_stand: HumpConfig = HumpConfig(min_prominence=0.2, min_distance_s=1.0)

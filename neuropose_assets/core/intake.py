@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ class ScanResult:
         bad_names: videos whose name gives no partition key (``!!!.mp4``) or is not valid text.
         links: symbolic links that are not followed (links to folders, or to files outside the allowed roots).
         unreadable: ``rel -> reason`` for folders and files that could not be read.
+        special: ``rel -> kind`` of entries that are not files: named pipes, sockets, devices (never opened).
         ignored: videos whose name marks them as temporary (``~name.mp4``): never processed.
         files: every video with a key (ready, settling or colliding).
         n_files: files examined.
@@ -83,6 +85,7 @@ class ScanResult:
     bad_names: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
+    special: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     files: list[IntakeFile] = field(default_factory=list)
     n_files: int = 0
@@ -129,8 +132,22 @@ def _walk(root: Path, res: ScanResult, link_roots: tuple[Path, ...]):
                         stack.append(Path(e.path))
                     elif e.is_file(follow_symlinks=False):
                         yield e
+                    else:  # a named pipe, socket or device: reading it could block the sensor or never end
+                        res.special[_rel(root, e.path)] = _special_kind(e.stat(follow_symlinks=False).st_mode)
                 except OSError as err:
                     res.unreadable[_rel(root, e.path)] = err.strerror or type(err).__name__
+
+
+def _special_kind(mode: int) -> str:
+    import stat
+
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def _rel(root: Path, path: str | Path) -> str:
@@ -164,15 +181,25 @@ class Pseudonymiser:
         return hmac.new(self._secret, text.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:n]
 
     def cohort(self, folder: str) -> str:
-        """The cohort key of a cohort folder: sanitised, or ``c<HMAC[:10]>`` when cohort names are pseudonymised too
-        (recorded in the manifest)."""
+        """The cohort key of a cohort folder (or of a cohort named on the command line): sanitised, or
+        ``c<HMAC[:10]>`` of the sanitised name when cohort names are pseudonymised too (recorded in the manifest).
+        Names that differ only in case, accents or punctuation (``Jane_Doe_2026``, ``jane doe 2026``) are one cohort,
+        as they are without pseudonyms.  Raises ``ValueError`` for a name without letters or digits."""
+        canonical = sanitize_key(folder)
         if not self.cohorts:
-            return sanitize_key(folder)
-        key = f"c{self.alias('cohort:' + folder, 10)}"
-        if self._manifest.get(key) != folder:
+            return canonical
+        legacy = f"c{self.alias('cohort:' + folder, 10)}"  # keyed on the exact folder name before this release
+        if folder != canonical and self._manifest.get(legacy) == folder:
+            return legacy
+        key = f"c{self.alias('cohort:' + canonical, 10)}"
+        if key not in self._manifest:
             self._manifest[key] = folder
             self._dirty = True
         return key
+
+    def is_cohort_key(self, text: str) -> bool:
+        """``text`` is a pseudonymous cohort key this manifest knows (so a command may name a cohort by its key)."""
+        return bool(re.fullmatch(r"c[0-9a-f]{10}", text)) and text in self._manifest
 
     def shown(self, rel: str) -> str:
         """How an intake path appears in logs: its would-be key, never its name."""

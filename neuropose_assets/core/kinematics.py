@@ -31,8 +31,9 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS, Skeleton
 
@@ -92,7 +93,7 @@ class FeaturesConfig(BaseModel):
             ``trunk``), or ``None``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     track: int | None = None
     max_gap_s: float = Field(default=0.25, ge=0)

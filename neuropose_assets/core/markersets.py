@@ -30,9 +30,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from neuropose_assets.core.errors import VideoError
+from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
 #: joints whose definition is fixed (module docstring), not taken from a marker list unless the set names them
@@ -42,7 +43,7 @@ DERIVED = ("pelvis", "neck")
 class HipMarkers(BaseModel):
     """The pelvis markers of Harrington's hip joint centre regression; ``sacrum`` stands in for the two PSIS."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     left_asis: str
     right_asis: str
@@ -64,7 +65,7 @@ class MarkerMapping(BaseModel):
         hip_markers: [{left_asis: LASI, right_asis: RASI, sacrum: SACR}]   # one or more sets, first complete one
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     name: str
     joints: dict[str, list[list[str]]] = Field(default_factory=dict)

@@ -49,6 +49,25 @@ def subject_coverage(poses: pl.DataFrame, name: str) -> tuple[dict, list[Flag]]:
     return numbers, []
 
 
+def decoding_loss(decoding: dict | None, name: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the frames a video announces but that could not be decoded (``decoding``: the
+    ``poses`` provenance's ``decoding`` entry; ``None`` for marker files).  More than
+    :data:`.video.MISSING_FRAMES_TOLERANCE` missing is a WARN with the count; beyond 10 % the ``poses`` step has
+    already failed (:func:`.video.verify_decoding`)."""
+    from neuropose_assets.core.video import MISSING_FRAMES_TOLERANCE
+
+    if not decoding:
+        return {}, []
+    missing, announced = decoding["frames_missing"], decoding["frames_announced"]
+    numbers = {"frames_announced": announced, "frames_decoded": decoding["frames_decoded"], "frames_missing": missing}
+    if missing <= MISSING_FRAMES_TOLERANCE:
+        return numbers, []
+    return numbers, [Flag("WARN", f"{missing} of the {announced} frames that {name} announces could not be decoded "
+                                  f"({100 * missing / announced:.1f} %): the file is truncated or damaged, so the "
+                                  "end of the recording (or frames inside it) is missing from every result. Copy the "
+                                  "complete original again.")]  # fmt: skip
+
+
 def label_flips(times: np.ndarray, uv: np.ndarray) -> tuple[dict, list[Flag]]:
     """``(numbers, flags)`` for the pose model's left/right leg labels (:func:`.kinematics.left_right_swaps`) of the
     subject's raw 2D joints ``uv`` ``(F, C, 2)`` px at ``times`` s."""

@@ -25,9 +25,10 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from scipy.signal import find_peaks
 
+from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
@@ -61,7 +62,7 @@ class SignalSpec(BaseModel):
     ``invert`` negates the signal (e.g. pelvis height from ``v`` px, which grows downwards).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     kind: Literal["column", "joint_axis", "joint_distance", "joint_speed", "joint_body_axis"] = "column"
     column: str | None = None
@@ -119,7 +120,7 @@ class SegmentationConfig(BaseModel):
             (:func:`.signal.lowpass_times`: order 4 per pass, forward and backward), Hz (``None`` = raw signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     signal: SignalSpec = SignalSpec(kind="column", column="right_knee_flexion_deg")
     min_distance_s: float | None = Field(default=0.4, ge=0)

@@ -38,13 +38,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.segmentation import SegmentationConfig
 
 TaskName = Literal["gait", "tug", "sit_to_stand", "squat", "arm_raise", "generic"]
 TASKS: tuple[str, ...] = ("gait", "tug", "sit_to_stand", "squat", "arm_raise", "generic")
 PROTOCOL_FILE = "protocol.yaml"
+#: bounds of the declared numbers: far above any protocol (a 6-minute walk has ~350 gait cycles per side; walkways
+#: are 3–30 m), and inside the Int32 / float columns that store them
+MAX_REPETITIONS = 10_000
+MAX_WALKWAY_M = 1000.0
 #: protocol keys that are not task parameters
 _RULES_KEY = "videos"
 
@@ -56,20 +61,21 @@ class TaskSpec(BaseModel):
         task: one of :data:`TASKS`.
         side: ``arm_raise``: which arm(s) are analysed (default ``both``); other tasks analyse both sides.
         expected_repetitions: repetitions (stands, squats, raises) or gait cycles per side the protocol asks for;
-            a different count is flagged, never forced.
-        walkway_m: walkway length of the protocol, m (recorded; e.g. 3 for the TUG, 10 for the 10-m walk test).
+            a different count is flagged, never forced; 1 to :data:`MAX_REPETITIONS`.
+        walkway_m: walkway length of the protocol, m (recorded; e.g. 3 for the TUG, 10 for the 10-m walk test); finite,
+            at most :data:`MAX_WALKWAY_M`.
         camera_view: ``side`` (camera perpendicular to the direction of walking: sagittal), ``front``, ``oblique``
             or ``unknown``.  A side view lets spatial gait parameters be scaled from the image with hip-centred
             models (see :mod:`.outcomes`).
         segmentation: ``generic`` only: the signal and peak constraints (:class:`.segmentation.SegmentationConfig`).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     task: TaskName = "generic"
     side: Literal["left", "right", "both"] | None = None
-    expected_repetitions: int | None = Field(default=None, ge=1)
-    walkway_m: float | None = Field(default=None, gt=0)
+    expected_repetitions: int | None = Field(default=None, ge=1, le=MAX_REPETITIONS)
+    walkway_m: float | None = Field(default=None, gt=0, le=MAX_WALKWAY_M)
     camera_view: Literal["side", "front", "oblique", "unknown"] = "unknown"
     segmentation: SegmentationConfig | None = None
 
@@ -160,7 +166,9 @@ def make_spec(params: dict[str, Any], where: str) -> TaskSpec:
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}"
                              + (f" (got {e['input']!r})" if e.get("loc") else "") for e in err.errors())  # fmt: skip
-        raise ProtocolError(f"{where}: {problems}. Known tasks: {', '.join(TASKS)}.") from None
+        about_task = any(tuple(e["loc"][:1]) in {(), ("task",)} for e in err.errors())
+        hint = f"Known tasks: {', '.join(TASKS)}." if about_task else f"Parameters: {', '.join(TaskSpec.model_fields)}."
+        raise ProtocolError(f"{where}: {problems}. {hint}") from None
 
 
 def _matches(pattern: str, rel: str) -> bool:
@@ -175,30 +183,40 @@ class Protocol:
     path: Path
     documents: tuple[tuple[dict[str, Any], tuple[tuple[str, dict[str, Any]], ...]], ...]
 
-    def resolve(self, rel: str) -> TaskDeclaration:
+    def resolve(self, rel: str, *, redact: bool = False) -> TaskDeclaration:
         """The task of the video at ``rel`` (path relative to the cohort folder, ``/``-separated).
+
+        ``redact``: name the matching rules by position (``protocol.yaml rule 2 of document 3``) instead of by their
+        pattern — in privacy mode, where a pattern such as ``"S02/Jane_Doe_arm.mp4"`` (what ``ingest --task``
+        writes) would carry a patient's name into the ``task`` table, the registry and the event log.
 
         Raises:
             ProtocolError: the merged parameters are not a valid task.
         """
         params: dict[str, Any] = {}
         sources: list[str] = []
-        for defaults, rules in self.documents:
+        many = len(self.documents) > 1
+        for n_doc, (defaults, rules) in enumerate(self.documents, 1):
+            of_doc = f" of document {n_doc}" if many else ""
             if defaults:
                 params.update(defaults)
-                sources.append(f"{self.path.name} defaults")
-            for pattern, rule in rules:
+                sources.append(f"{self.path.name} defaults{of_doc}")
+            for n_rule, (pattern, rule) in enumerate(rules, 1):
                 if _matches(pattern, rel):
                     params.update(rule)
-                    sources.append(f"{self.path.name}: {pattern!r}")
+                    sources.append(f"{self.path.name} rule {n_rule}{of_doc}" if redact
+                                   else f"{self.path.name}: {pattern!r}")  # fmt: skip
         if "task" not in params:  # parameters without a task (e.g. only camera_view) declare nothing
             return UNDECLARED
-        return TaskDeclaration(make_spec(params, f"{self.path} (rules {', '.join(sources)})"), "; ".join(sources))
+        where = self.path.name if redact else str(self.path)
+        return TaskDeclaration(make_spec(params, f"{where} (rules {', '.join(sources)})"), "; ".join(sources))
 
 
-def load_protocol(path: Path) -> Protocol:
+def load_protocol(path: Path, *, redact: bool = False) -> Protocol:
     """Parse ``path`` (YAML; see module docstring).  Every document is checked (task names, parameter names and
     values) so that a mistake is reported when the file is read, not when a video happens to match.
+
+    ``redact``: errors name a rule by its position, not by its pattern (:meth:`Protocol.resolve`).
 
     Raises:
         ProtocolError: unreadable YAML, wrong structure, unknown task or parameter.
@@ -219,14 +237,15 @@ def load_protocol(path: Path) -> Protocol:
         if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
             raise ProtocolError(f"{where}: 'videos' must map path patterns to parameters, e.g. "
                                 "'\"*sts*\": {task: sit_to_stand, expected_repetitions: 5}'")  # fmt: skip
-        for pattern, params in [("defaults", defaults), *rules.items()]:
+        for i, (pattern, params) in enumerate([("defaults", defaults), *rules.items()]):
+            shown = f"rule {i}" if redact and i else f"rule {pattern!r}"
             unknown = sorted(set(params) - set(TaskSpec.model_fields))
             if unknown:
-                raise ProtocolError(f"{where}, rule {pattern!r}: unknown parameter(s) {unknown}; known: "
+                raise ProtocolError(f"{where}, {shown}: unknown parameter(s) {unknown}; known: "
                                     f"{', '.join(TaskSpec.model_fields)}")  # fmt: skip
             merged = {**defaults, **params}
             if "task" in merged:
-                make_spec(merged, f"{where}, rule {pattern!r}")
+                make_spec(merged, f"{where}, {shown}")
         parsed.append((defaults, tuple((str(p), dict(v)) for p, v in rules.items())))
     return Protocol(path, tuple(parsed))
 

@@ -48,6 +48,30 @@ class VideoProbe:
         return asdict(self)
 
 
+#: leading bytes of still-image formats that FFmpeg would otherwise open as a one-frame "video"
+STILL_IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
+                          b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"\x00\x00\x00\x0cjP  ": "JPEG 2000"}
+#: ISO base media brands of still images (HEIC / AVIF photos from phones), at bytes 8–12 after ``ftyp``
+STILL_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
+
+
+def still_image_format(head: bytes) -> str | None:
+    """The still-image format whose signature starts ``head`` (the file's first 16 bytes), or ``None``."""
+    for magic, name in STILL_IMAGE_SIGNATURES.items():
+        if head.startswith(magic):
+            return name
+    if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:
+        return STILL_IMAGE_BRANDS[head[8:12]]
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def _not_a_video(name: str, what: str) -> VideoError:
+    return VideoError(f"The file '{name}' is {what}, not a video: a movement can only be measured from a recording. "
+                      "Deliver the video itself (MP4, MOV, AVI, MKV, WebM).")  # fmt: skip
+
+
 def _open(path: Path, display: str | None = None) -> cv2.VideoCapture:
     name = display or path.name
     if not path.exists():
@@ -57,6 +81,10 @@ def _open(path: Path, display: str | None = None) -> cv2.VideoCapture:
             f"The file '{name}' is empty (0 bytes): the copy from the camera or phone probably failed. "
             "Copy the original recording again."
         )
+    with open(path, "rb") as f:
+        image = still_image_format(f.read(16))
+    if image is not None:
+        raise _not_a_video(name, f"a {image} picture")
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)  # we rotate ourselves (see module docstring)
     if not cap.isOpened():
@@ -71,25 +99,34 @@ def _open(path: Path, display: str | None = None) -> cv2.VideoCapture:
 
 #: frame rates a camera can plausibly record, frames/s (phones: 24–240 slow motion; lab high-speed cameras: ≤ 1000)
 MIN_FPS, MAX_FPS = 1.0, 1000.0
-#: a decoded frame count below this fraction of the container's claim means the file is truncated
+#: a decoded frame count below this fraction of the container's claim means the file is truncated (ERROR)
 MIN_DECODED_FRACTION = 0.9
+#: frames the container announces that may be missing without a warning (an estimated count may be off by one);
+#: more missing frames are reported with their count (the ``decoding_complete`` check: WARN)
+MISSING_FRAMES_TOLERANCE = 1
 #: no two consecutive frames may be further apart than this, s
 MAX_FRAME_GAP_S = 10.0
 
 
-def verify_decoding(probe: VideoProbe, times: np.ndarray, display: str) -> None:
+def verify_decoding(probe: VideoProbe, times: np.ndarray, display: str) -> int:
     """Check what was decoded against what the container claims.
 
     Args:
         probe: the container's claims (:func:`probe_video`).
         times: ``(F,)`` presentation times of the decoded frames, s.
         display: the video's name for messages.
+    Returns:
+        The number of announced frames that were not decoded (0 when all were, or when more were decoded); more than
+        :data:`MISSING_FRAMES_TOLERANCE` is worth a warning (:func:`.quality.decoding_loss`).
     Raises:
-        VideoError: fewer than :data:`MIN_DECODED_FRACTION` of the claimed frames decoded (truncated file), a gap of
-            more than :data:`MAX_FRAME_GAP_S` between frames, or a decoded span far beyond the claimed duration.
+        VideoError: a single frame (a still picture, not a video); fewer than :data:`MIN_DECODED_FRACTION` of the
+            claimed frames decoded (truncated file); a gap of more than :data:`MAX_FRAME_GAP_S` between frames; or a
+            decoded span far beyond the claimed duration.
     """
     n = len(times)
     claimed = probe.frame_count
+    if n == 1:
+        raise _not_a_video(display, "a single picture")
     if claimed > 0 and n < MIN_DECODED_FRACTION * claimed and claimed - n >= 3:
         raise VideoError(
             f"Only {n} of the {claimed} frames that '{display}' announces could be decoded: the file is truncated "
@@ -110,6 +147,7 @@ def verify_decoding(probe: VideoProbe, times: np.ndarray, display: str) -> None:
             f"The decoded frames of '{display}' span {span:.0f} s although the file announces {probe.duration_s:.1f} "
             "s: its timing is damaged. Export the original recording again."
         )
+    return max(claimed - n, 0)
 
 
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}

@@ -145,6 +145,8 @@ def poses(
         raise fail(err, key) from None
     prov = provenance("poses", raw_video.provenance, tracking.model_dump(mode="json"))
     prov["model"] = backend.info.as_dict()
+    prov["decoding"] = {"frames_announced": run.frames_announced, "frames_decoded": run.n_frames,
+                        "frames_missing": run.frames_missing}  # fmt: skip
     s = run.summary()
     context.log.info(
         f"{key}: {s['n_frames']} frames, person in {s['frames_with_person']}, subject in {s['frames_with_subject']} "

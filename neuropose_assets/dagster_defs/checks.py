@@ -88,6 +88,21 @@ subject_detected = Check(
 )  # fmt: skip
 
 
+def _decoding_complete(storage: StorageResource, key: str) -> dg.AssetCheckResult:
+    from neuropose_assets.core.tables import read_provenance
+
+    return _result(*reversed(quality.decoding_loss(read_provenance(storage.layout.asset_file("poses", key))
+                                                   .get("decoding"), key)))  # fmt: skip
+
+
+decoding_complete = Check(
+    "poses", "decoding_complete",
+    "Every frame the video file announces was decoded: warns with the count when more than one is missing (a "
+    "truncated or damaged file; more than 10 % missing fails the poses step).",
+    _decoding_complete,
+)  # fmt: skip
+
+
 def _left_right_consistent(storage: StorageResource, key: str) -> dg.AssetCheckResult:
     from neuropose_assets.core.kinematics import person_arrays
     from neuropose_assets.core.skeletons import get_skeleton
@@ -188,7 +203,8 @@ COHORT_TABLES = ("cohort_outcomes", "cohort_dtw")
 #: every check, in the order they run within their asset's step
 CHECKS: tuple[Check, ...] = (
     *(contract_check(a) for a in (*PER_VIDEO_TABLES, *COHORT_TABLES)),
-    unique_content, subject_detected, coordinate_frame, left_right_consistent, task_declared, repetitions_found,
+    unique_content, subject_detected, decoding_complete, coordinate_frame, left_right_consistent, task_declared,
+    repetitions_found,
 )  # fmt: skip
 
 

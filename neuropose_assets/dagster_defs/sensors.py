@@ -138,6 +138,9 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
     for rel, why in scan.unreadable.items():
         report_once(f"unreadable:{rel}:{why}", f"intake: {shown(rel) if rel != '.' else 'the intake folder'} cannot "
                     f"be read ({why}); everything else is still picked up")  # fmt: skip
+    for rel, kind in scan.special.items():
+        report_once(f"special:{rel}", f"intake: {shown(rel)} is {kind}, not a file: it is never read (it could block "
+                    "the intake); copy the recording itself into the folder")  # fmt: skip
     for rel in scan.outside_cohort:
         report_once(f"outside:{rel}", f"intake: {shown(rel)} is not inside a cohort folder; move it into one")
     for key, rels in scan.collisions.items():
@@ -154,14 +157,14 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
             return UNDECLARED
         if folder not in protocols:
             try:
-                protocols[folder] = load_protocol(path)
+                protocols[folder] = load_protocol(path, redact=pseud is not None)
             except ProtocolError as err:
                 protocols[folder] = err
         proto = protocols[folder]
         try:
             if isinstance(proto, ProtocolError):
                 raise proto
-            return proto.resolve(inner)
+            return proto.resolve(inner, redact=pseud is not None)
         except ProtocolError as err:
             try:
                 version = path.stat().st_mtime_ns

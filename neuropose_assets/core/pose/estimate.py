@@ -47,6 +47,9 @@ class PoseRun:
     fps: float
     width_px: int
     height_px: int
+    #: frames the container announces, and how many of them could not be decoded (:func:`.video.verify_decoding`)
+    frames_announced: int = 0
+    frames_missing: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     #: inference latency of each frame, ms ``(n_frames,)``: the model call's wall time for the frame (for a batch of
     #: ``B`` frames, the batch's time / ``B`` for each of them); decoding runs in parallel and is not included
@@ -55,6 +58,8 @@ class PoseRun:
     def summary(self) -> dict:
         return {
             "n_frames": self.n_frames,
+            "frames_announced": self.frames_announced,
+            "frames_missing": self.frames_missing,
             "frames_with_person": self.frames_with_person,
             "frames_with_subject": self.frames_with_subject,
             "subject_coverage": self.frames_with_subject / self.n_frames if self.n_frames else 0.0,
@@ -114,7 +119,7 @@ def estimate_video(
     name = display or Path(video).name
     if not frames:
         raise VideoError(f"The video '{name}' decoded to zero frames. Export it again and re-deliver it.")
-    verify_decoding(probe, np.asarray(times), name)
+    missing = verify_decoding(probe, np.asarray(times), name)
     t_loop = time.perf_counter()
     boxes = [f.boxes for f in frames]
     tracks = join_fragments(boxes, track_boxes(boxes, tracking), np.asarray(times), tracking,
@@ -134,6 +139,8 @@ def estimate_video(
         fps=probe.fps,
         width_px=probe.width_px,
         height_px=probe.height_px,
+        frames_announced=probe.frame_count,
+        frames_missing=missing,
         timings={
             "decode_and_inference_s": t_loop - t0,
             "inference_s": infer,

@@ -21,7 +21,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from neuropose_assets.core.models import STRICT
 
 SubjectPolicy = Literal["longest_track", "largest_box", "most_central"]
 SUBJECT_POLICIES: tuple[str, ...] = ("longest_track", "largest_box", "most_central")
@@ -54,7 +56,7 @@ class TrackingConfig(BaseModel):
         join_max_size_ratio: largest ratio of box heights across a join.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     subject_policy: SubjectPolicy = "longest_track"
     iou_threshold: float = Field(default=0.3, gt=0, le=1)

@@ -1,0 +1,103 @@
+"""The instance's run launcher: Dagster's default launcher, plus the run-worker health check that run monitoring
+needs to recover runs whose worker died with its daemon, code server or UI.
+
+Dagster's :class:`~dagster.DefaultRunLauncher` (run workers started by the code server) cannot tell whether a run's
+worker is alive, so Dagster's run-monitoring daemon never checks STARTED runs (``supports_check_run_worker_health``
+is ``False``): when the code server dies with its workers (``kill -9`` of the daemon or of ``neuropose-assets ui``,
+whose restart stops the orphans), their runs stay STARTED until ``max_runtime_seconds`` (6 h) and keep their
+``pose_model`` pool slots.  :class:`MonitoredRunLauncher` answers the health check from what every run records:
+
+* a run worker started by the code server or ``dagster api execute_run`` reports ``Started process for run (pid:
+  N)`` before the run starts (``dagster/_grpc/impl.py``, ``dagster/_cli/api.py``);
+* a run executed inside another process (``neuropose-assets run``, ``backfill --in-process``) carries the tags
+  :data:`PID_TAG` and :data:`HOST_TAG` (:func:`process_tags`).
+
+The worker is alive when a process with that pid exists on this host, is not a zombie, and was created before the
+run recorded it (so a recycled pid is not mistaken for the worker) — :mod:`psutil`.  A dead worker is ``FAILED``;
+Dagster's monitoring then marks the run failed, which frees its pool slots
+(``run_monitoring.free_slots_after_run_end_seconds``) and lets ``run_retries`` start it again.  A run whose worker
+is on another host, or that records no worker, is reported ``RUNNING`` (it cannot be judged from here; the run
+timeout still applies).
+
+Configured in ``dagster.yaml``::
+
+    run_launcher:
+      module: neuropose_assets.run_launcher
+      class: MonitoredRunLauncher
+
+This module is imported by the daemon and the webserver: it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from dagster import DagsterEventType, DefaultRunLauncher
+from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
+
+#: tags of a run executed inside a long-lived process (not by a run worker of its own)
+PID_TAG = "neuropose/worker_pid"
+HOST_TAG = "neuropose/worker_host"
+_STARTED = "Started process for run (pid: "
+#: a worker process is accepted when it was created at most this long after the run recorded it (clock rounding), s
+_CLOCK_SLACK_S = 2.0
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that let run monitoring tell whether this process, which executes a run in-process, is still alive."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def worker_alive(pid: int, recorded_at: float) -> bool:
+    """A process ``pid`` exists on this host, is not a zombie, and was created no later than ``recorded_at`` (the
+    time, s since the epoch, at which the run recorded it as its worker)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= recorded_at + _CLOCK_SLACK_S
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+class MonitoredRunLauncher(DefaultRunLauncher):
+    """:class:`~dagster.DefaultRunLauncher` whose runs run monitoring can check (module docstring)."""
+
+    def __init__(self, inst_data=None) -> None:
+        super().__init__(inst_data=inst_data)
+        self._workers: dict[str, tuple[int, float] | None] = {}  # run id -> (pid, recorded at), found once
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def _worker(self, run) -> tuple[int, float] | None:
+        """``(pid, time recorded)`` of the run's worker on this host, or ``None`` if it has none to check here."""
+        if run.run_id in self._workers:
+            return self._workers[run.run_id]
+        found = None
+        if PID_TAG in run.tags:
+            if run.tags.get(HOST_TAG) == socket.gethostname():
+                record = self._instance.get_run_record_by_id(run.run_id)
+                found = (int(run.tags[PID_TAG]), record.create_timestamp.timestamp()) if record else None
+        else:
+            for entry in self._instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
+                event = entry.dagster_event
+                pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
+                if pid is not None and (event.message or "").startswith(_STARTED):
+                    found = (int(pid.value), entry.timestamp)
+        if found is not None:  # an in-flight run without its event yet is looked up again next time
+            self._workers[run.run_id] = found
+        return found
+
+    def check_run_worker_health(self, run) -> CheckRunHealthResult:
+        worker = self._worker(run)
+        if worker is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "no worker process on this host to check")
+        pid, recorded_at = worker
+        if worker_alive(pid, recorded_at):
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker process {pid} is alive")
+        self._workers.pop(run.run_id, None)
+        return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's worker process {pid} is gone (killed, or it "
+                                                         "died with the daemon, the code server or the UI)")

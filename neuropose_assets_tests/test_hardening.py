@@ -1,0 +1,202 @@
+"""Hardening, second round (fast part): the run-worker health check behind run monitoring, the supervisor's helpers,
+bounded and validated command-line values, and an `ingest` that either completes (its protocol rule included) or
+writes nothing.  The real daemon and UI kills are in test_daemon.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from neuropose_assets.cli import main
+
+
+def _cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "neuropose_assets.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, **env})  # fmt: skip
+
+
+def test_run_monitoring_can_tell_a_dead_worker_from_a_live_one(tmp_path):
+    from dagster._core.events import EngineEventData
+    from dagster._core.launcher.base import WorkerStatus
+
+    from neuropose_assets.run_launcher import HOST_TAG, PID_TAG, MonitoredRunLauncher, process_tags
+
+    overrides = {"run_launcher": {"module": "neuropose_assets.run_launcher", "class": "MonitoredRunLauncher"}}
+    with dg.instance_for_test(overrides=overrides) as inst:
+        launcher = inst.run_launcher
+        assert isinstance(launcher, MonitoredRunLauncher) and launcher.supports_check_run_worker_health
+
+        def run_with_worker(pid: int) -> dg.DagsterRun:
+            run = inst.create_run_for_job(dg.GraphDefinition("g").to_job(), run_id=None)
+            inst.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
+            return run
+
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            run = run_with_worker(worker.pid)
+            assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+        finally:
+            worker.kill()
+            worker.wait()
+        dead = launcher.check_run_worker_health(run)
+        assert dead.status == WorkerStatus.FAILED and str(worker.pid) in dead.msg
+        # a pid recycled by a process started after the run recorded it is not the worker
+        later = run_with_worker(os.getpid())  # this process is older than the event: alive
+        assert launcher.check_run_worker_health(later).status == WorkerStatus.RUNNING
+        time.sleep(0.1)
+        newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            stale = inst.create_run_for_job(dg.GraphDefinition("g").to_job())
+            inst.report_engine_event(f"Started process for run (pid: {newer.pid}).", stale,
+                                     EngineEventData.in_process(newer.pid))  # fmt: skip
+            # pretend the event is older than the process: move the process's start into the future
+            launcher._workers[stale.run_id] = (newer.pid, time.time() - 3600)
+            assert launcher.check_run_worker_health(stale).status == WorkerStatus.FAILED
+        finally:
+            newer.kill()
+            newer.wait()
+        # in-process runs (`neuropose-assets run`) carry their process in tags; another host's cannot be judged
+        mine = inst.create_run_for_job(dg.GraphDefinition("g").to_job(), tags=process_tags())
+        assert launcher.check_run_worker_health(mine).status == WorkerStatus.RUNNING
+        gone = inst.create_run_for_job(dg.GraphDefinition("g").to_job(),
+                                       tags={PID_TAG: "4242424", HOST_TAG: socket.gethostname()})  # fmt: skip
+        assert launcher.check_run_worker_health(gone).status == WorkerStatus.FAILED
+        remote = inst.create_run_for_job(dg.GraphDefinition("g").to_job(),
+                                         tags={PID_TAG: "4242424", HOST_TAG: "another-host"})  # fmt: skip
+        assert launcher.check_run_worker_health(remote).status == WorkerStatus.RUNNING
+        unknown = inst.create_run_for_job(dg.GraphDefinition("g").to_job())  # nothing recorded yet
+        assert launcher.check_run_worker_health(unknown).status == WorkerStatus.RUNNING
+
+
+def test_the_instance_uses_the_monitored_launcher(tmp_path, monkeypatch):
+    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.instance import ensure_dagster_home
+    from neuropose_assets.run_launcher import MonitoredRunLauncher
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored afterwards
+    home = ensure_dagster_home(Layout(tmp_path / "data"))
+    with dg.DagsterInstance.from_config(str(home)) as inst:
+        assert isinstance(inst.run_launcher, MonitoredRunLauncher)
+        assert inst.run_monitoring_enabled
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "x.mp4", "--task", "gait", "--key", "../../etc/x"], "argument --key: invalid partition key"),
+    (["run", "x.mp4", "--task", "gait", "--cohort", "!!!"], "argument --cohort: cohort '!!!' has no letters"),
+    (["register", "x.mp4", "--cohort", "!!!"], "argument --cohort"),
+    (["outcomes", "!!!"], "argument cohort"),
+    (["report", "../x"], "argument partition: invalid partition key"),
+    (["export", "A B"], "argument partition: invalid partition key"),
+    (["ui", "--port", "99999"], "argument --port: '99999' is out of range"),
+    (["agreement", "--tolerance-s", "inf"], "argument --tolerance-s"),
+    (["agreement", "--pair", "a:../b"], "invalid partition key '../b'"),
+    (["run", "{video}", "--task", "tug", "--param", "expected_repetitions=99999999999999999999999"],
+     "expected_repetitions: Input should be less than or equal to 10000"),
+    (["run", "{video}", "--task", "tug", "--param", "walkway_m=1e400"], "walkway_m: Input should be a finite number"),
+    (["run", "{video}", "--task", "tug", "--param", "walkway_m=NaN"], "walkway_m: Input should be a finite number"),
+    (["run", "{video}", "--task", "generic", "--param", "segmentation.min_distance_s=1e999"], "finite number"),
+])  # fmt: skip
+def test_bad_command_line_values_are_one_line_errors_and_write_nothing(tmp_path, args, message):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not read: the values are refused first")
+    root = tmp_path / "data"
+    res = _cli(*[a.replace("{video}", str(video)) for a in args], "--data-root", str(root))
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()[-1]) < 300
+    written = [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    assert not written, written
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_ingest_with_a_relative_intake_and_a_task_writes_the_rule_and_a_failed_one_writes_nothing(tmp_path):
+    from neuropose_assets.core.tasks import load_protocol
+
+    work = tmp_path / "work"
+    work.mkdir()
+    ok = _zip(tmp_path / "good.zip", {"S01/walk.mp4": b"v1", "S02/walk.mp4": b"v2"})
+    res = _cli("ingest", str(ok), "--intake", "relative/dir", "--cohort", "Study A", "--task", "gait",
+               "--data-root", str(tmp_path / "data"), cwd=work)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    intake = work / "relative" / "dir"
+    assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == ["study_a/S01/walk.mp4",
+                                                                                       "study_a/S02/walk.mp4"]
+    assert load_protocol(intake / "study_a" / "protocol.yaml").resolve("S02/walk.mp4").spec.task == "gait"
+    before = {p: p.read_bytes() for p in intake.rglob("*") if p.is_file()}
+    clash = _zip(tmp_path / "clash.zip", {"S03/new.mp4": b"v3", "S01/walk.mp4": b"again"})
+    res = _cli("ingest", str(clash), "--intake", "relative/dir", "--cohort", "study a", "--task", "squat",
+               "--data-root", str(tmp_path / "data"), cwd=work)  # fmt: skip
+    assert res.returncode == 2 and "collision" in res.stderr and "Traceback" not in res.stderr
+    assert {p: p.read_bytes() for p in intake.rglob("*") if p.is_file()} == before  # the protocol rule too
+    fresh = tmp_path / "fresh"
+    res = _cli("ingest", str(tmp_path / "missing.zip"), "--intake", str(fresh), "--data-root", str(tmp_path / "d2"))
+    assert res.returncode == 2 and "archive not found" in res.stderr and not fresh.exists()
+
+
+def test_ingest_refuses_bombs_long_names_and_full_disks_in_one_line(tmp_path, monkeypatch, capsys):
+    import collections
+
+    from neuropose_assets.core import zip_ingest
+
+    monkeypatch.setenv("NEUROPOSE_DATA_ROOT", str(tmp_path / "data"))
+    intake = tmp_path / "intake"
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("c/big.mp4", bytes(32 * 1024**2))
+    long = _zip(tmp_path / "long.zip", {f"c/{'n' * 300}.mp4": b"v"})
+    for archive, message in ((bomb, "zip bomb"), (long, "longer than 255 bytes")):
+        assert main(["ingest", str(archive), "--intake", str(intake)]) == 2
+        assert message in capsys.readouterr().err
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(zip_ingest.shutil, "disk_usage", lambda p: usage(1, 1, 0))
+    assert main(["ingest", str(_zip(tmp_path / "ok.zip", {"c/a.mp4": b"v"})), "--intake", str(intake)]) == 2
+    assert "free" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setenv("NEUROPOSE_DATA_ROOT", str(tmp_path / "data"))
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zip_ingest.os, "replace", full)  # the disk fills up while the videos are placed
+    assert main(["ingest", str(tmp_path / "ok.zip"), "--intake", str(intake)]) == 2
+    err = capsys.readouterr().err
+    assert "the disk is full. Nothing was placed" in err and "Traceback" not in err
+    assert not list(intake.rglob("*.mp4"))
+
+
+def test_a_second_ui_on_the_same_data_root_is_refused(tmp_path):
+    from filelock import FileLock
+
+    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.instance import ensure_dagster_home
+
+    home = ensure_dagster_home(Layout(tmp_path / "data"))
+    (home / "ui.json").write_text(json.dumps({"host": "127.0.0.1", "port": 3999, "pid": 12345}))
+    with FileLock(str(home / "ui.lock")):
+        res = _cli("ui", "--data-root", str(tmp_path / "data"), "--port", "3999")
+    assert res.returncode == 2 and "already running on this data root (pid 12345" in res.stderr
+
+
+def test_ui_refuses_a_port_it_cannot_bind_before_writing_anything(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = _cli("ui", "--data-root", str(tmp_path / "data"), "--port", str(port))
+    assert res.returncode == 2 and f"127.0.0.1:{port} is in use" in res.stderr
+    assert not (tmp_path / "data" / "dagster_home" / "ui_workspace.yaml").exists()
