@@ -2,6 +2,7 @@
 the intake folder, runs them all, respects the pose pool's limit, and refreshes the cohort matrix."""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -148,49 +149,85 @@ def assert_ui_stops_its_tree(tmp_path, sig, *extra: str, probe=None) -> str:
             proc.kill()
 
 
-def test_a_killed_run_worker_does_not_stall_the_pose_pool(tmp_path, cam01, monkeypatch):
-    """SIGKILL the run worker during `poses` (it holds the only pose_model slot); a second video delivered
-    afterwards completes without anyone touching the instance."""
-    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+def test_a_dead_daemon_worker_or_ui_never_stalls_the_pipeline(tmp_path, cam01, monkeypatch):
+    """Through the real UI, with one pose slot (the stall would show as a run that never starts):
+
+    1. SIGKILL the daemon while a run estimates poses: the UI starts a new daemon; the run finishes.
+    2. SIGKILL `neuropose-assets ui` itself while a run estimates poses: its daemon and webserver die with it (the
+       port is free at once); a new `ui` on the same data root and port stops what the dead one left running, run
+       monitoring fails the run whose worker died and the retry daemon runs it again — through the only slot.
+    3. SIGKILL a run worker (the code server alive): its run fails and is retried, the slot is freed."""
+    from dagster import DagsterInstance, DagsterRunStatus
 
     intake, data = tmp_path / "intake", tmp_path / "data"
     (intake / "c").mkdir(parents=True)
-    media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-c", "copy", str(tmp_path / "second.mp4"))
-    with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1"):
-        os.link(cam01, intake / "c" / "first.mp4")
-        monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    ui_json = data / "dagster_home" / "ui.json"
+    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+
+    def children() -> dict:
+        return {n: c["pid"] for n, c in json.loads(ui_json.read_text())["children"].items()}
+
+    def deliver(name: str, slower: int = 1) -> None:
+        tmp = tmp_path / f".{name}.mp4"
+        if slower == 1:
+            media.ffmpeg("-i", str(cam01), "-c", "copy", str(tmp))  # distinct files (hard links would be one content)
+        else:  # every frame repeated: a longer pose step, one continuous track
+            media.ffmpeg("-i", str(cam01), "-vf", f"setpts={slower}*PTS", "-r", "30", "-c:v", "libx264", "-preset",
+                         "ultrafast", str(tmp))  # fmt: skip
+        os.replace(tmp, intake / "c" / f"{name}.mp4")
+
+    def runs_of(inst, name: str) -> list:
+        return [r for r in inst.get_runs() if r.tags.get("dagster/partition") == f"c-{name}"]
+
+    def in_poses(inst, name: str) -> int | None:
+        """The pid of the run worker of ``name``'s first run once its poses step has started."""
+        for run in runs_of(inst, name)[-1:]:
+            logs = inst.all_logs(run.run_id)
+            if any(e.step_key == "poses" and e.dagster_event and e.dagster_event.event_type.value == "STEP_START"
+                   for e in logs):  # fmt: skip
+                for e in logs:
+                    if e.dagster_event and (e.dagster_event.message or "").startswith("Started process for run"):
+                        return int(e.dagster_event.engine_event_data.metadata["pid"].value)
+        return None
+
+    def succeeded(inst, name: str, retried: bool = False):
+        runs = runs_of(inst, name)
+        ok = any(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        return runs if ok and (not retried or any(r.tags.get("dagster/parent_run_id") for r in runs)) else None
+
+    with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1") as (ui, port):
         inst = DagsterInstance.get()
+        deliver("a")
+        assert _wait(lambda: in_poses(inst, "a"), 120, step=0.2), "run a never reached pose estimation"
+        daemon = children()["daemon"]
+        os.kill(daemon, signal.SIGKILL)  # 1. the daemon dies mid-run
+        assert _wait(lambda: children()["daemon"] != daemon and _alive(children()["daemon"]), 15, step=0.5)
+        runs = _wait(lambda: succeeded(inst, "a"), 120)
+        assert runs and len(runs) == 1, [(r.tags, r.status) for r in runs_of(inst, "a")]
 
-        def worker_in_poses():
-            for run in inst.get_runs():
-                logs = inst.all_logs(run.run_id)
-                if any(e.step_key == "poses" and e.dagster_event and
-                       e.dagster_event.event_type == DagsterEventType.STEP_START for e in logs):  # fmt: skip
-                    for e in logs:
-                        msg = e.user_message or ""
-                        if "pid:" in msg and "process" in msg.lower():
-                            return int(msg.split("pid:")[1].split(")")[0])
-            return None
+        deliver("b", slower=4)  # long enough to outlive the UI's restart
+        orphan = _wait(lambda: in_poses(inst, "b"), 120, step=0.2)
+        assert orphan, "run b never reached pose estimation"
+        first = children()
+        os.kill(ui.pid, signal.SIGKILL)  # 2. the UI itself dies mid-run
+        ui.wait(10)
+        assert _wait(lambda: not _up(port) and not _alive(first["daemon"]) and not _alive(first["webserver"]), 20,
+                     step=0.5), "the UI's daemon and webserver outlived it"  # fmt: skip
+        assert _alive(orphan)  # the run worker (a child of the code server) is still estimating: an orphan
+        with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1"):  # same data root, same port
+            assert not any(_alive(pid) for pid in [*first.values(), orphan]), "orphans of the dead UI still run"
+            runs = _wait(lambda: succeeded(inst, "b", retried=True), 180)
+            assert runs, [(r.tags, r.status) for r in runs_of(inst, "b")]
+            dead = next(r for r in runs if not r.tags.get("dagster/parent_run_id"))
+            assert dead.status == DagsterRunStatus.FAILURE
+            assert any("worker process" in (e.message or "") for e in inst.all_logs(dead.run_id))  # monitoring said why
 
-        pid = _wait(worker_in_poses, 120, step=0.2)
-        assert pid, "the first run never reached pose estimation"
-        os.kill(pid, signal.SIGKILL)  # the run worker dies holding the pose_model slot
-        os.replace(tmp_path / "second.mp4", intake / "c" / "second.mp4")
-
-        def second_done():
-            runs = [r for r in inst.get_runs() if r.tags.get("dagster/partition") == "c-second"]
-            return runs if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE) else None
-
-        runs = _wait(second_done, 240)
-        assert runs and runs[0].status == DagsterRunStatus.SUCCESS, [(r.tags, r.status) for r in inst.get_runs()]
-
-        def first_retried():  # the sensor's crashed run is retried by the run-retry daemon (dagster.yaml)
-            runs = [r for r in inst.get_runs() if r.tags.get("dagster/partition") == "c-first"]
-            return any(r.status == DagsterRunStatus.SUCCESS for r in runs) and runs
-
-        retried = _wait(first_retried, 180)
-        assert retried, [(r.tags.get("dagster/partition"), r.status) for r in inst.get_runs()]
-        assert any(r.tags.get("dagster/parent_run_id") for r in retried)  # a retry of the killed run
+            deliver("c")
+            worker = _wait(lambda: in_poses(inst, "c"), 120, step=0.2)
+            assert worker, "run c never reached pose estimation"
+            os.kill(worker, signal.SIGKILL)  # 3. a run worker dies holding the only pose slot
+            assert _wait(lambda: succeeded(inst, "c", retried=True), 180), [(r.tags, r.status)
+                                                                           for r in runs_of(inst, "c")]  # fmt: skip
 
 
 @contextlib.contextmanager
