@@ -991,35 +991,22 @@ def _die_with_parent() -> None:
 
 
 def stop_orphans(home: Path, out=print) -> int:
-    """Stop what a ``neuropose-assets ui`` that died (SIGKILL, a crash) left running on the instance in ``home``: its
-    code server (with the run workers it started), daemon and webserver, each recorded in ``ui.json`` as its own
-    process group.  A group is stopped only when one of its processes still has ``DAGSTER_HOME`` = ``home`` (a
-    recycled pid is left alone).  Returns how many processes were stopped."""
+    """Stop what a ``neuropose-assets ui`` that died (SIGKILL, a crash) left running on the instance in ``home``
+    (:func:`.health.ui_orphans`: its code server with the run workers it started, daemon, webserver): SIGTERM to each
+    process group, SIGKILL after 10 s.  Returns how many processes were stopped."""
     import json
     import signal
 
     import psutil
 
-    from neuropose_assets.health import UI_FILE
+    from neuropose_assets.health import UI_FILE, ui_orphans
 
     try:
         record = json.loads((home / UI_FILE).read_text())
     except (OSError, ValueError):
         return 0
-    groups = {int(c["pgid"]) for c in record.get("children", {}).values() if "pgid" in c}
-    victims: dict[int, list[psutil.Process]] = {}
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error, OSError):
-            if os.getpgid(proc.pid) in groups and proc.pid != os.getpid():
-                victims.setdefault(os.getpgid(proc.pid), []).append(proc)
     stopped = 0
-    for pgid, procs in victims.items():
-        ours = False
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                ours |= proc.environ().get("DAGSTER_HOME") == str(home)
-        if not ours:
-            continue
+    for pgid, procs in ui_orphans(home, record).items():
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, sig)

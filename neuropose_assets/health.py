@@ -173,6 +173,34 @@ def _child(rec: dict | None, name: str) -> int | None:
     return ((rec or {}).get("children") or {}).get(name, {}).get("pid")
 
 
+def ui_orphans(home: Path, rec: dict | None) -> dict[int, list]:
+    """Processes still running in the process groups that the UI recorded in ``rec`` (``ui.json``) started — its code
+    server with the run workers it spawned, daemon, webserver — that belong to the instance in ``home`` (one of them
+    has ``DAGSTER_HOME`` = ``home``, so a recycled pid is not taken for one): ``{pgid: [psutil.Process]}``.  Call it
+    only when the UI process itself is gone."""
+    import psutil
+
+    groups = {int(c["pgid"]) for c in ((rec or {}).get("children") or {}).values() if "pgid" in c}
+    found: dict[int, list] = {}
+    for proc in psutil.process_iter():
+        try:
+            pgid = os.getpgid(proc.pid)
+        except OSError:
+            continue
+        if pgid in groups and proc.pid != os.getpid():
+            found.setdefault(pgid, []).append(proc)
+    ours = {}
+    for pgid, procs in found.items():
+        for proc in procs:
+            try:
+                if proc.environ().get("DAGSTER_HOME") == str(home):
+                    ours[pgid] = procs
+                    break
+            except psutil.Error:
+                continue
+    return ours
+
+
 def _instance_and_daemon(layout: Layout, ui: dict | None, running: bool) -> list[Check]:
     if not (layout.dagster_home / "dagster.yaml").exists():
         return [Check("instance", "fail", f"no Dagster instance under {layout.dagster_home}: run `neuropose-assets "
@@ -192,8 +220,9 @@ def _instance_and_daemon(layout: Layout, ui: dict | None, running: bool) -> list
     latest = max((hb.timestamp for hb in beats.values()), default=None)
     age = time.time() - latest if latest is not None else None
     beat = f"last heartbeat {age:.0f} s ago" if age is not None else "no heartbeat recorded"
-    orphans = [f"{name} (pid {_child(ui, name)})" for name in ("code server", "daemon", "webserver")
-               if not running and _alive(_child(ui, name))]  # fmt: skip
+    orphans = [] if running else [f"{p.pid} ({' '.join(p.cmdline()[1:4])[:60]})"
+                                  for procs in ui_orphans(layout.dagster_home, ui).values() for p in procs
+                                  if _alive(p.pid)]  # fmt: skip
     if running:
         pid = _child(ui, "daemon")
         young = time.time() - float(ui.get("started", 0)) < STARTUP_GRACE_S
@@ -211,8 +240,9 @@ def _instance_and_daemon(layout: Layout, ui: dict | None, running: bool) -> list
                                                   "stall; restart `neuropose-assets ui`"))  # fmt: skip
     elif orphans:
         checks.append(Check("daemon", "fail", f"the UI recorded under {layout.dagster_home} (pid {ui['pid']}) is gone, "
-                                              f"but its {', '.join(orphans)} still run ({beat}): start "
-                                              "`neuropose-assets ui` again (it stops them first) or kill them"))
+                                              f"but processes it started still run: {'; '.join(orphans)} ({beat}); "
+                                              "they may hold pose slots and ports: start `neuropose-assets ui` again "
+                                              "(it stops them first) or kill them"))  # fmt: skip
     elif age is not None and age <= HEARTBEAT_MAX_AGE_S:
         checks.append(Check("daemon", "warn", f"a daemon beats ({beat}) but no `neuropose-assets ui` is running: "
                                               "started by hand (dagster dev)?"))  # fmt: skip

@@ -200,3 +200,69 @@ def test_ui_refuses_a_port_it_cannot_bind_before_writing_anything(tmp_path):
         res = _cli("ui", "--data-root", str(tmp_path / "data"), "--port", str(port))
     assert res.returncode == 2 and f"127.0.0.1:{port} is in use" in res.stderr
     assert not (tmp_path / "data" / "dagster_home" / "ui_workspace.yaml").exists()
+
+
+def test_health_tells_a_dead_a_silent_and_an_orphaned_daemon_apart(tmp_path, monkeypatch):
+    from dagster._daemon.types import DaemonHeartbeat
+
+    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.health import _instance_and_daemon
+    from neuropose_assets.instance import ensure_dagster_home
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored afterwards
+    layout = Layout(tmp_path / "data")
+    home = ensure_dagster_home(layout)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True,
+                               env={**os.environ, "DAGSTER_HOME": str(home)})  # as the UI starts its daemon
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+
+    def daemon(ui: dict | None, running: bool, beat_age: float | None) -> tuple[str, str]:
+        if beat_age is not None:
+            with dg.DagsterInstance.from_config(str(home)) as inst:
+                inst.add_daemon_heartbeat(DaemonHeartbeat(time.time() - beat_age, "SENSOR", "d1", []))
+        check = next(c for c in _instance_and_daemon(layout, ui, running) if c.name == "daemon")
+        return check.status, check.detail
+
+    def ui(daemon_pid: int, started: float = 0.0) -> dict:
+        return {"host": "127.0.0.1", "port": 1, "pid": os.getpid(), "started": started,
+                "children": {"daemon": {"pid": daemon_pid, "pgid": daemon_pid},
+                             "webserver": {"pid": gone.pid, "pgid": gone.pid}}}  # fmt: skip
+
+    try:
+        assert daemon(ui(sleeper.pid), True, 5)[0] == "ok"
+        status, detail = daemon(ui(gone.pid), True, 5)  # killed 5 s ago: its last heartbeat is still fresh
+        assert status == "fail" and f"pid {gone.pid}) is not running" in detail
+        status, detail = daemon(ui(sleeper.pid), True, 61)  # alive but silent beyond 30 s + 30 s
+        assert status == "fail" and "silent" in detail
+        assert daemon(ui(sleeper.pid, started=time.time()), True, 500)[0] == "warn"  # a UI just started
+        status, detail = daemon({**ui(sleeper.pid), "pid": gone.pid}, False, 5)  # the UI died, its daemon runs on
+        assert status == "fail" and f"still run: {sleeper.pid} (" in detail
+        assert daemon(None, False, 5)[0] == "warn"  # a daemon without our UI (dagster dev)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_health_fails_while_a_sensor_fails():
+    from types import SimpleNamespace
+
+    from dagster._core.scheduler.instigation import TickStatus
+
+    from neuropose_assets.health import _sensors
+
+    def tick(status, message=None):
+        return SimpleNamespace(status=status, timestamp=time.time() - 12,
+                               error=SimpleNamespace(message=message) if message else None)  # fmt: skip
+
+    states = [SimpleNamespace(instigator_origin_id=n, selector_id=n, instigator_name=n)
+              for n in ("intake_sensor", "cohort_sensor")]  # fmt: skip
+    last = {"intake_sensor": tick(TickStatus.FAILURE, "PermissionError: [Errno 13] /intake\nTraceback ..."),
+            "cohort_sensor": tick(TickStatus.SKIPPED)}
+    inst = SimpleNamespace(all_instigator_state=lambda **kw: states,
+                           get_ticks=lambda origin, selector, limit: [last[origin]])  # fmt: skip
+    check = _sensors(inst, running=True)
+    assert check.status == "fail" and "intake_sensor (12 s ago: PermissionError: [Errno 13] /intake)" in check.detail
+    assert _sensors(inst, running=False).status == "warn"
+    last["intake_sensor"] = tick(TickStatus.SUCCESS)
+    assert _sensors(inst, running=True).status == "ok"
