@@ -1227,9 +1227,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         _stop_tree(*procs, grace_s=20)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``neuropose-assets run: error: argument --key: … (--help: usage)``, exit 2."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help: usage)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="neuropose-assets", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description=__doc__)
+    p = _Parser(prog="neuropose-assets", formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
