@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CLI = [sys.executable, "-m", "neuropose_assets.cli"]
 RESULTS: dict[str, list[tuple[str, bool, str]]] = {}
+DATA = Path()  # the UI's data root (set in main)
 
 
 def case(group: str, name: str, held: bool, detail: str = "") -> bool:
@@ -119,15 +120,24 @@ def instance(data: Path):
     return DagsterInstance.get()
 
 
-def runs_of(inst, key: str) -> list:
-    return [r for r in inst.get_runs() if r.tags.get("dagster/partition") == key]
+def key_of(rel: str) -> str:
+    """The partition key the intake gave ``rel`` (path below the intake folder): pseudonymous here, so read from the
+    private manifest (``NEUROPOSE_PSEUDONYMISE=all``)."""
+    manifest = DATA / "private" / "pseudonyms.json"
+    if manifest.exists():
+        return next((k for k, v in json.loads(manifest.read_text()).items() if v == rel), rel)
+    return rel
 
 
-def worker_in_poses(inst, key: str) -> int | None:
-    """The pid of the worker of ``key``'s first run once its poses step has started."""
+def runs_of(inst, rel: str) -> list:
+    return [r for r in inst.get_runs() if r.tags.get("dagster/partition") == key_of(rel)]
+
+
+def worker_in_poses(inst, rel: str) -> int | None:
+    """The pid of the worker of the first run of intake file ``rel`` once its poses step has started."""
     from dagster import DagsterEventType
 
-    for run in runs_of(inst, key)[-1:]:
+    for run in runs_of(inst, rel)[-1:]:
         starts = inst.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
         if any(e.step_key == "poses" for e in starts):
             for e in inst.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
@@ -136,10 +146,10 @@ def worker_in_poses(inst, key: str) -> int | None:
     return None
 
 
-def succeeded(inst, key: str):
+def succeeded(inst, rel: str):
     from dagster import DagsterRunStatus
 
-    return any(r.status == DagsterRunStatus.SUCCESS for r in runs_of(inst, key))
+    return any(r.status == DagsterRunStatus.SUCCESS for r in runs_of(inst, rel))
 
 
 def clip(cam01: Path, out: Path, slower: int = 1, frames: int | None = None) -> Path:
@@ -232,12 +242,15 @@ def probe_names(ui: UI, intake: Path, cam01: Path, tmp: Path) -> None:
     time.sleep(8)  # the cohort and review runs after them
     cohorts = inst.get_dynamic_partitions("cohorts")
     case("names", "one cohort for the folder, --cohort as typed and in lower case", len(cohorts) == 1, str(cohorts))
+    import re
+
+    name = re.compile(rb"jane[ _-]?doe", re.IGNORECASE)  # 7+ letters: base64 images never match by chance
     leaks = []
     for p in ui.data.rglob("*"):
         rel = p.relative_to(ui.data)
         if rel.parts[0] == "private":
             continue
-        if "jane" in str(rel).lower() or (p.is_file() and b"jane" in p.read_bytes().lower()):
+        if name.search(str(rel).encode()) or (p.is_file() and name.search(p.read_bytes())):
             leaks.append(str(rel))
     declared = []
     import polars as pl
@@ -254,14 +267,16 @@ def probe_stalls(ui: UI, intake: Path, cam01: Path) -> UI:
     (intake / "stall").mkdir(parents=True, exist_ok=True)
     inst = instance(ui.data)
     clip(cam01, intake / "stall" / "a.mp4")
-    wait(lambda: worker_in_poses(inst, "stall-a"), 120, step=0.2)
+    if not wait(lambda: worker_in_poses(inst, "stall/a.mp4"), 180, step=0.2):
+        case("stalls", "run a reached pose estimation", False)
+        return ui
     daemon = ui.children()["daemon"]
     os.kill(daemon, signal.SIGKILL)
     restarted = wait(lambda: ui.children()["daemon"] != daemon and alive(ui.children()["daemon"]), 15, step=0.5)
     res = cli("health", "--data-root", str(ui.data), env=ui.env)
-    ok = wait(lambda: succeeded(inst, "stall-a"), 120)
+    ok = wait(lambda: succeeded(inst, "stall/a.mp4"), 120)
     case("stalls", "kill -9 of the daemon mid-run: a new daemon, the run finishes",
-         restarted and ok and len(runs_of(inst, "stall-a")) == 1, f"health right after: exit {res.returncode}")
+         restarted and ok and len(runs_of(inst, "stall/a.mp4")) == 1, f"health right after: exit {res.returncode}")
     os.kill(ui.children()["daemon"], signal.SIGSTOP)  # alive but silent
     time.sleep(66)
     res = cli("health", "--data-root", str(ui.data), env=ui.env)
@@ -269,7 +284,7 @@ def probe_stalls(ui: UI, intake: Path, cam01: Path) -> UI:
     case("stalls", "health with a silent daemon (heartbeat > 30 s + 30 s)", res.returncode == 1 and "silent" in res.stdout,
          next((ln for ln in res.stdout.splitlines() if "daemon" in ln), ""))
     clip(cam01, intake / "stall" / "b.mp4", slower=4)
-    orphan = wait(lambda: worker_in_poses(inst, "stall-b"), 120, step=0.2)
+    orphan = wait(lambda: worker_in_poses(inst, "stall/b.mp4"), 120, step=0.2)
     first = ui.children()
     os.kill(ui.proc.pid, signal.SIGKILL)
     ui.proc.wait(10)
@@ -280,12 +295,12 @@ def probe_stalls(ui: UI, intake: Path, cam01: Path) -> UI:
          next((ln for ln in res.stdout.splitlines() if "daemon" in ln), ""))
     again = UI(ui.data, intake, ui.port, **{k: v for k, v in ui.env.items() if k.startswith("NEUROPOSE_")})
     started = again.start()
-    retried = wait(lambda: succeeded(inst, "stall-b"), 240)
-    failed = [r for r in runs_of(inst, "stall-b") if r.status.value == "FAILURE"]
+    retried = wait(lambda: succeeded(inst, "stall/b.mp4"), 240)
+    failed = [r for r in runs_of(inst, "stall/b.mp4") if r.status.value == "FAILURE"]
     case("stalls", "a new ui on the same port: orphans stopped, the dead run failed by monitoring and retried",
-         started and not alive(orphan or 0) and retried and failed, f"{len(runs_of(inst, 'stall-b'))} run(s)")
+         started and not alive(orphan or 0) and retried and failed, f"{len(runs_of(inst, 'stall/b.mp4'))} run(s)")
     clip(cam01, intake / "stall" / "c.mp4", frames=30)
-    case("stalls", "the only pose slot is free again: the next video runs", wait(lambda: succeeded(inst, "stall-c"), 180))
+    case("stalls", "the only pose slot is free again: the next video runs", wait(lambda: succeeded(inst, "stall/c.mp4"), 180))
     res = cli("health", "--data-root", str(ui.data), env=again.env)
     case("stalls", "health is green again", res.returncode == 0, res.stdout.replace("\n", " | ")[:300])
     return again
@@ -438,7 +453,9 @@ def main() -> int:
     t0 = time.time()
     try:
         if groups & {"guard", "names", "stalls", "garbage"}:
+            global DATA
             data, intake = tmp / "data", tmp / "intake"
+            DATA = data
             intake.mkdir(exist_ok=True)
             ui = UI(data, intake, 3300 + os.getpid() % 500, NEUROPOSE_PSEUDONYMISE="all")
             print(f"starting the UI on port {ui.port} ...", flush=True)
