@@ -283,7 +283,7 @@ def probe_stalls(ui: UI, intake: Path, cam01: Path) -> UI:
     os.kill(ui.children()["daemon"], signal.SIGCONT)
     case("stalls", "health with a silent daemon (heartbeat > 30 s + 30 s)", res.returncode == 1 and "silent" in res.stdout,
          next((ln for ln in res.stdout.splitlines() if "daemon" in ln), ""))
-    clip(cam01, intake / "stall" / "b.mp4", slower=4)
+    clip(cam01, intake / "stall" / "b.mp4", slower=10)  # ~30 s of pose: outlives health and the restart
     orphan = wait(lambda: worker_in_poses(inst, "stall/b.mp4"), 120, step=0.2)
     first = ui.children()
     os.kill(ui.proc.pid, signal.SIGKILL)

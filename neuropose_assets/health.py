@@ -225,7 +225,9 @@ def _instance_and_daemon(layout: Layout, ui: dict | None, running: bool) -> list
                                   if _alive(p.pid)]  # fmt: skip
     if running:
         pid = _child(ui, "daemon")
-        young = time.time() - float(ui.get("started", 0)) < STARTUP_GRACE_S
+        started = float(ui.get("started", 0))
+        # a UI that started a moment ago may not have beaten yet; one that has beaten since and then fell silent has not
+        young = time.time() - started < STARTUP_GRACE_S and (latest is None or latest < started)
         if pid is not None and not _alive(pid):
             checks.append(Check("daemon", "fail", f"the daemon the UI started (pid {pid}) is not running ({beat}): "
                                                   "sensors, queued runs and retries stall until the UI restarts it"))

@@ -236,6 +236,8 @@ def test_health_tells_a_dead_a_silent_and_an_orphaned_daemon_apart(tmp_path, mon
         status, detail = daemon(ui(sleeper.pid), True, 61)  # alive but silent beyond 30 s + 30 s
         assert status == "fail" and "silent" in detail
         assert daemon(ui(sleeper.pid, started=time.time()), True, 500)[0] == "warn"  # a UI just started
+        # a young UI whose daemon beat after the start, then fell silent: not "starting"
+        assert daemon(ui(sleeper.pid, started=time.time() - 80), True, 70)[0] == "fail"
         status, detail = daemon({**ui(sleeper.pid), "pid": gone.pid}, False, 5)  # the UI died, its daemon runs on
         assert status == "fail" and f"still run: {sleeper.pid} (" in detail
         assert daemon(None, False, 5)[0] == "warn"  # a daemon without our UI (dagster dev)
