@@ -21,7 +21,7 @@ def test_real_clip_materializes_every_asset_and_check(world):
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
     assert mats == set(PER_VIDEO_TABLES)
     evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
-    assert len(evals) == len(PER_VIDEO_TABLES) + 6
+    assert len(evals) == len(PER_VIDEO_TABLES) + 7  # + unique_content, subject_detected, decoding_complete, …
     # a 1.7 s clip holds about one stride: the gait check says so (WARN), everything else passes
     assert {n for n, e in evals.items() if not e.passed} <= {"repetitions_found"}
     assert all(e.severity.value == "WARN" for e in evals.values() if not e.passed)
