@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from neuropose_assets.core.biomech import COORDINATES as BIOMECH_COORDINATES
+from neuropose_assets.core.biomech import TRANSLATIONS as BIOMECH_TRANSLATIONS
 from neuropose_assets.core.events import EVENT_NAMES
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 from neuropose_assets.core.tasks import TASKS
@@ -82,6 +84,24 @@ FEATURES = pa.DataFrameSchema(
     name="features",
 )
 
+_COORD_DEG = "|".join(c for c in BIOMECH_COORDINATES if c not in BIOMECH_TRANSLATIONS)
+KINEMATICS = pa.DataFrameSchema(
+    {
+        "frame": _f(pl.Int32, pa.Check.ge(0), nullable=False),
+        "time_s": _f(pl.Float64, pa.Check.ge(0), nullable=False),
+        "subject_present": _f(pl.Boolean, nullable=False),
+        rf"^({_COORD_DEG})_deg$": _f(pl.Float64, pa.Check.in_range(-180, 180), regex=True),
+        r"^pelvis_t[xyz]_m$": _f(pl.Float64, pa.Check.in_range(-1000, 1000), regex=True),
+        r".+_residual_px$": _f(pl.Float32, pa.Check.ge(0), regex=True),
+        r".+_residual_mm$": _f(pl.Float32, pa.Check.ge(0), regex=True),
+        "residual_rms_px": _f(pl.Float32, pa.Check.ge(0)),
+    },
+    checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("frame").is_sorted()), name="frames_sorted")],
+    unique=["frame"],
+    strict=True,
+    name="kinematics",
+)
+
 TASK = pa.DataFrameSchema(
     {
         "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
@@ -89,6 +109,7 @@ TASK = pa.DataFrameSchema(
         "expected_repetitions": _f(pl.Int32, pa.Check.ge(1)),
         "walkway_m": _f(pl.Float64, pa.Check.gt(0)),
         "camera_view": _f(pl.Utf8, pa.Check.isin(["side", "front", "oblique", "unknown"]), nullable=False),
+        "height_m": _f(pl.Float64, pa.Check.in_range(0.5, 2.6)),
         "declared": _f(pl.Boolean, nullable=False),
         "declared_by": _f(pl.Utf8),
         "spec_json": _f(pl.Utf8, nullable=False),
@@ -228,6 +249,7 @@ COHORT_DTW = pa.DataFrameSchema(
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "raw_video": RAW_VIDEO,
     "poses": POSES,
+    "kinematics": KINEMATICS,
     "features": FEATURES,
     "task": TASK,
     "events": EVENTS,
@@ -274,12 +296,27 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         _CJ + "_[xyz]_norm$": "the same divided by the subject's median segment length (dimensionless)",
         _CJ + "_[uv]_px$": "clinical joint in the image, px (u right, v down)",
         _CJ + "_speed_mm_s$": "joint speed, mm/s (central differences over the true frame times)",
-        r".+_deg": "joint angle, deg — sign conventions in neuropose_assets.core.kinematics (flexion +)",
+        r".+_deg": "joint angle of the fitted model, deg: OpenSim coordinates (hip_flexion_r, knee_angle_l, "
+                   "ankle_angle_r, lumbar_extension, arm_flex_r, elbow_flex_l, …) with OpenSim's signs and zero pose "
+                   "(neuropose_assets.core.biomech: flexion, adduction, internal rotation, dorsiflexion positive), "
+                   "gaps ≤ max_gap_s filled; shoulder_elevation_{r,l}_deg = humerus vs torso axis, 0° hanging",
+    },
+    "kinematics": {
+        "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
+        "subject_present": "some keypoint of the subject was seen in this frame",
+        rf"^({_COORD_DEG})_deg$": "OpenSim model coordinate, deg (rotations; signs and zero pose: "
+                                   "neuropose_assets.core.biomech); null where a keypoint it needs is not seen",
+        r"^pelvis_t[xyz]_m$": "pelvis (hip-keypoint midpoint) position, m, in the fitted ground frame (X the subject's "
+                              "mean facing direction, Y the image's up, Z right; origin the camera)",
+        r".+_residual_px$": "reprojection error of the fitted model's keypoint, px",
+        r".+_residual_mm$": "distance of the fitted keypoint from the pose model's root-relative 3D keypoint, mm",
+        "residual_rms_px": "root mean square reprojection error over the keypoints seen, px",
     },
     "task": {
         "task": "declared task (gait, tug, sit_to_stand, squat, arm_raise, generic)",
         "side": "arm_raise: which arm(s)", "expected_repetitions": "repetitions the protocol asks for",
         "walkway_m": "walkway length of the protocol, m", "camera_view": "side, front, oblique or unknown",
+        "height_m": "the subject's standing height, m, if declared (scales the fitted model)",
         "declared": "a protocol or --task declared it (false: analysed as generic)",
         "declared_by": "where the declaration came from", "spec_json": "the full task specification (JSON)",
     },

@@ -20,11 +20,12 @@ from neuropose_assets.dagster_defs.distributed import per_video_executor
 from neuropose_assets.dagster_defs.dtw import cohort_dtw, repetition_dtw
 from neuropose_assets.dagster_defs.interop import opensim_export, reference_events
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
+from neuropose_assets.dagster_defs.kinematics import kinematics
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 from neuropose_assets.dagster_defs.review import REVIEW, REVIEW_ASSETS
 from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor, build_review_sensor
 
-PER_VIDEO_ASSETS = [raw_video, poses, features, task, events_and_repetitions, outcomes, repetition_dtw,
+PER_VIDEO_ASSETS = [raw_video, poses, kinematics, features, task, events_and_repetitions, outcomes, repetition_dtw,
                     reference_events, opensim_export]
 COHORT_ASSETS = [cohort_outcomes, cohort_dtw]
 
@@ -35,7 +36,8 @@ per_video_job = dg.define_asset_job(
     "per_video_job",
     selection=dg.AssetSelection.groups(PER_VIDEO),
     executor_def=per_video_executor(),
-    description="raw_video → poses → features → task → events, repetitions → outcomes, repetition_dtw for one video",
+    description="raw_video → poses → kinematics → features → task → events, repetitions → outcomes, repetition_dtw "
+    "for one video",
 )
 review_job = dg.define_asset_job(
     "review_job",

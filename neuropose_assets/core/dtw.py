@@ -33,7 +33,7 @@ import polars as pl
 from pydantic import BaseModel, Field, model_validator
 
 from neuropose_assets.core.alignment import procrustes_align
-from neuropose_assets.core.kinematics import ANGLE_COLUMNS
+from neuropose_assets.core.kinematics import DTW_ANGLES
 from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.signal import fill_gaps
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
@@ -62,7 +62,7 @@ class DTWConfig(BaseModel):
     model_config = STRICT
 
     representation: Literal["angles", "coords", "relation"] = "angles"
-    columns: tuple[str, ...] = ANGLE_COLUMNS
+    columns: tuple[str, ...] = DTW_ANGLES
     joints: tuple[str, ...] = CLINICAL_JOINTS
     pair: tuple[str, str] | None = None
     per_joint: bool = False

@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, Field
 
+from neuropose_assets.core.kinematics import angle_column
 from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.segmentation import (
     SignalSpec,
@@ -216,9 +217,11 @@ def pelvis_height(features: pl.DataFrame) -> np.ndarray:
 
 
 def uprightness(features: pl.DataFrame) -> np.ndarray:
-    """−(hip flexion + knee flexion), mean of both sides, deg ``(F,)``: ≈ 0 standing, ≈ −180 seated.  From 3D
-    included angles, so it does not depend on the camera's view or the subject's distance."""
-    sides = [_col(features, f"{s}_hip_flexion_deg") + _col(features, f"{s}_knee_flexion_deg") for s in SIDES]
+    """−(hip flexion + knee flexion), mean of both sides, deg ``(F,)``: ≈ 0 standing, ≈ −180 seated.  From the
+    fitted model's joint angles (``hip_flexion``, ``knee_angle``), so it does not depend on the camera's view or the
+    subject's distance."""
+    sides = [_col(features, angle_column("hip_flexion", s)) + _col(features, angle_column("knee_angle", s))
+             for s in SIDES]  # fmt: skip
     return -np.nanmean(np.stack(sides), axis=0) if len(features) else np.zeros(0)
 
 
@@ -440,7 +443,8 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
                          + ("; squat depth = 1 − height" if task == "squat" else ""))  # fmt: skip
     elif task == "arm_raise":
         for side in spec.sides:
-            _humps_task(b, _col(features, f"{side}_shoulder_elevation_deg"), config.arm_raise, dt, side, "arm_raise",
+            _humps_task(b, _col(features, angle_column("shoulder_elevation", side)), config.arm_raise, dt, side,
+                        "arm_raise",
                         ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"), "deg", top="hold")  # fmt: skip
         signals["arm_raise"] = "shoulder elevation (trunk vs upper arm), deg, per side"
     elif task == "tug":

@@ -79,6 +79,8 @@ class FitConfig(BaseModel):
     foot_3d_weight: float = Field(default=0.3, ge=0, le=1)
     lumbopelvic_ratio: float = Field(default=0.2, ge=0, le=1)
     lumbar_standing_deg: float = Field(default=0.0, ge=-45, le=45)
+    static_foot_speed: float = Field(default=0.2, ge=0)
+    flat_foot_sigma_deg: float = Field(default=5.0, gt=0)
     height_m: float | None = Field(default=None, gt=0.5, lt=2.6)
 
 
@@ -103,7 +105,7 @@ class Observations:
 class Fit:
     """Result: ``q`` ``(F, Q)`` coordinates (rad, m), ``residual_px`` ``(F, K)`` reprojection error, ``residual_mm``
     ``(F, K)`` 3D error, ``dims`` and ``focal_px`` of the trial, ``ground`` ``(3, 3)`` ground → camera rotation,
-    ``timings`` s."""
+    ``sigma_px`` the 2D keypoint uncertainty used (px), ``timings`` s."""
 
     q: np.ndarray
     residual_px: np.ndarray
@@ -111,7 +113,13 @@ class Fit:
     dims: bm.Dimensions
     focal_px: float
     ground: np.ndarray
+    sigma_px: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def height_m(self) -> float:
+        """Standing height of the fitted model, m (:func:`standing_height`)."""
+        return standing_height(self.dims.as_array())
 
 
 def ground_rotation(xyz: np.ndarray) -> np.ndarray:
@@ -203,6 +211,22 @@ def _limb(parent: np.ndarray, upper: np.ndarray, lower: np.ndarray, sign: float,
     return a, sign * b, sign * c, hinge
 
 
+def static_foot(obs: Observations, side: str, speed: float) -> np.ndarray:
+    """``(F,)`` 1.0 where the heel and the toe of ``side`` move less than ``speed`` leg lengths per second in the
+    image (the foot stands on the floor), else 0.0; speeds from central differences of the 2D keypoints after a 4-Hz
+    zero-phase low-pass (keypoint jitter would otherwise hide a standing foot)."""
+    leg = np.nanmedian(np.linalg.norm(obs.uv[:, bm.KP[f"{side}_hip"]] - obs.uv[:, bm.KP[f"{side}_ankle"]], axis=-1))
+    if len(obs.times) < 3 or not np.isfinite(leg) or leg <= 0:
+        return np.zeros(len(obs.times))
+    from neuropose_assets.core.signal import lowpass_times
+
+    v = 0.0
+    for k in (f"{side}_heel", f"{side}_toe"):
+        pos = lowpass_times(obs.uv[:, bm.KP[k]], obs.times, 4.0, order=2) if len(obs.times) > 12 else obs.uv[:, bm.KP[k]]
+        v = np.maximum(v, np.linalg.norm(np.gradient(pos, obs.times, axis=0), axis=-1))
+    return np.where(np.nan_to_num(v, nan=np.inf) < speed * leg, 1.0, 0.0)
+
+
 def _limits() -> tuple[np.ndarray, np.ndarray]:
     lo = np.array([np.radians(bm.LIMITS_DEG[c][0]) if c in bm.LIMITS_DEG else -np.inf for c in bm.COORDINATES])
     hi = np.array([np.radians(bm.LIMITS_DEG[c][1]) if c in bm.LIMITS_DEG else np.inf for c in bm.COORDINATES])
@@ -216,16 +240,20 @@ class _Problem:
     def __init__(self, obs: Observations, ground: np.ndarray, dims: np.ndarray, focal: float, cfg: FitConfig):
         self.obs, self.ground, self.dims, self.focal = obs, ground, dims, focal
         self.c = np.array([obs.width / 2, obs.height / 2])
-        ok = np.isfinite(obs.uv).all(-1) & np.isfinite(obs.xyz).all(-1)
-        self.w = np.sqrt(np.where(ok, np.clip(np.nan_to_num(obs.conf), 0, 1), 0.0))  # (F, K)
+        conf = np.clip(np.nan_to_num(obs.conf), 0, 1)
+        self.w = np.sqrt(np.where(np.isfinite(obs.uv).all(-1), conf, 0.0))  # (F, K): 2D weights
         self.uv, self.xyz = np.nan_to_num(obs.uv), np.nan_to_num(obs.xyz)
+        w3 = np.sqrt(np.where(np.isfinite(obs.xyz).all(-1), conf, 0.0))
         leg = np.nanmedian(np.linalg.norm(obs.uv[:, bm.KP["left_hip"]] - obs.uv[:, bm.KP["left_ankle"]], axis=-1))
         self.sigma_px = max(2.0, cfg.keypoint_sigma * (leg if np.isfinite(leg) else 500.0))
         self.sigma_3d = np.asarray(cfg.sigma_3d_mm) / 1000.0
         # the pose model's 3D feet are its least reliable points (BlazePose: toes down by 23–33° on flat feet):
         # they only break the depth ambiguity, the image decides the rest
-        self.w3 = self.w * np.where(np.isin(np.arange(NK), [bm.KP[k] for k in bm.KEYPOINTS
-                                                            if k.endswith(("heel", "toe"))]), cfg.foot_3d_weight, 1.0)
+        self.w3 = w3 * np.where(np.isin(np.arange(NK), [bm.KP[k] for k in bm.KEYPOINTS
+                                                        if k.endswith(("heel", "toe"))]), cfg.foot_3d_weight, 1.0)
+        # a foot that does not move in the image stands on the floor: its sole is level (the camera level)
+        self.flat = np.stack([static_foot(obs, side, cfg.static_foot_speed) for side in ("right", "left")], 1)
+        self.flat_sigma = np.sin(np.radians(cfg.flat_foot_sigma_deg))
         priors = {"lumbar_extension": cfg.lumbar_sigma_deg, "lumbar_bending": cfg.lumbar_sigma_deg,
                   "lumbar_rotation": cfg.lumbar_sigma_deg, "hip_rotation_r": cfg.hip_rotation_sigma_deg,
                   "hip_rotation_l": cfg.hip_rotation_sigma_deg, "arm_rot_r": cfg.arm_rotation_sigma_deg,
@@ -255,7 +283,11 @@ class _Problem:
         r2 = (proj - self.uv) / self.sigma_px * self.w[..., None]  # (F, K, 2)
         r3 = (rel - self.xyz) / self.sigma_3d * self.w3[..., None]  # (F, K, 3)
         rp = q @ self.prior_a.T - self.prior_b
-        parts = [r2.reshape(len(q), -1), r3.reshape(len(q), -1), rp]
+        up = self.ground[:, 1]  # the ground's Y (up) in camera axes
+        sole = [rel[:, bm.KP[f"{s}_toe"]] - rel[:, bm.KP[f"{s}_heel"]] for s in ("right", "left")]
+        foot_len = self.dims[bm.DIMENSION_NAMES.index("heel")] + self.dims[bm.DIMENSION_NAMES.index("toe")]
+        rf = np.stack([v @ up for v in sole], 1) / foot_len / self.flat_sigma * self.flat  # (F, 2)
+        parts = [r2.reshape(len(q), -1), r3.reshape(len(q), -1), rp, rf]
         if target is not None:
             parts.append((q - target) / self.smooth_sigma)
         r = np.concatenate(parts, 1)
@@ -273,7 +305,9 @@ class _Problem:
         j2 = np.stack([du, dv], 2) / self.sigma_px * self.w[..., None, None]  # (F, K, 2, Q)
         j3 = jp / self.sigma_3d[None, None, :, None] * self.w3[..., None, None]
         jr = np.broadcast_to(self.prior_a, (len(q), *self.prior_a.shape))
-        parts = [j2.reshape(len(q), -1, NQ), j3.reshape(len(q), -1, NQ), jr]
+        jf = np.stack([np.einsum("i,fiq->fq", up, jp[:, bm.KP[f"{s}_toe"]] - jp[:, bm.KP[f"{s}_heel"]])
+                       for s in ("right", "left")], 1) / foot_len / self.flat_sigma * self.flat[..., None]  # fmt: skip
+        parts = [j2.reshape(len(q), -1, NQ), j3.reshape(len(q), -1, NQ), jr, jf]
         if target is not None:
             parts.append(np.broadcast_to(np.diag(1.0 / self.smooth_sigma), (len(q), NQ, NQ)))
         return r, np.concatenate(parts, 1)
@@ -369,7 +403,8 @@ def fit_model(obs: Observations, cfg: FitConfig = FitConfig()) -> Fit:
         _, proj, rel = problem.residuals(qc, None, jac=False)
         res_px[idx] = np.linalg.norm(proj - part.uv, axis=-1)
         res_mm[idx] = 1000 * np.linalg.norm(rel - part.xyz, axis=-1)
-    return Fit(q, res_px, res_mm, bm.Dimensions.from_array(dims), focal, ground,
+    sigma_px = _Problem(sample, ground, dims, focal, cfg).sigma_px
+    return Fit(q, res_px, res_mm, bm.Dimensions.from_array(dims), focal, ground, sigma_px,
                {"dimensions_s": t1 - t0, "frames_s": time.perf_counter() - t1})
 
 
@@ -379,3 +414,90 @@ def standing_height(dims: np.ndarray) -> float:
     0.818 H)."""
     d = dict(zip(bm.DIMENSION_NAMES, dims))
     return (d["ankle_height"] + d["shank"] + d["thigh"] + d["hip_drop"] + d["trunk"]) / 0.818
+
+
+# -------------------------------------------------------------------------------------------------------- the table
+
+#: the keypoints whose observation a coordinate needs: it is null in frames where one of them is not seen
+OBSERVED_BY: dict[str, tuple[str, ...]] = {
+    **{c: ("left_hip", "right_hip") for c in ("pelvis_tilt", "pelvis_list", "pelvis_rotation", *bm.TRANSLATIONS)},
+    **{f"hip_{a}_{s}": (f"{side}_hip", f"{side}_knee") for a in ("flexion", "adduction", "rotation")
+       for s, side in (("r", "right"), ("l", "left"))},
+    **{f"knee_angle_{s}": (f"{side}_hip", f"{side}_knee", f"{side}_ankle") for s, side in (("r", "right"), ("l", "left"))},
+    **{f"ankle_angle_{s}": (f"{side}_knee", f"{side}_ankle", f"{side}_heel", f"{side}_toe")
+       for s, side in (("r", "right"), ("l", "left"))},
+    **{c: ("left_shoulder", "right_shoulder") for c in ("lumbar_extension", "lumbar_bending", "lumbar_rotation")},
+    **{f"arm_{a}_{s}": (f"{side}_shoulder", f"{side}_elbow") for a in ("flex", "add", "rot")
+       for s, side in (("r", "right"), ("l", "left"))},
+    **{f"elbow_flex_{s}": (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist") for s, side in (("r", "right"),
+                                                                                                  ("l", "left"))},
+}  # fmt: skip
+#: a keypoint with a lower confidence than this is "not seen"
+MIN_CONFIDENCE = 0.5
+
+
+def column(coordinate: str) -> str:
+    """The table column of a model coordinate: ``knee_angle_r_deg`` (rotations, deg), ``pelvis_tx_m`` (m)."""
+    return f"{coordinate}_m" if coordinate in bm.TRANSLATIONS else f"{coordinate}_deg"
+
+
+COLUMNS: tuple[str, ...] = tuple(column(c) for c in bm.COORDINATES)
+
+
+def observations_from_poses(poses, skeleton, width: int, height: int, track: int | None = None):
+    """``(frames, observations)`` of one person from a ``poses`` table (:mod:`.pose.estimate`): the subject (or
+    ``track``), mapped onto :data:`.biomech.KEYPOINTS` via the clinical joint set; 3D made root-relative (hip
+    midpoint), mm → m; a missing confidence counts as 1 where the joint has coordinates (marker files).
+
+    Raises:
+        KeyError: ``track`` does not occur.
+    """
+    from neuropose_assets.core.kinematics import person_arrays
+    from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+
+    frames, times, xyz, uv, conf = person_arrays(poses, skeleton, track, confidence=True)
+    idx = [CLINICAL_JOINTS.index(k) for k in bm.KEYPOINTS]
+    xyz, uv, conf = xyz[:, idx] / 1000.0, uv[:, idx], conf[:, idx]
+    hips = 0.5 * (xyz[:, bm.KP["left_hip"]] + xyz[:, bm.KP["right_hip"]])
+    xyz = xyz - hips[:, None, :]
+    seen = np.isfinite(xyz).all(-1) | np.isfinite(uv).all(-1)
+    conf = np.where(np.isnan(conf) & seen, 1.0, np.nan_to_num(conf))
+    return frames, Observations(times, uv, xyz, np.where(seen, conf, 0.0), int(width or 0), int(height or 0))
+
+
+def kinematics_table(frames: np.ndarray, obs: Observations, fit: Fit) -> tuple[object, dict[str, dict]]:
+    """The ``kinematics`` table and, per coordinate, how many frames are null and why.
+
+    Columns: ``frame`` (Int32), ``time_s``, ``subject_present``; every model coordinate (:data:`COLUMNS`: rotations
+    in deg, translations in m; null where a keypoint it needs (:data:`OBSERVED_BY`) is not seen); per keypoint the
+    reprojection error ``{keypoint}_residual_px`` and 3D error ``{keypoint}_residual_mm``; ``residual_rms_px`` over
+    the keypoints seen.
+    """
+    import polars as pl
+
+    seen = obs.conf >= MIN_CONFIDENCE  # (F, K)
+    present = seen.any(1)
+    cols: dict[str, pl.Series] = {
+        "frame": pl.Series("frame", frames, pl.Int32),
+        "time_s": pl.Series("time_s", obs.times, pl.Float64),
+        "subject_present": pl.Series("subject_present", present),
+    }
+    nulls: dict[str, dict] = {}
+    for i, c in enumerate(bm.COORDINATES):
+        need = [bm.KP[k] for k in OBSERVED_BY[c]]
+        ok = seen[:, need].all(1)
+        value = fit.q[:, i] if c in bm.TRANSLATIONS else np.degrees(fit.q[:, i])
+        cols[column(c)] = pl.Series(column(c), np.where(ok, value, np.nan), pl.Float64, nan_to_null=True)
+        if (~ok).any():
+            nulls[c] = {"null_frames": int((~ok).sum()), "reason": f"{' / '.join(OBSERVED_BY[c])} not seen (confidence "
+                                                                     f"< {MIN_CONFIDENCE}) in these frames"}  # fmt: skip
+    for k in bm.KEYPOINTS:
+        i = bm.KP[k]
+        cols[f"{k}_residual_px"] = pl.Series(f"{k}_residual_px", np.where(seen[:, i], fit.residual_px[:, i], np.nan),
+                                             pl.Float32, nan_to_null=True)  # fmt: skip
+        cols[f"{k}_residual_mm"] = pl.Series(f"{k}_residual_mm", np.where(seen[:, i], fit.residual_mm[:, i], np.nan),
+                                             pl.Float32, nan_to_null=True)  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        rms = np.sqrt(np.nanmean(np.where(seen, fit.residual_px, np.nan) ** 2, axis=1))
+    cols["residual_rms_px"] = pl.Series("residual_rms_px", rms, pl.Float32, nan_to_null=True)
+    return pl.DataFrame(cols), nulls

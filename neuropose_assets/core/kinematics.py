@@ -18,8 +18,11 @@ joints onto the clinical joint set (:mod:`.skeletons`) and compute, per decoded 
   segment (dimensionless), so body size drops out;
 * ``{joint}_{u,v}_px``: the clinical joints in the image, px;
 * ``{joint}_speed_mm_s``: 3D speed (:func:`joint_speeds`: central differences over ``time_s``), mm/s;
-* angles in **degrees** (:data:`ANGLE_COLUMNS`): 3D included-angle flexions (unsigned), shoulder elevation, ankle
-  dorsiflexion, signed sagittal-plane hip/knee/ankle angles in the body frame, trunk inclination.
+* angles in **degrees** (:data:`ANGLE_COLUMNS`): the OpenSim model coordinates fitted by the ``kinematics`` stage
+  (:mod:`.kinematic_fit`, :mod:`.biomech`: ``hip_flexion_r_deg``, ``knee_angle_l_deg``, ``ankle_angle_r_deg``,
+  ``lumbar_extension_deg``, ``arm_flex_r_deg``, … with OpenSim's signs and zero pose), gaps up to ``max_gap_s``
+  filled, plus ``shoulder_elevation_{r,l}_deg`` (the angle between the humerus and the torso's long axis: 0° arm
+  hanging, 90° horizontal, 180° overhead, in any plane) from the fitted arm angles.
 
 Frames without the person stay in the table with ``subject_present = false``; values that could not be filled are
 null: gaps are explicit, never silently invented beyond ``max_gap_s``.
@@ -37,41 +40,44 @@ from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS, Skeleton
 
-#: Included-angle flexions: name -> (proximal, vertex, distal); value = 180° − ∠(proximal, vertex, distal), so a
-#: straight limb is 0° and flexion is positive.  3D and unsigned: hyperextension also reads as a small positive value.
-ANGLES: dict[str, tuple[str, str, str]] = {
+#: Three-point included-angle flexions (the pre-model definition, kept for comparison: ``benchmarks/
+#: validate_kinematics.py``): name -> (proximal, vertex, distal); value = 180° − ∠(proximal, vertex, distal).
+THREE_POINT_ANGLES: dict[str, tuple[str, str, str]] = {
     "left_knee_flexion_deg": ("left_hip", "left_knee", "left_ankle"),
     "right_knee_flexion_deg": ("right_hip", "right_knee", "right_ankle"),
     "left_hip_flexion_deg": ("left_shoulder", "left_hip", "left_knee"),
     "right_hip_flexion_deg": ("right_shoulder", "right_hip", "right_knee"),
-    "left_elbow_flexion_deg": ("left_shoulder", "left_elbow", "left_wrist"),
-    "right_elbow_flexion_deg": ("right_shoulder", "right_elbow", "right_wrist"),
 }
-#: Every angle column, degrees.  Sign conventions:
-#:  * ``*_shoulder_elevation_deg``: angle between the trunk (neck→pelvis) and the upper arm (shoulder→elbow); 0° arm
-#:    hanging, 90° horizontal, 180° overhead (any plane).
-#:  * ``*_ankle_dorsiflexion_deg``: 90° − ∠(ankle→knee, heel→toe); 0° foot perpendicular to the shank, positive =
-#:    dorsiflexion (toes up), negative = plantarflexion.
-#:  * ``*_sagittal_deg``: signed angles in the body frame's sagittal plane (x anterior, y superior).  A segment's
-#:    sagittal orientation is measured from the downward vertical, positive anteriorly; hip = thigh − trunk
-#:    (positive = flexion), knee = thigh − shank (positive = flexion, negative = hyperextension), ankle =
-#:    foot − shank − 90° (positive = dorsiflexion).
-#:  * ``trunk_inclination_deg``: angle between pelvis→neck and the camera's vertical (relative to the camera, so a
-#:    tilted camera adds its tilt).
+#: The fitted model coordinates in the features table (rotations, deg; the pelvis's orientation, which is relative to
+#: the camera, is left in ``kinematics``) and the shoulder elevations derived from them.
+FITTED_ANGLES: tuple[str, ...] = (
+    "hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r",
+    "hip_flexion_l", "hip_adduction_l", "hip_rotation_l", "knee_angle_l", "ankle_angle_l",
+    "lumbar_extension", "lumbar_bending", "lumbar_rotation",
+    "arm_flex_r", "arm_add_r", "arm_rot_r", "elbow_flex_r", "arm_flex_l", "arm_add_l", "arm_rot_l", "elbow_flex_l",
+)  # fmt: skip
+#: Every angle column of the features table, deg (signs: :mod:`.biomech`).
 ANGLE_COLUMNS: tuple[str, ...] = (
-    *ANGLES,
-    "left_shoulder_elevation_deg",
-    "right_shoulder_elevation_deg",
-    "left_ankle_dorsiflexion_deg",
-    "right_ankle_dorsiflexion_deg",
-    "left_hip_flexion_sagittal_deg",
-    "right_hip_flexion_sagittal_deg",
-    "left_knee_flexion_sagittal_deg",
-    "right_knee_flexion_sagittal_deg",
-    "left_ankle_dorsiflexion_sagittal_deg",
-    "right_ankle_dorsiflexion_sagittal_deg",
-    "trunk_inclination_deg",
+    *(f"{c}_deg" for c in FITTED_ANGLES),
+    "shoulder_elevation_r_deg",
+    "shoulder_elevation_l_deg",
 )
+#: The angles DTW compares by default (:class:`.dtw.DTWConfig`): the limbs' main angles and the lumbar spine's flexion
+DTW_ANGLES: tuple[str, ...] = tuple(
+    f"{c}_deg" for c in ("hip_flexion_r", "hip_adduction_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l",
+                         "hip_adduction_l", "knee_angle_l", "ankle_angle_l", "lumbar_extension", "arm_flex_r",
+                         "elbow_flex_r", "arm_flex_l", "elbow_flex_l")
+)  # fmt: skip
+#: OpenSim's side suffix of a coordinate
+SIDE_SUFFIX = {"left": "l", "right": "r"}
+
+
+def angle_column(name: str, side: str) -> str:
+    """The features column of angle ``name`` (e.g. ``knee_angle``, ``hip_flexion``, ``shoulder_elevation``) on
+    ``side`` (``left`` / ``right``): ``knee_angle_l_deg``."""
+    return f"{name}_{SIDE_SUFFIX[side]}_deg"
+
+
 SEGMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "thigh": (("left_hip", "left_knee"), ("right_hip", "right_knee")),
     "shank": (("left_knee", "left_ankle"), ("right_knee", "right_ankle")),
@@ -124,24 +130,19 @@ def flexion_deg(proximal: np.ndarray, vertex: np.ndarray, distal: np.ndarray) ->
     return 180.0 - np.degrees(included_angle(proximal, vertex, distal))
 
 
-def inclination_deg(lower: np.ndarray, upper: np.ndarray, up: np.ndarray = np.array([0.0, -1.0, 0.0])) -> np.ndarray:
-    """Angle between the segment ``lower→upper`` and the ``up`` direction, degrees in ``[0, 180]``.
-
-    The default ``up`` is −y, the camera's vertical in the camera-aligned frame (y points down).
-    """
-    return np.degrees(included_angle(upper, lower, lower + up))
-
-
 def person_arrays(
-    poses: pl.DataFrame, skeleton: Skeleton, track: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    poses: pl.DataFrame, skeleton: Skeleton, track: int | None = None, *, confidence: bool = False
+) -> tuple[np.ndarray, ...]:
     """One person's trajectory on the clinical joint set, one entry per decoded frame.
 
     Args:
         track: track id in the ``poses`` table; ``None`` = the rows marked ``is_subject``.
+        confidence: also return the joints' confidences.
     Returns:
         ``frames`` int ``(F,)``, ``times`` float ``(F,)`` s, ``xyz`` float64 ``(F, C, 3)`` mm (model frame, not
         centred), ``uv`` float64 ``(F, C, 2)`` px; NaN where the person is absent.  ``C = len(CLINICAL_JOINTS)``.
+        With ``confidence``, a fifth array ``(F, C)`` in [0, 1] (the mean over a clinical joint's native joints; NaN
+        where the person is absent or the model gives none).
     Raises:
         KeyError: ``track`` does not occur in the table.
     """
@@ -153,12 +154,14 @@ def person_arrays(
     f_all = frames_all["frame"].to_numpy()
     idx = np.searchsorted(f_all, sub["frame"].to_numpy())
     nj = len(skeleton.joints)
-    native = np.full((len(f_all), nj, 5), np.nan)
-    cols = [f"{j}_{s}" for j in skeleton.joints for s in ("x_mm", "y_mm", "z_mm", "u_px", "v_px")]
+    fields = ("x_mm", "y_mm", "z_mm", "u_px", "v_px", *(("conf",) if confidence else ()))
+    native = np.full((len(f_all), nj, len(fields)), np.nan)
+    cols = [f"{j}_{s}" for j in skeleton.joints for s in fields]
     if sub.height:
-        native[idx] = sub.select(cols).to_numpy().astype(np.float64).reshape(sub.height, nj, 5)
+        native[idx] = sub.select(cols).to_numpy().astype(np.float64).reshape(sub.height, nj, len(fields))
     clinical = skeleton.to_clinical(native)
-    return f_all, frames_all["time_s"].to_numpy(), clinical[..., :3], clinical[..., 3:]
+    out = (f_all, frames_all["time_s"].to_numpy(), clinical[..., :3], clinical[..., 3:5])
+    return (*out, clinical[..., 5]) if confidence else out
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -191,16 +194,6 @@ def body_axes(xyz: np.ndarray, *, level: bool = False) -> np.ndarray:
     return np.stack([anterior, up, right], axis=1)
 
 
-def sagittal_orientation_deg(v: np.ndarray) -> np.ndarray:
-    """Orientation of body-frame vectors ``(..., 3)`` in the sagittal (x–y) plane: degrees from the downward
-    vertical, positive anteriorly, in (−180, 180]."""
-    return np.degrees(np.arctan2(v[..., 0], -v[..., 1]))
-
-
-def _wrap(deg: np.ndarray) -> np.ndarray:
-    return (deg + 180.0) % 360.0 - 180.0
-
-
 def joint_speeds(xyz: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Speed of each joint, mm/s ``(F, C)``: the norm of the velocity of its position in the model's 3D frame (camera
     axes; for MeTRAbs absolute, for hip-centred BlazePose relative to the hips), by second-order central differences
@@ -224,9 +217,12 @@ def segment_length_mm(xyz: np.ndarray, segment: str) -> float:
 
 
 def compute_features(
-    poses: pl.DataFrame, skeleton: Skeleton, config: FeaturesConfig = FeaturesConfig()
+    poses: pl.DataFrame, skeleton: Skeleton, config: FeaturesConfig = FeaturesConfig(),
+    kinematics: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict]:
-    """Build the ``features`` table (see module docstring) from a ``poses`` table of ``skeleton``.
+    """Build the ``features`` table (see module docstring) from a ``poses`` table of ``skeleton`` and the fitted model
+    coordinates of the same frames (the ``kinematics`` table, :func:`.kinematic_fit.kinematics_table`; without it the
+    angle columns are null).
 
     Returns:
         ``(table, diagnostics)``; diagnostics: ``frames``, ``frames_with_person``, ``frames_filled`` (gap samples
@@ -276,29 +272,12 @@ def compute_features(
     speeds = joint_speeds(xyz, times)
     for j, name in enumerate(CLINICAL_JOINTS):
         add(f"{name}_speed_mm_s", speeds[:, j])
-    p = {j: xyz[:, ci[j]] for j in CLINICAL_JOINTS}
-    for col, (a, b, c) in ANGLES.items():
-        add(col, flexion_deg(p[a], p[b], p[c]))
-    seg = {j: body[:, ci[j]] for j in CLINICAL_JOINTS}
-    trunk = sagittal_orientation_deg(seg["pelvis"] - seg["neck"])
-    for side in ("left", "right"):
-        add(f"{side}_shoulder_elevation_deg",
-            np.degrees(included_angle(p["pelvis"] - p["neck"] + p[f"{side}_shoulder"], p[f"{side}_shoulder"],
-                                      p[f"{side}_elbow"])))  # fmt: skip
-    for side in ("left", "right"):
-        add(f"{side}_ankle_dorsiflexion_deg",
-            90.0 - np.degrees(included_angle(p[f"{side}_knee"] - p[f"{side}_ankle"], np.zeros(3),
-                                             p[f"{side}_toe"] - p[f"{side}_heel"])))  # fmt: skip
-    thigh = {s: sagittal_orientation_deg(seg[f"{s}_knee"] - seg[f"{s}_hip"]) for s in ("left", "right")}
-    shank = {s: sagittal_orientation_deg(seg[f"{s}_ankle"] - seg[f"{s}_knee"]) for s in ("left", "right")}
-    foot = {s: sagittal_orientation_deg(seg[f"{s}_toe"] - seg[f"{s}_heel"]) for s in ("left", "right")}
-    for s in ("left", "right"):
-        add(f"{s}_hip_flexion_sagittal_deg", _wrap(thigh[s] - trunk))
-    for s in ("left", "right"):
-        add(f"{s}_knee_flexion_sagittal_deg", _wrap(thigh[s] - shank[s]))
-    for s in ("left", "right"):
-        add(f"{s}_ankle_dorsiflexion_sagittal_deg", _wrap(foot[s] - shank[s] - 90.0))
-    add("trunk_inclination_deg", inclination_deg(p["pelvis"], p["neck"]))
+    angles = _fitted_angles(frames, times, kinematics, config.max_gap_s)
+    for name in FITTED_ANGLES:
+        add(f"{name}_deg", angles[name])
+    for side in ("r", "l"):
+        flex, add_ = np.radians(angles[f"arm_flex_{side}"]), np.radians(angles[f"arm_add_{side}"])
+        add(f"shoulder_elevation_{side}_deg", np.degrees(np.arccos(np.clip(np.cos(flex) * np.cos(add_), -1, 1))))
     table = pl.DataFrame(data)
     assert tuple(c for c in table.columns if c.endswith("_deg")) == ANGLE_COLUMNS
     diagnostics = {
@@ -309,6 +288,22 @@ def compute_features(
         "scale_segment_mm": scale_mm,
     }
     return table, diagnostics
+
+
+def _fitted_angles(frames: np.ndarray, times: np.ndarray, kinematics: pl.DataFrame | None,
+                   max_gap_s: float) -> dict[str, np.ndarray]:  # fmt: skip
+    """:data:`FITTED_ANGLES` (deg) on ``frames``, gaps up to ``max_gap_s`` filled linearly in time (NaN otherwise)."""
+    out = {name: np.full(len(frames), np.nan) for name in FITTED_ANGLES}
+    if kinematics is None or kinematics.height == 0:
+        return out
+    idx = np.searchsorted(frames, kinematics["frame"].to_numpy())
+    ok = (idx < len(frames)) & (frames[np.minimum(idx, len(frames) - 1)] == kinematics["frame"].to_numpy())
+    values = np.full((len(frames), len(FITTED_ANGLES)), np.nan)
+    values[idx[ok]] = kinematics.select([f"{c}_deg" for c in FITTED_ANGLES]).to_numpy().astype(np.float64)[ok]
+    if max_gap_s > 0 and len(times) > 1:
+        gap = int(round(max_gap_s / float(np.median(np.diff(times)))))
+        values = fill_gaps(values, gap, t=times)
+    return {name: values[:, i] for i, name in enumerate(FITTED_ANGLES)}
 
 
 def summary_statistics(features: pl.DataFrame, columns: list[str], segments: pl.DataFrame | None = None) -> pl.DataFrame:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from neuropose_assets.core.kinematics import angle_column
 from neuropose_assets.core.tasks import TaskSpec
 
 OUTCOME_SCHEMA = {
@@ -110,8 +111,8 @@ CATALOGUE: dict[str, OutcomeDef] = {d.name: d for d in (
     _d("mean_sit_time_s", "s", "sit start (pelvis 90 % of its fall) → seated (10 %), mean", STS, "sit_to_stand"),
     # squat
     _d("mean_duration_s", "s", "start → end of a repetition (10 % of the excursion), mean", OWN, "squat", "generic"),
-    _d("depth_knee_flexion_deg", "deg", "peak knee flexion (3D included angle, mean of both knees) per squat, mean "
-       "over squats", OWN, "squat"),
+    _d("depth_knee_flexion_deg", "deg", "peak knee flexion (the fitted model's knee_angle, mean of both knees) per "
+       "squat, mean over squats", OWN, "squat"),
     _d("{side}_depth_knee_flexion_deg", "deg", "peak knee flexion of this knee per squat, mean over squats", OWN,
        "squat"),
     # arm raise
@@ -382,13 +383,13 @@ def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> N
     none = "no complete squat was found"
     out.add("repetitions", n, n)
     out.add("mean_duration_s", _mean(reps["duration_s"].to_list()), n, none)
-    knees = {s: _col(features, f"{s}_knee_flexion_deg") for s in ("left", "right")}
+    knees = {s: _col(features, angle_column("knee_angle", s)) for s in ("left", "right")}
     mean_knee = np.nanmean(np.stack(list(knees.values())), axis=0) if features.height else np.zeros(0)
     depth = [float(np.nanmax(mean_knee[r["start_frame"] : r["end_frame"]])) for r in reps.iter_rows(named=True)
              if np.isfinite(mean_knee[r["start_frame"] : r["end_frame"]]).any()]  # fmt: skip
     out.add("depth_knee_flexion_deg", _mean(depth), len(depth), none)
     for side in ("left", "right"):
-        v = _peak_in_windows(features, f"{side}_knee_flexion_deg", reps)
+        v = _peak_in_windows(features, angle_column("knee_angle", side), reps)
         out.add(f"{side}_depth_knee_flexion_deg", _mean(v), len(v), none, side=side)
 
 

@@ -64,7 +64,9 @@ def task_signals(features: pl.DataFrame, spec: TaskSpec) -> list[tuple[str, str 
     if spec.task == "squat":
         return [("squat depth (1 − pelvis height)", None, 1 - pelvis_height(features), "fraction of standing")]
     if spec.task == "arm_raise":
-        return [(f"{s} shoulder elevation", s, features[f"{s}_shoulder_elevation_deg"].to_numpy(), "deg")
+        from neuropose_assets.core.kinematics import angle_column
+
+        return [(f"{s} shoulder elevation", s, features[angle_column("shoulder_elevation", s)].to_numpy(), "deg")
                 for s in spec.sides]  # fmt: skip
     if spec.task == "tug":
         return [("uprightness −(hip + knee flexion)", None, uprightness(features), "deg")]
@@ -97,14 +99,16 @@ def signal_plot(features: pl.DataFrame, events: pl.DataFrame, repetitions: pl.Da
 
 
 def angles_plot(features: pl.DataFrame, spec: TaskSpec) -> bytes:
-    """The main joint angles over time, left and right: knee and hip flexion (and shoulder elevation for arm
-    raises), deg."""
+    """The main joint angles of the fitted model over time, left and right: knee, hip and ankle (and shoulder elevation
+    for arm raises), deg (OpenSim signs: flexion and dorsiflexion positive)."""
+    from neuropose_assets.core.kinematics import angle_column
+
     t = features["time_s"].to_numpy()
-    joints = ["knee_flexion", "hip_flexion"] + (["shoulder_elevation"] if spec.task == "arm_raise" else [])
+    joints = ["knee_angle", "hip_flexion", "ankle_angle"] + (["shoulder_elevation"] if spec.task == "arm_raise" else [])
     fig, axes = _figure(rows=len(joints), height=1.9)
     for ax, joint in zip(axes, joints, strict=True):
         for side in ("left", "right"):
-            ax.plot(t, features[f"{side}_{joint}_deg"].to_numpy(), color=SIDE_COLOURS[side], lw=1, label=side)
+            ax.plot(t, features[angle_column(joint, side)].to_numpy(), color=SIDE_COLOURS[side], lw=1, label=side)
         ax.set_ylabel("deg")
         ax.set_title(joint.replace("_", " "), fontsize=9)
         ax.legend(fontsize=7, loc="upper right")
@@ -113,13 +117,15 @@ def angles_plot(features: pl.DataFrame, spec: TaskSpec) -> bytes:
 
 
 def gait_cycle_plot(features: pl.DataFrame, repetitions: pl.DataFrame, samples: int = 101) -> bytes | None:
-    """Sagittal hip, knee and ankle angles normalised to 0–100 % of the gait cycle (heel strike to heel strike),
-    mean ± SD over the cycles of each foot; ``None`` without a gait cycle."""
+    """Hip flexion, knee angle and ankle angle of the fitted model normalised to 0–100 % of the gait cycle (heel strike
+    to heel strike), mean ± SD over the cycles of each foot; ``None`` without a gait cycle."""
+    from neuropose_assets.core.kinematics import angle_column
+
     cycles = repetitions.filter(pl.col("kind") == "gait_cycle")
     if cycles.height == 0:
         return None
     pct = np.linspace(0, 100, samples)
-    joints = ("hip_flexion_sagittal", "knee_flexion_sagittal", "ankle_dorsiflexion_sagittal")
+    joints = ("hip_flexion", "knee_angle", "ankle_angle")
     _figure(rows=1)  # selects the Agg backend
     import matplotlib.pyplot as plt
 
@@ -127,7 +133,7 @@ def gait_cycle_plot(features: pl.DataFrame, repetitions: pl.DataFrame, samples: 
     fig, axes = plt.subplots(1, 3, figsize=(8.5, 2.6))
     for ax, joint in zip(axes, joints, strict=True):
         for side in ("left", "right"):
-            x = features[f"{side}_{joint}_deg"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            x = features[angle_column(joint, side)].cast(pl.Float64).fill_null(np.nan).to_numpy()
             curves = []
             for r in cycles.filter(pl.col("side") == side).iter_rows(named=True):
                 seg = x[r["start_frame"] : r["end_frame"] + 1]
@@ -138,7 +144,7 @@ def gait_cycle_plot(features: pl.DataFrame, repetitions: pl.DataFrame, samples: 
                 m, sd = c.mean(axis=0), c.std(axis=0)
                 ax.plot(pct, m, color=SIDE_COLOURS[side], lw=1.3, label=f"{side} (n={len(curves)})")
                 ax.fill_between(pct, m - sd, m + sd, color=SIDE_COLOURS[side], alpha=0.15, lw=0)
-        ax.set_title(joint.replace("_sagittal", "").replace("_", " "), fontsize=9)
+        ax.set_title(joint.replace("_", " "), fontsize=9)
         ax.set_xlabel("% of gait cycle")
         ax.set_ylabel("deg")
         ax.legend(fontsize=6)

@@ -68,6 +68,41 @@ def decoding_loss(decoding: dict | None, name: str) -> tuple[dict, list[Flag]]:
                                   "complete original again.")]  # fmt: skip
 
 
+#: a keypoint is badly fitted in a frame when its reprojection error exceeds this many times its uncertainty ...
+RESIDUAL_SIGMAS = 3.0
+#: ... and the fit of that joint is flagged when that happens in more than this fraction of the frames it is seen
+RESIDUAL_FRACTION = 0.10
+
+
+def fit_residuals(kinematics: pl.DataFrame, sigma_px: float | None, name: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the model fit (the ``kinematics`` table): a WARN per keypoint whose reprojection error
+    exceeds :data:`RESIDUAL_SIGMAS` × ``sigma_px`` in more than :data:`RESIDUAL_FRACTION` of its frames, naming the
+    joint and when."""
+    cols = [c for c in kinematics.columns if c.endswith("_residual_px")]
+    median = kinematics["residual_rms_px"].median() if "residual_rms_px" in kinematics.columns else None
+    numbers: dict = {"median_residual_px": round(float(median), 2) if median is not None else None}
+    if not sigma_px or not cols:
+        return numbers, []
+    limit = RESIDUAL_SIGMAS * sigma_px
+    t = kinematics["time_s"].to_numpy()
+    bad = []
+    for c in cols:
+        r = kinematics[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        seen = np.isfinite(r)
+        over = seen & (r > limit)
+        if seen.sum() and over.sum() > RESIDUAL_FRACTION * seen.sum():
+            joint = c.removesuffix("_residual_px").replace("_", " ")
+            bad.append(f"{joint} ({100 * over.sum() / seen.sum():.0f} % of its frames, {t[over].min():.1f}–"
+                       f"{t[over].max():.1f} s)")  # fmt: skip
+    numbers["limit_px"] = round(limit, 1)
+    if not bad:
+        return numbers, []
+    return {**numbers, "badly_fitted": "; ".join(bad)}, [Flag(
+        "WARN", f"The skeletal model does not fit these keypoints of {name} (reprojection error above {limit:.0f} px): "
+        f"{'; '.join(bad)}. Their joint angles are less certain there: check the review video (a keypoint on the "
+        "wrong body part, a limb hidden or mislabelled).")]  # fmt: skip
+
+
 def label_flips(times: np.ndarray, uv: np.ndarray) -> tuple[dict, list[Flag]]:
     """``(numbers, flags)`` for the pose model's left/right leg labels (:func:`.kinematics.left_right_swaps`) of the
     subject's raw 2D joints ``uv`` ``(F, C, 2)`` px at ``times`` s."""

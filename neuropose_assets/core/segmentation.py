@@ -42,7 +42,7 @@ _UNIT_SUFFIXES = (("_speed_mm_s", "mm/s"), ("_norm", "dimensionless (segment len
 
 
 def column_unit(column: str) -> str:
-    """The unit a ``features`` column name states (``right_knee_flexion_deg`` → ``deg``); ``""`` when none."""
+    """The unit a ``features`` column name states (``knee_angle_r_deg`` → ``deg``); ``""`` when none."""
     return next((unit for suffix, unit in _UNIT_SUFFIXES if column.endswith(suffix)), "")
 
 
@@ -50,7 +50,7 @@ class SignalSpec(BaseModel):
     """Which 1-D signal to segment, from the ``features`` table.
 
     ``kind``:
-        * ``"column"``: a feature column as is (e.g. ``right_knee_flexion_deg``).
+        * ``"column"``: a feature column as is (e.g. ``knee_angle_r_deg``).
         * ``"joint_axis"``: one coordinate of a clinical joint; axes x/y/z are root-centred mm, u/v image px.
         * ``"joint_distance"``: distance between two clinical joints, mm.
         * ``"joint_speed"``: speed of a clinical joint, mm/s: the features' ``{joint}_speed_mm_s`` column (one
@@ -122,7 +122,7 @@ class SegmentationConfig(BaseModel):
 
     model_config = STRICT
 
-    signal: SignalSpec = SignalSpec(kind="column", column="right_knee_flexion_deg")
+    signal: SignalSpec = SignalSpec(kind="column", column="knee_angle_r_deg")
     min_distance_s: float | None = Field(default=0.4, ge=0)
     min_prominence: float | None = 15.0
     min_height: float | None = None

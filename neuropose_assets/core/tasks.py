@@ -67,6 +67,8 @@ class TaskSpec(BaseModel):
         camera_view: ``side`` (camera perpendicular to the direction of walking: sagittal), ``front``, ``oblique``
             or ``unknown``.  A side view lets spatial gait parameters be scaled from the image with hip-centred
             models (see :mod:`.outcomes`).
+        height_m: the subject's standing height, m (0.5–2.6), if known: scales the fitted skeletal model
+            (:mod:`.kinematic_fit`); without it the model's size is estimated from the pose model and recorded.
         segmentation: ``generic`` only: the signal and peak constraints (:class:`.segmentation.SegmentationConfig`).
     """
 
@@ -77,6 +79,7 @@ class TaskSpec(BaseModel):
     expected_repetitions: int | None = Field(default=None, ge=1, le=MAX_REPETITIONS)
     walkway_m: float | None = Field(default=None, gt=0, le=MAX_WALKWAY_M)
     camera_view: Literal["side", "front", "oblique", "unknown"] = "unknown"
+    height_m: float | None = Field(default=None, ge=0.5, le=2.6)
     segmentation: SegmentationConfig | None = None
 
     @model_validator(mode="after")
@@ -131,7 +134,7 @@ class ProtocolError(ValueError):
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``["expected_repetitions=5", "segmentation.signal.column=left_knee_flexion_deg"]`` → nested dict.
+    """``["expected_repetitions=5", "segmentation.signal.column=knee_angle_l_deg"]`` → nested dict.
 
     Values are parsed as JSON where possible (numbers, true/false, null, lists), else kept as strings.
 

@@ -22,7 +22,7 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 
 EventsAssetConfig = dagster_config(EventsConfig)
 #: the assets whose result depends on the task (re-run these when only the task changed)
-TASK_ASSETS = ("task", "events", "repetitions", "outcomes", "repetition_dtw")
+TASK_ASSETS = ("task", "kinematics", "features", "events", "repetitions", "outcomes", "repetition_dtw")
 
 
 def task_spec(task: ProvenancedTable) -> TaskSpec:
@@ -56,6 +56,7 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
             "expected_repetitions": pl.Series([spec.expected_repetitions], dtype=pl.Int32),
             "walkway_m": pl.Series([spec.walkway_m], dtype=pl.Float64),
             "camera_view": pl.Series([spec.camera_view], dtype=pl.Utf8),
+            "height_m": pl.Series([spec.height_m], dtype=pl.Float64),
             "declared": [decl.declared],
             "declared_by": pl.Series([decl.source], dtype=pl.Utf8),
             "spec_json": [spec.model_dump_json()],

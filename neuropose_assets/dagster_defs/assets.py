@@ -1,4 +1,4 @@
-"""The video stages of the per-video chain: raw_video → poses → features.
+"""The video stages of the per-video chain: raw_video → poses → (kinematics, :mod:`.kinematics`) → features.
 
 Each asset is a thin wrapper: read inputs, call a pure core function, attach provenance and UI metadata.  Bad input
 becomes a :class:`dagster.Failure` carrying the clinician-facing message, failing only its own partition.
@@ -244,14 +244,15 @@ def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
-    code_version="3",
+    code_version="4",
     description="One person on the clinical joint set: gap-filled, low-pass filtered, root-centred 3D (mm), 2D (px), "
-    "speeds (mm/s), joint angles (deg), time (s).",
+    "speeds (mm/s), time (s); joint angles (deg) of the fitted model (kinematics: OpenSim coordinates).",
     check_specs=check_specs("features", partitions_def=videos),
 )
 @checked("features")
 def features(
     context: dg.AssetExecutionContext, config: FeaturesAssetConfig, poses: ProvenancedTable,
+    kinematics: ProvenancedTable,
     storage: StorageResource,  # noqa: ARG001 - the checks read the written file through it
 ) -> dg.Output[ProvenancedTable]:
     from neuropose_assets.core.kinematics import ANGLE_COLUMNS, compute_features
@@ -261,14 +262,15 @@ def features(
     skeleton = get_skeleton(poses.provenance["model"]["skeleton"])
     core_cfg = config_or_fail(config, "features")
     try:
-        df, diag = compute_features(poses.df, skeleton, core_cfg)
+        df, diag = compute_features(poses.df, skeleton, core_cfg, kinematics.df)
     except KeyError as err:  # a track that does not occur: the config names a person who is not there
         raise fail(f"features: {err.args[0]}", context.partition_key) from None
     from neuropose_assets.core.signal import filter_description
 
     lowpass = filter_description(core_cfg.lowpass_hz, core_cfg.lowpass_order) if core_cfg.lowpass_hz else None
-    prov = provenance("features", poses.provenance, {**core_cfg.model_dump(), "skeleton": skeleton.name,
-                                                      "root": "pelvis", "lowpass_filter": lowpass})  # fmt: skip
+    prov = provenance("features", kinematics.provenance, {**core_cfg.model_dump(), "skeleton": skeleton.name,
+                                                           "root": "pelvis", "lowpass_filter": lowpass,
+                                                           "angles": "the kinematics stage's fitted model"})  # fmt: skip
     ranges = {
         f"{c}_range": f"{df[c].min():.1f}–{df[c].max():.1f}" for c in ANGLE_COLUMNS if df[c].null_count() < df.height
     }

@@ -103,6 +103,24 @@ decoding_complete = Check(
 )  # fmt: skip
 
 
+def _fit_residual(storage: StorageResource, key: str) -> dg.AssetCheckResult:
+    from neuropose_assets.core.tables import read_provenance
+
+    path = storage.layout.asset_file("kinematics", key)
+    df = pl.read_parquet(path)
+    sigma = (read_provenance(path).get("configs", {}).get("kinematics") or {}).get("sigma_px")
+    return _result(*reversed(quality.fit_residuals(df, sigma, key)))
+
+
+fit_residual = Check(
+    "kinematics", "fit_residual",
+    "The skeletal model fits the keypoints: warns, naming the joint and the times, when a keypoint's reprojection "
+    "error exceeds 3 × its uncertainty in more than 10 % of the frames it is seen (a keypoint on the wrong body part, "
+    "a limb the model cannot reach, a mislabelled side).",
+    _fit_residual,
+)  # fmt: skip
+
+
 def _left_right_consistent(storage: StorageResource, key: str) -> dg.AssetCheckResult:
     from neuropose_assets.core.kinematics import person_arrays
     from neuropose_assets.core.skeletons import get_skeleton
@@ -197,14 +215,14 @@ unique_content = Check("raw_video", "unique_content", "Warns when the same recor
                        "another partition too.", _unique_content)  # fmt: skip
 
 
-PER_VIDEO_TABLES = ("raw_video", "poses", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
+PER_VIDEO_TABLES = ("raw_video", "poses", "kinematics", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
                     "reference_events", "opensim_export")
 COHORT_TABLES = ("cohort_outcomes", "cohort_dtw")
 #: every check, in the order they run within their asset's step
 CHECKS: tuple[Check, ...] = (
     *(contract_check(a) for a in (*PER_VIDEO_TABLES, *COHORT_TABLES)),
-    unique_content, subject_detected, decoding_complete, coordinate_frame, left_right_consistent, task_declared,
-    repetitions_found,
+    unique_content, subject_detected, decoding_complete, coordinate_frame, left_right_consistent, fit_residual,
+    task_declared, repetitions_found,
 )  # fmt: skip
 
 
