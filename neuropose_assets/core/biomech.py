@@ -8,8 +8,9 @@ models without renaming.  Body frames follow OpenSim: **X anterior, Y superior, 
 =====================  =============================  ===========================================================
 coordinate             rotation (parent → child)      positive
 =====================  =============================  ===========================================================
-``pelvis_tilt``        ground → pelvis about Z         anterior tilt (the pelvis pitches forward)
-``pelvis_list``        about X (after tilt)            the pelvis drops on the left (right side up)
+``pelvis_tilt``        ground → pelvis about Z         posterior tilt (the top of the pelvis moves back; a positive
+                                                      rotation about the right-pointing Z, like hip flexion)
+``pelvis_list``        about X (after tilt)            the pelvis drops on the right (left side up)
 ``pelvis_rotation``    about Y (after list)            the pelvis turns to the left (anterior side moves left)
 ``pelvis_t{x,y,z}``    translation of the pelvis       m, in the fitted frame (module :mod:`.kinematic_fit`)
 ``hip_flexion_{r,l}``  pelvis → femur about Z          flexion (thigh forward); extension negative
@@ -18,7 +19,7 @@ coordinate             rotation (parent → child)      positive
 ``knee_angle_{r,l}``   femur → tibia about −Z          flexion (Rajagopal's sign; gait2392 uses the opposite)
 ``ankle_angle_{r,l}``  tibia → foot about Z            dorsiflexion (toes up); plantarflexion negative
 ``lumbar_extension``   pelvis → torso about Z          the torso leans back relative to the pelvis (extension)
-``lumbar_bending``     about X                         the torso bends to the left
+``lumbar_bending``     about X                         the torso bends to the right
 ``lumbar_rotation``    about Y                         the torso turns to the left
 ``arm_flex_{r,l}``     torso → humerus about Z         flexion (arm forward and up)
 ``arm_add_r``          about X; left: about −X         adduction (arm toward the midline); abduction negative
