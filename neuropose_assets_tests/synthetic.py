@@ -93,8 +93,24 @@ def features_from_bodies(local: np.ndarray, fps: float = 60.0, *, yaw_deg: np.nd
             confidence=np.ones((1, len(BLAZEPOSE_33.joints)), np.float32),
         ))  # fmt: skip
     poses = build_poses_table(frames, [np.array([0])] * n, 0, np.arange(n) / fps, BLAZEPOSE_33.joints)
-    feats, _ = compute_features(poses, BLAZEPOSE_33, FeaturesConfig(lowpass_hz=None))
+    feats, _ = compute_features(poses, BLAZEPOSE_33, FeaturesConfig(lowpass_hz=None), exact_kinematics(poses))
     return feats
+
+
+def exact_kinematics(poses: pl.DataFrame) -> pl.DataFrame:
+    """The ``kinematics`` table of noise-free synthetic poses from the fit's analytic start
+    (:func:`.kinematic_fit.initial_state`: the angles computed from the 3D segment directions, exact for exact
+    keypoints), so that the event and outcome tests stay fast; the fit itself is tested in test_biomech.py."""
+    from neuropose_assets.core import biomech as bm
+    from neuropose_assets.core.kinematic_fit import (Fit, ground_rotation, initial_dimensions, initial_state,
+                                                     kinematics_table, observations_from_poses)
+
+    frames, obs = observations_from_poses(poses, BLAZEPOSE_33, 1200, 1200)
+    dims = initial_dimensions(obs.xyz)
+    q = initial_state(obs, ground_rotation(obs.xyz), dims, 1000.0)
+    zeros = np.zeros(obs.conf.shape)
+    fit = Fit(q, zeros, zeros, bm.Dimensions.from_array(dims), 1000.0, np.eye(3))
+    return kinematics_table(frames, obs, fit)[0]
 
 
 def smooth_step(t: np.ndarray, t0: float, t1: float) -> np.ndarray:

@@ -19,7 +19,7 @@ def test_definitions_load_and_validate():
 
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"raw_video", "poses", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
+    assert keys == {"raw_video", "poses", "kinematics", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
                     "review_video", "report", "cohort_outcomes", "cohort_dtw", "reference_events", "opensim_export"}  # fmt: skip
     assert defs.resolve_job_def("review_job").partitions_def.name == "videos"
     assert {s.name for s in defs.sensors} == {"intake_sensor", "cohort_sensor", "review_sensor"}

@@ -119,7 +119,7 @@ def test_tug_phases_and_turns():
 
 def test_generic_task_uses_the_declared_signal_and_nothing_is_invented():
     feats, _ = S.sit_to_stand(fps=FPS, reps=3)
-    spec = TaskSpec(task="generic", segmentation={"signal": {"column": "left_knee_flexion_deg"},
+    spec = TaskSpec(task="generic", segmentation={"signal": {"column": "knee_angle_l_deg"},
                                                   "min_prominence": 30})  # fmt: skip
     res = analyse_task(feats, spec)
     # knee flexion humps are the seated phases: the first and last are cut off by the trial, two lie in between

@@ -241,8 +241,8 @@ def test_protocol_declares_tasks_and_an_edit_reruns_only_the_task_assets(intake)
         '  "*arm*": {task: arm_raise, side: left}\n')
     (rerun,) = tick()
     assert rerun.partition_key == "stroke-p01-arm" and rerun.run_key != runs["stroke-p01-arm"].run_key
-    assert {k.to_user_string() for k in rerun.asset_selection} == {"task", "events", "repetitions", "outcomes",
-                                                                   "repetition_dtw"}  # fmt: skip
+    assert {k.to_user_string() for k in rerun.asset_selection} == {"task", "kinematics", "features", "events",
+                                                                   "repetitions", "outcomes", "repetition_dtw"}  # fmt: skip
     assert reg.get("stroke-p01-arm").declaration.spec.side == "left"
     assert tick() == []
 

@@ -76,7 +76,7 @@ def test_lowpass_removes_jitter_but_keeps_slow_movement():
 def _features(signal: np.ndarray, fps: float = 30.0) -> pl.DataFrame:
     n = len(signal)
     return pl.DataFrame({"frame": np.arange(n, dtype=np.int32), "time_s": np.arange(n) / fps,
-                         "right_knee_flexion_deg": signal, "pelvis_v_px": -signal})  # fmt: skip
+                         "knee_angle_r_deg": signal, "pelvis_v_px": -signal})  # fmt: skip
 
 
 def test_segment_features_in_seconds_with_noise_and_gaps():
@@ -129,7 +129,7 @@ def test_threshold_windows_ignore_a_ripple_on_the_plateau():
     t = np.arange(0, 6, 1 / fps)
     s = np.clip(np.minimum((t - 1) / 0.3, (2.8 - t) / 0.3), 0, 1)  # 1 s seated, rise 0.3, stand, sit by 2.8 s
     s = s - 0.08 * np.exp(-(((t - 1.9) / 0.05) ** 2))  # a small dip while standing
-    f = pl.DataFrame({"time_s": t, "right_knee_flexion_deg": 60 * s})
+    f = pl.DataFrame({"time_s": t, "knee_angle_r_deg": 60 * s})
     cfg = dict(min_prominence=20, lowpass_hz=None)
     robust = segment_features(f, SegmentationConfig(**cfg))
     assert robust.height == 1
@@ -163,7 +163,7 @@ def test_peaks_near_the_edges_are_kept_unless_inside_the_edge_margin():
 
 
 def test_signal_units_follow_the_column_suffix():
-    assert SignalSpec(column="right_knee_flexion_deg").unit == "deg"
+    assert SignalSpec(column="knee_angle_r_deg").unit == "deg"
     assert SignalSpec(column="left_wrist_speed_mm_s").unit == "mm/s"
     assert SignalSpec(column="left_wrist_y_norm").unit.startswith("dimensionless")
     assert SignalSpec(column="pelvis_v_px").unit == "px"
@@ -189,10 +189,11 @@ def test_segmentation_of_another_person_than_the_subject():
         frames.append(FramePoses(np.array([[0, 0, 50, 50, .9], [100, 0, 10, 10, .9]], np.float32), poses3d,
                                  poses3d[..., :2], np.ones((2, nj), np.float32)))  # fmt: skip
     table = build_poses_table(frames, [np.array([0, 1])] * 300, 0, np.arange(300) / 30, BLAZEPOSE_33.joints)
+    ankle = SegmentationConfig(signal=SignalSpec(column="right_ankle_z_mm"), min_prominence=100)
     other, _ = compute_features(table, BLAZEPOSE_33, FeaturesConfig(track=1))
-    assert segment_features(other, SegmentationConfig(min_prominence=20)).height == 3
+    assert segment_features(other, ankle).height == 3
     subject, _ = compute_features(table, BLAZEPOSE_33)
-    assert segment_features(subject, SegmentationConfig(min_prominence=20)).height == 0
+    assert segment_features(subject, ankle).height == 0
 
 
 def test_neuropose_segmentation_expectations():

@@ -63,6 +63,8 @@ class FitConfig(BaseModel):
             et al., Spine 2010;35:E1170-3).
         lumbar_standing_deg: ``lumbar_extension`` the prior expects with the hips extended, deg.
         height_m: the subject's standing height, m, if known (scales the dimensions); else estimated.
+        track: person track to fit (``None`` = the subject chosen in ``poses``); the features of another track take
+            their angles from here only when their ``track`` is the same.
     """
 
     model_config = STRICT
@@ -82,6 +84,7 @@ class FitConfig(BaseModel):
     static_foot_speed: float = Field(default=0.2, ge=0)
     flat_foot_sigma_deg: float = Field(default=5.0, gt=0)
     height_m: float | None = Field(default=None, gt=0.5, lt=2.6)
+    track: int | None = None
 
 
 @dataclass

@@ -261,8 +261,12 @@ def features(
     t0 = time.perf_counter()
     skeleton = get_skeleton(poses.provenance["model"]["skeleton"])
     core_cfg = config_or_fail(config, "features")
+    fitted = (kinematics.provenance.get("configs", {}).get("kinematics") or {}).get("track")
+    if fitted != core_cfg.track:
+        context.log.warning(f"features of track {core_cfg.track}, but the model was fitted to track {fitted}: the angle "
+                            "columns stay null (set the kinematics config's track to the same person)")  # fmt: skip
     try:
-        df, diag = compute_features(poses.df, skeleton, core_cfg, kinematics.df)
+        df, diag = compute_features(poses.df, skeleton, core_cfg, kinematics.df if fitted == core_cfg.track else None)
     except KeyError as err:  # a track that does not occur: the config names a person who is not there
         raise fail(f"features: {err.args[0]}", context.partition_key) from None
     from neuropose_assets.core.signal import filter_description

@@ -49,7 +49,11 @@ def kinematics(
         cfg = cfg.model_copy(update={"height_m": height})
     skeleton = get_skeleton(poses.provenance["model"]["skeleton"])
     row = raw_video.df.row(0, named=True)
-    frames, obs = observations_from_poses(poses.df, skeleton, row["width_px"] or 0, row["height_px"] or 0)
+    try:
+        frames, obs = observations_from_poses(poses.df, skeleton, row["width_px"] or 0, row["height_px"] or 0,
+                                              cfg.track)  # fmt: skip
+    except KeyError as err:  # a track that does not occur
+        raise fail(f"kinematics: {err.args[0]}", key) from None
     try:
         fit = fit_model(obs, cfg)
     except ValueError as err:  # nothing to fit: the subject's lower body is not seen
