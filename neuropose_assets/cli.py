@@ -539,7 +539,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     prov = read_provenance(path)
     frame = (prov.get("configs", {}).get("features") or {}).get("frame", "camera")
     try:
-        exp = opensim_tables(pl.read_parquet(path), frame=frame, absolute=prov["model"]["origin"] == "camera")
+        kin = layout.asset_file("kinematics", args.partition)
+        exp = opensim_tables(pl.read_parquet(path), frame=frame, absolute=prov["model"]["origin"] == "camera",
+                             kinematics=pl.read_parquet(kin) if kin.exists() else None)  # fmt: skip
     except VideoError as err:
         print(f"error: {args.partition}: {err}", file=sys.stderr)
         return 2

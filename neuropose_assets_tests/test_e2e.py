@@ -49,7 +49,7 @@ def test_person_found_and_angles_physiological(world):
     assert poses.filter(pl.col("is_subject"))["frame"].n_unique() > 0.9 * frames
     feats = pl.read_parquet(layout.asset_file("features", "cam01"))
     for side in ("left", "right"):
-        knee = feats[f"{side}_knee_flexion_deg"].drop_nulls()
+        knee = feats[f"knee_angle_{side[0]}_deg"].drop_nulls()
         assert knee.len() > 90 and knee.min() >= 0 and knee.max() <= 150
     # a standing/walking adult: thigh (hip→knee) 300–550 mm in 3D
     thigh = np.hypot.reduce([(feats[f"left_knee_{a}_mm"] - feats[f"left_hip_{a}_mm"]).to_numpy() for a in "xyz"])
@@ -170,7 +170,7 @@ def test_the_ui_column_schema_carries_the_contract_descriptions(world):
         assert not undescribed, (asset, undescribed)
     cols = {c.name: c.description for c in mats["features"].event_specific_data.materialization.metadata[
         "dagster/column_schema"].value.columns}  # fmt: skip
-    assert "mm" in cols["left_knee_x_mm"] and "deg" in cols["left_knee_flexion_deg"]
+    assert "mm" in cols["left_knee_x_mm"] and "deg" in cols["knee_angle_l_deg"]
 
 
 def test_the_console_shows_progress_not_the_event_log(tmp_path, cam01):

@@ -14,11 +14,14 @@ inverse kinematics, muscle models — as they do with the exports of Sports2D, P
 * **gaps**: a frame with no joint at all is left out (OpenSim's IK stops at a row without markers); a single missing
   joint is an empty field, which OpenSim's IK skips for that frame.  Nothing is invented beyond the features' own gap
   filling (``max_gap_s``).
-* **angles** (``.mot``, ``inDegrees=yes``): every ``*_deg`` column of the features under its own name (our
-  conventions, :mod:`.kinematics`: flexion positive), not an OpenSim model's coordinates, as Sports2D does.  OpenSim's
-  ``Storage`` (the GUI's motion loader) stops reading at the first ``NaN`` (tested with OpenSim 4.6), so angles that
-  are never defined (e.g. the elbows of lower-body marker data) are left out, and a row where a remaining angle is
-  undefined is left out too (:attr:`Export.mot_rows` says which were kept).
+* **coordinates** (``.mot``, ``inDegrees=yes``): the fitted model's OpenSim coordinates (:mod:`.biomech`:
+  ``hip_flexion_r``, ``knee_angle_l``, ``ankle_angle_r``, ``lumbar_extension``, ``arm_flex_r``, ``elbow_flex_l`` …,
+  deg, with OpenSim's names, signs and zero pose, so the file drives a Rajagopal / LaiUhlrich-family model without
+  renaming), plus the pelvis's ``pelvis_tilt/list/rotation`` (deg) and ``pelvis_tx/ty/tz`` (m) when the
+  ``kinematics`` table is given (relative to the fit's ground frame: the image's up and the subject's mean facing
+  direction).  OpenSim's ``Storage`` (the GUI's motion loader) stops reading at the first ``NaN`` (tested with
+  OpenSim 4.6), so coordinates that are never defined are left out, and a row where a remaining one is undefined is
+  left out too (:attr:`Export.mot_rows` says which were kept).
 """
 
 from __future__ import annotations
@@ -86,11 +89,13 @@ class Export:
         return float(1.0 / np.median(np.diff(self.times_s))) if len(self.times_s) > 1 else 1.0
 
 
-def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: bool = True) -> Export:
-    """Positions (OpenSim frame, m) and angles of a ``features`` table (module docstring).
+def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: bool = True,
+                   kinematics: pl.DataFrame | None = None) -> Export:  # fmt: skip
+    """Positions (OpenSim frame, m) and model coordinates of a ``features`` table (module docstring).
 
     Args:
         features: the ``features`` table (:mod:`.kinematics`).
+        kinematics: the ``kinematics`` table of the same frames (adds the pelvis's coordinates), or ``None``.
         frame: its coordinate frame (``FeaturesConfig.frame``); only ``camera`` has fixed axes.
         absolute: the model's 3D is absolute (``ModelInfo.origin == "camera"``); recorded, the positions are
             ``root + joint`` either way.
@@ -112,7 +117,17 @@ def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: b
     except VideoError as err:
         raise ExportError(f"no forward direction for OpenSim's X axis: {err}") from None
     out = transform.apply(xyz[keep]) / 1000.0
-    angles = {c: features[c].to_numpy().astype(np.float64)[keep] for c in features.columns if c.endswith("_deg")}
+    from neuropose_assets.core.kinematic_fit import column
+    from neuropose_assets.core.kinematics import FITTED_ANGLES
+
+    angles = {c: features[f"{c}_deg"].to_numpy().astype(np.float64)[keep] for c in FITTED_ANGLES
+              if f"{c}_deg" in features.columns}  # fmt: skip
+    if kinematics is not None:
+        by_frame = dict(zip(kinematics["frame"].to_list(), range(kinematics.height)))
+        rows = np.array([by_frame.get(int(f), -1) for f in features["frame"].to_numpy()[keep]])
+        for c in ("pelvis_tilt", "pelvis_list", "pelvis_rotation", "pelvis_tx", "pelvis_ty", "pelvis_tz"):
+            v = kinematics[column(c)].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            angles[c] = np.where(rows >= 0, v[np.maximum(rows, 0)], np.nan)
     return Export([MARKER_NAMES[j] for j in joints], out, features["time_s"].to_numpy()[keep],
                   features["frame"].to_numpy()[keep], angles, transform, int((~keep).sum()), absolute)  # fmt: skip
 
@@ -121,7 +136,8 @@ def write_export(exp: Export, path: Path, fmt: str) -> Path:
     """Write ``exp`` as ``fmt`` (``trc`` | ``mot`` | ``csv``) to ``path``, atomically.
 
     * ``trc``: ``Frame#`` = features frame + 1 (1-based), ``Time`` = the frame's time, s;
-    * ``mot``: ``time`` and the angle columns, deg (:meth:`Export.mot_columns`, :meth:`Export.mot_rows`);
+    * ``mot``: ``time`` and the model coordinates (rotations deg, translations m; :meth:`Export.mot_columns`,
+      :meth:`Export.mot_rows`);
     * ``csv``: ``frame``, ``time_s``, ``<marker>_{x,y,z}_m`` (OpenSim frame) and the angle columns, deg; empty = NaN.
 
     Raises:

@@ -55,21 +55,23 @@ def reference_events(context: dg.AssetExecutionContext, storage: StorageResource
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
-    code_version="1",
-    description="OpenSim export: the clinical joints as markers (.trc, metres, X forward, Y up, Z right), the joint "
-    "angles (.mot, degrees) and both as CSV, under <data root>/exports. Frames without any joint are left out.",
+    code_version="2",
+    description="OpenSim export: the clinical joints as markers (.trc, metres, X forward, Y up, Z right), the fitted "
+    "model's OpenSim coordinates (.mot: hip_flexion_r, knee_angle_l, …, degrees; loads onto a Rajagopal-family model) "
+    "and both as CSV, under <data root>/exports. Frames without any joint are left out.",
     check_specs=check_specs("opensim_export", partitions_def=videos),
 )
 @checked("opensim_export")
-def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource,
-                   features: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource, features: ProvenancedTable,
+                   kinematics: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
     from neuropose_assets.core.opensim import FORMATS, opensim_tables, write_export
 
     key = context.partition_key
     t0 = time.perf_counter()
     frame = (features.provenance.get("configs", {}).get("features") or {}).get("frame", "camera")
     try:
-        exp = opensim_tables(features.df, frame=frame, absolute=features.provenance["model"]["origin"] == "camera")
+        exp = opensim_tables(features.df, frame=frame, absolute=features.provenance["model"]["origin"] == "camera",
+                             kinematics=kinematics.df)  # fmt: skip
     except VideoError as err:
         raise fail(err, key) from None
     paths = {fmt: write_export(exp, storage.layout.exports / f"{key}.{fmt}", fmt) for fmt in FORMATS}
