@@ -142,6 +142,14 @@ def _o(x=(None, 0.0), y=(None, 0.0), z=(None, 0.0)) -> tuple:
     return (x, y, z)
 
 
+#: where the shoulder keypoints sit relative to the hip keypoints in the neutral pose: behind the pelvis's vertical by
+#: this fraction of the trunk length (5.4°).  From the OpenSim geometry of Pose2Sim's BlazePose marker set on its
+#: Rajagopal-based model (Pose2Sim 0.10, ``OpenSim_Setup/Markers_BlazePose.xml``: hip markers at (−0.064, −0.081) m in
+#: the pelvis frame, shoulder markers at (−0.013, 0.366) m in the torso frame, whose origin, the lumbar joint, is at
+#: (−0.101, 0.082) m in the pelvis frame): the line from the hip to the shoulder keypoints leans back 0.0495 m over
+#: 0.5285 m when the pelvis and the lumbar spine are neutral
+SHOULDER_BACK = 0.0495 / 0.5285
+
 #: the kinematic tree, parents before children (module docstring)
 JOINTS: tuple[Joint, ...] = (
     Joint("pelvis", None, _o(), (("pelvis_tilt", 2, 1.0), ("pelvis_list", 0, 1.0), ("pelvis_rotation", 1, 1.0))),
@@ -155,10 +163,10 @@ JOINTS: tuple[Joint, ...] = (
     Joint("foot_l", "tibia_l", _o(y=("shank", -1.0)), (("ankle_angle_l", 2, 1.0),)),
     Joint("torso", "pelvis", _o(), (("lumbar_extension", 2, 1.0), ("lumbar_bending", 0, 1.0),
                                     ("lumbar_rotation", 1, 1.0))),
-    Joint("humerus_r", "torso", _o(y=("trunk", 1.0), z=("shoulder_width", 0.5)),
+    Joint("humerus_r", "torso", _o(x=("trunk", -SHOULDER_BACK), y=("trunk", 1.0), z=("shoulder_width", 0.5)),
           (("arm_flex_r", 2, 1.0), ("arm_add_r", 0, 1.0), ("arm_rot_r", 1, 1.0))),
     Joint("ulna_r", "humerus_r", _o(y=("upper_arm", -1.0)), (("elbow_flex_r", 2, 1.0),)),
-    Joint("humerus_l", "torso", _o(y=("trunk", 1.0), z=("shoulder_width", -0.5)),
+    Joint("humerus_l", "torso", _o(x=("trunk", -SHOULDER_BACK), y=("trunk", 1.0), z=("shoulder_width", -0.5)),
           (("arm_flex_l", 2, 1.0), ("arm_add_l", 0, -1.0), ("arm_rot_l", 1, -1.0))),
     Joint("ulna_l", "humerus_l", _o(y=("upper_arm", -1.0)), (("elbow_flex_l", 2, 1.0),)),
 )  # fmt: skip
