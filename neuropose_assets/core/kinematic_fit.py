@@ -40,6 +40,8 @@ from neuropose_assets.core.models import STRICT
 
 NQ, NK = len(bm.COORDINATES), len(bm.KEYPOINTS)
 CHUNK_FRAMES = 2000
+#: a frame keeps its unsmoothed solution when smoothing made its keypoint residuals this many times worse
+SMOOTHING_TOLERANCE = 2.0
 
 
 class FitConfig(BaseModel):
@@ -341,10 +343,20 @@ def _levenberg_marquardt(problem: _Problem, q: np.ndarray, target: np.ndarray | 
 
 
 def _lowpass(q: np.ndarray, times: np.ndarray, hz: float) -> np.ndarray:
+    """The smoothness target: a zero-phase low-pass of the trajectory, rotations unwrapped first (a coordinate that
+    crosses ±180° is one movement, not a jump)."""
     from neuropose_assets.core.signal import lowpass_times
 
     unwrapped = q.copy()
+    rot = [bm.INDEX[c] for c in bm.ROTATIONS]
+    unwrapped[:, rot] = np.unwrap(unwrapped[:, rot], axis=0)
     return lowpass_times(unwrapped, times, hz, order=2) if len(q) > 12 else unwrapped
+
+
+def _data_cost(problem: _Problem, q: np.ndarray) -> np.ndarray:
+    """Per-frame sum of squares of the keypoint residuals (2D and 3D) alone."""
+    r = problem.residuals(q, None, jac=False)[0]
+    return (r[:, : NK * 5] ** 2).sum(1)
 
 
 def _fit_dimensions(obs: Observations, ground: np.ndarray, dims: np.ndarray, focal: float, q: np.ndarray,
@@ -399,9 +411,14 @@ def fit_model(obs: Observations, cfg: FitConfig = FitConfig()) -> Fit:
         problem = _Problem(part, ground, dims, focal, cfg)
         qc = initial_state(part, ground, dims, focal)
         qc = _levenberg_marquardt(problem, qc, None, iterations=15)
+        raw, raw_cost = qc, _data_cost(problem, qc)
         for _ in range(cfg.iterations):
             target = _lowpass(qc, part.times, cfg.smooth_hz)
             qc = _levenberg_marquardt(problem, qc, target, iterations=8)
+        # where the smoothness pull moved a frame into another configuration than its own keypoints support (a limb
+        # passing an Euler singularity, e.g. an arm overhead), that frame keeps its unsmoothed solution
+        worse = _data_cost(problem, qc) > SMOOTHING_TOLERANCE * raw_cost + NK
+        qc[worse] = raw[worse]
         q[idx] = qc
         _, proj, rel = problem.residuals(qc, None, jac=False)
         res_px[idx] = np.linalg.norm(proj - part.uv, axis=-1)

@@ -68,8 +68,9 @@ def decoding_loss(decoding: dict | None, name: str) -> tuple[dict, list[Flag]]:
                                   "complete original again.")]  # fmt: skip
 
 
-#: a keypoint is badly fitted in a frame when its reprojection error exceeds this many times its uncertainty ...
-RESIDUAL_SIGMAS = 3.0
+#: a keypoint is badly fitted in a frame when its reprojection error exceeds this many times its uncertainty (5 × 2 %
+#: of the leg length: the pose model's own segment lengths vary by ~5 % from frame to frame) ...
+RESIDUAL_SIGMAS = 5.0
 #: ... and the fit of that joint is flagged when that happens in more than this fraction of the frames it is seen
 RESIDUAL_FRACTION = 0.10
 

@@ -115,8 +115,8 @@ def _fit_residual(storage: StorageResource, key: str) -> dg.AssetCheckResult:
 fit_residual = Check(
     "kinematics", "fit_residual",
     "The skeletal model fits the keypoints: warns, naming the joint and the times, when a keypoint's reprojection "
-    "error exceeds 3 × its uncertainty in more than 10 % of the frames it is seen (a keypoint on the wrong body part, "
-    "a limb the model cannot reach, a mislabelled side).",
+    "error exceeds 5 × its uncertainty (≈ 10 % of the leg length) in more than 10 % of the frames it is seen (a "
+    "keypoint on the wrong body part, a limb the model cannot reach, a mislabelled side).",
     _fit_residual,
 )  # fmt: skip
 
