@@ -192,17 +192,21 @@ def print_report(report: dict) -> None:
             if "peak_mae" in entry.get("fit", {}):
                 print(f"  {'  peak flexion MAE':<26}" + "".join(
                     f"{_f(entry[m].get('peak_mae')):>33}" if m in entry else f"{'':>33}" for m in methods))
-    print("\npooled over clips and sides (RMSE weighted by frames, mean r):")
+    print("\nover clips and sides: mean RMSE (each clip and side counts once) / RMSE pooled over frames / mean r")
     for angle in ANGLES:
         cells = []
         for m in methods:
             v = pooled.get((angle, m))
             if not v:
-                cells.append(f"{'—':>14}")
+                cells.append(f"{'—':>18}")
                 continue
-            rmse = np.sqrt(sum(r**2 * n for r, n, _ in v) / sum(n for _, n, _ in v))
-            cells.append(f"{rmse:6.1f} r {np.mean([x for _, _, x in v]):4.2f}".rjust(14))
-        print(f"  {angle:<20}" + "".join(f"{m}: {c}  " for m, c in zip(methods, cells, strict=True)))
+            frames = np.sqrt(sum(r**2 * n for r, n, _ in v) / sum(n for _, n, _ in v))
+            cells.append(f"{np.mean([r for r, _, _ in v]):5.1f} / {frames:4.1f} / {np.mean([x for _, _, x in v]):4.2f}")
+        print(f"  {angle:<20}" + "".join(f"{m}: {c}   " for m, c in zip(methods, cells, strict=True)))
+    peaks = {m: [e for clip in report["clips"].values() if "error" not in clip for k, entry in clip.items()
+                 if "knee" in k and m in entry for e in entry[m].get("peak_errors", [])] for m in methods}
+    print("  peak knee flexion per repetition, MAE: " + "   ".join(
+        f"{m}: {np.mean(np.abs(v)):.1f} (n {len(v)})" for m, v in peaks.items() if v))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,12 +139,26 @@ def ground_rotation(xyz: np.ndarray) -> np.ndarray:
     return np.stack([forward, up, np.cross(forward, up)], axis=1)
 
 
+def _median(x: np.ndarray) -> float:
+    """The median of the finite values, NaN when there are none (no warning)."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else np.nan
+
+
 def _length(xyz: np.ndarray, a: str, b: str) -> float:
-    return float(np.nanmedian(np.linalg.norm(xyz[:, bm.KP[a]] - xyz[:, bm.KP[b]], axis=-1)))
+    return _median(np.linalg.norm(xyz[:, bm.KP[a]] - xyz[:, bm.KP[b]], axis=-1))
+
+
+#: dimensions (m) of a 1.70 m adult (Winter, Biomechanics and Motor Control of Human Movement, 2009: thigh 0.245 H,
+#: shank 0.246 H, ankle height 0.039 H, hip to shoulder 0.288 H, upper arm 0.186 H, forearm 0.146 H), for segments
+#: whose keypoints a recording does not have (the arms of a lower-body marker set)
+DEFAULT_DIMENSIONS = np.array([0.20, 0.02, 0.42, 0.42, 0.066, 0.05, 0.15, 0.49, 0.30, 0.32, 0.25])
 
 
 def initial_dimensions(xyz: np.ndarray) -> np.ndarray:
-    """Segment dimensions (m) from the median 3D keypoint distances (the pose model's metric estimate)."""
+    """Segment dimensions (m) from the median 3D keypoint distances (the pose model's metric estimate); where a
+    segment's keypoints are never seen, :data:`DEFAULT_DIMENSIONS`."""
 
     def both(a: str, b: str) -> float:
         return 0.5 * (_length(xyz, f"left_{a}", f"left_{b}") + _length(xyz, f"right_{a}", f"right_{b}"))
@@ -152,10 +166,12 @@ def initial_dimensions(xyz: np.ndarray) -> np.ndarray:
     hips = 0.5 * (xyz[:, bm.KP["left_hip"]] + xyz[:, bm.KP["right_hip"]])
     shoulders = 0.5 * (xyz[:, bm.KP["left_shoulder"]] + xyz[:, bm.KP["right_shoulder"]])
     heel = both("ankle", "heel")
-    return np.array([_length(xyz, "left_hip", "right_hip"), 0.03, both("hip", "knee"), both("knee", "ankle"),
-                     0.7 * heel, 0.7 * heel, both("ankle", "toe"), float(np.nanmedian(np.linalg.norm(
-                         shoulders - hips, axis=-1))), _length(xyz, "left_shoulder", "right_shoulder"),
-                     both("shoulder", "elbow"), both("elbow", "wrist")])  # fmt: skip
+    with np.errstate(all="ignore"):
+        trunk = float(np.nanmedian(np.linalg.norm(shoulders - hips, axis=-1))) if np.isfinite(shoulders).any() else np.nan
+    dims = np.array([_length(xyz, "left_hip", "right_hip"), 0.03, both("hip", "knee"), both("knee", "ankle"),
+                     0.7 * heel, 0.7 * heel, both("ankle", "toe"), trunk, _length(xyz, "left_shoulder",
+                     "right_shoulder"), both("shoulder", "elbow"), both("elbow", "wrist")])  # fmt: skip
+    return np.where(np.isfinite(dims) & (dims > 0), dims, DEFAULT_DIMENSIONS)
 
 
 def initial_state(obs: Observations, ground: np.ndarray, dims: np.ndarray, focal: float) -> np.ndarray:
@@ -188,7 +204,8 @@ def initial_state(obs: Observations, ground: np.ndarray, dims: np.ndarray, focal
     hips_uv = 0.5 * (obs.uv[:, bm.KP["left_hip"]] + obs.uv[:, bm.KP["right_hip"]])
     sh_uv = 0.5 * (obs.uv[:, bm.KP["left_shoulder"]] + obs.uv[:, bm.KP["right_shoulder"]])
     size = np.linalg.norm(sh_uv - hips_uv, axis=-1)
-    depth = float(np.nanmedian(focal * dims[bm.DIMENSION_NAMES.index("trunk")] / size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = _median(focal * dims[bm.DIMENSION_NAMES.index("trunk")] / size)
     depth = depth if np.isfinite(depth) and depth > 0 else 3.0
     hips_uv = np.where(np.isfinite(hips_uv), hips_uv, [cx, cy])
     q[:, 3] = (hips_uv[:, 0] - cx) * depth / focal
@@ -220,7 +237,7 @@ def static_foot(obs: Observations, side: str, speed: float) -> np.ndarray:
     """``(F,)`` 1.0 where the heel and the toe of ``side`` move less than ``speed`` leg lengths per second in the
     image (the foot stands on the floor), else 0.0; speeds from central differences of the 2D keypoints after a 4-Hz
     zero-phase low-pass (keypoint jitter would otherwise hide a standing foot)."""
-    leg = np.nanmedian(np.linalg.norm(obs.uv[:, bm.KP[f"{side}_hip"]] - obs.uv[:, bm.KP[f"{side}_ankle"]], axis=-1))
+    leg = _median(np.linalg.norm(obs.uv[:, bm.KP[f"{side}_hip"]] - obs.uv[:, bm.KP[f"{side}_ankle"]], axis=-1))
     if len(obs.times) < 3 or not np.isfinite(leg) or leg <= 0:
         return np.zeros(len(obs.times))
     from neuropose_assets.core.signal import lowpass_times
@@ -249,7 +266,7 @@ class _Problem:
         self.w = np.sqrt(np.where(np.isfinite(obs.uv).all(-1), conf, 0.0))  # (F, K): 2D weights
         self.uv, self.xyz = np.nan_to_num(obs.uv), np.nan_to_num(obs.xyz)
         w3 = np.sqrt(np.where(np.isfinite(obs.xyz).all(-1), conf, 0.0))
-        leg = np.nanmedian(np.linalg.norm(obs.uv[:, bm.KP["left_hip"]] - obs.uv[:, bm.KP["left_ankle"]], axis=-1))
+        leg = _median(np.linalg.norm(obs.uv[:, bm.KP["left_hip"]] - obs.uv[:, bm.KP["left_ankle"]], axis=-1))
         self.sigma_px = max(2.0, cfg.keypoint_sigma * (leg if np.isfinite(leg) else 500.0))
         self.sigma_3d = np.asarray(cfg.sigma_3d_mm) / 1000.0
         # the pose model's 3D feet are its least reliable points (BlazePose: toes down by 23–33° on flat feet):
@@ -391,7 +408,8 @@ def fit_model(obs: Observations, cfg: FitConfig = FitConfig()) -> Fit:
     if seen.sum() < 3:
         raise ValueError(f"the lower body is seen in {int(seen.sum())} frame(s): too few to fit the model")
     ground = ground_rotation(obs.xyz[seen])
-    focal = max(obs.width, obs.height) / 2 / np.tan(np.radians(cfg.fov_deg) / 2)
+    # no image (marker-based capture): the 2D term has no weight and the focal length is a placeholder
+    focal = max(obs.width, obs.height, 1000) / 2 / np.tan(np.radians(cfg.fov_deg) / 2)
     dims = initial_dimensions(obs.xyz[seen])
     sub = np.flatnonzero(seen)[np.unique(np.linspace(0, seen.sum() - 1, min(int(seen.sum()), 60)).astype(int))]
     sample = obs.take(sub)
