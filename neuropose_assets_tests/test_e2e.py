@@ -21,9 +21,10 @@ def test_real_clip_materializes_every_asset_and_check(world):
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
     assert mats == set(PER_VIDEO_TABLES)
     evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
-    assert len(evals) == len(PER_VIDEO_TABLES) + 7  # + unique_content, subject_detected, decoding_complete, …
-    # a 1.7 s clip holds about one stride: the gait check says so (WARN), everything else passes
-    assert {n for n, e in evals.items() if not e.passed} <= {"repetitions_found"}
+    assert len(evals) == len(PER_VIDEO_TABLES) + 8  # + unique_content, subject_detected, decoding_complete, fit_residual …
+    # a 1.7 s clip holds about one stride: the gait check says so (WARN); the subject's right arm goes overhead with
+    # the elbow bent, where the model's fit of the wrist may stay > 5 σ off for ~0.2 s (fit_residual names it: WARN)
+    assert {n for n, e in evals.items() if not e.passed} <= {"repetitions_found", "fit_residual"}
     assert all(e.severity.value == "WARN" for e in evals.values() if not e.passed)
 
 
@@ -189,14 +190,15 @@ def test_the_console_shows_progress_not_the_event_log(tmp_path, cam01):
 
 
 def test_opensim_export_of_a_real_clip_round_trips_and_keeps_opensims_axes(world, tmp_path):
-    """BlazePose features → TRC → import: every angle and speed back to 1e-6 of its range; the TRC is in metres
+    """BlazePose features → TRC → import: every speed and every three-point angle of the markers back to 1e-6 of its
+    range; the TRC is in metres
     with Y up (head above the heels) and the coordinate check of the video passed."""
     from neuropose_assets.core.opensim import round_trip
     from trc import TRCData
 
     layout = world["layout"]
     diffs = round_trip(pl.read_parquet(layout.asset_file("features", "cam01")), tmp_path)
-    assert len(diffs) >= 30 and max(diffs.values()) <= 1e-6, max(diffs.items(), key=lambda kv: kv[1])
+    assert len(diffs) >= 20 and max(diffs.values()) <= 1e-6, max(diffs.items(), key=lambda kv: kv[1])
     row = pl.read_parquet(layout.asset_file("opensim_export", "cam01")).row(0, named=True)
     trc = TRCData()
     trc.load(row["trc_path"])

@@ -185,9 +185,15 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
         assert prov["model"]["settings"]["num_aug"] == 1 and prov["model"]["settings"]["batch_size"] == 4
         feats = pl.read_parquet(layout.asset_file("features", "subject"))
         assert feats["root_z_mm"][0] == pytest.approx(3000.0, abs=1e-3)  # absolute camera depth of the pelvis
-        knee = feats["knee_angle_l_deg"].to_numpy()
+        from neuropose_assets.core.kinematics import flexion_deg
+
+        def joint(name):
+            return np.stack([feats[f"left_{name}_{a}_mm"].to_numpy() for a in "xyz"], 1)
+
+        knee = flexion_deg(joint("hip"), joint("knee"), joint("ankle"))  # the fake model's own geometry
         assert np.all(np.diff(knee[:8]) < 0)  # brightness 60→116: the ankle comes back under the knee
-        assert feats["knee_angle_l_deg"][20] is None
+        assert feats["knee_angle_l_deg"][20] is None  # the fitted angle: null where nobody is seen
+        assert feats["knee_angle_l_deg"][:20].null_count() == 0
 
         # comparing models in one cohort is refused unless explicitly allowed
         for asset in ("features", "repetitions", "task"):  # cam01's BlazePose outputs, as if run here

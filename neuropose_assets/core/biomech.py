@@ -71,8 +71,8 @@ LIMITS_DEG: dict[str, tuple[float, float]] = {
     "knee_angle_r": (0, 160), "knee_angle_l": (0, 160),
     "ankle_angle_r": (-60, 45), "ankle_angle_l": (-60, 45),
     "lumbar_extension": (-90, 45), "lumbar_bending": (-45, 45), "lumbar_rotation": (-45, 45),
-    "arm_flex_r": (-90, 180), "arm_add_r": (-180, 60), "arm_rot_r": (-90, 90), "elbow_flex_r": (-5, 160),
-    "arm_flex_l": (-90, 180), "arm_add_l": (-180, 60), "arm_rot_l": (-90, 90), "elbow_flex_l": (-5, 160),
+    "arm_flex_r": (-90, 180), "arm_add_r": (-180, 60), "arm_rot_r": (-135, 135), "elbow_flex_r": (-5, 165),
+    "arm_flex_l": (-90, 180), "arm_add_l": (-180, 60), "arm_rot_l": (-135, 135), "elbow_flex_l": (-5, 165),
 }  # fmt: skip
 
 #: the model's points, in this order, and the clinical joint (:mod:`.skeletons`) each is matched to

@@ -168,21 +168,33 @@ def write_export(exp: Export, path: Path, fmt: str) -> Path:
 def round_trip(features: pl.DataFrame, directory: Path) -> dict[str, float]:
     """Export ``features`` as TRC into ``directory``, import the file as marker-based capture
     (:func:`.mocap.import_markers`) and compute its features again without extra filtering or gap filling; returns,
-    per angle and speed column defined in ``features``, the largest |difference| divided by the column's largest
-    |value| — the export's fidelity (rotation-invariant quantities: the import rotates into its own camera frame).
+    per speed column and per three-point angle of the markers (:data:`.kinematics.THREE_POINT_ANGLES`, the markers'
+    own geometry) defined in ``features``, the largest |difference| divided by the largest |value| — the export's
+    fidelity (rotation-invariant quantities: the import rotates into its own camera frame).  The fitted angles are not
+    compared: the imported markers would be fitted again, without the image.
     """
-    from neuropose_assets.core.kinematics import FeaturesConfig, compute_features
+    from neuropose_assets.core.kinematics import THREE_POINT_ANGLES, FeaturesConfig, compute_features, flexion_deg
     from neuropose_assets.core.mocap import import_markers
     from neuropose_assets.core.skeletons import get_skeleton
 
     path = write_export(opensim_tables(features), Path(directory) / "round_trip.trc", "trc")
     again, _ = compute_features(import_markers(path).table, get_skeleton("clinical_19"),
                                 FeaturesConfig(lowpass_hz=None, max_gap_s=0))  # fmt: skip
+
+    def values(table: pl.DataFrame) -> dict[str, np.ndarray]:
+        def p(j: str) -> np.ndarray:
+            return np.stack([table[f"{j}_{a}_mm"].cast(pl.Float64).fill_null(np.nan).to_numpy() for a in "xyz"], 1)
+
+        out = {c: table[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in table.columns
+               if c.endswith("_speed_mm_s")}  # fmt: skip
+        out.update({name: flexion_deg(p(a), p(b), p(c)) for name, (a, b, c) in THREE_POINT_ANGLES.items()})
+        return out
+
+    before, after = values(features), values(again)
     out = {}
-    for c in features.columns:
-        if c.endswith(("_deg", "_speed_mm_s")) and features[c].null_count() < features.height:
-            a, b = features[c].to_numpy(), again[c].to_numpy()
-            d = np.abs(a - b)
+    for c, a in before.items():
+        if np.isfinite(a).any():
+            b = after[c]
             lost = np.isnan(b) & ~np.isnan(a)  # a value the round trip lost counts as an infinite difference
-            out[c] = float("inf") if lost.any() else float(np.nanmax(d) / np.nanmax(np.abs(a)))
+            out[c] = float("inf") if lost.any() else float(np.nanmax(np.abs(a - b)) / np.nanmax(np.abs(a)))
     return out
