@@ -129,7 +129,7 @@ def test_export_then_import_reproduces_the_features(marker_run, tmp_path):
 
     layout, _, _ = marker_run
     diffs = round_trip(pl.read_parquet(layout.asset_file("features", "pd-c3d")), tmp_path)
-    assert len(diffs) >= 25 and max(diffs.values()) <= 1e-6, max(diffs.items(), key=lambda kv: kv[1])
+    assert len(diffs) >= 15 and max(diffs.values()) <= 1e-6, max(diffs.items(), key=lambda kv: kv[1])
 
 
 def test_intake_takes_marker_files_beside_videos(tmp_path):
