@@ -398,11 +398,20 @@ def _fit_dimensions(obs: Observations, ground: np.ndarray, dims: np.ndarray, foc
 
 
 def fit_model(obs: Observations, cfg: FitConfig = FitConfig()) -> Fit:
-    """Fit the model to one person's keypoints (module docstring).
+    """Fit the model to one person's keypoints (module docstring).  Bit-identical on every run and host: BLAS runs on
+    one thread here (a multi-threaded sum's order, and so its last bit, depends on the thread count; the problems are
+    small, so nothing is lost).
 
     Raises:
         ValueError: too few frames with the lower body seen to fit anything.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_model(obs, cfg)
+
+
+def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
     t0 = time.perf_counter()
     seen = (obs.conf[:, [bm.KP[k] for k in ("left_hip", "right_hip", "left_knee", "right_knee")]] > 0.3).all(1)
     if seen.sum() < 3:
