@@ -40,6 +40,9 @@ from neuropose_assets.core.models import STRICT
 
 NQ, NK = len(bm.COORDINATES), len(bm.KEYPOINTS)
 CHUNK_FRAMES = 2000
+#: Levenberg–Marquardt iterations of the per-frame solve, and of each smoothing round (more change nothing measurable on
+#: the dev clips: benchmarks/validate_kinematics.py)
+LM_FIRST, LM_SMOOTH = 8, 4
 #: a frame keeps its unsmoothed solution when smoothing made its keypoint residuals this many times worse
 SMOOTHING_TOLERANCE = 2.0
 
@@ -79,7 +82,7 @@ class FitConfig(BaseModel):
     arm_rotation_sigma_deg: float = Field(default=60.0, gt=0)
     smooth_hz: float = Field(default=6.0, gt=0)
     smooth_sigma_deg: float = Field(default=3.0, gt=0)
-    iterations: int = Field(default=4, ge=1, le=50)
+    iterations: int = Field(default=2, ge=1, le=50)
     foot_3d_weight: float = Field(default=0.3, ge=0, le=1)
     lumbopelvic_ratio: float = Field(default=0.2, ge=0, le=1)
     lumbar_standing_deg: float = Field(default=0.0, ge=-45, le=45)
@@ -423,8 +426,8 @@ def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
     sub = np.flatnonzero(seen)[np.unique(np.linspace(0, seen.sum() - 1, min(int(seen.sum()), 60)).astype(int))]
     sample = obs.take(sub)
     qs = initial_state(sample, ground, dims, focal)
-    for _ in range(3):  # alternate: poses of the subsample, then its dimensions and the focal length
-        qs = _levenberg_marquardt(_Problem(sample, ground, dims, focal, cfg), qs, None, iterations=20)
+    for _ in range(2):  # alternate: poses of the subsample, then its dimensions and the focal length
+        qs = _levenberg_marquardt(_Problem(sample, ground, dims, focal, cfg), qs, None, iterations=15)
         dims, focal = _fit_dimensions(sample, ground, dims, focal, qs, cfg)
     if cfg.height_m is not None:
         dims = dims * cfg.height_m / standing_height(dims)
@@ -437,11 +440,11 @@ def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
         part = obs.take(idx)
         problem = _Problem(part, ground, dims, focal, cfg)
         qc = initial_state(part, ground, dims, focal)
-        qc = _levenberg_marquardt(problem, qc, None, iterations=15)
+        qc = _levenberg_marquardt(problem, qc, None, iterations=LM_FIRST)
         raw, raw_cost = qc, _data_cost(problem, qc)
         for _ in range(cfg.iterations):
             target = _lowpass(qc, part.times, cfg.smooth_hz)
-            qc = _levenberg_marquardt(problem, qc, target, iterations=8)
+            qc = _levenberg_marquardt(problem, qc, target, iterations=LM_SMOOTH)
         # where the smoothness pull moved a frame into another configuration than its own keypoints support (a limb
         # passing an Euler singularity, e.g. an arm overhead), that frame keeps its unsmoothed solution
         worse = _data_cost(problem, qc) > SMOOTHING_TOLERANCE * raw_cost + NK
