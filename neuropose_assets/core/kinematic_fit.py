@@ -547,7 +547,8 @@ def kinematics_table(frames: np.ndarray, obs: Observations, fit: Fit) -> tuple[o
                                              pl.Float32, nan_to_null=True)  # fmt: skip
         cols[f"{k}_residual_mm"] = pl.Series(f"{k}_residual_mm", np.where(seen[:, i], fit.residual_mm[:, i], np.nan),
                                              pl.Float32, nan_to_null=True)  # fmt: skip
-    with np.errstate(invalid="ignore"):
-        rms = np.sqrt(np.nanmean(np.where(seen, fit.residual_px, np.nan) ** 2, axis=1))
+    squares = np.where(seen, fit.residual_px, np.nan) ** 2
+    counts = np.isfinite(squares).sum(1)
+    rms = np.where(counts > 0, np.sqrt(np.nansum(squares, axis=1) / np.maximum(counts, 1)), np.nan)  # no one seen: null
     cols["residual_rms_px"] = pl.Series("residual_rms_px", rms, pl.Float32, nan_to_null=True)
     return pl.DataFrame(cols), nulls
