@@ -1261,8 +1261,9 @@ def build_parser() -> argparse.ArgumentParser:
 
         sp.add_argument("--task", choices=TASKS, required=required, help="the clinical task the video(s) show")
         sp.add_argument("--param", action="append", metavar="NAME=VALUE", help="task parameter, repeatable: "
-                        "expected_repetitions=5, side=left (arm_raise), walkway_m=3, camera_view=side|front|oblique; "
-                        "generic: segmentation.signal.column=knee_angle_l_deg ...")  # fmt: skip
+                        "expected_repetitions=5, side=left (arm_raise), walkway_m=3, camera_view=side|front|oblique, "
+                        "height_m=1.72 (scales the fitted model); generic: segmentation.signal.column=knee_angle_l_deg "
+                        "...")  # fmt: skip
 
     rn = sub.add_parser("run", help="analyse video files with a declared task, without the UI; prints outcomes")
     common(rn)
