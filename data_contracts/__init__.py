@@ -309,7 +309,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         r"^pelvis_t[xyz]_m$": "pelvis (hip-keypoint midpoint) position, m, in the fitted ground frame (X the subject's "
                               "mean facing direction, Y the image's up, Z right; origin the camera)",
         r".+_residual_px$": "reprojection error of the fitted model's keypoint, px",
-        r".+_residual_mm$": "distance of the fitted keypoint from the pose model's root-relative 3D keypoint, mm",
+        r".+_residual_mm$": "distance of the fitted keypoint from the pose model's root-relative 3D keypoint (scaled "
+                            "to the declared height, if one is declared), mm",
         "residual_rms_px": "root mean square reprojection error over the keypoints seen, px",
     },
     "task": {

@@ -125,3 +125,12 @@ def test_an_angle_whose_keypoints_are_not_seen_is_null_with_the_reason():
     assert ankle[20:40].null_count() == 20 and ankle[:20].null_count() == 0 and table["knee_angle_l_deg"].null_count() == 0
     assert nulls["ankle_angle_l"]["null_frames"] == 20 and "left_toe" in nulls["ankle_angle_l"]["reason"]
     assert table["left_toe_residual_px"][25] is None and table["residual_rms_px"].null_count() == 0
+
+
+def test_a_declared_height_scales_the_model_and_not_the_angles():
+    t, q = _truth(60)
+    obs = _observe(t, q, np.random.default_rng(4))
+    free, tall = fit_model(obs, FitConfig()), fit_model(obs, FitConfig(height_m=1.95))
+    assert tall.height_m == pytest.approx(1.95, rel=1e-6) and abs(free.height_m - 1.95) > 0.05
+    d = np.degrees(tall.q[:, bm.INDEX["knee_angle_r"]] - free.q[:, bm.INDEX["knee_angle_r"]])
+    assert np.sqrt(np.mean(d**2)) < 3.0  # a uniform scale moves the subject in depth, the angles stay

@@ -429,8 +429,10 @@ def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
     for _ in range(2):  # alternate: poses of the subsample, then its dimensions and the focal length
         qs = _levenberg_marquardt(_Problem(sample, ground, dims, focal, cfg), qs, None, iterations=15)
         dims, focal = _fit_dimensions(sample, ground, dims, focal, qs, cfg)
-    if cfg.height_m is not None:
-        dims = dims * cfg.height_m / standing_height(dims)
+    if cfg.height_m is not None:  # the declared height is the scale: the pose model's metric 3D is rescaled with it
+        factor = cfg.height_m / standing_height(dims)
+        dims = dims * factor
+        obs = Observations(obs.times, obs.uv, obs.xyz * factor, obs.conf, obs.width, obs.height)
     t1 = time.perf_counter()
     q = np.empty((len(obs.times), NQ))
     res_px = np.full((len(obs.times), NK), np.nan)
