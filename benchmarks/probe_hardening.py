@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from neuropose_assets_tests.test_daemon import _wait as wait  # noqa: E402  (the daemon tests' poll)
 CLI = [sys.executable, "-m", "neuropose_assets.cli"]
 RESULTS: dict[str, list[tuple[str, bool, str]]] = {}
 DATA = Path()  # the UI's data root (set in main)
@@ -52,16 +53,6 @@ def ffmpeg(*args: str) -> None:
     import imageio_ffmpeg
 
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
-
-
-def wait(cond, timeout: float, step: float = 1.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return None
 
 
 # -------------------------------------------------------------------------------------------------------- the UI
