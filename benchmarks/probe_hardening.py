@@ -121,7 +121,9 @@ def key_of(rel: str) -> str:
 
 
 def runs_of(inst, rel: str) -> list:
-    return [r for r in inst.get_runs() if r.tags.get("dagster/partition") == key_of(rel)]
+    """The per-video runs (not the review runs) of intake file ``rel``."""
+    return [r for r in inst.get_runs() if r.tags.get("dagster/partition") == key_of(rel)
+            and r.job_name == "per_video_job"]  # fmt: skip
 
 
 def worker_in_poses(inst, rel: str) -> int | None:
