@@ -92,6 +92,8 @@ KINEMATICS = pa.DataFrameSchema(
         "subject_present": _f(pl.Boolean, nullable=False),
         rf"^({_COORD_DEG})_deg$": _f(pl.Float64, pa.Check.in_range(-180, 180), regex=True),
         r"^pelvis_t[xyz]_m$": _f(pl.Float64, pa.Check.in_range(-1000, 1000), regex=True),
+        rf"^({_COORD_DEG})_sd_deg$": _f(pl.Float64, pa.Check.ge(0), regex=True),
+        r"^pelvis_t[xyz]_sd_m$": _f(pl.Float64, pa.Check.ge(0), regex=True),
         r".+_residual_px$": _f(pl.Float32, pa.Check.ge(0), regex=True),
         r".+_residual_mm$": _f(pl.Float32, pa.Check.ge(0), regex=True),
         "residual_rms_px": _f(pl.Float32, pa.Check.ge(0)),
@@ -308,6 +310,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                                    "neuropose_assets.core.biomech); null where a keypoint it needs is not seen",
         r"^pelvis_t[xyz]_m$": "pelvis (hip-keypoint midpoint) position, m, in the fitted ground frame (X the subject's "
                               "mean facing direction, Y the image's up, Z right; origin the camera)",
+        rf"^({_COORD_DEG})_sd_deg$": "standard deviation of the coordinate in this frame, deg: what the frame's "
+                                      "keypoints and the model's priors determine (Laplace approximation); the "
+                                      "angle is null above 15°",
+        r"^pelvis_t[xyz]_sd_m$": "standard deviation of the pelvis translation, m",
         r".+_residual_px$": "reprojection error of the fitted model's keypoint, px",
         r".+_residual_mm$": "distance of the fitted keypoint from the pose model's root-relative 3D keypoint (scaled "
                             "to the declared height, if one is declared), mm",

@@ -134,3 +134,18 @@ def test_a_declared_height_scales_the_model_and_not_the_angles():
     assert tall.height_m == pytest.approx(1.95, rel=1e-6) and abs(free.height_m - 1.95) > 0.05
     d = np.degrees(tall.q[:, bm.INDEX["knee_angle_r"]] - free.q[:, bm.INDEX["knee_angle_r"]])
     assert np.sqrt(np.mean(d**2)) < 3.0  # a uniform scale moves the subject in depth, the angles stay
+
+
+def test_each_angle_carries_its_standard_deviation_and_an_undetermined_one_is_null():
+    from neuropose_assets.core.kinematic_fit import MAX_SD_DEG
+
+    t, q = _truth(60)
+    obs = _observe(t, q, np.random.default_rng(5))
+    fit = fit_model(obs, FitConfig())
+    sd = np.degrees(fit.sd)
+    knee, rot = np.median(sd[:, bm.INDEX["knee_angle_r"]]), np.median(sd[:, bm.INDEX["hip_rotation_r"]])
+    assert 0.2 < knee < 8.0 and rot > knee, (knee, rot)  # a hip's rotation is less visible than a knee's flexion
+    fit.sd[30:35, bm.INDEX["ankle_angle_l"]] = np.radians(MAX_SD_DEG + 1)  # as if the foot were not resolved there
+    table, nulls = kinematics_table(np.arange(60), obs, fit)
+    assert table["ankle_angle_l_deg"][30:35].null_count() == 5 and table["ankle_angle_l_sd_deg"][29] < MAX_SD_DEG
+    assert "determine it no better than ±15°" in nulls["ankle_angle_l"]["reason"]

@@ -113,7 +113,8 @@ class Observations:
 class Fit:
     """Result: ``q`` ``(F, Q)`` coordinates (rad, m), ``residual_px`` ``(F, K)`` reprojection error, ``residual_mm``
     ``(F, K)`` 3D error, ``dims`` and ``focal_px`` of the trial, ``ground`` ``(3, 3)`` ground → camera rotation,
-    ``sigma_px`` the 2D keypoint uncertainty used (px), ``timings`` s."""
+    ``sigma_px`` the 2D keypoint uncertainty used (px), ``sd`` ``(F, Q)`` the standard deviation of each coordinate
+    (rad, m; :func:`coordinate_sd`), ``timings`` s."""
 
     q: np.ndarray
     residual_px: np.ndarray
@@ -123,6 +124,7 @@ class Fit:
     ground: np.ndarray
     sigma_px: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    sd: np.ndarray | None = None
 
     @property
     def height_m(self) -> float:
@@ -435,6 +437,7 @@ def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
         obs = Observations(obs.times, obs.uv, obs.xyz * factor, obs.conf, obs.width, obs.height)
     t1 = time.perf_counter()
     q = np.empty((len(obs.times), NQ))
+    sd = np.empty((len(obs.times), NQ))
     res_px = np.full((len(obs.times), NK), np.nan)
     res_mm = np.full((len(obs.times), NK), np.nan)
     for start in range(0, len(obs.times), CHUNK_FRAMES):
@@ -452,12 +455,24 @@ def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
         worse = _data_cost(problem, qc) > SMOOTHING_TOLERANCE * raw_cost + NK
         qc[worse] = raw[worse]
         q[idx] = qc
+        sd[idx] = coordinate_sd(problem, qc)
         _, proj, rel = problem.residuals(qc, None, jac=False)
         res_px[idx] = np.linalg.norm(proj - part.uv, axis=-1)
         res_mm[idx] = 1000 * np.linalg.norm(rel - part.xyz, axis=-1)
     sigma_px = _Problem(sample, ground, dims, focal, cfg).sigma_px
     return Fit(q, res_px, res_mm, bm.Dimensions.from_array(dims), focal, ground, sigma_px,
-               {"dimensions_s": t1 - t0, "frames_s": time.perf_counter() - t1})
+               {"dimensions_s": t1 - t0, "frames_s": time.perf_counter() - t1}, sd)
+
+
+def coordinate_sd(problem: _Problem, q: np.ndarray) -> np.ndarray:
+    """``(F, Q)`` standard deviation of each coordinate in each frame (rad, m): the Laplace approximation
+    ``sqrt(diag((JᵀJ)⁻¹))`` of the keypoint terms and the priors at the solution (the smoothness pull left out, so
+    it says what the frame's own keypoints and the model's priors determine).  On the dev clips its median is 4–10°
+    for knee, hip and ankle, the size of the actual median errors against motion capture
+    (``benchmarks/validate_kinematics.py``)."""
+    _, jac = problem.residuals(q, None)
+    info = np.einsum("fmi,fmj->fij", jac, jac) + 1e-9 * np.eye(NQ)
+    return np.sqrt(np.clip(np.einsum("fii->fi", np.linalg.inv(info)), 0, None))
 
 
 def standing_height(dims: np.ndarray) -> float:
@@ -486,6 +501,12 @@ OBSERVED_BY: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 #: a keypoint with a lower confidence than this is "not seen"
 MIN_CONFIDENCE = 0.5
+#: an angle whose standard deviation (:func:`coordinate_sd`) exceeds this is not a measurement: null, deg
+MAX_SD_DEG = 15.0
+#: coordinates never nulled for their SD: translations, and the shoulders' Euler angles, whose SD inflates near the
+#: Euler singularity (the arm horizontal to the side) where the arm's direction — and the shoulder elevation derived
+#: from it — is still well determined
+SD_EXEMPT = frozenset({*bm.TRANSLATIONS, *(f"arm_{a}_{s}" for a in ("flex", "add", "rot") for s in ("r", "l"))})
 
 
 def column(coordinate: str) -> str:
@@ -521,7 +542,9 @@ def kinematics_table(frames: np.ndarray, obs: Observations, fit: Fit) -> tuple[o
     """The ``kinematics`` table and, per coordinate, how many frames are null and why.
 
     Columns: ``frame`` (Int32), ``time_s``, ``subject_present``; every model coordinate (:data:`COLUMNS`: rotations
-    in deg, translations in m; null where a keypoint it needs (:data:`OBSERVED_BY`) is not seen); per keypoint the
+    in deg, translations in m; null where a keypoint it needs (:data:`OBSERVED_BY`) is not seen, or where its
+    standard deviation exceeds :data:`MAX_SD_DEG`) and its standard deviation ``{coordinate}_sd_deg`` /
+    ``_sd_m`` (:func:`coordinate_sd`); per keypoint the
     reprojection error ``{keypoint}_residual_px`` and 3D error ``{keypoint}_residual_mm``; ``residual_rms_px`` over
     the keypoints seen.
     """
@@ -535,14 +558,27 @@ def kinematics_table(frames: np.ndarray, obs: Observations, fit: Fit) -> tuple[o
         "subject_present": pl.Series("subject_present", present),
     }
     nulls: dict[str, dict] = {}
+    sd_all = fit.sd if fit.sd is not None else np.full(fit.q.shape, np.nan)
     for i, c in enumerate(bm.COORDINATES):
         need = [bm.KP[k] for k in OBSERVED_BY[c]]
-        ok = seen[:, need].all(1)
-        value = fit.q[:, i] if c in bm.TRANSLATIONS else np.degrees(fit.q[:, i])
+        rotation = c not in bm.TRANSLATIONS
+        seen_ok = seen[:, need].all(1)
+        sd = np.degrees(sd_all[:, i]) if rotation else sd_all[:, i]
+        determined = ~(sd > MAX_SD_DEG) if c not in SD_EXEMPT else np.ones(len(sd), bool)
+        ok = seen_ok & determined
+        value = np.degrees(fit.q[:, i]) if rotation else fit.q[:, i]
         cols[column(c)] = pl.Series(column(c), np.where(ok, value, np.nan), pl.Float64, nan_to_null=True)
-        if (~ok).any():
-            nulls[c] = {"null_frames": int((~ok).sum()), "reason": f"{' / '.join(OBSERVED_BY[c])} not seen (confidence "
-                                                                     f"< {MIN_CONFIDENCE}) in these frames"}  # fmt: skip
+        sd_name = f"{c}_sd_deg" if rotation else f"{c}_sd_m"
+        cols[sd_name] = pl.Series(sd_name, np.where(ok, sd, np.nan), pl.Float64, nan_to_null=True)
+        reasons = []
+        if (~seen_ok).any():
+            reasons.append(f"{int((~seen_ok).sum())} frame(s): {' / '.join(OBSERVED_BY[c])} not seen (confidence < "
+                           f"{MIN_CONFIDENCE})")  # fmt: skip
+        if (seen_ok & ~determined).any():
+            reasons.append(f"{int((seen_ok & ~determined).sum())} frame(s): the keypoints determine it no better than "
+                           f"±{MAX_SD_DEG:g}° (1 SD)")  # fmt: skip
+        if reasons:
+            nulls[c] = {"null_frames": int((~ok).sum()), "reason": "; ".join(reasons)}
     for k in bm.KEYPOINTS:
         i = bm.KP[k]
         cols[f"{k}_residual_px"] = pl.Series(f"{k}_residual_px", np.where(seen[:, i], fit.residual_px[:, i], np.nan),
