@@ -76,6 +76,7 @@ FEATURES = pa.DataFrameSchema(
         # only present when features were scale-normalised (FeaturesConfig.scale_segment)
         rf"^({_CLINICAL})_[xyz]_norm$": _f(pl.Float64, pa.Check.in_range(-10, 10), regex=True, required=False),
         rf"^({_CLINICAL})_[uv]_px$": _f(pl.Float64, pa.Check.in_range(-_PX, _PX), regex=True),
+        rf"^({_CLINICAL})_conf$": _f(pl.Float64, pa.Check.in_range(0, 1), regex=True),
         rf"^({_CLINICAL})_speed_mm_s$": _f(pl.Float64, pa.Check.in_range(0, 100_000), regex=True),
         r".+_deg": _f(pl.Float64, pa.Check.in_range(-180, 180), regex=True),
     },
@@ -131,6 +132,7 @@ EVENTS = pa.DataFrameSchema(
         "value": _f(pl.Float64),
         "unit": _f(pl.Utf8, nullable=False),
         "repetition": _f(pl.Int32, pa.Check.ge(0)),
+        "confidence": _f(pl.Float64, pa.Check.in_range(0, 1)),
     },
     checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("frame").is_sorted()), name="frames_sorted")],
     strict=True,
@@ -183,6 +185,7 @@ REPETITIONS = pa.DataFrameSchema(
         "peak_event": _f(pl.Utf8),
         "peak_value": _f(pl.Float64),
         "peak_unit": _f(pl.Utf8, nullable=False),
+        "complete": _f(pl.Boolean, nullable=False),
     },
     checks=[
         pa.Check(lambda d: d.lazyframe.select(pl.col("start_frame") < pl.col("end_frame")), name="start<end"),
@@ -200,7 +203,7 @@ REPETITIONS = pa.DataFrameSchema(
 )
 
 #: every outcome measure name (``core.outcomes.CATALOGUE``): a unit suffix, or a count
-MEASURE_REGEX = r"^(.+_(s|pct|m|m_s|deg|steps_min|30s)|(left_|right_)?repetitions|steps|mean_peak_value)$"
+MEASURE_REGEX = r"^(.+_(s|pct|m|m_s|deg|steps_min|30s)|(left_|right_|excluded_)?repetitions|steps|mean_peak_value)$"
 
 OUTCOMES = pa.DataFrameSchema(
     {
@@ -297,6 +300,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                             "the body frame (x anterior, y superior, z right), see the features config",
         _CJ + "_[xyz]_norm$": "the same divided by the subject's median segment length (dimensionless)",
         _CJ + "_[uv]_px$": "clinical joint in the image, px (u right, v down)",
+        _CJ + "_conf$": "the pose model's confidence that the joint is seen, 0–1 (null where not observed, also in "
+                        "gap-filled frames); events are placed only where their joints are observed",
         _CJ + "_speed_mm_s$": "joint speed, mm/s (central differences over the true frame times)",
         r".+_deg": "joint angle of the fitted model, deg: OpenSim coordinates (hip_flexion_r, knee_angle_l, "
                    "ankle_angle_r, lumbar_extension, arm_flex_r, elbow_flex_l, …) with OpenSim's signs and zero pose "
@@ -333,6 +338,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "side": "left / right (null for bilateral events)", "frame": "frame of the event, 0-based",
         "time_s": "time of the event, s", "value": "signal value at the event (unit in `unit`)",
         "unit": "unit of `value`", "repetition": "repetition / gait cycle it belongs to (null: an incomplete one)",
+        "confidence": "lowest confidence (0–1) at this frame of the joints that define the event (heel strike: the "
+                      "heel and both hips); events are only placed where it is ≥ min_confidence (null: a generic "
+                      "signal without joints)",
     },
     "repetitions": {
         "side": "left / right (null for bilateral tasks)", "repetition": "number per side, 0-based",
@@ -341,6 +349,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "end_frame": "end frame (exclusive)", "start_s": "start, s", "peak_s": "peak event, s",
         "end_s": "end, s", "duration_s": "end_s − start_s, s", "peak_event": "what the peak is",
         "peak_value": "signal at the peak (unit in peak_unit)", "peak_unit": "unit of peak_value",
+        "complete": "start and end inside the recording and observed, and rise and fall ≥ 70 % of the trial's typical "
+                    "excursion; incomplete repetitions are listed but left out of counts and means",
     },
     "outcomes": {
         "measure": "outcome name, with its unit as suffix", "value": "value (null: not computable, see null_reason)",

@@ -120,10 +120,11 @@ def smooth_step(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
 
 
 def walk(fps: float = 60.0, stride_s: float = 1.1, strides: float = 6.5, stance: float = 0.6, amp: float = 300.0,
-         speed_mm_s: float = 1200.0, first_hs_s: float = 0.3) -> tuple[pl.DataFrame, dict]:  # fmt: skip
+         speed_mm_s: float = 1200.0, first_hs_s: float = 0.3, yaw_deg: float = 0.0) -> tuple[pl.DataFrame, dict]:  # fmt: skip
     """A side-view walk to the image right: heel strikes of the left foot every ``stride_s`` from ``first_hs_s``,
     right half a stride later; each heel is most anterior (``+amp``) at its heel strike and its toe most posterior at
-    toe-off = heel strike + ``stance`` × stride.  Returns ``(features, truth)``."""
+    toe-off = heel strike + ``stance`` × stride; ``yaw_deg`` turns the body about the vertical (0 = side view, 90 =
+    facing away from the camera; the pelvis still travels along the image's x).  Returns ``(features, truth)``."""
     t = np.arange(0, first_hs_s + strides * stride_s, 1 / fps)
     local, truth = [], {"heel_strike": {}, "toe_off": {}}
     for side, off in (("left", 0.0), ("right", 0.5)):
@@ -144,7 +145,7 @@ def walk(fps: float = 60.0, stride_s: float = 1.1, strides: float = 6.5, stance:
         for side in ("left", "right"):
             b[CI[f"{side}_toe"], 0] = swing[side][1][f] + 150
         local.append(b)
-    feats = features_from_bodies(np.array(local), fps, travel_mm=speed_mm_s * t)
+    feats = features_from_bodies(np.array(local), fps, travel_mm=speed_mm_s * t, yaw_deg=np.full(len(t), yaw_deg))
     return feats, truth
 
 

@@ -50,9 +50,27 @@ def test_gait_spatial_parameters_need_a_metric_scale():
     assert _value(side, "left_stride_length_m") == pytest.approx(1.32, rel=0.01)  # speed × stride time
     # step length: heel-to-heel distance at heel strike = the two heels' ±300 mm swing (each heel 50 mm behind it)
     assert _value(side, "left_step_length_m") == pytest.approx(0.6, abs=0.01)
+    # the view is measured: undeclared, the side view is found and used
+    undeclared = _outcomes(feats, TaskSpec(task="gait"))
+    assert _value(undeclared, "gait_speed_m_s") == pytest.approx(1.2, rel=0.01)
+    assert _value(undeclared, "camera_view_angle_deg") == pytest.approx(90, abs=1)
+    # a declaration the measurement contradicts nulls what rests on it, naming both views
     front = _outcomes(feats, TaskSpec(task="gait", camera_view="front"))
     assert _value(front, "gait_speed_m_s") is None
-    assert "hip-centred" in _reason(front, "gait_speed_m_s") and "camera_view: side" in _reason(front, "gait_speed_m_s")
+    assert "declared camera_view 'front'" in _reason(front, "gait_speed_m_s")
+    assert "measured at 90°" in _reason(front, "gait_speed_m_s")
+    # the issue's case: an oblique walk (40° off the side view: body at 50° to the image plane) declared side
+    oblique, _ = S.walk(fps=FPS, stride_s=1.1, speed_mm_s=1200, yaw_deg=40)
+    declared_side = _outcomes(oblique, TaskSpec(task="gait", camera_view="side"))
+    assert _value(declared_side, "camera_view_angle_deg") == pytest.approx(50, abs=1)
+    for m in ("gait_speed_m_s", "left_step_length_m", "right_stride_length_m"):
+        assert _value(declared_side, m) is None and "declared camera_view 'side'" in _reason(declared_side, m)
+    assert _value(declared_side, "cadence_steps_min") is not None  # temporal parameters do not rest on the view
+    # a walk seen from the front (not side): hip-centred 3D has no scale
+    facing, _ = S.walk(fps=FPS, stride_s=1.1, speed_mm_s=1200, yaw_deg=90)
+    front_ok = _outcomes(facing, TaskSpec(task="gait", camera_view="front"))
+    assert _value(front_ok, "camera_view_angle_deg") == pytest.approx(0, abs=1)
+    assert "hip-centred" in _reason(front_ok, "gait_speed_m_s")
 
 
 def test_too_few_cycles_give_null_with_a_reason_not_zero():

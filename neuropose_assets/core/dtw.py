@@ -309,14 +309,19 @@ def pairwise(
     return df, computed
 
 
+def complete_only(repetitions: pl.DataFrame) -> pl.DataFrame:
+    """The complete repetitions (:mod:`.events`: incomplete ones are listed but never compared or averaged)."""
+    return repetitions.filter(pl.col("complete")) if "complete" in repetitions.columns else repetitions
+
+
 def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig,
                          max_per_side: int | None = None) -> dict[str | None, dict[str, dict[str, np.ndarray]]]:  # fmt: skip
-    """Units of every repetition ``[start_frame, end_frame)``, grouped by side (``None`` for bilateral tasks) so
+    """Units of every complete repetition ``[start_frame, end_frame)``, grouped by side (``None`` for bilateral tasks) so
     that only repetitions of the same side are compared: ``{side: {label: units}}``, labels ``left_0``, ``rep_3``.
     With ``max_per_side``, at most that many per side, evenly spaced in time (:func:`spread`)."""
     units = extract_units(features, config)
     out: dict[str | None, dict[str, dict[str, np.ndarray]]] = {}
-    for r in repetitions.iter_rows(named=True):
+    for r in complete_only(repetitions).iter_rows(named=True):
         if r["end_frame"] > r["start_frame"]:
             label = f"{r.get('side') or 'rep'}_{r['repetition']}"
             out.setdefault(r.get("side"), {})[label] = {u: x[r["start_frame"] : r["end_frame"]] for u, x in units.items()}
@@ -338,7 +343,7 @@ def mean_repetition(features: pl.DataFrame, repetitions: pl.DataFrame, config: D
     """
     units = extract_units(features, config)
     groups: dict[str, list[np.ndarray]] = {}
-    for r in repetitions.iter_rows(named=True):
+    for r in complete_only(repetitions).iter_rows(named=True):
         if r["end_frame"] - r["start_frame"] < 2:
             continue
         for u, x in units.items():

@@ -25,10 +25,23 @@ task              signal                                       events (per repet
 Phase boundaries are threshold crossings of a fixed fraction of each hump's rise and fall
 (:func:`.segmentation.find_humps`), the convention of motion-capture phase detection (e.g. seat-off as the pelvis
 rising through 10 % of its excursion); they do not move with ripples on a plateau.  Events near the trial's edges are
-kept when the recorded side of their hump is large enough; a repetition needs both its start and its end.
+kept when the recorded side of their hump is large enough.
+
+**Complete repetitions.**  Every repetition row carries ``complete``: its start and end are inside the recording and
+observed, and both its rise and its fall reach ``complete_frac`` (70 %) of the trial's typical excursion (the median
+over its repetitions).  Incomplete ones — cut off by the recording's edge, stopped half-way, or bounded by an unseen
+event — are listed, and the outcomes leave them out of counts and means and say how many they excluded.
+
+**Events only where the subject is observed.**  Every event carries a ``confidence``: the lowest confidence, at its
+frame, of the joints whose positions define it (:data:`EVENT_JOINTS`; the features' ``{joint}_conf``, e.g. the heel
+and both hips for a heel strike).  No event is placed at a frame where the subject was not detected, where one of its
+joints was not observed (gap-filled or absent) or where that confidence is below ``EventsConfig.min_confidence``;
+such candidates are listed in :attr:`TaskAnalysis.rejected` with the reason, and a repetition or gait cycle needs all
+of its bounding events observed.  (Gaps are still bridged to *locate* maxima, so a gap cannot split one movement in
+two; it only cannot host an event.)
 
 Output tables (:data:`EVENT_SCHEMA`, :data:`REPETITION_SCHEMA`): events in frames (0-based decoded frame) and seconds
-(``time_s`` of that frame), with the signal value and its unit; repetitions ``[start, peak, end)`` in frames and
+(``time_s`` of that frame), with the signal value, its unit and the confidence; repetitions ``[start, peak, end)`` in frames and
 seconds, ``end`` exclusive, one table for both sides (``side`` null for bilateral tasks).
 """
 
@@ -61,6 +74,7 @@ EVENT_SCHEMA = {
     "value": pl.Float64,
     "unit": pl.Utf8,
     "repetition": pl.Int32,
+    "confidence": pl.Float64,
 }
 REPETITION_SCHEMA = {
     "side": pl.Utf8,
@@ -76,6 +90,7 @@ REPETITION_SCHEMA = {
     "peak_event": pl.Utf8,
     "peak_value": pl.Float64,
     "peak_unit": pl.Utf8,
+    "complete": pl.Boolean,
 }
 SIDES = ("left", "right")
 #: every event name any task emits
@@ -99,6 +114,10 @@ class HumpConfig(BaseModel):
             filtering only).
         low_frac: fraction of the rise / fall that marks the start / end of a repetition.
         high_frac: fraction that marks reaching / leaving the top (e.g. standing reached).
+        complete_frac: a repetition is ``complete`` when its start and end are inside the recording and observed and
+            both its rise and its fall reach this fraction of the trial's typical excursion (the median over its
+            repetitions, :func:`typical_excursion`): a squat stopped at 58 % of the usual depth, or cut off by the
+            end of the recording, is listed with ``complete = false`` and left out of counts and means.
     """
 
     model_config = STRICT
@@ -108,6 +127,7 @@ class HumpConfig(BaseModel):
     lowpass_hz: float | None = Field(default=None, gt=0)
     low_frac: float = Field(default=0.1, gt=0, lt=0.5)
     high_frac: float = Field(default=0.9, gt=0.5, lt=1)
+    complete_frac: float = Field(default=0.7, gt=0, le=1)
 
 
 class GaitConfig(BaseModel):
@@ -163,6 +183,9 @@ class EventsConfig(BaseModel):
     """Event detection settings per task; stored in the provenance of the ``events`` table.
 
     Attributes:
+        min_confidence: an event is placed only where every joint that defines it is observed with at least this
+            confidence (0–1; BlazePose visibility: a foot hidden behind the other leg in a side view still scores
+            0.7–0.8 on the development clips, an elbow hidden behind the trunk 0.02).
         gait: heel strikes and toe-offs (also used for the steps of the TUG).
         sit_to_stand: humps of the pelvis height, in fractions of the standing pelvis height above the ankles.
         squat: humps of the squat depth (1 − pelvis height), same unit.
@@ -172,6 +195,7 @@ class EventsConfig(BaseModel):
 
     model_config = STRICT
 
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
     gait: GaitConfig = GaitConfig()
     sit_to_stand: HumpConfig = HumpConfig(min_prominence=0.2, min_distance_s=1.0)
     squat: HumpConfig = HumpConfig(min_prominence=0.15, min_distance_s=1.0)
@@ -187,6 +211,24 @@ class TaskAnalysis:
     events: pl.DataFrame
     repetitions: pl.DataFrame
     signals: dict[str, str] = field(default_factory=dict)
+    #: event candidates that were not placed: ``{event, side, frame, time_s, reason}``
+    rejected: list[dict] = field(default_factory=list)
+
+
+#: the clinical joints whose positions define each event (``{side}``: the event's side); the event's confidence is the
+#: lowest of theirs at its frame
+EVENT_JOINTS: dict[str, tuple[str, ...]] = {
+    "heel_strike": ("{side}_heel", "left_hip", "right_hip"),
+    "toe_off": ("{side}_toe", "left_hip", "right_hip"),
+    **{e: ("pelvis", "left_ankle", "right_ankle") for e in ("seat_off", "standing_reached", "standing_peak",
+                                                            "sit_start", "seated", "squat_start", "squat_bottom",
+                                                            "squat_end")},
+    **{e: ("{side}_shoulder", "{side}_elbow") for e in ("raise_start", "arm_up", "arm_at_top", "arm_down",
+                                                        "arm_lowered")},
+    **{e: ("left_hip", "right_hip", "left_shoulder", "right_shoulder") for e in ("turn_start", "turn_end")},
+}  # fmt: skip
+#: the TUG's stand and sit events come from hip and knee angles (:func:`uprightness`), not the pelvis height
+TUG_UPRIGHT_JOINTS = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
 
 
 # ------------------------------------------------------------------------------------------------------- signals
@@ -250,24 +292,70 @@ def body_yaw_deg(features: pl.DataFrame) -> np.ndarray:
 
 
 class _Builder:
-    """Collects event and repetition rows against one time base."""
+    """Collects event and repetition rows against one time base; places an event only where it is observed."""
 
-    def __init__(self, times: np.ndarray) -> None:
+    def __init__(self, times: np.ndarray, features: pl.DataFrame | None = None, min_confidence: float = 0.0) -> None:
         self.t = times
+        self.features = features
+        self.min_confidence = min_confidence
         self.events: list[dict] = []
         self.reps: list[dict] = []
+        self.rejected: list[dict] = []
+        self._conf: dict[str, np.ndarray] = {}
+        present = None if features is None or "subject_present" not in features.columns else features["subject_present"]
+        self.present = np.ones(len(times), bool) if present is None else present.fill_null(False).to_numpy()
+
+    def confidence(self, joints: tuple[str, ...], frame: int) -> float | None:
+        """Lowest confidence of ``joints`` at ``frame`` (NaN: a joint not observed); ``None`` without joints."""
+        if not joints or self.features is None:
+            return None
+        if not any(f"{j}_conf" in self.features.columns for j in joints):
+            return None  # a features table without confidences (written before they existed): presence only
+        vals = []
+        for j in joints:
+            if j not in self._conf:
+                col = f"{j}_conf"
+                self._conf[j] = (_col(self.features, col) if col in self.features.columns
+                                 else np.full(len(self.t), np.nan))  # fmt: skip
+            vals.append(self._conf[j][frame])
+        return float(np.min(vals))
+
+    def observed(self, name: str, side: str | None, frame: int, joints: tuple[str, ...] | None = None
+                 ) -> tuple[bool, float | None]:  # fmt: skip
+        """Whether an event may be placed at ``frame`` and its confidence; a refusal is recorded with the reason."""
+        if joints is None:
+            joints = tuple(j.format(side=side) for j in EVENT_JOINTS.get(name, ()))
+        conf = self.confidence(joints, frame)
+        reason = None
+        if not self.present[frame]:
+            reason = "the subject was not detected in this frame"
+        elif conf is not None and not np.isfinite(conf):
+            reason = f"not all of {', '.join(joints)} were observed in this frame"
+        elif conf is not None and conf < self.min_confidence:
+            reason = f"confidence {conf:.2f} of {', '.join(joints)} is below {self.min_confidence:g}"
+        if reason:
+            self.rejected.append({"event": name, "side": side, "frame": int(frame), "time_s": float(self.t[frame]),
+                                  "reason": reason})  # fmt: skip
+            return False, conf
+        return True, conf
 
     def event(self, name: str, side: str | None, frame: int | None, value: float, unit: str,
-              repetition: int | None) -> None:  # fmt: skip
+              repetition: int | None, joints: tuple[str, ...] | None = None) -> bool:  # fmt: skip
+        """Add the event if it is observed (:meth:`observed`); returns whether it was added."""
         if frame is None:
-            return
+            return False
+        ok, conf = self.observed(name, side, int(frame), joints)
+        if not ok:
+            return False
         value = float(value) if value is not None and np.isfinite(value) else None
         self.events.append({"event": name, "side": side, "frame": int(frame), "time_s": float(self.t[frame]),
-                            "value": value, "unit": unit, "repetition": repetition})  # fmt: skip
+                            "value": value, "unit": unit, "repetition": repetition, "confidence": conf})  # fmt: skip
+        return True
 
     def repetition(self, side: str | None, n: int, kind: str, start: int, end: int, peak: int | None,
-                   peak_event: str | None, peak_value: float | None, unit: str) -> None:  # fmt: skip
+                   peak_event: str | None, peak_value: float | None, unit: str, complete: bool = True) -> None:  # fmt: skip
         self.reps.append({
+            "complete": bool(complete),
             "side": side, "repetition": n, "kind": kind, "start_frame": start, "end_frame": end,
             "peak_frame": peak, "start_s": float(self.t[start]), "end_s": float(self.t[end]),
             "peak_s": None if peak is None else float(self.t[peak]), "duration_s": float(self.t[end] - self.t[start]),
@@ -296,16 +384,28 @@ def _humps_task(b: _Builder, s: np.ndarray, cfg: HumpConfig, dt: float, side: st
         return
     humps = find_humps(s, min_prominence=cfg.min_prominence, min_distance=_frames(cfg.min_distance_s, dt),
                        low_frac=cfg.low_frac, high_frac=cfg.high_frac)  # fmt: skip
+    typical = typical_excursion(humps)
     for n, h in enumerate(humps):
         mid = h.peak
         if top == "hold" and h.top_reached is not None and h.top_left is not None:
             mid = (h.top_reached + h.top_left - 1) // 2
+        placed = {}
         for name, frame in zip(names, (h.onset, h.top_reached, mid, h.top_left, h.offset), strict=True):
             if name:
-                b.event(name, side, frame, s[frame] if frame is not None else np.nan, unit, n)
-        if h.onset is not None and h.offset is not None:
-            peak_event = names[2] if top == "peak" else "maximum"
-            b.repetition(side, n, kind, h.onset, h.offset, h.peak, peak_event, h.peak_value, unit)
+                placed[name] = b.event(name, side, frame, s[frame] if frame is not None else np.nan, unit, n)
+        peak_event = names[2] if top == "peak" else "maximum"
+        complete = bool(placed[names[0]] and placed[names[4]]  # start and end inside the recording and observed
+                        and min(h.rise, h.fall) >= cfg.complete_frac * typical)  # fmt: skip
+        start = h.onset if h.onset is not None else 0
+        end = h.offset if h.offset is not None else len(s) - 1
+        b.repetition(side, n, kind, start, end, h.peak, peak_event, h.peak_value, unit, complete)
+
+
+def typical_excursion(humps: list) -> float:
+    """The task's typical excursion in this trial: the median over its humps of the larger of rise and fall (signal
+    units); 0 without humps.  A repetition is complete when both its rise and its fall reach
+    ``HumpConfig.complete_frac`` of it."""
+    return float(np.median([max(h.rise, h.fall) for h in humps])) if humps else 0.0
 
 
 def _renumber(b: _Builder) -> None:
@@ -336,12 +436,11 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
             continue
         peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge,
                  "edge_drop": cfg.edge_drop_mm if cfg.edge_drop_sources == "all" or source == "markers" else None}
-        hs = find_peaks_with_edges(heel, **peaks) + a
-        to = find_peaks_with_edges(-toe, **peaks) + a
-        for f in hs:
-            b.event("heel_strike", side, f, heel[f - a], "mm", None)
-        for f in to:
-            b.event("toe_off", side, f, toe[f - a], "mm", None)
+        # only observed events are placed, and only they bound gait cycles
+        hs = np.array([f for f in find_peaks_with_edges(heel, **peaks) + a
+                       if b.event("heel_strike", side, f, heel[f - a], "mm", None)], dtype=int)  # fmt: skip
+        to = np.array([f for f in find_peaks_with_edges(-toe, **peaks) + a
+                       if b.event("toe_off", side, f, toe[f - a], "mm", None)], dtype=int)  # fmt: skip
         if not cycles:
             continue
         pairs = [(int(x), int(y)) for x, y in zip(hs[:-1], hs[1:]) if b.t[y] - b.t[x] <= cfg.max_stride_s]
@@ -392,9 +491,11 @@ def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float
         return (h.offset if h.offset is not None else len(up)) - (h.onset if h.onset is not None else 0)
 
     h = max(humps, key=span)
+    placed = {}
     for name, frame in (("seat_off", h.onset), ("standing_reached", h.top_reached), ("sit_start", h.top_left),
                         ("seated", h.offset)):  # fmt: skip
-        b.event(name, None, frame, up[frame] if frame is not None else np.nan, "deg", 0)
+        placed[name] = b.event(name, None, frame, up[frame] if frame is not None else np.nan, "deg", 0,
+                               TUG_UPRIGHT_JOINTS)  # fmt: skip
     lo = h.top_reached if h.top_reached is not None else (h.onset or 0)
     hi = h.top_left if h.top_left is not None else (h.offset if h.offset is not None else len(up))
     yaw = body_yaw_deg(features)
@@ -403,10 +504,10 @@ def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float
         b.event("turn_end", None, s1, change, "deg", 0)
     if hi - lo > 2:
         gait_events(b, features, cfg.gait, dt, window=(lo, hi), cycles=False, source=source)
-    if h.onset is not None and h.offset is not None:
-        first_turn = next((e["frame"] for e in b.events if e["event"] == "turn_start"), None)
-        b.repetition(None, 0, "tug", h.onset, h.offset, first_turn, "turn_start",
-                     0.0 if first_turn is not None else None, "deg")  # fmt: skip
+    first_turn = next((e["frame"] for e in b.events if e["event"] == "turn_start"), None)
+    b.repetition(None, 0, "tug", h.onset if h.onset is not None else 0,
+                 h.offset if h.offset is not None else len(up) - 1, first_turn, "turn_start",
+                 0.0 if first_turn is not None else None, "deg", placed["seat_off"] and placed["seated"])  # fmt: skip
 
 
 def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = EventsConfig(), *,
@@ -424,7 +525,7 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
     """
     t = features["time_s"].to_numpy().astype(np.float64)
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-    b = _Builder(t)
+    b = _Builder(t, features, config.min_confidence)
     signals: dict[str, str] = {}
     task = spec.task
     if task == "gait":
@@ -454,14 +555,16 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
         seg = spec.generic_segmentation
         reps = segment_features(features, seg)
         unit = "fraction of the signal range" if seg.normalize else seg.signal.unit
+        joints = tuple(j for j in (seg.signal.joint, seg.signal.other_joint) if j)
         for n, r in enumerate(reps.iter_rows(named=True)):
-            b.event("start", None, r["start_frame"], np.nan, unit, n)
-            b.event("peak", None, r["peak_frame"], r["peak_value"], unit, n)
             end = min(r["end_frame"], len(t) - 1)
-            b.repetition(None, n, "repetition", r["start_frame"], end, r["peak_frame"], "peak", r["peak_value"], unit)
-            b.event("end", None, end, np.nan, unit, n)
+            started = b.event("start", None, r["start_frame"], np.nan, unit, n, joints)
+            b.event("peak", None, r["peak_frame"], r["peak_value"], unit, n, joints)
+            ended = b.event("end", None, end, np.nan, unit, n, joints)
+            b.repetition(None, n, "repetition", r["start_frame"], end, r["peak_frame"], "peak", r["peak_value"],
+                         unit, started and ended)  # fmt: skip
         signals["generic"] = f"{seg.signal.model_dump(exclude_none=True)} ({unit})"
     if task != "gait":
         _renumber(b)
     events, reps = b.tables()
-    return TaskAnalysis(events, reps, signals)
+    return TaskAnalysis(events, reps, signals, b.rejected)

@@ -17,6 +17,9 @@ joints onto the clinical joint set (:mod:`.skeletons`) and compute, per decoded 
 * ``{joint}_{x,y,z}_norm`` (only with ``scale_segment``): the same divided by the subject's median length of that
   segment (dimensionless), so body size drops out;
 * ``{joint}_{u,v}_px``: the clinical joints in the image, px;
+* ``{joint}_conf``: the pose model's confidence that the joint is seen, 0–1 (BlazePose: landmark visibility; the
+  mean over a clinical joint's native joints; marker capture: 1 where the marker was tracked); null where the joint
+  was not observed, including gap-filled frames — events (:mod:`.events`) are only placed where it is observed;
 * ``{joint}_speed_mm_s``: 3D speed (:func:`joint_speeds`: central differences over ``time_s``), mm/s;
 * angles in **degrees** (:data:`ANGLE_COLUMNS`): the OpenSim model coordinates fitted by the ``kinematics`` stage
   (:mod:`.kinematic_fit`, :mod:`.biomech`: ``hip_flexion_r_deg``, ``knee_angle_l_deg``, ``ankle_angle_r_deg``,
@@ -228,7 +231,7 @@ def compute_features(
         ``(table, diagnostics)``; diagnostics: ``frames``, ``frames_with_person``, ``frames_filled`` (gap samples
         interpolated), ``frames_missing`` (frames still without the person), ``scale_segment_mm``.
     """
-    frames, times, xyz, uv = person_arrays(poses, skeleton, config.track)
+    frames, times, xyz, uv, conf = person_arrays(poses, skeleton, config.track, confidence=True)
     present = ~np.isnan(xyz).all(axis=(1, 2))
     dt = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
     n = len(frames)
@@ -269,6 +272,8 @@ def compute_features(
     for j, name in enumerate(CLINICAL_JOINTS):
         for k, axis in enumerate("uv"):
             add(f"{name}_{axis}_px", uv[:, j, k])
+    for j, name in enumerate(CLINICAL_JOINTS):
+        add(f"{name}_conf", conf[:, j])  # observed frames only: gap-filled frames have none
     speeds = joint_speeds(xyz, times)
     for j, name in enumerate(CLINICAL_JOINTS):
         add(f"{name}_speed_mm_s", speeds[:, j])

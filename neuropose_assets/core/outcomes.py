@@ -11,11 +11,14 @@ generated from it (:func:`catalogue_markdown`).
 
 * models with absolute camera coordinates (MeTRAbs, ``origin == "camera"``): positions in mm, projected on the walking
   direction (the pelvis displacement in the plane perpendicular to the body's median vertical axis);
-* hip-centred models (BlazePose, ``origin == "hip_midpoint"``) have no translation: only with a declared side view
-  (``camera_view: side``, camera perpendicular to the walkway, static) is forward progression taken from the image —
-  pelvis / heel ``u`` px, scaled by the median ratio of the leg segments' 3D length (mm, the model's metric estimate)
-  to their 2D length (px);
+* hip-centred models (BlazePose, ``origin == "hip_midpoint"``) have no translation: only in a side view (camera
+  perpendicular to the walkway, static) is forward progression taken from the image — pelvis / heel ``u`` px, scaled
+  by the median ratio of the leg segments' 3D length (mm, the model's metric estimate) to their 2D length (px).  The
+  view is **measured** (:mod:`.view`): a declared ``camera_view`` that the measurement contradicts nulls these values
+  with both views in the reason; without a declaration the measured view is used;
 * otherwise the spatial values are null, with the reason.
+
+Every task's table also holds ``camera_view_angle_deg``, the measured view (0° facing the camera, 90° side-on).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import polars as pl
 
 from neuropose_assets.core.kinematics import angle_column
 from neuropose_assets.core.tasks import TaskSpec
+from neuropose_assets.core.view import ViewMeasurement, contradiction, effective_view, measure_view
 
 OUTCOME_SCHEMA = {
     "measure": pl.Utf8,
@@ -50,6 +54,43 @@ TUG = "Podsiadlo & Richardson, J Am Geriatr Soc 39:142 (1991); phases: this proj
 OWN = "this project (neuropose_assets.core.outcomes)"
 ONSET = ("movement onset = first seat-off (pelvis 10 % up): a video has no 'Go', so the reaction time and the trunk "
          "lean before seat-off are not included")  # fmt: skip
+
+
+MOBILISE_D = ("Mobilise-D stride selection (Kluge et al., PLoS One 16:e0256541, 2021; Micó-Amigo et al., J NeuroEng "
+              "Rehabil 20:78, 2023; mobgap StrideSelection)")  # fmt: skip
+#: Plausibility gates for gait values: ``measure → (low, high, source)``, per stride / step where the measure is a
+#: mean (every constituent must pass), else on the value.  Outside its range a value is null with the reason
+#: (``implausible: …``) and the ``outcomes_plausible`` check warns: such values mean false or missed events, swapped
+#: feet or a wrong scale, not a patient.
+PLAUSIBLE: dict[str, tuple[float, float, str]] = {
+    "stride_time_s": (0.2, 3.0, MOBILISE_D),
+    "step_time_s": (0.1, 1.5, "half the stride-time bounds of " + MOBILISE_D),
+    "stride_length_m": (0.15, 2.5, f"lower: {MOBILISE_D}; upper: this project (no walking stride is longer)"),
+    "step_length_m": (0.0, 1.25, "lower: the definition (the striking heel is ahead of the other); upper: half the "
+                      "stride-length bound"),
+    "gait_speed_m_s": (0.05, 2.6, "upper: maximal walking speed of healthy adults, men 20–29 y 2.53 m/s (Bohannon, "
+                       "Age Ageing 26:15, 1997); lower: this project (slower is standing, not walking)"),
+    "cadence_steps_min": (30.0, 200.0, "this project: encloses walking cadences from severe hemiparesis to race "
+                          "walking; the stride-time bounds already exclude most detector failures"),
+    "stride_time_cv_pct": (0.0, 20.0, "about three times the highest group means reported in neurological gait "
+                           "(Huntington's, Parkinson's fallers ≈ 5–7 %; Hausdorff, J NeuroEng Rehabil 2:19, 2005)"),
+}  # fmt: skip
+
+
+def implausible(measure: str, values: list[float], unit: str) -> str | None:
+    """Why ``values`` (the constituents of ``measure``, or the value itself) fail :data:`PLAUSIBLE`, else ``None``.
+    ``measure`` may carry a side prefix (``left_step_length_m``).  The step-length lower bound is exclusive."""
+    key = measure.removeprefix("left_").removeprefix("right_")
+    if key not in PLAUSIBLE or not values:
+        return None
+    lo, hi, source = PLAUSIBLE[key]
+    bad = [v for v in values if not (lo < v <= hi if key == "step_length_m" else lo <= v <= hi)]
+    if not bad:
+        return None
+    what = f"{len(bad)} of {len(values)} values" if len(values) > 1 else "the value"
+    shown = ", ".join(f"{v:.3g}" for v in bad[:4])
+    return (f"implausible: {what} ({shown} {unit}) outside {lo:g}–{hi:g} {unit} ({source}) — false or missed "
+            "events, swapped feet or a wrong scale, not a measurement")
 
 
 @dataclass(frozen=True)
@@ -129,6 +170,15 @@ CATALOGUE: dict[str, OutcomeDef] = {d.name: d for d in (
     _d("walk_back_s", "s", "end of the first turn → start of the second (turn to sit)", TUG, "tug"),
     _d("turn_and_sit_s", "s", "start of the second turn → seated", TUG, "tug"),
     _d("steps", "count", "heel strikes of both feet between standing reached and sit start (Zeni events)", TUG, "tug"),
+    # every task
+    _d("excluded_repetitions", "count", "repetitions / gait cycles listed in the repetitions table as incomplete (cut "
+       "off by the recording's edge, stopped before 70 % of the trial's typical excursion, or bounded by an unseen "
+       "event) and left out of every count and mean here", OWN, "gait", "tug", "sit_to_stand", "squat",
+       "arm_raise", "generic"),
+    _d("camera_view_angle_deg", "deg", "measured camera view: angle between the subject's frontal plane and the image "
+       "plane, median over the frames with the trunk seen (0° = facing the camera or away from it, 90° = side-on; "
+       "3D body axes and 2D foreshortening averaged; < 15° front, ≥ 60° side)", "this project "
+       "(neuropose_assets.core.view)", "gait", "tug", "sit_to_stand", "squat", "arm_raise", "generic"),
     # generic
     _d("mean_peak_value", "signal unit", "signal value at the peak of each repetition, mean", OWN, "generic"),
 )}  # fmt: skip
@@ -148,9 +198,16 @@ class _Table:
         self.rows: list[dict] = []
 
     def add(self, name: str, value: float | None, n: int, reason: str | None = None, *, side: str | None = None,
-            unit: str | None = None) -> None:  # fmt: skip
+            unit: str | None = None, values: list[float] | None = None) -> None:  # fmt: skip
+        """One row; ``values`` are the constituents the value was computed from (per stride / step), checked
+        against :data:`PLAUSIBLE` together with the value itself."""
         d = _def(name)
         ok = value is not None and np.isfinite(value)
+        if ok:
+            why = implausible(name, list(values or []), unit or d.unit) or implausible(name, [float(value)],
+                                                                                     unit or d.unit)  # fmt: skip
+            if why:
+                value, ok, reason = None, False, why
         self.rows.append({"measure": name, "value": float(value) if ok else None, "unit": unit or d.unit,
                           "side": side, "n": int(n), "definition": d.definition, "source": d.source,
                           "null_reason": None if ok else (reason or "not computable")})  # fmt: skip
@@ -250,7 +307,7 @@ def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, 
 
 
 def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame,
-                  spec: TaskSpec, origin: str, frame: str) -> None:  # fmt: skip
+                  spec: TaskSpec, origin: str, frame: str, view: ViewMeasurement) -> None:  # fmt: skip
     cycles = repetitions.filter(pl.col("kind") == "gait_cycle")
     t = features["time_s"].to_numpy()
     strides: dict[str, list[float]] = {}
@@ -265,11 +322,13 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
     pooled = strides["left"] + strides["right"]
     none = "no complete gait cycle (two heel strikes of one foot) was found"
     mean_stride = _mean(pooled)
-    out.add("cadence_steps_min", 120.0 / mean_stride if mean_stride else None, len(pooled), none)
-    out.add("stride_time_s", mean_stride, len(pooled), none)
+    bad_strides = implausible("stride_time_s", pooled, "s")
+    out.add("cadence_steps_min", 120.0 / mean_stride if mean_stride and not bad_strides else None, len(pooled),
+            bad_strides or none)  # fmt: skip
+    out.add("stride_time_s", mean_stride, len(pooled), none, values=pooled)
     for side in ("left", "right"):
         out.add(f"{side}_stride_time_s", _mean(strides[side]), len(strides[side]), f"no complete {side} gait cycle",
-                side=side)  # fmt: skip
+                side=side, values=strides[side])  # fmt: skip
     # steps: heel strike of one foot after the other foot's previous heel strike
     hs = {s: _times(events, "heel_strike", s) for s in ("left", "right")}
     steps: dict[str, list[float]] = {"left": [], "right": []}
@@ -280,9 +339,11 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
             if len(prev) and x - prev[-1] <= max(max_step * 1.5, 0.2):
                 steps[side].append(float(x - prev[-1]))
     all_steps = steps["left"] + steps["right"]
-    out.add("step_time_s", _mean(all_steps), len(all_steps), "no heel strike followed one of the other foot")
+    out.add("step_time_s", _mean(all_steps), len(all_steps), "no heel strike followed one of the other foot",
+            values=all_steps)  # fmt: skip
     for side in ("left", "right"):
-        out.add(f"{side}_step_time_s", _mean(steps[side]), len(steps[side]), f"no {side} step", side=side)
+        out.add(f"{side}_step_time_s", _mean(steps[side]), len(steps[side]), f"no {side} step", side=side,
+                values=steps[side])  # fmt: skip
     for side in ("left", "right"):
         reason = f"no {side} gait cycle with a toe-off inside"
         out.add(f"{side}_stance_pct", _mean(stance[side]), len(stance[side]), reason, side=side)
@@ -306,9 +367,14 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
             if stance_s["left"] and stance_s["right"] else None, len(stance_s["left"]) + len(stance_s["right"]),
             "needs a stance phase of both feet")  # fmt: skip
     out.add("stride_time_cv_pct", 100 * np.std(pooled, ddof=1) / np.mean(pooled)
-            if len(pooled) >= MIN_STRIDES_FOR_CV else None, len(pooled),
-            f"{len(pooled)} stride(s); variability needs at least {MIN_STRIDES_FOR_CV}")  # fmt: skip
-    pos, how = forward_positions(features, origin=origin, camera_view=spec.camera_view, frame=frame)
+            if len(pooled) >= MIN_STRIDES_FOR_CV and not bad_strides else None, len(pooled),
+            bad_strides or f"{len(pooled)} stride(s); variability needs at least {MIN_STRIDES_FOR_CV}")  # fmt: skip
+    conflict = contradiction(spec.camera_view, view)
+    if conflict and origin != "camera":  # the image-based scale rests on the view; camera coordinates do not
+        pos, how = None, f"{conflict}: spatial parameters from the image need a true side view"
+    else:
+        pos, how = forward_positions(features, origin=origin, camera_view=effective_view(spec.camera_view, view),
+                                     frame=frame)  # fmt: skip
     spatial = ["gait_speed_m_s", *(f"{s}_{m}" for s in ("left", "right") for m in ("stride_length_m",
                                                                                    "step_length_m"))]  # fmt: skip
     if pos is None:
@@ -328,16 +394,20 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
         c = cycles.filter(pl.col("side") == side)
         lengths = [(heel[r["end_frame"]] - heel[r["start_frame"]]) / 1000 for r in c.iter_rows(named=True)]
         lengths = [x for x in lengths if np.isfinite(x)]
-        out.add(f"{side}_stride_length_m", _mean(lengths), len(lengths), f"no complete {side} gait cycle", side=side)
+        out.add(f"{side}_stride_length_m", _mean(lengths), len(lengths), f"no complete {side} gait cycle", side=side,
+                values=lengths)  # fmt: skip
         sl = [(heel[x] - oheel[x]) / 1000 for x in f if np.isfinite(heel[x] - oheel[x])]
-        out.add(f"{side}_step_length_m", _mean(sl), len(sl), f"no {side} heel strike", side=side)
+        out.add(f"{side}_step_length_m", _mean(sl), len(sl), f"no {side} heel strike", side=side, values=sl)
 
 
 # ------------------------------------------------------------------------------------------------- other tasks
 
 
-def _by_rep(events: pl.DataFrame, name: str) -> dict[int, float]:
+def _by_rep(events: pl.DataFrame, name: str, reps: pl.DataFrame | None = None) -> dict[int, float]:
+    """``{repetition: time_s}`` of event ``name``; with ``reps``, only repetitions listed there (the complete ones)."""
     sel = events.filter((pl.col("event") == name) & pl.col("repetition").is_not_null())
+    if reps is not None:
+        sel = sel.filter(pl.col("repetition").is_in(reps["repetition"].to_list()))
     return dict(zip(sel["repetition"].to_list(), sel["time_s"].to_list(), strict=True))
 
 
@@ -363,8 +433,8 @@ def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame,
         k = int(np.sum((stands >= start) & (stands <= start + 30)))
         out.add("chair_stands_30s", k, k)
     out.add("mean_repetition_time_s", _mean(reps["duration_s"].to_list()), n, none)
-    seat_off, standing = _by_rep(events, "seat_off"), _by_rep(events, "standing_reached")
-    sit, seated = _by_rep(events, "sit_start"), _by_rep(events, "seated")
+    seat_off, standing = _by_rep(events, "seat_off", reps), _by_rep(events, "standing_reached", reps)
+    sit, seated = _by_rep(events, "sit_start", reps), _by_rep(events, "seated", reps)
     rise = [standing[k] - seat_off[k] for k in seat_off if k in standing]
     down = [seated[k] - sit[k] for k in sit if k in seated]
     out.add("mean_rise_time_s", _mean(rise), len(rise), none)
@@ -439,7 +509,8 @@ def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
 
 
 def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame, *,
-                     origin: str = "hip_midpoint", frame: str = "camera") -> pl.DataFrame:  # fmt: skip
+                     origin: str = "hip_midpoint", frame: str = "camera",
+                     view: ViewMeasurement | None = None) -> pl.DataFrame:  # fmt: skip
     """The outcome table (:data:`OUTCOME_SCHEMA`) of one video.
 
     Args:
@@ -447,10 +518,16 @@ def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataF
         events, repetitions: the tables of :func:`.events.analyse_task`.
         features: the ``features`` table (depths, elevations, spatial scale).
         origin: the pose model's 3D origin (``ModelInfo.origin``); frame: the features' coordinate frame.
+        view: the measured camera view (:func:`.view.measure_view`; measured here when not given).
     """
     out = _Table()
+    if view is None:
+        view = measure_view(features) if frame == "camera" else ViewMeasurement("unknown", None, None, 0)
+    listed = repetitions
+    if "complete" in repetitions.columns:  # incomplete repetitions are listed, never counted (module docstring)
+        repetitions = repetitions.filter(pl.col("complete"))
     if spec.task == "gait":
-        gait_outcomes(out, events, repetitions, features, spec, origin, frame)
+        gait_outcomes(out, events, repetitions, features, spec, origin, frame, view)
     elif spec.task == "sit_to_stand":
         sit_to_stand_outcomes(out, events, repetitions, features)
     elif spec.task == "squat":
@@ -466,6 +543,11 @@ def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataF
         unit = repetitions["peak_unit"][0] if n else (events["unit"][0] if events.height else "")
         out.add("mean_peak_value", _mean(repetitions["peak_value"].drop_nulls().to_list()), n,
                 "no complete repetition", unit=unit or "signal unit")  # fmt: skip
+    excluded = listed.height - repetitions.height
+    out.add("excluded_repetitions", excluded, listed.height)
+    out.add("camera_view_angle_deg", view.angle_deg, view.frames,
+            "the trunk (hips, shoulders, neck) was seen in too few frames to measure the view"
+            if frame == "camera" else "features in the body frame: the camera's view is not in them")  # fmt: skip
     return out.table()
 
 

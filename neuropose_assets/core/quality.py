@@ -1,6 +1,11 @@
-"""Quality flags a clinician should see next to the results: subject coverage, left/right label flips, repetitions
-that were not found or do not match the protocol.  The asset checks and the per-video report both use these, so the
-UI and the report say the same thing.
+"""Quality flags a clinician should see next to the results: subject coverage, decoding, model fit, left/right label
+flips, the declared task and camera view, repetitions that were not found or do not match the protocol, implausible
+outcomes, duplicate recordings.
+
+**One source of flags.**  :data:`CHECKS` lists every quality check as a plain function of the written files
+(``(layout, partition) → (numbers, flags)``).  The Dagster asset checks (``dagster_defs/checks.py``) wrap exactly
+these, ``neuropose-assets run`` prints the failed asset checks, and the per-video report lists :func:`evaluate` —
+the same functions on the same files — so the UI, the CLI and the report show the same flags.
 
 Each function returns a list of :class:`Flag` (empty = nothing to report).
 """
@@ -122,8 +127,18 @@ def label_flips(times: np.ndarray, uv: np.ndarray) -> tuple[dict, list[Flag]]:
 
 def repetition_problems(task: dict, repetitions: pl.DataFrame, events: pl.DataFrame) -> tuple[dict, list[Flag]]:
     """``(numbers, flags)`` for the repetitions of a task (``task``: a row of the ``task`` table): none found, fewer
-    than two gait cycles per foot, a count other than the protocol's, heel strikes that do not alternate."""
+    than two gait cycles per foot, a count other than the protocol's, heel strikes that do not alternate, incomplete
+    repetitions left out (only complete ones count, :mod:`.events`)."""
     problems = []
+    listed = repetitions
+    if "complete" in repetitions.columns:
+        repetitions = repetitions.filter(pl.col("complete"))
+    excluded = listed.height - repetitions.height
+    if excluded:
+        when = ", ".join(f"{r['start_s']:.1f}–{r['end_s']:.1f} s" for r in
+                         listed.filter(~pl.col("complete")).iter_rows(named=True))  # fmt: skip
+        problems.append(f"{excluded} incomplete repetition(s) ({when}: cut off by the recording, not completed, or "
+                        "not observed) listed but left out of counts and means")  # fmt: skip
     per_side = {s or "both": n for s, n in repetitions.group_by("side").len().iter_rows()}
     if task["task"] == "gait":
         for side in ("left", "right"):
@@ -144,7 +159,7 @@ def repetition_problems(task: dict, repetitions: pl.DataFrame, events: pl.DataFr
         counts = [per_side.get(s, 0) for s in ("left", "right")] if sided else [repetitions.height]
         if any(c != expected for c in counts):
             problems.append(f"the protocol expects {expected} repetition(s), found {counts}")
-    numbers = {"repetitions": repetitions.height, "per_side": per_side}
+    numbers = {"repetitions": repetitions.height, "per_side": per_side, "excluded_incomplete": excluded}
     return numbers, ([Flag("WARN", "; ".join(problems) + ".")] if problems else [])
 
 
@@ -204,3 +219,174 @@ def coordinate_frame(xyz: np.ndarray, uv: np.ndarray, name: str) -> tuple[dict, 
                                       "model may have mirrored the body (e.g. seen from behind). Left and right "
                                       "events and outcomes may be exchanged; check the review video."))  # fmt: skip
     return numbers, flags
+
+
+def camera_view(view: dict | None, name: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the declared against the measured camera view (the ``outcomes`` provenance's
+    ``camera_view`` entry, :mod:`.view`): a contradiction is an ERROR naming both (the outcomes that rest on the view
+    are already null)."""
+    if not view or not view.get("applicable", True):
+        return {"camera_view": "not applicable (marker-based capture)"}, []
+    m = view["measured"]
+    numbers = {"declared": view["declared"], "measured": m["view"], "angle_deg": m["angle_deg"],
+               "iqr_deg": list(m["iqr_deg"]) if m["iqr_deg"] else None, "used": view["used"]}
+    if view.get("contradiction"):
+        return numbers, [Flag("ERROR", f"{name}: {view['contradiction']}. Outcomes that assume the declared view are "
+                                       "null. Correct camera_view in the protocol (or omit it: the measured view is "
+                                       "then used), then re-run the task stages.")]  # fmt: skip
+    return numbers, []
+
+
+def implausible_outcomes(outcomes: pl.DataFrame, name: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for outcomes nulled by the plausibility gates (:data:`.outcomes.PLAUSIBLE`): a WARN naming
+    each, with its reason."""
+    bad = outcomes.filter(pl.col("null_reason").str.starts_with("implausible"))
+    numbers = {"implausible": bad.height}
+    if not bad.height:
+        return numbers, []
+    items = "; ".join(f"{r['measure']}: {r['null_reason'].removeprefix('implausible: ')}"
+                      for r in bad.iter_rows(named=True))  # fmt: skip
+    return numbers, [Flag("WARN", f"{name}: {bad.height} outcome(s) outside their plausible range, reported as "
+                                  f"null — {items}. Check the events in the review video.")]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------- the checks, on the files
+
+
+def _read(layout, asset: str, key: str, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_parquet(layout.asset_file(asset, key), columns=columns)
+
+
+def _prov(layout, asset: str, key: str) -> dict:
+    from neuropose_assets.core.tables import read_provenance
+
+    return read_provenance(layout.asset_file(asset, key))
+
+
+def check_subject_detected(layout, key: str) -> tuple[dict, list[Flag]]:
+    return subject_coverage(_read(layout, "poses", key, ["frame", "track", "is_subject"]), key)
+
+
+def check_decoding_complete(layout, key: str) -> tuple[dict, list[Flag]]:
+    return decoding_loss(_prov(layout, "poses", key).get("decoding"), key)
+
+
+def check_fit_residual(layout, key: str) -> tuple[dict, list[Flag]]:
+    sigma = (_prov(layout, "kinematics", key).get("configs", {}).get("kinematics") or {}).get("sigma_px")
+    return fit_residuals(_read(layout, "kinematics", key), sigma, key)
+
+
+def _subject_arrays(layout, key: str) -> tuple[dict, tuple]:
+    from neuropose_assets.core.kinematics import person_arrays
+    from neuropose_assets.core.skeletons import get_skeleton
+
+    model = _prov(layout, "poses", key)["model"]
+    return model, person_arrays(_read(layout, "poses", key), get_skeleton(model["skeleton"]))
+
+
+def check_left_right_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
+    _, (_, times, _, uv) = _subject_arrays(layout, key)
+    return label_flips(times, uv)
+
+
+def check_coordinate_frame(layout, key: str) -> tuple[dict, list[Flag]]:
+    from neuropose_assets.core.pose.base import MARKER_CAPTURE
+
+    model = _prov(layout, "poses", key)["model"]
+    if model["name"] == MARKER_CAPTURE:  # verified (or refused) when the file was imported
+        lab = model["settings"]["lab_to_camera"]
+        return {"lab_vertical": lab["up"], "walking_direction": lab["heading"],
+                "mirrored_fraction": lab["mirrored_fraction"]}, []  # fmt: skip
+    _, (_, _, xyz, uv) = _subject_arrays(layout, key)
+    return coordinate_frame(xyz, uv, key)
+
+
+def check_task_declared(layout, key: str) -> tuple[dict, list[Flag]]:
+    row = _read(layout, "task", key).row(0, named=True)
+    return {"task": row["task"], "declared_by": row["declared_by"] or "nothing"}, undeclared(row, key)
+
+
+def check_repetitions_found(layout, key: str) -> tuple[dict, list[Flag]]:
+    numbers, flags = repetition_problems(_read(layout, "task", key).row(0, named=True),
+                                         _read(layout, "repetitions", key), _read(layout, "events", key))  # fmt: skip
+    return numbers, [Flag(f.severity, f"{key}: {f.message}") for f in flags]
+
+
+def check_camera_view_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
+    return camera_view(_prov(layout, "outcomes", key).get("camera_view"), key)
+
+
+def check_outcomes_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
+    return implausible_outcomes(_read(layout, "outcomes", key), key)
+
+
+def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
+    from neuropose_assets.core.rawvideo import claimants
+
+    sha = _read(layout, "raw_video", key, ["sha256"])["sha256"][0]
+    others = sorted(claimants(layout, sha) - {key})
+    if not others:
+        return {}, []
+    return {"same_content_as": ", ".join(others)}, [Flag(
+        "WARN", f"{key} is the same recording as {', '.join(others)} (identical SHA-256): count it once in analyses, "
+        "or remove the duplicate delivery.")]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    """One quality check: its ``name`` (the Dagster asset check's), the ``asset`` whose file(s) it reads, whether a
+    failure stops the downstream assets (``blocking``), what it checks (``description``) and ``fn(layout, key)``."""
+
+    asset: str
+    name: str
+    description: str
+    fn: object
+    blocking: bool = False
+
+
+#: every quality check, in the order they run (within their asset's step) and are listed in the report
+CHECKS: tuple[QualityCheck, ...] = (
+    QualityCheck("raw_video", "unique_content", "Warns when the same recording (same SHA-256) was delivered under "
+                 "another partition too.", check_unique_content),
+    QualityCheck("poses", "subject_detected", f"The subject was found: fails (blocking) when the subject is visible "
+                 f"in fewer than {MIN_SUBJECT_COVERAGE:.0%} of the frames (or nobody at all was detected), warns "
+                 "below 50 %.", check_subject_detected, blocking=True),
+    QualityCheck("poses", "decoding_complete", "Every frame the video file announces was decoded: warns with the "
+                 "count when more than one is missing (a truncated or damaged file; more than 10 % missing fails the "
+                 "poses step).", check_decoding_complete),
+    QualityCheck("poses", "coordinate_frame", "The coordinate frame is what it claims: for video, the 3D axes follow "
+                 "the image axes (fails, blocking, when an axis is flipped or swapped) and the joints named "
+                 "left/right agree with the feet (warns when the body is mirrored); for marker-based capture, reports "
+                 "the lab frame verified at import.", check_coordinate_frame, blocking=True),
+    QualityCheck("poses", "left_right_consistent", "Warns when the pose model's left and right leg labels flip "
+                 "between frames (turning, seen from behind): left/right outcomes and events may then be swapped.",
+                 check_left_right_consistent),
+    QualityCheck("kinematics", "fit_residual", "The skeletal model fits the keypoints: warns, naming the joint and "
+                 "the times, when a keypoint's reprojection error exceeds 5 × its uncertainty (≈ 10 % of the leg "
+                 "length) in more than 10 % of the frames it is seen (a keypoint on the wrong body part, a limb the "
+                 "model cannot reach, a mislabelled side).", check_fit_residual),
+    QualityCheck("task", "task_declared", "Warns when no task was declared for the video (protocol.yaml in the "
+                 "cohort's intake folder, or --task): it is then analysed as 'generic', which is wrong for most "
+                 "clinical tasks.", check_task_declared),
+    QualityCheck("repetitions", "repetitions_found", "Warns when the task found no repetition, fewer than two gait "
+                 "cycles per foot, another count than the protocol expects, heel strikes that do not alternate "
+                 "between the feet, or incomplete repetitions (listed, not counted).", check_repetitions_found),
+    QualityCheck("outcomes", "camera_view_consistent", "The declared camera view agrees with the view measured from "
+                 "the movement (angle between the body's frontal plane and the image plane): fails with ERROR, "
+                 "naming both, when they contradict — outcomes that rest on the view (image-based step lengths and "
+                 "gait speed) are then null.", check_camera_view_consistent),
+    QualityCheck("outcomes", "outcomes_plausible", "Warns when an outcome fell outside its plausible range (stride "
+                 "and step time, step and stride length, cadence, gait speed, stride-time CV; ranges and sources in "
+                 "neuropose_assets.core.outcomes.PLAUSIBLE) and was reported as null.", check_outcomes_plausible),
+)  # fmt: skip
+
+
+def evaluate(layout, key: str, assets: tuple[str, ...] | None = None) -> list[tuple[QualityCheck, dict, list[Flag]]]:
+    """Every quality check of ``assets`` (default: all) on partition ``key`` whose file exists:
+    ``[(check, numbers, flags)]`` — the flags the report shows, the same the asset checks report."""
+    out = []
+    for c in CHECKS:
+        if (assets is None or c.asset in assets) and layout.asset_file(c.asset, key).exists():
+            numbers, flags = c.fn(layout, key)
+            out.append((c, numbers, flags))
+    return out

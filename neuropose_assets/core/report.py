@@ -63,7 +63,6 @@ def build_report(layout: Layout, partition: str) -> Report:
     if missing:
         raise FileNotFoundError(f"{partition}: no {', '.join(missing)} yet — run the video first (its per_video_job)")
     tables = {t: pl.read_parquet(layout.asset_file(t, partition)) for t in TABLES if t != "poses"}
-    poses = pl.read_parquet(layout.asset_file("poses", partition), columns=["frame", "track", "is_subject"])
     task_row = tables["task"].row(0, named=True)
     spec = TaskSpec.model_validate_json(task_row["spec_json"])
     feats, events, reps = tables["features"], tables["events"], tables["repetitions"]
@@ -77,8 +76,8 @@ def build_report(layout: Layout, partition: str) -> Report:
     if sheet.exists():
         figures["key_frames"] = sheet.read_bytes()
     figures = {k: v for k, v in figures.items() if v is not None}
-    flags = (quality.subject_coverage(poses, partition)[1] + quality.undeclared(task_row, partition)
-             + quality.repetition_problems(task_row, reps, events)[1])  # fmt: skip
+    # the same checks, on the same files, as the asset checks in the UI and `run` (one source of flags)
+    flags = [f for _, _, fl in quality.evaluate(layout, partition) for f in fl]
     prov = read_provenance(layout.asset_file("outcomes", partition))
     out = tables["outcomes"]
     rows = []

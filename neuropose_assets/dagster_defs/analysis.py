@@ -80,10 +80,10 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
 @dg.multi_asset(
     outs={
         "events": dg.AssetOut(
-            kinds={"scipy", "parquet"}, code_version="1",
+            kinds={"scipy", "parquet"}, code_version="2",
             description="Named, sided events of the task (heel_strike, toe_off, seat_off, standing_reached, "
-            "sit_start, seated, squat_bottom, arm_at_top, turn_start, ...) in frames and seconds, with the signal value "
-            "and unit. Events at the trial's edges are kept.",
+            "sit_start, seated, squat_bottom, arm_at_top, turn_start, ...) in frames and seconds, with the signal value, "
+            "unit and confidence; placed only where the subject and the joints that define the event are observed.",
         ),  # fmt: skip
         "repetitions": dg.AssetOut(
             kinds={"scipy", "parquet"}, code_version="1",
@@ -111,6 +111,12 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
     except KeyError as err:  # e.g. a generic signal column that the features do not have
         raise fail(f"the {spec.task} analysis needs {err.args[0]}", key) from None
     prov = provenance("events", features.provenance, cfg.model_dump(mode="json"), task=task.provenance["task"])
+    prov["unobserved_candidates"] = res.rejected
+    if res.rejected:
+        context.log.info(f"{key}: {len(res.rejected)} event candidate(s) not placed (the subject or the joints that "
+                         f"define them were not observed): " + "; ".join(
+                             f"{r['event']}{'/' + r['side'] if r['side'] else ''} at {r['time_s']:.2f} s — {r['reason']}"
+                             for r in res.rejected[:5]))  # fmt: skip
     counts = res.events.group_by("event", "side").len().sort("event", "side")
     yield dg.Output(
         ProvenancedTable(res.events, prov),
@@ -120,6 +126,7 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
             "events": dg.MetadataValue.json({f"{r['event']}{'/' + r['side'] if r['side'] else ''}": r["len"]
                                              for r in counts.iter_rows(named=True)}),  # fmt: skip
             "signals": dg.MetadataValue.json(res.signals),
+            "unobserved_candidates": len(res.rejected),
             "compute_s": since(t0),
         },
     )
@@ -153,13 +160,22 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
              repetitions: ProvenancedTable, task: ProvenancedTable,
              storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
     from neuropose_assets.core.outcomes import compute_outcomes
+    from neuropose_assets.core.pose.base import MARKER_CAPTURE
+    from neuropose_assets.core.view import ViewMeasurement, contradiction, effective_view, measure_view
 
     t0 = time.perf_counter()
     spec = task_spec(task)
-    origin = features.provenance.get("model", {}).get("origin", "hip_midpoint")
+    model = features.provenance.get("model", {})
+    origin = model.get("origin", "hip_midpoint")
     frame = (features.provenance.get("configs", {}).get("features") or {}).get("frame", "camera")
-    df = compute_outcomes(spec, events.df, repetitions.df, features.df, origin=origin, frame=frame)
+    markers = model.get("name") == MARKER_CAPTURE  # a virtual camera: no view to measure or to contradict
+    view = (ViewMeasurement("unknown", None, None, 0) if markers or frame != "camera" else measure_view(features.df))
+    df = compute_outcomes(spec, events.df, repetitions.df, features.df, origin=origin, frame=frame, view=view)
     prov = provenance("outcomes", events.provenance, {"origin": origin, "frame": frame})
+    prov["camera_view"] = {"declared": spec.camera_view, "measured": view.as_dict(),
+                           "used": effective_view(spec.camera_view, view),
+                           "contradiction": contradiction(spec.camera_view, view),
+                           "applicable": not markers}  # fmt: skip
     values = {r["measure"]: r["value"] for r in df.iter_rows(named=True) if r["value"] is not None}
     undefined = {r["measure"]: r["null_reason"] for r in df.iter_rows(named=True) if r["value"] is None}
     return dg.Output(
@@ -168,6 +184,8 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
             "task": spec.task,
             **{m: dg.MetadataValue.float(round(float(v), 4)) for m, v in values.items()},
             "undefined": dg.MetadataValue.json(undefined) if undefined else "none",
+            "camera_view": f"declared {spec.camera_view}, measured {view.view}"
+            + (f" ({view.angle_deg:.0f}°)" if view.angle_deg is not None else ""),
             "compute_s": since(t0),
         },
     )

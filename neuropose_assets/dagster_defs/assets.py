@@ -244,9 +244,9 @@ def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
-    code_version="4",
+    code_version="5",
     description="One person on the clinical joint set: gap-filled, low-pass filtered, root-centred 3D (mm), 2D (px), "
-    "speeds (mm/s), time (s); joint angles (deg) of the fitted model (kinematics: OpenSim coordinates).",
+    "joint confidences (0–1, observed frames only), speeds (mm/s), time (s); joint angles (deg) of the fitted model (kinematics: OpenSim coordinates).",
     check_specs=check_specs("features", partitions_def=videos),
 )
 @checked("features")
