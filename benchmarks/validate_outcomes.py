@@ -8,6 +8,12 @@ event type, the one-to-one matched event-time errors (median / max |error|, sign
     .venv/bin/python benchmarks/validate_outcomes.py [--dev-data ../shared/dev_data] [--data-root DIR] [--json OUT]
 
 Targets (issue "Clinical outcomes per task"): exact counts; event times median |error| ≤ 50 ms.
+
+Per clip it also prints the excluded (incomplete) repetitions, the measured against the declared camera view and every
+quality check's verdict (``core.quality.CHECKS``, the same the UI and the report show).  With ``--wrong`` every clip
+is run again (another partition) with a deliberately wrong view and a wrong task (:data:`WRONG`); each must then
+fail a check (``camera_view_consistent`` ERROR, ``task_matches_motion`` WARN) and have no metric outcome built on the
+wrong assumption (the outcomes that rest on it null).
 """
 
 from __future__ import annotations
@@ -36,6 +42,20 @@ CLIPS = {
     "dumbbell_squat_2x_side": TaskSpec(task="squat", expected_repetitions=2, camera_view="side"),
     "onelegstance_armraise_front": TaskSpec(task="arm_raise", expected_repetitions=1, camera_view="front"),
 }
+
+
+#: deliberately wrong declarations: clip → (wrong view, wrong task)
+WRONG = {
+    "opencap_sit_to_stand_5x_frontoblique": ("side", "squat"),
+    "opencap_squat_5x_frontoblique": ("side", "sit_to_stand"),
+    "opencap_walking_oblique": ("side", "sit_to_stand"),
+    "opencap_walking_trunksway_oblique": ("side", "squat"),
+    "dumbbell_squat_2x_side": ("front", "gait"),
+    "onelegstance_armraise_front": ("side", "squat"),
+}
+#: outcomes that rest on the declared view (hip-centred BlazePose: the image-based metric scale of a side view)
+VIEW_OUTCOMES = ("gait_speed_m_s", "left_step_length_m", "right_step_length_m", "left_stride_length_m",
+                 "right_stride_length_m")
 
 
 def reference_events(clip: dict) -> tuple[str, list[tuple[str, str | None, list[float]]]]:
@@ -84,6 +104,66 @@ def detected_count(events: pl.DataFrame, reps: pl.DataFrame, spec: TaskSpec) -> 
     return {"both": reps.height}
 
 
+def checks_of(layout: Layout, key: str) -> dict[str, str]:
+    """Every quality check's verdict on a partition: ``ok`` or ``WARN: …`` / ``ERROR: …``."""
+    from neuropose_assets.core.quality import evaluate
+
+    return {c.name: (f"{max(f.severity for f in flags)}: " + " ".join(f.message for f in flags)) if flags else "ok"
+            for c, _, flags in evaluate(layout, key)}  # fmt: skip
+
+
+def clip_state(layout: Layout, key: str) -> dict:
+    """Excluded repetitions, the camera view (declared / measured) and the check verdicts of one partition."""
+    from neuropose_assets.core.tables import read_provenance
+
+    reps = pl.read_parquet(layout.asset_file("repetitions", key))
+    view = read_provenance(layout.asset_file("outcomes", key)).get("camera_view", {})
+    out = pl.read_parquet(layout.asset_file("outcomes", key))
+    return {
+        "excluded_repetitions": int((~reps["complete"]).sum()),
+        "view_declared": view.get("declared"), "view_measured": view.get("measured", {}).get("view"),
+        "view_angle_deg": view.get("measured", {}).get("angle_deg"),
+        "checks": checks_of(layout, key),
+        "outcomes": dict(zip(out["measure"].to_list(), out["value"].to_list(), strict=True)),
+        "null_reasons": dict(zip(out["measure"].to_list(), out["null_reason"].to_list(), strict=True)),
+    }  # fmt: skip
+
+
+def validate_wrong(dev_data: Path, layout: Layout) -> dict:
+    """Each clip with a wrong view and with a wrong task (:data:`WRONG`): which check caught it, and whether any
+    outcome that rests on the wrong assumption still has a value."""
+    from neuropose_assets.cli import run_videos
+
+    truth = {Path(c["file"]).stem: c for c in json.loads((dev_data / "ground_truth.json").read_text())["clips"]}
+    videos, decls, what = {}, {}, {}
+    for name, (view, task) in WRONG.items():
+        right = CLIPS[name]
+        for kind, spec in (("view", right.model_copy(update={"camera_view": view})),
+                           ("task", TaskSpec(task=task, camera_view=right.camera_view))):  # fmt: skip
+            key = sanitize_key(f"{name}_wrong_{kind}")
+            videos[key] = dev_data / truth[name]["file"]
+            decls[key] = TaskDeclaration(spec, "benchmarks/validate_outcomes.py --wrong")
+            what[key] = (name, kind, view if kind == "view" else task)
+    summary = run_videos(layout, videos, "dev_data", decls, reuse=True)
+    ok = {r["video"]: r for r in summary["rows"]}
+    report = {}
+    for key, (name, kind, declared) in what.items():
+        if not ok[key]["ok"]:
+            report[key] = {"clip": name, "wrong": kind, "declared": declared, "error": ok[key]["error"]}
+            continue
+        state = clip_state(layout, key)
+        check = "camera_view_consistent" if kind == "view" else "task_matches_motion"
+        values = state["outcomes"]
+        if kind == "view":
+            leaked = [m for m in VIEW_OUTCOMES if values.get(m) is not None]
+        else:
+            leaked = [m for m, v in values.items() if v is not None and m != "camera_view_angle_deg"]
+        report[key] = {"clip": name, "wrong": kind, "declared": declared, "check": check,
+                       "verdict": state["checks"].get(check, "not run"), "leaked_outcomes": leaked,
+                       "view_measured": state["view_measured"], "view_angle_deg": state["view_angle_deg"]}  # fmt: skip
+    return report
+
+
 def validate(dev_data: Path, layout: Layout) -> dict:
     from neuropose_assets.cli import run_videos
 
@@ -99,7 +179,7 @@ def validate(dev_data: Path, layout: Layout) -> dict:
             report[name] = {"error": ok[key]["error"]}
             continue
         events = pl.read_parquet(layout.asset_file("events", key))
-        reps = pl.read_parquet(layout.asset_file("repetitions", key))
+        reps = pl.read_parquet(layout.asset_file("repetitions", key)).filter(pl.col("complete"))
         source, refs = reference_events(truth[name])
         per_event = {}
         for event, side, times in refs:
@@ -117,6 +197,7 @@ def validate(dev_data: Path, layout: Layout) -> dict:
                            "matched": len(a.errors_s), "missed": a.missed, "extra": a.extra}
                        for k, a in per_event.items()},
             "median_abs_ms": clip_all.median_abs_ms, "max_abs_ms": clip_all.max_abs_ms,
+            **{k: v for k, v in clip_state(layout, key).items() if k not in ("outcomes", "null_reasons")},
         }  # fmt: skip
     report["_overall"] = {"median_abs_ms": overall.median_abs_ms, "max_abs_ms": overall.max_abs_ms,
                           "bias_ms": overall.mean_ms, "matched": len(overall.errors_s), "missed": overall.missed,
@@ -144,6 +225,10 @@ def print_report(report: dict) -> None:
         for ev, e in r["events"].items():
             print(f"    {ev:<26} median {_ms(e['median_abs_ms']):>4}  max {_ms(e['max_abs_ms']):>4}  bias "
                   f"{_ms(e['bias_ms']):>5}  matched {e['matched']}  missed {e['missed']}  extra {e['extra']}")  # fmt: skip
+        print(f"    excluded (incomplete) repetitions {r['excluded_repetitions']}; view declared {r['view_declared']}, "
+              f"measured {r['view_measured']} ({r['view_angle_deg']}°)")  # fmt: skip
+        for name_, verdict in r["checks"].items():
+            print(f"    check {name_:<24} {verdict[:150]}")
     o = report["_overall"]
     exact = sum(1 for n, r in report.items() if not n.startswith("_") and r.get("count_detected") == r.get("count_truth"))
     print(f"\noverall: exact counts {exact}/{len(CLIPS)}; event times median |error| {_ms(o['median_abs_ms'])} ms, max "
@@ -151,11 +236,28 @@ def print_report(report: dict) -> None:
           f"{o['extra']} extra")  # fmt: skip
 
 
+def print_wrong(report: dict) -> None:
+    print(f"\n{'clip (wrong declaration)':<52} {'caught by':<24} {'verdict':<6} leaked outcomes")
+    caught = clean = 0
+    for r in report.values():
+        if "error" in r:
+            print(f"{r['clip'] + ' ' + r['wrong'] + '=' + r['declared']:<52} FAILED: {r['error']}")
+            continue
+        verdict = r["verdict"].split(":")[0]
+        caught += verdict in ("WARN", "ERROR")
+        clean += not r["leaked_outcomes"]
+        print(f"{r['clip'] + ' ' + r['wrong'] + '=' + r['declared']:<52} {r['check']:<24} {verdict:<6} "
+              f"{', '.join(r['leaked_outcomes']) or 'none'}")  # fmt: skip
+    print(f"\nwrong declarations: {caught}/{len(report)} caught by a WARN or ERROR check; {clean}/{len(report)} "
+          "with no outcome built on the wrong assumption")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dev-data", type=Path, default=DEFAULT_DEV_DATA)
     ap.add_argument("--data-root", type=Path, help="data root to use (default: a fresh temporary one)")
     ap.add_argument("--json", type=Path, help="also write the report as JSON")
+    ap.add_argument("--wrong", action="store_true", help="also run every clip with a wrong view and a wrong task")
     args = ap.parse_args(argv)
     if not (args.dev_data / "ground_truth.json").exists():
         print(f"error: no ground_truth.json under {args.dev_data}", file=sys.stderr)
@@ -163,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         layout = Layout(args.data_root or Path(tmp) / "data")
         report = validate(args.dev_data, layout)
+        wrong = validate_wrong(args.dev_data, layout) if args.wrong else None
     print_report(report)
+    if wrong is not None:
+        print_wrong(wrong)
+        report["_wrong"] = wrong
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0

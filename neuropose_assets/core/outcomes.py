@@ -510,7 +510,7 @@ def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
 
 def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame, *,
                      origin: str = "hip_midpoint", frame: str = "camera",
-                     view: ViewMeasurement | None = None) -> pl.DataFrame:  # fmt: skip
+                     view: ViewMeasurement | None = None, task_contradiction: str | None = None) -> pl.DataFrame:  # fmt: skip
     """The outcome table (:data:`OUTCOME_SCHEMA`) of one video.
 
     Args:
@@ -519,6 +519,9 @@ def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataF
         features: the ``features`` table (depths, elevations, spatial scale).
         origin: the pose model's 3D origin (``ModelInfo.origin``); frame: the features' coordinate frame.
         view: the measured camera view (:func:`.view.measure_view`; measured here when not given).
+        task_contradiction: why the movement contradicts the declared task (:func:`.task_check.task_contradiction`);
+            then every task outcome is null with that reason — they would be built on the wrong task (the measured
+            view is kept).
     """
     out = _Table()
     if view is None:
@@ -545,6 +548,9 @@ def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataF
                 "no complete repetition", unit=unit or "signal unit")  # fmt: skip
     excluded = listed.height - repetitions.height
     out.add("excluded_repetitions", excluded, listed.height)
+    if task_contradiction:
+        for row in out.rows:
+            row["value"], row["null_reason"] = None, f"{task_contradiction} — not computed for the declared task"
     out.add("camera_view_angle_deg", view.angle_deg, view.frames,
             "the trunk (hips, shoulders, neck) was seen in too few frames to measure the view"
             if frame == "camera" else "features in the body frame: the camera's view is not in them")  # fmt: skip

@@ -320,6 +320,22 @@ def check_outcomes_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
     return implausible_outcomes(_read(layout, "outcomes", key), key)
 
 
+def task_motion(task_check: dict | None, name: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` for the declared task against the movement (the ``events`` provenance's ``task_check``,
+    :mod:`.task_check`): a WARN naming the declared task, what the movement looks like and the evidence."""
+    if not task_check:
+        return {"task_check": "not applicable (generic task or marker-based capture)"}, []
+    numbers = {k: v["present"] for k, v in task_check["evidence"].items()}
+    if not task_check.get("contradiction"):
+        return numbers, []
+    return numbers, [Flag("WARN", f"{name}: {task_check['contradiction']}. The task outcomes are null until the "
+                                  "declaration (protocol.yaml or --task) is corrected and the task stages re-run.")]
+
+
+def check_task_matches_motion(layout, key: str) -> tuple[dict, list[Flag]]:
+    return task_motion(_prov(layout, "events", key).get("task_check"), key)
+
+
 def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
     from neuropose_assets.core.rawvideo import claimants
 
@@ -371,6 +387,10 @@ CHECKS: tuple[QualityCheck, ...] = (
     QualityCheck("repetitions", "repetitions_found", "Warns when the task found no repetition, fewer than two gait "
                  "cycles per foot, another count than the protocol expects, heel strikes that do not alternate "
                  "between the feet, or incomplete repetitions (listed, not counted).", check_repetitions_found),
+    QualityCheck("events", "task_matches_motion", "The declared task agrees with the movement: warns when the "
+                 "video lacks the declared task's signature (e.g. alternating steps for gait, rising from a seat for "
+                 "sit_to_stand) and shows another task's (neuropose_assets.core.task_check).",
+                 check_task_matches_motion),
     QualityCheck("outcomes", "camera_view_consistent", "The declared camera view agrees with the view measured from "
                  "the movement (angle between the body's frontal plane and the image plane): fails with ERROR, "
                  "naming both, when they contradict — outcomes that rest on the view (image-based step lengths and "

@@ -112,6 +112,12 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
         raise fail(f"the {spec.task} analysis needs {err.args[0]}", key) from None
     prov = provenance("events", features.provenance, cfg.model_dump(mode="json"), task=task.provenance["task"])
     prov["unobserved_candidates"] = res.rejected
+    if source == "video" and spec.task != "generic":
+        from neuropose_assets.core.task_check import motion_evidence, task_contradiction
+
+        evidence = motion_evidence(features.df)
+        prov["task_check"] = {"declared": spec.task, "contradiction": task_contradiction(spec, evidence),
+                              "evidence": {k: {"present": v[0], "found": v[1]} for k, v in evidence.items()}}
     if res.rejected:
         context.log.info(f"{key}: {len(res.rejected)} event candidate(s) not placed (the subject or the joints that "
                          f"define them were not observed): " + "; ".join(
@@ -170,7 +176,9 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
     frame = (features.provenance.get("configs", {}).get("features") or {}).get("frame", "camera")
     markers = model.get("name") == MARKER_CAPTURE  # a virtual camera: no view to measure or to contradict
     view = (ViewMeasurement("unknown", None, None, 0) if markers or frame != "camera" else measure_view(features.df))
-    df = compute_outcomes(spec, events.df, repetitions.df, features.df, origin=origin, frame=frame, view=view)
+    contradicted = (events.provenance.get("task_check") or {}).get("contradiction")
+    df = compute_outcomes(spec, events.df, repetitions.df, features.df, origin=origin, frame=frame, view=view,
+                          task_contradiction=contradicted)  # fmt: skip
     prov = provenance("outcomes", events.provenance, {"origin": origin, "frame": frame})
     prov["camera_view"] = {"declared": spec.camera_view, "measured": view.as_dict(),
                            "used": effective_view(spec.camera_view, view),
