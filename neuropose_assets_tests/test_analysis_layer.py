@@ -100,3 +100,25 @@ def test_data_problems_say_what_is_missing_not_that_the_config_is_invalid(world)
         partition_key="walk", instance=inst, raise_on_error=False, asset_selection=[dg.AssetKey("repetition_dtw")],
         run_config={"ops": {"repetition_dtw": {"config": {"columns": ["no_such_angle_deg"]}}}})  # fmt: skip
     assert not bad.success and "repetition DTW: features has no column(s) ['no_such_angle_deg']" in failure_message(bad)
+
+
+def test_a_wrong_view_or_task_fails_its_check_and_the_report_lists_the_same_flags(world):
+    from neuropose_assets.core import quality
+
+    layout, run = world["layout"], world["run"]
+    res = run("walk", TaskSpec(task="gait", camera_view="front"))  # a side-view walk declared front
+    evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
+    view = evals["camera_view_consistent"]
+    assert not view.passed and view.severity == dg.AssetCheckSeverity.ERROR
+    assert "declared camera_view 'front'" in view.description and "side" in view.description
+    out = pl.read_parquet(layout.asset_file("outcomes", "walk"))
+    assert out.filter(pl.col("measure") == "gait_speed_m_s")["value"][0] is None
+    # the report's flags are the checks' own (one source): same checks, same messages
+    failed = {n: e.description for n, e in evals.items() if not e.passed}
+    flagged = {c.name: " ".join(f.message for f in fl) for c, _, fl in quality.evaluate(layout, "walk") if fl}
+    assert flagged.items() <= failed.items() and "camera_view_consistent" in flagged
+    res = run("walk", TaskSpec(task="sit_to_stand"))
+    task = {e.check_name: e for e in res.get_asset_check_evaluations()}["task_matches_motion"]
+    assert not task.passed and task.severity == dg.AssetCheckSeverity.WARN and "looks like gait" in task.description
+    out = pl.read_parquet(layout.asset_file("outcomes", "walk"))
+    assert out.filter(pl.col("measure") == "repetitions")["value"][0] is None

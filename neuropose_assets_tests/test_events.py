@@ -166,3 +166,51 @@ def test_left_right_label_flips_are_found_but_crossing_legs_are_not():
         flipped[50:, [ci[f"left_{j}"], ci[f"right_{j}"]]] = front[50:, [ci[f"right_{j}"], ci[f"left_{j}"]]]
     assert list(left_right_swaps(flipped)) == [50]
     assert len(left_right_swaps(front)) == 0
+
+
+def _hide(feats: pl.DataFrame, t0: float, t1: float, joints: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The features with the subject (or only ``joints``) unobserved between ``t0`` and ``t1`` s: ``subject_present``
+    false and confidences null there, positions kept (as after gap filling)."""
+    inside = (pl.col("time_s") >= t0) & (pl.col("time_s") <= t1)
+    cols = [c for c in feats.columns if c.endswith("_conf") and (joints is None or c.removesuffix("_conf") in joints)]
+    out = feats.with_columns(pl.when(inside).then(None).otherwise(pl.col(c)).alias(c) for c in cols)
+    if joints is None:
+        out = out.with_columns(pl.when(inside).then(False).otherwise(pl.col("subject_present")).alias("subject_present"))
+    return out
+
+
+def test_no_event_where_the_subject_or_the_defining_joints_are_not_observed():
+    feats, truth = S.walk(fps=FPS, stride_s=1.1)
+    hs = truth["heel_strike"]["left"]
+    res = analyse_task(_hide(feats, hs[2] - 0.1, hs[2] + 0.1), TaskSpec(task="gait"))
+    placed = _times(res.events, "heel_strike", "left")
+    assert not any(abs(x - hs[2]) < 0.15 for x in placed)  # the walker was not seen: no heel strike there
+    assert len(placed) == len(hs) - 1
+    assert any(r["event"] == "heel_strike" and "not detected" in r["reason"] for r in res.rejected)
+    # no gait cycle spans the unseen heel strike (it would be a 2.2 s "stride")
+    cycles = res.repetitions.filter(pl.col("side") == "left")
+    assert cycles["duration_s"].max() == pytest.approx(1.1, abs=0.05)
+    assert res.events["confidence"].min() >= EventsConfig().min_confidence
+    # a low-confidence heel (hidden foot): the subject is there, the heel is not observed
+    low = feats.with_columns(pl.when((pl.col("time_s") - hs[1]).abs() < 0.1).then(0.2)
+                             .otherwise(pl.col("left_heel_conf")).alias("left_heel_conf"))  # fmt: skip
+    res = analyse_task(low, TaskSpec(task="gait"))
+    assert not any(abs(x - hs[1]) < 0.15 for x in _times(res.events, "heel_strike", "left"))
+    assert any("confidence 0.20" in r["reason"] for r in res.rejected)
+
+
+def test_incomplete_repetitions_are_listed_but_not_counted():
+    from neuropose_assets.core.outcomes import compute_outcomes
+
+    feats, _ = S.sit_to_stand(fps=FPS, reps=5, period_s=2.6)
+    # the recording stops while the subject sits down after the 5th rise, half-way down
+    seat_5 = 1 + 4 * 2.6 + 1.6 - 0.5 * 0.6
+    cut = feats.filter(pl.col("time_s") <= seat_5)
+    res = analyse_task(cut, TaskSpec(task="sit_to_stand"))
+    assert res.repetitions.height == 5 and res.repetitions["complete"].to_list() == [True] * 4 + [False]
+    out = compute_outcomes(TaskSpec(task="sit_to_stand"), res.events, res.repetitions, cut)
+    value = dict(zip(out["measure"], out["value"], strict=True))
+    assert value["repetitions"] == 4 and value["excluded_repetitions"] == 1
+    assert value["five_sts_time_s"] is None
+    full = analyse_task(feats, TaskSpec(task="sit_to_stand"))
+    assert full.repetitions["complete"].all()

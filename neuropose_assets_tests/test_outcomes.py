@@ -139,3 +139,45 @@ def test_the_readme_documents_every_outcome_as_defined_in_the_code():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert catalogue_markdown() in readme, "regenerate the README's outcome table with core.outcomes.catalogue_markdown()"
+
+
+def test_implausible_values_are_null_with_the_reason_and_a_warning():
+    from neuropose_assets.core.outcomes import PLAUSIBLE, implausible
+    from neuropose_assets.core.quality import implausible_outcomes
+
+    assert implausible("left_step_length_m", [0.6, -0.46], "m").startswith("implausible: 1 of 2 values (-0.46 m)")
+    assert implausible("step_length_m", [0.0], "m")  # a step length of 0 is not a step (exclusive bound)
+    assert implausible("stride_time_s", [1.1, 1.2], "s") is None
+    assert implausible("elevation_difference_deg", [500.0], "deg") is None  # no gate: no claim
+    # a 4 m/s "walk" (e.g. a wrong scale): speed and stride lengths are null, the temporal values stand
+    feats, _ = S.walk(fps=FPS, stride_s=1.1, speed_mm_s=4000)
+    out = _outcomes(feats, TaskSpec(task="gait", camera_view="side"))
+    for m in ("gait_speed_m_s", "left_stride_length_m", "right_stride_length_m"):
+        assert _value(out, m) is None and _reason(out, m).startswith("implausible")
+    assert "Bohannon" in _reason(out, "gait_speed_m_s") and str(PLAUSIBLE["gait_speed_m_s"][1]) in _reason(
+        out, "gait_speed_m_s")
+    assert _value(out, "cadence_steps_min") == pytest.approx(109.1, abs=0.2)
+    numbers, flags = implausible_outcomes(out, "walk")
+    assert numbers["implausible"] == 3 and flags[0].severity == "WARN" and "gait_speed_m_s" in flags[0].message
+
+
+def test_the_declared_task_is_checked_against_the_movement():
+    from neuropose_assets.core.task_check import motion_evidence, task_contradiction
+
+    walk, _ = S.walk(fps=FPS)
+    sts, _ = S.sit_to_stand(fps=FPS, reps=3)
+    ev_walk, ev_sts = motion_evidence(walk), motion_evidence(sts)
+    assert ev_walk["walking"][0] and not ev_walk["sit_to_stand"][0] and not ev_walk["squat"][0]
+    assert ev_sts["sit_to_stand"][0] and not ev_sts["walking"][0] and not ev_sts["squat"][0]
+    assert task_contradiction(TaskSpec(task="gait"), ev_walk) is None
+    assert task_contradiction(TaskSpec(task="sit_to_stand"), ev_sts) is None
+    why = task_contradiction(TaskSpec(task="sit_to_stand"), ev_walk)
+    assert why.startswith("declared task 'sit_to_stand', but the movement looks like gait")
+    assert "squat" in task_contradiction(TaskSpec(task="squat"), ev_sts) and "sit_to_stand" in task_contradiction(
+        TaskSpec(task="squat"), ev_sts)
+    assert task_contradiction(TaskSpec(task="generic"), ev_walk) is None  # generic makes no claim
+    # a contradicted task gives no outcome built on it
+    res = analyse_task(walk, TaskSpec(task="sit_to_stand"))
+    out = compute_outcomes(TaskSpec(task="sit_to_stand"), res.events, res.repetitions, walk, task_contradiction=why)
+    rest = out.filter(pl.col("measure") != "camera_view_angle_deg")
+    assert rest["value"].is_null().all() and rest["null_reason"].str.contains("declared task").all()

@@ -443,7 +443,10 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
                        if b.event("toe_off", side, f, toe[f - a], "mm", None)], dtype=int)  # fmt: skip
         if not cycles:
             continue
-        pairs = [(int(x), int(y)) for x, y in zip(hs[:-1], hs[1:]) if b.t[y] - b.t[x] <= cfg.max_stride_s]
+        # a cycle never spans a heel strike that was detected but not observed (it would be two strides)
+        unseen = np.array([r["frame"] for r in b.rejected if r["event"] == "heel_strike" and r["side"] == side], int)
+        pairs = [(int(x), int(y)) for x, y in zip(hs[:-1], hs[1:])
+                 if b.t[y] - b.t[x] <= cfg.max_stride_s and not ((unseen > x) & (unseen < y)).any()]  # fmt: skip
         for n, (s0, s1) in enumerate(pairs):
             inside = to[(to > s0) & (to < s1)]
             peak = int(inside[0]) if len(inside) else None

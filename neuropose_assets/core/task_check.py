@@ -12,12 +12,16 @@ walking       heel strikes that alternate between the feet (≥ 75 % of consecut
               ≥ 150 mm ahead of the other (a step) at ≥ 75 % of them, and either the pelvis travelling ≥ 0.5 leg
               lengths across the image or ≥ :data:`MIN_STEPS` heel strikes (a treadmill)
 sit_to_stand  a complete rise of the pelvis height (≥ 0.2 of standing) and the subject seated at the start or the
-              end of the recording (pelvis < 0.8 of standing in the first / last 0.3 s)
+              end of the recording (pelvis < 0.8 of standing in the first / last 0.3 s); in place *
 squat         a complete lowering of the pelvis (≥ 0.15 of standing) and the subject standing at both the start
-              and the end (pelvis ≥ 0.9 of standing)
-arm_raise     a complete shoulder elevation of ≥ 30° reaching ≥ 70°, with no sit-to-stand or squat movement
+              and the end (pelvis ≥ 0.9 of standing); in place *
+arm_raise     a complete shoulder elevation of ≥ 30° reaching ≥ 70°, with no sit-to-stand or squat movement; in
+              place *
 turning       a change of body heading of ≥ 120° (:func:`.events.turns`)
 ============  ==================================================================================================
+
+\* in place: the pelvis ends less than half a leg length (in the image) from where it started
+(:func:`progression_legs`) — these tests are done on the spot.
 
 The declared task is **contradicted** (:func:`task_contradiction`) when its own signature is absent and another
 task's is present — then the ``task_matches_motion`` check warns, naming both and the evidence.  A TUG needs rising,
@@ -93,22 +97,24 @@ def motion_evidence(features: pl.DataFrame) -> dict[str, tuple[bool, str]]:
 
     sts = analyse_task(features, TaskSpec(task="sit_to_stand")).repetitions.filter(pl.col("complete"))
     seated_at_end = min(start, end) < 0.8 if np.isfinite([start, end]).any() else False
-    out["sit_to_stand"] = (sts.height >= 1 and bool(seated_at_end),
+    in_place = travel < 0.5
+    where = "" if in_place else f"; but the pelvis travels {travel:.1f} leg lengths across the image"
+    out["sit_to_stand"] = (sts.height >= 1 and bool(seated_at_end) and in_place,
                            f"{sts.height} complete rise(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} of standing "
-                           "height at the start / end")  # fmt: skip
+                           "height at the start / end" + where)  # fmt: skip
 
     squat = analyse_task(features, TaskSpec(task="squat")).repetitions.filter(pl.col("complete"))
     standing_at_ends = bool(np.isfinite([start, end]).all() and min(start, end) >= 0.9)
-    out["squat"] = (squat.height >= 1 and standing_at_ends,
+    out["squat"] = (squat.height >= 1 and standing_at_ends and in_place,
                     f"{squat.height} complete lowering(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} of standing "
-                    "height at the start / end")  # fmt: skip
+                    "height at the start / end" + where)  # fmt: skip
 
     arms = analyse_task(features, TaskSpec(task="arm_raise", side="both")).repetitions.filter(pl.col("complete"))
     high = arms.filter(pl.col("peak_value") >= 70)
     body_moves = sts.height >= 1 or squat.height >= 1
-    out["arm_raise"] = (high.height >= 1 and not body_moves,
+    out["arm_raise"] = (high.height >= 1 and not body_moves and in_place,
                         f"{high.height} complete arm raise(s) reaching ≥ 70°"
-                        + ("; the pelvis rises and falls too" if body_moves else ""))  # fmt: skip
+                        + ("; the pelvis rises and falls too" if body_moves else "") + where)  # fmt: skip
 
     k = turns(body_yaw_deg(features), t, EventsConfig().tug)
     out["turning"] = (len(k) >= 1, f"{len(k)} turn(s) of ≥ 120°")
