@@ -35,7 +35,15 @@ import sys
 import time
 from pathlib import Path
 
-from neuropose_assets.core.storage import Layout, default_cache_dir, default_data_root, sanitize_key, source_stem
+from neuropose_assets.core.storage import (
+    SIDECAR_EXTENSIONS,
+    Layout,
+    default_cache_dir,
+    default_data_root,
+    sanitize_key,
+    source_stem,
+    unsupported_format,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -190,6 +198,9 @@ def cmd_register(args: argparse.Namespace) -> int:
     path = Path(args.video).expanduser().resolve()
     if not path.is_file():
         print(f"error: {path} is not a file", file=sys.stderr)
+        return 2
+    if unsupported_format(path):
+        print(f"error: {unsupported_format(path)}", file=sys.stderr)
         return 2
     try:
         decl = _declaration(args.task, args.param, "--task (neuropose-assets register)")
@@ -444,6 +455,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     bad = [str(p) for p in paths if not p.is_file()]
     if bad:
         print(f"error: not a file: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    refused = [unsupported_format(p) for p in paths if unsupported_format(p)]
+    if refused:
+        print("error: " + "\nerror: ".join(refused), file=sys.stderr)
         return 2
     if args.key and len(paths) > 1:
         print("error: --key names one video; omit it to derive keys from the file names", file=sys.stderr)
@@ -798,6 +813,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     print(f"placed {len(res.placed)} video(s), {res.total_bytes / 1e6:.1f} MB, into {intake} (cohorts: "
           f"{', '.join(res.cohorts)}); {len(res.skipped)} other member(s) skipped")  # fmt: skip
+    for name in res.skipped:
+        if not name.endswith("/") and unsupported_format(name) and not name.lower().endswith(SIDECAR_EXTENSIONS):
+            print(f"  skipped: {unsupported_format(name)}")
     for p in res.placed:
         print(f"  {p.relative_to(intake)}")
     if decl is not None:

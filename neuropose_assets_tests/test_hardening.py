@@ -268,3 +268,23 @@ def test_health_fails_while_a_sensor_fails():
     assert _sensors(inst, running=False).status == "warn"
     last["intake_sensor"] = tick(TickStatus.SUCCESS)
     assert _sensors(inst, running=True).status == "ok"
+
+
+def test_unsupported_formats_are_refused_everywhere_with_one_list(tmp_path):
+    from neuropose_assets.core.intake import scan_intake
+    from neuropose_assets.core.storage import SOURCE_EXTENSIONS, unsupported_format
+
+    motion = tmp_path / "walk.bvh"
+    motion.write_text("HIERARCHY\nROOT Hips\n")
+    root = tmp_path / "data"
+    for args in (["register", str(motion), "--cohort", "c"], ["run", str(motion), "--task", "gait"]):
+        res = _cli(*args, "--data-root", str(root))
+        assert res.returncode == 2, res.stderr
+        assert "walk.bvh is not supported; supported are videos (.mp4" in res.stderr and "Traceback" not in res.stderr
+        assert not ([p for p in root.rglob("*") if p.is_file()] if root.exists() else [])
+    assert all(unsupported_format(f"x{e.upper()}") is None for e in SOURCE_EXTENSIONS)
+    archive = _zip(tmp_path / "d.zip", {"S01/walk.mp4": b"v", "S01/walk.bvh": b"m"})
+    res = _cli("ingest", str(archive), "--intake", str(tmp_path / "in"), "--cohort", "c", "--data-root", str(root))
+    assert res.returncode == 0 and "skipped: walk.bvh is not supported; supported are" in res.stdout, res.stdout
+    (tmp_path / "in" / "c" / "other.bvh").write_text("x")
+    assert scan_intake(tmp_path / "in", now=0.0).unsupported == ["c/other.bvh"]  # the sensor reports it with the same text

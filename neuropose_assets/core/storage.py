@@ -36,6 +36,16 @@ SIDECAR_EXTENSIONS = (".mot",)
 MAPPING_FILE = "markers.yaml"
 
 
+def unsupported_format(name: str | Path) -> str | None:
+    """``None`` when ``name`` is a supported recording (:data:`SOURCE_EXTENSIONS`, the one declared list), else the
+    message that refuses it — the same at ``register``, ``run``, ``ingest`` and the intake sensor."""
+    if str(name).lower().endswith(SOURCE_EXTENSIONS):
+        return None
+    return (f"{Path(name).name} is not supported; supported are videos ({', '.join(VIDEO_EXTENSIONS)}) and marker-based "
+            f"motion capture ({', '.join(MARKER_EXTENSIONS)}, with optional {', '.join(SIDECAR_EXTENSIONS)} force "
+            "files). Export the recording in one of these formats.")
+
+
 def is_marker_file(name: str | Path) -> bool:
     """A marker-based motion-capture file (:data:`MARKER_EXTENSIONS`), by its extension."""
     return str(name).lower().endswith(MARKER_EXTENSIONS)

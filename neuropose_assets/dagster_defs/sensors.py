@@ -32,7 +32,7 @@ import polars as pl
 
 from neuropose_assets.core.atomic import CHUNK, atomic_write_bytes, sweep_orphans
 from neuropose_assets.core.intake import Pseudonymiser, scan_intake
-from neuropose_assets.core.storage import SOURCE_EXTENSIONS, Layout, Registry, privacy_mode
+from neuropose_assets.core.storage import Layout, Registry, privacy_mode, unsupported_format
 from neuropose_assets.core.tasks import UNDECLARED, Protocol, ProtocolError, TaskDeclaration, load_protocol
 from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
@@ -123,8 +123,8 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
             context.log.warning(message)
 
     for rel in scan.unsupported:
-        report_once(f"unsupported:{rel}", f"intake: {shown(rel)} is not a supported video or marker file "
-                    f"(extensions: {' '.join(SOURCE_EXTENSIONS)}) and is ignored")  # fmt: skip
+        report_once(f"unsupported:{rel}", f"intake: {shown(rel)} is ignored — "
+                    + unsupported_format(rel).split(" is ", 1)[1])  # fmt: skip
     for rel in scan.bad_names:
         report_once(f"name:{rel}", f"intake: the name of {shown(rel)} gives no partition key (no letters or digits, "
                     "or not valid text): rename the file")  # fmt: skip
