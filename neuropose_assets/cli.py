@@ -358,6 +358,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
             timing["review_s"] += time.perf_counter() - t
             row["review"] = _asset_meta(rres, "review_video")
             row["report"] = _asset_meta(rres, "report").get("report")
+            if not rres.success:
+                row["review_error"] = failure_message(rres)
         rows.append(row)
         progress(i, len(videos), key, row)
     t = time.perf_counter()
@@ -368,7 +370,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
                                                  .items()}}  # fmt: skip
     timing["analysis_s"] += cm.get("compute_s", 0.0) + cm.get("outcomes_compute_s", 0.0)
     timing["dagster_overhead_s"] += max(0.0, time.perf_counter() - t - cm.get("compute_s", 0.0))
-    return {"rows": rows, "cohort": cm, "cohort_ok": cres.success, "timing": timing}
+    return {"rows": rows, "cohort": cm, "cohort_ok": cres.success, "timing": timing,
+            "cohort_error": None if cres.success else failure_message(cres)}
 
 
 def print_outcomes(rows: list[dict], out=print) -> None:
@@ -482,6 +485,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\nreports: {', '.join(reports)}")
     print(f"\noutputs: {layout.assets}/<asset>/<video>.parquet; cohort table: "
           f"{layout.asset_file('cohort_outcomes', cohort)} (`neuropose-assets outcomes {cohort} --csv FILE`)")  # fmt: skip
+    # every failed step, with its message (exit code 1 never comes without a reason on the screen)
+    for r in summary["rows"]:
+        if not r["ok"]:
+            print(f"error: {r['video']}: {r.get('error') or 'failed'}", file=sys.stderr)
+        if r.get("review_error"):
+            print(f"error: {r['video']}: review video / report: {r['review_error']}", file=sys.stderr)
+    if not summary["cohort_ok"]:
+        print(f"error: cohort tables of {cohort!r}: {summary.get('cohort_error') or 'failed'}", file=sys.stderr)
     return 0 if all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"] else 1
 
 
@@ -573,7 +584,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_agreement(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from neuropose_assets.core.agreement import event_agreement, outcome_agreement, outcome_icc
+    from neuropose_assets.core.agreement import event_agreement, outcome_agreement, outcome_icc, reference_problems
 
     layout = _layout(args)
     pairs = [p.split(":", 1) for p in args.pair or []]
@@ -599,6 +610,9 @@ def cmd_agreement(args: argparse.Namespace) -> int:
             reference = pl.concat([pl.read_parquet(paths[2]).select("event", "side", "time_s",
                                                                     pl.lit(f"{ref} (detected)").alias("source")),
                                    pl.read_parquet(paths[4]).select("event", "side", "time_s", "source")])  # fmt: skip
+        for problem in reference_problems(reference):
+            print(f"WARNING: the reference of {test} may itself be wrong — {problem}; its agreement then measures the "
+                  "reference, not the detector.", file=sys.stderr)  # fmt: skip
         table = event_agreement(detected, reference, tolerance_s=args.tolerance_s, offset_s=args.offset_s)
         events.append(table.with_columns(pl.lit(test).alias("test")))
         if ref is not None:

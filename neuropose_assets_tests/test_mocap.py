@@ -325,3 +325,32 @@ def test_ground_reaction_mot_next_to_a_trc_gives_the_force_plate_contacts(mocap,
     assert [(e.event, e.side) for e in from_mot] == [(e.event, e.side) for e in from_c3d]
     # the .mot's times (1 ns) give the plate rate to ~1e-9: a contact on a half-frame may round to the next frame
     assert max(abs(a.frame - b.frame) for a, b in zip(from_mot, from_c3d)) <= 1
+    # the same forces with the time column rounded to 1 ms (as some exporters write it): no 2 % time-scale error,
+    # no swapped or lost sides
+    rounded = tmp_path / "r" / "tread.trc"
+    rounded.parent.mkdir()
+    rounded.write_bytes(trc.read_bytes())
+    t = np.round(np.arange(n) / plates[0].rate_hz, 3)
+    write_mot(rounded.parent / "tread_grf.mot", cols, np.concatenate(blocks, axis=1), t, in_degrees=False)
+    from_rounded = import_markers(rounded, grf=rounded.parent / "tread_grf.mot").events
+    assert [(e.event, e.side) for e in from_rounded] == [(e.event, e.side) for e in from_c3d]
+    assert max(abs(a.frame - b.frame) for a, b in zip(from_rounded, from_c3d)) <= 1
+
+
+def test_an_inconsistent_reference_is_named_not_trusted():
+    import polars as pl
+
+    from neuropose_assets.core.agreement import reference_problems
+
+    rows = [(e, s, t + o + (0.66 if e == "toe_off" else 0.0), "force_plate") for e in ("heel_strike", "toe_off")
+            for t in (0.0, 1.1, 2.2) for s, o in (("left", 0.0), ("right", 0.55))]  # fmt: skip
+    good = pl.DataFrame(rows, schema={"event": pl.Utf8, "side": pl.Utf8, "time_s": pl.Float64, "source": pl.Utf8},
+                        orient="row")  # fmt: skip
+    assert reference_problems(good) == []
+    assert any("no left heel strike while the right foot has 3" in p
+               for p in reference_problems(good.filter(pl.col("side") == "right")))  # fmt: skip
+    late = good.with_columns(pl.when((pl.col("event") == "toe_off") & (pl.col("side") == "left"))
+                             .then(pl.col("time_s") + 1.5).otherwise(pl.col("time_s")).alias("time_s"))  # fmt: skip
+    assert any("1 contact(s) of implausible duration" in p and "left 2.16 s at 0.00 s" in p for p in reference_problems(late))
+    unsided = good.with_columns(pl.when(pl.col("time_s") < 0.6).then(None).otherwise(pl.col("side")).alias("side"))
+    assert any("2 contact event(s) without a side" in p for p in reference_problems(unsided))

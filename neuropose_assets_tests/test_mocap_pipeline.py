@@ -175,3 +175,18 @@ def test_marker_partition_through_dagster_with_a_mapping_file(tmp_path):
     model = read_provenance(layout.asset_file("poses", "lab-s1-walk-trc"))["model"]
     assert model["settings"]["marker_set"] == "my_lab" and model["settings"]["mapping_file_sha256"]
     assert read_trc(trial).labels[0].startswith("M_")
+
+
+def test_a_cohort_of_marker_files_of_one_protocol_is_one_source_for_dtw(marker_run):
+    from neuropose_assets.dagster_defs.dtw import pose_source_identity
+
+    layout, _, _ = marker_run
+    pd = read_provenance(layout.asset_file("features", "pd-c3d"))["model"]
+    tread = read_provenance(layout.asset_file("features", "treadmill-c3d"))["model"]
+    # another trial of the same lab and protocol: another file checksum, the same joint definitions — one source
+    other_trial = {**pd, "checksum": "f" * 64}
+    assert pose_source_identity(other_trial) == pose_source_identity(pd)
+    # these two labs define the joints differently (modelled joint centres vs surface markers + Harrington hips):
+    # not comparable, and the identity says so
+    assert pose_source_identity(tread) != pose_source_identity(pd)
+    assert pose_source_identity(pd).startswith("marker_capture/plug_in_gait/")

@@ -100,6 +100,42 @@ def _bland_altman(d: np.ndarray) -> tuple[float | None, float | None, float | No
     return bias, bias - LOA_Z * sd, bias + LOA_Z * sd
 
 
+#: a foot contact (heel strike → toe-off of the same side) outside this range, s, is not a walking stance phase: the
+#: reference lost a contact, merged two, or assigned a side wrongly (the stride-time bounds of Mobilise-D, 0.2–3.0 s,
+#: bound the stance from above; a stance is at least the shortest double-support-free step)
+STANCE_RANGE_S = (0.2, 2.0)
+
+
+def reference_problems(reference: pl.DataFrame) -> list[str]:
+    """Why a reference (``event``, ``side``, ``time_s``, ``source``: a ``reference_events`` table) may itself be
+    wrong, per source: heel strikes or toe-offs without a side, a side with no heel strike while the other has
+    several, contacts (heel strike → the next toe-off of that side) of implausible duration (:data:`STANCE_RANGE_S`).
+    Empty when nothing is suspicious.  An agreement against an inconsistent reference measures the reference."""
+    out = []
+    for (source,), ref in reference.group_by("source", maintain_order=True):
+        hs = ref.filter(pl.col("event") == "heel_strike")
+        unsided = ref.filter(pl.col("side").is_null() & pl.col("event").is_in(["heel_strike", "toe_off"])).height
+        if unsided:
+            out.append(f"{source}: {unsided} contact event(s) without a side (no foot near the centre of pressure)")
+        counts = {s: hs.filter(pl.col("side") == s).height for s in ("left", "right")}
+        for side, other in (("left", "right"), ("right", "left")):
+            if counts[side] == 0 and counts[other] >= 2:
+                out.append(f"{source}: no {side} heel strike while the {other} foot has {counts[other]}")
+        bad = []
+        lo, hi = STANCE_RANGE_S
+        for side in ("left", "right"):
+            strikes = np.sort(hs.filter(pl.col("side") == side)["time_s"].to_numpy())
+            offs = np.sort(ref.filter((pl.col("event") == "toe_off") & (pl.col("side") == side))["time_s"].to_numpy())
+            for t in strikes:
+                later = offs[offs > t]
+                if len(later) and not lo <= later[0] - t <= hi:
+                    bad.append(f"{side} {later[0] - t:.2f} s at {t:.2f} s")
+        if bad:
+            out.append(f"{source}: {len(bad)} contact(s) of implausible duration (stance outside {lo:g}–{hi:g} s): "
+                       + ", ".join(bad[:5]) + (" …" if len(bad) > 5 else ""))  # fmt: skip
+    return out
+
+
 def event_agreement(detected: pl.DataFrame, reference: pl.DataFrame, *, tolerance_s: float = 0.25,
                     offset_s: float = 0.0) -> pl.DataFrame:  # fmt: skip
     """Per reference source, event type and side: counts and timing errors of ``detected`` against ``reference``.

@@ -303,12 +303,21 @@ def read_c3d(path: str | Path, name: str | None = None, *, with_forces: bool = T
 @dataclass(frozen=True)
 class ForcePlate:
     """One force plate: ``force_n`` ``(A, 3)`` ground reaction force in the lab frame, N; ``cop_mm`` ``(A, 3)``
-    centre of pressure, mm (lab frame); ``rate_hz`` its sampling rate; ``name``."""
+    centre of pressure, mm (lab frame); ``rate_hz`` its sampling rate; ``name``; ``times_s`` ``(A,)`` the sample
+    times from the file when it has a time column (an OpenSim ``.mot``), else ``None`` (sample / rate)."""
 
     force_n: np.ndarray
     cop_mm: np.ndarray
     rate_hz: float
     name: str
+    times_s: np.ndarray | None = None
+
+    def time_of(self, sample: int) -> float:
+        """Time of ``sample`` from the plate's first sample, s: from the file's own time column when there is one
+        (robust to a rounded column: no rate is derived from it), else ``sample / rate_hz``."""
+        if self.times_s is not None and len(self.times_s) > sample:
+            return float(self.times_s[sample] - self.times_s[0])
+        return sample / self.rate_hz
 
 
 def force_contacts(plates: list[ForcePlate], markers: MarkerData, clinical_xyz: np.ndarray, up: np.ndarray,
@@ -316,8 +325,10 @@ def force_contacts(plates: list[ForcePlate], markers: MarkerData, clinical_xyz: 
     """Foot contacts on the force plates as reference events: a ``heel_strike`` where the vertical force (along
     ``up``, absolute value, so either sign convention works) rises above ``threshold_n`` and a ``toe_off`` where it
     falls below, for contacts of at least :data:`MIN_CONTACT_S`.  The side is the foot (mean of heel and toe) nearest
-    to the centre of pressure in mid-contact (horizontal distance ≤ 250 mm, else ``None``).  An edge of the
-    recording is not an event: a contact already under way in the first sample has no heel strike.
+    to the centre of pressure over the contact (median horizontal distance over its loaded samples ≤ 250 mm, else
+    ``None``).  Samples are placed on the marker frames by time (the nearest marker frame), using the force file's
+    own time column when it has one.  An edge of the recording is not an event: a contact already under way in the
+    first sample has no heel strike.
 
     Args:
         clinical_xyz: ``(F, C, 3)`` clinical joints in the lab frame, mm (for the side).
@@ -336,23 +347,29 @@ def force_contacts(plates: list[ForcePlate], markers: MarkerData, clinical_xyz: 
             starts.insert(0, 0)
         if on[-1]:
             ends.append(len(on))
+        def frame_of(sample: int) -> int:
+            return int(np.argmin(np.abs(markers.times_s - plate.time_of(sample))))
+
         for a, b in zip(starts, ends, strict=False):
-            if (b - a) / plate.rate_hz < MIN_CONTACT_S:
+            if plate.time_of(min(b, len(on) - 1)) - plate.time_of(a) < MIN_CONTACT_S:
                 continue
-            mid = (a + b) // 2
-            frame_mid = min(markers.n_frames - 1, int(round(mid / plate.rate_hz * markers.rate_hz)))
             side = None
-            cop = plate.cop_mm[mid]
-            if np.isfinite(cop).all():
-                d = {s: np.linalg.norm((f[frame_mid] - cop) - np.dot(f[frame_mid] - cop, up) * up) for s, f in feet.items()}
-                d = {s: v for s, v in d.items() if np.isfinite(v)}
-                if d and min(d.values()) <= 250.0:
-                    side = min(d, key=d.get)
+            dist: dict[str, list[float]] = {"left": [], "right": []}
+            for sample in range(a, b, max(1, (b - a) // 20)):  # ~20 samples over the contact
+                cop, f = plate.cop_mm[sample], frame_of(sample)
+                if not np.isfinite(cop).all():
+                    continue
+                for s_, foot in feet.items():
+                    d = foot[f] - cop
+                    dist[s_].append(float(np.linalg.norm(d - np.dot(d, up) * up)))
+            med = {s_: float(np.nanmedian(v)) for s_, v in dist.items() if v and np.isfinite(v).any()}
+            if med and min(med.values()) <= 250.0:
+                side = min(med, key=med.get)
             for kind, sample in (("heel_strike", a), ("toe_off", b)):
                 if sample == 0 or sample >= len(on):
                     continue  # the contact runs past the start / end of the recording: no event
-                frame = int(round(sample / plate.rate_hz * markers.rate_hz))
-                if 0 <= frame < markers.n_frames:
+                frame = frame_of(sample)
+                if plate.time_of(sample) <= markers.times_s[-1] + 0.5 / markers.rate_hz:  # inside the markers' trial
                     out.append(ReferenceEvent(kind, side, frame, float(markers.times_s[frame]), "force_plate"))
     return sorted(out, key=lambda e: (e.frame, e.side or ""))
 
@@ -370,7 +387,9 @@ def grf_plates(path: Path) -> list[ForcePlate]:
     if "time" not in columns:
         raise MarkerFileError(f"{path.name}: no 'time' column")
     t = values[:, columns.index("time")]
-    rate = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    # the mean interval, not the median: a time column rounded to 1 ms (60 Hz → 0.017, 0.017, 0.016, …) has a median
+    # interval 2 % off, which drifts the events by a frame every 50; the events use the times themselves anyway
+    rate = (len(t) - 1) / float(t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 1.0
     plates = []
     for c in columns:
         if not c.endswith("vx"):
@@ -385,7 +404,7 @@ def grf_plates(path: Path) -> list[ForcePlate]:
         loaded = np.linalg.norm(np.nan_to_num(block[:, :3]), axis=1) > FORCE_THRESHOLD_N
         typical = np.nanmedian(np.abs(cop[loaded])) if loaded.any() else np.nanmedian(np.abs(cop))
         scale = 1000.0 if not typical >= 20.0 else 1.0
-        plates.append(ForcePlate(block[:, :3], cop * scale, rate, prefix.rstrip("_") or "force"))
+        plates.append(ForcePlate(block[:, :3], cop * scale, rate, prefix.rstrip("_") or "force", t.copy()))
     if not plates:
         raise MarkerFileError(f"{path.name}: no ground reaction force columns (*_vx … *_pz) found")
     return plates

@@ -336,6 +336,18 @@ def check_task_matches_motion(layout, key: str) -> tuple[dict, list[Flag]]:
     return task_motion(_prov(layout, "events", key).get("task_check"), key)
 
 
+def check_reference_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
+    from neuropose_assets.core.agreement import reference_problems
+
+    ref = _read(layout, "reference_events", key)
+    problems = reference_problems(ref) if ref.height else []
+    numbers = {"reference_events": ref.height}
+    if not problems:
+        return numbers, []
+    return numbers, [Flag("WARN", f"{key}: the recorded reference events look inconsistent — {'; '.join(problems)}. "
+                                  "An agreement against them measures the reference, not the detector.")]
+
+
 def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
     from neuropose_assets.core.rawvideo import claimants
 
@@ -391,6 +403,9 @@ CHECKS: tuple[QualityCheck, ...] = (
                  "video lacks the declared task's signature (e.g. alternating steps for gait, rising from a seat for "
                  "sit_to_stand) and shows another task's (neuropose_assets.core.task_check).",
                  check_task_matches_motion),
+    QualityCheck("reference_events", "reference_consistent", "The events recorded with marker data (C3D events, "
+                 "force-plate contacts) are themselves plausible: warns on contacts without a side, a foot with no "
+                 "heel strike, or stance phases outside 0.2–2.0 s.", check_reference_consistent),
     QualityCheck("outcomes", "camera_view_consistent", "The declared camera view agrees with the view measured from "
                  "the movement (angle between the body's frontal plane and the image plane): fails with ERROR, "
                  "naming both, when they contradict — outcomes that rest on the view (image-based step lengths and "

@@ -1,5 +1,7 @@
 """DTW stages: between the repetitions of one video, and across the videos of a cohort (same task only)."""
 
+import hashlib
+import json
 import time
 from typing import Any
 
@@ -31,6 +33,19 @@ def _dtw_metadata(df: pl.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
         else "sum of Euclidean frame distances along the path (NeuroPose convention)",
     }  # fmt: skip
 
+
+
+def pose_source_identity(model: dict) -> str:
+    """What makes two videos' joints comparable in DTW: the pose model (name, variant, weights checksum) — or, for
+    marker-based capture, whose checksum is the file's own, the marker protocol (marker set and how each clinical
+    joint is defined), so a cohort of marker files of one protocol is one source."""
+    from neuropose_assets.core.pose.base import MARKER_CAPTURE
+
+    if model.get("name") == MARKER_CAPTURE:
+        settings = model.get("settings") or {}
+        joints = json.dumps(settings.get("joints") or {}, sort_keys=True)
+        return f"{MARKER_CAPTURE}/{settings.get('marker_set')}/{hashlib.sha256(joints.encode()).hexdigest()[:12]}"
+    return f"{model.get('name')}/{model.get('variant')}/{model.get('checksum', '')[:12]}"
 
 @dg.asset(
     partitions_def=videos,
@@ -103,8 +118,7 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
             skipped[key] = "not processed (or failed)"
             continue
         prov = read_provenance(paths["features"])
-        m = prov.get("model", {})
-        models[key] = f"{m.get('name')}/{m.get('variant')}/{m.get('checksum', '')[:12]}"
+        models[key] = pose_source_identity(prov.get("model", {}))
         task = pl.read_parquet(paths["task"])["task"][0]
         units = mean_repetition(pl.read_parquet(paths["features"]), pl.read_parquet(paths["repetitions"]), core_cfg,
                                 cfg_all.samples)  # fmt: skip
