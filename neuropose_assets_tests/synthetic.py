@@ -21,7 +21,7 @@ PX_PER_MM = 0.5
 
 
 def body(sit_deg: float = 0.0, swing: tuple[float, float] = (0.0, 0.0),
-         elevation: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:  # fmt: skip
+         elevation: tuple[float, float] = (0.0, 0.0), knee: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:  # fmt: skip
     """Clinical joints ``(C, 3)`` in local coordinates.
 
     Args:
@@ -29,6 +29,8 @@ def body(sit_deg: float = 0.0, swing: tuple[float, float] = (0.0, 0.0),
             both equal it.
         swing: (left, right) forward displacement of each foot relative to the knee line, mm.
         elevation: (left, right) shoulder elevation (abduction in the frontal plane), deg.
+        knee: (left, right) extra knee flexion, deg: the shank (ankle, heel, toe) turns backwards about the knee, as
+            in the swing phase of walking.
     """
     p = np.zeros((len(CLINICAL_JOINTS), 3))
     a = np.radians(sit_deg)
@@ -39,6 +41,13 @@ def body(sit_deg: float = 0.0, swing: tuple[float, float] = (0.0, 0.0),
         p[CI[f"{side}_ankle"]] = [sw, 870.0, z]
         p[CI[f"{side}_heel"]] = [sw - 50, 900.0, z]
         p[CI[f"{side}_toe"]] = [sw + 150, 900.0, z]
+        kb = np.radians(knee[0] if side == "left" else knee[1])
+        if kb:  # rotate the shank about the knee in the sagittal (x–y) plane: the foot goes back and up
+            c_, s_ = np.cos(kb), np.sin(kb)
+            k = p[CI[f"{side}_knee"]].copy()
+            for j in ("ankle", "heel", "toe"):
+                d = p[CI[f"{side}_{j}"]] - k
+                p[CI[f"{side}_{j}"]] = k + [c_ * d[0] - s_ * d[1], s_ * d[0] + c_ * d[1], d[2]]
         sh = hip + [0, -TRUNK, 1.8 * z]
         p[CI[f"{side}_shoulder"]] = sh
         e = np.radians(el)

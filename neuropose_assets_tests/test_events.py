@@ -214,3 +214,27 @@ def test_incomplete_repetitions_are_listed_but_not_counted():
     assert value["five_sts_time_s"] is None
     full = analyse_task(feats, TaskSpec(task="sit_to_stand"))
     assert full.repetitions["complete"].all()
+
+
+def test_tug_walking_with_bent_knees_is_not_a_sit():
+    """Real walking bends the swing knee ~60°: the stand and sit events must come from the whole upright phase,
+    not from a swing phase (the false ``sit_start`` while walking out)."""
+    t = np.arange(0, 12.5, 1 / FPS)
+    sit = 90 * (1 - S.smooth_step(t, 1.0, 1.8) + S.smooth_step(t, 10.5, 11.5))
+    yaw = 180 * (S.smooth_step(t, 5.0, 5.8) + S.smooth_step(t, 9.5, 10.5))
+    walking = (t > 1.9) & (t < 9.4)
+    phase = 2 * np.pi * (t - 2.0) / 1.1
+    local = []
+    for k in range(len(t)):
+        sw, kn = (0.0, 0.0), (0.0, 0.0)
+        if walking[k]:
+            sw = (250 * np.cos(phase[k]), 250 * np.cos(phase[k] + np.pi))
+            kn = tuple(60 * max(0.0, np.sin(p)) ** 2 for p in (phase[k] + np.pi / 2, phase[k] - np.pi / 2))
+        local.append(S.body(sit_deg=sit[k], swing=sw, knee=kn))
+    feats = S.features_from_bodies(np.array(local), FPS, yaw_deg=yaw)
+    assert feats["knee_angle_l_deg"].max() > 50  # the swing knee really bends
+    ev = analyse_task(feats, TaskSpec(task="tug")).events
+    (standing,), (sit_start,) = _times(ev, "standing_reached"), _times(ev, "sit_start")
+    assert 1.4 < standing < 1.9 and 10.4 < sit_start < 11.0, (standing, sit_start)
+    starts = _times(ev, "turn_start")
+    assert len(starts) == 2 and 4.9 < starts[0] < 5.3

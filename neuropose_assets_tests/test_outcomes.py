@@ -181,3 +181,24 @@ def test_the_declared_task_is_checked_against_the_movement():
     out = compute_outcomes(TaskSpec(task="sit_to_stand"), res.events, res.repetitions, walk, task_contradiction=why)
     rest = out.filter(pl.col("measure") != "camera_view_angle_deg")
     assert rest["value"].is_null().all() and rest["null_reason"].str.contains("declared task").all()
+
+
+def test_tug_phases_are_checked_and_missing_steps_are_null():
+    from neuropose_assets.core.outcomes import tug_phase_problems
+
+    feats, _ = _tug()
+    res = analyse_task(feats, TaskSpec(task="tug"))
+    assert tug_phase_problems(res.events) == []
+    # no heel strike seen (feet hidden): steps null with the reason, never 0
+    no_steps = res.events.filter(pl.col("event") != "heel_strike")
+    out = compute_outcomes(TaskSpec(task="tug"), no_steps, res.repetitions, feats)
+    assert _value(out, "steps") is None and "unknown, not 0" in _reason(out, "steps")
+    assert "no heel strike while walking" in tug_phase_problems(no_steps)
+    # a sit that "starts" while walking out, before the second turn
+    early = res.events.with_columns(pl.when(pl.col("event") == "sit_start").then(2.0).otherwise(pl.col("time_s"))
+                                    .alias("time_s"))  # fmt: skip
+    assert any("before the second turn" in p for p in tug_phase_problems(early))
+    # a turn longer than both walks
+    slow = res.events.with_columns(pl.when(pl.col("event") == "turn_end").then(pl.col("time_s") + 2.5)
+                                   .otherwise(pl.col("time_s")).alias("time_s"))  # fmt: skip
+    assert any("longer than both walks" in p for p in tug_phase_problems(slow.sort("time_s")))

@@ -15,9 +15,9 @@ task              signal                                       events (per repet
 ``arm_raise``     shoulder elevation, deg, per side            ``raise_start``, ``arm_up`` (90 %),
                                                                ``arm_at_top`` (middle of the hold above 90 %),
                                                                ``arm_down``, ``arm_lowered``
-``tug``           uprightness = −(hip + knee flexion), deg,    ``seat_off``, ``standing_reached``, ``turn_start``,
-                  body yaw from the hip and shoulder lines,    ``turn_end`` (each 180° turn), ``sit_start``,
-                  heel / toe as for gait                       ``seated``; ``heel_strike``/``toe_off`` while
+``tug``           uprightness = −(hip + knee flexion) of the   ``seat_off``, ``standing_reached``, ``turn_start``,
+                  less flexed leg, deg; body yaw from the hip  ``turn_end`` (each 180° turn), ``sit_start``,
+                  and shoulder lines; heel / toe as for gait   ``seated``; ``heel_strike``/``toe_off`` while
                                                                walking
 ``generic``       a configurable signal (:mod:`.segmentation`)  ``start``, ``peak``, ``end``
 ================  ===========================================  ===============================================
@@ -47,6 +47,7 @@ seconds, ``end`` exclusive, one table for both sides (``side`` null for bilatera
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -259,12 +260,18 @@ def pelvis_height(features: pl.DataFrame) -> np.ndarray:
 
 
 def uprightness(features: pl.DataFrame) -> np.ndarray:
-    """−(hip flexion + knee flexion), mean of both sides, deg ``(F,)``: ≈ 0 standing, ≈ −180 seated.  From the
-    fitted model's joint angles (``hip_flexion``, ``knee_angle``), so it does not depend on the camera's view or the
-    subject's distance."""
-    sides = [_col(features, angle_column("hip_flexion", s)) + _col(features, angle_column("knee_angle", s))
-             for s in SIDES]  # fmt: skip
-    return -np.nanmean(np.stack(sides), axis=0) if len(features) else np.zeros(0)
+    """−(hip flexion + knee flexion) of the less flexed leg, deg ``(F,)``: ≈ 0 standing and walking, ≈ −180 seated.
+    From the fitted model's joint angles (``hip_flexion``, ``knee_angle``), so it does not depend on the camera's view
+    or the subject's distance.  The less flexed leg is the stance leg while walking: the swing leg's hip and knee
+    flexion (≈ 30° + 60°) would otherwise read as the start of sitting down; seated and while rising both legs flex
+    alike.  A leg whose angles are undetermined is left out (NaN only when both are)."""
+    if not len(features):
+        return np.zeros(0)
+    sides = np.stack([_col(features, angle_column("hip_flexion", s)) + _col(features, angle_column("knee_angle", s))
+                      for s in SIDES])  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames stay NaN
+        return -np.nanmin(sides, axis=0)
 
 
 def anterior_mm(features: pl.DataFrame, joint: str, level: bool = False) -> np.ndarray:

@@ -503,9 +503,44 @@ def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
     hs = _times(events, "heel_strike")
     if standing is not None and sit is not None:
         k = int(np.sum((hs >= standing) & (hs <= sit)))
-        out.add("steps", k, k)
+        out.add("steps", k if k else None, k, "no heel strike was observed between standing up and sitting down (the "
+                "feet were hidden or out of view): the step count is unknown, not 0")  # fmt: skip
     else:
         out.add("steps", None, 0, "needs standing reached and sit start")
+
+
+def tug_phase_problems(events: pl.DataFrame) -> list[str]:
+    """Why the TUG's phases look wrong (empty when they do not): no turn, a turn longer than both walks, the sit
+    starting before the second turn, steps missing, phases out of order.  Each is a reason to look at the video
+    before trusting the phase times (the ``tug_phases_plausible`` check)."""
+    def one(name: str) -> float | None:
+        x = _times(events, name)
+        return float(x[0]) if len(x) else None
+
+    seat_off, standing, sit, seated = one("seat_off"), one("standing_reached"), one("sit_start"), one("seated")
+    starts, ends = _times(events, "turn_start"), _times(events, "turn_end")
+    turns = [(a, b) for a, b in zip(starts, ends, strict=False) if standing is None or b > standing]
+    out = []
+    if seat_off is None or seated is None:
+        out.append("the stand or the final sit was not found")
+    if not turns:
+        out.append("no turn of ≥ 120° was found")
+    if len(turns) >= 1 and standing is not None:
+        t1 = turns[0]
+        walk_out = t1[0] - standing
+        walk_back = (turns[1][0] - t1[1]) if len(turns) >= 2 else None
+        turn = t1[1] - t1[0]
+        if walk_out <= 0:
+            out.append(f"the first turn starts {-walk_out:.2f} s before standing is reached")
+        if walk_back is not None and turn > max(walk_out, walk_back):
+            out.append(f"the turn ({turn:.2f} s) is longer than both walks ({walk_out:.2f} s out, {walk_back:.2f} s "
+                       "back)")  # fmt: skip
+    if len(turns) >= 2 and sit is not None and sit < turns[1][0]:
+        out.append(f"sitting starts ({sit:.2f} s) before the second turn ({turns[1][0]:.2f} s)")
+    hs = _times(events, "heel_strike")
+    if standing is not None and sit is not None and not np.sum((hs >= standing) & (hs <= sit)):
+        out.append("no heel strike while walking")
+    return out
 
 
 def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame, *,

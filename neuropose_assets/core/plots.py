@@ -69,7 +69,7 @@ def task_signals(features: pl.DataFrame, spec: TaskSpec) -> list[tuple[str, str 
         return [(f"{s} shoulder elevation", s, features[angle_column("shoulder_elevation", s)].to_numpy(), "deg")
                 for s in spec.sides]  # fmt: skip
     if spec.task == "tug":
-        return [("uprightness −(hip + knee flexion)", None, uprightness(features), "deg")]
+        return [("uprightness −(hip + knee flexion), less flexed leg", None, uprightness(features), "deg")]
     seg = spec.generic_segmentation
     return [(str(seg.signal.column or seg.signal.joint), None, extract_signal(features, seg.signal), seg.signal.unit)]
 

@@ -348,6 +348,19 @@ def check_reference_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
                                   "An agreement against them measures the reference, not the detector.")]
 
 
+def check_tug_phases_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
+    from neuropose_assets.core.outcomes import tug_phase_problems
+
+    if _read(layout, "task", key)["task"][0] != "tug":
+        return {"tug": "not a TUG"}, []
+    problems = tug_phase_problems(_read(layout, "events", key))
+    if not problems:
+        return {"problems": 0}, []
+    return {"problems": len(problems)}, [Flag("WARN", f"{key}: the TUG's phases look implausible — "
+                                                      f"{'; '.join(problems)}. Check the phase times in the review "
+                                                      "video before using them.")]  # fmt: skip
+
+
 def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
     from neuropose_assets.core.rawvideo import claimants
 
@@ -406,6 +419,9 @@ CHECKS: tuple[QualityCheck, ...] = (
     QualityCheck("reference_events", "reference_consistent", "The events recorded with marker data (C3D events, "
                  "force-plate contacts) are themselves plausible: warns on contacts without a side, a foot with no "
                  "heel strike, or stance phases outside 0.2–2.0 s.", check_reference_consistent),
+    QualityCheck("outcomes", "tug_phases_plausible", "For a Timed Up and Go: warns when the phases look wrong — no "
+                 "turn, a turn longer than both walks, sitting before the second turn, no step while walking, the "
+                 "stand or the sit missing.", check_tug_phases_plausible),
     QualityCheck("outcomes", "camera_view_consistent", "The declared camera view agrees with the view measured from "
                  "the movement (angle between the body's frontal plane and the image plane): fails with ERROR, "
                  "naming both, when they contradict — outcomes that rest on the view (image-based step lengths and "
