@@ -284,7 +284,7 @@ def _progress(i: int, n: int, key: str, row: dict | None) -> None:
         print(f"[{i}/{n}] {key}: ok — task {row['meta']['events'].get('task', '?')}, {n_ev} events, {rep} "
               f"repetitions ({row['wall_s']:.1f} s{', poses reused' if row['reused_poses'] else ''})", flush=True)  # fmt: skip
         for w in row.get("warnings", []):
-            print(f"        WARNING: {w}", flush=True)
+            print(f"        {w}", flush=True)
     else:
         print(f"[{i}/{n}] {key}: FAILED — {row['error']}", flush=True)
 
@@ -348,7 +348,9 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
             "video": key, "ok": res.success, "error": None if res.success else failure_message(res),
             "reused_poses": subset is not None, "meta": meta, "wall_s": round(wall, 2),
             "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None, "report": None,
-            "warnings": [e.description for e in res.get_asset_check_evaluations() if not e.passed and e.description],
+            # the failed checks, as the UI shows them: severity, check name, message (core.quality: one source)
+            "warnings": [f"{e.severity.value} {e.check_name}: {e.description}" for e in res.get_asset_check_evaluations()
+                         if not e.passed and e.description],
         }  # fmt: skip
         if review and res.success:
             t = time.perf_counter()
