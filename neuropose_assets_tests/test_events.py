@@ -238,3 +238,19 @@ def test_tug_walking_with_bent_knees_is_not_a_sit():
     assert 1.4 < standing < 1.9 and 10.4 < sit_start < 11.0, (standing, sit_start)
     starts = _times(ev, "turn_start")
     assert len(starts) == 2 and 4.9 < starts[0] < 5.3
+
+
+def test_a_heel_peak_behind_the_other_foot_is_not_a_heel_strike():
+    """A jitter of the trailing heel at the other foot's heel strike (a pose-model artefact) makes a local maximum of
+    its anterior position; the heel is far behind the other foot there, so it is not a step."""
+    feats, truth = S.walk(fps=FPS, stride_s=1.1)
+    t = feats["time_s"].to_numpy()
+    hs_right = truth["heel_strike"]["right"][2]
+    bump = 120 * np.exp(-0.5 * ((t - hs_right) / 0.04) ** 2)  # a 120 mm blip of the left heel, 0.04 s wide
+    feats = feats.with_columns(*(pl.Series(f"left_heel_{a}_mm", feats[f"left_heel_{a}_mm"].to_numpy() + bump * u)
+                                 for a, u in (("x", 1.0),)))  # fmt: skip
+    res = analyse_task(feats, TaskSpec(task="gait"))
+    left = _times(res.events, "heel_strike", "left")
+    assert not any(abs(x - hs_right) < 0.1 for x in left)
+    assert any(r["side"] == "left" and "behind the other heel" in r["reason"] for r in res.rejected)
+    assert len(left) == len(truth["heel_strike"]["left"])  # the true ones all stay

@@ -94,6 +94,9 @@ REPETITION_SCHEMA = {
     "complete": pl.Boolean,
 }
 SIDES = ("left", "right")
+#: the shortest time between heel strikes of the two feet, s (the lower step-time bound of the plausibility gates,
+#: :data:`.outcomes.PLAUSIBLE`: half of Mobilise-D's shortest stride)
+PLAUSIBLE_STEP_S = 0.1
 #: every event name any task emits
 EVENT_NAMES: tuple[str, ...] = (
     "heel_strike", "toe_off",
@@ -149,6 +152,9 @@ class GaitConfig(BaseModel):
             yet, the subject may be entering, and on the development clips a start-of-clip left/right confusion
             produced a false heel strike) or ``all``.
         lowpass_hz: extra low-pass of the heel / toe signals, Hz (``None`` = the features' own filtering only).
+        max_heel_behind_mm: a heel-strike candidate whose heel is more than this far *behind* the other heel along
+            the anterior axis is not placed (listed as rejected): at a heel strike of forward walking the striking
+            foot is ahead, or beside the other in a step-to gait (≈ 0 mm), mm.
     """
 
     model_config = STRICT
@@ -160,6 +166,7 @@ class GaitConfig(BaseModel):
     edge_drop_mm: float | None = Field(default=3.0, gt=0)
     edge_drop_sources: Literal["markers", "all"] = "markers"
     lowpass_hz: float | None = Field(default=None, gt=0)
+    max_heel_behind_mm: float = Field(default=100.0, ge=0)
 
 
 class TugConfig(BaseModel):
@@ -435,22 +442,49 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
     trunk."""
     a, z = window or (0, len(features))
     dist, edge = _frames(cfg.min_distance_s, dt), _frames(cfg.edge_s, dt)
+    level = source == "markers"  # the lab's vertical is known: Zeni's horizontal anterior–posterior axis
+    sig: dict[str, dict[str, np.ndarray]] = {}
     for side in SIDES:
-        level = source == "markers"  # the lab's vertical is known: Zeni's horizontal anterior–posterior axis
-        heel = _clean(anterior_mm(features, f"{side}_heel", level), cfg.lowpass_hz, b.t)[a:z]
-        toe = _clean(anterior_mm(features, f"{side}_toe", level), cfg.lowpass_hz, b.t)[a:z]
+        sig[side] = {j: _clean(anterior_mm(features, f"{side}_{j}", level), cfg.lowpass_hz, b.t)[a:z]
+                     for j in ("heel", "toe")}  # fmt: skip
+    peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge,
+             "edge_drop": cfg.edge_drop_mm if cfg.edge_drop_sources == "all" or source == "markers" else None}
+    # heel-strike candidates, and how far the striking heel is ahead of the other heel there (mm)
+    cand: dict[str, list[tuple[int, float]]] = {}
+    for side in SIDES:
+        heel, toe = sig[side]["heel"], sig[side]["toe"]
         if not (np.isfinite(heel).all() and np.isfinite(toe).all()):
             continue
-        peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge,
-                 "edge_drop": cfg.edge_drop_mm if cfg.edge_drop_sources == "all" or source == "markers" else None}
+        other = sig["right" if side == "left" else "left"]["heel"]
+        cand[side] = [(int(f), float(heel[f - a] - other[f - a])) for f in find_peaks_with_edges(heel, **peaks) + a]
+
+    def reject(side: str, f: int, reason: str) -> None:
+        b.rejected.append({"event": "heel_strike", "side": side, "frame": f, "time_s": float(b.t[f]), "reason": reason})
+
+    # a forward step lands ahead of the other foot (or beside it in a step-to gait): a candidate well behind is not
+    # one; and the two feet cannot strike within one shortest step of each other — of such a pair, the foot behind
+    # did not strike (the other foot's strike moved it relative to the pelvis)
+    min_step = _frames(PLAUSIBLE_STEP_S, dt)
+    keep: dict[str, list[int]] = {}
+    for side, items in cand.items():
+        keep[side] = []
+        rivals = cand.get("right" if side == "left" else "left", [])
+        for f, ahead in items:
+            if np.isfinite(ahead) and -ahead > cfg.max_heel_behind_mm:
+                reject(side, f, f"the striking heel is {-ahead:.0f} mm behind the other heel: not a forward step")
+            elif any(abs(g - f) < min_step and g_ahead > ahead for g, g_ahead in rivals):
+                reject(side, f, "the other foot strikes at the same moment, further ahead: not a step of this foot")
+            else:
+                keep[side].append(f)
+    for side in cand:
+        heel, toe = sig[side]["heel"], sig[side]["toe"]
         # only observed events are placed, and only they bound gait cycles
-        hs = np.array([f for f in find_peaks_with_edges(heel, **peaks) + a
-                       if b.event("heel_strike", side, f, heel[f - a], "mm", None)], dtype=int)  # fmt: skip
+        hs = np.array([f for f in keep[side] if b.event("heel_strike", side, f, heel[f - a], "mm", None)], dtype=int)
         to = np.array([f for f in find_peaks_with_edges(-toe, **peaks) + a
                        if b.event("toe_off", side, f, toe[f - a], "mm", None)], dtype=int)  # fmt: skip
         if not cycles:
             continue
-        # a cycle never spans a heel strike that was detected but not observed (it would be two strides)
+        # a cycle never spans a heel strike that was detected but not placed (it would be two strides)
         unseen = np.array([r["frame"] for r in b.rejected if r["event"] == "heel_strike" and r["side"] == side], int)
         pairs = [(int(x), int(y)) for x, y in zip(hs[:-1], hs[1:])
                  if b.t[y] - b.t[x] <= cfg.max_stride_s and not ((unseen > x) & (unseen < y)).any()]  # fmt: skip
