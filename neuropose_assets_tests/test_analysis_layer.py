@@ -122,3 +122,31 @@ def test_a_wrong_view_or_task_fails_its_check_and_the_report_lists_the_same_flag
     assert not task.passed and task.severity == dg.AssetCheckSeverity.WARN and "looks like gait" in task.description
     out = pl.read_parquet(layout.asset_file("outcomes", "walk"))
     assert out.filter(pl.col("measure") == "repetitions")["value"][0] is None
+
+
+def test_the_cli_shows_outcomes_a_clinician_can_read(world, capsys, tmp_path):
+    from neuropose_assets.cli import main
+
+    layout, run, inst, defs = world["layout"], world["run"], world["inst"], world["defs"]
+    assert run("walk", TaskSpec(task="gait")).success and run("sts", TaskSpec(task="sit_to_stand")).success
+    assert defs.resolve_job_def("cohort_job").execute_in_process(partition_key="c", instance=inst).success
+    root = ["--data-root", str(layout.root)]
+    capsys.readouterr()
+    assert main(["outcomes", "c", *root]) == 0
+    out = capsys.readouterr().out
+    assert "cohort 'c': 2 videos" in out and "five_sts_time [s]" in out and "cadence [steps/min]" in out
+    sts_row = next(line for line in out.splitlines() if line.startswith("sts "))
+    assert "  5  " in sts_row and ".000" not in sts_row  # a count as an integer, times at 0.01 s
+    csv = tmp_path / "c.csv"
+    assert main(["outcomes", "c", "-o", str(csv), *root]) == 0
+    table = pl.read_csv(csv)
+    assert table.filter(pl.col("partition") == "sts")["repetitions"][0] == 5 and table["repetitions"].dtype == pl.Int64
+    times = table["five_sts_time_s"].drop_nulls().to_list()
+    assert times and all(round(t, 2) == t for t in times)
+    assert "five_sts_time_s_null_reason" in table.columns  # null for the walk: its reason beside it
+    assert table.filter(pl.col("partition") == "walk")["five_sts_time_s_null_reason"][0]
+    assert main(["list", *root]) == 0
+    listing = capsys.readouterr().out
+    assert "1 cohort, 2 videos" in listing and "sit_to_stand" in listing and "analysed" in listing
+    assert main(["report", "stss", *root]) == 2
+    assert "did you mean 'sts'?" in capsys.readouterr().err

@@ -184,6 +184,15 @@ CATALOGUE: dict[str, OutcomeDef] = {d.name: d for d in (
 )}  # fmt: skip
 
 
+def definition(name: str) -> OutcomeDef:
+    """The catalogue entry of a measure name (``left_stride_time_s`` → ``{side}_stride_time_s``).
+
+    Raises:
+        KeyError: no such measure.
+    """
+    return _def(name)
+
+
 def _def(name: str) -> OutcomeDef:
     if name in CATALOGUE:
         return CATALOGUE[name]

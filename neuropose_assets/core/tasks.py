@@ -169,9 +169,27 @@ def make_spec(params: dict[str, Any], where: str) -> TaskSpec:
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}"
                              + (f" (got {e['input']!r})" if e.get("loc") else "") for e in err.errors())  # fmt: skip
-        about_task = any(tuple(e["loc"][:1]) in {(), ("task",)} for e in err.errors())
-        hint = f"Known tasks: {', '.join(TASKS)}." if about_task else f"Parameters: {', '.join(TaskSpec.model_fields)}."
+        bad_task = any(tuple(e["loc"][:1]) == ("task",) for e in err.errors())
+        task = params.get("task") if params.get("task") in TASKS else None
+        hint = f"Known tasks: {', '.join(TASKS)}." if bad_task or task is None else parameter_help(task)
         raise ProtocolError(f"{where}: {problems}. {hint}") from None
+
+
+#: what each task parameter takes (type, unit, range) and the tasks it applies to (``None``: all)
+PARAMETERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "expected_repetitions": (f"integer 1–{MAX_REPETITIONS} (repetitions, or gait cycles per side)", None),
+    "walkway_m": (f"number, m, > 0 and ≤ {MAX_WALKWAY_M:g} (recorded)", None),
+    "camera_view": ("side | front | oblique (omit it: the view is measured)", None),
+    "height_m": ("number, m, 0.5–2.6 (scales the skeletal model)", None),
+    "side": ("left | right | both", ("arm_raise",)),
+    "segmentation": ("the signal and peak settings, e.g. segmentation.signal.column=knee_angle_l_deg", ("generic",)),
+}
+
+
+def parameter_help(task: str) -> str:
+    """``"Parameters of task 'gait': expected_repetitions (integer …), …"`` — what ``--param`` takes for ``task``."""
+    items = [f"{name}: {what}" for name, (what, tasks) in PARAMETERS.items() if tasks is None or task in tasks]
+    return f"Parameters of task {task!r}: " + "; ".join(items) + "."
 
 
 def _matches(pattern: str, rel: str) -> bool:
