@@ -341,7 +341,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
                                                  "outcomes", "repetition_dtw")}  # fmt: skip
         pm = meta["poses"]
         load, pose_s = pm.get("model_load_s", 0.0), pm.get("decode_and_inference_s", 0.0)
-        analysis = sum(m.get("compute_s", 0.0) for m in meta.values()) + pm.get("tracking_and_table_s", 0.0)
+        analysis = sum(m.get("compute_s") or (m.get("internal") or {}).get("compute_s", 0.0) for m in meta.values())
+        analysis += pm.get("tracking_and_table_s", 0.0)
         timing["model_load_s"] += load
         timing["inference_s"] += pose_s
         timing["analysis_s"] += analysis

@@ -150,3 +150,23 @@ def test_the_cli_shows_outcomes_a_clinician_can_read(world, capsys, tmp_path):
     assert "1 cohort, 2 videos" in listing and "sit_to_stand" in listing and "analysed" in listing
     assert main(["report", "stss", *root]) == 2
     assert "did you mean 'sts'?" in capsys.readouterr().err
+
+
+def test_the_outcomes_read_in_the_dagster_ui_as_a_table_with_the_quality_verdict(world):
+    run = world["run"]
+    res = run("walk", TaskSpec(task="gait", camera_view="front"))  # contradicted view: an ERROR flag
+    meta = next(e.event_specific_data.materialization.metadata for e in res.get_asset_materialization_events()
+                if e.asset_key.to_user_string() == "outcomes")  # fmt: skip
+    table = meta["outcomes"].value
+    assert table.startswith("| measure | value | unit | n | note |")
+    assert "| cadence_steps_min | 109.1 | steps/min |" in table
+    assert "| gait_speed_m_s | — | m/s |" in table and "declared camera_view 'front'" in table
+    assert "**ERROR**" in meta["quality"].value and "camera_view" in meta["quality"].value
+    floats = {k for k, v in meta.items() if isinstance(v, dg.FloatMetadataValue)}
+    assert floats and all(k.endswith(("_s", "_pct", "_m", "_m_s", "_deg", "_steps_min", "repetitions", "steps"))
+                          for k in floats), floats  # only outcomes are charted
+    assert "compute_s" in meta["internal"].value
+    ok = run("walk", TaskSpec(task="gait", camera_view="side"))
+    meta = next(e.event_specific_data.materialization.metadata for e in ok.get_asset_materialization_events()
+                if e.asset_key.to_user_string() == "outcomes")  # fmt: skip
+    assert meta["quality"].value == "no quality flag"

@@ -184,19 +184,39 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
                            "used": effective_view(spec.camera_view, view),
                            "contradiction": contradiction(spec.camera_view, view),
                            "applicable": not markers}  # fmt: skip
-    values = {r["measure"]: r["value"] for r in df.iter_rows(named=True) if r["value"] is not None}
-    undefined = {r["measure"]: r["null_reason"] for r in df.iter_rows(named=True) if r["value"] is None}
+    from neuropose_assets.core import quality, summary
+
+    flags = quality_flags(storage, context.partition_key, df, prov)
+    values = {r["measure"]: summary.rounded(r["measure"], r["value"]) for r in df.iter_rows(named=True)
+              if r["value"] is not None}  # fmt: skip
     return dg.Output(
         ProvenancedTable(df, prov),
         metadata={
-            "task": spec.task,
-            **{m: dg.MetadataValue.float(round(float(v), 4)) for m, v in values.items()},
-            "undefined": dg.MetadataValue.json(undefined) if undefined else "none",
-            "camera_view": f"declared {spec.camera_view}, measured {view.view}"
-            + (f" ({view.angle_deg:.0f}°)" if view.angle_deg is not None else ""),
-            "compute_s": since(t0),
+            # what a clinician reads first: the quality verdict, then the table (value at its precision, unit, n)
+            "quality": dg.MetadataValue.md("\n".join(f"- **{f.severity}** {f.message}" for f in flags)
+                                           if flags else "no quality flag"),  # fmt: skip
+            "outcomes": dg.MetadataValue.md(summary.markdown_table(df)),
+            # float entries are the outcomes only, so the charts across partitions show outcomes (units in the names)
+            **{m: dg.MetadataValue.float(float(v)) for m, v in values.items()},
+            "internal": dg.MetadataValue.json({
+                "task": spec.task, "compute_s": since(t0),
+                "camera_view": {"declared": spec.camera_view, "measured": view.view, "angle_deg": view.angle_deg},
+            }),  # fmt: skip
         },
     )
+
+
+def quality_flags(storage: StorageResource, key: str, outcomes: pl.DataFrame, prov: dict) -> list:
+    """Every quality flag of a video as the outcomes are written (:data:`..core.quality.CHECKS`): the checks of the
+    upstream files as they are, and this step's own checks on the table and provenance not yet written — the same
+    functions the asset checks run a moment later."""
+    from neuropose_assets.core import quality
+
+    upstream = tuple({c.asset for c in quality.CHECKS} - {"outcomes"})
+    flags = [f for _, _, fl in quality.evaluate(storage.layout, key, upstream) for f in fl]
+    flags += quality.camera_view(prov.get("camera_view"), key)[1] + quality.implausible_outcomes(outcomes, key)[1]
+    flags += quality.check_tug_phases_plausible(storage.layout, key)[1]
+    return flags
 
 
 def outcome_summary(df: pl.DataFrame) -> str:
