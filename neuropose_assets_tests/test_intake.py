@@ -348,3 +348,29 @@ def test_review_sensor_requests_one_review_run_per_video_after_its_outcomes(tmp_
         assert sorted(r.partition_key for r in res.run_requests) == ["a1", "b1"]
         assert all(r.run_key.startswith(f"review:{r.partition_key}:") for r in res.run_requests)
         assert isinstance(sensor(dg.build_sensor_context(instance=inst, cursor=res.cursor)), dg.SkipReason)
+
+
+def test_sensors_skip_what_is_already_up_to_date_when_the_ui_first_starts(tmp_path):
+    """Videos analysed by `run` or the demo already have their report and cohort table: the review and cohort
+    sensors' first tick (no cursor) must not render and aggregate them all again — only what is newer."""
+    from neuropose_assets.definitions import build_defs
+
+    layout = Layout(tmp_path / "data")
+    reg = Registry(layout)
+    for key in ("a1", "a2"):
+        reg.register(key, tmp_path / f"{key}.mp4", "a")
+    defs = build_defs(str(layout.root))
+    review, cohort = defs.resolve_sensor_def("review_sensor"), defs.resolve_sensor_def("cohort_sensor")
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions("videos", ["a1", "a2"])
+        inst.add_dynamic_partitions("cohorts", ["a"])
+        for key in ("a1", "a2"):  # what `run` did: outcomes, then the report, then the cohort table
+            inst.report_runless_asset_event(dg.AssetMaterialization("outcomes", partition=key))
+            inst.report_runless_asset_event(dg.AssetMaterialization("report", partition=key))
+        inst.report_runless_asset_event(dg.AssetMaterialization("cohort_outcomes", partition="a"))
+        assert not review(dg.build_sensor_context(instance=inst)).run_requests
+        assert not cohort(dg.build_sensor_context(instance=inst, resources=defs.resources)).run_requests
+        inst.report_runless_asset_event(dg.AssetMaterialization("outcomes", partition="a2"))  # a2 re-analysed
+        assert [r.partition_key for r in review(dg.build_sensor_context(instance=inst)).run_requests] == ["a2"]
+        assert [r.partition_key for r in cohort(dg.build_sensor_context(instance=inst, resources=defs.resources))
+                .run_requests] == ["a"]  # fmt: skip

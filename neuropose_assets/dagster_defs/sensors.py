@@ -263,13 +263,28 @@ def new_materializations(context: dg.SensorEvaluationContext, asset: str) -> lis
     ).records
 
 
+def latest_storage_id(instance, asset: str, partition: str) -> int | None:
+    """Storage id of the newest materialization of ``asset`` for ``partition`` (``None``: never materialized)."""
+    recs = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1, ascending=False
+    ).records
+    return recs[0].storage_id if recs else None
+
+
+def up_to_date(instance, asset: str, partition: str, since_storage_id: int) -> bool:
+    """``asset`` of ``partition`` was materialized after ``since_storage_id`` (e.g. a report after the outcomes it
+    shows: rendered by ``run`` or the demo before the sensor first looked) — nothing to redo."""
+    latest = latest_storage_id(instance, asset, partition)
+    return latest is not None and latest > since_storage_id
+
+
 def build_cohort_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         job=job,
         minimum_interval_seconds=int(os.environ.get("NEUROPOSE_COHORT_INTERVAL_SECONDS", "60")),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Refreshes a cohort's outcome table and DTW matrix when outcomes of one of its videos were "
-        "materialized.",
+        "materialized; skips a cohort whose table is already newer.",
     )
     def cohort_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
         recs = new_materializations(context, "outcomes")
@@ -289,8 +304,10 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
                                                                dg.DagsterRunStatus.NOT_STARTED])  # fmt: skip
         )
         queued = {r.tags.get("cohort") for r in waiting}
+        # a cohort whose table is newer than every outcome it reads is up to date (e.g. built by `run` or the demo)
         runs = [dg.RunRequest(partition_key=c, run_key=f"{c}:{sid}", tags={"cohort": c})
-                for c, sid in by_cohort.items() if c not in queued]  # fmt: skip
+                for c, sid in by_cohort.items()
+                if c not in queued and not up_to_date(context.instance, "cohort_outcomes", c, sid)]  # fmt: skip
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 
     return cohort_sensor
@@ -302,14 +319,16 @@ def build_review_sensor(job) -> dg.SensorDefinition:
         minimum_interval_seconds=int(os.environ.get("NEUROPOSE_COHORT_INTERVAL_SECONDS", "60")),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Renders the review video and report of every video whose outcomes were materialized (one run "
-        "per video, after the main chain, in the `render` pool).",
+        "per video, after the main chain, in the `render` pool); skips a video whose report is already newer.",
     )
     def review_sensor(context: dg.SensorEvaluationContext):
         recs = new_materializations(context, "outcomes")
         if not recs:
             return dg.SkipReason("no new outcomes materializations")
         latest = {r.partition_key: r.storage_id for r in recs if r.partition_key}
-        runs = [dg.RunRequest(partition_key=k, run_key=f"review:{k}:{sid}") for k, sid in latest.items()]
+        # a report written after these outcomes (by `run`, the demo, or an earlier review run) is up to date
+        runs = [dg.RunRequest(partition_key=k, run_key=f"review:{k}:{sid}") for k, sid in latest.items()
+                if not up_to_date(context.instance, "report", k, sid)]  # fmt: skip
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 
     return review_sensor
