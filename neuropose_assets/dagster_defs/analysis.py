@@ -226,7 +226,9 @@ def outcome_summary(df: pl.DataFrame) -> str:
         if r["value"] is None:
             undefined.setdefault(r["null_reason"], []).append(r["measure"])
         else:
-            v = f"{r['value']:.0f}" if r["unit"] == "count" else f"{r['value']:.3f} {r['unit']}"
+            from neuropose_assets.core.summary import shown
+
+            v = shown(r["measure"], r["value"]) + ("" if r["unit"] == "count" else f" {r['unit']}")
             lines.append(f"  {r['measure']:<32} {v}")
     for reason, names in undefined.items():
         lines.append(f"  not computed — {reason}: {', '.join(names)}")
