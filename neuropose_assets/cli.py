@@ -611,15 +611,9 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def _flag_names(layout: Layout, key: str) -> str:
-    """The failed quality checks of a video, ``"WARN repetitions_found, ERROR camera_view_consistent"`` ("" if none):
-    the same checks the UI and the report show (:mod:`.core.quality`)."""
-    from neuropose_assets.core.quality import evaluate
+    from neuropose_assets.core.quality import failed_checks
 
-    try:
-        found = evaluate(layout, key)
-    except (OSError, KeyError, ValueError):
-        return "?"
-    return ", ".join(f"{max(f.severity for f in fl)} {c.name}" for c, _, fl in found if fl)
+    return failed_checks(layout, key)
 
 
 def unknown_key(layout: Layout, key: str, what: str = "partition") -> str:

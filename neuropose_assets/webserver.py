@@ -20,6 +20,8 @@ GET, and a ``text/plain`` POST from any page — both reach a loopback-only serv
 * POSTs to ``/graphql`` whose ``Content-Type`` is not ``application/json`` / ``application/graphql`` (a form or
   ``text/plain`` POST is what a foreign page can send without a CORS pre-flight).
 
+The results page (:mod:`.results`, under ``/results``) is served by the same app, behind the same guard.
+
 ``python -m neuropose_assets.webserver --workspace W --host H --port P`` serves the guarded UI with uvicorn;
 ``neuropose-assets ui`` starts it next to a code server and the daemon.
 """
@@ -153,7 +155,11 @@ def serve(workspace: str, host: str, port: int, extra_hosts: list[str]) -> None:
         target = WorkspaceFileTarget(paths=[workspace])
         with WorkspaceProcessContext(instance, workspace_load_target=target, version=__version__,
                                      read_only=False) as ctx:  # fmt: skip
-            app = create_app_from_workspace_process_context(ctx, path_prefix="")
+            from neuropose_assets.core.storage import Layout, default_data_root
+            from neuropose_assets.results import WithResults
+
+            app = WithResults(create_app_from_workspace_process_context(ctx, path_prefix=""),
+                              Layout(default_data_root()))  # the results page, behind the same guard  # fmt: skip
             uvicorn.run(SameOriginGuard(app, allowed_hosts(host, extra_hosts)), host=host, port=port,
                         log_level="warning")  # fmt: skip
 

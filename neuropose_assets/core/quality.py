@@ -441,3 +441,13 @@ def evaluate(layout, key: str, assets: tuple[str, ...] | None = None) -> list[tu
             numbers, flags = c.fn(layout, key)
             out.append((c, numbers, flags))
     return out
+
+
+def failed_checks(layout, key: str) -> str:
+    """The failed quality checks of a video, ``"WARN repetitions_found, ERROR camera_view_consistent"`` ("" if none,
+    "?" when its files cannot be read): the same checks the UI and the report show."""
+    try:
+        found = evaluate(layout, key)
+    except (OSError, KeyError, ValueError):
+        return "?"
+    return ", ".join(f"{max(f.severity for f in fl)} {c.name}" for c, _, fl in found if fl)

@@ -184,7 +184,8 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
                            "used": effective_view(spec.camera_view, view),
                            "contradiction": contradiction(spec.camera_view, view),
                            "applicable": not markers}  # fmt: skip
-    from neuropose_assets.core import quality, summary
+    from neuropose_assets.core import summary
+    from neuropose_assets.dagster_defs.review import results_link
 
     flags = quality_flags(storage, context.partition_key, df, prov)
     values = {r["measure"]: summary.rounded(r["measure"], r["value"]) for r in df.iter_rows(named=True)
@@ -193,6 +194,7 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
         ProvenancedTable(df, prov),
         metadata={
             # what a clinician reads first: the quality verdict, then the table (value at its precision, unit, n)
+            "results_page": dg.MetadataValue.url(results_link(storage, context.partition_key)),
             "quality": dg.MetadataValue.md("\n".join(f"- **{f.severity}** {f.message}" for f in flags)
                                            if flags else "no quality flag"),  # fmt: skip
             "outcomes": dg.MetadataValue.md(summary.markdown_table(df)),

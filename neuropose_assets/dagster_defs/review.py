@@ -17,6 +17,7 @@ from neuropose_assets.dagster_defs.assets import MARKER_FORMATS
 from neuropose_assets.dagster_defs.common import fail, provenance, since
 from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.results import PREFIX, cohort_url, report_url, review_url
 
 REVIEW = "review"
 
@@ -72,6 +73,7 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
     return dg.Output(
         ProvenancedTable(df, provenance("review_video", poses.provenance, None, "av")),
         metadata={
+            "watch": dg.MetadataValue.url(review_url(context.partition_key)),  # the results page serves it
             "review_video": dg.MetadataValue.path(str(out)),
             "frames": res.frames,
             "size": f"{res.width_px}×{res.height_px} px",
@@ -106,6 +108,8 @@ def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Ma
                if k in captions}  # fmt: skip
     return dg.MaterializeResult(
         metadata={
+            "open_report": dg.MetadataValue.url(report_url(key)),  # served by the results page
+            "results_page": dg.MetadataValue.url(results_link(storage, key)),
             "report": dg.MetadataValue.path(str(path)),
             **figures,
             "quality_flags": dg.MetadataValue.md("\n".join(f"- **{f.severity}** {f.message}" for f in rep.flags)
@@ -113,6 +117,15 @@ def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Ma
             "build_s": since(t0),
         }
     )
+
+
+def results_link(storage: StorageResource, key: str) -> str:
+    """The video's row on its cohort's results page (relative to the UI's origin: the same server serves both)."""
+    try:
+        cohort = storage.registry.get(key).cohort
+    except (KeyError, ValueError):
+        return PREFIX + "/"
+    return f"{cohort_url(cohort)}#{key}"
 
 
 REVIEW_ASSETS = [review_video, report]

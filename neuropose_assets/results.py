@@ -1,0 +1,182 @@
+"""The results page: what a clinician opens — per cohort, one row per video with its task's main outcomes (units in
+the header), the quality flags, a link to the report and the review video in an HTML5 player.
+
+Served under :data:`PREFIX` by the same guarded webserver as the Dagster UI (:mod:`.webserver`: same host check,
+same-origin guard, loopback by default), so it needs no server of its own and the UI can link to it (relative URLs
+in the asset metadata, :func:`cohort_url`).  Files are served from the data root only by partition key: a key must
+be a valid, registered partition and the file must lie in the reports / review folders — there is no path in a URL,
+so no traversal.  MP4s are served with HTTP range requests (Starlette's ``FileResponse``), so the player can seek.
+
+Routes:
+
+* ``/results/`` — the cohorts, each with its table;
+* ``/results/cohort/{cohort}`` — one cohort's table (sortable by any column);
+* ``/results/report/{key}`` — the video's self-contained HTML report;
+* ``/results/review/{key}.mp4`` — its review video.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+PREFIX = "/results"
+
+
+def cohort_url(cohort: str) -> str:
+    """The results page of ``cohort``, relative to the UI's origin (for ``MetadataValue.url``)."""
+    return f"{PREFIX}/cohort/{cohort}"
+
+
+def report_url(key: str) -> str:
+    return f"{PREFIX}/report/{key}"
+
+
+def review_url(key: str) -> str:
+    return f"{PREFIX}/review/{key}.mp4"
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1400px}
+h1{font-size:1.4em} h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.95em}
+th,td{border-bottom:1px solid #ddd;padding:.35em .7em;text-align:left;vertical-align:top}
+th{background:#f4f4f4;cursor:pointer;user-select:none} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.WARN{color:#8a5a00} .ERROR{color:#b00020;font-weight:600} .ok{color:#2e7d32}
+video{width:240px;max-height:180px;background:#000}
+small{color:#666}
+"""
+_SORT = """
+document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventListener('click', () => {
+  const body = th.closest('table').tBodies[0], rows = Array.from(body.rows), asc = th.dataset.asc !== '1';
+  const val = r => { const t = r.cells[i].dataset.v ?? r.cells[i].innerText; const n = parseFloat(t);
+                     return isNaN(n) ? t.toLowerCase() : n; };
+  rows.sort((a, b) => (val(a) > val(b) ? 1 : val(a) < val(b) ? -1 : 0) * (asc ? 1 : -1));
+  rows.forEach(r => body.appendChild(r)); th.dataset.asc = asc ? '1' : '0';
+}));
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body>{body}<script>{_SORT}</script></body></html>")  # fmt: skip
+
+
+def cohort_tables(layout, cohort: str) -> str:
+    """The HTML of one cohort: a table per task, one row per video (module docstring)."""
+    import polars as pl
+
+    from neuropose_assets.core import summary
+    from neuropose_assets.core.quality import failed_checks as _flag_names
+    from neuropose_assets.core.storage import Registry
+
+    entries = [e for e in Registry(layout).all() if e.cohort == cohort]
+    by_task: dict[str, list] = {}
+    for e in entries:
+        path = layout.asset_file("outcomes", e.partition)
+        task = pl.read_parquet(layout.asset_file("task", e.partition))["task"][0] if layout.asset_file(
+            "task", e.partition).exists() else "—"
+        by_task.setdefault(task, []).append((e, pl.read_parquet(path) if path.exists() else None))
+    parts = []
+    for task, items in sorted(by_task.items()):
+        measures = summary.MAIN_OUTCOMES.get(task, ())
+        head = "".join(f"<th>{html.escape(summary.header(m))}</th>" for m in measures)
+        rows = []
+        for e, out in items:
+            key = e.partition
+            values = dict(zip(out["measure"], out["value"], strict=True)) if out is not None else {}
+            ns = dict(zip(out["measure"], out["n"], strict=True)) if out is not None else {}
+            cells = "".join(
+                f"<td class='num' data-v='{'' if values.get(m) is None else values[m]}'>"
+                f"{html.escape(summary.shown(m, values.get(m)))}"
+                f"{'' if values.get(m) is None or summary.unit_label(m) == '' else ' <small>n=' + str(ns.get(m)) + '</small>'}"
+                "</td>" for m in measures)  # fmt: skip
+            flags = _flag_names(layout, key) if out is not None else "not analysed"
+            flag_html = "".join(f"<div class='{f.split(' ')[0]}'>{html.escape(f)}</div>" for f in flags.split(", ")
+                                if f) if flags else "<span class='ok'>ok</span>"  # fmt: skip
+            report = (f"<a href='{report_url(key)}'>report</a>" if (layout.reports / f"{key}.html").exists()
+                      else "<small>no report yet</small>")  # fmt: skip
+            video = (f"<video controls preload='metadata' src='{review_url(key)}'></video>"
+                     if (layout.review / f"{key}.mp4").exists() else "<small>no review video</small>")  # fmt: skip
+            rows.append(f"<tr id='{html.escape(key)}'><td>{html.escape(key)}</td>{cells}<td>{flag_html}</td>"
+                        f"<td>{report}</td><td>{video}</td></tr>")  # fmt: skip
+        parts.append(f"<h2>{html.escape(task)} <small>({len(items)} video{'s' if len(items) != 1 else ''})</small>"
+                     f"</h2><table class='sortable'><thead><tr><th>video</th>{head}<th>quality flags</th>"
+                     f"<th>report</th><th>review video</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return "".join(parts) or "<p>No videos in this cohort yet.</p>"
+
+
+def build_app(layout):
+    """The Starlette app of the results page for the data root ``layout`` (module docstring)."""
+    from starlette.applications import Starlette
+    from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    from neuropose_assets.core.storage import Registry, check_key
+
+    def registered(key: str) -> bool:
+        try:
+            check_key(key)
+        except ValueError:
+            return False
+        return (layout.registry / f"{key}.json").exists()
+
+    def inside(folder: Path, name: str) -> Path | None:
+        path = (folder / name).resolve()
+        return path if path.parent == folder.resolve() and path.is_file() else None
+
+    async def index(request):
+        cohorts = sorted({e.cohort for e in Registry(layout).all()})
+        body = ["<h1>Results</h1><p><small>Main outcomes per task, with units; every measure, its definition and "
+                "source are in each video's report. <a href='/'>Dagster UI</a></small></p>"]
+        for c in cohorts:
+            body.append(f"<h2 id='{html.escape(c)}'><a href='{cohort_url(c)}'>{html.escape(c)}</a></h2>")
+            body.append(cohort_tables(layout, c))
+        if not cohorts:
+            body.append("<p>No videos yet: drop videos into the intake folder, or run `neuropose-assets run`.</p>")
+        return HTMLResponse(_page("Results", "".join(body)))
+
+    async def cohort(request):
+        c = request.path_params["cohort"]
+        try:
+            check_key(c)
+        except ValueError:
+            return PlainTextResponse("no such cohort", status_code=404)
+        body = (f"<h1>Cohort {html.escape(c)}</h1><p><small><a href='{PREFIX}/'>all cohorts</a> · "
+                f"<a href='/'>Dagster UI</a></small></p>{cohort_tables(layout, c)}")
+        return HTMLResponse(_page(f"Cohort {c}", body))
+
+    async def report(request):
+        key = request.path_params["key"]
+        path = inside(layout.reports, f"{key}.html") if registered(key) else None
+        if path is None:
+            return PlainTextResponse(f"no report for {key!r}", status_code=404)
+        return FileResponse(path, media_type="text/html")
+
+    async def review(request):
+        key = request.path_params["key"]
+        path = inside(layout.review, f"{key}.mp4") if registered(key) else None
+        if path is None:
+            return PlainTextResponse(f"no review video for {key!r}", status_code=404)
+        return FileResponse(path, media_type="video/mp4")
+
+    return Starlette(routes=[
+        Route(f"{PREFIX}/", index), Route(PREFIX, index),
+        Route(f"{PREFIX}/cohort/{{cohort}}", cohort),
+        Route(f"{PREFIX}/report/{{key}}", report),
+        Route(f"{PREFIX}/review/{{key}}.mp4", review),
+    ])  # fmt: skip
+
+
+class WithResults:
+    """ASGI app: :data:`PREFIX` goes to the results page, everything else to the Dagster UI."""
+
+    def __init__(self, dagster_app, layout) -> None:
+        self.dagster = dagster_app
+        self.results = build_app(layout)
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
+        if scope["type"] == "http" and (path == PREFIX or path.startswith(PREFIX + "/")):
+            return await self.results(scope, receive, send)
+        return await self.dagster(scope, receive, send)
