@@ -103,6 +103,22 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
                       wait_until="networkidle")  # fmt: skip
             page.wait_for_timeout(2500)
             page.screenshot(path=str(shots / "ui_review_video_asset.png"), full_page=True)
+            # the results page, on the same guarded server: the row, its review video played over HTTP, its report
+            page.goto(f"http://127.0.0.1:{port}/results/cohort/browser", wait_until="networkidle")
+            found["results_row"] = page.locator(f"tr[id='{key}']").inner_text()
+            found["results_video_duration_s"] = page.evaluate(f"""() => new Promise((ok, fail) => {{
+                const v = document.querySelector("tr[id='{key}'] video");
+                if (!v) {{ fail('no video element'); return; }}
+                if (v.readyState >= 1) {{ ok(v.duration); return; }}
+                v.addEventListener('loadedmetadata', () => ok(v.duration));
+                v.addEventListener('error', () => fail('cannot play: ' + (v.error && v.error.code)));
+                v.load(); setTimeout(() => fail('no metadata after 20 s'), 20000);
+            }})""")
+            page.screenshot(path=str(shots / "results_page.png"), full_page=True)
+            page.locator(f"tr[id='{key}'] a", has_text="report").click()
+            page.wait_for_load_state("networkidle")
+            found["results_report_url"] = page.url
+            found["results_report_images"] = page.evaluate("() => document.images.length")
             page.goto(report.as_uri())
             found["report_images"] = page.evaluate("() => Array.from(document.images).map(i => [i.alt, i.naturalWidth])")
             page.screenshot(path=str(shots / "report.png"), full_page=True)

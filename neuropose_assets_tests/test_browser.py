@@ -20,3 +20,7 @@ def test_figures_show_and_the_review_video_plays(tmp_path, cam01):
     assert found["ui_images"] and all(w > 0 and done for _, w, _, done in found["ui_images"])
     assert len(found["report_images"]) >= 3 and all(w > 0 for _, w in found["report_images"])
     assert found["video_duration_s"] > 1.5  # 100 frames at 60 fps
+    # the results page on the UI's server: the video's row with its outcomes, the player plays, the report opens
+    assert found["results_row"].startswith(cam01.stem.lower())
+    assert found["results_video_duration_s"] > 1.5
+    assert "/results/report/" in found["results_report_url"] and found["results_report_images"] >= 3
