@@ -171,25 +171,31 @@ def make_spec(params: dict[str, Any], where: str) -> TaskSpec:
                              + (f" (got {e['input']!r})" if e.get("loc") else "") for e in err.errors())  # fmt: skip
         bad_task = any(tuple(e["loc"][:1]) == ("task",) for e in err.errors())
         task = params.get("task") if params.get("task") in TASKS else None
-        hint = f"Known tasks: {', '.join(TASKS)}." if bad_task or task is None else parameter_help(task)
+        named = {str(e["loc"][0]) for e in err.errors() if e.get("loc")}
+        if bad_task or task is None:
+            hint = f"Known tasks: {', '.join(TASKS)}."
+        elif named and named <= set(PARAMETERS):  # a known parameter with a bad value: what it takes
+            hint = "; ".join(f"{n} takes {PARAMETERS[n][0]}" for n in sorted(named)) + "."
+        else:  # an unknown or inapplicable parameter: what this task takes
+            hint = parameter_help(task)
         raise ProtocolError(f"{where}: {problems}. {hint}") from None
 
 
 #: what each task parameter takes (type, unit, range) and the tasks it applies to (``None``: all)
 PARAMETERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
-    "expected_repetitions": (f"integer 1–{MAX_REPETITIONS} (repetitions, or gait cycles per side)", None),
-    "walkway_m": (f"number, m, > 0 and ≤ {MAX_WALKWAY_M:g} (recorded)", None),
-    "camera_view": ("side | front | oblique (omit it: the view is measured)", None),
-    "height_m": ("number, m, 0.5–2.6 (scales the skeletal model)", None),
+    "expected_repetitions": (f"an integer 1–{MAX_REPETITIONS}", None),
+    "walkway_m": (f"a number in m, > 0 and ≤ {MAX_WALKWAY_M:g}", None),
+    "camera_view": ("side | front | oblique (omit: measured)", None),
+    "height_m": ("a number in m, 0.5–2.6", None),
     "side": ("left | right | both", ("arm_raise",)),
-    "segmentation": ("the signal and peak settings, e.g. segmentation.signal.column=knee_angle_l_deg", ("generic",)),
+    "segmentation": ("its signal and peak settings (e.g. segmentation.signal.column=knee_angle_l_deg)", ("generic",)),
 }
 
 
 def parameter_help(task: str) -> str:
     """``"Parameters of task 'gait': expected_repetitions (integer …), …"`` — what ``--param`` takes for ``task``."""
     items = [f"{name}: {what}" for name, (what, tasks) in PARAMETERS.items() if tasks is None or task in tasks]
-    return f"Parameters of task {task!r}: " + "; ".join(items) + "."
+    return f"Task {task!r} takes " + "; ".join(items) + "."
 
 
 def _matches(pattern: str, rel: str) -> bool:
