@@ -146,19 +146,20 @@ def build_app(layout):
                 f"<a href='/'>Dagster UI</a></small></p>{cohort_tables(layout, c)}")
         return HTMLResponse(_page(f"Cohort {c}", body))
 
-    async def report(request):
-        key = request.path_params["key"]
-        path = inside(layout.reports, f"{key}.html") if registered(key) else None
-        if path is None:
-            return PlainTextResponse(f"no report for {key!r}", status_code=404)
-        return FileResponse(path, media_type="text/html")
+    def served(folder: Path, suffix: str, media_type: str, what: str):
+        """A handler serving ``<folder>/<key><suffix>`` for a registered key, 404 otherwise."""
 
-    async def review(request):
-        key = request.path_params["key"]
-        path = inside(layout.review, f"{key}.mp4") if registered(key) else None
-        if path is None:
-            return PlainTextResponse(f"no review video for {key!r}", status_code=404)
-        return FileResponse(path, media_type="video/mp4")
+        async def handler(request):
+            key = request.path_params["key"]
+            path = inside(folder, f"{key}{suffix}") if registered(key) else None
+            if path is None:
+                return PlainTextResponse(f"no {what} for {key!r}", status_code=404)
+            return FileResponse(path, media_type=media_type)
+
+        return handler
+
+    report = served(layout.reports, ".html", "text/html", "report")
+    review = served(layout.review, ".mp4", "video/mp4", "review video")
 
     return Starlette(routes=[
         Route(f"{PREFIX}/", index), Route(PREFIX, index),

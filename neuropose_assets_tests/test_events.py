@@ -89,18 +89,22 @@ def test_arm_raise_one_side_only_and_repetitions_per_side():
     assert set(only_left.repetitions["side"]) == {"left"}
 
 
-def _tug(fps: float = FPS):
-    """Seated 1 s; rise 1.0–1.8 s; walk 1.8–5 s; turn 180° 5–6.5 s; walk back 6.5–9.5 s; turn 180° 9.5–11 s while
-    sitting down 10.5–11.5 s; seated until 12.5 s.  Steps: heel strikes every 0.55 s while walking."""
+def _tug(fps: float = FPS, knee_deg: float = 0.0, turn_s: float = 1.5):
+    """Seated 1 s; rise 1.0–1.8 s; walk 1.8–5 s; turn 180° from 5 s (``turn_s`` long); walk back; turn 180° from 9.5 s
+    while sitting down 10.5–11.5 s; seated until 12.5 s.  Steps: heel strikes every 0.55 s while walking, the swing
+    knee flexing by up to ``knee_deg`` (real walking: ~60°)."""
     t = np.arange(0, 12.5, 1 / fps)
     sit = 90 * (1 - S.smooth_step(t, 1.0, 1.8) + S.smooth_step(t, 10.5, 11.5))
-    yaw = 180 * (S.smooth_step(t, 5.0, 6.5) + S.smooth_step(t, 9.5, 11.0))
+    yaw = 180 * (S.smooth_step(t, 5.0, 5.0 + turn_s) + S.smooth_step(t, 9.5, 9.5 + turn_s))
     walking = (t > 1.9) & (t < 9.4)
     phase = 2 * np.pi * (t - 2.0) / 1.1
     local = []
     for k in range(len(t)):
-        sw = (250 * np.cos(phase[k]), 250 * np.cos(phase[k] + np.pi)) if walking[k] else (0.0, 0.0)
-        local.append(S.body(sit_deg=sit[k], swing=sw))
+        sw, kn = (0.0, 0.0), (0.0, 0.0)
+        if walking[k]:
+            sw = (250 * np.cos(phase[k]), 250 * np.cos(phase[k] + np.pi))
+            kn = tuple(knee_deg * max(0.0, np.sin(p)) ** 2 for p in (phase[k] + np.pi / 2, phase[k] - np.pi / 2))
+        local.append(S.body(sit_deg=sit[k], swing=sw, knee=kn))
     return S.features_from_bodies(np.array(local), fps, yaw_deg=yaw), t
 
 
@@ -219,19 +223,7 @@ def test_incomplete_repetitions_are_listed_but_not_counted():
 def test_tug_walking_with_bent_knees_is_not_a_sit():
     """Real walking bends the swing knee ~60°: the stand and sit events must come from the whole upright phase,
     not from a swing phase (the false ``sit_start`` while walking out)."""
-    t = np.arange(0, 12.5, 1 / FPS)
-    sit = 90 * (1 - S.smooth_step(t, 1.0, 1.8) + S.smooth_step(t, 10.5, 11.5))
-    yaw = 180 * (S.smooth_step(t, 5.0, 5.8) + S.smooth_step(t, 9.5, 10.5))
-    walking = (t > 1.9) & (t < 9.4)
-    phase = 2 * np.pi * (t - 2.0) / 1.1
-    local = []
-    for k in range(len(t)):
-        sw, kn = (0.0, 0.0), (0.0, 0.0)
-        if walking[k]:
-            sw = (250 * np.cos(phase[k]), 250 * np.cos(phase[k] + np.pi))
-            kn = tuple(60 * max(0.0, np.sin(p)) ** 2 for p in (phase[k] + np.pi / 2, phase[k] - np.pi / 2))
-        local.append(S.body(sit_deg=sit[k], swing=sw, knee=kn))
-    feats = S.features_from_bodies(np.array(local), FPS, yaw_deg=yaw)
+    feats, _ = _tug(knee_deg=60.0, turn_s=0.8)
     assert feats["knee_angle_l_deg"].max() > 50  # the swing knee really bends
     ev = analyse_task(feats, TaskSpec(task="tug")).events
     (standing,), (sit_start,) = _times(ev, "standing_reached"), _times(ev, "sit_start")

@@ -1,8 +1,6 @@
 """The results page: a cohort's table with the main outcomes and units, links to reports, review videos served with
 range requests, nothing outside the data root's report / review folders — and it sits behind the UI's guard."""
 
-from pathlib import Path
-
 import polars as pl
 import pytest
 
@@ -83,4 +81,3 @@ def test_the_results_page_is_behind_the_uis_guard(root):
     # a link followed from a notebook opens it (a top-level navigation)
     nav = {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
     assert asgi_get(app, "/results/cohort/pd", nav)["status"] == 200
-    assert Path(root.root).exists()

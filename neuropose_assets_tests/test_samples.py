@@ -43,6 +43,7 @@ def test_catalogue_has_fourteen_clips_with_pinned_hashes():
     credits = (REPO_SAMPLES / "clinical" / "CREDITS.md").read_text()
     assert all(Path(c.member).name in credits for c in CLINICAL_CLIPS)
     assert (REPO_SAMPLES / "clinical" / "LICENSE-Apache-2.0.txt").exists()
+    assert "CREDITS.md" in (REPO_SAMPLES / "README.md").read_text()
     assert {dict(c.task)["task"] for c in CLINICAL_CLIPS} == {"sit_to_stand", "squat", "gait", "arm_raise"}
 
 

@@ -487,7 +487,10 @@ def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
                 len(peaks["left"]) + len(peaks["right"]), "needs a complete raise of both arms")  # fmt: skip
 
 
-def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
+def tug_phases(events: pl.DataFrame) -> tuple[float | None, float | None, float | None, float | None,
+                                             list[tuple[float, float]]]:  # fmt: skip
+    """The TUG's phase times from its events, s: ``(seat_off, standing_reached, sit_start, seated, turns)`` (the
+    first of each; ``None`` when missing), ``turns`` = ``(start, end)`` of every turn ending after standing."""
     def one(name: str) -> float | None:
         x = _times(events, name)
         return float(x[0]) if len(x) else None
@@ -495,6 +498,11 @@ def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
     seat_off, standing, sit, seated = one("seat_off"), one("standing_reached"), one("sit_start"), one("seated")
     starts, ends = _times(events, "turn_start"), _times(events, "turn_end")
     turns = [(a, b) for a, b in zip(starts, ends, strict=False) if standing is None or b > standing]
+    return seat_off, standing, sit, seated, turns
+
+
+def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
+    seat_off, standing, sit, seated, turns = tug_phases(events)
     t1 = turns[0] if turns else None
     t2 = turns[-1] if len(turns) >= 2 else None
 
@@ -522,13 +530,7 @@ def tug_phase_problems(events: pl.DataFrame) -> list[str]:
     """Why the TUG's phases look wrong (empty when they do not): no turn, a turn longer than both walks, the sit
     starting before the second turn, steps missing, phases out of order.  Each is a reason to look at the video
     before trusting the phase times (the ``tug_phases_plausible`` check)."""
-    def one(name: str) -> float | None:
-        x = _times(events, name)
-        return float(x[0]) if len(x) else None
-
-    seat_off, standing, sit, seated = one("seat_off"), one("standing_reached"), one("sit_start"), one("seated")
-    starts, ends = _times(events, "turn_start"), _times(events, "turn_end")
-    turns = [(a, b) for a, b in zip(starts, ends, strict=False) if standing is None or b > standing]
+    seat_off, standing, sit, seated, turns = tug_phases(events)
     out = []
     if seat_off is None or seated is None:
         out.append("the stand or the final sit was not found")
