@@ -11,7 +11,7 @@ Routes:
 
 * ``/results/`` — the cohorts, each with its table;
 * ``/results/cohort/{cohort}`` — one cohort's table (sortable by any column);
-* ``/results/report/{key}`` — the video's self-contained HTML report;
+* ``/results/report/{key}`` — the video's self-contained HTML report, ``/results/report/{key}.pdf`` its PDF;
 * ``/results/review/{key}.mp4`` — its review video.
 """
 
@@ -96,6 +96,8 @@ def cohort_tables(layout, cohort: str) -> str:
                                 if f) if flags else "<span class='ok'>ok</span>"  # fmt: skip
             report = (f"<a href='{report_url(key)}'>report</a>" if (layout.reports / f"{key}.html").exists()
                       else "<small>no report yet</small>")  # fmt: skip
+            if (layout.reports / f"{key}.pdf").exists():
+                report += f" · <a href='{report_url(key)}.pdf'>PDF</a>"
             video = (f"<video controls preload='metadata' src='{review_url(key)}'></video>"
                      if (layout.review / f"{key}.mp4").exists() else "<small>no review video</small>")  # fmt: skip
             rows.append(f"<tr id='{html.escape(key)}'><td>{html.escape(key)}</td>{cells}<td>{flag_html}</td>"
@@ -159,11 +161,13 @@ def build_app(layout):
         return handler
 
     report = served(layout.reports, ".html", "text/html", "report")
+    pdf = served(layout.reports, ".pdf", "application/pdf", "PDF report")
     review = served(layout.review, ".mp4", "video/mp4", "review video")
 
     return Starlette(routes=[
         Route(f"{PREFIX}/", index), Route(PREFIX, index),
         Route(f"{PREFIX}/cohort/{{cohort}}", cohort),
+        Route(f"{PREFIX}/report/{{key}}.pdf", pdf),  # before the HTML route, whose {key} would take "x.pdf"
         Route(f"{PREFIX}/report/{{key}}", report),
         Route(f"{PREFIX}/review/{{key}}.mp4", review),
     ])  # fmt: skip

@@ -151,8 +151,14 @@ def test_review_video_and_report_of_a_real_clip(reviewed, world):
     assert "data:image/png;base64," in mats["report"]["plot_angles"].value
     html = (layout.reports / "cam01.html").read_text()
     raw = pl.read_parquet(layout.asset_file("raw_video", "cam01")).row(0, named=True)
-    for needle in ("cadence_steps_min", "Quality flags", "blazepose_ghum_3d", raw["sha256"], "data:image/png"):
+    for needle in ("cadence_steps_min", "Quality flags", "blazepose_ghum_3d", raw["sha256"], "data:image/png",
+                   "<h2>Events</h2>", 'href="cam01.pdf"'):
         assert needle in html, needle
+    events = pl.read_parquet(layout.asset_file("events", "cam01"))
+    for e in events.iter_rows(named=True):  # the event table lists every event with its time
+        assert f"<td>{e['time_s']:.2f}</td><td>{e['frame']}</td>" in html
+    pdf = (layout.reports / "cam01.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 3
 
 
 def test_report_command_writes_where_asked(reviewed, world, tmp_path):

@@ -51,20 +51,70 @@ def test_the_review_video_is_h264_with_the_subject_and_events_drawn(tmp_path):
     assert contact_sheet([]) is None and event_label("seat_off", None) == "seat-off"
 
 
-def test_plots_have_titles_and_units_and_embed_as_markdown():
+def test_figures_are_readable_wide_large_type_and_no_label_on_another():
+    """Every figure ≥ 900 px wide, no text under 9 pt, no two texts overlapping — also with many events close
+    together (a fast sit-to-stand: five event kinds per repetition) and on the per-task cohort charts."""
     from neuropose_assets.core import plots
     from neuropose_assets.core.events import analyse_task
     from neuropose_assets.core.tasks import TaskSpec
     from neuropose_assets_tests import synthetic as S
 
+    cases = []
     feats, _ = S.walk(fps=60.0)
-    spec = TaskSpec(task="gait")
-    res = analyse_task(feats, spec)
-    for png in (plots.signal_plot(feats, res.events, res.repetitions, spec), plots.angles_plot(feats, spec),
-                plots.gait_cycle_plot(feats, res.repetitions)):  # fmt: skip
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(png) < 150_000  # small enough for the event log
+    res = analyse_task(feats, TaskSpec(task="gait"))
+    assert res.events.height >= 8
+    cases += [plots.signal_plot(feats, res.events, res.repetitions, TaskSpec(task="gait")),
+              plots.angles_plot(feats, TaskSpec(task="gait")), plots.gait_cycle_plot(feats, res.repetitions)]
+    sts, _ = S.sit_to_stand(reps=5)
+    spec = TaskSpec(task="sit_to_stand")
+    res_sts = analyse_task(sts, spec)
+    assert res_sts.events.height >= 15
+    cases.append(plots.signal_plot(sts, res_sts.events, res_sts.repetitions, spec))
+    table = pl.DataFrame({"partition": [f"patient_{i:03d}_visit_2" for i in range(12)], "task": ["gait"] * 6 + [
+        "sit_to_stand"] * 6, "cadence_steps_min": [101.5 + i for i in range(6)] + [None] * 6, "five_sts_time_s": [
+        None] * 6 + [9.5, 12.25, None, 30.0, 11.0, 8.0], "repetitions": [None] * 6 + [5, 5, 3, 5, 5, 5]})
+    charts = plots.cohort_charts(table)
+    assert set(charts) == {"gait", "sit_to_stand"}
+    cases += list(charts.values())
+    for fig in cases:
+        assert fig.get_size_inches()[0] * plots.DPI >= plots.MIN_WIDTH_PX
+        assert plots.smallest_font_pt(fig) >= plots.MIN_FONT_PT
+        assert plots.overlapping_texts(fig) == [], fig.texts
+        png = plots.png(fig)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(png) < 250_000  # small enough for the event log
     assert plots.md_image(b"x", "alt").startswith("![alt](data:image/png;base64,")
     assert plots.gait_cycle_plot(feats, res.repetitions.clear()) is None
+
+
+def test_the_overlap_check_catches_overlapping_labels():
+    from neuropose_assets.core import plots
+
+    fig, ax = plots._figure(3.0)
+    ax.text(0.5, 0.5, "HS L")
+    ax.text(0.505, 0.5, "TO L")
+    assert plots.overlapping_texts(fig)
+    plots.close(fig)
+
+
+def test_review_labels_one_per_side_and_the_subject_label_clear_of_them(monkeypatch):
+    from neuropose_assets.core import render
+    from neuropose_assets.core.render import EVENT_HOLD_S, active_events
+
+    ev = [("toe_off", "left", 10, 0.40), ("heel_strike", "left", 15, 0.60), ("toe_off", "right", 16, 0.64)]
+    assert active_events(ev, 12, 0.48) == {"left": "TO L"}
+    assert active_events(ev, 16, 0.64) == {"left": "HS L", "right": "TO R"}  # never TO L and HS L at once
+    assert active_events(ev, 40, 0.64 + EVENT_HOLD_S + 0.01) == {}
+    drawn = []
+    monkeypatch.setattr(render, "_text", lambda img, text, org, size, colour=None: drawn.append(
+        render._text_box(text, org, size)))  # fmt: skip
+    uv = np.full((len(render.CLINICAL_JOINTS), 2), np.nan)
+    uv[render._CI["head"]] = (20, 30)  # the head in the top-left corner, where the time and events are written
+    render.annotate(np.zeros((480, 640, 3), np.uint8), [(3, True, uv)], 1.0, 0.6,
+                    {"left": "HS L", "right": "TO R", None: "seat-off"})  # fmt: skip
+    assert len(drawn) == 5
+    for i, a in enumerate(drawn):
+        for b in drawn[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
 def test_review_frames_are_the_pose_models_frames_also_for_rotated_phone_video(tmp_path):

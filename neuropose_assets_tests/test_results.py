@@ -28,6 +28,7 @@ def root(tmp_path) -> Layout:
         write_table(df, layout.asset_file(name, "p01-sts"), {})
     layout.reports.mkdir(parents=True, exist_ok=True)
     (layout.reports / "p01-sts.html").write_text("<html>report of p01-sts</html>")
+    (layout.reports / "p01-sts.pdf").write_bytes(b"%PDF-1.4 report of p01-sts")
     layout.review.mkdir(parents=True, exist_ok=True)
     (layout.review / "p01-sts.mp4").write_bytes(bytes(range(256)) * 40)
     (layout.root / "secret.txt").write_text("not for the browser")
@@ -47,6 +48,9 @@ def test_the_cohort_table_shows_the_main_outcomes_with_units_and_links(root):
     assert "p01-sts" in asgi_get(app, "/results/")["body"].decode()  # the index lists every cohort
     report = asgi_get(app, report_url("p01-sts"))
     assert report["status"] == 200 and b"report of p01-sts" in report["body"]
+    assert f"href='{report_url('p01-sts')}.pdf'" in text
+    pdf = asgi_get(app, report_url("p01-sts") + ".pdf")
+    assert pdf["status"] == 200 and pdf["body"].startswith(b"%PDF") and pdf["headers"]["content-type"] == "application/pdf"
     video = asgi_get(app, review_url("p01-sts"), {"Range": "bytes=10-19"})  # seeking needs range requests
     assert video["status"] == 206 and video["body"] == bytes(range(10, 20))
     assert video["headers"]["content-type"] == "video/mp4"
@@ -54,7 +58,7 @@ def test_the_cohort_table_shows_the_main_outcomes_with_units_and_links(root):
 
 @pytest.mark.parametrize("url", [
     "/results/report/..%2Fsecret.txt", "/results/report/../secret", "/results/review/..%2F..%2Fsecret.txt.mp4",
-    "/results/report/%2e%2e", "/results/report/unknown-key", "/results/cohort/..%2F..", "/results/review/p01-sts",
+    "/results/report/%2e%2e", "/results/report/unknown-key", "/results/report/..%2Fsecret.txt.pdf", "/results/cohort/..%2F..", "/results/review/p01-sts",
 ])  # fmt: skip
 def test_nothing_outside_the_reports_and_review_videos_is_served(root, url):
     from neuropose_assets.results import build_app

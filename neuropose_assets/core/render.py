@@ -5,7 +5,8 @@ Drawing is OpenCV; the video is H.264 (libx264, ``yuv420p``, ``+faststart``) wri
 Frames are decoded, scaled and made upright by FFmpeg (:func:`decode_scaled`) — the frames the pose model saw, in the
 same order — so the 2D joints (px) of the ``poses`` table land where they belong.  The subject is drawn in colour (left side blue, right
 side red, midline white) with its track id; every other tracked person thin and grey.  Each event is shown as a label
-(``HS L`` = left heel strike) for :data:`EVENT_HOLD_S` after it happens.  The output is written atomically.
+(``HS L`` = left heel strike) for :data:`EVENT_HOLD_S` after it happens, or until the same side's next event; each
+side has its own row, so labels never overlap.  The output is written atomically.
 """
 
 from __future__ import annotations
@@ -84,18 +85,55 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], size: float, colour=
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, colour, max(1, int(1.5 * size)), cv2.LINE_AA)
 
 
-def annotate(img: np.ndarray, persons, scale: float, time_s: float, labels: list[str]) -> None:
-    """Draw the persons, the frame time, the subject's track id and the active event labels onto ``img``."""
+def _text_box(text: str, org: tuple[int, int], size: float) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)`` px that :func:`_text` covers (outline included)."""
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, max(2, int(4 * size)))
+    return org[0], org[1] - h, org[0] + w, org[1] + base
+
+
+#: the row of the picture's top-left block each side's event label is written in (below the time)
+EVENT_ROWS = {"left": 1, "right": 2, None: 3}
+#: the colour of an event label per side (RGB): the skeleton's side colours, lightened to read on any background
+EVENT_TEXT = {"left": (120, 190, 255), "right": (255, 120, 120), None: (255, 230, 80)}
+
+
+def active_events(events: list[tuple[str, str | None, int, float]], frame: int, time_s: float) -> dict:
+    """Per side (``left``, ``right``, ``None``), the label of that side's latest event at or before ``frame`` if it
+    happened less than :data:`EVENT_HOLD_S` before ``time_s``: at most one label per side, so that a toe-off and the
+    same foot's next heel strike never show at once.  ``events``: ``(event, side, frame, time_s)`` by frame."""
+    latest: dict = {}
+    for event, side, f, t in events:
+        if f <= frame:
+            latest[side] = (event, t)
+    return {side: event_label(e, side) for side, (e, t) in latest.items() if time_s - t < EVENT_HOLD_S}
+
+
+def annotate(img: np.ndarray, persons, scale: float, time_s: float, labels: dict) -> None:
+    """Draw the persons, the frame time, the subject's track id and the active event labels (:func:`active_events`:
+    side → label) onto ``img``.  Time and events are a block at the top left, one fixed row per side
+    (:data:`EVENT_ROWS`); the subject's label is moved below that block where it would cross it, so no two labels
+    overlap."""
+    size = max(0.7, img.shape[1] / 900)
+    rows = [(0, f"t = {time_s:6.2f} s", (255, 255, 255))] + [
+        (EVENT_ROWS[side], label, EVENT_TEXT[side]) for side, label in labels.items()]  # fmt: skip
+    block = (0, 0, 0, 0)
+    for row, text, colour in rows:
+        org = (10, int((30 + 38 * row) * size) + 5)
+        _text(img, text, org, size, colour)
+        x0, y0, x1, y1 = _text_box(text, org, size)
+        block = (0, 0, max(block[2], x1), max(block[3], y1))
+    block = (0, 0, max(block[2], _text_box("standing R", (10, 0), size)[2]), int((30 + 38 * 3) * size) + 5 + 8)
     for track, subject, uv in sorted(persons, key=lambda p: p[1]):  # the subject last, on top
         draw_person(img, uv, scale, subject)
         if subject:
             head = uv[_CI["head"]] * scale
             if np.isfinite(head).all():
-                _text(img, f"subject #{track}", (int(head[0]) + 8, max(14, int(head[1]) - 10)), img.shape[1] / 1400)
-    size = img.shape[1] / 900
-    _text(img, f"t = {time_s:6.2f} s", (10, int(30 * size) + 5), size)
-    for k, label in enumerate(labels):
-        _text(img, label, (10, int((30 + 32 * (k + 1)) * size) + 5), size, (255, 230, 80))
+                small = img.shape[1] / 1400
+                org = (int(head[0]) + 8, max(14, int(head[1]) - 10))
+                x0, y0, x1, y1 = _text_box(f"subject #{track}", org, small)
+                if x0 < block[2] and y0 < block[3]:  # would cross the time / event block
+                    org = (org[0], block[3] + (y1 - y0))
+                _text(img, f"subject #{track}", org, small)
 
 
 @dataclass
@@ -116,7 +154,7 @@ class RenderResult:
 
 def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataFrame, out: str | Path, *,
                         skeleton: Skeleton, max_side_px: int = 960, crf: int = 23,
-                        key_frame_px: int = 240, max_key_frames: int = 24) -> RenderResult:  # fmt: skip
+                        key_frame_px: int = 480, max_key_frames: int = 24) -> RenderResult:  # fmt: skip
     """Write the review video of ``video`` to ``out`` (MP4, H.264) and collect the key frames of the events.
 
     Args:
@@ -124,7 +162,7 @@ def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataF
         skeleton: the native skeleton of ``poses``.
         max_side_px: the longer side of the review video, px (downscaled, never upscaled; even dimensions).
         crf: x264 constant rate factor (lower = better quality, larger file).
-        key_frame_px: height of each contact-sheet frame, px; max_key_frames: at most this many events pictured.
+        key_frame_px: the longer side of each contact-sheet frame, px; max_key_frames: at most this many events pictured.
     Raises:
         VideoError: the video cannot be decoded.
     """
@@ -146,11 +184,10 @@ def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataF
         stream.options = {"crf": str(crf), "preset": "veryfast"}
         for index, img in enumerate(decode_scaled(video, w, h, probe.rotation_deg)):
             t = float(times.get(index, index / probe.fps))
-            labels = [event_label(e, s) for e, s, f, te in ev if f <= index and t - te < EVENT_HOLD_S]
-            annotate(img, persons.get(index, []), w / probe.width_px, t, labels)
+            annotate(img, persons.get(index, []), w / probe.width_px, t, active_events(ev, index, t))
             if index in wanted:
-                k = key_frame_px / h
-                result.key_frames.append((wanted[index], t, cv2.resize(img, (int(w * k), key_frame_px),
+                k = min(1.0, key_frame_px / max(w, h))
+                result.key_frames.append((wanted[index], t, cv2.resize(img, (int(w * k), int(h * k)),
                                                                        interpolation=cv2.INTER_AREA)))  # fmt: skip
             yuv = cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420)  # faster than letting FFmpeg convert
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
@@ -211,23 +248,24 @@ def decode_scaled(video: str | Path, width: int, height: int, rotation_deg: int,
                 thread.join(timeout=0.05)
 
 
-def contact_sheet(key_frames: list[tuple[str, float, np.ndarray]], columns: int = 6) -> np.ndarray | None:
-    """One image (RGB) of the key frames in a grid, each captioned with its event and time; ``None`` if there are
-    none."""
+def contact_sheet(key_frames: list[tuple[str, float, np.ndarray]], width_px: int = 1500) -> np.ndarray | None:
+    """One image (RGB) of the key frames in a grid at most ``width_px`` wide (as many columns as fit), each captioned
+    above with its event and time; ``None`` if there are none."""
     if not key_frames:
         return None
     h = max(img.shape[0] for _, _, img in key_frames)
-    w = max(img.shape[1] for _, _, img in key_frames) + 4  # a white gap between frames
-    cap = 40  # two caption lines: the event, its time
+    w = max(img.shape[1] for _, _, img in key_frames) + 6  # a white gap between frames
+    columns = max(1, min(len(key_frames), width_px // w))
+    size = 0.7
+    cap = 56  # two caption lines: the event, its time
     rows = (len(key_frames) + columns - 1) // columns
-    sheet = np.full((rows * (h + cap), min(columns, len(key_frames)) * w, 3), 255, np.uint8)
-    size = min(0.5, (w - 8) / 160)
+    sheet = np.full((rows * (h + cap), columns * w, 3), 255, np.uint8)
     for k, (label, t, img) in enumerate(key_frames):
         r, c = divmod(k, columns)
         y, x = r * (h + cap), c * w
         sheet[y + cap : y + cap + img.shape[0], x : x + img.shape[1]] = img
         for line, text in enumerate((label, f"{t:.2f} s")):
-            cv2.putText(sheet, text, (x + 3, y + 16 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 1,
+            cv2.putText(sheet, text, (x + 4, y + 22 + 25 * line), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 2,
                         cv2.LINE_AA)  # fmt: skip
     return sheet
 

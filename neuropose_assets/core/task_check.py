@@ -1,4 +1,4 @@
-"""The declared task checked against the movement: what the video shows, inferred from the motion itself.
+r"""The declared task checked against the movement: what the video shows, inferred from the motion itself.
 
 A wrong declaration gives confident wrong numbers (a walk analysed as sit-to-stand finds no repetition, a
 sit-to-stand analysed as squats counts "squats").  :func:`motion_evidence` looks for the signature of each task in

@@ -61,12 +61,15 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
     if missing:
         context.log.warning(f"cohort {cohort}: no outcomes yet for {missing} (failed or not processed)")
     prov = {"stage": "cohort_outcomes", "cohort": cohort, "configs": {}, "versions": versions()}
-    from neuropose_assets.core.plots import cohort_chart, md_image
+    from neuropose_assets.core.plots import cohort_charts, md_image
+
+    charts = "\n\n".join(f"**{task}**\n\n{md_image(fig, f'{task}: main outcomes per video')}"
+                           for task, fig in cohort_charts(df).items())  # fmt: skip
 
     return dg.Output(
         ProvenancedTable(df, prov),
         metadata={
-            "chart": dg.MetadataValue.md(md_image(cohort_chart(df), "cohort outcomes per video") or "no outcomes yet"),
+            "chart": dg.MetadataValue.md(charts or "no outcomes yet"),
             "videos": df.height,
             "tasks": dg.MetadataValue.json({t: n for t, n in df.group_by("task").len().iter_rows()}),
             "missing_members": ", ".join(missing) or "none",

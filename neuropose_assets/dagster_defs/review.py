@@ -27,7 +27,7 @@ REVIEW = "review"
     group_name=REVIEW,
     kinds={"video", "parquet"},
     pool="render",
-    code_version="1",
+    code_version="2",
     deps=["outcomes"],  # rendered once the outcomes exist: never on the path to them
     description="Review video: the recording with the subject's skeleton (others dimmed), its track id, the frame "
     "time and the task's events (e.g. 'HS L') drawn; H.264 MP4 that a browser plays, and a key-frame contact sheet.",
@@ -62,7 +62,7 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
         from neuropose_assets.core.plots import md_image
 
         atomic_write_bytes(sheet_path, jpeg_bytes(sheet))
-        meta["key_frames"] = dg.MetadataValue.md(md_image(jpeg_bytes(sheet, 720, 70), "one frame per event", "jpeg"))
+        meta["key_frames"] = dg.MetadataValue.md(md_image(jpeg_bytes(sheet, 1000, 70), "one frame per event", "jpeg"))
     elif sheet_path.exists():
         sheet_path.unlink()
     df = pl.DataFrame({"video_path": [str(out)], "contact_sheet_path": [str(sheet_path) if sheet is not None else None],
@@ -87,10 +87,10 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
     partitions_def=videos,
     group_name=REVIEW,
     kinds={"html"},
-    code_version="1",
+    code_version="2",
     deps=["task", "features", "events", "repetitions", "outcomes", "repetition_dtw", "review_video"],
-    description="Per-video report (self-contained HTML): task, outcomes with units and definitions, figures, quality "
-    "flags and provenance. Its figures are shown inline here.",
+    description="Per-video report (self-contained HTML, and the same as a PDF): task, outcomes with units and "
+    "definitions, event times, figures, quality flags and provenance. Its figures are shown inline here.",
 )
 def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from neuropose_assets.core.plots import md_image
@@ -109,6 +109,7 @@ def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Ma
     return dg.MaterializeResult(
         metadata={
             "open_report": dg.MetadataValue.url(report_url(key)),  # served by the results page
+            "open_pdf": dg.MetadataValue.url(report_url(key) + ".pdf"),
             "results_page": dg.MetadataValue.url(results_link(storage, key)),
             "report": dg.MetadataValue.path(str(path)),
             **figures,
