@@ -103,9 +103,24 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
                       wait_until="networkidle")  # fmt: skip
             page.wait_for_timeout(2500)
             page.screenshot(path=str(shots / "ui_review_video_asset.png"), full_page=True)
+            # from the UI's home to the video's outcomes: the Results link on every UI page, then the row
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(shots / "ui_home.png"))
+            clicks = 0
+            page.locator("#neuropose-results-link").click()
+            clicks += 1
+            page.wait_for_load_state("networkidle")
+            found["home_to_outcomes_clicks"] = clicks
+            found["home_to_outcomes_url"] = page.url
+            found["home_to_outcomes_header"] = page.locator(f"tr[id='{key}']").locator(
+                "xpath=ancestor::table").locator("thead").inner_text()  # fmt: skip
             # the results page, on the same guarded server: the row, its review video played over HTTP, its report
             page.goto(f"http://127.0.0.1:{port}/results/cohort/browser", wait_until="networkidle")
             found["results_row"] = page.locator(f"tr[id='{key}']").inner_text()
+            pdf_href = page.locator(f"tr[id='{key}'] a", has_text="PDF").get_attribute("href")
+            pdf = page.request.get(f"http://127.0.0.1:{port}{pdf_href}")
+            found["results_pdf"] = [pdf_href, pdf.status, pdf.headers.get("content-type"), pdf.body()[:5].decode()]
             found["results_video_duration_s"] = page.evaluate(f"""() => new Promise((ok, fail) => {{
                 const v = document.querySelector("tr[id='{key}'] video");
                 if (!v) {{ fail('no video element'); return; }}
@@ -119,6 +134,7 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
             page.wait_for_load_state("networkidle")
             found["results_report_url"] = page.url
             found["results_report_images"] = page.evaluate("() => document.images.length")
+            page.screenshot(path=str(shots / "results_report.png"), full_page=True)
             page.goto(report.as_uri())
             found["report_images"] = page.evaluate("() => Array.from(document.images).map(i => [i.alt, i.naturalWidth])")
             page.screenshot(path=str(shots / "report.png"), full_page=True)

@@ -173,8 +173,19 @@ def build_app(layout):
     ])  # fmt: skip
 
 
+#: the link to the results page added to every page of the Dagster UI (bottom right, over the UI): Dagster's open
+#: source UI has no setting for a custom link on its home page.  Inline styles are allowed by the UI's Content Security
+#: Policy (``style-src 'unsafe-inline'``); no script is added.
+UI_LINK = (f'<a id="neuropose-results-link" href="{PREFIX}/" title="Outcomes per cohort: tables, reports, review '
+           'videos" style="position:fixed;right:18px;bottom:18px;z-index:2147483647;background:#4f43dd;color:#fff;'
+           'padding:9px 16px;border-radius:20px;font:600 14px system-ui,sans-serif;text-decoration:none;'
+           'box-shadow:0 2px 8px rgba(0,0,0,.35)">Results</a>')
+
+
 class WithResults:
-    """ASGI app: :data:`PREFIX` goes to the results page, everything else to the Dagster UI."""
+    """ASGI app: :data:`PREFIX` goes to the results page, everything else to the Dagster UI, whose HTML pages (the
+    single-page app's ``index.html``) get :data:`UI_LINK` before ``</body>`` — one click from the UI's home to the
+    results."""
 
     def __init__(self, dagster_app, layout) -> None:
         self.dagster = dagster_app
@@ -184,4 +195,35 @@ class WithResults:
         path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
         if scope["type"] == "http" and (path == PREFIX or path.startswith(PREFIX + "/")):
             return await self.results(scope, receive, send)
-        return await self.dagster(scope, receive, send)
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            return await self.dagster(scope, receive, send)
+        return await self.dagster(scope, receive, _with_link(send))
+
+
+def _with_link(send):
+    """An ASGI ``send`` that adds :data:`UI_LINK` to an HTML response (buffered: the UI's index page is ~3 kB) and
+    passes every other response through untouched."""
+    state: dict = {"start": None, "html": False, "body": b""}
+
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start":
+            headers = dict(message.get("headers", []))
+            state["html"] = headers.get(b"content-type", b"").startswith(b"text/html")
+            if not state["html"]:
+                return await send(message)
+            state["start"] = message
+            return None
+        if message["type"] != "http.response.body" or not state["html"]:
+            return await send(message)
+        state["body"] += message.get("body", b"")
+        if message.get("more_body", False):
+            return None
+        body = state["body"]
+        if b"</body>" in body:
+            body = body.replace(b"</body>", UI_LINK.encode() + b"</body>", 1)
+        start = state["start"]
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return wrapped

@@ -24,3 +24,8 @@ def test_figures_show_and_the_review_video_plays(tmp_path, cam01):
     assert found["results_row"].startswith(cam01.stem.lower())
     assert found["results_video_duration_s"] > 1.5
     assert "/results/report/" in found["results_report_url"] and found["results_report_images"] >= 3
+    # one click from the UI's home to the row with the video's outcomes and their units; the PDF is served
+    assert found["home_to_outcomes_clicks"] <= 2 and found["home_to_outcomes_url"].endswith("/results/")
+    assert "[steps/min]" in found["home_to_outcomes_header"]
+    assert found["results_pdf"][1:] == [200, "application/pdf", "%PDF-"]
+    assert all(w >= 900 for alt, w in found["report_images"] if alt != "key_frames")  # readable figures

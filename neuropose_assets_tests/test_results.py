@@ -85,3 +85,37 @@ def test_the_results_page_is_behind_the_uis_guard(root):
     # a link followed from a notebook opens it (a top-level navigation)
     nav = {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
     assert asgi_get(app, "/results/cohort/pd", nav)["status"] == 200
+
+
+def test_every_ui_page_links_to_the_results_and_nothing_else_changes(root):
+    """The Dagster UI's HTML (its index page, served for every UI route) gets the Results link; JSON, scripts and
+    the results page itself pass untouched, with a correct Content-Length."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Route
+
+    from neuropose_assets.results import UI_LINK, WithResults
+
+    index = "<!DOCTYPE html><html><head></head><body><div id='root'></div></body></html>"
+
+    async def html_page(request):
+        return HTMLResponse(index, headers={"Content-Security-Policy": "style-src 'unsafe-inline'"})
+
+    async def graphql(request):
+        return JSONResponse({"data": {"x": "</body>"}})
+
+    async def script(request):
+        return Response("console.log('</body>')", media_type="application/javascript")
+
+    ui = Starlette(routes=[Route("/", html_page), Route("/assets/{rest:path}", html_page), Route("/graphql", graphql),
+                           Route("/static/app.js", script)])  # fmt: skip
+    app = WithResults(ui, root)
+    for url in ("/", "/assets/outcomes?partition=p01-sts"):
+        page = asgi_get(app, url)
+        assert page["status"] == 200 and page["body"].decode().endswith(UI_LINK + "</body></html>")
+        assert int(page["headers"]["content-length"]) == len(page["body"])
+        assert page["headers"]["content-security-policy"] == "style-src 'unsafe-inline'"
+    assert 'href="/results/"' in UI_LINK and "<script" not in UI_LINK
+    assert asgi_get(app, "/graphql")["body"] == b'{"data":{"x":"</body>"}}'
+    assert asgi_get(app, "/static/app.js")["body"] == b"console.log('</body>')"
+    assert "neuropose-results-link" not in asgi_get(app, "/results/")["body"].decode()
