@@ -4,8 +4,8 @@ Computed from the ``events`` and ``repetitions`` tables (:mod:`.events`) and, fo
 parameters, the ``features`` table.  The result is a long table (:data:`OUTCOME_SCHEMA`), one row per measure; a
 measure that cannot be computed honestly (too few cycles, no metric scale, an event missing) has ``value`` null and
 a ``null_reason`` — never 0 and never a guess.  Measure names carry their unit (``_s``, ``_pct``, ``_m``, ``_m_s``,
-``_deg``, ``_steps_min``; counts have none).  :data:`CATALOGUE` holds every definition; the README's outcome table is
-generated from it (:func:`catalogue_markdown`).
+``_deg``, ``_steps_min``; counts have none).  :data:`CATALOGUE` holds every definition; ``docs/outcomes.md`` is
+generated from it (:func:`neuropose_assets.docs.outcomes_md`).
 
 **Metric scale for spatial gait parameters** (gait speed, stride and step length):
 
@@ -50,7 +50,7 @@ ZENI = "events: Zeni, Richards & Higginson, Gait Posture 27:710 (2008)"
 SPATIOTEMPORAL = ("Hollman et al., Gait Posture 34:111 (2011); computed as in OpenCap's gait_analysis.py (Uhlrich et "
                   "al., PLoS Comput Biol 19:e1011462, 2023)")  # fmt: skip
 STS = "Duncan, Leddy & Earhart, Arch Phys Med Rehabil 92:1431 (2011); phases by pelvis excursion (this project)"
-TUG = "Podsiadlo & Richardson, J Am Geriatr Soc 39:142 (1991); phases: this project (see README)"
+TUG = "Podsiadlo & Richardson, J Am Geriatr Soc 39:142 (1991); phases: this project (docs/user-guide.md)"
 OWN = "this project (neuropose_assets.core.outcomes)"
 ONSET = ("movement onset = first seat-off (pelvis 10 % up): a video has no 'Go', so the reaction time and the trunk "
          "lean before seat-off are not included")  # fmt: skip
@@ -606,13 +606,3 @@ def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataF
 def wide(outcomes: pl.DataFrame) -> dict[str, float | None]:
     """``{measure: value}`` of an outcome table, in table order (one row of the cohort table)."""
     return dict(zip(outcomes["measure"].to_list(), outcomes["value"].to_list(), strict=True))
-
-
-def catalogue_markdown() -> str:
-    """The outcome catalogue as a Markdown table (task, measure, unit, definition, source) for the README."""
-    lines = ["| task | measure | unit | definition | source |", "|---|---|---|---|---|"]
-    for d in CATALOGUE.values():
-        name = d.name.replace("{side}", "left_/right_")
-        lines.append(f"| {', '.join(d.tasks)} | `{name}` | {d.unit} | {d.definition} | {d.source} |")
-    return "\n".join(lines)
-
