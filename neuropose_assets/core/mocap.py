@@ -518,7 +518,7 @@ def import_markers(path: str | Path, name: str | None = None, *, mapping: Marker
             f"{name}: the markers define no {', '.join(missing)} (best marker set: {chosen.name}). Markers in the "
             f"file: {shown}. Hips (or pelvis markers: ASIS and PSIS / sacrum), heels and toes of both sides are "
             f"needed; if your lab names them differently, put a {MAPPING_FILE} in the cohort's intake folder "
-            "(see the README, 'Marker-based motion capture')."
+            "(see docs/user-guide.md, 'Marker-based motion capture')."
         )
     transform = lab_to_camera(clinical, name)
     events = list(data.events)

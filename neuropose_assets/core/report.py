@@ -21,8 +21,6 @@ from neuropose_assets.core.storage import Layout
 from neuropose_assets.core.tables import read_provenance
 from neuropose_assets.core.tasks import TaskSpec
 
-#: resolution of the figures in the PDF (printed at A4 width: about 240 dpi)
-PDF_DPI = 220
 TABLES = ("task", "features", "events", "repetitions", "outcomes", "repetition_dtw", "poses")
 
 
@@ -184,10 +182,14 @@ def _pdf(partition, spec, task_row, prov, outcomes, flags, events, figures, capt
         for page in plots.text_pages(f"{partition} — {spec.task}", blocks):
             pdf.savefig(page)
             plots.close(page)
-        for name, fig in figures.items():  # each on an A4 page of its own, at print resolution, captioned
-            page = plots.image_page(plots.png(fig, dpi=PDF_DPI, close=False), captions.get(name, name))
-            pdf.savefig(page)
-            plots.close(page)
+        for name, fig in figures.items():  # each on a page of its own, vector graphics, captioned above
+            fig.canvas.draw()
+            fig.set_layout_engine("none")  # freeze the layout: the caption must not move anything
+            above = fig.get_tightbbox().y1 / fig.get_size_inches()[1] + 0.03  # (legends sit below: they follow
+            caption = fig.text(0.01, above, "\n".join(textwrap.wrap(captions.get(name, name), 130)),  # the page edge)
+                               va="bottom", fontsize=plots.MIN_FONT_PT + 1, color="0.2")  # fmt: skip
+            pdf.savefig(fig, bbox_inches="tight", pad_inches=0.4)
+            caption.remove()  # in the HTML the caption is text beside the image
         if key_frames is not None:
             page = plots.image_page(key_frames, captions["key_frames"])
             pdf.savefig(page)
