@@ -348,7 +348,7 @@ def image_page(image: bytes, caption: str):
     width, height = 11.69, 8.27
     fig = plt.figure(figsize=(width, height))
     ax = fig.add_axes((0.04, 0.14, 0.92, 0.82))
-    ax.imshow(img, interpolation="lanczos")
+    ax.imshow(img)
     ax.set_anchor("N")
     ax.axis("off")
     shown_h = min(0.82 * height, 0.92 * width * img.shape[0] / img.shape[1])  # inches, the image scaled to fit
