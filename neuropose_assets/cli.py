@@ -37,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 
+from neuropose_assets import stages
 from neuropose_assets.core.storage import (
     SIDECAR_EXTENSIONS,
     Layout,
@@ -337,8 +338,7 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
         res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=run_config,
                                      asset_selection=subset, tags={"cohort": cohort, **process_tags()})  # fmt: skip
         wall = time.perf_counter() - t
-        meta = {a: _asset_meta(res, a) for a in ("raw_video", "poses", "features", "events", "repetitions",
-                                                 "outcomes", "repetition_dtw")}  # fmt: skip
+        meta = {a: _asset_meta(res, a) for a in stages.assets("per_video_job")}
         pm = meta["poses"]
         load, pose_s = pm.get("model_load_s", 0.0), pm.get("decode_and_inference_s", 0.0)
         analysis = sum(m.get("compute_s") or (m.get("internal") or {}).get("compute_s", 0.0) for m in meta.values())
@@ -1046,9 +1046,7 @@ def submit_asset_backfill(instance, partitions: list[str], tags: dict[str, str],
     from dagster._core.workspace.load_target import WorkspaceFileTarget
     from dagster_graphql.test.utils import execute_dagster_graphql
 
-    from neuropose_assets.definitions import PER_VIDEO_ASSETS
-
-    keys = sorted({k.to_user_string() for a in PER_VIDEO_ASSETS for k in a.keys})
+    keys = sorted(stages.assets("per_video_job"))
     params = {"partitionNames": partitions, "assetSelection": [{"path": [k]} for k in keys], "title": title,
               "tags": [{"key": k, "value": v} for k, v in tags.items()]}  # fmt: skip
     target = WorkspaceFileTarget(paths=[str(REPO / "workspace.yaml")])

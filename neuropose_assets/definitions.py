@@ -6,28 +6,37 @@ them), so the webserver, daemon and code server start in seconds.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 import dagster as dg
 
+from neuropose_assets import stages
 from neuropose_assets.core.storage import Layout, default_data_root, secure_data_root
-from neuropose_assets.dagster_defs.analysis import events_and_repetitions, outcomes, task
-from neuropose_assets.dagster_defs.assets import features, poses, raw_video
-from neuropose_assets.dagster_defs.cohort import cohort_outcomes
 from neuropose_assets.dagster_defs.common import PER_VIDEO
 from neuropose_assets.dagster_defs.distributed import per_video_executor
-from neuropose_assets.dagster_defs.dtw import cohort_dtw, repetition_dtw
-from neuropose_assets.dagster_defs.interop import opensim_export, reference_events
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
-from neuropose_assets.dagster_defs.kinematics import kinematics
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
-from neuropose_assets.dagster_defs.review import REVIEW, REVIEW_ASSETS
+from neuropose_assets.dagster_defs.review import REVIEW
 from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor, build_review_sensor
 
-PER_VIDEO_ASSETS = [raw_video, poses, kinematics, features, task, events_and_repetitions, outcomes, repetition_dtw,
-                    reference_events, opensim_export]
-COHORT_ASSETS = [cohort_outcomes, cohort_dtw]
+
+def asset_definitions(job: str) -> list:
+    """The asset definitions of ``job``, read from the stage list (:data:`neuropose_assets.stages.STAGES`): each
+    stage's ``function`` in ``dagster_defs/<defs>.py``, a multi-asset once."""
+    out: list = []
+    for s in stages.STAGES:
+        if s.job == job:
+            definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.{s.defs}"), s.function)
+            if definition not in out:
+                out.append(definition)
+    return out
+
+
+PER_VIDEO_ASSETS = asset_definitions("per_video_job")
+REVIEW_ASSETS = asset_definitions("review_job")
+COHORT_ASSETS = asset_definitions("cohort_job")
 
 #: One run per video: the whole chain in one process, so each heavy library is imported (and the pose model loaded)
 #: at most once per run; with ``$NEUROPOSE_DASK_SCHEDULER`` its steps go to a dask cluster's long-lived workers
@@ -36,8 +45,7 @@ per_video_job = dg.define_asset_job(
     "per_video_job",
     selection=dg.AssetSelection.groups(PER_VIDEO),
     executor_def=per_video_executor(),
-    description="raw_video → poses → kinematics → features → task → events, repetitions → outcomes, repetition_dtw "
-    "for one video",
+    description=f"{stages.chain('per_video_job')} for one video",
 )
 review_job = dg.define_asset_job(
     "review_job",

@@ -1,6 +1,7 @@
 """Documentation generated from the code, and a dead-link check for the Markdown documentation.
 
-Two files are written from the code so that they cannot drift from it: ``docs/outcomes.md`` (every outcome per task:
+Two files and one section are written from the code so that they cannot drift from it: the stage table of
+``docs/architecture.md`` (:data:`.stages.STAGES`), ``docs/outcomes.md`` (every outcome per task:
 definition, unit, plausible range, source — :data:`.core.outcomes.CATALOGUE`, :data:`.core.outcomes.PLAUSIBLE`,
 :data:`.core.summary.MAIN_OUTCOMES`, :data:`.core.tasks.PARAMETERS`) and ``data_contracts/README.md`` (every table's
 columns, types, nullability, checks and meaning — :data:`data_contracts.SCHEMAS`).  The test suite fails when either
@@ -121,7 +122,35 @@ def contracts_md() -> str:
     return "\n".join(out)
 
 
+def stages_md() -> str:
+    """The stage table (:data:`neuropose_assets.stages.STAGES`) for ``docs/architecture.md``."""
+    from neuropose_assets.stages import STAGES
+
+    rows = ["| asset | per | job | defined in | science in | config | contract | what it holds |",
+            "|---|---|---|---|---|---|---|---|"]
+    for s in STAGES:
+        core = ", ".join(f"`core/{c}`" if c.endswith("/") else f"`core/{c}.py`" for c in s.core.split(", "))
+        rows.append(f"| `{s.asset}` | {s.partitions} | `{s.job}` | `dagster_defs/{s.defs}.py` (`{s.function}`) | "
+                    f"{core} | {f'`{s.config.split(chr(58))[1]}`' if s.config else ''} | "
+                    f"{f'[`{s.contract}`](../data_contracts/README.md#{s.contract})' if s.contract else ''} | "
+                    f"{_cell(s.summary)} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 GENERATED = {"docs/outcomes.md": outcomes_md, "data_contracts/README.md": contracts_md}
+#: generated sections inside hand-written files: between ``<!-- generated: NAME -->`` and ``<!-- end generated:
+#: NAME -->``
+SECTIONS = {"docs/architecture.md": {"stages": stages_md}}
+
+
+def _with_sections(text: str, sections: dict) -> str:
+    for name, make in sections.items():
+        begin, end = f"<!-- generated: {name} -->", f"<!-- end generated: {name} -->"
+        if begin not in text or end not in text:
+            raise ValueError(f"no {begin} … {end} markers")
+        head, rest = text.split(begin, 1)
+        text = f"{head}{begin}\n{make()}\n{end}{rest.split(end, 1)[1]}"
+    return text
 
 
 def slug(heading: str) -> str:
@@ -182,8 +211,13 @@ def dead_links(files: list[Path] | None = None, repo: Path = REPO) -> list[str]:
 
 def stale(repo: Path = REPO) -> list[str]:
     """The generated files (:data:`GENERATED`) whose content differs from what the code generates now."""
-    return [rel for rel, make in GENERATED.items()
-            if not (repo / rel).exists() or (repo / rel).read_text(encoding="utf-8") != make() + "\n"]  # fmt: skip
+    out = [rel for rel, make in GENERATED.items()
+           if not (repo / rel).exists() or (repo / rel).read_text(encoding="utf-8") != make() + "\n"]  # fmt: skip
+    for rel, sections in SECTIONS.items():
+        text = (repo / rel).read_text(encoding="utf-8")
+        if _with_sections(text, sections) != text:
+            out.append(rel)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         for rel, make in GENERATED.items():
             atomic_write_bytes(REPO / rel, (make() + "\n").encode("utf-8"))
             print(f"wrote {rel}")
+        for rel, sections in SECTIONS.items():
+            text = (REPO / rel).read_text(encoding="utf-8")
+            atomic_write_bytes(REPO / rel, _with_sections(text, sections).encode("utf-8"))
+            print(f"wrote the generated sections of {rel}")
     problems = [f"stale: {rel} (run python -m neuropose_assets.docs)" for rel in stale()] + dead_links()
     for p in problems:
         print(p, file=sys.stderr)

@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from neuropose_assets import stages
+
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "mediapipe", "tslearn", "numba", "cv2", "pandera", "distributed")
 
@@ -21,6 +23,7 @@ def test_definitions_load_and_validate():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"raw_video", "poses", "kinematics", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
                     "review_video", "report", "cohort_outcomes", "cohort_dtw", "reference_events", "opensim_export"}  # fmt: skip
+    assert keys == set(stages.assets())
     assert defs.resolve_job_def("review_job").partitions_def.name == "videos"
     assert {s.name for s in defs.sensors} == {"intake_sensor", "cohort_sensor", "review_sensor"}
     assert defs.resolve_job_def("per_video_job").partitions_def.name == "videos"
@@ -157,3 +160,31 @@ def test_the_io_manager_refuses_object_storage_with_a_clear_message():
         dg.materialize([table], resources={"io_manager": ParquetIOManager(base_dir="memory://bucket/assets")})
     cause = err.value.__cause__ or err.value
     assert "local file system" in str(cause) and "'memory' storage" in str(cause)
+
+
+def test_the_stage_list_matches_the_code():
+    """Each stage's asset is defined where the list says, in the job it says, partitioned as it says, with the config
+    model and contract it names; the core modules it names exist; the job's selection is exactly its stages."""
+    import importlib
+
+    from data_contracts import SCHEMAS
+    from neuropose_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for s in stages.STAGES:
+        definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.{s.defs}"), s.function)
+        assert dg.AssetKey(s.asset) in definition.keys, s
+        node = graph.get(dg.AssetKey(s.asset))
+        assert node.partitions_def.name == {"video": "videos", "cohort": "cohorts"}[s.partitions], s
+        assert s.contract is None or s.contract in SCHEMAS, s
+        for name in s.core.split(", "):
+            assert (REPO / "neuropose_assets" / "core" / (name if name.endswith("/") else f"{name}.py")).exists(), s
+        if s.config:
+            module, cls = s.config.split(":")
+            model = getattr(importlib.import_module(f"neuropose_assets.{module}"), cls)
+            fields = definition.op.config_schema.config_type.fields  # the Dagster config mirrors the core model
+            assert set(fields) == set(model.model_fields), s
+    for job in stages.JOBS:
+        selected = {k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.selected_asset_keys}
+        assert selected == set(stages.assets(job)), job
+    assert set(SCHEMAS) == set(stages.assets(tables=True))  # every contract belongs to a stage, and the reverse

@@ -11,6 +11,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from neuropose_assets import stages
 from neuropose_assets.core.events import EventsConfig
 from neuropose_assets.core.tables import ProvenancedTable
 from neuropose_assets.dagster_defs.checks import check_specs, checked
@@ -22,7 +23,8 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 
 EventsAssetConfig = dagster_config(EventsConfig)
 #: the assets whose result depends on the task (re-run these when only the task changed)
-TASK_ASSETS = ("task", "kinematics", "features", "events", "repetitions", "outcomes", "repetition_dtw")
+#: what a new task declaration materializes again (:data:`neuropose_assets.stages.STAGES`, ``redeclared``)
+TASK_ASSETS = stages.assets(redeclared=True)
 
 
 def task_spec(task: ProvenancedTable) -> TaskSpec:

@@ -20,6 +20,7 @@ import polars as pl
 # partitioned asset checks are "preview" in Dagster 1.13 (PR #32894); we rely on them knowingly
 warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
 
+from neuropose_assets import stages
 from neuropose_assets.core import quality
 from neuropose_assets.dagster_defs.resources import StorageResource
 
@@ -84,9 +85,8 @@ def quality_check(q: quality.QualityCheck) -> Check:
     return Check(q.asset, q.name, q.description, _check, blocking=q.blocking)
 
 
-PER_VIDEO_TABLES = ("raw_video", "poses", "kinematics", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
-                    "reference_events", "opensim_export")
-COHORT_TABLES = ("cohort_outcomes", "cohort_dtw")
+PER_VIDEO_TABLES = stages.assets("per_video_job", tables=True)
+COHORT_TABLES = stages.assets("cohort_job", tables=True)
 #: every check, in the order they run within their asset's step
 CHECKS: tuple[Check, ...] = (
     *(contract_check(a) for a in (*PER_VIDEO_TABLES, *COHORT_TABLES)),
