@@ -47,6 +47,7 @@ from neuropose_assets.core.storage import (
     source_stem,
     unsupported_format,
 )
+from neuropose_assets.settings import settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -1235,8 +1236,8 @@ def _serve_ui(args: argparse.Namespace, layout: Layout, home: Path) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"pose estimations at once (pool pose_model): {slots} — {why}")
-    if os.environ.get("NEUROPOSE_DASK_SCHEDULER"):
-        print(f"per-video runs go to the dask scheduler {os.environ['NEUROPOSE_DASK_SCHEDULER']}: its workers' POSE "
+    if settings().dask_scheduler:
+        print(f"per-video runs go to the dask scheduler {settings().dask_scheduler}: its workers' POSE "
               "resource limits pose estimation there (start them with `neuropose-assets worker`)")  # fmt: skip
     if args.host not in LOOPBACK:
         print(f"WARNING: the Dagster UI has no authentication. Bound to {args.host}, anyone who can reach port "
@@ -1257,7 +1258,7 @@ def _serve_ui(args: argparse.Namespace, layout: Layout, home: Path) -> int:
         "webserver": [py, "-m", "neuropose_assets.webserver", "--workspace", str(workspace), "--host", args.host,
                       "--port", str(args.port), *(f"--allowed-host={h}" for h in args.allowed_host or [])],
     }  # fmt: skip
-    print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} NEUROPOSE_DATA_ROOT={layout.root}")
+    print(f"DAGSTER_HOME={settings().dagster_home} NEUROPOSE_DATA_ROOT={layout.root}")
     procs: dict[str, subprocess.Popen] = {}
     restarts: list[float] = []
     started = time.time()
@@ -1325,14 +1326,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     # no ensure_dagster_home here: steps open the instance from the run's reference, and rewriting the shared
     # dagster.yaml from this host's environment could switch the UI host's instance (e.g. back to SQLite)
-    backend = os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose")
+    env = settings()
+    backend = env.pose_backend
     try:
         plan = worker_plan(args.scheduler, backend=backend, nworkers=args.nworkers, name=args.name,
-                           visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))  # fmt: skip
+                           visible_devices=env.cuda_visible_devices)  # fmt: skip
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if "NEUROPOSE_POSTGRES_URL" not in os.environ:
+    if env.postgres_url is None:
         print("warning: the instance is SQLite under the data root; with workers on several hosts use PostgreSQL "
               "($NEUROPOSE_POSTGRES_URL, set on every host)", file=sys.stderr)  # fmt: skip
 
@@ -1483,7 +1485,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("model", help="pre-fetch or install the MeTRAbs model and print where it is")
     m.add_argument("action", choices=["install"], help="install: download (verified) or unpack a local archive")
-    m.add_argument("--cache", default=os.environ.get("NEUROPOSE_MODEL_CACHE", str(default_cache_dir() / "models")))
+    m.add_argument("--cache", default=settings().model_cache or str(default_cache_dir() / "models"))
     m.add_argument("--variant", default="metrabs_eff2l_y4_384px_800k_28ds")
     m.add_argument("--sha256", help="archive SHA-256 (required for variants without a pinned checksum)")
     m.add_argument("--url", help="download URL (default: the authors' server)")

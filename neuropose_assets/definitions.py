@@ -7,7 +7,6 @@ them), so the webserver, daemon and code server start in seconds.
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +19,7 @@ from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 from neuropose_assets.dagster_defs.review import REVIEW
 from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor, build_review_sensor
+from neuropose_assets.settings import settings
 
 
 def asset_definitions(job: str) -> list:
@@ -69,12 +69,11 @@ def pose_model_from_env() -> PoseModelResource:
     """The pose model selected by environment: ``NEUROPOSE_POSE_BACKEND`` (blazepose | metrabs), and for MeTRAbs
     ``NEUROPOSE_METRABS_VARIANT``, ``NEUROPOSE_METRABS_SHA256``, ``NEUROPOSE_MODEL_CACHE`` (the tarball / directory
     variables are read where the model is acquired)."""
-    env = os.environ.get
-    kw = {"backend": env("NEUROPOSE_POSE_BACKEND", "blazepose")}
-    for field, var in (("metrabs_variant", "NEUROPOSE_METRABS_VARIANT"), ("metrabs_sha256", "NEUROPOSE_METRABS_SHA256"),
-                       ("model_cache", "NEUROPOSE_MODEL_CACHE")):  # fmt: skip
-        if env(var):
-            kw[field] = env(var)
+    env = settings()
+    kw = {"backend": env.pose_backend}
+    for field in ("metrabs_variant", "metrabs_sha256", "model_cache"):
+        if getattr(env, field):
+            kw[field] = getattr(env, field)
     return PoseModelResource(**kw)
 
 

@@ -137,10 +137,21 @@ def stages_md() -> str:
     return "\n".join(rows)
 
 
+def settings_md() -> str:
+    """The table of environment variables (:class:`neuropose_assets.settings.Settings`) for ``docs/deployment.md``."""
+    from neuropose_assets.settings import Settings, env_name
+
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = "" if info.default in (None, "") else f"`{info.default}`"
+        rows.append(f"| `{env_name(name)}` | {default} | {_cell(info.description or '')} |")
+    return "\n".join(rows)
+
+
 GENERATED = {"docs/outcomes.md": outcomes_md, "data_contracts/README.md": contracts_md}
 #: generated sections inside hand-written files: between ``<!-- generated: NAME -->`` and ``<!-- end generated:
 #: NAME -->``
-SECTIONS = {"docs/architecture.md": {"stages": stages_md}}
+SECTIONS = {"docs/architecture.md": {"stages": stages_md}, "docs/deployment.md": {"settings": settings_md}}
 
 
 def _with_sections(text: str, sections: dict) -> str:

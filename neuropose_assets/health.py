@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from neuropose_assets.core.storage import Layout, default_cache_dir
+from neuropose_assets.settings import settings
 
 #: SHA-256 over BlazePose GHUM 3D Full's model files inside mediapipe 0.10.21 (:data:`.pose.blazepose.MODEL_FILES`)
 BLAZEPOSE_SHA256 = "babf28247ffed0a562cf02cb53d113059d41a6d5e6a23795b85603c9bdb84088"
@@ -90,7 +91,7 @@ def metrabs_models(cache: Path | None = None) -> list[dict]:
     SHA-256 recorded at extraction, whether it is the pinned one, and the current fingerprint of the SavedModel."""
     from neuropose_assets.core.pose.metrabs_model import MARKER, PINNED, directory_fingerprint
 
-    cache = Path(cache or os.environ.get("NEUROPOSE_MODEL_CACHE") or default_cache_dir() / "models")
+    cache = Path(cache or settings().model_cache or default_cache_dir() / "models")
     out = []
     for marker in sorted(cache.glob(f"*/{MARKER}")) if cache.is_dir() else []:
         meta = json.loads(marker.read_text())
@@ -282,7 +283,7 @@ def _pose_pool(inst) -> Check:
     from neuropose_assets.core.concurrency import POSE_POOL, pose_slots
 
     try:
-        want, why = pose_slots(os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose"))
+        want, why = pose_slots(settings().pose_backend)
     except ValueError as err:
         return Check("pose_pool", "fail", str(err))
     storage = inst.event_log_storage
@@ -407,7 +408,7 @@ def _dask_cluster() -> list[Check]:
     (else every ``poses`` step waits forever)."""
     from neuropose_assets.dagster_defs.distributed import POSE_RESOURCE, SCHEDULER_ENV
 
-    address = os.environ.get(SCHEDULER_ENV)
+    address = settings().dask_scheduler
     if not address:
         return []
     from distributed import Client

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from neuropose_assets.core.storage import Layout
+from neuropose_assets.settings import settings
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
@@ -26,7 +27,7 @@ def instance_yaml() -> bytes:
     """The instance configuration: the repository's ``dagster.yaml``, plus PostgreSQL storage when
     ``$NEUROPOSE_POSTGRES_URL`` is set (SQLite under ``dagster_home`` otherwise, the zero-setup default)."""
     base = REPO_DAGSTER_YAML.read_bytes() if REPO_DAGSTER_YAML.exists() else b"telemetry:\n  enabled: false\n"
-    return base + POSTGRES_STORAGE.encode() if os.environ.get(ENV_POSTGRES) else base
+    return base + POSTGRES_STORAGE.encode() if settings().postgres_url else base
 
 
 def ensure_dagster_home(layout: Layout) -> Path:
@@ -50,7 +51,7 @@ def apply_pose_slots(instance, backend: str | None = None) -> tuple[int, str]:
     daemon, the UI (Deployment → Concurrency) and every run see it."""
     from neuropose_assets.core.concurrency import POSE_POOL, pose_slots
 
-    n, why = pose_slots(backend or os.environ.get("NEUROPOSE_POSE_BACKEND", "blazepose"))
+    n, why = pose_slots(backend or settings().pose_backend)
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
         info = storage.get_concurrency_info(POSE_POOL)

@@ -20,6 +20,8 @@ import os
 import shutil
 import subprocess
 
+from neuropose_assets.settings import settings
+
 POSE_POOL = "pose_model"
 ENV_SLOTS = "NEUROPOSE_POSE_SLOTS"
 
@@ -27,7 +29,7 @@ ENV_SLOTS = "NEUROPOSE_POSE_SLOTS"
 def gpu_count() -> int:
     """NVIDIA GPUs visible to this process (``nvidia-smi -L``, honouring ``CUDA_VISIBLE_DEVICES``); 0 without a
     driver.  TensorFlow is not imported for this."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    visible = settings().cuda_visible_devices
     if visible is not None and visible.strip() in ("", "-1"):
         return 0
     if not shutil.which("nvidia-smi"):
@@ -52,7 +54,7 @@ def pose_slots(backend: str, *, cores: int | None = None, gpus: int | None = Non
     Raises:
         ValueError: the override is not a positive integer.
     """
-    override = os.environ.get(ENV_SLOTS) if override is None else override
+    override = settings().pose_slots if override is None else override
     if override:
         try:
             n = int(override)

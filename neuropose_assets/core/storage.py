@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from neuropose_assets.core.atomic import atomic_write_bytes
+from neuropose_assets.settings import settings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 #: marker-based motion capture (:mod:`.mocap`): enters like a video, as its own partition
@@ -62,26 +63,26 @@ _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 
 def default_data_root() -> Path:
     """``$NEUROPOSE_DATA_ROOT``, else ``$XDG_DATA_HOME/neuropose-assets``, else ``~/.local/share/neuropose-assets``."""
-    env = os.environ.get("NEUROPOSE_DATA_ROOT")
-    if env:
-        return Path(env).expanduser().resolve()
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    env = settings()
+    if env.data_root:
+        return Path(env.data_root).expanduser().resolve()
+    xdg = env.xdg_data_home or str(Path.home() / ".local" / "share")
     return (Path(xdg) / "neuropose-assets").resolve()
 
 
 def default_cache_dir() -> Path:
     """``$NEUROPOSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/neuropose-assets``, else ``~/.cache/neuropose-assets``."""
-    env = os.environ.get("NEUROPOSE_CACHE_DIR")
-    if env:
-        return Path(env).expanduser().resolve()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    env = settings()
+    if env.cache_dir:
+        return Path(env.cache_dir).expanduser().resolve()
+    xdg = env.xdg_cache_home or str(Path.home() / ".cache")
     return (Path(xdg) / "neuropose-assets").resolve()
 
 
 def privacy_mode() -> str:
     """``NEUROPOSE_PSEUDONYMISE``: ``""`` (off), ``"files"`` (``1``/``true``/``yes``/``files``: file and folder
     names below the cohort are replaced by pseudonymous keys) or ``"all"`` (the cohort folder's name too)."""
-    v = os.environ.get("NEUROPOSE_PSEUDONYMISE", "").strip().lower()
+    v = settings().pseudonymise.strip().lower()
     if v in {"all", "cohorts"}:
         return "all"
     return "files" if v in {"1", "true", "yes", "files"} else ""

@@ -26,6 +26,8 @@ import os
 import socket
 import sys
 
+from neuropose_assets.settings import settings
+
 SCHEDULER_ENV = "NEUROPOSE_DASK_SCHEDULER"
 #: the dask worker resource a pose estimation holds (one unit per estimation)
 POSE_RESOURCE = "POSE"
@@ -39,7 +41,7 @@ def per_video_executor():
     whole run in its run worker: each heavy library imported once per run)."""
     import dagster as dg
 
-    if not os.environ.get(SCHEDULER_ENV):
+    if not settings().dask_scheduler:
         return dg.in_process_executor
     from neuropose_assets.dagster_defs.dask_executor import shared_dask_executor
 

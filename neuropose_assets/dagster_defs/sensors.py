@@ -37,6 +37,7 @@ from neuropose_assets.core.tasks import UNDECLARED, Protocol, ProtocolError, Tas
 from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.settings import settings
 
 UNDECLARED_FP = "undeclared"
 REHASH_BUDGET_BYTES = 2 << 30  # at most 2 GiB hashed per tick (≈ 5 s here), the rest waits for the next tick
@@ -44,7 +45,7 @@ REHASH_BUDGET_BYTES = 2 << 30  # at most 2 GiB hashed per tick (≈ 5 s here), t
 
 def intake_root(layout: Layout) -> Path:
     """``$NEUROPOSE_INTAKE``, else ``<data_root>/intake``."""
-    env = os.environ.get("NEUROPOSE_INTAKE")
+    env = settings().intake
     return Path(env).expanduser().resolve() if env else layout.root / "intake"
 
 
@@ -106,7 +107,7 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
     mode = privacy_mode() if pseudonymise else ""
     pseud = Pseudonymiser(layout.private, cohorts=mode == "all") if pseudonymise else None
     root = intake_root(layout)
-    link_roots = tuple(Path(p) for p in os.environ.get("NEUROPOSE_INTAKE_LINK_ROOTS", "").split(os.pathsep) if p)
+    link_roots = tuple(Path(p) for p in settings().intake_link_roots.split(os.pathsep) if p)
     scan = scan_intake(root, previous=previous, now=time.time(), stable_seconds=stable_seconds, pseudonymiser=pseud,
                        link_roots=link_roots)  # fmt: skip
     for d in (layout.cas, layout.assets):  # temporary files of killed runs
@@ -240,7 +241,7 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
 def build_intake_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         job=job,
-        minimum_interval_seconds=int(os.environ.get("NEUROPOSE_INTAKE_INTERVAL_SECONDS", "30")),
+        minimum_interval_seconds=settings().intake_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Turns stable new or changed videos in the intake folder into partitions and per-video runs.",
     )
@@ -248,7 +249,7 @@ def build_intake_sensor(job) -> dg.SensorDefinition:
         return evaluate_intake(
             context,
             storage.layout,
-            stable_seconds=float(os.environ.get("NEUROPOSE_INTAKE_STABLE_SECONDS", "30")),
+            stable_seconds=settings().intake_stable_seconds,
             pseudonymise=bool(privacy_mode()),
         )
 
@@ -281,7 +282,7 @@ def up_to_date(instance, asset: str, partition: str, since_storage_id: int) -> b
 def build_cohort_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         job=job,
-        minimum_interval_seconds=int(os.environ.get("NEUROPOSE_COHORT_INTERVAL_SECONDS", "60")),
+        minimum_interval_seconds=settings().cohort_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Refreshes a cohort's outcome table and DTW matrix when outcomes of one of its videos were "
         "materialized; skips a cohort whose table is already newer.",
@@ -316,7 +317,7 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
 def build_review_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         job=job,
-        minimum_interval_seconds=int(os.environ.get("NEUROPOSE_COHORT_INTERVAL_SECONDS", "60")),
+        minimum_interval_seconds=settings().cohort_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Renders the review video and report of every video whose outcomes were materialized (one run "
         "per video, after the main chain, in the `render` pool); skips a video whose report is already newer.",

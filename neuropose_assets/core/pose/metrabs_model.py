@@ -34,6 +34,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from neuropose_assets.core.atomic import CHUNK, atomic_path, sha256_file
+from neuropose_assets.settings import settings
 
 BASE_URL = "https://omnomnom.vision.rwth-aachen.de/data/metrabs"
 DEFAULT_VARIANT = "metrabs_eff2l_y4_384px_800k_28ds"
@@ -239,7 +240,7 @@ def acquire(
     Raises:
         ModelAcquisitionError: with instructions (offline copy, checksum, ...).
     """
-    directory = directory or os.environ.get(ENV_DIR)
+    directory = directory or settings().metrabs_dir
     if directory:
         d = Path(directory).expanduser()
         if not d.is_dir():
@@ -254,7 +255,7 @@ def acquire(
         hit = _cached(dest, want)
         if hit:
             return hit
-        tarball = tarball or os.environ.get(ENV_TARBALL)
+        tarball = tarball or settings().metrabs_tarball
         name = archive_name(variant, url)
         hint = _offline_hint(cache, variant, url)
         if tarball:
