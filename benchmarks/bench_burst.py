@@ -1,8 +1,9 @@
 """A burst of N short videos dropped into the intake folder of a running `neuropose-assets ui` (dagster dev).
 
 Measures the wall time from the drop until every per-video run finished and the cohort matrix was refreshed, and
-counts how many pose-estimation steps overlapped (pool ``pose_model``: one per core for BlazePose).  Clips: the first 30 frames of the
-Pose2Sim cam01 sample at 540x960, each with a different brightness so that every clip has distinct content.
+counts how many pose-estimation steps overlapped (pool ``pose_model``: one per core for BlazePose).  Clips: the first
+30 frames of the Pose2Sim cam01 sample at 540x960, each with a different brightness so that every clip has distinct
+content.
 """
 
 from __future__ import annotations

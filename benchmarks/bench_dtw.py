@@ -81,7 +81,8 @@ def main() -> None:
         tslearn.metrics.dtw_path = original
     assert auto.equals(ours)
     print(f"\nrepetition DTW, 50 gait cycles × 30 frames × 12 angles, per pair: be='numpy' {1000 * explicit:.2f} ms, "
-          f"tslearn's backend detection (be=None) {1000 * detected:.2f} ms — {detected / explicit:.0f}× (same distances)")
+          f"tslearn's backend detection (be=None) {1000 * detected:.2f} ms — "
+          f"{detected / explicit:.0f}× (same distances)")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ def main() -> int:
             "task": pl.DataFrame({"task": ["generic"], "side": pl.Series([None], dtype=pl.Utf8),
                                   "expected_repetitions": pl.Series([None], dtype=pl.Int32),
                                   "walkway_m": pl.Series([None], dtype=pl.Float64), "camera_view": ["side"],
-                                  "declared": [True], "declared_by": ["benchmark"], "spec_json": [spec.model_dump_json()]}),
+                                  "declared": [True], "declared_by": ["benchmark"],
+                                  "spec_json": [spec.model_dump_json()]}),
         }  # fmt: skip
         for name, df in tables.items():
             write_table(df, layout.asset_file(name, "s"), prov)

@@ -136,7 +136,8 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
             found["results_report_images"] = page.evaluate("() => document.images.length")
             page.screenshot(path=str(shots / "results_report.png"), full_page=True)
             page.goto(report.as_uri())
-            found["report_images"] = page.evaluate("() => Array.from(document.images).map(i => [i.alt, i.naturalWidth])")
+            found["report_images"] = page.evaluate("() => Array.from(document.images)"
+                                                   ".map(i => [i.alt, i.naturalWidth])")
             page.screenshot(path=str(shots / "report.png"), full_page=True)
             page.set_content(f'<video id="v" src="{video.as_uri()}" muted controls></video>')
             found["video_duration_s"] = page.evaluate("""() => new Promise((ok, fail) => {

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from neuropose_assets_tests.test_daemon import _wait as wait  # noqa: E402  (the daemon tests' poll)
+
 CLI = [sys.executable, "-m", "neuropose_assets.cli"]
 RESULTS: dict[str, list[tuple[str, bool, str]]] = {}
 DATA = Path()  # the UI's data root (set in main)
@@ -178,7 +179,8 @@ def probe_guard(ui: UI) -> None:
     case("guard", "duplicated query parameters (the first a query, the last a mutation)",
          code == 400 and not inst.has_dynamic_partition("videos", "probe-injected"), f"HTTP {code}")
     body = json.dumps({"query": "{ version }"}).encode()
-    code = status(urllib.request.Request(url, body, {"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"}))
+    code = status(urllib.request.Request(url, body, {"Content-Type": "application/json",
+                                                     "Sec-Fetch-Site": "same-site"}))
     case("guard", "Sec-Fetch-Site: same-site (a page on another 127.0.0.1 port)", code == 403, f"HTTP {code}")
     code = status(urllib.request.Request(f"{url}?{urllib.parse.urlencode({'query': mutation})}", b"a=1",
                                          {"Content-Type": "application/x-www-form-urlencoded"}))  # fmt: skip
@@ -274,7 +276,8 @@ def probe_stalls(ui: UI, intake: Path, cam01: Path) -> UI:
     time.sleep(66)
     res = cli("health", "--data-root", str(ui.data), env=ui.env)
     os.kill(ui.children()["daemon"], signal.SIGCONT)
-    case("stalls", "health with a silent daemon (heartbeat > 30 s + 30 s)", res.returncode == 1 and "silent" in res.stdout,
+    case("stalls", "health with a silent daemon (heartbeat > 30 s + 30 s)",
+         res.returncode == 1 and "silent" in res.stdout,
          next((ln for ln in res.stdout.splitlines() if "daemon" in ln), ""))
     clip(cam01, intake / "stall" / "b.mp4", slower=10)  # ~30 s of pose: outlives health and the restart
     orphan = wait(lambda: worker_in_poses(inst, "stall/b.mp4"), 120, step=0.2)
@@ -293,7 +296,8 @@ def probe_stalls(ui: UI, intake: Path, cam01: Path) -> UI:
     case("stalls", "a new ui on the same port: orphans stopped, the dead run failed by monitoring and retried",
          started and not alive(orphan or 0) and retried and failed, f"{len(runs_of(inst, 'stall/b.mp4'))} run(s)")
     clip(cam01, intake / "stall" / "c.mp4", frames=30)
-    case("stalls", "the only pose slot is free again: the next video runs", wait(lambda: succeeded(inst, "stall/c.mp4"), 180))
+    case("stalls", "the only pose slot is free again: the next video runs",
+         wait(lambda: succeeded(inst, "stall/c.mp4"), 180))
     res = cli("health", "--data-root", str(ui.data), env=again.env)
     case("stalls", "health is green again", res.returncode == 0, res.stdout.replace("\n", " | ")[:300])
     return again
@@ -322,7 +326,8 @@ def probe_garbage(cam01: Path, tmp: Path) -> None:
     cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.97)])
     res = cli("run", str(cut), "--task", "generic", "--no-review", "--data-root", str(data))
     line = next((ln.strip() for ln in res.stdout.splitlines() if "could not be decoded" in ln), "")
-    case("garbage", "MP4 truncated to 97 % (index first): analysed, with a warning and the count", bool(line), line[:140])
+    case("garbage", "MP4 truncated to 97 % (index first): analysed, with a warning and the count",
+         bool(line), line[:140])
     for ext, fmt in (("jpg", "JPEG"), ("png", "PNG")):
         pic = tmp / f"photo.{ext}"
         cv2.imwrite(str(pic), np.full((120, 160, 3), 128, np.uint8))
@@ -330,7 +335,8 @@ def probe_garbage(cam01: Path, tmp: Path) -> None:
         shutil.copyfile(pic, renamed)
         res = cli("run", str(renamed), "--task", "generic", "--no-review", "--data-root", str(data))
         case("garbage", f"a {fmt} renamed .mp4 is refused as not a video",
-             res.returncode == 1 and f"{fmt} picture, not a video" in res.stdout, res.stdout.strip().splitlines()[-1][:140]
+             res.returncode == 1 and f"{fmt} picture, not a video" in res.stdout,
+             res.stdout.strip().splitlines()[-1][:140]
              if res.stdout.strip() else res.stderr[-140:])  # fmt: skip
 
 
@@ -396,7 +402,8 @@ def probe_archives(tmp: Path) -> None:
     struct.pack_into("<H", raw, pos + 8, struct.unpack_from("<H", raw, pos + 8)[0] & ~0x800)
     legacy.write_bytes(bytes(raw))
     res = ingest(legacy)
-    case("archives", "a member name that is not UTF-8", clean_error(res) and "not UTF-8" in res.stderr and placed() == 0,
+    case("archives", "a member name that is not UTF-8",
+         clean_error(res) and "not UTF-8" in res.stderr and placed() == 0,
          res.stderr.strip().splitlines()[-1][:120] if res.stderr else "")
     good = tmp / "good.zip"
     with zipfile.ZipFile(good, "w") as zf:
@@ -424,7 +431,8 @@ def probe_cli(tmp: Path) -> None:
     data = tmp / "cli-data"
     for name, args in (("expected_repetitions=99999999999999999999999", ["--param",
                                                                           "expected_repetitions=99999999999999999999999"]),
-                       ("walkway_m=1e400", ["--param", "walkway_m=1e400"]), ("--key ../../etc/x", ["--key", "../../etc/x"]),
+                       ("walkway_m=1e400", ["--param", "walkway_m=1e400"]),
+                       ("--key ../../etc/x", ["--key", "../../etc/x"]),
                        ("--cohort '!!!'", ["--cohort", "!!!"])):  # fmt: skip
         res = cli("run", str(video), "--task", "tug", *args, "--data-root", str(data))
         case("cli", name, clean_error(res) and len(res.stderr.strip().splitlines()) <= 3,

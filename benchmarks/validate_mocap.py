@@ -32,6 +32,7 @@ from neuropose_assets.core.opensim import round_trip
 from neuropose_assets.core.samples import fetch_mocap_samples
 from neuropose_assets.core.storage import Layout, default_cache_dir
 
+
 def validate(layout: Layout) -> dict:
     from neuropose_assets.cli import run_videos
     from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
@@ -90,10 +91,12 @@ def main() -> int:
                   + (f" error={e['error']}" if e["error"] else ""))  # fmt: skip
     hs = events.filter((pl.col("event") == "heel_strike") & (pl.col("side") != "both")
                        & (pl.col("reference") == "c3d_event"))  # fmt: skip
-    for label, sel in (("all trials", hs), ("without gaitkit_healthy", hs.filter(pl.col("trial") != "gaitkit_healthy-c3d"))):
+    for label, sel in (("all trials", hs),
+                       ("without gaitkit_healthy", hs.filter(pl.col("trial") != "gaitkit_healthy-c3d"))):
         frames = [e * r / 1000.0 for e, r in zip(sel["median_abs_ms"].to_list(), sel["rate_hz"].to_list())]
         print(f"heel strikes vs annotated events ({label}): {int(sel['n_reference'].sum())} annotated, "
-              f"{int(sel['matched'].sum())} matched, {int(sel['missed'].sum())} missed, {int(sel['extra'].sum())} extra; "
+              f"{int(sel['matched'].sum())} matched, {int(sel['missed'].sum())} missed, "
+              f"{int(sel['extra'].sum())} extra; "
               f"median |error| per trial and side {', '.join(f'{f:.1f}' for f in frames)} frames")  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str))

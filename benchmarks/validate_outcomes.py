@@ -75,7 +75,8 @@ def reference_events(clip: dict) -> tuple[str, list[tuple[str, str | None, list[
         out = []
         for kind, event in (("HS", "heel_strike"), ("TO", "toe_off")):
             for s in ("L", "R"):
-                out.append((event, SIDE[s], [e["t_s"] for e in mocap["events"] if e["type"] == kind and e["side"] == s]))
+                out.append((event, SIDE[s],
+                            [e["t_s"] for e in mocap["events"] if e["type"] == kind and e["side"] == s]))
         return "mocap", out
     if name == "dumbbell_squat_2x_side":
         return "visual", [("squat_start", None, visual["descent_start_s"]),
@@ -224,13 +225,15 @@ def print_report(report: dict) -> None:
               f"  vs {r['source']}")  # fmt: skip
         for ev, e in r["events"].items():
             print(f"    {ev:<26} median {_ms(e['median_abs_ms']):>4}  max {_ms(e['max_abs_ms']):>4}  bias "
-                  f"{_ms(e['bias_ms']):>5}  matched {e['matched']}  missed {e['missed']}  extra {e['extra']}")  # fmt: skip
+                  f"{_ms(e['bias_ms']):>5}  matched {e['matched']}  "
+                  f"missed {e['missed']}  extra {e['extra']}")  # fmt: skip
         print(f"    excluded (incomplete) repetitions {r['excluded_repetitions']}; view declared {r['view_declared']}, "
               f"measured {r['view_measured']} ({r['view_angle_deg']}°)")  # fmt: skip
         for name_, verdict in r["checks"].items():
             print(f"    check {name_:<24} {verdict[:150]}")
     o = report["_overall"]
-    exact = sum(1 for n, r in report.items() if not n.startswith("_") and r.get("count_detected") == r.get("count_truth"))
+    exact = sum(1 for n, r in report.items()
+                if not n.startswith("_") and r.get("count_detected") == r.get("count_truth"))
     print(f"\noverall: exact counts {exact}/{len(CLIPS)}; event times median |error| {_ms(o['median_abs_ms'])} ms, max "
           f"{_ms(o['max_abs_ms'])} ms, bias {_ms(o['bias_ms'])} ms; {o['matched']} matched, {o['missed']} missed, "
           f"{o['extra']} extra")  # fmt: skip

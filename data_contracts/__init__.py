@@ -245,7 +245,8 @@ REPETITION_DTW = pa.DataFrameSchema(
     name="repetition_dtw",
 )
 COHORT_DTW = pa.DataFrameSchema(
-    {"task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False), "a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
+    {"task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False), "a": _f(pl.Utf8, nullable=False),
+     "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
      **_DTW_COMMON},
     strict=True,
     name="cohort_dtw",
@@ -279,7 +280,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "stored_path": "read-only content-addressed copy that was analysed",
         "fps": "frame rate the container states, frames/s", "frame_count": "frames the container announces",
         "duration_s": "frame_count / fps, s", "width_px": "width of the upright decoded frame, px (null: marker file)",
-        "height_px": "height of the upright decoded frame, px (null: marker file)", "rotation_deg": "display rotation applied, deg",
+        "height_px": "height of the upright decoded frame, px (null: marker file)",
+        "rotation_deg": "display rotation applied, deg",
         "codec": "video codec (FourCC), or trc / c3d for marker-based capture (fps = marker rate)",
     },
     "poses": {
@@ -360,8 +362,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     },
     "cohort_outcomes": {
         "partition": "video (partition key)", "task": "declared task", "declared": "whether it was declared",
-        MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and docs/outcomes.md); null where it "
-                       "does not apply or could not be computed",
+        MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and docs/outcomes.md); "
+                       "null where it does not apply or could not be computed",
     },
     "reference_events": {
         "event": "heel_strike (foot contact) or toe_off (end of contact)", "side": "left / right (null: unknown)",

@@ -216,7 +216,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     register_videos(_instance(layout), layout, {key: path}, cohort, {key: decl}, pseudonymous=pseudonymous)
     task = f"task {decl.spec.task!r}" if decl else "no task declared (analysed as 'generic')"
     print(f"registered {path.name} as partition {key!r} in cohort {cohort!r}, {task}; materialize it from the UI "
-          f"(per_video_job, partition {key}) or analyse it now with `neuropose-assets run {path} --task ...`")  # fmt: skip
+          f"(per_video_job, partition {key}) "
+          f"or analyse it now with `neuropose-assets run {path} --task ...`")  # fmt: skip
     return 0
 
 
@@ -354,7 +355,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
             "reused_poses": subset is not None, "meta": meta, "wall_s": round(wall, 2),
             "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None, "report": None,
             # the failed checks, as the UI shows them: severity, check name, message (core.quality: one source)
-            "warnings": [f"{e.severity.value} {e.check_name}: {e.description}" for e in res.get_asset_check_evaluations()
+            "warnings": [f"{e.severity.value} {e.check_name}: {e.description}"
+                         for e in res.get_asset_check_evaluations()
                          if not e.passed and e.description],
         }  # fmt: skip
         if review and res.success:
@@ -401,7 +403,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     t_start = time.perf_counter()
     # the interpreter and the modules imported before this function ran count as imports too
     before = max(0.0, time.time() - psutil.Process().create_time())
-    import polars as pl
+    import polars as pl  # noqa: F401  (imported here so that its import time counts in imports_s)
 
     from neuropose_assets.core.samples import SAMPLE_CLIPS, fetch_samples
     from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
@@ -508,7 +510,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if reports:
         print(f"\nreports: {', '.join(reports)}")
     print(f"\noutputs: {layout.assets}/<asset>/<video>.parquet; cohort table: "
-          f"{layout.asset_file('cohort_outcomes', cohort)} (`neuropose-assets outcomes {cohort} --csv FILE`)")  # fmt: skip
+          f"{layout.asset_file('cohort_outcomes', cohort)} "
+          f"(`neuropose-assets outcomes {cohort} --csv FILE`)")  # fmt: skip
     # every failed step, with its message (exit code 1 never comes without a reason on the screen)
     for r in summary["rows"]:
         if not r["ok"]:
@@ -1347,7 +1350,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         for env, cmd in plan:
             n = cmd[cmd.index("--nworkers") + 1]
-            print(f"dask worker ({n} process(es), {backend}{', GPU ' + env['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in env else ''}) "
+            print(f"dask worker ({n} process(es), {backend}"
+                  f"{', GPU ' + env['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in env else ''}) "
                   f"→ {args.scheduler}; data root {layout.root}", flush=True)  # fmt: skip
             procs.append(subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True))
         while all(p.poll() is None for p in procs):
@@ -1434,12 +1438,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "plates, or a video vs the markers of the same session")  # fmt: skip
     common(ag)
     ag.add_argument("partition", nargs="?", type=_key_arg, help="the partition under test (a video, or a marker file)")
-    ag.add_argument("--reference", type=_key_arg, help="the reference partition (markers of the same session); default: the events "
-                    "recorded in the partition's own marker file")  # fmt: skip
+    ag.add_argument("--reference", type=_key_arg, help="the reference partition (markers of the same session); "
+                    "default: the events recorded in the partition's own marker file")  # fmt: skip
     ag.add_argument("--pair", action="append", metavar="TEST:REFERENCE", help="more session pairs (repeat); with two "
                     "or more pairs the ICC of each outcome is reported")  # fmt: skip
-    ag.add_argument("--offset-s", type=_bounded(float, -3600, 3600), default=0.0, help="added to the reference times (synchronisation), s")
-    ag.add_argument("--tolerance-s", type=_bounded(float, 0.001, 10), default=0.25, help="furthest detection that counts as a match, s")
+    ag.add_argument("--offset-s", type=_bounded(float, -3600, 3600), default=0.0,
+                    help="added to the reference times (synchronisation), s")
+    ag.add_argument("--tolerance-s", type=_bounded(float, 0.001, 10), default=0.25,
+                    help="furthest detection that counts as a match, s")
     ag.add_argument("--csv", metavar="FILE", help="write the tables as CSV (FILE, FILE_outcomes, FILE_icc)")
     ag.set_defaults(fn=cmd_agreement)
 
@@ -1447,7 +1453,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "RSS of the pose stage and the whole chain (N passes, the first a warm-up)")  # fmt: skip
     bm.add_argument("video")
     bm.add_argument("--backend", choices=["blazepose", "metrabs"], default="blazepose")
-    bm.add_argument("--passes", type=_bounded(int, 2, 1000), default=5, help="passes over the video; the first is a warm-up (default 5)")
+    bm.add_argument("--passes", type=_bounded(int, 2, 1000), default=5,
+                    help="passes over the video; the first is a warm-up (default 5)")
     bm.add_argument("--task", default="generic", help="task for the events and outcomes stages (default: generic)")
     bm.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter (repeat)")
     bm.add_argument("--compare-cpu", action="store_true", help="repeat with every accelerator hidden in a child "
@@ -1497,7 +1504,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("ingest", help="place the videos of a zip archive into the intake folder, safely")
     common(i)
     i.add_argument("archive")
-    i.add_argument("--cohort", type=_cohort_arg, help="cohort for all videos (default: the archive's top-level folders)")
+    i.add_argument("--cohort", type=_cohort_arg,
+                   help="cohort for all videos (default: the archive's top-level folders)")
     i.add_argument("--intake", help="intake folder (default: $NEUROPOSE_INTAKE or <data root>/intake)")
     i.add_argument("--overwrite", action="store_true", help="replace videos that already exist in the intake")
     task_args(i)
@@ -1525,8 +1533,8 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="join a dask cluster as a worker host for per-video runs (many machines)")
     common(w)
     w.add_argument("scheduler", help="the dask scheduler's address, e.g. tcp://10.0.0.5:8786")
-    w.add_argument("--nworkers", type=_bounded(int, 1, 256), help="worker processes (default: the host's pose slots: one per core for "
-                   "BlazePose, one per GPU for MeTRAbs)")  # fmt: skip
+    w.add_argument("--nworkers", type=_bounded(int, 1, 256), help="worker processes (default: the host's pose slots: "
+                   "one per core for BlazePose, one per GPU for MeTRAbs)")  # fmt: skip
     w.add_argument("--name", help="worker name prefix, shown in the poses metadata (default: dask's)")
     w.set_defaults(fn=cmd_worker)
     return p

@@ -406,7 +406,7 @@ def _webserver(ui: dict | None, running: bool) -> Check:
 def _dask_cluster() -> list[Check]:
     """With ``$NEUROPOSE_DASK_SCHEDULER`` set: the scheduler answers and has workers that hold the ``POSE`` resource
     (else every ``poses`` step waits forever)."""
-    from neuropose_assets.dagster_defs.distributed import POSE_RESOURCE, SCHEDULER_ENV
+    from neuropose_assets.dagster_defs.distributed import POSE_RESOURCE
 
     address = settings().dask_scheduler
     if not address:
@@ -422,7 +422,8 @@ def _dask_cluster() -> list[Check]:
     pose = sum(w.get("resources", {}).get(POSE_RESOURCE, 0) for w in workers)
     if not pose:
         return [Check("dask", "fail", f"{address}: {len(workers)} worker(s), none holds the {POSE_RESOURCE} resource: "
-                                      "per-video runs wait; start `neuropose-assets worker` on the compute hosts")]  # fmt: skip
+                                      "per-video runs wait; "
+                                      "start `neuropose-assets worker` on the compute hosts")]  # fmt: skip
     return [Check("dask", "ok", f"{address}: {len(workers)} worker process(es), {pose:g} pose estimation(s) at once")]
 
 

@@ -89,7 +89,7 @@ def cohort_tables(layout, cohort: str) -> str:
             cells = "".join(
                 f"<td class='num' data-v='{'' if values.get(m) is None else values[m]}'>"
                 f"{html.escape(summary.shown(m, values.get(m)))}"
-                f"{'' if values.get(m) is None or summary.unit_label(m) == '' else ' <small>n=' + str(ns.get(m)) + '</small>'}"
+                f"{'' if values.get(m) is None or summary.unit_label(m) == '' else f' <small>n={ns.get(m)!s}</small>'}"
                 "</td>" for m in measures)  # fmt: skip
             flags = _flag_names(layout, key) if out is not None else "not analysed"
             flag_html = "".join(f"<div class='{f.split(' ')[0]}'>{html.escape(f)}</div>" for f in flags.split(", ")

@@ -21,7 +21,8 @@ PX_PER_MM = 0.5
 
 
 def body(sit_deg: float = 0.0, swing: tuple[float, float] = (0.0, 0.0),
-         elevation: tuple[float, float] = (0.0, 0.0), knee: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:  # fmt: skip
+         elevation: tuple[float, float] = (0.0, 0.0),
+         knee: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:  # fmt: skip
     """Clinical joints ``(C, 3)`` in local coordinates.
 
     Args:
@@ -111,8 +112,14 @@ def exact_kinematics(poses: pl.DataFrame) -> pl.DataFrame:
     (:func:`.kinematic_fit.initial_state`: the angles computed from the 3D segment directions, exact for exact
     keypoints), so that the event and outcome tests stay fast; the fit itself is tested in test_biomech.py."""
     from neuropose_assets.core import biomech as bm
-    from neuropose_assets.core.kinematic_fit import (Fit, ground_rotation, initial_dimensions, initial_state,
-                                                     kinematics_table, observations_from_poses)
+    from neuropose_assets.core.kinematic_fit import (
+        Fit,
+        ground_rotation,
+        initial_dimensions,
+        initial_state,
+        kinematics_table,
+        observations_from_poses,
+    )
 
     frames, obs = observations_from_poses(poses, BLAZEPOSE_33, 1200, 1200)
     dims = initial_dimensions(obs.xyz)
@@ -129,7 +136,8 @@ def smooth_step(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
 
 
 def walk(fps: float = 60.0, stride_s: float = 1.1, strides: float = 6.5, stance: float = 0.6, amp: float = 300.0,
-         speed_mm_s: float = 1200.0, first_hs_s: float = 0.3, yaw_deg: float = 0.0) -> tuple[pl.DataFrame, dict]:  # fmt: skip
+         speed_mm_s: float = 1200.0, first_hs_s: float = 0.3,
+         yaw_deg: float = 0.0) -> tuple[pl.DataFrame, dict]:  # fmt: skip
     """A side-view walk to the image right: heel strikes of the left foot every ``stride_s`` from ``first_hs_s``,
     right half a stride later; each heel is most anterior (``+amp``) at its heel strike and its toe most posterior at
     toe-off = heel strike + ``stance`` × stride; ``yaw_deg`` turns the body about the vertical (0 = side view, 90 =
@@ -165,7 +173,6 @@ def sit_to_stand(fps: float = 60.0, reps: int = 5, period_s: float = 2.6, seated
     dur = seated_s + reps * period_s + 1.0
     t = np.arange(0, dur, 1 / fps)
     sit = np.full(len(t), 90.0)
-    truth = {"seat_off": [], "standing_reached": [], "sit_start": [], "seated": []}
     for k in range(reps):
         t0 = seated_s + k * period_s
         up = smooth_step(t, t0, t0 + 0.5)

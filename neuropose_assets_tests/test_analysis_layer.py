@@ -20,7 +20,8 @@ def world(tmp_path):
     layout = Layout(tmp_path / "data")
     walk, _ = S.walk(fps=60.0)
     sts, _ = S.sit_to_stand(fps=60.0, reps=5)
-    prov = {"source": {"partition": None, "cohort": "c", "sha256": "0" * 64}, "configs": {"features": {"frame": "camera"}},
+    prov = {"source": {"partition": None, "cohort": "c", "sha256": "0" * 64},
+            "configs": {"features": {"frame": "camera"}},
             "model": {"name": "synthetic", "variant": "-", "checksum": "0" * 64, "origin": "hip_midpoint"}}  # fmt: skip
     reg = Registry(layout)
     for key, feats in (("walk", walk), ("sts", sts)):
@@ -90,7 +91,7 @@ def test_undeclared_runs_generic_and_warns_and_the_cohort_tables_follow(world):
 def test_data_problems_say_what_is_missing_not_that_the_config_is_invalid(world):
     from neuropose_assets.cli import failure_message
 
-    layout, run, inst, defs = world["layout"], world["run"], world["inst"], world["defs"]
+    run, inst, defs = world["run"], world["inst"], world["defs"]
     res = run("walk", TaskSpec(task="generic", segmentation={"signal": {"column": "left_knee_speed_deg"}}))
     assert not res.success
     msg = failure_message(res)

@@ -21,8 +21,9 @@ def test_definitions_load_and_validate():
 
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"raw_video", "poses", "kinematics", "features", "task", "events", "repetitions", "outcomes", "repetition_dtw",
-                    "review_video", "report", "cohort_outcomes", "cohort_dtw", "reference_events", "opensim_export"}  # fmt: skip
+    assert keys == {"raw_video", "poses", "kinematics", "features", "task", "events", "repetitions", "outcomes",
+                    "repetition_dtw", "review_video", "report", "cohort_outcomes", "cohort_dtw", "reference_events",
+                    "opensim_export"}  # fmt: skip
     assert keys == set(stages.assets())
     assert defs.resolve_job_def("review_job").partitions_def.name == "videos"
     assert {s.name for s in defs.sensors} == {"intake_sensor", "cohort_sensor", "review_sensor"}
@@ -54,7 +55,8 @@ def test_webserver_serves_the_code_location(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "NEUROPOSE_DATA_ROOT": str(tmp_path / "data")}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                             "-p", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                             "-p", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.time() + 90
         while time.time() < deadline:
@@ -101,7 +103,8 @@ def test_run_config_is_generated_from_the_core_models(module, name, core):
     assert set(cfg_cls.model_fields) == set(core_cls.model_fields)
     assert cfg_cls().to_core() == core_cls()
     documented = [f for f, info in cfg_cls.model_fields.items() if info.description]
-    assert len(documented) == len(core_cls.model_fields), f"undocumented: {set(core_cls.model_fields) - set(documented)}"
+    assert len(documented) == len(core_cls.model_fields), (
+        f"undocumented: {set(core_cls.model_fields) - set(documented)}")
 
 
 def test_invalid_run_config_fails_with_the_core_models_message(tmp_path):

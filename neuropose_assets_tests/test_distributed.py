@@ -132,13 +132,14 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
         assert runs, logs
         failures = [(r.tags.get("dagster/partition"), r.status.value, [
                      (e.message, str(getattr(e.dagster_event.event_specific_data, "error", ""))[-1500:])
-                     for e in inst.all_logs(r.run_id) if e.is_dagster_event and e.dagster_event.is_failure][:3]) for r in runs
-                    if r.status != DagsterRunStatus.SUCCESS]  # fmt: skip
+                     for e in inst.all_logs(r.run_id) if e.is_dagster_event and e.dagster_event.is_failure][:3])
+                    for r in runs if r.status != DagsterRunStatus.SUCCESS]  # fmt: skip
         assert not failures, (failures, logs)
 
         health = subprocess.run([cli, "health", "--data-root", str(data)], capture_output=True, text=True,
                                 env={**env, "NEUROPOSE_DASK_SCHEDULER": address})  # fmt: skip
-        assert "ok    dask" in health.stdout and "2 worker process(es), 2 pose estimation(s)" in health.stdout, health.stdout
+        assert ("ok    dask" in health.stdout
+                and "2 worker process(es), 2 pose estimation(s)" in health.stdout), health.stdout
         layout = Layout(data)
         per_video_keys = {k for a in PER_VIDEO_ASSETS for k in a.keys}
         workers, loads = set(), []

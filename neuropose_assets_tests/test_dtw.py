@@ -10,8 +10,8 @@ from neuropose_assets.core.dtw import (
     compare,
     dtw_distance,
     extract_units,
-    pairwise,
     mean_repetition,
+    pairwise,
     repetition_sequences,
     reusable_pairs,
 )
@@ -138,8 +138,8 @@ def test_pairwise_is_symmetric_and_reuses_unchanged_pairs(seq):
     df2, computed2 = pairwise(seqs, cfg, reuse=reuse)
     assert computed2 == 3  # only the new member's pairs
     assert df2.filter(pl.col("a") != "d").filter(pl.col("b") != "d").equals(df)
-    assert reusable_pairs(df, meta, {**fps, "a": "changed"}, cfg).keys() == {("b", "c", "all"), ("c", "b", "all"),
-                                                                            ("b", "b", "all"), ("c", "c", "all")}  # fmt: skip
+    assert reusable_pairs(df, meta, {**fps, "a": "changed"}, cfg).keys() == {
+        ("b", "c", "all"), ("c", "b", "all"), ("b", "b", "all"), ("c", "c", "all")}  # fmt: skip
     assert reusable_pairs(df, meta, fps, DTWConfig(convention="sum_euclidean")) == {}
 
 
@@ -184,7 +184,8 @@ def test_per_frame_procrustes_per_joint_is_refused_with_a_reason():
 
 def _coords_table(x: np.ndarray) -> pl.DataFrame:
     """``x`` (F, 3 joints, 3) as root-centred columns of the first three clinical joints."""
-    return pl.DataFrame({f"{j}_{a}_mm": x[:, c, k] for c, j in enumerate(CLINICAL_JOINTS[:3]) for k, a in enumerate("xyz")})
+    return pl.DataFrame({f"{j}_{a}_mm": x[:, c, k] for c, j in enumerate(CLINICAL_JOINTS[:3])
+                         for k, a in enumerate("xyz")})
 
 
 def test_neuropose_numerical_expectations_under_the_sum_euclidean_convention():
@@ -234,7 +235,8 @@ def test_numba_cache_serves_a_second_process(tmp_path):
     code = ("import numpy as np\nfrom neuropose_assets.core.dtw import dtw_distance, enable_numba_cache\n"
             f"enable_numba_cache({str(tmp_path)!r})\n"
             "a, b = np.zeros((5, 2)), np.ones((7, 2))\n"
-            "print(dtw_distance(a, b), dtw_distance(a, b, convention='sum_euclidean', sakoe_chiba_radius=2))\n")  # fmt: skip
+            "print(dtw_distance(a, b), "
+            "dtw_distance(a, b, convention='sum_euclidean', sakoe_chiba_radius=2))\n")  # fmt: skip
     env = {**os.environ, "NUMBA_DEBUG_CACHE": "1"}
     env.pop("NUMBA_CACHE_DIR", None)
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

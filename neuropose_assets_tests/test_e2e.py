@@ -8,9 +8,9 @@ import pytest
 
 from data_contracts import SCHEMAS
 from neuropose_assets.cli import failure_message
+from neuropose_assets.core import quality
 from neuropose_assets.core.kinematics import ANGLE_COLUMNS
 from neuropose_assets.core.tables import read_provenance
-from neuropose_assets.core import quality
 from neuropose_assets.dagster_defs.checks import PER_VIDEO_TABLES
 
 pytestmark = pytest.mark.e2e
@@ -99,7 +99,8 @@ def test_cohort_matrix_skips_failed_members(world):
     mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
             for e in cohort.get_asset_materialization_events()}  # fmt: skip
     for asset in ("cohort_outcomes", "cohort_dtw"):
-        assert "no_person" in mats[asset]["missing_members"].value and "empty_file" in mats[asset]["missing_members"].value
+        assert ("no_person" in mats[asset]["missing_members"].value
+                and "empty_file" in mats[asset]["missing_members"].value)
 
 
 def test_rerun_gives_byte_identical_outputs(world):
@@ -200,8 +201,9 @@ def test_opensim_export_of_a_real_clip_round_trips_and_keeps_opensims_axes(world
     """BlazePose features → TRC → import: every speed and every three-point angle of the markers back to 1e-6 of its
     range; the TRC is in metres
     with Y up (head above the heels) and the coordinate check of the video passed."""
-    from neuropose_assets.core.opensim import round_trip
     from trc import TRCData
+
+    from neuropose_assets.core.opensim import round_trip
 
     layout = world["layout"]
     diffs = round_trip(pl.read_parquet(layout.asset_file("features", "cam01")), tmp_path)

@@ -179,7 +179,8 @@ def _hide(feats: pl.DataFrame, t0: float, t1: float, joints: tuple[str, ...] | N
     cols = [c for c in feats.columns if c.endswith("_conf") and (joints is None or c.removesuffix("_conf") in joints)]
     out = feats.with_columns(pl.when(inside).then(None).otherwise(pl.col(c)).alias(c) for c in cols)
     if joints is None:
-        out = out.with_columns(pl.when(inside).then(False).otherwise(pl.col("subject_present")).alias("subject_present"))
+        out = out.with_columns(pl.when(inside).then(False).otherwise(pl.col("subject_present"))
+                               .alias("subject_present"))
     return out
 
 

@@ -86,7 +86,8 @@ def delivered(tmp_path_factory, cam01):
                 cursor = ctx.cursor
         job = defs.resolve_job_def("per_video_job")
         results = {r.partition_key: job.execute_in_process(partition_key=r.partition_key, instance=inst,
-                                                           tags=r.tags, raise_on_error=False) for r in requests}  # fmt: skip
+                                                           tags=r.tags, raise_on_error=False)
+                   for r in requests}  # fmt: skip
         after = evaluate_intake(dg.build_sensor_context(instance=inst, cursor=cursor), layout, stable_seconds=0,
                                 pseudonymise=False)  # fmt: skip
         cohort = defs.resolve_job_def("cohort_job").execute_in_process(partition_key="faults", instance=inst,

@@ -287,4 +287,5 @@ def test_unsupported_formats_are_refused_everywhere_with_one_list(tmp_path):
     res = _cli("ingest", str(archive), "--intake", str(tmp_path / "in"), "--cohort", "c", "--data-root", str(root))
     assert res.returncode == 0 and "skipped: walk.bvh is not supported; supported are" in res.stdout, res.stdout
     (tmp_path / "in" / "c" / "other.bvh").write_text("x")
-    assert scan_intake(tmp_path / "in", now=0.0).unsupported == ["c/other.bvh"]  # the sensor reports it with the same text
+    # the sensor reports it with the same text
+    assert scan_intake(tmp_path / "in", now=0.0).unsupported == ["c/other.bvh"]

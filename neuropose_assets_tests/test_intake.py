@@ -1,6 +1,5 @@
 """Intake scanning (pure) and the intake / cohort sensors (Dagster sensor contexts, no daemon)."""
 
-import json
 import os
 import stat
 import time
@@ -26,7 +25,8 @@ def put(root: Path, rel: str, data: bytes = b"video", age_s: float = 120.0) -> P
 
 def test_scan_ignores_hidden_and_temporary_files_and_reports_the_rest(tmp_path):
     for rel in ("stroke/p01/walk.mp4", "stroke/.hidden.mp4", "stroke/copy.mp4.part", "stroke/~$lock.mp4",
-                "stroke/.incoming/x.mp4", "stroke/notes.txt", "loose.mp4", "parkinson/Ünïcode trial 2.MOV"):  # fmt: skip
+                "stroke/.incoming/x.mp4", "stroke/notes.txt", "loose.mp4",
+                "parkinson/Ünïcode trial 2.MOV"):  # fmt: skip
         put(tmp_path, rel)
     first = scan_intake(tmp_path, now=time.time(), stable_seconds=10)
     assert first.ready == [] and set(first.pending) == {"stroke/p01/walk.mp4", "parkinson/Ünïcode trial 2.MOV"}
@@ -192,8 +192,8 @@ def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypat
     protocol = load_protocol(intake / "stroke" / "protocol.yaml")  # the placed files are declared, nothing else
     assert protocol.resolve("p01/walk.mp4").spec == TaskSpec(task="sit_to_stand", expected_repetitions=5)
     assert not protocol.resolve("p03/walk.mp4").declared
-    assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == ["stroke/p01/walk.mp4",
-                                                                                       "stroke/p02/walk.mp4"]  # fmt: skip
+    assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == [
+        "stroke/p01/walk.mp4", "stroke/p02/walk.mp4"]  # fmt: skip
     assert main(["ingest", str(archive)]) == 2  # everything collides now; nothing changes
     layout = Layout(tmp_path / "data")
     reg = Registry(layout)
@@ -241,8 +241,8 @@ def test_protocol_declares_tasks_and_an_edit_reruns_only_the_task_assets(intake)
         '  "*arm*": {task: arm_raise, side: left}\n')
     (rerun,) = tick()
     assert rerun.partition_key == "stroke-p01-arm" and rerun.run_key != runs["stroke-p01-arm"].run_key
-    assert {k.to_user_string() for k in rerun.asset_selection} == {"task", "kinematics", "features", "events",
-                                                                   "repetitions", "outcomes", "repetition_dtw"}  # fmt: skip
+    assert {k.to_user_string() for k in rerun.asset_selection} == {
+        "task", "kinematics", "features", "events", "repetitions", "outcomes", "repetition_dtw"}  # fmt: skip
     assert reg.get("stroke-p01-arm").declaration.spec.side == "left"
     assert tick() == []
 

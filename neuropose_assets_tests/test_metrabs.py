@@ -201,7 +201,8 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
         # comparing models in one cohort is refused unless explicitly allowed
         for asset in ("features", "repetitions", "task"):  # cam01's BlazePose outputs, as if run here
             (layout.assets / asset).mkdir(parents=True, exist_ok=True)
-            (layout.assets / asset / "cam01.parquet").write_bytes(world["layout"].asset_file(asset, "cam01").read_bytes())
+            (layout.assets / asset / "cam01.parquet").write_bytes(
+                world["layout"].asset_file(asset, "cam01").read_bytes())
         register_videos(instance, layout, {"cam01": world["layout"].root}, "mixed")
         job = defs.resolve_job_def("cohort_job")
         refused = job.execute_in_process(partition_key="mixed", instance=instance, raise_on_error=False)
@@ -214,7 +215,7 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
 @pytest.mark.realmodel
 def test_real_metrabs_on_a_sample_clip(cam01):
     """Opt-in: runs when the real model is in the cache (``neuropose-assets model install``)."""
-    from neuropose_assets.core.pose.metrabs_model import _cached, PINNED
+    from neuropose_assets.core.pose.metrabs_model import PINNED, _cached
     from neuropose_assets.core.storage import default_cache_dir
 
     cache = Path(default_cache_dir() / "models")

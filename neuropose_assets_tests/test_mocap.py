@@ -351,6 +351,7 @@ def test_an_inconsistent_reference_is_named_not_trusted():
                for p in reference_problems(good.filter(pl.col("side") == "right")))  # fmt: skip
     late = good.with_columns(pl.when((pl.col("event") == "toe_off") & (pl.col("side") == "left"))
                              .then(pl.col("time_s") + 1.5).otherwise(pl.col("time_s")).alias("time_s"))  # fmt: skip
-    assert any("1 contact(s) of implausible duration" in p and "left 2.16 s at 0.00 s" in p for p in reference_problems(late))
+    assert any("1 contact(s) of implausible duration" in p and "left 2.16 s at 0.00 s" in p
+               for p in reference_problems(late))
     unsided = good.with_columns(pl.when(pl.col("time_s") < 0.6).then(None).otherwise(pl.col("side")).alias("side"))
     assert any("2 contact event(s) without a side" in p for p in reference_problems(unsided))

@@ -103,7 +103,8 @@ def test_opensim_export_files_and_the_export_command(marker_run, tmp_path):
     assert "inDegrees=yes" in mot and "NaN" not in "\n".join(mot)  # OpenSim's Storage stops at a NaN
     out = tmp_path / "pd.csv"
     res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "export", "pd-c3d", "--format", "csv",
-                          "--out", str(out), "--data-root", str(layout.root)], capture_output=True, text=True)  # fmt: skip
+                          "--out", str(out), "--data-root", str(layout.root)],
+                         capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "Y up" in res.stdout and pl.read_csv(out).height == 671
 
@@ -118,7 +119,8 @@ def test_agreement_command_reports_events_and_outcomes(marker_run, tmp_path):
     assert set(table["reference"]) == {"c3d_event", "force_plate"}
     # a session against another (here the two marker trials, to exercise the outcome table)
     res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "agreement", "pd-c3d", "--reference",
-                          "treadmill-c3d", "--data-root", str(layout.root)], capture_output=True, text=True)  # fmt: skip
+                          "treadmill-c3d", "--data-root", str(layout.root)],
+                         capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "cadence_steps_min" in res.stdout and "treadmill-c3d (detected)" in res.stdout
 

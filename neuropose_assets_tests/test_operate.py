@@ -90,9 +90,9 @@ def test_health_reports_every_check_and_fails_on_what_is_wrong(tmp_path, monkeyp
     checks = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
     assert res.returncode == 1 and checks["instance"]["status"] == "fail"
     assert checks["data_root"]["status"] == "ok" and oct(root.stat().st_mode & 0o777) == "0o700"
-    from neuropose_assets.core.storage import Layout
     import dagster as dg
 
+    from neuropose_assets.core.storage import Layout
     from neuropose_assets.instance import apply_pose_slots, ensure_dagster_home
 
     ensure_dagster_home(Layout(root))
@@ -118,7 +118,8 @@ def test_health_verifies_an_installed_metrabs_model(tmp_path, monkeypatch):
     (model / "variables").mkdir(parents=True)
     (model / "saved_model.pb").write_bytes(b"graph")
     (model / "variables" / "variables.index").write_bytes(b"index")
-    (model.parent / MARKER).write_text(json.dumps({"variant": DEFAULT_VARIANT, "archive_sha256": PINNED[DEFAULT_VARIANT][1],
+    (model.parent / MARKER).write_text(json.dumps({"variant": DEFAULT_VARIANT,
+                                                   "archive_sha256": PINNED[DEFAULT_VARIANT][1],
                                                    "saved_model": "saved",
                                                    "fingerprint": directory_fingerprint(model)}))  # fmt: skip
     monkeypatch.setenv("NEUROPOSE_MODEL_CACHE", str(tmp_path / "models"))

@@ -35,12 +35,14 @@ def test_headless_run_and_health_on_postgres(postgres_url, tmp_path, cam01):
     root = tmp_path / "data"
     env = {**os.environ, "NEUROPOSE_POSTGRES_URL": postgres_url, "NEUROPOSE_POSE_SLOTS": "2"}
     res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "run", str(cam01), "--task", "generic",
-                          "--no-review", "--data-root", str(root)], capture_output=True, text=True, env=env)  # fmt: skip
+                          "--no-review", "--data-root", str(root)],
+                         capture_output=True, text=True, env=env)  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     counts = _tables(postgres_url)
     assert counts["runs"] >= 2 and counts["events"] > 50 and counts["partitions"] >= 2 and counts["pose_pool"] == 2
     home = root / "dagster_home"
-    assert "postgres_url" in (home / "dagster.yaml").read_text() and postgres_url not in (home / "dagster.yaml").read_text()
+    assert ("postgres_url" in (home / "dagster.yaml").read_text()
+            and postgres_url not in (home / "dagster.yaml").read_text())
     assert not (home / "history" / "runs.db").exists()  # nothing went to SQLite
     health = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "health", "--data-root", str(root)],
                             capture_output=True, text=True, env=env)  # fmt: skip
@@ -70,12 +72,11 @@ def test_headless_run_and_health_on_postgres(postgres_url, tmp_path, cam01):
 def test_the_daemon_runs_an_intake_delivery_on_postgres(postgres_url, tmp_path, cam01, monkeypatch):
     """Through the daemon, pseudonymised (``NEUROPOSE_PSEUDONYMISE=all``): the patient's name in the cohort folder
     and the file name reaches no table of the PostgreSQL instance and no file under the data root."""
+    import psycopg2
     from dagster import DagsterInstance, DagsterRunStatus
 
     from neuropose_assets_tests.test_daemon import _wait, running_ui
     from neuropose_assets_tests.test_privacy import NAMES, assert_no_name_under, names_in_postgres
-
-    import psycopg2
 
     try:
         before = _tables(postgres_url)["runs"]

@@ -85,7 +85,8 @@ def test_a_pseudonymised_delivery_ingest_and_run_leave_no_name_outside_private(t
         assert sorted(p.name for p in intake.iterdir()) == [cohort]
         # a headless run of a named file into the named cohort, next to the daemon
         res = subprocess.run([*cli, "run", str(tmp_path / f"{cohort}_cli.mp4"), "--cohort", cohort, "--task",
-                              "generic", "--data-root", str(data)], capture_output=True, text=True, env=env)  # fmt: skip
+                              "generic", "--data-root", str(data)],
+                             capture_output=True, text=True, env=env)  # fmt: skip
         assert res.returncode == 0, res.stderr[-3000:]
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
         inst = DagsterInstance.get()

@@ -50,7 +50,8 @@ def test_the_cohort_table_shows_the_main_outcomes_with_units_and_links(root):
     assert report["status"] == 200 and b"report of p01-sts" in report["body"]
     assert f"href='{report_url('p01-sts')}.pdf'" in text
     pdf = asgi_get(app, report_url("p01-sts") + ".pdf")
-    assert pdf["status"] == 200 and pdf["body"].startswith(b"%PDF") and pdf["headers"]["content-type"] == "application/pdf"
+    assert (pdf["status"] == 200 and pdf["body"].startswith(b"%PDF")
+            and pdf["headers"]["content-type"] == "application/pdf")
     video = asgi_get(app, review_url("p01-sts"), {"Range": "bytes=10-19"})  # seeking needs range requests
     assert video["status"] == 206 and video["body"] == bytes(range(10, 20))
     assert video["headers"]["content-type"] == "video/mp4"
@@ -58,7 +59,8 @@ def test_the_cohort_table_shows_the_main_outcomes_with_units_and_links(root):
 
 @pytest.mark.parametrize("url", [
     "/results/report/..%2Fsecret.txt", "/results/report/../secret", "/results/review/..%2F..%2Fsecret.txt.mp4",
-    "/results/report/%2e%2e", "/results/report/unknown-key", "/results/report/..%2Fsecret.txt.pdf", "/results/cohort/..%2F..", "/results/review/p01-sts",
+    "/results/report/%2e%2e", "/results/report/unknown-key", "/results/report/..%2Fsecret.txt.pdf",
+    "/results/cohort/..%2F..", "/results/review/p01-sts",
 ])  # fmt: skip
 def test_nothing_outside_the_reports_and_review_videos_is_served(root, url):
     from neuropose_assets.results import build_app

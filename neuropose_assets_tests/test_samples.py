@@ -1,6 +1,6 @@
 import hashlib
-from pathlib import Path
 import zipfile
+from pathlib import Path
 
 import pytest
 

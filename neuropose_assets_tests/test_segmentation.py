@@ -3,7 +3,6 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from neuropose_assets.core.signal import fill_gaps, lowpass
 from neuropose_assets.core.segmentation import (
     SegmentationConfig,
     SignalSpec,
@@ -13,6 +12,7 @@ from neuropose_assets.core.segmentation import (
     segment_features,
     valley_to_valley,
 )
+from neuropose_assets.core.signal import fill_gaps, lowpass
 
 
 def humps(n: int, samples: int = 300) -> np.ndarray:
@@ -107,7 +107,8 @@ def test_signal_extractors():
     n = 4
     df = pl.DataFrame({"time_s": np.arange(n) / 10.0,
                        **{f"left_wrist_{a}_mm": np.array([0.0, 1, 3, 6]) if a == "x" else np.zeros(n) for a in "xyz"},
-                       **{f"left_shoulder_{a}_mm": np.full(n, 3.0) if a == "y" else np.zeros(n) for a in "xyz"}})  # fmt: skip
+                       **{f"left_shoulder_{a}_mm": np.full(n, 3.0) if a == "y" else np.zeros(n)
+                          for a in "xyz"}})  # fmt: skip
     from neuropose_assets.core.kinematics import joint_speeds
 
     x = np.array([0.0, 1, 3, 6])

@@ -70,7 +70,8 @@ def test_the_guard_reads_requests_as_dagster_does():
     from urllib.parse import urlencode
 
     get = {"method": "GET"}
-    mutation = "mutation { addDynamicPartition(partitionsDefName: \"videos\", partitionKey: \"x\", repositorySelector: {repositoryName: \"r\", repositoryLocationName: \"l\"}) { __typename } }"
+    mutation = ("mutation { addDynamicPartition(partitionsDefName: \"videos\", partitionKey: \"x\", "
+                "repositorySelector: {repositoryName: \"r\", repositoryLocationName: \"l\"}) { __typename } }")
     twice = urlencode([("query", "{ version }"), ("query", mutation)]).encode()
     assert _call(**get, query_string=twice) == 400
     assert _call(**get, query_string=urlencode([("query", mutation), ("query", "{ version }")]).encode()) == 400
@@ -129,7 +130,8 @@ def test_the_running_ui_refuses_foreign_requests_warns_off_loopback_and_stops_on
 
         body = json.dumps({"query": "{ version }"}).encode()
         assert status(urllib.request.Request(url, body, {"Content-Type": "application/json"})) == 200
-        assert status(urllib.request.Request(f"{url}?query=mutation%20%7B%20reloadWorkspace%20%7B%20__typename%20%7D%20%7D")) == 405
+        assert status(urllib.request.Request(f"{url}?query=mutation%20%7B%20reloadWorkspace"
+                                             "%20%7B%20__typename%20%7D%20%7D")) == 405
         assert status(urllib.request.Request(url, body, {"Content-Type": "text/plain"})) == 415
         twice = urllib.parse.urlencode([("query", "{ version }"), ("query", MUTATION)])
         assert status(urllib.request.Request(f"{url}?{twice}")) == 400  # Dagster would run the last one

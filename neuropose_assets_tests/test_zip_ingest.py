@@ -337,7 +337,8 @@ def test_what_the_intake_would_refuse_or_merge_is_refused_before_anything_is_pla
 
 def test_marker_files_and_their_sidecars_are_placed_like_videos(tmp_path: Path, intake: Path) -> None:
     zf = make_zip(tmp_path / "a.zip", ("lab/S01/walk.c3d", b"c"), ("lab/S01/walk.trc", b"t"),
-                  ("lab/S01/walk_grf.mot", b"g"), ("lab/markers.yaml", b"name: x"), ("lab/notes.txt", b"n"))  # fmt: skip
+                  ("lab/S01/walk_grf.mot", b"g"), ("lab/markers.yaml", b"name: x"),
+                  ("lab/notes.txt", b"n"))  # fmt: skip
     result = ingest_zip(zf, intake)
     placed = sorted(p.relative_to(intake).as_posix() for p in result.placed)
     assert placed == ["lab/S01/walk.c3d", "lab/S01/walk.trc", "lab/S01/walk_grf.mot", "lab/markers.yaml"]
@@ -377,7 +378,8 @@ def test_free_space_is_checked_before_extraction(tmp_path: Path, intake: Path, m
     import collections
 
     usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr(zip_ingest.shutil, "disk_usage", lambda p: usage(10 * 1024**3, 0, zip_ingest.FREE_SPACE_RESERVE))
+    monkeypatch.setattr(zip_ingest.shutil, "disk_usage",
+                        lambda p: usage(10 * 1024**3, 0, zip_ingest.FREE_SPACE_RESERVE))
     zf = make_zip(tmp_path / "a.zip", ("c/a.mp4", b"video"))
     with pytest.raises(ArchiveTooLargeError, match="free"):
         ingest_zip(zf, intake)

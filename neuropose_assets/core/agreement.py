@@ -232,4 +232,5 @@ def outcome_icc(pairs: pl.DataFrame) -> pl.DataFrame:
         rows.append(row)
     return pl.DataFrame(rows, schema={"measure": pl.Utf8, "unit": pl.Utf8, "n_pairs": pl.Int64, "icc": pl.Float64,
                                       "icc_ci_low": pl.Float64, "icc_ci_high": pl.Float64, "bias": pl.Float64,
-                                      "loa_low": pl.Float64, "loa_high": pl.Float64, "null_reason": pl.Utf8})  # fmt: skip
+                                      "loa_low": pl.Float64, "loa_high": pl.Float64,
+                                      "null_reason": pl.Utf8})  # fmt: skip

@@ -2,8 +2,9 @@
 
 Kabsch, "A solution for the best rotation to relate two sets of vectors", Acta Cryst. A32 (1976); with scale:
 Umeyama, "Least-squares estimation of transformation parameters between two point patterns", IEEE TPAMI 13 (1991).
-Given source points ``S`` and target points ``T`` (``(N, 3)``), find rotation ``R`` (det +1), scale ``s`` and translation
-``t`` minimising ``Σ‖s R S_i + t − T_i‖²``.  NaN points are left out of the fit (and stay NaN in the output).
+Given source points ``S`` and target points ``T`` (``(N, 3)``), find rotation ``R`` (det +1), scale ``s`` and
+translation ``t`` minimising ``Σ‖s R S_i + t − T_i‖²``.  NaN points are left out of the fit (and stay NaN in the
+output).
 """
 
 from __future__ import annotations

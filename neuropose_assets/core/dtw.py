@@ -82,7 +82,8 @@ class DTWConfig(BaseModel):
             raise ValueError("Procrustes alignment applies to representation 'coords' only")
         if self.align == "procrustes_per_frame" and self.per_joint:
             raise ValueError("per-frame Procrustes needs several joints per frame; it cannot run per_joint (one joint "
-                             "has no rotation to fit): use align 'procrustes_per_sequence' or per_joint false")  # fmt: skip
+                             "has no rotation to fit): "
+                             "use align 'procrustes_per_sequence' or per_joint false")  # fmt: skip
         return self
 
     def fingerprint(self) -> str:
@@ -130,9 +131,8 @@ def enable_numba_cache(cache_dir: str | os.PathLike | None = None) -> None:
     on a machine pays the JIT cost.  Call before the first DTW; safe to call repeatedly."""
     if cache_dir is not None:
         os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir))
-    from numba.core.registry import CPUDispatcher
-
     import tslearn.metrics  # noqa: F401  (imports the jitted modules)
+    from numba.core.registry import CPUDispatcher
 
     dispatchers = {}
     for name, mod in list(sys.modules.items()):
@@ -315,16 +315,18 @@ def complete_only(repetitions: pl.DataFrame) -> pl.DataFrame:
 
 
 def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig,
-                         max_per_side: int | None = None) -> dict[str | None, dict[str, dict[str, np.ndarray]]]:  # fmt: skip
-    """Units of every complete repetition ``[start_frame, end_frame)``, grouped by side (``None`` for bilateral tasks) so
-    that only repetitions of the same side are compared: ``{side: {label: units}}``, labels ``left_0``, ``rep_3``.
+                         max_per_side: int | None = None) -> dict[str | None,
+                                                                  dict[str, dict[str, np.ndarray]]]:  # fmt: skip
+    """Units of every complete repetition ``[start_frame, end_frame)``, grouped by side (``None`` for bilateral tasks)
+    so that only repetitions of the same side are compared: ``{side: {label: units}}``, labels ``left_0``, ``rep_3``.
     With ``max_per_side``, at most that many per side, evenly spaced in time (:func:`spread`)."""
     units = extract_units(features, config)
     out: dict[str | None, dict[str, dict[str, np.ndarray]]] = {}
     for r in complete_only(repetitions).iter_rows(named=True):
         if r["end_frame"] > r["start_frame"]:
             label = f"{r.get('side') or 'rep'}_{r['repetition']}"
-            out.setdefault(r.get("side"), {})[label] = {u: x[r["start_frame"] : r["end_frame"]] for u, x in units.items()}
+            out.setdefault(r.get("side"), {})[label] = {u: x[r["start_frame"] : r["end_frame"]]
+                                                        for u, x in units.items()}
     for side, seqs in out.items():
         labels = list(seqs)  # in recording order
         out[side] = {labels[i]: seqs[labels[i]] for i in spread(len(labels), max_per_side)}

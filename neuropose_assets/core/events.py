@@ -41,8 +41,8 @@ of its bounding events observed.  (Gaps are still bridged to *locate* maxima, so
 two; it only cannot host an event.)
 
 Output tables (:data:`EVENT_SCHEMA`, :data:`REPETITION_SCHEMA`): events in frames (0-based decoded frame) and seconds
-(``time_s`` of that frame), with the signal value, its unit and the confidence; repetitions ``[start, peak, end)`` in frames and
-seconds, ``end`` exclusive, one table for both sides (``side`` null for bilateral tasks).
+(``time_s`` of that frame), with the signal value, its unit and the confidence; repetitions ``[start, peak, end)`` in
+frames and seconds, ``end`` exclusive, one table for both sides (``side`` null for bilateral tasks).
 """
 
 from __future__ import annotations
@@ -367,7 +367,8 @@ class _Builder:
         return True
 
     def repetition(self, side: str | None, n: int, kind: str, start: int, end: int, peak: int | None,
-                   peak_event: str | None, peak_value: float | None, unit: str, complete: bool = True) -> None:  # fmt: skip
+                   peak_event: str | None, peak_value: float | None, unit: str,
+                   complete: bool = True) -> None:  # fmt: skip
         self.reps.append({
             "complete": bool(complete),
             "side": side, "repetition": n, "kind": kind, "start_frame": start, "end_frame": end,
@@ -580,7 +581,8 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
         h = pelvis_height(features)
         if task == "sit_to_stand":
             _humps_task(b, h, config.sit_to_stand, dt, None, "sit_to_stand",
-                        ("seat_off", "standing_reached", "standing_peak", "sit_start", "seated"), "fraction")  # fmt: skip
+                        ("seat_off", "standing_reached", "standing_peak",
+                         "sit_start", "seated"), "fraction")  # fmt: skip
         else:
             _humps_task(b, 1.0 - h, config.squat, dt, None, "squat",
                         ("squat_start", "", "squat_bottom", "", "squat_end"), "fraction")  # fmt: skip
@@ -590,7 +592,8 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
         for side in spec.sides:
             _humps_task(b, _col(features, angle_column("shoulder_elevation", side)), config.arm_raise, dt, side,
                         "arm_raise",
-                        ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"), "deg", top="hold")  # fmt: skip
+                        ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"),
+                        "deg", top="hold")  # fmt: skip
         signals["arm_raise"] = "shoulder elevation (trunk vs upper arm), deg, per side"
     elif task == "tug":
         tug_events(b, features, config, dt, source)

@@ -22,7 +22,8 @@ solves of the 27×27 normal equations, analytic Jacobians from :meth:`.biomech.P
 joint limits; the dimensions and the focal length by :func:`scipy.optimize.least_squares` on a subsample.  Why not a
 library for the whole solve: OpenSim's inverse kinematics (and mink / MuJoCo, Pinocchio, biorbd) fit 3D markers frame
 by frame — none fits a model to 2D keypoints through a camera with trial-constant dimensions and temporal smoothing,
-which is what recovers depth that the pose model's 3D output gets wrong (docs/architecture.md, "The skeletal model behind the joint angles").
+which is what recovers depth that the pose model's 3D output gets wrong (docs/architecture.md, "The skeletal model
+behind the joint angles").
 
 Memory is flat in video length: frames are solved in chunks (:data:`CHUNK_FRAMES`).
 """
@@ -172,7 +173,8 @@ def initial_dimensions(xyz: np.ndarray) -> np.ndarray:
     shoulders = 0.5 * (xyz[:, bm.KP["left_shoulder"]] + xyz[:, bm.KP["right_shoulder"]])
     heel = both("ankle", "heel")
     with np.errstate(all="ignore"):
-        trunk = float(np.nanmedian(np.linalg.norm(shoulders - hips, axis=-1))) if np.isfinite(shoulders).any() else np.nan
+        trunk = (float(np.nanmedian(np.linalg.norm(shoulders - hips, axis=-1))) if np.isfinite(shoulders).any()
+                 else np.nan)
     dims = np.array([_length(xyz, "left_hip", "right_hip"), 0.03, both("hip", "knee"), both("knee", "ankle"),
                      0.7 * heel, 0.7 * heel, both("ankle", "toe"), trunk, _length(xyz, "left_shoulder",
                      "right_shoulder"), both("shoulder", "elbow"), both("elbow", "wrist")])  # fmt: skip
@@ -249,7 +251,8 @@ def static_foot(obs: Observations, side: str, speed: float) -> np.ndarray:
 
     v = 0.0
     for k in (f"{side}_heel", f"{side}_toe"):
-        pos = lowpass_times(obs.uv[:, bm.KP[k]], obs.times, 4.0, order=2) if len(obs.times) > 12 else obs.uv[:, bm.KP[k]]
+        pos = (lowpass_times(obs.uv[:, bm.KP[k]], obs.times, 4.0, order=2) if len(obs.times) > 12
+               else obs.uv[:, bm.KP[k]])
         v = np.maximum(v, np.linalg.norm(np.gradient(pos, obs.times, axis=0), axis=-1))
     return np.where(np.nan_to_num(v, nan=np.inf) < speed * leg, 1.0, 0.0)
 
@@ -490,7 +493,8 @@ OBSERVED_BY: dict[str, tuple[str, ...]] = {
     **{c: ("left_hip", "right_hip") for c in ("pelvis_tilt", "pelvis_list", "pelvis_rotation", *bm.TRANSLATIONS)},
     **{f"hip_{a}_{s}": (f"{side}_hip", f"{side}_knee") for a in ("flexion", "adduction", "rotation")
        for s, side in (("r", "right"), ("l", "left"))},
-    **{f"knee_angle_{s}": (f"{side}_hip", f"{side}_knee", f"{side}_ankle") for s, side in (("r", "right"), ("l", "left"))},
+    **{f"knee_angle_{s}": (f"{side}_hip", f"{side}_knee", f"{side}_ankle")
+       for s, side in (("r", "right"), ("l", "left"))},
     **{f"ankle_angle_{s}": (f"{side}_knee", f"{side}_ankle", f"{side}_heel", f"{side}_toe")
        for s, side in (("r", "right"), ("l", "left"))},
     **{c: ("left_shoulder", "right_shoulder") for c in ("lumbar_extension", "lumbar_bending", "lumbar_rotation")},

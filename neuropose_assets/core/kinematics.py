@@ -311,7 +311,8 @@ def _fitted_angles(frames: np.ndarray, times: np.ndarray, kinematics: pl.DataFra
     return {name: values[:, i] for i, name in enumerate(FITTED_ANGLES)}
 
 
-def summary_statistics(features: pl.DataFrame, columns: list[str], segments: pl.DataFrame | None = None) -> pl.DataFrame:
+def summary_statistics(features: pl.DataFrame, columns: list[str],
+                       segments: pl.DataFrame | None = None) -> pl.DataFrame:
     """Mean, population standard deviation (ddof = 0), min, max, range and valid-sample count of ``columns``,
     over the whole table or per repetition ``[start_frame, end_frame)`` of ``segments`` (nulls are skipped).
 

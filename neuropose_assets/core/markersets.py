@@ -84,7 +84,8 @@ class MarkerMapping(BaseModel):
         hips = None
         for h in self.hip_markers:
             have = {k: v for k, v in h.model_dump().items() if v is not None and normalise(v) in index}
-            if {"left_asis", "right_asis"} <= set(have) and ({"left_psis", "right_psis"} <= set(have) or "sacrum" in have):
+            if {"left_asis", "right_asis"} <= set(have) and ({"left_psis", "right_psis"} <= set(have)
+                                                             or "sacrum" in have):
                 hips = h
                 break
         return found, hips

@@ -248,7 +248,8 @@ def read_c3d(path: str | Path, name: str | None = None, *, with_forces: bool = T
                 return read_c3d(path, name, with_forces=False)
             except MarkerFileError:
                 pass
-        raise MarkerFileError(f"{name} is not a readable C3D file ({str(err)[:120]}). Export the trial again.") from None
+        raise MarkerFileError(f"{name} is not a readable C3D file ({str(err)[:120]}). "
+                              "Export the trial again.") from None
     params = c["parameters"]
     point = params["POINT"]
     labels = [str(lab).strip() for lab in point["LABELS"]["value"]]

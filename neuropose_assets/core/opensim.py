@@ -8,8 +8,8 @@ inverse kinematics, muscle models — as they do with the exports of Sports2D, P
   the subject's right (:func:`.frames.camera_to_opensim`: a rotation about the camera's vertical plus the y flip, so
   lengths and angles are unchanged).  Positions are the model's own (``root`` + root-centred joint): absolute for
   models with absolute coordinates (MeTRAbs, marker-based capture), hip-centred for BlazePose (the pelvis stays near
-  the origin: fine for scaling and IK of the joint angles, no translation).  Marker names follow Pose2Sim's OpenSim markers
-  (:data:`MARKER_NAMES`: ``RHip``, ``LKnee``, ``RBigToe``, ``Neck`` …; the clinical pelvis, the hip midpoint, is
+  the origin: fine for scaling and IK of the joint angles, no translation).  Marker names follow Pose2Sim's OpenSim
+  markers (:data:`MARKER_NAMES`: ``RHip``, ``LKnee``, ``RBigToe``, ``Neck`` …; the clinical pelvis, the hip midpoint, is
   ``Hip``), so Pose2Sim's OpenSim models and IK setups fit and the file re-imports with the ``pose2sim`` marker set.
 * **gaps**: a frame with no joint at all is left out (OpenSim's IK stops at a row without markers); a single missing
   joint is an empty field, which OpenSim's IK skips for that frame.  Nothing is invented beyond the features' own gap
@@ -104,7 +104,8 @@ def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: b
     """
     if frame != "camera":
         raise ExportError("the features were computed in the body frame, whose axes turn with the subject; export "
-                          "needs features in the camera frame (FeaturesConfig.frame = 'camera', the default)")  # fmt: skip
+                          "needs features in the camera frame "
+                          "(FeaturesConfig.frame = 'camera', the default)")  # fmt: skip
     joints = [j for j in CLINICAL_JOINTS if f"{j}_x_mm" in features.columns]
     xyz = np.stack([np.stack([features[f"{j}_{a}_mm"].to_numpy().astype(np.float64) for a in "xyz"], axis=1)
                     for j in joints], axis=1)  # fmt: skip

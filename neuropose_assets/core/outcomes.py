@@ -281,7 +281,8 @@ def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, 
         disp = pos["pelvis"][ok][-1] - pos["pelvis"][ok][0]
         disp -= disp.dot(up) * up
         if np.linalg.norm(disp) < 300:
-            return None, "the pelvis progresses less than 0.3 m: no walking direction (walking on the spot, or a treadmill?)"
+            return None, ("the pelvis progresses less than 0.3 m: no walking direction (walking on the spot, "
+                          "or a treadmill?)")
         d = disp / np.linalg.norm(disp)
         return {j: p @ d for j, p in pos.items()}, "absolute 3D camera coordinates (model origin 'camera')"
     if camera_view != "side":
@@ -556,7 +557,8 @@ def tug_phase_problems(events: pl.DataFrame) -> list[str]:
 
 def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame, *,
                      origin: str = "hip_midpoint", frame: str = "camera",
-                     view: ViewMeasurement | None = None, task_contradiction: str | None = None) -> pl.DataFrame:  # fmt: skip
+                     view: ViewMeasurement | None = None,
+                     task_contradiction: str | None = None) -> pl.DataFrame:  # fmt: skip
     """The outcome table (:data:`OUTCOME_SCHEMA`) of one video.
 
     Args:

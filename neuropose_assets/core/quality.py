@@ -148,8 +148,8 @@ def repetition_problems(task: dict, repetitions: pl.DataFrame, events: pl.DataFr
         sides = events.filter(pl.col("event") == "heel_strike").sort("frame")["side"].to_list()
         repeats = sum(a == b for a, b in zip(sides, sides[1:]))
         if repeats:
-            problems.append(f"{repeats} heel strike(s) followed one of the same foot: a step was missed or the left and "
-                            "right legs were confused")  # fmt: skip
+            problems.append(f"{repeats} heel strike(s) followed one of the same foot: a step was missed "
+                            "or the left and right legs were confused")  # fmt: skip
     elif repetitions.height == 0:
         problems.append(f"no {task['task']} repetition was found: check that the declared task ({task['task']}) is "
                         "what the video shows and that the whole movement is in view")  # fmt: skip
@@ -169,7 +169,8 @@ def undeclared(task: dict, name: str) -> list[Flag]:
         return []
     return [Flag("WARN", f"No task was declared for {name}; it was analysed as 'generic' (a configurable signal). "
                          "Declare the task in the cohort's protocol.yaml (e.g. '\"*walk*\": {task: gait}') or with "
-                         "`neuropose-assets run VIDEO --task gait`, and the task-dependent assets re-run.")]  # fmt: skip
+                         "`neuropose-assets run VIDEO --task gait`, "
+                         "and the task-dependent assets re-run.")]  # fmt: skip
 
 
 #: the 3D axes must follow the image axes (x right, y down): correlation of centred 3D x (y) with image u (v) below

@@ -3,10 +3,10 @@ and a key-frame contact sheet (one frame per event).
 
 Drawing is OpenCV; the video is H.264 (libx264, ``yuv420p``, ``+faststart``) written with PyAV, so browsers play it.
 Frames are decoded, scaled and made upright by FFmpeg (:func:`decode_scaled`) — the frames the pose model saw, in the
-same order — so the 2D joints (px) of the ``poses`` table land where they belong.  The subject is drawn in colour (left side blue, right
-side red, midline white) with its track id; every other tracked person thin and grey.  Each event is shown as a label
-(``HS L`` = left heel strike) for :data:`EVENT_HOLD_S` after it happens, or until the same side's next event; each
-side has its own row, so labels never overlap.  The output is written atomically.
+same order — so the 2D joints (px) of the ``poses`` table land where they belong.  The subject is drawn in colour (left
+side blue, right side red, midline white) with its track id; every other tracked person thin and grey.  Each event is
+shown as a label (``HS L`` = left heel strike) for :data:`EVENT_HOLD_S` after it happens, or until the same side's next
+event; each side has its own row, so labels never overlap.  The output is written atomically.
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataF
         skeleton: the native skeleton of ``poses``.
         max_side_px: the longer side of the review video, px (downscaled, never upscaled; even dimensions).
         crf: x264 constant rate factor (lower = better quality, larger file).
-        key_frame_px: the longer side of each contact-sheet frame, px; max_key_frames: at most this many events pictured.
+        key_frame_px: the longer side of each contact-sheet frame, px; max_key_frames: at most this many events
+            pictured.
     Raises:
         VideoError: the video cannot be decoded.
     """

@@ -114,7 +114,8 @@ def build_report(layout: Layout, partition: str) -> Report:
     figs = "".join(f"<p>{html.escape(captions.get(k, k))}<br>{_img(v, k)}</p>" for k, v in figures.items())
     flag_html = "".join(f'<li class="{f.severity}">{f.severity}: {html.escape(f.message)}</li>' for f in flags) or (
         "<li>none</li>")  # fmt: skip
-    doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(partition)} — report</title>
+    doc = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+           f"""<title>{html.escape(partition)} — report</title>
 <style>{CSS}</style></head><body>
 <h1>{html.escape(partition)} — {html.escape(spec.task)}</h1>
 <p><a href="{html.escape(partition)}.pdf" download>PDF</a> (the same report, to print or send)</p>
@@ -128,7 +129,7 @@ def build_report(layout: Layout, partition: str) -> Report:
 <h2>Figures</h2>{figs}
 <h2>Provenance</h2>{_table(prov_rows, ["", ""])}
 <h2>Configuration of every stage</h2><pre>{html.escape(json.dumps(prov.get('configs', {}), indent=1))}</pre>
-</body></html>"""
+</body></html>""")
     return Report(doc, figures, flags, time.perf_counter() - t0, pdf)
 
 

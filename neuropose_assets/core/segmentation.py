@@ -117,7 +117,8 @@ class SegmentationConfig(BaseModel):
             ``peak_to_peak`` — from one peak to the next, whose ``peak_frame`` is the signal minimum in between.
         low_frac: ``threshold`` only: fraction of the hump's rise / fall at which it starts / ends (0–0.5).
         lowpass_hz: cut-off of the zero-phase Butterworth low-pass applied to the signal before peak detection
-            (:func:`.signal.lowpass_times`: order 4 per pass, forward and backward), Hz (``None`` = raw signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
+            (:func:`.signal.lowpass_times`: order 4 per pass, forward and backward), Hz (``None`` = raw
+            signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
     """
 
     model_config = STRICT

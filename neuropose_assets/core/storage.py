@@ -42,7 +42,8 @@ def unsupported_format(name: str | Path) -> str | None:
     message that refuses it — the same at ``register``, ``run``, ``ingest`` and the intake sensor."""
     if str(name).lower().endswith(SOURCE_EXTENSIONS):
         return None
-    return (f"{Path(name).name} is not supported; supported are videos ({', '.join(VIDEO_EXTENSIONS)}) and marker-based "
+    return (f"{Path(name).name} is not supported; supported are videos ({', '.join(VIDEO_EXTENSIONS)}) "
+            "and marker-based "
             f"motion capture ({', '.join(MARKER_EXTENSIONS)}, with optional {', '.join(SIDECAR_EXTENSIONS)} force "
             "files). Export the recording in one of these formats.")
 

@@ -100,8 +100,8 @@ def motion_evidence(features: pl.DataFrame) -> dict[str, tuple[bool, str]]:
     in_place = travel < 0.5
     where = "" if in_place else f"; but the pelvis travels {travel:.1f} leg lengths across the image"
     out["sit_to_stand"] = (sts.height >= 1 and bool(seated_at_end) and in_place,
-                           f"{sts.height} complete rise(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} of standing "
-                           "height at the start / end" + where)  # fmt: skip
+                           f"{sts.height} complete rise(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} "
+                           "of standing height at the start / end" + where)  # fmt: skip
 
     squat = analyse_task(features, TaskSpec(task="squat")).repetitions.filter(pl.col("complete"))
     standing_at_ends = bool(np.isfinite([start, end]).all() and min(start, end) >= 0.9)

@@ -138,8 +138,8 @@ def verify_decoding(probe: VideoProbe, times: np.ndarray, display: str) -> int:
         if gaps.max() > MAX_FRAME_GAP_S:
             at = int(np.argmax(gaps))
             raise VideoError(
-                f"The timestamps of '{display}' jump by {gaps.max():.0f} s between frames {at} and {at + 1}: its timing "
-                "is damaged, so durations and speeds would be wrong. Export the original recording again."
+                f"The timestamps of '{display}' jump by {gaps.max():.0f} s between frames {at} and {at + 1}: "
+                "its timing is damaged, so durations and speeds would be wrong. Export the original recording again."
             )
     span = float(times[-1] - times[0]) if n else 0.0
     if probe.duration_s > 0 and span > 2 * probe.duration_s + 1.0:
@@ -189,7 +189,8 @@ def probe_video(path: str | Path, display: str | None = None) -> VideoProbe:
         cap.release()
     if not ok or frame is None:
         raise VideoError(
-            f"The file '{display or path.name}' contains no picture that can be decoded (it may be audio-only, truncated or "
+            f"The file '{display or path.name}' contains no picture that can be decoded "
+            "(it may be audio-only, truncated or "
             "use an unsupported codec). Export the recording again as MP4 (H.264) and drop it into the intake folder."
         )
     if fps <= 0 or not np.isfinite(fps):

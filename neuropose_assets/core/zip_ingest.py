@@ -14,13 +14,14 @@ inflate ratio of 0.01 beyond a grace size of 100 KiB); the declared size of the 
 and fits the free space of the intake's file system with :data:`FREE_SPACE_RESERVE` to spare; no two videos map to
 the same file (compared case- and accent-insensitively, as on most clinical shares) and none clashes with what is
 already in the intake folder.  A cohort folder that already exists under another spelling (``Jane_Doe_2026/`` for
-cohort ``jane doe 2026``) is used as it is, never doubled.  Decompressed bytes are counted while copying, so a forged declared size cannot fill the disk.  The
-videos are first extracted and fsynced into a hidden ``<intake>/.ingest-<uuid>`` directory (same filesystem) under
-hidden ``.partial`` names; then the companion files (a cohort's ``protocol.yaml`` with the task declared for these
-videos) are written, and the videos moved into place with :func:`os.replace`; on any failure the files placed by this
-call are removed (overwritten ones and companions restored) and the staging directory is deleted.  Every refusal and
-every OS error (disk full, permissions) is an :class:`IngestError` with one actionable message.  The intake sensor ignores names
-starting with ``.``, so it never sees a partially written video.
+cohort ``jane doe 2026``) is used as it is, never doubled.  Decompressed bytes are counted while copying, so a forged
+declared size cannot fill the disk.  The videos are first extracted and fsynced into a hidden
+``<intake>/.ingest-<uuid>`` directory (same filesystem) under hidden ``.partial`` names; then the companion files (a
+cohort's ``protocol.yaml`` with the task declared for these videos) are written, and the videos moved into place with
+:func:`os.replace`; on any failure the files placed by this call are removed (overwritten ones and companions restored)
+and the staging directory is deleted.  Every refusal and every OS error (disk full, permissions) is an
+:class:`IngestError` with one actionable message.  The intake sensor ignores names starting with ``.``, so it never sees
+a partially written video.
 """
 
 from __future__ import annotations
@@ -423,7 +424,8 @@ def _write_failed(err: OSError, intake: Path, not_undone: list[str] = ()) -> Arc
            errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only"}.get(
                err.errno, err.strerror or type(err).__name__)  # fmt: skip
     if not_undone:
-        return ArchiveWriteError(f"writing into the intake folder {intake} failed: {why}, and these could not be undone "
+        return ArchiveWriteError(f"writing into the intake folder {intake} failed: {why}, "
+                                 "and these could not be undone "
                                  "(remove or restore them by hand):\n  " + "\n  ".join(not_undone))  # fmt: skip
     return ArchiveWriteError(f"writing into the intake folder {intake} failed: {why}. Nothing was placed (everything "
                              "written so far was removed); fix that and ingest the archive again.")  # fmt: skip

@@ -14,8 +14,8 @@ import polars as pl
 from neuropose_assets import stages
 from neuropose_assets.core.events import EventsConfig
 from neuropose_assets.core.tables import ProvenancedTable
-from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.core.tasks import TaskSpec
+from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
 from neuropose_assets.dagster_defs.partitions import videos
@@ -84,7 +84,8 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
         "events": dg.AssetOut(
             kinds={"scipy", "parquet"}, code_version="2",
             description="Named, sided events of the task (heel_strike, toe_off, seat_off, standing_reached, "
-            "sit_start, seated, squat_bottom, arm_at_top, turn_start, ...) in frames and seconds, with the signal value, "
+            "sit_start, seated, squat_bottom, arm_at_top, turn_start, ...) in frames and seconds, "
+            "with the signal value, "
             "unit and confidence; placed only where the subject and the joints that define the event are observed.",
         ),  # fmt: skip
         "repetitions": dg.AssetOut(
@@ -123,7 +124,8 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
     if res.rejected:
         context.log.info(f"{key}: {len(res.rejected)} event candidate(s) not placed (the subject or the joints that "
                          f"define them were not observed): " + "; ".join(
-                             f"{r['event']}{'/' + r['side'] if r['side'] else ''} at {r['time_s']:.2f} s — {r['reason']}"
+                             f"{r['event']}{'/' + r['side'] if r['side'] else ''} "
+                             f"at {r['time_s']:.2f} s — {r['reason']}"
                              for r in res.rejected[:5]))  # fmt: skip
     counts = res.events.group_by("event", "side").len().sort("event", "side")
     yield dg.Output(

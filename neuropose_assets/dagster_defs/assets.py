@@ -68,7 +68,8 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     previous_sha = pl.read_parquet(previous, columns=["sha256"])["sha256"][0] if previous.exists() else None
     duplicates = claim_content(storage.layout, stored.sha256, key, previous_sha)
     if duplicates:
-        context.log.warning(f"{key}: the same recording (SHA-256 {stored.sha256[:12]}…) is also partition(s) {duplicates}")
+        context.log.warning(f"{key}: the same recording (SHA-256 {stored.sha256[:12]}…) "
+                            f"is also partition(s) {duplicates}")
     p = stored.probe
     df = pl.DataFrame(
         {
@@ -89,7 +90,8 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
         },
         schema_overrides={"size_bytes": pl.Int64, "frame_count": pl.Int64},
     )
-    prov = provenance("raw_video", {"source": {"partition": key, "cohort": entry.cohort, "sha256": stored.sha256}}, None)
+    prov = provenance("raw_video",
+                      {"source": {"partition": key, "cohort": entry.cohort, "sha256": stored.sha256}}, None)
     return dg.Output(
         ProvenancedTable(df, prov),
         data_version=dg.DataVersion(stored.sha256),
@@ -246,7 +248,8 @@ def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
     kinds={"python", "parquet"},
     code_version="5",
     description="One person on the clinical joint set: gap-filled, low-pass filtered, root-centred 3D (mm), 2D (px), "
-    "joint confidences (0–1, observed frames only), speeds (mm/s), time (s); joint angles (deg) of the fitted model (kinematics: OpenSim coordinates).",
+    "joint confidences (0–1, observed frames only), speeds (mm/s), time (s); "
+    "joint angles (deg) of the fitted model (kinematics: OpenSim coordinates).",
     check_specs=check_specs("features", partitions_def=videos),
 )
 @checked("features")
@@ -263,7 +266,8 @@ def features(
     core_cfg = config_or_fail(config, "features")
     fitted = (kinematics.provenance.get("configs", {}).get("kinematics") or {}).get("track")
     if fitted != core_cfg.track:
-        context.log.warning(f"features of track {core_cfg.track}, but the model was fitted to track {fitted}: the angle "
+        context.log.warning(f"features of track {core_cfg.track}, "
+                            f"but the model was fitted to track {fitted}: the angle "
                             "columns stay null (set the kinematics config's track to the same person)")  # fmt: skip
     try:
         df, diag = compute_features(poses.df, skeleton, core_cfg, kinematics.df if fitted == core_cfg.track else None)
@@ -272,9 +276,9 @@ def features(
     from neuropose_assets.core.signal import filter_description
 
     lowpass = filter_description(core_cfg.lowpass_hz, core_cfg.lowpass_order) if core_cfg.lowpass_hz else None
-    prov = provenance("features", kinematics.provenance, {**core_cfg.model_dump(), "skeleton": skeleton.name,
-                                                           "root": "pelvis", "lowpass_filter": lowpass,
-                                                           "angles": "the kinematics stage's fitted model"})  # fmt: skip
+    prov = provenance("features", kinematics.provenance,
+                      {**core_cfg.model_dump(), "skeleton": skeleton.name, "root": "pelvis", "lowpass_filter": lowpass,
+                       "angles": "the kinematics stage's fitted model"})  # fmt: skip
     ranges = {
         f"{c}_range": f"{df[c].min():.1f}–{df[c].max():.1f}" for c in ANGLE_COLUMNS if df[c].null_count() < df.height
     }

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-# partitioned asset checks are "preview" in Dagster 1.13 (PR #32894); we rely on them knowingly
-warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
-
 from neuropose_assets import stages
 from neuropose_assets.core import quality
 from neuropose_assets.dagster_defs.resources import StorageResource
+
+# partitioned asset checks are "preview" in Dagster 1.13 (PR #32894); we rely on them knowingly
+warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
 
 
 @dataclass(frozen=True)

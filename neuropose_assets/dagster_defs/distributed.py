@@ -62,7 +62,8 @@ def worker_name() -> str | None:
     return f"{w.name} ({socket.gethostname()} pid {os.getpid()})"
 
 
-def worker_command(scheduler: str, *, nworkers: int, name: str | None = None, python: str = sys.executable) -> list[str]:
+def worker_command(scheduler: str, *, nworkers: int,
+                   name: str | None = None, python: str = sys.executable) -> list[str]:
     """The ``dask worker`` command line for a host: ``nworkers`` processes of one thread each (Dagster steps are not
     thread-safe), each holding one ``POSE`` unit and preloading the code location and pose model
     (:mod:`neuropose_assets.dagster_defs.dask_worker`)."""

@@ -79,8 +79,9 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
     found = repetitions.df.filter(pl.col("end_frame") > pl.col("start_frame")).group_by("side").len()
     compared = {str(side or "both"): f"{len(groups.get(side, {}))} of {n}" for side, n in found.iter_rows()}
     prov["repetitions_compared"] = compared
-    return dg.Output(ProvenancedTable(df, prov), metadata={**_dtw_metadata(df, cfg), "compute_s": since(t0),
-                                                           "repetitions_compared": dg.MetadataValue.json(compared)})  # fmt: skip
+    return dg.Output(ProvenancedTable(df, prov),
+                     metadata={**_dtw_metadata(df, cfg), "compute_s": since(t0),
+                               "repetitions_compared": dg.MetadataValue.json(compared)})  # fmt: skip
 
 
 @dg.asset(
@@ -99,8 +100,15 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
 def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
                storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip
     from neuropose_assets.core.atomic import sha256_file
-    from neuropose_assets.core.dtw import config_json, enable_numba_cache, has_data, mean_repetition, pairwise
-    from neuropose_assets.core.dtw import RESULT_SCHEMA, reusable_pairs
+    from neuropose_assets.core.dtw import (
+        RESULT_SCHEMA,
+        config_json,
+        enable_numba_cache,
+        has_data,
+        mean_repetition,
+        pairwise,
+        reusable_pairs,
+    )
     from neuropose_assets.core.storage import default_cache_dir
     from neuropose_assets.core.tables import read_provenance
 

@@ -14,8 +14,8 @@ import polars as pl
 
 from neuropose_assets.core.errors import VideoError
 from neuropose_assets.core.tables import ProvenancedTable
-from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.assets import MARKER_FORMATS
+from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
 from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
@@ -77,7 +77,8 @@ def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource, 
     paths = {fmt: write_export(exp, storage.layout.exports / f"{key}.{fmt}", fmt) for fmt in FORMATS}
     df = pl.DataFrame({
         "trc_path": [str(paths["trc"])], "mot_path": [str(paths["mot"])], "csv_path": [str(paths["csv"])],
-        "frames": pl.Series([len(exp.times_s)], dtype=pl.Int64), "frames_omitted": pl.Series([exp.omitted], dtype=pl.Int64),
+        "frames": pl.Series([len(exp.times_s)], dtype=pl.Int64),
+        "frames_omitted": pl.Series([exp.omitted], dtype=pl.Int64),
         "mot_rows": pl.Series([int(exp.mot_rows().sum())], dtype=pl.Int64), "markers": [",".join(exp.labels)],
         "absolute": [exp.absolute], "transform_json": [json.dumps(exp.transform.as_dict(), sort_keys=True)],
     })  # fmt: skip

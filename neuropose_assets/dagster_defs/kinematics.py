@@ -59,7 +59,8 @@ def kinematics(
     except ValueError as err:  # nothing to fit: the subject's lower body is not seen
         raise fail(f"kinematics: {err}", key) from None
     df, nulls = kinematics_table(frames, obs, fit)
-    settings = {**cfg.model_dump(mode="json"), "dimensions_m": fit.dims.as_dict(), "focal_px": round(float(fit.focal_px), 1),
+    settings = {**cfg.model_dump(mode="json"), "dimensions_m": fit.dims.as_dict(),
+                "focal_px": round(float(fit.focal_px), 1),
                 "ground_to_camera": fit.ground.round(6).tolist(), "sigma_px": round(float(fit.sigma_px), 2),
                 "null": nulls}  # fmt: skip
     prov = provenance("kinematics", poses.provenance, settings, "scipy")

@@ -29,7 +29,8 @@ class FramePoses:
 
     Attributes:
         boxes: float32 ``(N, 5)``, ``[x, y, w, h, confidence]`` px.
-        poses3d: float32 (models) or float64 (marker capture) ``(N, J, 3)`` mm, camera-aligned (x right, y down, z away from camera).
+        poses3d: float32 (models) or float64 (marker capture) ``(N, J, 3)`` mm, camera-aligned (x right, y down, z away
+            from camera).
         poses2d: float32 ``(N, J, 2)`` px.
         confidence: float32 ``(N, J)`` per-joint confidence / visibility in ``[0, 1]``.
     """

@@ -67,8 +67,10 @@ def ragged_to_frames(boxes: Any, poses3d: Any, poses2d: Any, n_joints: int) -> l
     else:
         lengths = np.array([len(x) for x in boxes])
         b = np.concatenate([np.reshape(x, (-1, 5)) for x in boxes]) if len(boxes) else np.zeros((0, 5))
-        p3 = np.concatenate([np.reshape(x, (-1, n_joints, 3)) for x in poses3d]) if len(boxes) else np.zeros((0, n_joints, 3))
-        p2 = np.concatenate([np.reshape(x, (-1, n_joints, 2)) for x in poses2d]) if len(boxes) else np.zeros((0, n_joints, 2))
+        p3 = (np.concatenate([np.reshape(x, (-1, n_joints, 3)) for x in poses3d]) if len(boxes)
+              else np.zeros((0, n_joints, 3)))
+        p2 = (np.concatenate([np.reshape(x, (-1, n_joints, 2)) for x in poses2d]) if len(boxes)
+              else np.zeros((0, n_joints, 2)))
     out, start = [], 0
     for n in lengths:
         sl = slice(start, start + int(n))
@@ -161,7 +163,8 @@ class MetrabsBackend(PoseBackend):
         self.detector_threshold = float(detector_threshold)
         self.internal_batch_size = int(internal_batch_size)
         self.fov_degrees = float(fov_degrees)
-        self.intrinsic_matrix = None if intrinsic_matrix is None else np.asarray(intrinsic_matrix, np.float32).reshape(3, 3)
+        self.intrinsic_matrix = (None if intrinsic_matrix is None
+                                 else np.asarray(intrinsic_matrix, np.float32).reshape(3, 3))
         t = time.perf_counter()
         self.model = tf.saved_model.load(str(location.path))
         self.load_s = time.perf_counter() - t
