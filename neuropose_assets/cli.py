@@ -1047,13 +1047,14 @@ def submit_asset_backfill(instance, partitions: list[str], tags: dict[str, str],
         RuntimeError: the mutation was refused (message included).
     """
     from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster._core.workspace.load_target import ModuleTarget
     from dagster_graphql.test.utils import execute_dagster_graphql
 
     keys = sorted(stages.assets("per_video_job"))
     params = {"partitionNames": partitions, "assetSelection": [{"path": [k]} for k in keys], "title": title,
               "tags": [{"key": k, "value": v} for k, v in tags.items()]}  # fmt: skip
-    target = WorkspaceFileTarget(paths=[str(REPO / "workspace.yaml")])
+    target = ModuleTarget(module_name="neuropose_assets.definitions", attribute=None, working_directory=None,
+                          location_name="neuropose_assets")  # the installed package, no checkout needed
     with WorkspaceProcessContext(instance, workspace_load_target=target) as pctx:
         res = execute_dagster_graphql(pctx.create_request_context(), LAUNCH_BACKFILL, {"p": params})
     out = (res.data or {}).get("launchPartitionBackfill") or {}
@@ -1267,7 +1268,7 @@ def _serve_ui(args: argparse.Namespace, layout: Layout, home: Path) -> int:
     started = time.time()
 
     def start(name: str) -> None:
-        procs[name] = subprocess.Popen(commands[name], cwd=REPO, start_new_session=True, preexec_fn=_die_with_parent)
+        procs[name] = subprocess.Popen(commands[name], cwd=home, start_new_session=True, preexec_fn=_die_with_parent)
 
     def record() -> None:  # where the UI listens and its process groups: `health` and the next UI read it
         atomic_write_bytes(home / UI_FILE, json.dumps({

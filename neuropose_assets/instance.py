@@ -1,4 +1,6 @@
-"""The Dagster instance under the data root: ``<data_root>/dagster_home`` with the repository's ``dagster.yaml``."""
+"""The Dagster instance under the data root: ``<data_root>/dagster_home`` with the package's ``dagster.yaml`` (package
+data, so an installed package needs no checkout; the repository's top-level ``dagster.yaml`` is the same file, for
+``dagster dev`` from the checkout — a test keeps them equal)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 from neuropose_assets.core.storage import Layout
 from neuropose_assets.settings import settings
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+INSTANCE_YAML = Path(__file__).with_name("dagster.yaml")
 
 
 #: the instance's PostgreSQL URL (``postgresql://user:password@host:5432/db``); unset = SQLite under the data root
@@ -24,9 +26,9 @@ storage:
 
 
 def instance_yaml() -> bytes:
-    """The instance configuration: the repository's ``dagster.yaml``, plus PostgreSQL storage when
+    """The instance configuration: the package's ``dagster.yaml``, plus PostgreSQL storage when
     ``$NEUROPOSE_POSTGRES_URL`` is set (SQLite under ``dagster_home`` otherwise, the zero-setup default)."""
-    base = REPO_DAGSTER_YAML.read_bytes() if REPO_DAGSTER_YAML.exists() else b"telemetry:\n  enabled: false\n"
+    base = INSTANCE_YAML.read_bytes()
     return base + POSTGRES_STORAGE.encode() if settings().postgres_url else base
 
 
