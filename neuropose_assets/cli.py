@@ -1046,9 +1046,9 @@ def submit_asset_backfill(instance, partitions: list[str], tags: dict[str, str],
     Raises:
         RuntimeError: the mutation was refused (message included).
     """
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import ModuleTarget
     from dagster_graphql.test.utils import execute_dagster_graphql
+
+    from neuropose_assets.dagster_private import ModuleTarget, WorkspaceProcessContext
 
     keys = sorted(stages.assets("per_video_job"))
     params = {"partitionNames": partitions, "assetSelection": [{"path": [k]} for k in keys], "title": title,
@@ -1104,7 +1104,7 @@ def _free_port() -> int:
 
 
 def _wait_for_code_server(port: int, proc: subprocess.Popen, timeout_s: float = 180.0) -> bool:
-    from dagster._grpc.client import DagsterGrpcClient
+    from neuropose_assets.dagster_private import DagsterGrpcClient
 
     client = DagsterGrpcClient(port=port, host="127.0.0.1")
     deadline = time.time() + timeout_s

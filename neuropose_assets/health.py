@@ -259,8 +259,7 @@ def _instance_and_daemon(layout: Layout, ui: dict | None, running: bool) -> list
 
 def _sensors(inst, running: bool) -> Check:
     """The last tick of every sensor the daemon has ticked: failures fail while the UI runs."""
-    from dagster._core.definitions.run_request import InstigatorType
-    from dagster._core.scheduler.instigation import TickStatus
+    from neuropose_assets.dagster_private import InstigatorType, TickStatus
 
     failing, n = [], 0
     for state in inst.all_instigator_state(instigator_type=InstigatorType.SENSOR):

@@ -34,7 +34,8 @@ import os
 import socket
 
 from dagster import DagsterEventType, DefaultRunLauncher
-from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
+
+from neuropose_assets.dagster_private import CheckRunHealthResult, WorkerStatus
 
 #: tags of a run executed inside a long-lived process (not by a run worker of its own)
 PID_TAG = "neuropose/worker_pid"

@@ -145,10 +145,10 @@ def serve(workspace: str, host: str, port: int, extra_hosts: list[str]) -> None:
     """Serve the guarded Dagster UI for ``workspace`` (a workspace.yaml) on ``host:port`` (blocks)."""
     import uvicorn
     from dagster import DagsterInstance
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import WorkspaceFileTarget
     from dagster_webserver.app import create_app_from_workspace_process_context
     from dagster_webserver.version import __version__
+
+    from neuropose_assets.dagster_private import WorkspaceFileTarget, WorkspaceProcessContext
 
     with DagsterInstance.get() as instance:
         instance.optimize_for_webserver(15000, 3600, 20)  # the webserver CLI's defaults

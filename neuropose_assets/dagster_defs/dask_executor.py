@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import dagster as dg
 import dask.distributed
-from dagster import _check as check
-from dagster._core.errors import raise_execution_interrupts
-from dagster._core.events import DagsterEvent
-from dagster._utils import iterate_with_context
 from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements, query_on_dask_worker
+
+from neuropose_assets.dagster_private import DagsterEvent, check, iterate_with_context, raise_execution_interrupts
 
 
 class _StepCall:
