@@ -125,6 +125,9 @@ def cohort_key(layout: Layout, name: str) -> str:
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets samples`` command: fetch the pinned sample clips (``--only``: some of them) into
+    ``--cache``, SHA-256 verified, and print ``key<TAB>path`` per clip; returns the process exit code (0 ok, 2 when a
+    clip cannot be fetched or verified, or ``--only`` names an unknown sample)."""
     from neuropose_assets.core.samples import SampleFetchError, fetch_samples
 
     try:
@@ -196,6 +199,9 @@ def _declaration(task: str | None, params: list[str] | None, how: str):
 
 
 def cmd_register(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets register`` command: register a video or marker file as a partition of ``--cohort``
+    (with the task of ``--task`` / ``--param``, if given) without running anything; returns the process exit code (0 ok,
+    2 when the path is not a file, its format is not supported, or the task or a parameter is invalid)."""
     from neuropose_assets.core.tasks import ProtocolError
 
     layout = _layout(args)
@@ -384,6 +390,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
 
 
 def print_outcomes(rows: list[dict], out=print) -> None:
+    """Print the outcomes of each row of :func:`run_videos` through ``out``: the video and its task, then
+    :func:`~neuropose_assets.dagster_defs.analysis.outcome_summary` — or why it failed."""
     from neuropose_assets.dagster_defs.analysis import outcome_summary
 
     for r in rows:
@@ -466,12 +474,18 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets demo`` command: :func:`run_demo` on the data root; returns the process exit code (0 ok,
+    1 when a sample's run or the cohort tables failed)."""
     summary = run_demo(_layout(args), Path(args.cache), args.only, verbose=args.verbose)
     ok = all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"]
     return 0 if ok else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets run`` command: analyse video files with the declared task (:func:`run_videos`) and
+    print their outcomes, reports and where the tables are; returns the process exit code (0 ok; 1 when a video's run
+    or the cohort tables failed, each failure printed; 2 for an invalid task or parameter, a path that is not a file or
+    not a supported format, ``--key`` with several videos, or files that would share a partition key)."""
     from neuropose_assets.core.tasks import ProtocolError
 
     layout = _layout(args)
@@ -524,6 +538,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets report`` command: write the partition's self-contained HTML report to ``--out``
+    (default ``./<partition>.html``); returns the process exit code (0 ok, 2 when the partition is unknown or has no
+    outcomes yet, or the report cannot be built from its files)."""
     from neuropose_assets.core.report import write_report
 
     layout = _layout(args)
@@ -541,6 +558,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets outcomes`` command: print a cohort's main outcomes per task, one row per video with
+    its quality flags, or with ``--csv FILE`` write every measure (rounded, a null-reason column beside every measure
+    that is null somewhere); returns the process exit code (0 ok, 2 when the cohort has no outcome table)."""
     import polars as pl
 
     layout = _layout(args)
@@ -579,6 +599,9 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets list`` command: print the cohorts (or only the one named) and their videos with
+    partition key, task, status and quality flags; returns the process exit code (always 0, also when nothing is
+    registered)."""
     from neuropose_assets.core.storage import Registry
     from neuropose_assets.core.summary import text_table
 
@@ -656,6 +679,9 @@ def _analysed(layout: Layout, key: str, asset: str = "features") -> Path | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets export`` command: write the partition's poses and joint angles for OpenSim
+    (``--format`` ``trc``: markers in m, ``mot``: angles in deg, or ``csv``) to ``--out``; returns the process exit code
+    (0 ok, 2 when the partition is unknown or has no ``features`` table, or its data cannot be exported)."""
     import polars as pl
 
     from neuropose_assets.core.errors import VideoError
@@ -686,6 +712,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_agreement(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets agreement`` command: print (and with ``--csv`` write) the event timing agreement
+    of each test partition with its reference (its own recorded events, or ``--reference``'s markers), the outcome
+    differences and, with two or more pairs, the ICC of each outcome; returns the process exit code (0 ok, 2 when no
+    partition is named, a pair is malformed, or a partition lacks a table it needs)."""
     import polars as pl
 
     from neuropose_assets.core.agreement import event_agreement, outcome_agreement, outcome_icc, reference_problems
@@ -750,6 +780,9 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets benchmark`` command: the benchmark of :func:`_benchmark`, with native libraries'
+    log lines sent to the cache's ``logs/benchmark.log`` unless ``--verbose``; returns the process exit code (0 ok, 2
+    when the video is not a file or cannot be decoded, ``--passes`` is below 2, or the ``--compare-cpu`` run failed)."""
     with native_stderr_to(None if args.verbose else default_cache_dir() / "logs" / "benchmark.log"):
         return _benchmark(args)
 
@@ -833,6 +866,9 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets version`` command: print the package version and commit, the pose models with their
+    checksums (verified or not) and the key library versions, or all of it as JSON (``--json``); returns the process
+    exit code (always 0)."""
     import json
 
     from neuropose_assets.health import version_info
@@ -853,6 +889,9 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets health`` command: run :func:`~neuropose_assets.health.health_checks` on the data root
+    and intake folder and print each check (``--json``: as JSON); returns the process exit code (0 ok, also with
+    warnings, 1 when a check fails)."""
     import json
 
     from neuropose_assets.dagster_defs.sensors import intake_root
@@ -870,6 +909,9 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets model install`` command: obtain the MeTRAbs model (verified download, local archive
+    ``--tarball`` or directory ``--dir``) into ``--cache``, with ``--load`` also load it into TensorFlow, and print
+    where it is; returns the process exit code (0 ok, 2 when it cannot be obtained or verified, or does not load)."""
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError, acquire
 
     try:
@@ -893,6 +935,10 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets ingest`` command: place the videos of a zip archive into the intake folder
+    (:func:`~neuropose_assets.core.zip_ingest.ingest_zip`; with ``--task``, declared in each cohort's ``protocol.yaml``)
+    for the intake sensor to pick up; returns the process exit code (0 ok, 2 for an invalid task or parameter, an intake
+    folder that cannot be created, or an archive that is missing or refused — unsafe paths, bombs, collisions)."""
     from neuropose_assets.core.intake import Pseudonymiser, derive_key
     from neuropose_assets.core.storage import privacy_mode
     from neuropose_assets.core.tasks import ProtocolError
@@ -977,6 +1023,10 @@ def backfill_partitions(layout: Layout, cohort: str, *, missing_only: bool) -> l
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    """The ``neuropose-assets backfill`` command: re-run a cohort's videos (``--missing-only``: those with a
+    per-video table missing) as an asset backfill that the daemon runs (:func:`submit_asset_backfill`), or with
+    ``--in-process`` here and now, then the cohort tables; returns the process exit code (0 ok, also when there is
+    nothing to backfill; 1 when the backfill was refused or, in process, a video's run failed)."""
     from neuropose_assets.core.storage import Registry
 
     layout = _layout(args)
@@ -1374,6 +1424,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``neuropose-assets`` argument parser: one subcommand per ``cmd_*`` function (stored as ``fn``), every
+    value validated as it is read (one-line usage errors, exit code 2)."""
     p = _Parser(prog="neuropose-assets", formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -1542,6 +1594,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``neuropose-assets``: parse ``argv`` (default: the command line) and run its subcommand;
+    returns the subcommand's exit code."""
     args = build_parser().parse_args(argv)
     return args.fn(args)
 

@@ -232,6 +232,8 @@ def stale(repo: Path = REPO) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``python -m neuropose_assets.docs`` command: rewrite the generated files and sections (``--check``:
+    write nothing), then print what is stale and every dead link; returns the exit code (0 ok, 1 when any)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale or a link is dead")
     args = ap.parse_args(argv)

@@ -65,6 +65,7 @@ class Check:
     detail: str
 
     def as_dict(self) -> dict:
+        """``{"name", "status", "detail"}`` as a dict (``neuropose-assets health --json``)."""
         return asdict(self)
 
 

@@ -29,10 +29,12 @@ def cohort_url(cohort: str) -> str:
 
 
 def report_url(key: str) -> str:
+    """The URL of ``key``'s HTML report (``+ ".pdf"``: its PDF), relative to the UI's origin."""
     return f"{PREFIX}/report/{key}"
 
 
 def review_url(key: str) -> str:
+    """The URL of ``key``'s review video (MP4), relative to the UI's origin."""
     return f"{PREFIX}/review/{key}.mp4"
 
 

@@ -71,6 +71,7 @@ class MonitoredRunLauncher(DefaultRunLauncher):
 
     @property
     def supports_check_run_worker_health(self) -> bool:
+        """``True``: this launcher answers :meth:`check_run_worker_health`, so run monitoring checks STARTED runs."""
         return True
 
     def _worker(self, run) -> tuple[int, float] | None:
@@ -93,6 +94,8 @@ class MonitoredRunLauncher(DefaultRunLauncher):
         return found
 
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
+        """``RUNNING`` while the run's worker process is alive (or when it has none to check on this host),
+        ``FAILED`` once it is gone."""
         worker = self._worker(run)
         if worker is None:
             return CheckRunHealthResult(WorkerStatus.RUNNING, "no worker process on this host to check")

@@ -165,6 +165,8 @@ def serve(workspace: str, host: str, port: int, extra_hosts: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``python -m neuropose_assets.webserver`` command (started by ``neuropose-assets ui``): :func:`serve`
+    the guarded Dagster UI for ``--workspace`` on ``--host``:``--port`` until stopped; returns 0."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workspace", required=True)
     ap.add_argument("--host", default="127.0.0.1")

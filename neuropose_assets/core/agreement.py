@@ -38,10 +38,12 @@ class Agreement:
 
     @property
     def median_abs_ms(self) -> float | None:
+        """Median absolute timing error of the matched pairs, ms; ``None`` without a matched pair."""
         return float(1000 * np.median(np.abs(self.errors_s))) if self.errors_s else None
 
     @property
     def max_abs_ms(self) -> float | None:
+        """Largest absolute timing error of the matched pairs, ms; ``None`` without a matched pair."""
         return float(1000 * np.max(np.abs(self.errors_s))) if self.errors_s else None
 
     @property

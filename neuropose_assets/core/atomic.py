@@ -30,6 +30,8 @@ def sha256_file(path: str | Path) -> str:
 
 
 def fsync_dir(directory: Path) -> None:
+    """Flush ``directory``'s entries to disk, so that a file renamed or created in it survives a crash; errors (a
+    file system that cannot sync a directory) are ignored."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:

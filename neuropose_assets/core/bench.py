@@ -118,10 +118,13 @@ class PassResult:
 
     @property
     def pose_fps(self) -> float:
+        """Throughput of the pose stage, frames/s (``frames / pose_s``; 0 when no time was measured)."""
         return self.frames / self.pose_s if self.pose_s > 0 else 0.0
 
     @property
     def chain_fps(self) -> float:
+        """Throughput of the whole chain (pose stage plus every later stage), frames/s; 0 when no time was
+        measured."""
         total = self.pose_s + sum(self.chain_s.values())
         return self.frames / total if total > 0 else 0.0
 
@@ -237,6 +240,8 @@ class BenchmarkResult:
     schema_version: int = SCHEMA_VERSION
 
     def as_dict(self) -> dict:
+        """The result as a plain dict (nested dataclasses included): what ``--json`` writes and
+        :func:`format_report` reads."""
         return asdict(self)
 
 

@@ -101,13 +101,16 @@ class Dimensions:
     forearm: float
 
     def as_array(self) -> np.ndarray:
+        """The dimensions as a float array ``(11,)``, m, in field order (:data:`DIMENSION_NAMES`)."""
         return np.array([getattr(self, f.name) for f in fields(self)], float)
 
     @classmethod
     def from_array(cls, a: np.ndarray) -> Dimensions:
+        """The dimensions from a ``(11,)`` array, m, in field order (the inverse of :meth:`as_array`)."""
         return cls(*map(float, a))
 
     def as_dict(self) -> dict[str, float]:
+        """``{dimension: length}``, m, rounded to 0.1 mm (for provenance and metadata)."""
         return {k: round(v, 4) for k, v in asdict(self).items()}
 
 

@@ -87,6 +87,8 @@ class DTWConfig(BaseModel):
         return self
 
     def fingerprint(self) -> str:
+        """SHA-256 (16 hex) of the config's canonical JSON: a previous cohort matrix is reused only under the same
+        fingerprint (:func:`reusable_pairs`)."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
@@ -368,4 +370,5 @@ def reusable_pairs(previous: pl.DataFrame | None, previous_meta: dict, fingerpri
 
 
 def config_json(config: DTWConfig) -> dict:
+    """``config`` as a JSON-compatible dict (provenance and UI metadata)."""
     return json.loads(config.model_dump_json())

@@ -178,6 +178,8 @@ class FrameTransform:
         return np.einsum("ij,...j->...i", self.rotation, xyz)
 
     def as_dict(self) -> dict:
+        """The transform as JSON-ready provenance: ``rotation`` ``(3, 3)`` as nested lists, ``up``, ``heading`` (how the
+        walking direction was found) and ``mirrored_fraction``."""
         return {"rotation": np.round(self.rotation, 9).tolist(), "up": self.up, "heading": self.heading.how,
                 "mirrored_fraction": round(self.mirrored_fraction, 4)}  # fmt: skip
 

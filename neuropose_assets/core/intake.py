@@ -208,6 +208,8 @@ class Pseudonymiser:
         return f"{cohort}-{self.alias(rel)} (a {Path(rel).suffix or 'file'} file; see private/pseudonyms.json)"
 
     def key(self, cohort: str, rel: str) -> str:
+        """The pseudonymous partition key ``<cohort>-<HMAC[:12]>`` of intake path ``rel`` (relative, '/'-separated),
+        recorded in the manifest (written by :meth:`save`)."""
         digest = self.alias(rel)
         key = f"{cohort}-{digest}"
         if self._manifest.get(key) != rel:
@@ -216,6 +218,8 @@ class Pseudonymiser:
         return key
 
     def save(self) -> None:
+        """Write the manifest (``pseudonyms.json``, mode 0600) atomically if a key was added since it was last
+        written."""
         if self._dirty:
             atomic_write_bytes(self.manifest_path, json.dumps(self._manifest, indent=1, sort_keys=True).encode())
             os.chmod(self.manifest_path, 0o600)

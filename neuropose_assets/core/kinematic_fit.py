@@ -107,6 +107,8 @@ class Observations:
     height: int
 
     def take(self, idx) -> Observations:
+        """The observations of the frames ``idx`` selects (indices, a slice or a boolean mask ``(F,)``); same image
+        size."""
         return Observations(self.times[idx], self.uv[idx], self.xyz[idx], self.conf[idx], self.width, self.height)
 
 

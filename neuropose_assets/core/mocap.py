@@ -88,6 +88,7 @@ class MarkerData:
 
     @property
     def n_frames(self) -> int:
+        """Number of marker frames ``F`` (rows of ``xyz_mm``)."""
         return int(self.xyz_mm.shape[0])
 
 

@@ -86,6 +86,7 @@ class Export:
         return np.all([np.isfinite(self.angles[c]) for c in cols], axis=0)
 
     def rate_hz(self) -> float:
+        """Frame rate of the kept frames, Hz: 1 / the median time step (1.0 with fewer than two frames)."""
         return float(1.0 / np.median(np.diff(self.times_s))) if len(self.times_s) > 1 else 1.0
 
 

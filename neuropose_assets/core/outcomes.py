@@ -318,6 +318,10 @@ def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, 
 
 def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame,
                   spec: TaskSpec, origin: str, frame: str, view: ViewMeasurement) -> None:  # fmt: skip
+    """Add the gait measures to ``out``: cadence, stride and step times (pooled and per side), stance, swing and
+    double support (% of the stride), symmetry, stride-time CV and, when :func:`forward_positions` gives a metric scale
+    that the measured ``view`` does not contradict, gait speed (m/s) and stride and step lengths (m); ``repetitions``
+    are the complete gait cycles."""
     cycles = repetitions.filter(pl.col("kind") == "gait_cycle")
     t = features["time_s"].to_numpy()
     strides: dict[str, list[float]] = {}
@@ -422,6 +426,9 @@ def _by_rep(events: pl.DataFrame, name: str, reps: pl.DataFrame | None = None) -
 
 
 def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame, features: pl.DataFrame) -> None:
+    """Add the sit-to-stand measures to ``out`` from the complete repetitions ``reps``: repetitions, 5×STS and
+    total time from movement onset, 30-s chair stands (null when the recording is shorter), and the mean repetition,
+    rise and sit times (s)."""
     reps = reps.sort("start_frame")
     n = reps.height
     out.add("repetitions", n, n)
@@ -459,6 +466,9 @@ def _peak_in_windows(features: pl.DataFrame, column: str, reps: pl.DataFrame) ->
 
 
 def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> None:
+    """Add the squat measures to ``out`` from the complete repetitions ``reps``: repetitions, mean duration (s) and
+    depth — the peak knee flexion (deg) per squat, of the mean of both knees and of each knee, averaged over
+    squats."""
     n = reps.height
     none = "no complete squat was found"
     out.add("repetitions", n, n)
@@ -474,6 +484,8 @@ def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> N
 
 
 def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
+    """Add the arm-raise measures to ``out`` for each side of ``spec.sides``: complete raises, mean peak shoulder
+    elevation (deg) and mean duration (s); with both arms, the left − right difference of the peak elevations (deg)."""
     peaks = {}
     for side in spec.sides:
         r = reps.filter(pl.col("side") == side)
@@ -503,6 +515,9 @@ def tug_phases(events: pl.DataFrame) -> tuple[float | None, float | None, float 
 
 
 def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
+    """Add the TUG measures to ``out`` from the phase times of :func:`tug_phases`: total time, rise, walk out,
+    turn, walk back, turn and sit (s), and the steps between standing and sitting (null, not 0, when no heel strike was
+    seen)."""
     seat_off, standing, sit, seated, turns = tug_phases(events)
     t1 = turns[0] if turns else None
     t2 = turns[-1] if len(turns) >= 2 else None

@@ -265,14 +265,20 @@ def _prov(layout, asset: str, key: str) -> dict:
 
 
 def check_subject_detected(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``subject_detected`` check on partition ``key``: :func:`subject_coverage` of
+    its ``poses`` table."""
     return subject_coverage(_read(layout, "poses", key, ["frame", "track", "is_subject"]), key)
 
 
 def check_decoding_complete(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``decoding_complete`` check: :func:`decoding_loss` of the ``poses``
+    provenance's ``decoding`` entry."""
     return decoding_loss(_prov(layout, "poses", key).get("decoding"), key)
 
 
 def check_fit_residual(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``fit_residual`` check: :func:`fit_residuals` of the ``kinematics`` table,
+    with the keypoint uncertainty ``sigma_px`` its provenance records."""
     sigma = (_prov(layout, "kinematics", key).get("configs", {}).get("kinematics") or {}).get("sigma_px")
     return fit_residuals(_read(layout, "kinematics", key), sigma, key)
 
@@ -286,11 +292,15 @@ def _subject_arrays(layout, key: str) -> tuple[dict, tuple]:
 
 
 def check_left_right_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``left_right_consistent`` check: :func:`label_flips` of the subject's 2D
+    joints in ``poses``."""
     _, (_, times, _, uv) = _subject_arrays(layout, key)
     return label_flips(times, uv)
 
 
 def check_coordinate_frame(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``coordinate_frame`` check: :func:`coordinate_frame` of the subject's 3D and
+    2D joints in ``poses``; for marker-based capture, the lab frame verified at import (never a flag)."""
     from neuropose_assets.core.pose.base import MARKER_CAPTURE
 
     model = _prov(layout, "poses", key)["model"]
@@ -303,21 +313,29 @@ def check_coordinate_frame(layout, key: str) -> tuple[dict, list[Flag]]:
 
 
 def check_task_declared(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``task_declared`` check: the task and what declared it (``task`` table),
+    and :func:`undeclared`."""
     row = _read(layout, "task", key).row(0, named=True)
     return {"task": row["task"], "declared_by": row["declared_by"] or "nothing"}, undeclared(row, key)
 
 
 def check_repetitions_found(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``repetitions_found`` check: :func:`repetition_problems` of the ``task``,
+    ``repetitions`` and ``events`` tables, each message prefixed with ``key``."""
     numbers, flags = repetition_problems(_read(layout, "task", key).row(0, named=True),
                                          _read(layout, "repetitions", key), _read(layout, "events", key))  # fmt: skip
     return numbers, [Flag(f.severity, f"{key}: {f.message}") for f in flags]
 
 
 def check_camera_view_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``camera_view_consistent`` check: :func:`camera_view` of the ``outcomes``
+    provenance's ``camera_view`` entry."""
     return camera_view(_prov(layout, "outcomes", key).get("camera_view"), key)
 
 
 def check_outcomes_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``outcomes_plausible`` check: :func:`implausible_outcomes` of the
+    ``outcomes`` table."""
     return implausible_outcomes(_read(layout, "outcomes", key), key)
 
 
@@ -334,10 +352,14 @@ def task_motion(task_check: dict | None, name: str) -> tuple[dict, list[Flag]]:
 
 
 def check_task_matches_motion(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``task_matches_motion`` check: :func:`task_motion` of the ``events``
+    provenance's ``task_check`` entry."""
     return task_motion(_prov(layout, "events", key).get("task_check"), key)
 
 
 def check_reference_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``reference_consistent`` check: a WARN listing what
+    :func:`.agreement.reference_problems` finds in the ``reference_events`` table (nothing when it is empty)."""
     from neuropose_assets.core.agreement import reference_problems
 
     ref = _read(layout, "reference_events", key)
@@ -350,6 +372,8 @@ def check_reference_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
 
 
 def check_tug_phases_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``tug_phases_plausible`` check: a WARN listing
+    :func:`.outcomes.tug_phase_problems` of the ``events`` table (nothing for a task other than ``tug``)."""
     from neuropose_assets.core.outcomes import tug_phase_problems
 
     if _read(layout, "task", key)["task"][0] != "tug":
@@ -363,6 +387,8 @@ def check_tug_phases_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
 
 
 def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``unique_content`` check: a WARN naming the other partitions whose
+    ``raw_video`` has the same SHA-256 (:func:`.rawvideo.claimants`)."""
     from neuropose_assets.core.rawvideo import claimants
 
     sha = _read(layout, "raw_video", key, ["sha256"])["sha256"][0]

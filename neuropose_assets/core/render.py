@@ -149,6 +149,7 @@ class RenderResult:
 
     @property
     def frames_per_s(self) -> float:
+        """Render speed, frames/s (``frames / render_s``; NaN when no time was measured)."""
         return self.frames / self.render_s if self.render_s > 0 else float("nan")
 
 

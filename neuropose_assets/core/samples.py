@@ -27,12 +27,16 @@ from neuropose_assets.core.atomic import atomic_path, atomic_write_bytes, sha256
 
 @dataclass(frozen=True)
 class Wheel:
+    """A pinned distribution on the package index (a wheel, or a source distribution such as :data:`GAITKIT`):
+    ``name``, ``version`` and the SHA-256 of its archive."""
+
     name: str
     version: str
     sha256: str
 
     @property
     def spec(self) -> str:
+        """The requirement ``name==version`` that ``pip download`` fetches."""
         return f"{self.name}=={self.version}"
 
 
@@ -53,6 +57,7 @@ class SampleClip:
 
     @property
     def filename(self) -> str:
+        """The cached clip's file name, ``<key>.mp4``."""
         return f"{self.key}.mp4"
 
 
@@ -247,6 +252,7 @@ class MocapSample:
 
     @property
     def filename(self) -> str:
+        """The cached trial's file name, ``<key>.c3d`` (a gaitkit JSON trial is converted to C3D)."""
         return f"{self.key}.c3d"
 
 

@@ -93,6 +93,8 @@ class SignalSpec(BaseModel):
 
     @property
     def unit(self) -> str:
+        """The signal's unit: a column's stated unit (:func:`column_unit`), ``px`` for the image axes ``u`` / ``v``,
+        ``mm`` for 3D and body axes and distances, ``mm/s`` for speeds."""
         if self.kind == "column":
             assert self.column is not None
             return column_unit(self.column)

@@ -128,18 +128,22 @@ class Layout:
 
     @property
     def assets(self) -> Path:
+        """The IO manager's tables, ``<asset>/<partition>.parquet`` (:meth:`asset_file`)."""
         return self.root / "assets"
 
     @property
     def cas(self) -> Path:
+        """The content-addressed store of delivered files, ``cas/sha256`` (:meth:`cas_file`)."""
         return self.root / "cas" / "sha256"
 
     @property
     def registry(self) -> Path:
+        """The video registry, one ``<partition>.json`` per partition (:class:`Registry`)."""
         return self.root / "registry" / "videos"
 
     @property
     def dagster_home(self) -> Path:
+        """The Dagster instance's home under this data root (runs, event log, schedules)."""
         return self.root / "dagster_home"
 
     @property
@@ -168,6 +172,8 @@ class Layout:
         return self.assets / asset / f"{partition}.parquet" if partition else self.assets / f"{asset}.parquet"
 
     def cas_file(self, sha256: str, suffix: str) -> Path:
+        """Where the stored copy of a file with SHA-256 ``sha256`` and extension ``suffix`` lies:
+        ``cas/sha256/<first two hex>/<sha256><suffix>`` (suffix lower-cased)."""
         return self.cas / sha256[:2] / f"{sha256}{suffix.lower()}"
 
 
@@ -185,6 +191,7 @@ class VideoEntry:
 
     @property
     def declaration(self):  # -> core.tasks.TaskDeclaration
+        """The entry's :class:`.tasks.TaskDeclaration` (:data:`.tasks.UNDECLARED` when nothing declared a task)."""
         from neuropose_assets.core.tasks import TaskDeclaration
 
         return TaskDeclaration.from_dict(self.task)
@@ -233,7 +240,9 @@ class Registry:
         return self._load(path)
 
     def all(self) -> list[VideoEntry]:
+        """Every registered entry, in partition-key order."""
         return [self._load(p) for p in sorted(self.dir.glob("*.json"))]
 
     def members(self, cohort: str) -> list[VideoEntry]:
+        """The registered entries of cohort key ``cohort``, in partition-key order."""
         return [e for e in self.all() if e.cohort == cohort]

@@ -97,6 +97,8 @@ class TaskSpec(BaseModel):
 
     @property
     def generic_segmentation(self) -> SegmentationConfig:
+        """The segmentation of the ``generic`` task: the declared one, else the defaults of
+        :class:`.segmentation.SegmentationConfig`."""
         return self.segmentation or SegmentationConfig()
 
     def fingerprint(self) -> str:
@@ -114,13 +116,16 @@ class TaskDeclaration:
 
     @property
     def declared(self) -> bool:
+        """Whether something declared the task (``source`` is not ``None``)."""
         return self.source is not None
 
     def as_dict(self) -> dict[str, Any]:
+        """The form stored in the registry: ``{"spec": <spec without null fields>, "source": source}``."""
         return {"spec": self.spec.model_dump(mode="json", exclude_none=True), "source": self.source}
 
     @staticmethod
     def from_dict(d: dict[str, Any] | None) -> TaskDeclaration:
+        """The declaration of an :meth:`as_dict` form; :data:`UNDECLARED` for ``None`` or an empty dict."""
         if not d:
             return UNDECLARED
         return TaskDeclaration(TaskSpec(**d["spec"]), d.get("source"))

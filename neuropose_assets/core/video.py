@@ -45,6 +45,7 @@ class VideoProbe:
     codec: str
 
     def as_dict(self) -> dict:
+        """Every field as a dict (the ``raw_video`` asset's metadata)."""
         return asdict(self)
 
 

@@ -68,6 +68,7 @@ class ViewMeasurement:
     angle_2d_deg: float | None = None
 
     def as_dict(self) -> dict:
+        """Every field as a dict (the ``measured`` entry of the ``outcomes`` provenance's ``camera_view``)."""
         return asdict(self)
 
 

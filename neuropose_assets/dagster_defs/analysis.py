@@ -44,6 +44,8 @@ def task_spec(task: ProvenancedTable) -> TaskSpec:
 )
 @checked("task")
 def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
+    """Materialize ``task``: the partition's registered :class:`~neuropose_assets.core.tasks.TaskDeclaration` as a
+    one-row table, its data version the spec's fingerprint."""
     key = context.partition_key
     try:
         entry = storage.registry.get(key)
@@ -101,6 +103,7 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
 @checked("events", "repetitions")
 def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAssetConfig, features: ProvenancedTable,
                            task: ProvenancedTable, storage: StorageResource):  # fmt: skip  # noqa: ARG001 - checks
+    """Materialize ``events`` and ``repetitions``: :func:`..core.events.analyse_task` on the video's features."""
     from neuropose_assets.core.events import analyse_task
     from neuropose_assets.core.pose.base import MARKER_CAPTURE
 
@@ -169,6 +172,7 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
 def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, events: ProvenancedTable,
              repetitions: ProvenancedTable, task: ProvenancedTable,
              storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
+    """Materialize ``outcomes``: :func:`..core.outcomes.compute_outcomes` with the measured camera view."""
     from neuropose_assets.core.outcomes import compute_outcomes
     from neuropose_assets.core.pose.base import MARKER_CAPTURE
     from neuropose_assets.core.view import ViewMeasurement, contradiction, effective_view, measure_view

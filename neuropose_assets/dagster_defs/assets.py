@@ -46,6 +46,7 @@ FeaturesAssetConfig = dagster_config(FeaturesConfig)
 )
 @checked("raw_video")
 def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
+    """Materialize ``raw_video``: :func:`..core.rawvideo.store_video` of the partition's registered file."""
     from neuropose_assets.core.rawvideo import claim_content, store_video
 
     key = context.partition_key
@@ -127,6 +128,7 @@ def poses(
     context: dg.AssetExecutionContext, config: PosesConfig, pose_model: PoseModelResource, storage: StorageResource,
     raw_video: ProvenancedTable,
 ) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """Materialize ``poses``: :func:`..core.pose.estimate.estimate_video`, or :func:`marker_poses` for a marker file."""
     from neuropose_assets.core.pose.estimate import estimate_video
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError
 
@@ -258,6 +260,7 @@ def features(
     kinematics: ProvenancedTable,
     storage: StorageResource,  # noqa: ARG001 - the checks read the written file through it
 ) -> dg.Output[ProvenancedTable]:
+    """Materialize ``features``: :func:`..core.kinematics.compute_features` on ``poses`` and ``kinematics``."""
     from neuropose_assets.core.kinematics import ANGLE_COLUMNS, compute_features
     from neuropose_assets.core.skeletons import get_skeleton
 

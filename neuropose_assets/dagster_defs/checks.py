@@ -37,6 +37,9 @@ class Check:
 
 
 def contract_check(asset: str) -> Check:
+    """The blocking :class:`Check` ``<asset>_contract``: the written table validated against its pandera contract
+    ``data_contracts.SCHEMAS[asset]`` (an ERROR with the failure cases when it violates it)."""
+
     def _check(storage: StorageResource, key: str) -> dg.AssetCheckResult:
         import pandera.errors
 
@@ -95,6 +98,7 @@ CHECKS: tuple[Check, ...] = (
 
 
 def checks_of(*assets: str) -> list[Check]:
+    """The checks of ``assets`` (:data:`CHECKS`), in the order they run."""
     return [c for c in CHECKS if c.asset in assets]
 
 

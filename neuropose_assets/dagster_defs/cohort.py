@@ -42,6 +42,7 @@ def _measure_order(names: set[str]) -> list[str]:
 )
 @checked("cohort_outcomes")
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
+    """Materialize ``cohort_outcomes``: :func:`cohort_outcome_table` of the members' ``outcomes`` and ``task``."""
     from neuropose_assets.core.outcomes import wide
 
     t0 = time.perf_counter()

@@ -23,6 +23,8 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXP
 
 @cache
 def versions(*packages: str) -> dict[str, str]:
+    """Versions of Python, neuropose-assets, numpy, polars, scipy and ``packages`` (``"unknown"`` when not
+    installed), for provenance; cached per process."""
     out = {"python": platform.python_version()}
     for p in ("neuropose-assets", "numpy", "polars", "scipy", *packages):
         try:
@@ -44,6 +46,7 @@ def provenance(stage: str, upstream: dict[str, Any], config: dict[str, Any] | No
 
 
 def since(t0: float) -> float:
+    """Seconds since ``t0`` (a :func:`time.perf_counter` value), rounded to ms."""
     return round(time.perf_counter() - t0, 3)
 
 

@@ -42,6 +42,8 @@ class SharedClusterDaskExecutor(DaskExecutor):
         super().__init__("existing", {"address": address})
 
     def execute(self, plan_context, execution_plan):
+        """Submit every step of the plan as a dask task keyed ``<run id>.<step key>``, after its upstream steps,
+        and yield the steps' Dagster events as they complete."""
         check.invariant(plan_context.instance.is_persistent, "Dask execution requires a persistent DagsterInstance")
         run = plan_context.dagster_run
         futures, by_step = [], {}

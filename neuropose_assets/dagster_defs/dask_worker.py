@@ -15,6 +15,8 @@ log = logging.getLogger("neuropose_assets.worker")
 
 
 def dask_setup(worker) -> None:  # dask's preload hook
+    """dask's preload hook: load the code location and the pose model (``pose_model_from_env``) before
+    ``worker`` accepts tasks, and log how long that took."""
     t = time.perf_counter()
     from neuropose_assets.definitions import pose_model_from_env
 

@@ -60,6 +60,7 @@ def pose_source_identity(model: dict) -> str:
 def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, features: ProvenancedTable,
                    repetitions: ProvenancedTable,
                    storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
+    """Materialize ``repetition_dtw``: :func:`..core.dtw.pairwise` on each side's repetition sequences."""
     from neuropose_assets.core.dtw import RESULT_SCHEMA, config_json, enable_numba_cache, pairwise, repetition_sequences
     from neuropose_assets.core.storage import default_cache_dir
 
@@ -99,6 +100,7 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
 @checked("cohort_dtw")
 def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
                storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """Materialize ``cohort_dtw``: :func:`..core.dtw.pairwise` on the members' mean repetitions, per task."""
     from neuropose_assets.core.atomic import sha256_file
     from neuropose_assets.core.dtw import (
         RESULT_SCHEMA,

@@ -36,6 +36,8 @@ REFERENCE_SCHEMA = {"event": pl.Utf8, "side": pl.Utf8, "frame": pl.Int32, "time_
 @checked("reference_events")
 def reference_events(context: dg.AssetExecutionContext, storage: StorageResource,
                      raw_video: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """Materialize ``reference_events``: the events of a marker file (:func:`.assets.import_marker_file`); none for
+    a video."""
     from neuropose_assets.dagster_defs.assets import import_marker_file
 
     key = context.partition_key
@@ -64,6 +66,7 @@ def reference_events(context: dg.AssetExecutionContext, storage: StorageResource
 @checked("opensim_export")
 def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource, features: ProvenancedTable,
                    kinematics: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """Materialize ``opensim_export``: :func:`..core.opensim.opensim_tables`, written as .trc, .mot and .csv."""
     from neuropose_assets.core.opensim import FORMATS, opensim_tables, write_export
 
     key = context.partition_key

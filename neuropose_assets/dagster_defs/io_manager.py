@@ -28,6 +28,11 @@ class ParquetIOManager(dg.ConfigurableIOManager, dg.UPathIOManager):
     _base_path: UPath = PrivateAttr()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Resolve ``base_dir``, refusing storage that is not a local path.
+
+        Raises:
+            ValueError: ``base_dir`` is object storage (s3://, gs://, ...).
+        """
         self._base_path = UPath(self.base_dir)
         if self._base_path.protocol not in ("", "file", "local"):
             raise ValueError(f"the Parquet IO manager writes to the local file system (or a mounted share) only; "
@@ -35,6 +40,12 @@ class ParquetIOManager(dg.ConfigurableIOManager, dg.UPathIOManager):
                              "data root.")  # fmt: skip
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        """Write the table to ``path`` atomically (:func:`..core.tables.write_table`), with the provenance of a
+        :class:`ProvenancedTable`.
+
+        Raises:
+            TypeError: ``obj`` is neither a :class:`ProvenancedTable` nor a polars DataFrame.
+        """
         if isinstance(obj, ProvenancedTable):
             write_table(obj.df, str(path), obj.provenance)
         elif isinstance(obj, pl.DataFrame):
@@ -43,12 +54,16 @@ class ParquetIOManager(dg.ConfigurableIOManager, dg.UPathIOManager):
             raise TypeError(f"ParquetIOManager stores polars tables, got {type(obj).__name__}")
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+        """The table at ``path``: a :class:`ProvenancedTable` (with its provenance) for an input annotated so,
+        else the polars DataFrame."""
         df = pl.read_parquet(str(path))
         if context.dagster_type.typing_type is ProvenancedTable:
             return ProvenancedTable(df, read_provenance(str(path)))
         return df
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
+        """The row count (per partition, when partitioned) and the column schema, each column described by its
+        data contract (``data_contracts.describe``)."""
         from data_contracts import describe
 
         df = obj.df if isinstance(obj, ProvenancedTable) else obj

@@ -37,6 +37,7 @@ def kinematics(
     context: dg.AssetExecutionContext, config: KinematicsConfig, poses: ProvenancedTable,
     raw_video: ProvenancedTable, task: ProvenancedTable, storage: StorageResource,  # noqa: ARG001 - checks
 ) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """Materialize ``kinematics``: :func:`..core.kinematic_fit.fit_model` on the subject's keypoints."""
     from neuropose_assets.core.kinematic_fit import fit_model, kinematics_table, observations_from_poses
     from neuropose_assets.core.skeletons import get_skeleton
     from neuropose_assets.dagster_defs.analysis import task_spec

@@ -20,12 +20,14 @@ class StorageResource(dg.ConfigurableResource):
 
     @property
     def layout(self) -> Layout:
+        """The :class:`~neuropose_assets.core.storage.Layout` of ``data_root``."""
         from pathlib import Path
 
         return Layout(Path(self.data_root))
 
     @property
     def registry(self) -> Registry:
+        """The video :class:`~neuropose_assets.core.storage.Registry` under ``data_root``."""
         return Registry(self.layout)
 
 

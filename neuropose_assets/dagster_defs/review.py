@@ -34,6 +34,7 @@ REVIEW = "review"
 )
 def review_video(context: dg.AssetExecutionContext, storage: StorageResource, raw_video: ProvenancedTable,
                  poses: ProvenancedTable, events: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    """Materialize ``review_video``: :func:`..core.render.render_review_video` and the key-frame contact sheet."""
     from neuropose_assets.core.atomic import atomic_write_bytes
     from neuropose_assets.core.errors import VideoError
     from neuropose_assets.core.render import contact_sheet, jpeg_bytes, render_review_video
@@ -93,6 +94,7 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
     "definitions, event times, figures, quality flags and provenance. Its figures are shown inline here.",
 )
 def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Materialize ``report``: :func:`..core.report.write_report`, its figures shown inline in the UI."""
     from neuropose_assets.core.plots import md_image
     from neuropose_assets.core.report import write_report
 

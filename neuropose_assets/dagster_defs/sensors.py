@@ -239,6 +239,9 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
 
 
 def build_intake_sensor(job) -> dg.SensorDefinition:
+    """The ``intake_sensor`` (running by default): :func:`evaluate_intake` of the intake folder, requesting runs
+    of ``job``."""
+
     @dg.sensor(
         job=job,
         minimum_interval_seconds=settings().intake_interval_seconds,
@@ -280,6 +283,9 @@ def up_to_date(instance, asset: str, partition: str, since_storage_id: int) -> b
 
 
 def build_cohort_sensor(job) -> dg.SensorDefinition:
+    """The ``cohort_sensor`` (running by default): one run of ``job`` per cohort with new ``outcomes``, unless
+    one is already queued or its ``cohort_outcomes`` is newer."""
+
     @dg.sensor(
         job=job,
         minimum_interval_seconds=settings().cohort_interval_seconds,
@@ -315,6 +321,9 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
 
 
 def build_review_sensor(job) -> dg.SensorDefinition:
+    """The ``review_sensor`` (running by default): one run of ``job`` per video with new ``outcomes``, unless
+    its ``report`` is newer."""
+
     @dg.sensor(
         job=job,
         minimum_interval_seconds=settings().cohort_interval_seconds,

@@ -42,6 +42,7 @@ class FramePoses:
 
     @staticmethod
     def empty(n_joints: int) -> FramePoses:
+        """The detections of a frame where nobody was found: ``N = 0`` arrays for ``n_joints`` joints."""
         return FramePoses(
             boxes=np.zeros((0, 5), np.float32),
             poses3d=np.zeros((0, n_joints, 3), np.float32),
@@ -51,6 +52,7 @@ class FramePoses:
 
     @property
     def n_persons(self) -> int:
+        """Number of persons detected, ``N``."""
         return int(self.boxes.shape[0])
 
 
@@ -81,6 +83,8 @@ class ModelInfo:
     versions: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """Every field as a JSON-ready dict (copies of ``settings`` and ``versions``): the ``model`` entry of the
+        provenance."""
         return {
             "name": self.name,
             "variant": self.variant,

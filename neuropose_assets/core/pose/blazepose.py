@@ -64,6 +64,9 @@ def check_landmark_order(pose_landmark) -> None:
 
 
 class BlazePoseSession(PoseSession):
+    """One video through MediaPipe Pose in video mode (its landmark tracker runs across the frames): one frame
+    per call, at most one person per frame."""
+
     batch_size = 1
 
     def __init__(self, pose: Any, width: int, height: int) -> None:
@@ -72,6 +75,9 @@ class BlazePoseSession(PoseSession):
         self._nj = len(BLAZEPOSE_33.joints)
 
     def process(self, frames: list[np.ndarray]) -> list[FramePoses]:
+        """One :class:`FramePoses` per frame: world landmarks (m, hip-centred) scaled to mm, image landmarks scaled
+        to px, visibility as confidence, the landmarks' bounding box with their mean visibility; empty where nobody was
+        found."""
         return [self._one(f) for f in frames]
 
     def _one(self, rgb: np.ndarray) -> FramePoses:
@@ -87,6 +93,7 @@ class BlazePoseSession(PoseSession):
         return FramePoses(box, (world * 1000.0)[None], uv[None], vis[None])
 
     def close(self) -> None:
+        """Close this video's MediaPipe ``Pose`` graph."""
         self._pose.close()
 
 
@@ -134,4 +141,6 @@ class BlazePoseBackend(PoseBackend):
         )
 
     def open_video(self, *, width: int, height: int, fps: float) -> PoseSession:
+        """A session with a fresh MediaPipe ``Pose`` (video mode, this backend's settings) for one video of
+        ``width`` × ``height`` px; ``fps`` is not used."""
         return BlazePoseSession(self._pose_mod.Pose(**self._kwargs), width, height)

@@ -56,6 +56,8 @@ class PoseRun:
     frame_latencies_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict:
+        """The run's counts for metadata: frames decoded, announced and missing, frames with a person and with the
+        subject, subject coverage (0–1), tracks, the subject's track and the frame rate (frames/s)."""
         return {
             "n_frames": self.n_frames,
             "frames_announced": self.frames_announced,

@@ -82,6 +82,10 @@ def ragged_to_frames(boxes: Any, poses3d: Any, poses2d: Any, n_joints: int) -> l
 
 
 class MetrabsSession(PoseSession):
+    """One video through a :class:`MetrabsBackend`: batches of ``backend.batch_size`` frames with this video's
+    camera intrinsics (the backend's matrix, else :func:`intrinsics_from_fov` of the frame size); ``model_s`` sums the
+    time spent in the model, s."""
+
     def __init__(self, backend: MetrabsBackend, width: int, height: int) -> None:
         self._b = backend
         self.batch_size = backend.batch_size
@@ -93,6 +97,8 @@ class MetrabsSession(PoseSession):
         self.model_s = 0.0  # time spent inside the model call (for the glue-cost benchmark)
 
     def process(self, frames: list[np.ndarray]) -> list[FramePoses]:
+        """One :class:`FramePoses` per frame of the batch: one ``detect_poses_batched`` call on an aligned,
+        zero-copy batch (:func:`aligned_batch`), split per frame by :func:`ragged_to_frames`."""
         tf, b = self._tf, self._b
         batch = aligned_batch(frames)
         images = tf.experimental.dlpack.from_dlpack(batch.__dlpack__())  # zero-copy view of `batch`
@@ -197,6 +203,7 @@ class MetrabsBackend(PoseBackend):
         )
 
     def open_video(self, *, width: int, height: int, fps: float) -> PoseSession:
+        """A :class:`MetrabsSession` for one video of ``width`` × ``height`` px; ``fps`` is not used."""
         return MetrabsSession(self, width, height)
 
 

@@ -68,6 +68,8 @@ class ModelLocation:
 
 
 def archive_name(variant: str, url: str | None = None) -> str:
+    """The archive's file name for ``variant``: the pinned one, else the last part of ``url``, else
+    ``<variant>.zip``."""
     if variant in PINNED:
         return PINNED[variant][0]
     if url:
