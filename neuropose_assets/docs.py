@@ -148,7 +148,62 @@ def settings_md() -> str:
     return "\n".join(rows)
 
 
-GENERATED = {"docs/outcomes.md": outcomes_md, "data_contracts/README.md": contracts_md}
+def _type_name(annotation) -> str:
+    text = getattr(annotation, "__name__", None) if getattr(annotation, "__args__", None) is None else None
+    return text or str(annotation).replace("typing.", "")
+
+
+def _parameter_rows(model, prefix: str = "") -> list[str]:
+    from pydantic import BaseModel
+
+    from neuropose_assets.core.models import field_descriptions
+
+    docs = field_descriptions(model)
+    rows = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.append(f"| `{prefix}{name}` | section | | {_cell(docs.get(name, ''))} |")
+            rows += _parameter_rows(annotation, f"{prefix}{name}.")
+            continue
+        default = info.get_default(call_default_factory=True)
+        shown = "" if default is None else f"`{default!r}`" if not isinstance(default, BaseModel) else ""
+        rows.append(f"| `{prefix}{name}` | `{_cell(_type_name(annotation))}` | {_cell(shown)} | "
+                    f"{_cell(docs.get(name, info.description or ''))} |")  # fmt: skip
+    return rows
+
+
+def parameters_md() -> str:
+    """``docs/parameters.md``: every configuration parameter of every stage (:data:`neuropose_assets.stages.STAGES`,
+    ``config``): name, type, default and meaning (units in the meaning), from the core's pydantic models — the same
+    fields the Dagster run config of that asset takes (Launchpad)."""
+    import importlib
+
+    from neuropose_assets.stages import STAGES
+
+    out = [GENERATED_NOTE, "", "# Parameters", "",
+           "Every configuration parameter of every stage, as the code defines it (the core's pydantic models; the "
+           "Dagster run config of each asset is generated from the same model, so the Launchpad shows the same "
+           "fields and defaults). Set them in the Launchpad or a run config file for a run, e.g. "
+           "`ops: {events_and_repetitions: {config: {gait: {min_confidence: 0.6}}}}`. Task parameters (declared per "
+           "video) are in [the outcome catalogue](outcomes.md); environment variables in "
+           "[deployment](deployment.md#environment-variables).", ""]  # fmt: skip
+    seen = set()
+    for st in STAGES:
+        if not st.config or st.config in seen:
+            continue
+        seen.add(st.config)
+        module, cls = st.config.split(":")
+        model = getattr(importlib.import_module(f"neuropose_assets.{module}"), cls)
+        users = ", ".join(f"`{s.asset}`" for s in STAGES if s.config == st.config)
+        out += [f"## {users}: `{cls}`", "",
+                f"`neuropose_assets/{module.replace('.', '/')}.py`; the run config of op `{st.function}`.", "",
+                "| parameter | type | default | meaning |", "|---|---|---|---|", *_parameter_rows(model), ""]
+    return "\n".join(out)
+
+
+GENERATED = {"docs/outcomes.md": outcomes_md, "data_contracts/README.md": contracts_md,
+             "docs/parameters.md": parameters_md}
 #: generated sections inside hand-written files: between ``<!-- generated: NAME -->`` and ``<!-- end generated:
 #: NAME -->``
 SECTIONS = {"docs/architecture.md": {"stages": stages_md}, "docs/deployment.md": {"settings": settings_md}}

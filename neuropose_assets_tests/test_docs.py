@@ -21,6 +21,17 @@ def test_the_generated_documentation_is_what_the_code_generates():
     assert "segmentation" not in re.findall(r"^## (\w+)", contracts, re.M)
 
 
+def test_every_parameter_of_every_stage_is_documented():
+    """The parameter reference lists each stage's config fields, each with a meaning (the model's docstring)."""
+    text = (REPO / "docs/parameters.md").read_text()
+    rows = [r for r in text.splitlines() if r.startswith("| `")]
+    assert len(rows) >= 40 and not [r for r in rows if r.rstrip().endswith("|  |")]
+    from neuropose_assets.core.events import EventsConfig
+
+    for name in EventsConfig.model_fields:
+        assert f"| `{name}` |" in text, name
+
+
 def test_no_dead_links_in_the_documentation():
     assert docs.dead_links() == []
 

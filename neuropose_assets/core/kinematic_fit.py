@@ -68,6 +68,9 @@ class FitConfig(BaseModel):
             lordosis decreases by 15–20° at ~90° of hip flexion (Lord MJ et al., Spine 1997;22:2571-4; De Carvalho DE
             et al., Spine 2010;35:E1170-3).
         lumbar_standing_deg: ``lumbar_extension`` the prior expects with the hips extended, deg.
+        static_foot_speed: a foot whose heel and toe move less than this many leg lengths per second in the image
+            stands on the floor (:func:`static_foot`), and the level-foot prior applies to it.
+        flat_foot_sigma_deg: how far a standing foot may tilt from level under that prior, deg.
         height_m: the subject's standing height, m, if known (scales the dimensions); else estimated.
         track: person track to fit (``None`` = the subject chosen in ``poses``); the features of another track take
             their angles from here only when their ``track`` is the same.

@@ -8,7 +8,6 @@ model, so constraints and cross-field rules live only there.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -17,36 +16,9 @@ import dagster as dg
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
+from neuropose_assets.core.models import field_descriptions
+
 _CACHE: dict[type, type] = {}
-
-
-def _descriptions(model: type[BaseModel]) -> dict[str, str]:
-    """``name: text`` pairs of a Google-style ``Attributes:`` section (continuation lines joined)."""
-    out: dict[str, str] = {}
-    for base in reversed(model.__mro__[:-1]):  # a subclass documents its own fields; bases the inherited ones
-        if isinstance(base, type) and issubclass(base, BaseModel) and base is not BaseModel:
-            out.update(_own_descriptions(base.__doc__ or ""))
-    return out
-
-
-def _own_descriptions(doc: str) -> dict[str, str]:
-    if "Attributes:" not in doc:
-        return {}
-    out: dict[str, str] = {}
-    current = None
-    for line in doc.split("Attributes:", 1)[1].splitlines():
-        m = re.match(r"^\s{4,8}(\w+(?:,\s*\w+)*):\s*(.*)$", line)
-        if m:
-            names = [n.strip() for n in m.group(1).split(",")]
-            current = names
-            for n in names:
-                out[n] = m.group(2).strip()
-        elif current and line.strip():
-            for n in current:
-                out[n] += " " + line.strip()
-        elif not line.strip() and current:
-            current = None
-    return out
 
 
 def _convert(annotation: Any) -> Any:
@@ -78,7 +50,7 @@ def dagster_config(model: type[BaseModel]) -> type[dg.Config]:
     """A :class:`dagster.Config` class mirroring ``model`` (module docstring); cached per model."""
     if model in _CACHE:
         return _CACHE[model]
-    docs = _descriptions(model)
+    docs = field_descriptions(model)
     fields = {}
     for name, info in model.model_fields.items():
         default = _default(info.default) if info.default_factory is None else None
