@@ -2,6 +2,7 @@
 analyses a real clip from another working directory with only the installed copy importable."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,13 @@ def test_the_shipped_instance_configuration_is_the_repository_one():
 
 @pytest.mark.e2e
 def test_the_installed_package_runs_a_video_without_the_checkout(tmp_path, cam01):
-    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    wheels, site, src = tmp_path / "wheels", tmp_path / "site", tmp_path / "src"
+    for folder in ("neuropose_assets", "data_contracts"):  # a copy: building writes build/ beside the sources
+        shutil.copytree(REPO / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(REPO)], check=True,
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)], check=True,
                    capture_output=True)  # fmt: skip
     (wheel,) = wheels.glob("neuropose_assets-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True)
