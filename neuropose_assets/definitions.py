@@ -83,7 +83,7 @@ def build_resources(data_root: str | None = None, pose_model: PoseModelResource 
     layout = Layout(default_data_root() if data_root is None else Path(data_root))
     secure_data_root(layout)  # privacy mode: the code server and run workers create owner-only files
     return {
-        "io_manager": ParquetIOManager(base_dir=str(layout.assets)),
+        "io_manager": ParquetIOManager(data_root=str(layout.root)),
         "storage": StorageResource(data_root=str(layout.root)),
         "pose_model": pose_model or pose_model_from_env(),
     }

@@ -160,7 +160,7 @@ def test_the_io_manager_refuses_object_storage_with_a_clear_message():
         return pl.DataFrame({"a": [1]})
 
     with pytest.raises(Exception) as err:
-        dg.materialize([table], resources={"io_manager": ParquetIOManager(base_dir="memory://bucket/assets")})
+        dg.materialize([table], resources={"io_manager": ParquetIOManager(data_root="memory://bucket")})
     cause = err.value.__cause__ or err.value
     assert "local file system" in str(cause) and "'memory' storage" in str(cause)
 
