@@ -396,6 +396,17 @@ for _name, _desc in DESCRIPTIONS.items():
     SCHEMAS[_name] = SCHEMAS[_name].update_columns({k: {"description": v} for k, v in _desc.items()})
 
 
+def polars_schema(table: str) -> dict[str, pl.DataType]:
+    """The polars schema of ``table``'s named columns (not the pattern ones), in the contract's order: what the core
+    builds its tables with (events, repetitions, outcomes, DTW, reference events), so a table and its contract cannot
+    disagree.
+
+    Raises:
+        KeyError: no contract for ``table``.
+    """
+    return {name: col.dtype.type for name, col in SCHEMAS[table].columns.items() if not col.regex}
+
+
 def describe(table: str, column: str) -> str | None:
     """The contract's description of ``column`` of ``table`` (exact name, or the regex it matches); ``None`` if the
     table has no contract or the column no description."""

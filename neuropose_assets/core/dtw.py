@@ -38,8 +38,13 @@ from neuropose_assets.core.models import STRICT
 from neuropose_assets.core.signal import fill_gaps
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
-RESULT_SCHEMA = {"a": pl.Utf8, "b": pl.Utf8, "unit": pl.Utf8, "distance": pl.Float64, "path_length": pl.Int32,
-                 "normalized_distance": pl.Float64}  # fmt: skip
+
+def result_schema() -> dict:
+    """The schema of a DTW table (the ``repetition_dtw`` contract: ``a, b, unit, distance, path_length,
+    normalized_distance``)."""
+    from data_contracts import polars_schema  # the contracts are the one schema source
+
+    return polars_schema("repetition_dtw")
 
 
 class DTWConfig(BaseModel):
@@ -284,7 +289,7 @@ def pairwise(
     *,
     reuse: dict[tuple[str, str, str], tuple[float, int]] | None = None,
 ) -> tuple[pl.DataFrame, int]:
-    """All-pairs DTW (each unordered pair once, diagonal 0) as a long table (:data:`RESULT_SCHEMA`), one row per
+    """All-pairs DTW (each unordered pair once, diagonal 0) as a long table (:func:`result_schema`), one row per
     ordered pair and unit.  Pairs found in ``reuse`` (``(a, b, unit) -> (distance, path_length)``) are not recomputed.
 
     Returns:
@@ -307,7 +312,7 @@ def pairwise(
         for unit, d, n in got:
             res[(x, y, unit)] = res[(y, x, unit)] = (d, n)
     rows = [(a, b, u, d, n, _normalized(d, n, config.convention)) for (a, b, u), (d, n) in res.items()]
-    df = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").sort("a", "b", "unit")
+    df = pl.DataFrame(rows, schema=result_schema(), orient="row").sort("a", "b", "unit")
     return df, computed
 
 

@@ -40,9 +40,10 @@ such candidates are listed in :attr:`TaskAnalysis.rejected` with the reason, and
 of its bounding events observed.  (Gaps are still bridged to *locate* maxima, so a gap cannot split one movement in
 two; it only cannot host an event.)
 
-Output tables (:data:`EVENT_SCHEMA`, :data:`REPETITION_SCHEMA`): events in frames (0-based decoded frame) and seconds
-(``time_s`` of that frame), with the signal value, its unit and the confidence; repetitions ``[start, peak, end)`` in
-frames and seconds, ``end`` exclusive, one table for both sides (``side`` null for bilateral tasks).
+Output tables (the ``events`` and ``repetitions`` contracts, ``data_contracts.polars_schema``): events in frames
+(0-based decoded frame) and seconds (``time_s`` of that frame), with the signal value, its unit and the confidence;
+repetitions ``[start, peak, end)`` in frames and seconds, ``end`` exclusive, one table for both sides (``side`` null
+for bilateral tasks).
 """
 
 from __future__ import annotations
@@ -67,32 +68,6 @@ from neuropose_assets.core.segmentation import (
 from neuropose_assets.core.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.tasks import TaskSpec
 
-EVENT_SCHEMA = {
-    "event": pl.Utf8,
-    "side": pl.Utf8,
-    "frame": pl.Int32,
-    "time_s": pl.Float64,
-    "value": pl.Float64,
-    "unit": pl.Utf8,
-    "repetition": pl.Int32,
-    "confidence": pl.Float64,
-}
-REPETITION_SCHEMA = {
-    "side": pl.Utf8,
-    "repetition": pl.Int32,
-    "kind": pl.Utf8,
-    "start_frame": pl.Int32,
-    "peak_frame": pl.Int32,
-    "end_frame": pl.Int32,
-    "start_s": pl.Float64,
-    "peak_s": pl.Float64,
-    "end_s": pl.Float64,
-    "duration_s": pl.Float64,
-    "peak_event": pl.Utf8,
-    "peak_value": pl.Float64,
-    "peak_unit": pl.Utf8,
-    "complete": pl.Boolean,
-}
 SIDES = ("left", "right")
 #: the shortest time between heel strikes of the two feet, s (the lower step-time bound of the plausibility gates,
 #: :data:`.outcomes.PLAUSIBLE`: half of Mobilise-D's shortest stride)
@@ -379,8 +354,10 @@ class _Builder:
         })  # fmt: skip
 
     def tables(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        ev = pl.DataFrame(self.events, schema=EVENT_SCHEMA).sort("frame", "event", "side", nulls_last=True)
-        reps = pl.DataFrame(self.reps, schema=REPETITION_SCHEMA).sort("side", "repetition", nulls_last=True)
+        from data_contracts import polars_schema  # the contracts are the one schema source
+
+        ev = pl.DataFrame(self.events, schema=polars_schema("events")).sort("frame", "event", "side", nulls_last=True)
+        reps = pl.DataFrame(self.reps, schema=polars_schema("repetitions")).sort("side", "repetition", nulls_last=True)
         return ev, reps
 
 

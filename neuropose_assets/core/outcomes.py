@@ -1,7 +1,7 @@
 """Clinical outcomes per task: the measures researchers report, each with a unit, a definition and a source.
 
 Computed from the ``events`` and ``repetitions`` tables (:mod:`.events`) and, for depths, elevations and spatial gait
-parameters, the ``features`` table.  The result is a long table (:data:`OUTCOME_SCHEMA`), one row per measure; a
+parameters, the ``features`` table.  The result is a long table (the ``outcomes`` contract), one row per measure; a
 measure that cannot be computed honestly (too few cycles, no metric scale, an event missing) has ``value`` null and
 a ``null_reason`` — never 0 and never a guess.  Measure names carry their unit (``_s``, ``_pct``, ``_m``, ``_m_s``,
 ``_deg``, ``_steps_min``; counts have none).  :data:`CATALOGUE` holds every definition; ``docs/outcomes.md`` is
@@ -33,16 +33,6 @@ from neuropose_assets.core.kinematics import angle_column
 from neuropose_assets.core.tasks import TaskSpec
 from neuropose_assets.core.view import ViewMeasurement, contradiction, effective_view, measure_view
 
-OUTCOME_SCHEMA = {
-    "measure": pl.Utf8,
-    "value": pl.Float64,
-    "unit": pl.Utf8,
-    "side": pl.Utf8,
-    "n": pl.Int32,
-    "definition": pl.Utf8,
-    "source": pl.Utf8,
-    "null_reason": pl.Utf8,
-}
 #: fewest strides (both feet pooled) for a variability estimate
 MIN_STRIDES_FOR_CV = 6
 
@@ -222,7 +212,9 @@ class _Table:
                           "null_reason": None if ok else (reason or "not computable")})  # fmt: skip
 
     def table(self) -> pl.DataFrame:
-        return pl.DataFrame(self.rows, schema=OUTCOME_SCHEMA)
+        from data_contracts import polars_schema  # the contracts are the one schema source
+
+        return pl.DataFrame(self.rows, schema=polars_schema("outcomes"))
 
 
 def _mean(x: list[float]) -> float | None:
@@ -574,7 +566,7 @@ def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataF
                      origin: str = "hip_midpoint", frame: str = "camera",
                      view: ViewMeasurement | None = None,
                      task_contradiction: str | None = None) -> pl.DataFrame:  # fmt: skip
-    """The outcome table (:data:`OUTCOME_SCHEMA`) of one video.
+    """The outcome table (the ``outcomes`` contract) of one video.
 
     Args:
         spec: the video's task.

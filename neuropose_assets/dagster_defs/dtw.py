@@ -61,7 +61,13 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
                    repetitions: ProvenancedTable,
                    storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
     """Materialize ``repetition_dtw``: :func:`..core.dtw.pairwise` on each side's repetition sequences."""
-    from neuropose_assets.core.dtw import RESULT_SCHEMA, config_json, enable_numba_cache, pairwise, repetition_sequences
+    from neuropose_assets.core.dtw import (
+        config_json,
+        enable_numba_cache,
+        pairwise,
+        repetition_sequences,
+        result_schema,
+    )
     from neuropose_assets.core.storage import default_cache_dir
 
     t0 = time.perf_counter()
@@ -74,7 +80,7 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
     except (ValueError, KeyError) as err:  # a column the config names is missing, or NaN under 'propagate'
         raise fail(f"repetition DTW: {err.args[0] if isinstance(err, KeyError) else err}", context.partition_key
                    ) from None  # fmt: skip
-    df = pl.concat(parts) if parts else pl.DataFrame(schema=RESULT_SCHEMA)
+    df = pl.concat(parts) if parts else pl.DataFrame(schema=result_schema())
     cfg = config_json(core_cfg)
     prov = provenance("repetition_dtw", repetitions.provenance, cfg, "tslearn")
     found = repetitions.df.filter(pl.col("end_frame") > pl.col("start_frame")).group_by("side").len()
@@ -103,12 +109,12 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
     """Materialize ``cohort_dtw``: :func:`..core.dtw.pairwise` on the members' mean repetitions, per task."""
     from neuropose_assets.core.atomic import sha256_file
     from neuropose_assets.core.dtw import (
-        RESULT_SCHEMA,
         config_json,
         enable_numba_cache,
         has_data,
         mean_repetition,
         pairwise,
+        result_schema,
         reusable_pairs,
     )
     from neuropose_assets.core.storage import default_cache_dir
@@ -166,8 +172,8 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
     except (ValueError, KeyError) as err:
         why = err.args[0] if isinstance(err, KeyError) else err
         raise dg.Failure(description=f"cohort {cohort!r}: DTW failed: {why}", allow_retries=False) from None
-    df = pl.concat(parts) if parts else pl.DataFrame(schema=RESULT_SCHEMA).with_columns(pl.lit("").alias("task"))
-    df = df.select("task", *RESULT_SCHEMA)
+    df = pl.concat(parts) if parts else pl.DataFrame(schema=result_schema()).with_columns(pl.lit("").alias("task"))
+    df = df.select("task", *result_schema())
     cfg = config_json(cfg_all)
     prov = {
         "stage": "cohort_dtw",

@@ -20,8 +20,6 @@ from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, si
 from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
 
-REFERENCE_SCHEMA = {"event": pl.Utf8, "side": pl.Utf8, "frame": pl.Int32, "time_s": pl.Float64, "source": pl.Utf8}
-
 
 @dg.asset(
     partitions_def=videos,
@@ -47,7 +45,9 @@ def reference_events(context: dg.AssetExecutionContext, storage: StorageResource
         imp, _, _ = import_marker_file(key, storage, raw_video)
         rows = [{"event": e.event, "side": e.side, "frame": e.frame, "time_s": e.time_s, "source": e.source}
                 for e in imp.events]  # fmt: skip
-    df = pl.DataFrame(rows, schema=REFERENCE_SCHEMA).sort("frame", "source")
+    from data_contracts import polars_schema
+
+    df = pl.DataFrame(rows, schema=polars_schema("reference_events")).sort("frame", "source")
     counts = {f"{s}/{e}": n for s, e, n in df.group_by("source", "event").len().sort("source", "event").iter_rows()}
     return dg.Output(ProvenancedTable(df, provenance("reference_events", raw_video.provenance, None)),
                      metadata={"events": dg.MetadataValue.json(counts), "compute_s": since(t0)})  # fmt: skip
