@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 from neuropose_assets import stages
+from neuropose_assets.core.pose import BACKENDS, DEFAULT_BACKEND
+from neuropose_assets.core.pose.metrabs_model import DEFAULT_VARIANT
 from neuropose_assets.core.storage import (
     SIDECAR_EXTENSIONS,
     Layout,
@@ -1505,7 +1507,7 @@ def build_parser() -> argparse.ArgumentParser:
     bm = sub.add_parser("benchmark", help="how fast is this machine: per-frame latency percentiles, throughput, peak "
                         "RSS of the pose stage and the whole chain (N passes, the first a warm-up)")  # fmt: skip
     bm.add_argument("video")
-    bm.add_argument("--backend", choices=["blazepose", "metrabs"], default="blazepose")
+    bm.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
     bm.add_argument("--passes", type=_bounded(int, 2, 1000), default=5,
                     help="passes over the video; the first is a warm-up (default 5)")
     bm.add_argument("--task", default="generic", help="task for the events and outcomes stages (default: generic)")
@@ -1546,7 +1548,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("model", help="pre-fetch or install the MeTRAbs model and print where it is")
     m.add_argument("action", choices=["install"], help="install: download (verified) or unpack a local archive")
     m.add_argument("--cache", default=settings().model_cache or str(default_cache_dir() / "models"))
-    m.add_argument("--variant", default="metrabs_eff2l_y4_384px_800k_28ds")
+    m.add_argument("--variant", default=DEFAULT_VARIANT)
     m.add_argument("--sha256", help="archive SHA-256 (required for variants without a pinned checksum)")
     m.add_argument("--url", help="download URL (default: the authors' server)")
     m.add_argument("--tarball", help="a local copy of the archive (air-gapped servers)")

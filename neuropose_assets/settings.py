@@ -13,6 +13,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from neuropose_assets.core.pose import DEFAULT_BACKEND
+
 
 class Settings(BaseSettings):
     """Environment variables (module docstring).  Strings stay strings where the code that uses them parses them (a
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
     pseudonymise: str = Field("", description="privacy mode: `1` / `true` / `yes` / `files` (file and folder names "
                               "below the cohort replaced by pseudonymous keys) or `all` / `cohorts` (the cohort "
                               "folder's name too); empty: off")
-    pose_backend: str = Field("blazepose", description="the pose model: `blazepose` or `metrabs`")
+    pose_backend: str = Field(DEFAULT_BACKEND, description="the pose model: `blazepose` or `metrabs`")
     pose_slots: str | None = Field(None, description="the pose pool's limit (concurrent pose estimations); default "
                                    "from the cores and GPUs")
     model_cache: str | None = Field(None, description="where pose models are stored; default `<cache dir>/models`")

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field, model_validator
 from neuropose_assets.core.alignment import procrustes_align
 from neuropose_assets.core.kinematics import DTW_ANGLES
 from neuropose_assets.core.models import STRICT
-from neuropose_assets.core.signal import fill_gaps
+from neuropose_assets.core.signal import CYCLE_POINTS, fill_gaps
 from neuropose_assets.core.skeletons import CLINICAL_JOINTS
 
 
@@ -126,7 +126,7 @@ class CohortDTWConfig(DTWConfig):
     """
 
     allow_mixed_models: bool = False
-    samples: int = Field(default=101, ge=2)
+    samples: int = Field(default=CYCLE_POINTS, ge=2)
 
     def dtw(self) -> DTWConfig:
         """The DTW settings alone (what the distances depend on, apart from ``samples``)."""
@@ -340,7 +340,7 @@ def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, conf
     return out
 
 
-def mean_repetition(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig, samples: int = 101
+def mean_repetition(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig, samples: int = CYCLE_POINTS
                     ) -> dict[str, np.ndarray]:  # fmt: skip
     """The time-normalised mean repetition of a video, per side: each repetition (gait cycle) is resampled to
     ``samples`` points over 0–100 % of its duration (linear interpolation, after ``config.nan_policy``) and the

@@ -206,14 +206,16 @@ def angles_plot(features: pl.DataFrame, spec: TaskSpec):
     return fig
 
 
-def gait_cycle_plot(features: pl.DataFrame, repetitions: pl.DataFrame, samples: int = 101):
+def gait_cycle_plot(features: pl.DataFrame, repetitions: pl.DataFrame, samples: int | None = None):
     """Hip flexion, knee angle and ankle angle of the fitted model normalised to 0–100 % of the gait cycle (heel strike
     to heel strike), mean ± SD over the cycles of each foot; ``None`` without a gait cycle."""
     from neuropose_assets.core.kinematics import angle_column
+    from neuropose_assets.core.signal import CYCLE_POINTS
 
     cycles = repetitions.filter(pl.col("kind") == "gait_cycle")
     if cycles.height == 0:
         return None
+    samples = samples or CYCLE_POINTS
     pct = np.linspace(0, 100, samples)
     joints = ("hip_flexion", "knee_angle", "ankle_angle")
     fig, axes = _figure(3.6, ncols=3)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+#: points of a time-normalised repetition or gait cycle: 0, 1, …, 100 % (the convention of gait-analysis curves)
+CYCLE_POINTS = 101
+
 
 def fill_gaps(x: np.ndarray, max_gap: int | None = None, *, hold_ends: bool = False,
               t: np.ndarray | None = None) -> np.ndarray:  # fmt: skip

@@ -6,7 +6,8 @@ from typing import Any
 
 import dagster as dg
 
-from neuropose_assets.core.pose.metrabs_model import DEFAULT_NUM_AUG
+from neuropose_assets.core.pose import DEFAULT_BACKEND
+from neuropose_assets.core.pose.metrabs_model import DEFAULT_NUM_AUG, DEFAULT_VARIANT
 from neuropose_assets.core.storage import Layout, Registry
 
 # Process-wide cache: a Dagster run (or the demo, which runs many) loads each configured model once.
@@ -45,13 +46,13 @@ class PoseModelResource(dg.ConfigurableResource):
     image side) or a row-major 3×3 ``intrinsic_matrix`` in px.
     """
 
-    backend: str = "blazepose"
+    backend: str = DEFAULT_BACKEND
     # BlazePose
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     # MeTRAbs
     model_cache: str | None = None
-    metrabs_variant: str = "metrabs_eff2l_y4_384px_800k_28ds"
+    metrabs_variant: str = DEFAULT_VARIANT
     metrabs_sha256: str | None = None
     metrabs_url: str | None = None
     metrabs_tarball: str | None = None

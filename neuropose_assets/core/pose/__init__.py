@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the pose backends, the default first (BlazePose: its model ships inside the mediapipe wheel, so it runs offline)
 BACKENDS = ("blazepose", "metrabs")
+DEFAULT_BACKEND = BACKENDS[0]
 _ACQUIRE_KEYS = ("cache", "variant", "sha256", "url", "tarball", "directory")
 
 
