@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from daemon_ui import finished_runs, poses_span, running_ui  # noqa: E402
 
-from neuropose_assets.core.samples import fetch_samples  # noqa: E402
-from neuropose_assets.core.storage import default_cache_dir  # noqa: E402
+from neuropose_assets.core.io.samples import fetch_samples  # noqa: E402
+from neuropose_assets.core.io.storage import default_cache_dir  # noqa: E402
 from neuropose_assets_tests import media  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20

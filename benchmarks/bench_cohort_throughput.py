@@ -3,7 +3,7 @@
 Twelve clips (the nine pinned samples plus three brightness-shifted copies of Pose2Sim clips, so every clip has its
 own content) are dropped into the intake folder of a fresh `neuropose-assets ui`; the benchmark waits until every
 per-video run finished and reports total frames / wall time from the drop.  It does so for each pose-pool limit
-given (default: 1, then the hardware's, :func:`neuropose_assets.core.concurrency.pose_slots`), after a bare loop over
+given (default: 1, then the hardware's, :func:`neuropose_assets.core.io.concurrency.pose_slots`), after a bare loop over
 the same files in this process (decode with OpenCV, `mediapipe.solutions.pose` — the upper bound of one pose model).
 Also per run: the fixed cost = the run's wall time − its `poses` step.  The cohort and review sensors tick every
 600 s here, i.e. after the measurement (they would compete for the cores).
@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pose_throughput import bare_loop  # noqa: E402
 from daemon_ui import dask_cluster, finished_runs, running_ui, step_spans  # noqa: E402
 
+from neuropose_assets.core.io.samples import fetch_samples  # noqa: E402
+from neuropose_assets.core.io.storage import default_cache_dir  # noqa: E402
 from neuropose_assets.core.pose.blazepose import BlazePoseBackend  # noqa: E402
-from neuropose_assets.core.samples import fetch_samples  # noqa: E402
-from neuropose_assets.core.storage import default_cache_dir  # noqa: E402
 from neuropose_assets_tests import media  # noqa: E402
 
 LONG_CLIPS = ("pose2sim_single_cam01", "pose2sim_single_cam02", "pose2sim_single_cam03", "sports2d_demo")
@@ -133,7 +133,7 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
 
 
 def main() -> None:
-    from neuropose_assets.core.concurrency import pose_slots
+    from neuropose_assets.core.io.concurrency import pose_slots
 
     args = sys.argv[1:]
     seconds = None

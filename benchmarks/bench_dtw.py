@@ -12,14 +12,14 @@ import time
 
 import numpy as np
 
-from neuropose_assets.core.dtw import DTWConfig, enable_numba_cache, pairwise, reusable_pairs
+from neuropose_assets.core.comparison.dtw import DTWConfig, enable_numba_cache, pairwise, reusable_pairs
 
 N, T, D = 50, 600, 30
 COLD = """
 import os, sys, time
 t = time.perf_counter()
 import numpy as np
-from neuropose_assets.core.dtw import dtw_distance, enable_numba_cache
+from neuropose_assets.core.comparison.dtw import dtw_distance, enable_numba_cache
 if sys.argv[1] == "cache":
     enable_numba_cache()
 a, b = np.zeros((50, 3)), np.ones((60, 3))

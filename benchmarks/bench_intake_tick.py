@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from neuropose_assets.core.storage import Layout
+from neuropose_assets.core.io.storage import Layout
 from neuropose_assets.dagster_defs.sensors import evaluate_intake
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000

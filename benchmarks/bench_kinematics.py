@@ -5,7 +5,7 @@ fit of the skeletal model to those keypoints; prints both in frames/s and the fi
 per frame (target: ≤ 25 %).  Then the fit alone on the same keypoints repeated 1×, 4× and 16× (forward and backward,
 so the movement stays continuous): its time per frame and its peak memory (``tracemalloc``: numpy's allocations),
 which must stay flat in the video's length (frames are solved in chunks of
-:data:`neuropose_assets.core.kinematic_fit.CHUNK_FRAMES`).
+:data:`neuropose_assets.core.kinematics.fit.CHUNK_FRAMES`).
 
     .venv/bin/python benchmarks/bench_kinematics.py [VIDEO]   (default: the dev set's 5× sit-to-stand, 798 frames)
 """
@@ -24,10 +24,10 @@ DEFAULT = (Path(__file__).resolve().parents[2] / "shared" / "dev_data" / "clips"
 
 
 def main(argv: list[str]) -> int:
-    from neuropose_assets.core.kinematic_fit import FitConfig, Observations, fit_model, observations_from_poses
+    from neuropose_assets.core.kinematics.fit import FitConfig, Observations, fit_model, observations_from_poses
+    from neuropose_assets.core.kinematics.skeletons import BLAZEPOSE_33
     from neuropose_assets.core.pose import load_backend
     from neuropose_assets.core.pose.estimate import estimate_video
-    from neuropose_assets.core.skeletons import BLAZEPOSE_33
 
     video = Path(argv[0]) if argv else DEFAULT
     backend = load_backend("blazepose")

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from neuropose_assets.core.samples import fetch_samples
-from neuropose_assets.core.storage import Layout, default_cache_dir
+from neuropose_assets.core.io.samples import fetch_samples
+from neuropose_assets.core.io.storage import Layout, default_cache_dir
 from neuropose_assets_tests import media
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neuropose_assets.core.atomic import sha256_file
+from neuropose_assets.core.io.atomic import sha256_file
+from neuropose_assets.core.io.tables import write_table
 from neuropose_assets.core.pose import load_backend
 from neuropose_assets.core.pose.estimate import build_poses_table
 from neuropose_assets.core.pose.tracking import select_subject, track_boxes
-from neuropose_assets.core.tables import write_table
 from neuropose_assets_tests.fake_metrabs import build_fake_metrabs, make_tarball
 
 N_FRAMES = int(sys.argv[1]) if len(sys.argv) > 1 else 240

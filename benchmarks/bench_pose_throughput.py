@@ -20,11 +20,11 @@ from pathlib import Path
 
 import cv2
 
+from neuropose_assets.core.io.samples import fetch_samples
+from neuropose_assets.core.io.storage import Layout, default_cache_dir
+from neuropose_assets.core.io.tables import write_table
 from neuropose_assets.core.pose.blazepose import BlazePoseBackend, import_mediapipe
 from neuropose_assets.core.pose.estimate import estimate_video
-from neuropose_assets.core.samples import fetch_samples
-from neuropose_assets.core.storage import Layout, default_cache_dir
-from neuropose_assets.core.tables import write_table
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 

@@ -18,18 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from neuropose_assets.core.events import analyse_task
-from neuropose_assets.core.kinematics import compute_features
-from neuropose_assets.core.outcomes import compute_outcomes
+from neuropose_assets.core.analysis.events import analyse_task
+from neuropose_assets.core.analysis.outcomes import compute_outcomes
+from neuropose_assets.core.analysis.tasks import TaskSpec
+from neuropose_assets.core.io.samples import fetch_samples
+from neuropose_assets.core.io.storage import Layout, default_cache_dir
+from neuropose_assets.core.io.tables import write_table
+from neuropose_assets.core.kinematics.features import compute_features
+from neuropose_assets.core.kinematics.skeletons import BLAZEPOSE_33
 from neuropose_assets.core.pose.blazepose import BlazePoseBackend
 from neuropose_assets.core.pose.estimate import estimate_video
-from neuropose_assets.core.render import render_review_video
-from neuropose_assets.core.report import build_report
-from neuropose_assets.core.samples import fetch_samples
-from neuropose_assets.core.skeletons import BLAZEPOSE_33
-from neuropose_assets.core.storage import Layout, default_cache_dir
-from neuropose_assets.core.tables import write_table
-from neuropose_assets.core.tasks import TaskSpec
+from neuropose_assets.core.review.render import render_review_video
+from neuropose_assets.core.review.report import build_report
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 
@@ -51,8 +51,8 @@ def main() -> int:
             render_fps.append(r.frames_per_s)
         # a data root with this video's tables, for the report
         layout = Layout(tmp / "data")
-        from neuropose_assets.core.dtw import DTWConfig, pairwise, repetition_sequences
-        from neuropose_assets.dagster_defs.analysis import task as _task  # noqa: F401  (the task table's layout)
+        from neuropose_assets.core.comparison.dtw import DTWConfig, pairwise, repetition_sequences
+        from neuropose_assets.dagster_defs.assets.task import task as _task  # noqa: F401  (the task table's layout)
 
         prov = {"source": {"partition": "s", "sha256": "0" * 64}, "model": backend.info.as_dict(), "configs": {},
                 "versions": {}}  # fmt: skip

@@ -304,7 +304,7 @@ def probe_stalls(ui: UI, intake: Path, cam01: Path) -> UI:
 
 
 def probe_fifo(ui: UI, intake: Path) -> None:
-    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.core.io.storage import Layout
     from neuropose_assets.dagster_defs.sensors import load_intake_state, report_tag
 
     (intake / "stall").mkdir(parents=True, exist_ok=True)
@@ -447,8 +447,8 @@ def main() -> int:
     groups = set(args.groups.split(","))
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="probe-hardening-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    from neuropose_assets.core.samples import fetch_samples
-    from neuropose_assets.core.storage import default_cache_dir
+    from neuropose_assets.core.io.samples import fetch_samples
+    from neuropose_assets.core.io.storage import default_cache_dir
 
     cam01 = fetch_samples(default_cache_dir() / "samples", ["pose2sim_single_cam01"])["pose2sim_single_cam01"]
     t0 = time.time()

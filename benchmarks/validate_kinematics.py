@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from neuropose_assets.core.kinematics import THREE_POINT_ANGLES, flexion_deg
-from neuropose_assets.core.storage import Layout, sanitize_key
-from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.io.storage import Layout, sanitize_key
+from neuropose_assets.core.kinematics.features import THREE_POINT_ANGLES, flexion_deg
 
 DEFAULT_DEV_DATA = Path(__file__).resolve().parents[2] / "shared" / "dev_data"
 CLIPS = {

@@ -1,6 +1,6 @@
 """Validate gait events on real marker-based motion capture, and the OpenSim export round trip.
 
-Runs the pinned marker trials (:data:`neuropose_assets.core.samples.MOCAP_SAMPLES`: gaitkit's healthy, Parkinson's
+Runs the pinned marker trials (:data:`neuropose_assets.core.io.samples.MOCAP_SAMPLES`: gaitkit's healthy, Parkinson's
 and stroke overground trials with annotated heel strikes / toe-offs, and gaitalytics' treadmill trial with annotated
 events and two force plates) through the pipeline as marker partitions (``neuropose-assets run --task gait``, one
 fresh data root), then prints per trial and event type the agreement with the events recorded in the file (C3D
@@ -27,15 +27,15 @@ from pathlib import Path
 
 import polars as pl
 
-from neuropose_assets.core.agreement import event_agreement
-from neuropose_assets.core.opensim import round_trip
-from neuropose_assets.core.samples import fetch_mocap_samples
-from neuropose_assets.core.storage import Layout, default_cache_dir
+from neuropose_assets.core.comparison.agreement import event_agreement
+from neuropose_assets.core.interop.opensim import round_trip
+from neuropose_assets.core.io.samples import fetch_mocap_samples
+from neuropose_assets.core.io.storage import Layout, default_cache_dir
 
 
 def validate(layout: Layout) -> dict:
     from neuropose_assets.cli import run_videos
-    from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
 
     files = fetch_mocap_samples(default_cache_dir() / "samples")
     keys = {f"{k}-c3d": p for k, p in files.items()}

@@ -10,7 +10,7 @@ event type, the one-to-one matched event-time errors (median / max |error|, sign
 Targets (issue "Clinical outcomes per task"): exact counts; event times median |error| ≤ 50 ms.
 
 Per clip it also prints the excluded (incomplete) repetitions, the measured against the declared camera view and every
-quality check's verdict (``core.quality.CHECKS``, the same the UI and the report show).  With ``--wrong`` every clip
+quality check's verdict (``core.analysis.quality.CHECKS``, the same the UI and the report show).  With ``--wrong`` every clip
 is run again (another partition) with a deliberately wrong view and a wrong task (:data:`WRONG`); each must then
 fail a check (``camera_view_consistent`` ERROR, ``task_matches_motion`` WARN) and have no metric outcome built on the
 wrong assumption (the outcomes that rest on it null).
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import polars as pl
 
-from neuropose_assets.core.agreement import Agreement, match_events
-from neuropose_assets.core.storage import Layout, sanitize_key
-from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.comparison.agreement import Agreement, match_events
+from neuropose_assets.core.io.storage import Layout, sanitize_key
 
 DEFAULT_DEV_DATA = Path(__file__).resolve().parents[2] / "shared" / "dev_data"
 SIDE = {"L": "left", "R": "right"}
@@ -107,7 +107,7 @@ def detected_count(events: pl.DataFrame, reps: pl.DataFrame, spec: TaskSpec) -> 
 
 def checks_of(layout: Layout, key: str) -> dict[str, str]:
     """Every quality check's verdict on a partition: ``ok`` or ``WARN: …`` / ``ERROR: …``."""
-    from neuropose_assets.core.quality import evaluate
+    from neuropose_assets.core.analysis.quality import evaluate
 
     return {c.name: (f"{max(f.severity for f in flags)}: " + " ".join(f.message for f in flags)) if flags else "ok"
             for c, _, flags in evaluate(layout, key)}  # fmt: skip
@@ -115,7 +115,7 @@ def checks_of(layout: Layout, key: str) -> dict[str, str]:
 
 def clip_state(layout: Layout, key: str) -> dict:
     """Excluded repetitions, the camera view (declared / measured) and the check verdicts of one partition."""
-    from neuropose_assets.core.tables import read_provenance
+    from neuropose_assets.core.io.tables import read_provenance
 
     reps = pl.read_parquet(layout.asset_file("repetitions", key))
     view = read_provenance(layout.asset_file("outcomes", key)).get("camera_view", {})

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from neuropose_assets.core.biomech import COORDINATES as BIOMECH_COORDINATES
-from neuropose_assets.core.biomech import TRANSLATIONS as BIOMECH_TRANSLATIONS
-from neuropose_assets.core.events import EVENT_NAMES
-from neuropose_assets.core.skeletons import CLINICAL_JOINTS
-from neuropose_assets.core.tasks import TASKS
+from neuropose_assets.core.analysis.events import EVENT_NAMES
+from neuropose_assets.core.analysis.tasks import TASKS
+from neuropose_assets.core.kinematics.biomech import COORDINATES as BIOMECH_COORDINATES
+from neuropose_assets.core.kinematics.biomech import TRANSLATIONS as BIOMECH_TRANSLATIONS
+from neuropose_assets.core.kinematics.skeletons import CLINICAL_JOINTS
 
 _CLINICAL = "|".join(CLINICAL_JOINTS)
 
@@ -202,7 +202,7 @@ REPETITIONS = pa.DataFrameSchema(
     name="repetitions",
 )
 
-#: every outcome measure name (``core.outcomes.CATALOGUE``): a unit suffix, or a count
+#: every outcome measure name (``core.analysis.outcomes.CATALOGUE``): a unit suffix, or a count
 MEASURE_REGEX = r"^(.+_(s|pct|m|m_s|deg|steps_min|30s)|(left_|right_|excluded_)?repetitions|steps|mean_peak_value)$"
 
 OUTCOMES = pa.DataFrameSchema(
@@ -307,14 +307,14 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         _CJ + "_speed_mm_s$": "joint speed, mm/s (central differences over the true frame times)",
         r".+_deg": "joint angle of the fitted model, deg: OpenSim coordinates (hip_flexion_r, knee_angle_l, "
                    "ankle_angle_r, lumbar_extension, arm_flex_r, elbow_flex_l, …) with OpenSim's signs and zero pose "
-                   "(neuropose_assets.core.biomech: flexion, adduction, internal rotation, dorsiflexion positive), "
+                   "(neuropose_assets.core.kinematics.biomech: flexion, adduction, internal rotation, dorsiflexion positive), "
                    "gaps ≤ max_gap_s filled; shoulder_elevation_{r,l}_deg = humerus vs torso axis, 0° hanging",
     },
     "kinematics": {
         "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
         "subject_present": "some keypoint of the subject was seen in this frame",
         rf"^({_COORD_DEG})_deg$": "OpenSim model coordinate, deg (rotations; signs and zero pose: "
-                                   "neuropose_assets.core.biomech); null where a keypoint it needs is not seen",
+                                   "neuropose_assets.core.kinematics.biomech); null where a keypoint it needs is not seen",
         r"^pelvis_t[xyz]_m$": "pelvis (hip-keypoint midpoint) position, m, in the fitted ground frame (X the subject's "
                               "mean facing direction, Y the image's up, Z right; origin the camera)",
         rf"^({_COORD_DEG})_sd_deg$": "standard deviation of the coordinate in this frame, deg: what the frame's "

@@ -38,9 +38,7 @@ import time
 from pathlib import Path
 
 from neuropose_assets import stages
-from neuropose_assets.core.pose import BACKENDS, DEFAULT_BACKEND
-from neuropose_assets.core.pose.metrabs_model import DEFAULT_VARIANT
-from neuropose_assets.core.storage import (
+from neuropose_assets.core.io.storage import (
     SIDECAR_EXTENSIONS,
     Layout,
     default_cache_dir,
@@ -49,13 +47,15 @@ from neuropose_assets.core.storage import (
     source_stem,
     unsupported_format,
 )
+from neuropose_assets.core.pose import BACKENDS, DEFAULT_BACKEND
+from neuropose_assets.core.pose.metrabs_model import DEFAULT_VARIANT
 from neuropose_assets.settings import settings
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _layout(args: argparse.Namespace) -> Layout:
-    from neuropose_assets.core.storage import secure_data_root
+    from neuropose_assets.core.io.storage import secure_data_root
 
     root = Path(args.data_root).expanduser().resolve() if args.data_root else default_data_root()
     os.environ["NEUROPOSE_DATA_ROOT"] = str(root)  # the code location (dagster dev) reads the same root
@@ -72,7 +72,7 @@ def _layout(args: argparse.Namespace) -> Layout:
 
 def _key_arg(text: str) -> str:
     """A partition key named on the command line (``--key``, ``report KEY``): ``[a-z0-9][a-z0-9_-]*``, ≤ 128."""
-    from neuropose_assets.core.storage import check_key
+    from neuropose_assets.core.io.storage import check_key
 
     try:
         return check_key(text)
@@ -113,8 +113,8 @@ def cohort_key(layout: Layout, name: str) -> str:
     """The cohort key of a cohort named on the command line: sanitised, or — when cohort names are pseudonymised
     (``NEUROPOSE_PSEUDONYMISE=all``) — its pseudonym, the same one its intake folder gets (a pseudonymous key such
     as ``c3f9a…`` is accepted as it is)."""
-    from neuropose_assets.core.intake import Pseudonymiser
-    from neuropose_assets.core.storage import privacy_mode
+    from neuropose_assets.core.io.intake import Pseudonymiser
+    from neuropose_assets.core.io.storage import privacy_mode
 
     if privacy_mode() != "all":
         return sanitize_key(name)
@@ -130,7 +130,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
     """The ``neuropose-assets samples`` command: fetch the pinned sample clips (``--only``: some of them) into
     ``--cache``, SHA-256 verified, and print ``key<TAB>path`` per clip; returns the process exit code (0 ok, 2 when a
     clip cannot be fetched or verified, or ``--only`` names an unknown sample)."""
-    from neuropose_assets.core.samples import SampleFetchError, fetch_samples
+    from neuropose_assets.core.io.samples import SampleFetchError, fetch_samples
 
     try:
         clips = fetch_samples(Path(args.cache), args.only)
@@ -158,9 +158,9 @@ def _instance(layout: Layout):
 
 def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: str,
                     tasks: dict[str, object] | None = None, *, pseudonymous: bool = False) -> None:  # fmt: skip
-    """Write registry entries (with each video's :class:`~.core.tasks.TaskDeclaration` from ``tasks``, if given)
+    """Write registry entries (with each video's :class:`~.core.analysis.tasks.TaskDeclaration` from ``tasks``, if given)
     and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
-    from neuropose_assets.core.storage import Registry
+    from neuropose_assets.core.io.storage import Registry
 
     reg = Registry(layout)
     for key, path in videos.items():
@@ -176,8 +176,8 @@ def command_line_keys(layout: Layout, paths: list[Path], cohort: str, key: str |
     """Partition keys for videos named on the command line: ``--key``, the sanitised file name, or — in privacy mode
     (``NEUROPOSE_PSEUDONYMISE``) — ``<cohort>-<HMAC of the absolute path>`` recorded in ``private/pseudonyms.json``.
     Returns ``(keys, pseudonymous)``."""
-    from neuropose_assets.core.intake import Pseudonymiser
-    from neuropose_assets.core.storage import privacy_mode
+    from neuropose_assets.core.io.intake import Pseudonymiser
+    from neuropose_assets.core.io.storage import privacy_mode
 
     if key is not None:
         return [key], bool(privacy_mode())
@@ -191,7 +191,7 @@ def command_line_keys(layout: Layout, paths: list[Path], cohort: str, key: str |
 
 def _declaration(task: str | None, params: list[str] | None, how: str):
     """The task declared on the command line (``None`` when ``--task`` was not given)."""
-    from neuropose_assets.core.tasks import TaskDeclaration, make_spec, parse_params
+    from neuropose_assets.core.analysis.tasks import TaskDeclaration, make_spec, parse_params
 
     if task is None:
         if params:
@@ -204,7 +204,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     """The ``neuropose-assets register`` command: register a video or marker file as a partition of ``--cohort``
     (with the task of ``--task`` / ``--param``, if given) without running anything; returns the process exit code (0 ok,
     2 when the path is not a file, its format is not supported, or the task or a parameter is invalid)."""
-    from neuropose_assets.core.tasks import ProtocolError
+    from neuropose_assets.core.analysis.tasks import ProtocolError
 
     layout = _layout(args)
     path = Path(args.video).expanduser().resolve()
@@ -308,7 +308,7 @@ def _is_analysed(layout: Layout, key: str, path: Path) -> bool:
     needs the task-dependent assets."""
     import polars as pl
 
-    from neuropose_assets.core.atomic import sha256_file
+    from neuropose_assets.core.io.atomic import sha256_file
 
     raw, features = layout.asset_file("raw_video", key), layout.asset_file("features", key)
     if not (raw.exists() and features.exists()):
@@ -330,7 +330,7 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
     import polars as pl
     from dagster import AssetKey
 
-    from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
+    from neuropose_assets.dagster_defs.assets.task import TASK_ASSETS
     from neuropose_assets.definitions import build_defs
     from neuropose_assets.run_launcher import process_tags
 
@@ -362,7 +362,7 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
             "video": key, "ok": res.success, "error": None if res.success else failure_message(res),
             "reused_poses": subset is not None, "meta": meta, "wall_s": round(wall, 2),
             "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None, "report": None,
-            # the failed checks, as the UI shows them: severity, check name, message (core.quality: one source)
+            # the failed checks, as the UI shows them: severity, check name, message (core.analysis.quality: one source)
             "warnings": [f"{e.severity.value} {e.check_name}: {e.description}"
                          for e in res.get_asset_check_evaluations()
                          if not e.passed and e.description],
@@ -393,8 +393,8 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
 
 def print_outcomes(rows: list[dict], out=print) -> None:
     """Print the outcomes of each row of :func:`run_videos` through ``out``: the video and its task, then
-    :func:`~neuropose_assets.dagster_defs.analysis.outcome_summary` — or why it failed."""
-    from neuropose_assets.dagster_defs.analysis import outcome_summary
+    :func:`~neuropose_assets.dagster_defs.assets.outcomes.outcome_summary` — or why it failed."""
+    from neuropose_assets.dagster_defs.assets.outcomes import outcome_summary
 
     for r in rows:
         if r["outcomes"] is None:
@@ -415,15 +415,15 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     before = max(0.0, time.time() - psutil.Process().create_time())
     import polars as pl  # noqa: F401  (imported here so that its import time counts in imports_s)
 
-    from neuropose_assets.core.samples import SAMPLE_CLIPS, fetch_samples
-    from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.core.io.samples import SAMPLE_CLIPS, fetch_samples
 
     t_imports = before + time.perf_counter() - t_start
     t = time.perf_counter()
     clips = fetch_samples(cache, only)
     t_fetch = time.perf_counter() - t
     cohort = "samples"
-    specs = {c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.samples)")
+    specs = {c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.io.samples)")
              for c in SAMPLE_CLIPS}  # fmt: skip
     with native_stderr_to(None if verbose else layout.root / "logs" / "neuropose-assets.log"):
         summary = run_videos(layout, clips, cohort, {k: specs[k] for k in clips}, reuse=False, review=True,
@@ -431,7 +431,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     timing = {"imports_s": t_imports, "fetch_s": t_fetch, **summary["timing"]}
     timing["total_s"] = time.perf_counter() - t_start + before
     summary["timing"] = timing
-    from neuropose_assets.core import summary as fmt
+    from neuropose_assets.core.analysis import summary as fmt
 
     rows = [[r["video"], "ok" if r["ok"] else "FAILED", r["meta"]["events"].get("task") or "?",
              str(r["meta"]["poses"].get("n_frames")), str(r["meta"]["poses"].get("frames_with_subject")),
@@ -488,7 +488,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print their outcomes, reports and where the tables are; returns the process exit code (0 ok; 1 when a video's run
     or the cohort tables failed, each failure printed; 2 for an invalid task or parameter, a path that is not a file or
     not a supported format, ``--key`` with several videos, or files that would share a partition key)."""
-    from neuropose_assets.core.tasks import ProtocolError
+    from neuropose_assets.core.analysis.tasks import ProtocolError
 
     layout = _layout(args)
     try:
@@ -543,7 +543,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """The ``neuropose-assets report`` command: write the partition's self-contained HTML report to ``--out``
     (default ``./<partition>.html``); returns the process exit code (0 ok, 2 when the partition is unknown or has no
     outcomes yet, or the report cannot be built from its files)."""
-    from neuropose_assets.core.report import write_report
+    from neuropose_assets.core.review.report import write_report
 
     layout = _layout(args)
     if _analysed(layout, args.partition, "outcomes") is None:
@@ -572,13 +572,13 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
         print(f"error: no outcome table for cohort {cohort!r} under {layout.root}; run its videos first (intake "
               "folder, `neuropose-assets run`, or cohort_job in the UI)", file=sys.stderr)  # fmt: skip
         return 2
-    from neuropose_assets.core import summary
+    from neuropose_assets.core.analysis import summary
 
     df = pl.read_parquet(path)
     per_video = {k: pl.read_parquet(layout.asset_file("outcomes", k)) for k in df["partition"]
                  if layout.asset_file("outcomes", k).exists()}  # fmt: skip
     if args.csv:
-        from neuropose_assets.core.atomic import atomic_write_bytes
+        from neuropose_assets.core.io.atomic import atomic_write_bytes
 
         reasons = {k: {r["measure"]: r["null_reason"] for r in o.iter_rows(named=True) if r["value"] is None}
                    for k, o in per_video.items()}  # fmt: skip
@@ -604,8 +604,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     """The ``neuropose-assets list`` command: print the cohorts (or only the one named) and their videos with
     partition key, task, status and quality flags; returns the process exit code (always 0, also when nothing is
     registered)."""
-    from neuropose_assets.core.storage import Registry
-    from neuropose_assets.core.summary import text_table
+    from neuropose_assets.core.analysis.summary import text_table
+    from neuropose_assets.core.io.storage import Registry
 
     layout = _layout(args)
     entries = Registry(layout).all()
@@ -640,7 +640,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def _flag_names(layout: Layout, key: str) -> str:
-    from neuropose_assets.core.quality import failed_checks
+    from neuropose_assets.core.analysis.quality import failed_checks
 
     return failed_checks(layout, key)
 
@@ -649,7 +649,7 @@ def unknown_key(layout: Layout, key: str, what: str = "partition") -> str:
     """The message for a key that is not registered: close matches first ("did you mean …"), else how to list them."""
     import difflib
 
-    from neuropose_assets.core.storage import Registry
+    from neuropose_assets.core.io.storage import Registry
 
     known = [e.partition for e in Registry(layout).all()]
     close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
@@ -662,7 +662,7 @@ def unknown_key(layout: Layout, key: str, what: str = "partition") -> str:
 def _analysed(layout: Layout, key: str, asset: str = "features") -> Path | None:
     """The stored ``asset`` table of partition ``key``, or ``None`` (with a message on stderr) when it does not exist
     or ``key`` is not a partition key."""
-    from neuropose_assets.core.storage import check_key
+    from neuropose_assets.core.io.storage import check_key
 
     try:
         check_key(key)
@@ -686,9 +686,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     (0 ok, 2 when the partition is unknown or has no ``features`` table, or its data cannot be exported)."""
     import polars as pl
 
-    from neuropose_assets.core.errors import VideoError
-    from neuropose_assets.core.opensim import opensim_tables, write_export
-    from neuropose_assets.core.tables import read_provenance
+    from neuropose_assets.core.interop.opensim import opensim_tables, write_export
+    from neuropose_assets.core.io.errors import VideoError
+    from neuropose_assets.core.io.tables import read_provenance
 
     layout = _layout(args)
     path = _analysed(layout, args.partition)
@@ -720,7 +720,12 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     partition is named, a pair is malformed, or a partition lacks a table it needs)."""
     import polars as pl
 
-    from neuropose_assets.core.agreement import event_agreement, outcome_agreement, outcome_icc, reference_problems
+    from neuropose_assets.core.comparison.agreement import (
+        event_agreement,
+        outcome_agreement,
+        outcome_icc,
+        reference_problems,
+    )
 
     layout = _layout(args)
     pairs = [p.split(":", 1) for p in args.pair or []]
@@ -771,7 +776,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
                 print("\nacross the session pairs: ICC(A,1) with 95 % CI (pingouin), Bland–Altman bias and limits")
                 print(tables["icc"])
     if args.csv:
-        from neuropose_assets.core.atomic import atomic_write_bytes
+        from neuropose_assets.core.io.atomic import atomic_write_bytes
 
         base = Path(args.csv).expanduser()
         for name, df in tables.items():
@@ -794,10 +799,10 @@ def _benchmark(args: argparse.Namespace) -> int:
     import tempfile
     from datetime import datetime, timezone
 
-    from neuropose_assets.core import bench
-    from neuropose_assets.core.atomic import atomic_write_bytes, sha256_file
-    from neuropose_assets.core.errors import VideoError
-    from neuropose_assets.core.tasks import make_spec, parse_params
+    from neuropose_assets.core.analysis.tasks import make_spec, parse_params
+    from neuropose_assets.core.io.atomic import atomic_write_bytes, sha256_file
+    from neuropose_assets.core.io.errors import VideoError
+    from neuropose_assets.core.pose import bench
     from neuropose_assets.dagster_defs.resources import PoseModelResource
 
     if args.force_cpu:
@@ -938,13 +943,13 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """The ``neuropose-assets ingest`` command: place the videos of a zip archive into the intake folder
-    (:func:`~neuropose_assets.core.zip_ingest.ingest_zip`; with ``--task``, declared in each cohort's ``protocol.yaml``)
+    (:func:`~neuropose_assets.core.io.zip_ingest.ingest_zip`; with ``--task``, declared in each cohort's ``protocol.yaml``)
     for the intake sensor to pick up; returns the process exit code (0 ok, 2 for an invalid task or parameter, an intake
     folder that cannot be created, or an archive that is missing or refused — unsafe paths, bombs, collisions)."""
-    from neuropose_assets.core.intake import Pseudonymiser, derive_key
-    from neuropose_assets.core.storage import privacy_mode
-    from neuropose_assets.core.tasks import ProtocolError
-    from neuropose_assets.core.zip_ingest import IngestError, ingest_zip
+    from neuropose_assets.core.analysis.tasks import ProtocolError
+    from neuropose_assets.core.io.intake import Pseudonymiser, derive_key
+    from neuropose_assets.core.io.storage import privacy_mode
+    from neuropose_assets.core.io.zip_ingest import IngestError, ingest_zip
     from neuropose_assets.dagster_defs.sensors import intake_root
 
     try:
@@ -996,7 +1001,7 @@ def protocol_updates(intake: Path, placed: list[Path], decl, comment: str) -> di
     """The new content of each cohort's ``protocol.yaml``: its current text plus one YAML document that declares
     ``decl`` for exactly the ``placed`` files (appended documents override earlier rules; the user's own text and
     comments are kept).  ``placed`` are absolute paths below ``intake`` (absolute)."""
-    from neuropose_assets.core.tasks import PROTOCOL_FILE, protocol_rule_document
+    from neuropose_assets.core.analysis.tasks import PROTOCOL_FILE, protocol_rule_document
 
     by_cohort: dict[str, dict[str, dict]] = {}
     params = decl.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
@@ -1015,7 +1020,7 @@ def protocol_updates(intake: Path, placed: list[Path], decl, comment: str) -> di
 def backfill_partitions(layout: Layout, cohort: str, *, missing_only: bool) -> list[str]:
     """Partitions of ``cohort`` (registry), or only those where any per-video table is missing (failed or never
     run)."""
-    from neuropose_assets.core.storage import Registry
+    from neuropose_assets.core.io.storage import Registry
     from neuropose_assets.dagster_defs.checks import PER_VIDEO_TABLES
 
     keys = [e.partition for e in Registry(layout).members(cohort)]
@@ -1029,7 +1034,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     per-video table missing) as an asset backfill that the daemon runs (:func:`submit_asset_backfill`), or with
     ``--in-process`` here and now, then the cohort tables; returns the process exit code (0 ok, also when there is
     nothing to backfill; 1 when the backfill was refused or, in process, a video's run failed)."""
-    from neuropose_assets.core.storage import Registry
+    from neuropose_assets.core.io.storage import Registry
 
     layout = _layout(args)
     cohort = cohort_key(layout, args.cohort)
@@ -1276,7 +1281,7 @@ def _serve_ui(args: argparse.Namespace, layout: Layout, home: Path) -> int:
 
     from dagster import DagsterInstance
 
-    from neuropose_assets.core.atomic import atomic_write_bytes
+    from neuropose_assets.core.io.atomic import atomic_write_bytes
     from neuropose_assets.health import UI_FILE
     from neuropose_assets.instance import apply_pose_slots
 
@@ -1448,7 +1453,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_demo)
 
     def task_args(sp: argparse.ArgumentParser, required: bool = False) -> None:
-        from neuropose_assets.core.tasks import TASKS
+        from neuropose_assets.core.analysis.tasks import TASKS
 
         sp.add_argument("--task", choices=TASKS, required=required, help="the clinical task the video(s) show")
         sp.add_argument("--param", action="append", metavar="NAME=VALUE", help="task parameter, repeatable: "

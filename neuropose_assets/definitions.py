@@ -12,23 +12,22 @@ from pathlib import Path
 import dagster as dg
 
 from neuropose_assets import stages
-from neuropose_assets.core.storage import Layout, default_data_root, secure_data_root
-from neuropose_assets.dagster_defs.common import PER_VIDEO
+from neuropose_assets.core.io.storage import Layout, default_data_root, secure_data_root
+from neuropose_assets.dagster_defs.common import PER_VIDEO, REVIEW
 from neuropose_assets.dagster_defs.distributed import per_video_executor
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
-from neuropose_assets.dagster_defs.review import REVIEW
 from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor, build_review_sensor
 from neuropose_assets.settings import settings
 
 
 def asset_definitions(job: str) -> list:
     """The asset definitions of ``job``, read from the stage list (:data:`neuropose_assets.stages.STAGES`): each
-    stage's ``function`` in ``dagster_defs/<defs>.py``, a multi-asset once."""
+    stage's ``function`` in ``dagster_defs/assets/<defs>.py``, a multi-asset once."""
     out: list = []
     for s in stages.STAGES:
         if s.job == job:
-            definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.{s.defs}"), s.function)
+            definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.assets.{s.defs}"), s.function)
             if definition not in out:
                 out.append(definition)
     return out

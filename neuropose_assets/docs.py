@@ -2,8 +2,8 @@
 
 Two files and one section are written from the code so that they cannot drift from it: the stage table of
 ``docs/architecture.md`` (:data:`.stages.STAGES`), ``docs/outcomes.md`` (every outcome per task:
-definition, unit, plausible range, source — :data:`.core.outcomes.CATALOGUE`, :data:`.core.outcomes.PLAUSIBLE`,
-:data:`.core.summary.MAIN_OUTCOMES`, :data:`.core.tasks.PARAMETERS`) and ``data_contracts/README.md`` (every table's
+definition, unit, plausible range, source — :data:`.core.analysis.outcomes.CATALOGUE`, :data:`.core.analysis.outcomes.PLAUSIBLE`,
+:data:`.core.analysis.summary.MAIN_OUTCOMES`, :data:`.core.analysis.tasks.PARAMETERS`) and ``data_contracts/README.md`` (every table's
 columns, types, nullability, checks and meaning — :data:`data_contracts.SCHEMAS`).  The test suite fails when either
 is stale or when a relative link or ``#anchor`` in the repository's Markdown files points nowhere.
 
@@ -32,12 +32,12 @@ def _cell(text: str) -> str:
 def outcomes_md() -> str:
     """``docs/outcomes.md``: per task, its main outcomes (the results page and ``outcomes`` command), its parameters
     and every measure it reports, with unit, definition, plausible range and source."""
-    from neuropose_assets.core.outcomes import CATALOGUE, PLAUSIBLE
-    from neuropose_assets.core.summary import MAIN_OUTCOMES
-    from neuropose_assets.core.tasks import PARAMETERS, TASKS
+    from neuropose_assets.core.analysis.outcomes import CATALOGUE, PLAUSIBLE
+    from neuropose_assets.core.analysis.summary import MAIN_OUTCOMES
+    from neuropose_assets.core.analysis.tasks import PARAMETERS, TASKS
 
     out = [GENERATED_NOTE, "", "# Outcomes: the catalogue", "",
-           "Every measure each task reports, as the code defines it (`neuropose_assets/core/outcomes.py`). A measure "
+           "Every measure each task reports, as the code defines it (`neuropose_assets/core/analysis/outcomes.py`). A measure "
            "that cannot be computed honestly is null with its reason in the `outcomes` table (`null_reason`), never "
            "0. `{side}` stands for `left` and `right` (one measure each). **Plausible**: a value, or any constituent "
            "of it (each stride of a mean stride time), outside this range makes the measure null and the "
@@ -79,7 +79,7 @@ camera. A column name in *italics* is a regular expression: every column whose n
 
 Every file's Parquet metadata key `neuropose_assets` holds its provenance (JSON): source partition / cohort / SHA-256,
 pose model (name, variant, checksum, skeleton, settings, versions), the configuration of every stage and the library
-versions (`neuropose_assets.core.tables.read_provenance(path)`)."""
+versions (`neuropose_assets.core.io.tables.read_provenance(path)`)."""
 
 
 def _check_text(check) -> str:
@@ -130,7 +130,7 @@ def stages_md() -> str:
             "|---|---|---|---|---|---|---|---|"]
     for s in STAGES:
         core = ", ".join(f"`core/{c}`" if c.endswith("/") else f"`core/{c}.py`" for c in s.core.split(", "))
-        rows.append(f"| `{s.asset}` | {s.partitions} | `{s.job}` | `dagster_defs/{s.defs}.py` (`{s.function}`) | "
+        rows.append(f"| `{s.asset}` | {s.partitions} | `{s.job}` | `dagster_defs/assets/{s.defs}.py` (`{s.function}`) | "
                     f"{core} | {f'`{s.config.split(chr(58))[1]}`' if s.config else ''} | "
                     f"{f'[`{s.contract}`](../data_contracts/README.md#{s.contract})' if s.contract else ''} | "
                     f"{_cell(s.summary)} |")  # fmt: skip
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale or a link is dead")
     args = ap.parse_args(argv)
     if not args.check:
-        from neuropose_assets.core.atomic import atomic_write_bytes
+        from neuropose_assets.core.io.atomic import atomic_write_bytes
 
         for rel, make in GENERATED.items():
             atomic_write_bytes(REPO / rel, (make() + "\n").encode("utf-8"))

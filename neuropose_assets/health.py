@@ -9,7 +9,7 @@ importing TensorFlow or MediaPipe.
   patient data; ``chmod 700``);
 * ``intake``: the intake folder exists and is readable (warn when absent: nothing is delivered yet);
 * ``instance``: the Dagster instance under the data root opens and answers a run query;
-* ``pose_pool``: the ``pose_model`` pool's limit equals the hardware rule (:mod:`.core.concurrency`; warn otherwise);
+* ``pose_pool``: the ``pose_model`` pool's limit equals the hardware rule (:mod:`.core.io.concurrency`; warn otherwise);
 * ``daemon``: with ``neuropose-assets ui`` running, the daemon process it started is alive and its heartbeat is at most
   :data:`HEARTBEAT_MAX_AGE_S` old (Dagster's 30-s heartbeat interval plus a 30-s margin; fail otherwise); processes
   left running by a UI that died fail; without a UI, a warning (headless ``run`` needs no daemon);
@@ -42,7 +42,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from neuropose_assets.core.storage import Layout, default_cache_dir
+from neuropose_assets.core.io.storage import Layout, default_cache_dir
 from neuropose_assets.settings import settings
 
 #: SHA-256 over BlazePose GHUM 3D Full's model files inside mediapipe 0.10.21 (:data:`.pose.blazepose.MODEL_FILES`)
@@ -110,7 +110,7 @@ def metrabs_models(cache: Path | None = None) -> list[dict]:
 
 def version_info() -> dict:
     """Package, models and library versions (``neuropose-assets version``)."""
-    from neuropose_assets.core.bench import git_commit, library_versions
+    from neuropose_assets.core.pose.bench import git_commit, library_versions
 
     versions = library_versions()
     return {"package": "neuropose-assets", "version": versions.get("neuropose-assets"),
@@ -280,7 +280,7 @@ def _sensors(inst, running: bool) -> Check:
 
 
 def _pose_pool(inst) -> Check:
-    from neuropose_assets.core.concurrency import POSE_POOL, pose_slots
+    from neuropose_assets.core.io.concurrency import POSE_POOL, pose_slots
 
     try:
         want, why = pose_slots(settings().pose_backend)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from neuropose_assets.core.storage import Layout
+from neuropose_assets.core.io.storage import Layout
 from neuropose_assets.settings import settings
 
 INSTANCE_YAML = Path(__file__).with_name("dagster.yaml")
@@ -35,7 +35,7 @@ def instance_yaml() -> bytes:
 def ensure_dagster_home(layout: Layout) -> Path:
     """Create ``dagster_home`` with the instance configuration (:func:`instance_yaml`, rewritten when it changes),
     point ``$DAGSTER_HOME`` at it, and return it."""
-    from neuropose_assets.core.atomic import atomic_write_bytes
+    from neuropose_assets.core.io.atomic import atomic_write_bytes
 
     home = layout.dagster_home
     home.mkdir(parents=True, exist_ok=True)
@@ -48,10 +48,10 @@ def ensure_dagster_home(layout: Layout) -> Path:
 
 
 def apply_pose_slots(instance, backend: str | None = None) -> tuple[int, str]:
-    """Set the ``pose_model`` pool of ``instance`` to :func:`.core.concurrency.pose_slots` for ``backend`` (default:
+    """Set the ``pose_model`` pool of ``instance`` to :func:`.core.io.concurrency.pose_slots` for ``backend`` (default:
     ``$NEUROPOSE_POSE_BACKEND`` or blazepose) and return ``(limit, reason)``; the limit lives in the instance, so the
     daemon, the UI (Deployment → Concurrency) and every run see it."""
-    from neuropose_assets.core.concurrency import POSE_POOL, pose_slots
+    from neuropose_assets.core.io.concurrency import POSE_POOL, pose_slots
 
     n, why = pose_slots(backend or settings().pose_backend)
     storage = instance.event_log_storage

@@ -68,9 +68,9 @@ def cohort_tables(layout, cohort: str) -> str:
     """The HTML of one cohort: a table per task, one row per video (module docstring)."""
     import polars as pl
 
-    from neuropose_assets.core import summary
-    from neuropose_assets.core.quality import failed_checks as _flag_names
-    from neuropose_assets.core.storage import Registry
+    from neuropose_assets.core.analysis import summary
+    from neuropose_assets.core.analysis.quality import failed_checks as _flag_names
+    from neuropose_assets.core.io.storage import Registry
 
     entries = [e for e in Registry(layout).all() if e.cohort == cohort]
     by_task: dict[str, list] = {}
@@ -116,7 +116,7 @@ def build_app(layout):
     from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
     from starlette.routing import Route
 
-    from neuropose_assets.core.storage import Registry, check_key
+    from neuropose_assets.core.io.storage import Registry, check_key
 
     def registered(key: str) -> bool:
         try:

@@ -18,7 +18,7 @@ JOBS = ("per_video_job", "review_job", "cohort_job")
 
 @dataclass(frozen=True)
 class Stage:
-    """One asset.  ``defs``: the module under ``neuropose_assets/dagster_defs/`` and ``function`` the asset (or
+    """One asset.  ``defs``: the module under ``neuropose_assets/dagster_defs/assets/`` and ``function`` the asset (or
     multi-asset) defined there; ``core``: the module(s) under ``neuropose_assets/core/`` with the science; ``config``:
     the core configuration model (``module:Class``) whose Dagster config the asset takes, or ``None``; ``contract``:
     the key of :data:`data_contracts.SCHEMAS` its Parquet file is checked against, or ``None`` (files that are not
@@ -38,36 +38,36 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("raw_video", "assets", "raw_video", "video, storage", None, "raw_video", "video", "per_video_job", False,
+    Stage("raw_video", "raw_video", "raw_video", "io/video, io/storage", None, "raw_video", "video", "per_video_job", False,
           "the analysed file: SHA-256 (the data version), probe, its content-addressed copy"),
-    Stage("poses", "assets", "poses", "pose/", "core.pose.tracking:TrackingConfig", "poses", "video",
+    Stage("poses", "poses", "poses", "pose/", "core.pose.tracking:TrackingConfig", "poses", "video",
           "per_video_job", False, "the pose model's 2D and 3D joints per frame and tracked person; the subject"),
-    Stage("kinematics", "kinematics", "kinematics", "kinematic_fit, biomech", "core.kinematic_fit:FitConfig",
+    Stage("kinematics", "kinematics", "kinematics", "kinematics/fit, kinematics/biomech", "core.kinematics.fit:FitConfig",
           "kinematics", "video", "per_video_job", True,
           "the skeletal model fitted to the subject's keypoints: OpenSim coordinates per frame, residuals"),
-    Stage("features", "assets", "features", "kinematics", "core.kinematics:FeaturesConfig", "features", "video",
+    Stage("features", "features", "features", "kinematics/features", "core.kinematics.features:FeaturesConfig", "features", "video",
           "per_video_job", True, "the subject's clinical joints (root-centred, mm), speeds and the fitted angles"),
-    Stage("task", "analysis", "task", "tasks", None, "task", "video", "per_video_job", True,
+    Stage("task", "task", "task", "analysis/tasks", None, "task", "video", "per_video_job", True,
           "the declared clinical task and its parameters"),
-    Stage("events", "analysis", "events_and_repetitions", "events", "core.events:EventsConfig", "events", "video",
+    Stage("events", "events", "events_and_repetitions", "analysis/events", "core.analysis.events:EventsConfig", "events", "video",
           "per_video_job", True, "named, sided events of the task (heel strike, seat-off, …), with confidence"),
-    Stage("repetitions", "analysis", "events_and_repetitions", "events, segmentation", "core.events:EventsConfig",
+    Stage("repetitions", "events", "events_and_repetitions", "analysis/events, analysis/segmentation", "core.analysis.events:EventsConfig",
           "repetitions", "video", "per_video_job", True, "repetitions and gait cycles, complete or not"),
-    Stage("outcomes", "analysis", "outcomes", "outcomes, view, task_check", None, "outcomes", "video",
+    Stage("outcomes", "outcomes", "outcomes", "analysis/outcomes, analysis/view, analysis/task_check", None, "outcomes", "video",
           "per_video_job", True, "the measures researchers report, with unit, definition, source or a null reason"),
-    Stage("repetition_dtw", "dtw", "repetition_dtw", "dtw", "core.dtw:RepetitionDTWConfig", "repetition_dtw",
+    Stage("repetition_dtw", "repetition_dtw", "repetition_dtw", "comparison/dtw", "core.comparison.dtw:RepetitionDTWConfig", "repetition_dtw",
           "video", "per_video_job", True, "DTW between the repetitions / gait cycles of one video"),
-    Stage("reference_events", "interop", "reference_events", "mocap", None, "reference_events", "video",
+    Stage("reference_events", "reference_events", "reference_events", "interop/mocap", None, "reference_events", "video",
           "per_video_job", False, "events recorded with marker-based capture (C3D events, force plates)"),
-    Stage("opensim_export", "interop", "opensim_export", "opensim", None, "opensim_export", "video",
+    Stage("opensim_export", "opensim_export", "opensim_export", "interop/opensim", None, "opensim_export", "video",
           "per_video_job", False, "TRC / MOT / CSV files for OpenSim"),
-    Stage("review_video", "review", "review_video", "render", None, None, "video", "review_job", False,
+    Stage("review_video", "review_video", "review_video", "review/render", None, None, "video", "review_job", False,
           "the recording with the skeleton and the events drawn (MP4), and a key-frame contact sheet"),
-    Stage("report", "review", "report", "report, plots", None, None, "video", "review_job", False,
+    Stage("report", "report", "report", "review/report, review/plots", None, None, "video", "review_job", False,
           "the per-video report: HTML and PDF"),
-    Stage("cohort_outcomes", "cohort", "cohort_outcomes", "outcomes, summary", None, "cohort_outcomes", "cohort",
+    Stage("cohort_outcomes", "cohort_outcomes", "cohort_outcomes", "analysis/outcomes, analysis/summary", None, "cohort_outcomes", "cohort",
           "cohort_job", False, "one row per video of a cohort: task and every outcome"),
-    Stage("cohort_dtw", "dtw", "cohort_dtw", "dtw", "core.dtw:CohortDTWConfig", "cohort_dtw", "cohort", "cohort_job",
+    Stage("cohort_dtw", "cohort_dtw", "cohort_dtw", "comparison/dtw", "core.comparison.dtw:CohortDTWConfig", "cohort_dtw", "cohort", "cohort_job",
           False, "DTW between the videos of a cohort that show the same task"),
 )  # fmt: skip
 

@@ -155,7 +155,7 @@ def serve(workspace: str, host: str, port: int, extra_hosts: list[str]) -> None:
         target = WorkspaceFileTarget(paths=[workspace])
         with WorkspaceProcessContext(instance, workspace_load_target=target, version=__version__,
                                      read_only=False) as ctx:  # fmt: skip
-            from neuropose_assets.core.storage import Layout, default_data_root
+            from neuropose_assets.core.io.storage import Layout, default_data_root
             from neuropose_assets.results import WithResults
 
             app = WithResults(create_app_from_workspace_process_context(ctx, path_prefix=""),

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from neuropose_assets.core.storage import Layout, default_cache_dir
+from neuropose_assets.core.io.storage import Layout, default_cache_dir
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
@@ -41,7 +41,7 @@ def sample_cache() -> Path:
 @pytest.fixture(scope="session")
 def cam01(sample_cache: Path) -> Path:
     """Pose2Sim single-person camera 1 (1080x1920, 60 fps, 100 frames), SHA-256 verified."""
-    from neuropose_assets.core.samples import fetch_samples
+    from neuropose_assets.core.io.samples import fetch_samples
 
     return fetch_samples(sample_cache, ["pose2sim_single_cam01"])["pose2sim_single_cam01"]
 
@@ -83,7 +83,7 @@ def world(tmp_path_factory, cam01: Path):
     write_video(intake / "no_person.mp4", frames, fps=30)
     videos = {"cam01": good, "not_a_video": intake / "notes.mp4", "empty_file": intake / "empty.mp4",
               "no_person": intake / "no_person.mp4"}  # fmt: skip
-    from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
 
     gait = TaskDeclaration(TaskSpec(task="gait"), "test")
     with dg.instance_for_test() as instance:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuropose_assets.core.skeletons import BERKELEY_MHAD_43
+from neuropose_assets.core.kinematics.skeletons import BERKELEY_MHAD_43
 
 _X = {"l": -1.0, "r": 1.0}
 

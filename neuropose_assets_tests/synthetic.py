@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from neuropose_assets.core.kinematics import FeaturesConfig, compute_features
+from neuropose_assets.core.kinematics.features import FeaturesConfig, compute_features
+from neuropose_assets.core.kinematics.skeletons import BLAZEPOSE_33, CLINICAL_JOINTS
 from neuropose_assets.core.pose.base import FramePoses
 from neuropose_assets.core.pose.estimate import build_poses_table
-from neuropose_assets.core.skeletons import BLAZEPOSE_33, CLINICAL_JOINTS
 
 CI = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
 THIGH, SHANK, TRUNK, ARM = 450.0, 420.0, 500.0, 300.0
@@ -111,8 +111,8 @@ def exact_kinematics(poses: pl.DataFrame) -> pl.DataFrame:
     """The ``kinematics`` table of noise-free synthetic poses from the fit's analytic start
     (:func:`.kinematic_fit.initial_state`: the angles computed from the 3D segment directions, exact for exact
     keypoints), so that the event and outcome tests stay fast; the fit itself is tested in test_biomech.py."""
-    from neuropose_assets.core import biomech as bm
-    from neuropose_assets.core.kinematic_fit import (
+    from neuropose_assets.core.kinematics import biomech as bm
+    from neuropose_assets.core.kinematics.fit import (
         Fit,
         ground_rotation,
         initial_dimensions,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from neuropose_assets.core.alignment import kabsch, procrustes_align
+from neuropose_assets.core.comparison.alignment import kabsch, procrustes_align
 
 
 def rot_z(deg: float) -> np.ndarray:

@@ -5,9 +5,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from neuropose_assets.core.storage import Layout, Registry
-from neuropose_assets.core.tables import read_provenance, write_table
-from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.io.storage import Layout, Registry
+from neuropose_assets.core.io.tables import read_provenance, write_table
 from neuropose_assets_tests import synthetic as S
 
 TASK_SELECTION = ["task", "events", "repetitions", "outcomes", "repetition_dtw"]
@@ -104,7 +104,7 @@ def test_data_problems_say_what_is_missing_not_that_the_config_is_invalid(world)
 
 
 def test_a_wrong_view_or_task_fails_its_check_and_the_report_lists_the_same_flags(world):
-    from neuropose_assets.core import quality
+    from neuropose_assets.core.analysis import quality
 
     layout, run = world["layout"], world["run"]
     res = run("walk", TaskSpec(task="gait", camera_view="front"))  # a side-view walk declared front

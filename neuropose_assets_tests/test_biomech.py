@@ -5,8 +5,8 @@ keypoints seen through a camera (with keypoint noise and the pose model's unreli
 import numpy as np
 import pytest
 
-from neuropose_assets.core import biomech as bm
-from neuropose_assets.core.kinematic_fit import FitConfig, Observations, fit_model, kinematics_table
+from neuropose_assets.core.kinematics import biomech as bm
+from neuropose_assets.core.kinematics.fit import FitConfig, Observations, fit_model, kinematics_table
 
 DIMS = np.array([0.2, 0.02, 0.42, 0.41, 0.07, 0.05, 0.17, 0.5, 0.34, 0.29, 0.26])
 
@@ -138,7 +138,7 @@ def test_a_declared_height_scales_the_model_and_not_the_angles():
 
 
 def test_each_angle_carries_its_standard_deviation_and_an_undetermined_one_is_null():
-    from neuropose_assets.core.kinematic_fit import MAX_SD_DEG
+    from neuropose_assets.core.kinematics.fit import MAX_SD_DEG
 
     t, q = _truth(60)
     obs = _observe(t, q, np.random.default_rng(5))

@@ -87,11 +87,11 @@ def test_webserver_serves_the_code_location(tmp_path):
 
 
 @pytest.mark.parametrize("module, name, core", [
-    ("neuropose_assets.dagster_defs.assets", "PosesConfig", "neuropose_assets.core.pose.tracking:TrackingConfig"),
-    ("neuropose_assets.dagster_defs.assets", "FeaturesAssetConfig", "neuropose_assets.core.kinematics:FeaturesConfig"),
-    ("neuropose_assets.dagster_defs.analysis", "EventsAssetConfig", "neuropose_assets.core.events:EventsConfig"),
-    ("neuropose_assets.dagster_defs.dtw", "DTWAssetConfig", "neuropose_assets.core.dtw:RepetitionDTWConfig"),
-    ("neuropose_assets.dagster_defs.dtw", "CohortDTWAssetConfig", "neuropose_assets.core.dtw:CohortDTWConfig"),
+    ("neuropose_assets.dagster_defs.assets.poses", "PosesConfig", "neuropose_assets.core.pose.tracking:TrackingConfig"),
+    ("neuropose_assets.dagster_defs.assets.features", "FeaturesAssetConfig", "neuropose_assets.core.kinematics.features:FeaturesConfig"),
+    ("neuropose_assets.dagster_defs.assets.events", "EventsAssetConfig", "neuropose_assets.core.analysis.events:EventsConfig"),
+    ("neuropose_assets.dagster_defs.assets.repetition_dtw", "DTWAssetConfig", "neuropose_assets.core.comparison.dtw:RepetitionDTWConfig"),
+    ("neuropose_assets.dagster_defs.assets.cohort_dtw", "CohortDTWAssetConfig", "neuropose_assets.core.comparison.dtw:CohortDTWConfig"),
 ])  # fmt: skip
 def test_run_config_is_generated_from_the_core_models(module, name, core):
     """One source of truth: the Dagster config has exactly the core model's fields, defaults and descriptions."""
@@ -108,7 +108,7 @@ def test_run_config_is_generated_from_the_core_models(module, name, core):
 
 
 def test_invalid_run_config_fails_with_the_core_models_message(tmp_path):
-    from neuropose_assets.dagster_defs.analysis import EventsAssetConfig
+    from neuropose_assets.dagster_defs.assets.events import EventsAssetConfig
     from neuropose_assets.dagster_defs.config import config_or_fail
 
     bad = EventsAssetConfig(squat={"min_prominence": -1.0})
@@ -140,7 +140,7 @@ def test_an_unknown_pose_backend_fails_once_without_retries(tmp_path, gradient_v
 
     defs = build_defs(str(tmp_path / "data"), PoseModelResource(backend="openpose"))
     with dg.instance_for_test() as inst:
-        from neuropose_assets.core.storage import Layout
+        from neuropose_assets.core.io.storage import Layout
 
         register_videos(inst, Layout(tmp_path / "data"), {"v": gradient_video}, "c")
         res = defs.resolve_job_def("per_video_job").execute_in_process(
@@ -175,7 +175,7 @@ def test_the_stage_list_matches_the_code():
 
     graph = defs.resolve_asset_graph()
     for s in stages.STAGES:
-        definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.{s.defs}"), s.function)
+        definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.assets.{s.defs}"), s.function)
         assert dg.AssetKey(s.asset) in definition.keys, s
         node = graph.get(dg.AssetKey(s.asset))
         assert node.partitions_def.name == {"video": "videos", "cohort": "cohorts"}[s.partitions], s

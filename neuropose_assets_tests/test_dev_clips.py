@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from neuropose_assets.core.storage import Layout
+from neuropose_assets.core.io.storage import Layout
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[1]

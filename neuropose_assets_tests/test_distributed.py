@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from neuropose_assets.core.storage import Layout
+from neuropose_assets.core.io.storage import Layout
 from neuropose_assets.dagster_defs.distributed import POSES_OP_TAGS, worker_command, worker_plan
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +89,7 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
     from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, EventRecordsFilter
     from distributed import Client
 
-    from neuropose_assets.core.samples import fetch_samples
+    from neuropose_assets.core.io.samples import fetch_samples
     from neuropose_assets.dagster_defs.checks import CHECKS
     from neuropose_assets.definitions import PER_VIDEO_ASSETS
     from neuropose_assets_tests.test_daemon import _wait, running_ui

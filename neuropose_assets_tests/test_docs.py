@@ -26,7 +26,7 @@ def test_every_parameter_of_every_stage_is_documented():
     text = (REPO / "docs/parameters.md").read_text()
     rows = [r for r in text.splitlines() if r.startswith("| `")]
     assert len(rows) >= 40 and not [r for r in rows if r.rstrip().endswith("|  |")]
-    from neuropose_assets.core.events import EventsConfig
+    from neuropose_assets.core.analysis.events import EventsConfig
 
     for name in EventsConfig.model_fields:
         assert f"| `{name}` |" in text, name

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from neuropose_assets.core.dtw import (
+from neuropose_assets.core.comparison.dtw import (
     DTWConfig,
     compare,
     dtw_distance,
@@ -15,7 +15,7 @@ from neuropose_assets.core.dtw import (
     repetition_sequences,
     reusable_pairs,
 )
-from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+from neuropose_assets.core.kinematics.skeletons import CLINICAL_JOINTS
 
 
 def brute_dtw(a, b, cost, radius=None):
@@ -211,7 +211,7 @@ def test_neuropose_numerical_expectations_under_the_sum_euclidean_convention():
 
 
 def test_long_recordings_compare_an_evenly_spaced_subset_of_repetitions():
-    from neuropose_assets.core.dtw import RepetitionDTWConfig, spread
+    from neuropose_assets.core.comparison.dtw import RepetitionDTWConfig, spread
 
     assert spread(5, None) == [0, 1, 2, 3, 4] and spread(5, 10) == [0, 1, 2, 3, 4]
     assert spread(700, 100)[0] == 0 and spread(700, 100)[-1] == 699 and len(spread(700, 100)) == 100
@@ -232,7 +232,7 @@ def test_numba_cache_serves_a_second_process(tmp_path):
     import subprocess
     import sys
 
-    code = ("import numpy as np\nfrom neuropose_assets.core.dtw import dtw_distance, enable_numba_cache\n"
+    code = ("import numpy as np\nfrom neuropose_assets.core.comparison.dtw import dtw_distance, enable_numba_cache\n"
             f"enable_numba_cache({str(tmp_path)!r})\n"
             "a, b = np.zeros((5, 2)), np.ones((7, 2))\n"
             "print(dtw_distance(a, b), "

@@ -8,9 +8,9 @@ import pytest
 
 from data_contracts import SCHEMAS
 from neuropose_assets.cli import failure_message
-from neuropose_assets.core import quality
-from neuropose_assets.core.kinematics import ANGLE_COLUMNS
-from neuropose_assets.core.tables import read_provenance
+from neuropose_assets.core.analysis import quality
+from neuropose_assets.core.io.tables import read_provenance
+from neuropose_assets.core.kinematics.features import ANGLE_COLUMNS
 from neuropose_assets.dagster_defs.checks import PER_VIDEO_TABLES
 
 pytestmark = pytest.mark.e2e
@@ -106,7 +106,7 @@ def test_cohort_matrix_skips_failed_members(world):
 def test_rerun_gives_byte_identical_outputs(world):
     from dagster import AssetKey
 
-    from neuropose_assets.core.atomic import sha256_file
+    from neuropose_assets.core.io.atomic import sha256_file
     from neuropose_assets.definitions import build_defs
 
     layout = world["layout"]
@@ -203,7 +203,7 @@ def test_opensim_export_of_a_real_clip_round_trips_and_keeps_opensims_axes(world
     with Y up (head above the heels) and the coordinate check of the video passed."""
     from trc import TRCData
 
-    from neuropose_assets.core.opensim import round_trip
+    from neuropose_assets.core.interop.opensim import round_trip
 
     layout = world["layout"]
     diffs = round_trip(pl.read_parquet(layout.asset_file("features", "cam01")), tmp_path)

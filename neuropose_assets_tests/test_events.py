@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core.events import EventsConfig, analyse_task
-from neuropose_assets.core.tasks import TaskSpec
+from neuropose_assets.core.analysis.events import EventsConfig, analyse_task
+from neuropose_assets.core.analysis.tasks import TaskSpec
 from neuropose_assets_tests import synthetic as S
 
 FPS = 60.0
@@ -143,7 +143,7 @@ def test_events_config_round_trips():
 
 
 def test_event_agreement_matches_one_to_one_within_the_tolerance():
-    from neuropose_assets.core.agreement import match_events
+    from neuropose_assets.core.comparison.agreement import match_events
 
     a = match_events([1.02, 2.0, 2.05, 9.0], [1.0, 2.03, 5.0], tolerance_s=0.1)
     assert a.errors_s == pytest.approx([0.02, 0.02]) and a.missed == 1 and a.extra == 2
@@ -153,8 +153,8 @@ def test_event_agreement_matches_one_to_one_within_the_tolerance():
 
 
 def test_left_right_label_flips_are_found_but_crossing_legs_are_not():
-    from neuropose_assets.core.kinematics import left_right_swaps
-    from neuropose_assets.core.skeletons import CLINICAL_JOINTS
+    from neuropose_assets.core.kinematics.features import left_right_swaps
+    from neuropose_assets.core.kinematics.skeletons import CLINICAL_JOINTS
 
     feats, _ = S.walk(fps=FPS, strides=3)  # side view: the ankles cross each other every step
     uv = np.stack([np.stack([feats[f"{j}_{a}_px"].to_numpy() for a in "uv"], axis=-1) for j in CLINICAL_JOINTS],
@@ -205,7 +205,7 @@ def test_no_event_where_the_subject_or_the_defining_joints_are_not_observed():
 
 
 def test_incomplete_repetitions_are_listed_but_not_counted():
-    from neuropose_assets.core.outcomes import compute_outcomes
+    from neuropose_assets.core.analysis.outcomes import compute_outcomes
 
     feats, _ = S.sit_to_stand(fps=FPS, reps=5, period_s=2.6)
     # the recording stops while the subject sits down after the 5th rise, half-way down

@@ -78,7 +78,7 @@ def test_run_monitoring_can_tell_a_dead_worker_from_a_live_one(tmp_path):
 
 
 def test_the_instance_uses_the_monitored_launcher(tmp_path, monkeypatch):
-    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.core.io.storage import Layout
     from neuropose_assets.instance import ensure_dagster_home
     from neuropose_assets.run_launcher import MonitoredRunLauncher
 
@@ -125,7 +125,7 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def test_ingest_with_a_relative_intake_and_a_task_writes_the_rule_and_a_failed_one_writes_nothing(tmp_path):
-    from neuropose_assets.core.tasks import load_protocol
+    from neuropose_assets.core.analysis.tasks import load_protocol
 
     work = tmp_path / "work"
     work.mkdir()
@@ -151,7 +151,7 @@ def test_ingest_with_a_relative_intake_and_a_task_writes_the_rule_and_a_failed_o
 def test_ingest_refuses_bombs_long_names_and_full_disks_in_one_line(tmp_path, monkeypatch, capsys):
     import collections
 
-    from neuropose_assets.core import zip_ingest
+    from neuropose_assets.core.io import zip_ingest
 
     monkeypatch.setenv("NEUROPOSE_DATA_ROOT", str(tmp_path / "data"))
     intake = tmp_path / "intake"
@@ -182,7 +182,7 @@ def test_ingest_refuses_bombs_long_names_and_full_disks_in_one_line(tmp_path, mo
 def test_a_second_ui_on_the_same_data_root_is_refused(tmp_path):
     from filelock import FileLock
 
-    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.core.io.storage import Layout
     from neuropose_assets.instance import ensure_dagster_home
 
     home = ensure_dagster_home(Layout(tmp_path / "data"))
@@ -205,7 +205,7 @@ def test_ui_refuses_a_port_it_cannot_bind_before_writing_anything(tmp_path):
 def test_health_tells_a_dead_a_silent_and_an_orphaned_daemon_apart(tmp_path, monkeypatch):
     from dagster._daemon.types import DaemonHeartbeat
 
-    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.core.io.storage import Layout
     from neuropose_assets.health import _instance_and_daemon
     from neuropose_assets.instance import ensure_dagster_home
 
@@ -271,8 +271,8 @@ def test_health_fails_while_a_sensor_fails():
 
 
 def test_unsupported_formats_are_refused_everywhere_with_one_list(tmp_path):
-    from neuropose_assets.core.intake import scan_intake
-    from neuropose_assets.core.storage import SOURCE_EXTENSIONS, unsupported_format
+    from neuropose_assets.core.io.intake import scan_intake
+    from neuropose_assets.core.io.storage import SOURCE_EXTENSIONS, unsupported_format
 
     motion = tmp_path / "walk.bvh"
     motion.write_text("HIERARCHY\nROOT Hips\n")

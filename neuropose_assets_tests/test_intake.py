@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from neuropose_assets.core.intake import Pseudonymiser, derive_key, scan_intake
-from neuropose_assets.core.storage import Layout, Registry
-from neuropose_assets.core.tasks import TaskSpec
+from neuropose_assets.core.analysis.tasks import TaskSpec
+from neuropose_assets.core.io.intake import Pseudonymiser, derive_key, scan_intake
+from neuropose_assets.core.io.storage import Layout, Registry
 from neuropose_assets.dagster_defs.sensors import evaluate_intake, load_intake_state, report_tag
 
 
@@ -187,7 +187,7 @@ def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypat
         zf.writestr("stroke/notes.txt", b"n")
     assert main(["ingest", str(archive), "--task", "sit_to_stand", "--param", "expected_repetitions=5"]) == 0
     intake = tmp_path / "data" / "intake"
-    from neuropose_assets.core.tasks import load_protocol
+    from neuropose_assets.core.analysis.tasks import load_protocol
 
     protocol = load_protocol(intake / "stroke" / "protocol.yaml")  # the placed files are declared, nothing else
     assert protocol.resolve("p01/walk.mp4").spec == TaskSpec(task="sit_to_stand", expected_repetitions=5)

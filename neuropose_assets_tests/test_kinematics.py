@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core.kinematics import (
+from neuropose_assets.core.kinematics.features import (
     ANGLE_COLUMNS,
     FITTED_ANGLES,
     FeaturesConfig,
@@ -10,9 +10,15 @@ from neuropose_assets.core.kinematics import (
     flexion_deg,
     included_angle,
 )
+from neuropose_assets.core.kinematics.skeletons import (
+    BERKELEY_MHAD_43,
+    BLAZEPOSE_33,
+    CLINICAL_19,
+    CLINICAL_JOINTS,
+    get_skeleton,
+)
 from neuropose_assets.core.pose.base import FramePoses
 from neuropose_assets.core.pose.estimate import build_poses_table
-from neuropose_assets.core.skeletons import BERKELEY_MHAD_43, BLAZEPOSE_33, CLINICAL_19, CLINICAL_JOINTS, get_skeleton
 
 
 def test_right_angle_is_90_degrees():
@@ -208,7 +214,7 @@ def test_any_track_can_be_selected():
 
 
 def test_summary_statistics_whole_trial_and_per_repetition():
-    from neuropose_assets.core.kinematics import summary_statistics
+    from neuropose_assets.core.kinematics.features import summary_statistics
 
     df = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, None]})
     row = summary_statistics(df, ["x"]).row(0, named=True)
@@ -223,7 +229,7 @@ def test_the_low_pass_is_what_its_description_says():
     """Order per pass, two passes: −6.02 dB at the cut-off, and order 2 per pass is a different (milder) filter."""
     from scipy.signal import butter, sosfreqz
 
-    from neuropose_assets.core.signal import filter_description, lowpass
+    from neuropose_assets.core.kinematics.signal import filter_description, lowpass
 
     fs, fc = 60.0, 6.0
     d = filter_description(fc, 4)
@@ -242,7 +248,7 @@ def test_the_low_pass_is_what_its_description_says():
 def test_variable_frame_rate_is_filtered_on_true_times():
     """Every third frame held twice as long (what phones do): filtering by index would treat the signal as if it
     were time-warped; on the true times the slow movement survives and the jitter is removed."""
-    from neuropose_assets.core.signal import fill_gaps, is_uniform, lowpass, lowpass_times
+    from neuropose_assets.core.kinematics.signal import fill_gaps, is_uniform, lowpass, lowpass_times
 
     steps = np.tile([1, 1, 2], 200) / 60.0
     t = np.concatenate([[0.0], np.cumsum(steps)])

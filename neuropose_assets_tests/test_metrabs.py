@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core.atomic import sha256_file
+from neuropose_assets.core.io.atomic import sha256_file
 from neuropose_assets.core.pose.metrabs_model import (
     DEFAULT_VARIANT,
     ModelAcquisitionError,
@@ -156,8 +156,8 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
     import dagster as dg
 
     from neuropose_assets.cli import failure_message, register_videos
-    from neuropose_assets.core.storage import Layout
-    from neuropose_assets.core.tables import read_provenance
+    from neuropose_assets.core.io.storage import Layout
+    from neuropose_assets.core.io.tables import read_provenance
     from neuropose_assets.dagster_defs.resources import PoseModelResource
     from neuropose_assets.definitions import build_defs
 
@@ -185,7 +185,7 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
         assert prov["model"]["settings"]["num_aug"] == 1 and prov["model"]["settings"]["batch_size"] == 4
         feats = pl.read_parquet(layout.asset_file("features", "subject"))
         assert feats["root_z_mm"][0] == pytest.approx(3000.0, abs=1e-3)  # absolute camera depth of the pelvis
-        from neuropose_assets.core.kinematics import flexion_deg
+        from neuropose_assets.core.kinematics.features import flexion_deg
 
         def joint(name):
             return np.stack([feats[f"left_{name}_{a}_mm"].to_numpy() for a in "xyz"], 1)
@@ -215,8 +215,8 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
 @pytest.mark.realmodel
 def test_real_metrabs_on_a_sample_clip(cam01):
     """Opt-in: runs when the real model is in the cache (``neuropose-assets model install``)."""
+    from neuropose_assets.core.io.storage import default_cache_dir
     from neuropose_assets.core.pose.metrabs_model import PINNED, _cached
-    from neuropose_assets.core.storage import default_cache_dir
 
     cache = Path(default_cache_dir() / "models")
     if _cached(cache / DEFAULT_VARIANT, PINNED[DEFAULT_VARIANT][1]) is None:

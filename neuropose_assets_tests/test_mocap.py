@@ -10,16 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuropose_assets.core.frames import CoordinateError, camera_to_opensim, lab_to_camera
-from neuropose_assets.core.markersets import (
-    MARKER_SETS,
-    HipMarkers,
-    MarkerMapping,
-    clinical_from_markers,
-    harrington_hip_centres,
-    load_mapping,
-)
-from neuropose_assets.core.mocap import (
+from neuropose_assets.core.interop.mocap import (
     MarkerFileError,
     import_markers,
     read_c3d,
@@ -28,9 +19,18 @@ from neuropose_assets.core.mocap import (
     write_mot,
     write_trc,
 )
-from neuropose_assets.core.samples import GAITKIT, MOCAP_SAMPLES, fetch_mocap_samples
-from neuropose_assets.core.skeletons import CLINICAL_JOINTS
-from neuropose_assets.core.storage import default_cache_dir
+from neuropose_assets.core.io.samples import GAITKIT, MOCAP_SAMPLES, fetch_mocap_samples
+from neuropose_assets.core.io.storage import default_cache_dir
+from neuropose_assets.core.kinematics.frames import CoordinateError, camera_to_opensim, lab_to_camera
+from neuropose_assets.core.kinematics.markersets import (
+    MARKER_SETS,
+    HipMarkers,
+    MarkerMapping,
+    clinical_from_markers,
+    harrington_hip_centres,
+    load_mapping,
+)
+from neuropose_assets.core.kinematics.skeletons import CLINICAL_JOINTS
 
 CI = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
 
@@ -228,10 +228,10 @@ def test_camera_to_opensim_is_a_rotation_to_x_forward_y_up(mocap):
 
 
 def _gait(table):
-    from neuropose_assets.core.events import analyse_task
-    from neuropose_assets.core.kinematics import compute_features
-    from neuropose_assets.core.skeletons import CLINICAL_19
-    from neuropose_assets.core.tasks import TaskSpec
+    from neuropose_assets.core.analysis.events import analyse_task
+    from neuropose_assets.core.analysis.tasks import TaskSpec
+    from neuropose_assets.core.kinematics.features import compute_features
+    from neuropose_assets.core.kinematics.skeletons import CLINICAL_19
 
     features, _ = compute_features(table, CLINICAL_19)
     return analyse_task(features, TaskSpec(task="gait"), source="markers")
@@ -286,7 +286,7 @@ def test_an_edge_maximum_the_signal_does_not_support_is_not_an_event(pd_full):
 
 
 def test_video_coordinate_check_names_the_flipped_axis_and_warns_on_mirrored_labels(mocap):
-    from neuropose_assets.core.quality import coordinate_frame
+    from neuropose_assets.core.analysis.quality import coordinate_frame
 
     imp = import_markers(mocap["gaitkit_parkinson"])
     xyz = np.stack([imp.table[f"{j}_{a}_mm"].to_numpy() for j in CLINICAL_JOINTS for a in "xyz"], 1)
@@ -304,7 +304,7 @@ def test_video_coordinate_check_names_the_flipped_axis_and_warns_on_mirrored_lab
 def test_ground_reaction_mot_next_to_a_trc_gives_the_force_plate_contacts(mocap, tmp_path):
     """The treadmill's two force plates written as an OpenSim external-loads .mot (``N_ground_force_v*`` / ``_p*``,
     metres) beside a TRC of its markers: the same contacts as from the C3D's platforms."""
-    from neuropose_assets.core.mocap import find_sidecars
+    from neuropose_assets.core.interop.mocap import find_sidecars
 
     src = mocap["gaitalytics_treadmill"]
     data, plates = read_c3d(src)
@@ -340,7 +340,7 @@ def test_ground_reaction_mot_next_to_a_trc_gives_the_force_plate_contacts(mocap,
 def test_an_inconsistent_reference_is_named_not_trusted():
     import polars as pl
 
-    from neuropose_assets.core.agreement import reference_problems
+    from neuropose_assets.core.comparison.agreement import reference_problems
 
     rows = [(e, s, t + o + (0.66 if e == "toe_off" else 0.0), "force_plate") for e in ("heel_strike", "toe_off")
             for t in (0.0, 1.1, 2.2) for s, o in (("left", 0.0), ("right", 0.55))]  # fmt: skip

@@ -14,11 +14,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core.intake import scan_intake
-from neuropose_assets.core.mocap import read_c3d, read_trc, write_trc
-from neuropose_assets.core.samples import fetch_mocap_samples
-from neuropose_assets.core.storage import Layout, default_cache_dir
-from neuropose_assets.core.tables import read_provenance
+from neuropose_assets.core.interop.mocap import read_c3d, read_trc, write_trc
+from neuropose_assets.core.io.intake import scan_intake
+from neuropose_assets.core.io.samples import fetch_mocap_samples
+from neuropose_assets.core.io.storage import Layout, default_cache_dir
+from neuropose_assets.core.io.tables import read_provenance
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def marker_run(tmp_path_factory):
     from neuropose_assets.cli import run_videos
-    from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
 
     samples = fetch_mocap_samples(default_cache_dir() / "samples", ["gaitkit_parkinson", "gaitalytics_treadmill"])
     tmp = tmp_path_factory.mktemp("mocap")
@@ -59,7 +59,7 @@ def test_a_mirrored_file_fails_its_own_partition_with_the_axis_to_fix(marker_run
 
 
 def test_events_agree_with_the_recorded_events(marker_run):
-    from neuropose_assets.core.agreement import event_agreement
+    from neuropose_assets.core.comparison.agreement import event_agreement
 
     layout, _, _ = marker_run
     for key, hs_max_ms in (("pd-c3d", 70.0), ("treadmill-c3d", 45.0)):
@@ -127,7 +127,7 @@ def test_agreement_command_reports_events_and_outcomes(marker_run, tmp_path):
 
 def test_export_then_import_reproduces_the_features(marker_run, tmp_path):
     """Round trip: features → TRC → import → features (no extra filtering or gap filling) agree to 1e-6."""
-    from neuropose_assets.core.opensim import round_trip
+    from neuropose_assets.core.interop.opensim import round_trip
 
     layout, _, _ = marker_run
     diffs = round_trip(pl.read_parquet(layout.asset_file("features", "pd-c3d")), tmp_path)
@@ -148,7 +148,7 @@ def test_intake_takes_marker_files_beside_videos(tmp_path):
 
 def test_marker_partition_through_dagster_with_a_mapping_file(tmp_path):
     """The cohort's markers.yaml maps a lab's own names; the coordinate check passes and reports the lab frame."""
-    from neuropose_assets.core.storage import Registry
+    from neuropose_assets.core.io.storage import Registry
     from neuropose_assets.definitions import build_defs
 
     src = fetch_mocap_samples(default_cache_dir() / "samples", ["gaitkit_parkinson"])["gaitkit_parkinson"]
@@ -180,7 +180,7 @@ def test_marker_partition_through_dagster_with_a_mapping_file(tmp_path):
 
 
 def test_a_cohort_of_marker_files_of_one_protocol_is_one_source_for_dtw(marker_run):
-    from neuropose_assets.dagster_defs.dtw import pose_source_identity
+    from neuropose_assets.dagster_defs.assets.repetition_dtw import pose_source_identity
 
     layout, _, _ = marker_run
     pd = read_provenance(layout.asset_file("features", "pd-c3d"))["model"]

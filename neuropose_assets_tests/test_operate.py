@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core import bench
+from neuropose_assets.core.pose import bench
 
 CLI = [sys.executable, "-m", "neuropose_assets.cli"]
 
@@ -92,7 +92,7 @@ def test_health_reports_every_check_and_fails_on_what_is_wrong(tmp_path, monkeyp
     assert checks["data_root"]["status"] == "ok" and oct(root.stat().st_mode & 0o777) == "0o700"
     import dagster as dg
 
-    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.core.io.storage import Layout
     from neuropose_assets.instance import apply_pose_slots, ensure_dagster_home
 
     ensure_dagster_home(Layout(root))
@@ -182,7 +182,7 @@ def test_health_webserver_check_against_real_sockets(tmp_path):
 def test_pose_pool_follows_the_hardware_and_is_applied_to_the_instance(monkeypatch):
     import dagster as dg
 
-    from neuropose_assets.core.concurrency import POSE_POOL, pose_slots
+    from neuropose_assets.core.io.concurrency import POSE_POOL, pose_slots
     from neuropose_assets.instance import apply_pose_slots
 
     assert pose_slots("blazepose", cores=8, override="") == (8, "BlazePose on the CPU: one per core (8 core(s))")
@@ -192,7 +192,7 @@ def test_pose_pool_follows_the_hardware_and_is_applied_to_the_instance(monkeypat
     with pytest.raises(ValueError, match="positive integer"):
         pose_slots("blazepose", override="0")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
-    from neuropose_assets.core.concurrency import gpu_count
+    from neuropose_assets.core.io.concurrency import gpu_count
 
     assert gpu_count() == 0
     monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "3")

@@ -4,9 +4,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core.events import analyse_task
-from neuropose_assets.core.outcomes import CATALOGUE, MIN_STRIDES_FOR_CV, compute_outcomes, wide
-from neuropose_assets.core.tasks import TASKS, TaskSpec
+from neuropose_assets.core.analysis.events import analyse_task
+from neuropose_assets.core.analysis.outcomes import CATALOGUE, MIN_STRIDES_FOR_CV, compute_outcomes, wide
+from neuropose_assets.core.analysis.tasks import TASKS, TaskSpec
 from neuropose_assets_tests import synthetic as S
 from neuropose_assets_tests.test_events import _tug
 
@@ -138,8 +138,8 @@ def test_every_task_has_outcomes_and_the_catalogue_documents_them():
 
 
 def test_implausible_values_are_null_with_the_reason_and_a_warning():
-    from neuropose_assets.core.outcomes import PLAUSIBLE, implausible
-    from neuropose_assets.core.quality import implausible_outcomes
+    from neuropose_assets.core.analysis.outcomes import PLAUSIBLE, implausible
+    from neuropose_assets.core.analysis.quality import implausible_outcomes
 
     assert implausible("left_step_length_m", [0.6, -0.46], "m").startswith("implausible: 1 of 2 values (-0.46 m)")
     assert implausible("step_length_m", [0.0], "m")  # a step length of 0 is not a step (exclusive bound)
@@ -158,7 +158,7 @@ def test_implausible_values_are_null_with_the_reason_and_a_warning():
 
 
 def test_the_declared_task_is_checked_against_the_movement():
-    from neuropose_assets.core.task_check import motion_evidence, task_contradiction
+    from neuropose_assets.core.analysis.task_check import motion_evidence, task_contradiction
 
     walk, _ = S.walk(fps=FPS)
     sts, _ = S.sit_to_stand(fps=FPS, reps=3)
@@ -180,7 +180,7 @@ def test_the_declared_task_is_checked_against_the_movement():
 
 
 def test_tug_phases_are_checked_and_missing_steps_are_null():
-    from neuropose_assets.core.outcomes import tug_phase_problems
+    from neuropose_assets.core.analysis.outcomes import tug_phase_problems
 
     feats, _ = _tug()
     res = analyse_task(feats, TaskSpec(task="tug"))

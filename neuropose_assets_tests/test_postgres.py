@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from neuropose_assets.core.storage import Layout
+from neuropose_assets.core.io.storage import Layout
 
 pytestmark = pytest.mark.e2e
 

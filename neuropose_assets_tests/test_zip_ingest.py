@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from neuropose_assets.core import zip_ingest
-from neuropose_assets.core.zip_ingest import (
+from neuropose_assets.core.io import zip_ingest
+from neuropose_assets.core.io.zip_ingest import (
     ArchiveEmptyError,
     ArchiveInvalidError,
     ArchiveTooLargeError,

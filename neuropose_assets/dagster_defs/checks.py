@@ -18,7 +18,7 @@ import dagster as dg
 import polars as pl
 
 from neuropose_assets import stages
-from neuropose_assets.core import quality
+from neuropose_assets.core.analysis import quality
 from neuropose_assets.dagster_defs.resources import StorageResource
 
 # partitioned asset checks are "preview" in Dagster 1.13 (PR #32894); we rely on them knowingly
@@ -64,7 +64,7 @@ def contract_check(asset: str) -> Check:
 
 
 def _result(flags, metadata: dict) -> dg.AssetCheckResult:
-    """The check result of :mod:`..core.quality` flags: passed without any, else the worst severity and every
+    """The check result of :mod:`..core.analysis.quality` flags: passed without any, else the worst severity and every
     message."""
     meta = {k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in metadata.items()}
     if not flags:
@@ -79,7 +79,7 @@ def _result(flags, metadata: dict) -> dg.AssetCheckResult:
 
 
 def quality_check(q: quality.QualityCheck) -> Check:
-    """The asset check of a :data:`..core.quality.CHECKS` entry: the same function on the same files."""
+    """The asset check of a :data:`..core.analysis.quality.CHECKS` entry: the same function on the same files."""
 
     def _check(storage: StorageResource, key: str) -> dg.AssetCheckResult:
         numbers, flags = q.fn(storage.layout, key)

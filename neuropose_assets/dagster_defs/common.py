@@ -10,7 +10,11 @@ from typing import Any
 
 import dagster as dg
 
+from neuropose_assets.core.io.storage import MARKER_EXTENSIONS
+
+#: asset groups, one per job
 PER_VIDEO = "per_video"
+REVIEW = "review"
 COHORT = "cohort"
 
 # Output(data_version=...) is "beta" in Dagster 1.13; the content hash as data version is the documented pattern.
@@ -63,3 +67,7 @@ def mean_or_null(values) -> dg.MetadataValue:
     """Metadata for a mean that may be undefined: a float, or null (never 0) when there is nothing to average."""
     values = [v for v in values if v is not None]
     return dg.MetadataValue.float(round(sum(values) / len(values), 3)) if values else dg.MetadataValue.null()
+
+
+#: ``raw_video.codec`` of marker files (:mod:`..core.interop.mocap`)
+MARKER_FORMATS = tuple(e.lstrip(".") for e in MARKER_EXTENSIONS)

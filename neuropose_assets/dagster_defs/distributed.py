@@ -10,7 +10,7 @@ queue (``dask-jobqueue``'s ``SLURMCluster``) and Kubernetes (``dask-kubernetes``
   machine, the default).  The review and cohort jobs stay in-process in the run worker: they are light.
 * Every step of a per-video run is a dask task.  ``poses`` asks for one unit of the worker resource ``POSE``;
   ``neuropose-assets worker`` starts workers that each hold one (:func:`worker_command`), so a worker estimates one
-  video at a time and a host runs at most as many as it has pose slots (:func:`~neuropose_assets.core.concurrency.
+  video at a time and a host runs at most as many as it has pose slots (:func:`~neuropose_assets.core.io.concurrency.
   pose_slots`).  Dagster's ``pose_model`` pool is *not* consulted by this executor; the dask resource replaces it.
 * The data root and ``$DAGSTER_HOME`` must be the same path on every host (a shared file system), and the instance
   should be on PostgreSQL (``$NEUROPOSE_POSTGRES_URL``, also set on the workers): steps write their events from the
@@ -84,12 +84,12 @@ def worker_plan(scheduler: str, *, backend: str, nworkers: int | None = None, na
     * ``nworkers`` given: one ``dask worker`` with that many processes.
     * MeTRAbs on ``gpus`` ≥ 1 GPUs: one ``dask worker`` per GPU, each seeing only its own
       (``CUDA_VISIBLE_DEVICES`` = that entry of ``visible_devices``, or its index).
-    * Otherwise :func:`~neuropose_assets.core.concurrency.pose_slots` processes (BlazePose: one per core).
+    * Otherwise :func:`~neuropose_assets.core.io.concurrency.pose_slots` processes (BlazePose: one per core).
 
     Raises:
         ValueError: ``nworkers`` < 1, or a bad ``$NEUROPOSE_POSE_SLOTS``.
     """
-    from neuropose_assets.core.concurrency import gpu_count, pose_slots
+    from neuropose_assets.core.io.concurrency import gpu_count, pose_slots
 
     env = {SCHEDULER_ENV: scheduler}
     if nworkers is None and backend == "metrabs":

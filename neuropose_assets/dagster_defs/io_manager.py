@@ -1,10 +1,10 @@
-"""Parquet IO manager: every table at :meth:`..core.storage.Layout.asset_file` of the data root —
+"""Parquet IO manager: every table at :meth:`..core.io.storage.Layout.asset_file` of the data root —
 ``<data root>/assets/<asset>/<partition>.parquet`` — on the **local file system** (a local disk or a mounted share),
 written atomically (temporary file + rename), with provenance.  The path is built in one place, the ``Layout``, which
 the CLI, the report, the results page and the checks use too; object storage (s3://, gs://) is refused, since the
 atomic write and the provenance reader need a local path.
 
-Assets return a :class:`~neuropose_assets.core.tables.ProvenancedTable` (a polars DataFrame plus its provenance
+Assets return a :class:`~neuropose_assets.core.io.tables.ProvenancedTable` (a polars DataFrame plus its provenance
 document) or a bare ``polars.DataFrame``.  Inputs annotated ``ProvenancedTable`` get the provenance back; inputs
 annotated ``polars.DataFrame`` get just the data; an input of several partitions gets ``{partition: table}``.  The
 path, row count and column schema — with each column's description from its data contract
@@ -17,8 +17,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from neuropose_assets.core.storage import Layout
-from neuropose_assets.core.tables import ProvenancedTable, read_provenance, write_table
+from neuropose_assets.core.io.storage import Layout
+from neuropose_assets.core.io.tables import ProvenancedTable, read_provenance, write_table
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -45,7 +45,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         self._layout()
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        """Write the table atomically to its :meth:`Layout.asset_file` (:func:`..core.tables.write_table`), with the
+        """Write the table atomically to its :meth:`Layout.asset_file` (:func:`..core.io.tables.write_table`), with the
         provenance of a :class:`ProvenancedTable`; its path, row count and column schema become metadata.
 
         Raises:

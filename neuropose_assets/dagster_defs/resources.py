@@ -6,9 +6,9 @@ from typing import Any
 
 import dagster as dg
 
+from neuropose_assets.core.io.storage import Layout, Registry
 from neuropose_assets.core.pose import DEFAULT_BACKEND
 from neuropose_assets.core.pose.metrabs_model import DEFAULT_NUM_AUG, DEFAULT_VARIANT
-from neuropose_assets.core.storage import Layout, Registry
 
 # Process-wide cache: a Dagster run (or the demo, which runs many) loads each configured model once.
 _LOADED: dict[tuple, tuple[Any, float]] = {}
@@ -21,14 +21,14 @@ class StorageResource(dg.ConfigurableResource):
 
     @property
     def layout(self) -> Layout:
-        """The :class:`~neuropose_assets.core.storage.Layout` of ``data_root``."""
+        """The :class:`~neuropose_assets.core.io.storage.Layout` of ``data_root``."""
         from pathlib import Path
 
         return Layout(Path(self.data_root))
 
     @property
     def registry(self) -> Registry:
-        """The video :class:`~neuropose_assets.core.storage.Registry` under ``data_root``."""
+        """The video :class:`~neuropose_assets.core.io.storage.Registry` under ``data_root``."""
         return Registry(self.layout)
 
 
@@ -72,7 +72,7 @@ class PoseModelResource(dg.ConfigurableResource):
                 "min_detection_confidence": self.min_detection_confidence,
                 "min_tracking_confidence": self.min_tracking_confidence,
             }
-        from neuropose_assets.core.storage import default_cache_dir
+        from neuropose_assets.core.io.storage import default_cache_dir
 
         return {
             "cache": self.model_cache or str(default_cache_dir() / "models"),

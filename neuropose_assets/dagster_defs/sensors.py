@@ -1,7 +1,7 @@
 """Sensors: the intake folder → partitions and runs; finished features → the cohort DTW matrix.
 
 ``intake_sensor`` (running by default) scans ``$NEUROPOSE_INTAKE`` (default ``<data_root>/intake``) with
-:func:`neuropose_assets.core.intake.scan_intake`.  For each stable new or changed video it writes the registry entry,
+:func:`neuropose_assets.core.io.intake.scan_intake`.  For each stable new or changed video it writes the registry entry,
 adds the ``videos`` (and ``cohorts``) partition and requests one ``per_video_job`` run whose ``run_key`` contains the
 file fingerprint: re-delivery of an unchanged file does not run again, a changed file does.  A file whose
 fingerprint changed but whose size did not is hashed (within a per-tick byte budget) and compared with the SHA-256
@@ -9,7 +9,7 @@ the ``raw_video`` asset recorded, so a plain ``cp`` of the same recording does n
 files outside a cohort folder, key collisions and removed sources are logged once, never every tick.  Nothing is
 ever deleted: a removed source keeps its partition, outputs and content-addressed copy.
 
-The task of each video comes from ``<intake>/<cohort>/protocol.yaml`` (:mod:`neuropose_assets.core.tasks`) and is
+The task of each video comes from ``<intake>/<cohort>/protocol.yaml`` (:mod:`neuropose_assets.core.analysis.tasks`) and is
 stored in the registry; when only the declared task of an unchanged file changes (the protocol was edited), the
 sensor requests a run of the task-dependent assets only.  A protocol that cannot be read is reported once and the
 cohort's new videos wait until it is fixed (never analysed with a wrong task).
@@ -30,11 +30,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from neuropose_assets.core.atomic import CHUNK, atomic_write_bytes, sweep_orphans
-from neuropose_assets.core.intake import Pseudonymiser, scan_intake
-from neuropose_assets.core.storage import Layout, Registry, privacy_mode, unsupported_format
-from neuropose_assets.core.tasks import UNDECLARED, Protocol, ProtocolError, TaskDeclaration, load_protocol
-from neuropose_assets.dagster_defs.analysis import TASK_ASSETS
+from neuropose_assets.core.analysis.tasks import UNDECLARED, Protocol, ProtocolError, TaskDeclaration, load_protocol
+from neuropose_assets.core.io.atomic import CHUNK, atomic_write_bytes, sweep_orphans
+from neuropose_assets.core.io.intake import Pseudonymiser, scan_intake
+from neuropose_assets.core.io.storage import Layout, Registry, privacy_mode, unsupported_format
+from neuropose_assets.dagster_defs.assets.task import TASK_ASSETS
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
 from neuropose_assets.dagster_defs.resources import StorageResource
 from neuropose_assets.settings import settings

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from neuropose_assets.core.skeletons import Skeleton
+from neuropose_assets.core.kinematics.skeletons import Skeleton
 
 
 @dataclass(frozen=True)

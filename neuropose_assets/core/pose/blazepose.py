@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from neuropose_assets.core.kinematics.skeletons import BLAZEPOSE_33
 from neuropose_assets.core.pose.base import FramePoses, ModelInfo, PoseBackend, PoseSession
-from neuropose_assets.core.skeletons import BLAZEPOSE_33
 
 MODEL_FILES = ("modules/pose_detection/pose_detection.tflite", "modules/pose_landmark/pose_landmark_full.tflite")
 

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from neuropose_assets.core.io.video import VideoError, iter_frames, probe_video, verify_decoding
 from neuropose_assets.core.pose.base import FramePoses, PoseBackend
 from neuropose_assets.core.pose.tracking import TrackingConfig, join_fragments, select_subject, track_boxes
-from neuropose_assets.core.video import VideoError, iter_frames, probe_video, verify_decoding
 
 
 @dataclass

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from neuropose_assets.core.kinematics.skeletons import BERKELEY_MHAD_43, Skeleton
 from neuropose_assets.core.pose.base import FramePoses, ModelInfo, PoseBackend, PoseSession
 from neuropose_assets.core.pose.metrabs_model import DEFAULT_NUM_AUG, DEFAULT_VARIANT, ModelLocation
-from neuropose_assets.core.skeletons import BERKELEY_MHAD_43, Skeleton
 
 REQUIRED_ATTRIBUTES = ("detect_poses", "detect_poses_batched", "per_skeleton_joint_names", "per_skeleton_joint_edges")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from neuropose_assets.core.atomic import CHUNK, atomic_path, sha256_file
+from neuropose_assets.core.io.atomic import CHUNK, atomic_path, sha256_file
 from neuropose_assets.settings import settings
 
 BASE_URL = "https://omnomnom.vision.rwth-aachen.de/data/metrabs"
@@ -139,7 +139,7 @@ def download(url: str, target: Path, sha256: str, *, timeout_s: float = 120.0, h
 
 
 def _check_zip_member(name: str) -> None:
-    from neuropose_assets.core.zip_ingest import split_member
+    from neuropose_assets.core.io.zip_ingest import split_member
 
     _, reason = split_member(name)
     if reason:
