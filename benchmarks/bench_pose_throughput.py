@@ -47,8 +47,8 @@ def bare_loop(path: Path, kwargs: dict) -> int:
 def main() -> None:
     import dagster as dg
 
-    from neuropose_assets.cli import register_videos
     from neuropose_assets.definitions import build_defs
+    from neuropose_assets.service.runs import register_videos
 
     clip = fetch_samples(default_cache_dir() / "samples", ["sports2d_demo"])["sports2d_demo"]
     backend = BlazePoseBackend()

@@ -87,7 +87,7 @@ def three_point(features: pl.DataFrame, side: str, angle: str) -> np.ndarray | N
 
 
 def validate(dev_data: Path, layout: Layout, plot_dir: Path | None = None) -> dict:
-    from neuropose_assets.cli import run_videos
+    from neuropose_assets.service.runs import run_videos
 
     videos = {sanitize_key(n): dev_data / "clips" / f"{n}.mp4" for n in CLIPS}
     decls = {sanitize_key(n): TaskDeclaration(s, "benchmarks/validate_kinematics.py") for n, s in CLIPS.items()}

@@ -34,8 +34,8 @@ from neuropose_assets.core.io.storage import Layout, default_cache_dir
 
 
 def validate(layout: Layout) -> dict:
-    from neuropose_assets.cli import run_videos
     from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.service.runs import run_videos
 
     files = fetch_mocap_samples(default_cache_dir() / "samples")
     keys = {f"{k}-c3d": p for k, p in files.items()}

@@ -133,7 +133,7 @@ def clip_state(layout: Layout, key: str) -> dict:
 def validate_wrong(dev_data: Path, layout: Layout) -> dict:
     """Each clip with a wrong view and with a wrong task (:data:`WRONG`): which check caught it, and whether any
     outcome that rests on the wrong assumption still has a value."""
-    from neuropose_assets.cli import run_videos
+    from neuropose_assets.service.runs import run_videos
 
     truth = {Path(c["file"]).stem: c for c in json.loads((dev_data / "ground_truth.json").read_text())["clips"]}
     videos, decls, what = {}, {}, {}
@@ -166,7 +166,7 @@ def validate_wrong(dev_data: Path, layout: Layout) -> dict:
 
 
 def validate(dev_data: Path, layout: Layout) -> dict:
-    from neuropose_assets.cli import run_videos
+    from neuropose_assets.service.runs import run_videos
 
     truth = {Path(c["file"]).stem: c for c in json.loads((dev_data / "ground_truth.json").read_text())["clips"]}
     videos = {sanitize_key(name): dev_data / truth[name]["file"] for name in CLIPS}

@@ -1,1 +1,1 @@
-"""neuropose-assets."""
+"""Clinical movement videos to joint angles, events and outcomes, as Dagster assets (neuropose-assets)."""

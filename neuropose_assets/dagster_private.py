@@ -1,4 +1,4 @@
-"""Every use of Dagster's private (underscore) API, in one module, each with the reason no public API serves.
+"""Every use of Dagster's private API, in one module.  Each comes with the reason no public API serves.
 
 Dagster is pinned to one patch version for the whole family (``requirements.lock``), and
 ``neuropose_assets_tests/test_dagster_private.py`` exercises every name below, so an upgrade that moves or changes

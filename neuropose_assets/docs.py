@@ -137,6 +137,56 @@ def stages_md() -> str:
     return "\n".join(rows)
 
 
+#: the folders of the checkout that are not Python packages, with what they hold
+OTHER_FOLDERS = {
+    "data_contracts": "pandera.polars contracts of every table; the polars schemas are derived from them",
+    "docs": "user guide, outcome catalogue, parameters, validation, deployment, architecture",
+    "benchmarks": "speed and accuracy benchmarks; LOG.md, the append-only record of published runs",
+    "notebooks": "reading the Parquet outputs from a notebook",
+    "samples": "the small redistributable demo clips, with their licences and credits",
+    "neuropose_assets_tests": "the tests: pure core on its own, the Dagster layer with a fake pose model, real video",
+}
+
+
+def _summary(doc: str | None, limit: int = 90) -> str:
+    """A docstring's first sentence without reST markup, cut at its first colon or dash when longer than ``limit``."""
+    import re
+
+    text = re.sub(r":\w+:`~?(?:[\w.]+\.)?([\w]+)`", r"\1", " ".join((doc or "").split())).replace("``", "")
+    end = text.find(". ")
+    text = (text if end < 0 else text[: end + 1]).rstrip(".")
+    for sep in (": ", " — ", " ("):
+        if len(text) > limit and sep in text:
+            text = text.split(sep, 1)[0]
+    return text
+
+
+def layout_md() -> str:
+    """The checkout as a tree, one line per folder (Python packages described by their docstring's first sentence,
+    the other folders by :data:`OTHER_FOLDERS`), for ``docs/architecture.md``."""
+    import ast
+
+    rows: list[tuple[str, str]] = []
+    package = REPO / "neuropose_assets"
+    for init in sorted(package.rglob("__init__.py")):
+        folder = init.parent.relative_to(REPO).as_posix() + "/"
+        rows.append((folder, _summary(ast.get_docstring(ast.parse(init.read_text())))))
+    for module in sorted(package.glob("*.py")):
+        if module.name != "__init__.py":
+            doc = ast.get_docstring(ast.parse(module.read_text()))
+            rows.append((module.relative_to(REPO).as_posix(), _summary(doc)))
+    rows += [(f"{name}/", what) for name, what in OTHER_FOLDERS.items()]
+    shown_rows = []
+    for path, what in rows:
+        depth = path.rstrip("/").count("/")
+        shown = "  " * depth + path.rsplit("/", 2 if path.endswith("/") else 1)[-2 if path.endswith("/") else -1]
+        shown += "/" if path.endswith("/") else ""
+        shown_rows.append((shown, what))
+    width = max(len(s) for s, _ in shown_rows) + 2
+    lines = [f"{s:<{width}}{what}" for s, what in shown_rows]
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
 def settings_md() -> str:
     """The table of environment variables (:class:`neuropose_assets.settings.Settings`) for ``docs/deployment.md``."""
     from neuropose_assets.settings import Settings, env_name
@@ -206,7 +256,7 @@ GENERATED = {"docs/outcomes.md": outcomes_md, "data_contracts/README.md": contra
              "docs/parameters.md": parameters_md}
 #: generated sections inside hand-written files: between ``<!-- generated: NAME -->`` and ``<!-- end generated:
 #: NAME -->``
-SECTIONS = {"docs/architecture.md": {"stages": stages_md}, "docs/deployment.md": {"settings": settings_md}}
+SECTIONS = {"docs/architecture.md": {"layout": layout_md, "stages": stages_md}, "docs/deployment.md": {"settings": settings_md}}
 
 
 def _with_sections(text: str, sections: dict) -> str:

@@ -67,8 +67,8 @@ def world(tmp_path_factory, cam01: Path):
 
     import dagster as dg
 
-    from neuropose_assets.cli import register_videos
     from neuropose_assets.definitions import build_defs
+    from neuropose_assets.service.runs import register_videos
 
     tmp = tmp_path_factory.mktemp("e2e")
     layout = Layout(tmp / "data")

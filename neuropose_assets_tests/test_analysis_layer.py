@@ -89,7 +89,7 @@ def test_undeclared_runs_generic_and_warns_and_the_cohort_tables_follow(world):
 
 
 def test_data_problems_say_what_is_missing_not_that_the_config_is_invalid(world):
-    from neuropose_assets.cli import failure_message
+    from neuropose_assets.service.runs import failure_message
 
     run, inst, defs = world["run"], world["inst"], world["defs"]
     res = run("walk", TaskSpec(task="generic", segmentation={"signal": {"column": "left_knee_speed_deg"}}))

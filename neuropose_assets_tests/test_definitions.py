@@ -134,9 +134,9 @@ def test_num_aug_has_one_default():
 
 
 def test_an_unknown_pose_backend_fails_once_without_retries(tmp_path, gradient_video):
-    from neuropose_assets.cli import failure_message, register_videos
     from neuropose_assets.dagster_defs.resources import PoseModelResource
     from neuropose_assets.definitions import build_defs
+    from neuropose_assets.service.runs import failure_message, register_videos
 
     defs = build_defs(str(tmp_path / "data"), PoseModelResource(backend="openpose"))
     with dg.instance_for_test() as inst:

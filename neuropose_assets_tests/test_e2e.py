@@ -7,11 +7,11 @@ import polars as pl
 import pytest
 
 from data_contracts import SCHEMAS
-from neuropose_assets.cli import failure_message
 from neuropose_assets.core.analysis import quality
 from neuropose_assets.core.io.tables import read_provenance
 from neuropose_assets.core.kinematics.features import ANGLE_COLUMNS
 from neuropose_assets.dagster_defs.checks import PER_VIDEO_TABLES
+from neuropose_assets.service.runs import failure_message
 
 pytestmark = pytest.mark.e2e
 

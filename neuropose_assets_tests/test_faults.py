@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from neuropose_assets.cli import failure_message
 from neuropose_assets.core.io.storage import Layout
 from neuropose_assets.dagster_defs.sensors import evaluate_intake
+from neuropose_assets.service.runs import failure_message
 from neuropose_assets_tests import media
 from neuropose_assets_tests.conftest import write_video
 

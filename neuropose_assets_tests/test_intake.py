@@ -176,7 +176,8 @@ def test_cohort_sensor_coalesces_a_burst_per_cohort(tmp_path):
 def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypatch):
     import zipfile
 
-    from neuropose_assets.cli import backfill_partitions, main
+    from neuropose_assets.cli import main
+    from neuropose_assets.service.backfill import backfill_partitions
 
     monkeypatch.setenv("NEUROPOSE_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.delenv("NEUROPOSE_INTAKE", raising=False)
@@ -320,7 +321,7 @@ def test_links_into_an_allowed_folder_are_followed(intake, tmp_path, monkeypatch
 
 
 def test_command_line_videos_get_pseudonymous_keys_in_privacy_mode(tmp_path, monkeypatch):
-    from neuropose_assets.cli import command_line_keys, register_videos
+    from neuropose_assets.service.runs import command_line_keys, register_videos
 
     layout = Layout(tmp_path / "data")
     video = tmp_path / "Mueller_Hans_walk.mp4"

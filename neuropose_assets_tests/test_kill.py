@@ -16,7 +16,7 @@ RUN = textwrap.dedent(
     """
     import sys
     from dagster import DagsterInstance
-    from neuropose_assets.cli import register_videos
+    from neuropose_assets.service.runs import register_videos
     from neuropose_assets.core.io.storage import Layout
     from neuropose_assets.definitions import build_defs
     layout = Layout(__import__("pathlib").Path(sys.argv[1]))

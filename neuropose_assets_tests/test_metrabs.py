@@ -155,11 +155,11 @@ def test_intrinsics_from_fov():
 def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world):
     import dagster as dg
 
-    from neuropose_assets.cli import failure_message, register_videos
     from neuropose_assets.core.io.storage import Layout
     from neuropose_assets.core.io.tables import read_provenance
     from neuropose_assets.dagster_defs.resources import PoseModelResource
     from neuropose_assets.definitions import build_defs
+    from neuropose_assets.service.runs import failure_message, register_videos
 
     frames = [np.full((240, 320, 3), 60 + 8 * i, np.uint8) for i in range(20)] + [np.zeros((240, 320, 3), np.uint8)]
     video = write_video(tmp_path / "subject.mp4", frames, fps=20)

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def marker_run(tmp_path_factory):
-    from neuropose_assets.cli import run_videos
     from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.service.runs import run_videos
 
     samples = fetch_mocap_samples(default_cache_dir() / "samples", ["gaitkit_parkinson", "gaitalytics_treadmill"])
     tmp = tmp_path_factory.mktemp("mocap")

@@ -1,4 +1,6 @@
-"""What a video shows and what it measures: the declared task (``tasks``), its events, repetitions and gait cycles (``events``, ``segmentation``), the outcomes (``outcomes``), the camera view, the task check, quality flags and the clinician's summary.
+"""What a video shows and what it measures: the declared task (``tasks``), its events, repetitions and gait cycles
+(``events``, ``segmentation``), the outcomes (``outcomes``), the camera view, the task check, quality flags and the
+clinician's summary.
 
 Public API (imported on first use):
 

@@ -1,4 +1,5 @@
-"""Comparing movements: DTW between repetitions, gait cycles and videos (``dtw``, tslearn), Procrustes alignment (``alignment``) and agreement with marker-based references (``agreement``).
+"""Comparing movements: DTW between repetitions, gait cycles and videos (``dtw``, tslearn), Procrustes alignment
+(``alignment``) and agreement with marker-based references (``agreement``).
 
 Public API (imported on first use):
 

@@ -1,4 +1,5 @@
-"""Other tools' files: marker-based capture in (TRC, C3D, MOT, force plates: ``mocap``) and OpenSim files out (``opensim``).
+"""Other tools' files: marker-based capture in (TRC, C3D, MOT, force plates: ``mocap``) and OpenSim files out
+(``opensim``).
 
 Public API (imported on first use):
 

@@ -1,4 +1,6 @@
-"""The skeletal model fitted to each video's keypoints (``fit``: OpenSim coordinates), the clinical features (``features``: joints, angles, speeds), the model's geometry (``biomech``), skeleton definitions, marker sets, filters (``signal``) and coordinate frames.
+"""Joint angles: the skeletal model fitted to each video and the clinical features. ``fit``: the model fitted to the
+keypoints (OpenSim coordinates); ``features``: joints, angles, speeds; the model's geometry (``biomech``), skeleton
+definitions, marker sets, filters (``signal``) and coordinate frames.
 
 Public API (imported on first use):
 

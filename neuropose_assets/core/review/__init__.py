@@ -1,4 +1,5 @@
-"""What a clinician looks at: the review video and key frames (``render``), the figures (``plots``) and the per-video report, HTML and PDF (``report``).
+"""What a clinician looks at: the review video and key frames (``render``), the figures (``plots``) and the per-video
+report, HTML and PDF (``report``).
 
 Public API (imported on first use):
 

@@ -1,0 +1,326 @@
+"""The process supervisor behind ``neuropose-assets ui`` and ``worker``: the code server, daemon and guarded
+webserver (or the dask worker processes), each in its own process group, restarted when one stops, stopped with
+everything they started; what a UI that died left running is stopped first."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from neuropose_assets.core.io.storage import (
+    Layout,
+)
+from neuropose_assets.settings import settings
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+#: a child that stops is started again at most this many times within :data:`RESTART_WINDOW_S`, then the UI stops
+MAX_RESTARTS = 3
+
+
+RESTART_WINDOW_S = 600.0
+
+
+def stop_tree(*procs: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Stop processes started in their own sessions and everything they started: SIGTERM to every group at once,
+    then SIGKILL to what is left after ``grace_s`` (``dagster dev``-style servers do not always pass SIGTERM on)."""
+    import signal
+
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.time() + grace_s
+    while time.time() < deadline and any(group_alive(p.pid) for p in procs):
+        time.sleep(0.2)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_code_server(port: int, proc: subprocess.Popen, timeout_s: float = 180.0) -> bool:
+    from neuropose_assets.dagster_private import DagsterGrpcClient
+
+    client = DagsterGrpcClient(port=port, host="127.0.0.1")
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            client.ping("ready?")
+            return True
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.5)
+    return False
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of the UI's children: the kernel sends them SIGTERM when the UI process dies, even by SIGKILL
+    (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere the next ``ui`` stops the orphans, :func:`stop_orphans`)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+
+
+def stop_orphans(home: Path, out=print) -> int:
+    """Stop what a ``neuropose-assets ui`` that died (SIGKILL, a crash) left running on the instance in ``home``
+    (:func:`.health.ui_orphans`: its code server with the run workers it started, daemon, webserver): SIGTERM to each
+    process group, SIGKILL after 10 s.  Returns how many processes were stopped."""
+    import json
+    import signal
+
+    import psutil
+
+    from neuropose_assets.health import UI_FILE, ui_orphans
+
+    try:
+        record = json.loads((home / UI_FILE).read_text())
+    except (OSError, ValueError):
+        return 0
+    stopped = 0
+    for pgid, procs in ui_orphans(home, record).items():
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+            _, alive = psutil.wait_procs(procs, timeout=10)
+            if not alive:
+                break
+        stopped += len(procs)
+    if stopped:
+        out(f"stopped {stopped} process(es) left running by a UI that died (pid {record.get('pid')}): its code server, "
+            "daemon, webserver and run workers; run monitoring fails and retries the runs they held")  # fmt: skip
+    return stopped
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound now (as uvicorn binds it, with ``SO_REUSEADDR``)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts: list[str]) -> int:
+    """Run the UI's process tree on the instance in ``home`` until a signal (see :func:`run_ui`, which holds the data
+    root's UI lock); returns the process exit code."""
+    import json
+    import signal
+
+    from dagster import DagsterInstance
+
+    from neuropose_assets.core.io.atomic import atomic_write_bytes
+    from neuropose_assets.health import UI_FILE
+    from neuropose_assets.instance import apply_pose_slots
+
+    stop_orphans(home)  # what a UI that died (kill -9, a crash) left behind holds the ports and the pose slots
+    if not port_free(host, port):
+        print(f"error: {host}:{port} is in use by another program; stop it or choose another --port",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        with DagsterInstance.get() as instance:
+            slots, why = apply_pose_slots(instance)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"pose estimations at once (pool pose_model): {slots} — {why}")
+    if settings().dask_scheduler:
+        print(f"per-video runs go to the dask scheduler {settings().dask_scheduler}: its workers' POSE "
+              "resource limits pose estimation there (start them with `neuropose-assets worker`)")  # fmt: skip
+    if host not in LOOPBACK:
+        print(f"WARNING: the Dagster UI has no authentication. Bound to {host}, anyone who can reach port "
+              f"{port} can read every output and start or stop runs. Keep the default 127.0.0.1 and reach it "
+              "through an SSH tunnel (ssh -L 3000:127.0.0.1:3000 server), or put it behind a reverse proxy that "
+              "authenticates (e.g. nginx with SSO or basic auth; pass its name with --allowed-host).",
+              file=sys.stderr)  # fmt: skip
+    grpc_port = free_port()
+    workspace = home / "ui_workspace.yaml"
+    atomic_write_bytes(workspace, (f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
+                                   "      location_name: neuropose_assets\n").encode())  # fmt: skip
+    py = sys.executable
+    commands = {
+        "code server": [py, "-m", "dagster", "code-server", "start", "-m", "neuropose_assets.definitions", "-h",
+                        "127.0.0.1", "-p", str(grpc_port), "--location-name", "neuropose_assets", "--log-level",
+                        "warning"],
+        "daemon": [py, "-m", "dagster._daemon", "run", "-w", str(workspace)],
+        "webserver": [py, "-m", "neuropose_assets.webserver", "--workspace", str(workspace), "--host", host,
+                      "--port", str(port), *(f"--allowed-host={h}" for h in allowed_hosts)],
+    }  # fmt: skip
+    print(f"DAGSTER_HOME={settings().dagster_home} NEUROPOSE_DATA_ROOT={layout.root}")
+    procs: dict[str, subprocess.Popen] = {}
+    restarts: list[float] = []
+    started = time.time()
+
+    def start(name: str) -> None:
+        procs[name] = subprocess.Popen(commands[name], cwd=home, start_new_session=True, preexec_fn=die_with_parent)
+
+    def record() -> None:  # where the UI listens and its process groups: `health` and the next UI read it
+        atomic_write_bytes(home / UI_FILE, json.dumps({
+            "host": host, "port": port, "pid": os.getpid(), "started": started,
+            "children": {n: {"pid": p.pid, "pgid": p.pid} for n, p in procs.items()}}).encode())  # fmt: skip
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGINT too: a background start may ignore it
+        signal.signal(sig, stop)
+    try:
+        start("code server")
+        record()
+        if not wait_for_code_server(grpc_port, procs["code server"]):
+            print("error: the code server did not start (see its output above)", file=sys.stderr)
+            return 1
+        for name in ("daemon", "webserver"):
+            start(name)
+        record()
+        print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops the UI, the daemon and the code server)")
+        while True:
+            for name, proc in list(procs.items()):
+                if proc.poll() is None:
+                    continue
+                now = time.time()
+                restarts[:] = [t for t in restarts if now - t < RESTART_WINDOW_S]
+                if len(restarts) >= MAX_RESTARTS:
+                    print(f"the {name} stopped (exit code {proc.returncode}) after {MAX_RESTARTS} restarts in "
+                          f"{RESTART_WINDOW_S / 60:.0f} min; stopping the others", file=sys.stderr)  # fmt: skip
+                    return proc.returncode or 1
+                restarts.append(now)
+                print(f"the {name} stopped (exit code {proc.returncode}); starting it again", file=sys.stderr)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # what it started (a code server's run workers) goes too
+                start(name)
+                if name == "code server" and not wait_for_code_server(grpc_port, procs[name]):
+                    print("error: the code server did not start again", file=sys.stderr)
+                    return 1
+                record()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("stopping the UI, the daemon, the code server and their runs ...", file=sys.stderr)
+        return 0
+    finally:
+        stop_tree(*procs.values())
+        with contextlib.suppress(FileNotFoundError):
+            (home / UI_FILE).unlink()
+
+
+
+def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str], dask_scheduler: str | None) -> int:
+    """The Dagster UI and daemon, as ``dagster dev`` runs them, but with the webserver behind
+    :class:`~neuropose_assets.webserver.SameOriginGuard`: a code server (loads the definitions once, launches the
+    run workers), the daemon (sensors, run queue, monitoring, retries) and the guarded webserver, each in its own
+    process group so that SIGTERM / Ctrl-C stops everything they started.
+
+    Supervision: one UI per data root (a lock under the instance); the children die with the UI even when it is
+    killed (:func:`die_with_parent`), and a new UI first stops whatever a dead one left running
+    (:func:`stop_orphans`); a child that stops is restarted (at most :data:`MAX_RESTARTS` times in
+    :data:`RESTART_WINDOW_S`), so a killed daemon does not stall the intake; the web port is checked before anything
+    is started or rewritten.  Returns the process exit code (0 stopped by a signal, 1 a child could not be kept
+    running, 2 another UI holds the data root, the port is taken or the pose slots are invalid)."""
+    import json
+
+    from filelock import FileLock, Timeout
+
+    from neuropose_assets.health import UI_FILE
+    from neuropose_assets.instance import ensure_dagster_home
+
+    if dask_scheduler:
+        from neuropose_assets.dagster_defs.distributed import SCHEDULER_ENV
+
+        os.environ[SCHEDULER_ENV] = dask_scheduler  # the code server and its run workers read it
+    home = ensure_dagster_home(layout)
+    lock = FileLock(str(home / "ui.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            rec = json.loads((home / UI_FILE).read_text())
+            where = f" (pid {rec['pid']}, http://{rec['host']}:{rec['port']})"
+        except (OSError, ValueError, KeyError):
+            where = ""
+        print(f"error: a neuropose-assets ui is already running on this data root{where}; stop it first (Ctrl-C or "
+              "kill its pid), or use it", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        return serve_ui(layout, home, host=host, port=port, allowed_hosts=allowed_hosts)
+    finally:
+        lock.release()
+
+
+
+def run_workers(layout: Layout, scheduler: str, *, nworkers: int | None = None, name: str | None = None) -> int:
+    """Join a dask cluster as a worker host for per-video runs (``dagster_defs/distributed.py``): as many one-thread
+    worker processes as this host has pose slots, each preloading the code location and the pose model, until
+    SIGTERM / Ctrl-C.  Returns the process exit code (0 stopped by a signal, 2 an invalid plan, else a
+    worker's exit code)."""
+    import signal
+
+    from neuropose_assets.dagster_defs.distributed import worker_plan
+
+    # no ensure_dagster_home here: steps open the instance from the run's reference, and rewriting the shared
+    # dagster.yaml from this host's environment could switch the UI host's instance (e.g. back to SQLite)
+    env = settings()
+    backend = env.pose_backend
+    try:
+        plan = worker_plan(scheduler, backend=backend, nworkers=nworkers, name=name,
+                           visible_devices=env.cuda_visible_devices)  # fmt: skip
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if env.postgres_url is None:
+        print("warning: the instance is SQLite under the data root; with workers on several hosts use PostgreSQL "
+              "($NEUROPOSE_POSTGRES_URL, set on every host)", file=sys.stderr)  # fmt: skip
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    procs = []
+    try:
+        for env, cmd in plan:
+            n = cmd[cmd.index("--nworkers") + 1]
+            print(f"dask worker ({n} process(es), {backend}"
+                  f"{', GPU ' + env['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in env else ''}) "
+                  f"→ {scheduler}; data root {layout.root}", flush=True)  # fmt: skip
+            procs.append(subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True))
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        bad = next(p for p in procs if p.poll() is not None)
+        print(f"a dask worker stopped (exit code {bad.returncode}); stopping the others", file=sys.stderr)
+        return bad.returncode or 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_tree(*procs, grace_s=20)
+
