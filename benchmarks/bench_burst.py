@@ -35,8 +35,19 @@ def main() -> None:
     (intake / "burst").mkdir(parents=True)
     t = time.perf_counter()
     for i in range(N):
-        media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-vf", f"scale=540:960,eq=brightness={i / (4 * N):.4f}",
-                     "-c:v", "libx264", "-preset", "ultrafast", str(staging / f"trial_{i:03d}.mp4"))  # fmt: skip
+        media.ffmpeg(
+            "-i",
+            str(cam01),
+            "-frames:v",
+            "30",
+            "-vf",
+            f"scale=540:960,eq=brightness={i / (4 * N):.4f}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(staging / f"trial_{i:03d}.mp4"),
+        )
     print(f"made {N} clips in {time.perf_counter() - t:.1f} s", flush=True)
     with running_ui(data, intake, 3444, NEUROPOSE_COHORT_INTERVAL_SECONDS="10"):
         t_drop = time.time()
@@ -46,8 +57,12 @@ def main() -> None:
         inst = DagsterInstance.get()
         done = [r.dagster_run for r in finished_runs(inst, N, poll_s=5)]
         t_runs = time.time()
-        while not any(r.dagster_run.job_name == "cohort_job" and r.dagster_run.status == DagsterRunStatus.SUCCESS
-                      and (r.end_time or 0) > t_runs for r in inst.get_run_records(limit=20)):  # fmt: skip
+        while not any(
+            r.dagster_run.job_name == "cohort_job"
+            and r.dagster_run.status == DagsterRunStatus.SUCCESS
+            and (r.end_time or 0) > t_runs
+            for r in inst.get_run_records(limit=20)
+        ):
             time.sleep(2)
         t_cohort = time.time()
         spans = sorted(s for s in (poses_span(inst, r.run_id) for r in done) if s)
@@ -58,8 +73,10 @@ def main() -> None:
         print(f"  drop → all runs finished: {t_runs - t_drop:.0f} s ({(t_runs - t_drop) / N:.1f} s/video)")
         cohort_runs = [r for r in inst.get_runs(limit=10 * N) if r.job_name == "cohort_job"]
         print(f"  drop → cohort matrix refreshed: {t_cohort - t_drop:.0f} s ({len(cohort_runs)} cohort runs in all)")
-        print(f"  pose steps: {len(spans)}, overlapping pairs: {overlaps}, pose-step busy time {busy:.0f} s "
-              f"({100 * busy / (t_runs - t_drop):.0f} % of the wall time)")  # fmt: skip
+        print(
+            f"  pose steps: {len(spans)}, overlapping pairs: {overlaps}, pose-step busy time {busy:.0f} s "
+            f"({100 * busy / (t_runs - t_drop):.0f} % of the wall time)"
+        )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,17 @@ def make_clips(staging: Path, seconds: float | None = None) -> dict[str, int]:
         for key, path in samples.items():
             os.link(path, staging / f"{key}.mp4")
         for i, key in enumerate(("pose2sim_single_cam02", "pose2sim_multi_cam03", "pose2sim_single_cam04")):
-            media.ffmpeg("-i", str(samples[key]), "-vf", f"eq=brightness={0.02 * (i + 1):.2f}", "-c:v", "libx264",
-                         "-preset", "veryfast", str(staging / f"{key}_bright.mp4"))  # fmt: skip
+            media.ffmpeg(
+                "-i",
+                str(samples[key]),
+                "-vf",
+                f"eq=brightness={0.02 * (i + 1):.2f}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                str(staging / f"{key}_bright.mp4"),
+            )
     out = {}
     for f in sorted(staging.iterdir()):
         cap = cv2.VideoCapture(str(f))
@@ -79,7 +88,8 @@ def through_daemon(staging: Path, tmp: Path, variant: str, port: int, two_s_clip
             os.environ["NEUROPOSE_POSTGRES_URL"] = pg.get_uri()  # for this process's DagsterInstance.get()
             env["NEUROPOSE_POSE_SLOTS"] = str(n)
             env["NEUROPOSE_DASK_SCHEDULER"] = stack.enter_context(
-                dask_cluster(data, n, tmp, NEUROPOSE_POSTGRES_URL=pg.get_uri(), NEUROPOSE_POSE_SLOTS=str(n)))
+                dask_cluster(data, n, tmp, NEUROPOSE_POSTGRES_URL=pg.get_uri(), NEUROPOSE_POSE_SLOTS=str(n))
+            )
         else:
             os.environ.pop("NEUROPOSE_POSTGRES_URL", None)
             env["NEUROPOSE_POSE_SLOTS"] = variant
@@ -120,16 +130,29 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
         # the fixed cost of one short clip, alone
         t_one = time.time()
         os.link(two_s_clip, intake / "cohort" / "alone_2s.mp4")
-        [one] = [r for r in finished_runs(inst, n + 1) if r.dagster_run.tags.get("dagster/partition") ==
-                 "cohort-alone_2s"]  # fmt: skip
+        [one] = [
+            r for r in finished_runs(inst, n + 1) if r.dagster_run.tags.get("dagster/partition") == "cohort-alone_2s"
+        ]
         mat = inst.fetch_materializations(AssetKey("poses"), limit=50).records
         meta = next(m for m in mat if m.partition_key == "cohort-alone_2s").asset_materialization.metadata
         pose_s = meta["decode_and_inference_s"].value
-        one_fixed = {"drop_to_done_s": one.end_time - t_one, "run_wall_s": one.end_time - one.start_time,
-                     "pose_inference_s": pose_s, "fixed_s": one.end_time - t_one - pose_s,
-                     "fixed_from_run_start_s": one.end_time - one.start_time - pose_s}  # fmt: skip
-        return {"wall_s": t_end - t_drop, "ok": ok, "n": n, "fixed_s": sorted(fixed), "overlapping_pose_steps": overlap,
-                "drop_to_first_start_s": first_start - t_drop, "one": one_fixed, "steps": steps}  # fmt: skip
+        one_fixed = {
+            "drop_to_done_s": one.end_time - t_one,
+            "run_wall_s": one.end_time - one.start_time,
+            "pose_inference_s": pose_s,
+            "fixed_s": one.end_time - t_one - pose_s,
+            "fixed_from_run_start_s": one.end_time - one.start_time - pose_s,
+        }
+        return {
+            "wall_s": t_end - t_drop,
+            "ok": ok,
+            "n": n,
+            "fixed_s": sorted(fixed),
+            "overlapping_pose_steps": overlap,
+            "drop_to_first_start_s": first_start - t_drop,
+            "one": one_fixed,
+            "steps": steps,
+        }
 
 
 def main() -> None:
@@ -147,8 +170,17 @@ def main() -> None:
     staging.mkdir()
     frames = make_clips(staging, seconds)
     two_s = tmp / "two_seconds.mp4"  # the first 2 s of the Sports2D sample
-    media.ffmpeg("-i", str(fetch_samples(default_cache_dir() / "samples")["sports2d_demo"]), "-t", "2", "-c:v",
-                 "libx264", "-preset", "veryfast", str(two_s))  # fmt: skip
+    media.ffmpeg(
+        "-i",
+        str(fetch_samples(default_cache_dir() / "samples")["sports2d_demo"]),
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        str(two_s),
+    )
     total = sum(frames.values())
     kwargs = {**BlazePoseBackend().info.settings, "enable_segmentation": False}
     t = time.perf_counter()
@@ -160,16 +192,20 @@ def main() -> None:
         r = through_daemon(staging, tmp, slots, 3460 + i, two_s)
         fps = total / r["wall_s"]
         fixed = r["fixed_s"]
-        print(f"pose slots {slots}: {r['ok']}/{r['n']} runs ok; drop → last run finished {r['wall_s']:.1f} s = "
-              f"{fps:.1f} frames/s = {fps / (total / bare_s):.2f}× the bare loop; first run started "
-              f"{r['drop_to_first_start_s']:.1f} s after the drop; overlapping pose steps: "
-              f"{r['overlapping_pose_steps']}; fixed cost per run (run wall − poses step): median "
-              f"{fixed[len(fixed) // 2]:.1f} s, min {fixed[0]:.1f}, max {fixed[-1]:.1f}")  # fmt: skip
+        print(
+            f"pose slots {slots}: {r['ok']}/{r['n']} runs ok; drop → last run finished {r['wall_s']:.1f} s = "
+            f"{fps:.1f} frames/s = {fps / (total / bare_s):.2f}× the bare loop; first run started "
+            f"{r['drop_to_first_start_s']:.1f} s after the drop; overlapping pose steps: "
+            f"{r['overlapping_pose_steps']}; fixed cost per run (run wall − poses step): median "
+            f"{fixed[len(fixed) // 2]:.1f} s, min {fixed[0]:.1f}, max {fixed[-1]:.1f}"
+        )
         print("    median per run: " + ", ".join(f"{k} {sorted(v)[len(v) // 2]:.2f} s" for k, v in r["steps"].items()))
         o = r["one"]
-        print(f"    one 2-s clip alone: drop → done {o['drop_to_done_s']:.1f} s, pose decode+inference "
-              f"{o['pose_inference_s']:.1f} s → fixed cost {o['fixed_s']:.1f} s ({o['fixed_from_run_start_s']:.1f} s "
-              f"of it from the run's start; the rest is the intake sensor and the run queue)")  # fmt: skip
+        print(
+            f"    one 2-s clip alone: drop → done {o['drop_to_done_s']:.1f} s, pose decode+inference "
+            f"{o['pose_inference_s']:.1f} s → fixed cost {o['fixed_s']:.1f} s ({o['fixed_from_run_start_s']:.1f} s "
+            f"of it from the run's start; the rest is the intake sensor and the run queue)"
+        )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ IMPORTS = {
     "dagster": "import dagster",
     "code location (neuropose_assets.definitions)": "import neuropose_assets.definitions",
     "mediapipe (plain import, probes TensorFlow)": "import mediapipe",
-    "mediapipe (as the BlazePose backend imports it)":
-        "from neuropose_assets.core.pose.blazepose import import_mediapipe; import_mediapipe()",
+    "mediapipe (as the BlazePose backend imports it)": (
+        "from neuropose_assets.core.pose.blazepose import import_mediapipe; import_mediapipe()"
+    ),
     "tslearn.metrics": "import tslearn.metrics",
-    "tslearn first dtw_path call (numba JIT)":
-        "import numpy as np, tslearn.metrics as m; m.dtw_path(np.zeros((5,2)), np.ones((6,2)))",
+    "tslearn first dtw_path call (numba JIT)": (
+        "import numpy as np, tslearn.metrics as m; m.dtw_path(np.zeros((5,2)), np.ones((6,2)))"
+    ),
     "tensorflow": "import tensorflow",
 }
 
@@ -36,10 +38,12 @@ def main() -> None:
     for name, code in IMPORTS.items():
         print(f"  import {name:52s} {fresh(code) - base:6.2f} s")
     root = tempfile.mkdtemp(prefix="np-demo-bench-")
-    probe = ("import sys, runpy; sys.argv=['neuropose-assets','demo','--data-root',%r]\n"
-             "from neuropose_assets.cli import main\nrc = main()\n"
-             "print('HEAVY', [m for m in ('tensorflow','mediapipe','tslearn','numba') if m in sys.modules])\n"
-             "sys.exit(rc)") % root  # fmt: skip
+    probe = (
+        "import sys, runpy; sys.argv=['neuropose-assets','demo','--data-root',%r]\n"
+        "from neuropose_assets.cli import main\nrc = main()\n"
+        "print('HEAVY', [m for m in ('tensorflow','mediapipe','tslearn','numba') if m in sys.modules])\n"
+        "sys.exit(rc)"
+    ) % root
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     wall = time.perf_counter() - t

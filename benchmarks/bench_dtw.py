@@ -59,8 +59,10 @@ def main() -> None:
     inc = time.perf_counter() - t
     print(f"\ncohort matrix {N} × {T} frames × {D} features (tslearn exact DTW, unconstrained):")
     print(f"  from scratch: {computed} pairs in {full:.2f} s ({1000 * full / computed:.1f} ms/pair)")
-    print(f"  adding one sequence: {computed2} new pairs in {inc:.2f} s (the other {(len(reuse) - N) // 2} reused), "
-          f"{full / inc:.0f}× faster than recomputing")  # fmt: skip
+    print(
+        f"  adding one sequence: {computed2} new pairs in {inc:.2f} s (the other {(len(reuse) - N) // 2} reused), "
+        f"{full / inc:.0f}× faster than recomputing"
+    )
     assert df2.filter(df2["a"].is_in(list(first)) & df2["b"].is_in(list(first))).equals(df)
 
     # tslearn without an explicit backend renders both arrays with str() on every call to pick one (0.10.0); numpy
@@ -80,9 +82,11 @@ def main() -> None:
     finally:
         tslearn.metrics.dtw_path = original
     assert auto.equals(ours)
-    print(f"\nrepetition DTW, 50 gait cycles × 30 frames × 12 angles, per pair: be='numpy' {1000 * explicit:.2f} ms, "
-          f"tslearn's backend detection (be=None) {1000 * detected:.2f} ms — "
-          f"{detected / explicit:.0f}× (same distances)")
+    print(
+        f"\nrepetition DTW, 50 gait cycles × 30 frames × 12 angles, per pair: be='numpy' {1000 * explicit:.2f} ms, "
+        f"tslearn's backend detection (be=None) {1000 * detected:.2f} ms — "
+        f"{detected / explicit:.0f}× (same distances)"
+    )
 
 
 if __name__ == "__main__":

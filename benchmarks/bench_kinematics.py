@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT = (Path(__file__).resolve().parents[2] / "shared" / "dev_data" / "clips"
-           / "opencap_sit_to_stand_5x_frontoblique.mp4")
+DEFAULT = (
+    Path(__file__).resolve().parents[2] / "shared" / "dev_data" / "clips" / "opencap_sit_to_stand_5x_frontoblique.mp4"
+)
 
 
 def main(argv: list[str]) -> int:
@@ -41,11 +42,15 @@ def main(argv: list[str]) -> int:
     fit_s = time.perf_counter() - t0
     n = len(frames)
     print(f"{video.name}: {n} frames, {run.width_px}×{run.height_px}")
-    print(f"  pose stage (decode + BlazePose): {pose_s:6.2f} s = {n / pose_s:6.1f} frames/s "
-          f"({1000 * pose_s / n:.1f} ms/frame)")
-    print(f"  model fit:                       {fit_s:6.2f} s = {n / fit_s:6.1f} frames/s "
-          f"({1000 * fit_s / n:.1f} ms/frame; "
-          f"dimensions {fit.timings['dimensions_s']:.2f} s, frames {fit.timings['frames_s']:.2f} s)")
+    print(
+        f"  pose stage (decode + BlazePose): {pose_s:6.2f} s = {n / pose_s:6.1f} frames/s "
+        f"({1000 * pose_s / n:.1f} ms/frame)"
+    )
+    print(
+        f"  model fit:                       {fit_s:6.2f} s = {n / fit_s:6.1f} frames/s "
+        f"({1000 * fit_s / n:.1f} ms/frame; "
+        f"dimensions {fit.timings['dimensions_s']:.2f} s, frames {fit.timings['frames_s']:.2f} s)"
+    )
     print(f"  fit / pose stage per frame: {100 * fit_s / pose_s:.0f} %  (target ≤ 25 %)")
     print("  fit alone on longer recordings (the keypoints played forwards and backwards):")
     for k in (1, 4, 16):
@@ -58,8 +63,10 @@ def main(argv: list[str]) -> int:
         secs = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        print(f"    {len(idx):6d} frames ({len(idx) * dt / 60:5.1f} min): {1000 * secs / len(idx):5.1f} ms/frame, peak "
-              f"{peak / 2**20:6.0f} MiB")  # fmt: skip
+        print(
+            f"    {len(idx):6d} frames ({len(idx) * dt / 60:5.1f} min): {1000 * secs / len(idx):5.1f} ms/frame, peak "
+            f"{peak / 2**20:6.0f} MiB"
+        )
     return 0
 
 

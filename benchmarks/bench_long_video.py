@@ -42,8 +42,11 @@ def run_once(video: Path, root: Path) -> dict:
     cli = Path(sys.executable).parent / "neuropose-assets"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    res = subprocess.run([str(cli), "run", str(video), "--task", "gait", "--no-review", "--data-root", str(root)],
-                         capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [str(cli), "run", str(video), "--task", "gait", "--no-review", "--data-root", str(root)],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if res.returncode != 0:
@@ -62,8 +65,11 @@ def main() -> None:
         video = tmp / f"loop_{m:g}min.mp4"
         n = make_video(m, video)
         r = run_once(video, tmp / f"data_{m:g}")
-        print(f"{m:g} min = {n} frames: wall {r['wall_s']:.0f} s ({n / r['wall_s']:.1f} frames/s), peak RSS "
-              f"{r['peak_rss_mb']:.0f} MB, poses table {r['poses_mb']:.1f} MB", flush=True)  # fmt: skip
+        print(
+            f"{m:g} min = {n} frames: wall {r['wall_s']:.0f} s ({n / r['wall_s']:.1f} frames/s), peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB, poses table {r['poses_mb']:.1f} MB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

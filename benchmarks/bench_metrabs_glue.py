@@ -28,8 +28,15 @@ BATCH = 8
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="np-glue-"))
     tb = make_tarball(build_fake_metrabs(tmp / "sm"), tmp / "fake.tar.gz")
-    backend = load_backend("metrabs", cache=str(tmp / "cache"), variant="fake", sha256=sha256_file(tb),
-                           tarball=str(tb), batch_size=BATCH, num_aug=1)  # fmt: skip
+    backend = load_backend(
+        "metrabs",
+        cache=str(tmp / "cache"),
+        variant="fake",
+        sha256=sha256_file(tb),
+        tarball=str(tb),
+        batch_size=BATCH,
+        num_aug=1,
+    )
     rng = np.random.default_rng(0)
     base = rng.integers(30, 220, (1080, 1920, 3), dtype=np.uint8)
     frames = [np.roll(base, i, axis=1) for i in range(N_FRAMES)]

@@ -60,8 +60,12 @@ def main() -> None:
         register_videos(instance, layout, {"sports2d_demo": clip}, "bench")
         defs = build_defs(str(layout.root))
         job = defs.resolve_job_def("per_video_job")
-        job.execute_in_process(partition_key="sports2d_demo", instance=instance, op_selection=None,
-                               asset_selection=[dg.AssetKey("raw_video")])  # fmt: skip
+        job.execute_in_process(
+            partition_key="sports2d_demo",
+            instance=instance,
+            op_selection=None,
+            asset_selection=[dg.AssetKey("raw_video")],
+        )
         estimate_video(backend, clip)  # warm-up (graph init, caches)
         for r in range(ROUNDS):
             t = time.perf_counter()
@@ -74,12 +78,14 @@ def main() -> None:
             fps["core"].append(run.n_frames / (time.perf_counter() - t))
 
             t = time.perf_counter()
-            res = job.execute_in_process(partition_key="sports2d_demo", instance=instance,
-                                         asset_selection=[dg.AssetKey("poses")])  # fmt: skip
+            res = job.execute_in_process(
+                partition_key="sports2d_demo", instance=instance, asset_selection=[dg.AssetKey("poses")]
+            )
             wall = time.perf_counter() - t
             assert res.success
-            step_ms = next(e.event_specific_data.duration_ms for e in res.get_step_success_events()
-                           if e.step_key == "poses")  # fmt: skip
+            step_ms = next(
+                e.event_specific_data.duration_ms for e in res.get_step_success_events() if e.step_key == "poses"
+            )
             fps["step"].append(run.n_frames / (step_ms / 1000))
             fps["run"].append(run.n_frames / wall)
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} fps" for k, v in fps.items()), flush=True)

@@ -54,21 +54,39 @@ def main() -> int:
         from neuropose_assets.core.comparison.dtw import DTWConfig, pairwise, repetition_sequences
         from neuropose_assets.dagster_defs.assets.task import task as _task  # noqa: F401  (the task table's layout)
 
-        prov = {"source": {"partition": "s", "sha256": "0" * 64}, "model": backend.info.as_dict(), "configs": {},
-                "versions": {}}  # fmt: skip
+        prov = {
+            "source": {"partition": "s", "sha256": "0" * 64},
+            "model": backend.info.as_dict(),
+            "configs": {},
+            "versions": {},
+        }
         import polars as pl
 
         tables = {
-            "poses": run.table, "features": feats, "events": res.events, "repetitions": res.repetitions,
+            "poses": run.table,
+            "features": feats,
+            "events": res.events,
+            "repetitions": res.repetitions,
             "outcomes": compute_outcomes(spec, res.events, res.repetitions, feats),
-            "repetition_dtw": pl.concat([pairwise(s, DTWConfig())[0] for s in repetition_sequences(
-                feats, res.repetitions, DTWConfig()).values()]),
-            "task": pl.DataFrame({"task": ["generic"], "side": pl.Series([None], dtype=pl.Utf8),
-                                  "expected_repetitions": pl.Series([None], dtype=pl.Int32),
-                                  "walkway_m": pl.Series([None], dtype=pl.Float64), "camera_view": ["side"],
-                                  "declared": [True], "declared_by": ["benchmark"],
-                                  "spec_json": [spec.model_dump_json()]}),
-        }  # fmt: skip
+            "repetition_dtw": pl.concat(
+                [
+                    pairwise(s, DTWConfig())[0]
+                    for s in repetition_sequences(feats, res.repetitions, DTWConfig()).values()
+                ]
+            ),
+            "task": pl.DataFrame(
+                {
+                    "task": ["generic"],
+                    "side": pl.Series([None], dtype=pl.Utf8),
+                    "expected_repetitions": pl.Series([None], dtype=pl.Int32),
+                    "walkway_m": pl.Series([None], dtype=pl.Float64),
+                    "camera_view": ["side"],
+                    "declared": [True],
+                    "declared_by": ["benchmark"],
+                    "spec_json": [spec.model_dump_json()],
+                }
+            ),
+        }
         for name, df in tables.items():
             write_table(df, layout.asset_file(name, "s"), prov)
         build_report(layout, "s")  # warm-up: matplotlib import, font cache

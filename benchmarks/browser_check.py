@@ -31,9 +31,17 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 DEFAULT_CLIP = REPO.parent / "shared" / "dev_data" / "clips" / "onelegstance_armraise_front.mp4"
 
 
@@ -64,14 +72,21 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
 
     cli = Path(sys.executable).parent / "neuropose-assets"
     key = clip.stem.lower()
-    subprocess.run([str(cli), "run", str(clip), "--task", task, "--cohort", "browser", "--data-root", str(data),
-                    "--key", key], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [str(cli), "run", str(clip), "--task", task, "--cohort", "browser", "--data-root", str(data), "--key", key],
+        check=True,
+        capture_output=True,
+    )
     report = data / "reports" / f"{key}.html"
     video = data / "review" / f"{key}.mp4"
     port = _free_port()
     env = {**os.environ, "NEUROPOSE_INTAKE": str(data / "intake")}
-    ui = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    ui = subprocess.Popen(
+        [str(cli), "ui", "--data-root", str(data), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     found: dict = {"report": str(report), "review_video": str(video)}
     shots.mkdir(parents=True, exist_ok=True)
     try:
@@ -91,16 +106,18 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
             found["ui_images"] = []
             for i in range(links.count()):  # each Markdown metadata entry opens in a dialog
                 links.nth(i).click()
-                page.wait_for_function("() => document.querySelectorAll('img[src^=\"data:image\"]').length > 0",
-                                       timeout=30_000)  # fmt: skip
+                page.wait_for_function(
+                    "() => document.querySelectorAll('img[src^=\"data:image\"]').length > 0", timeout=30_000
+                )
                 page.wait_for_timeout(500)
                 found["ui_images"] += page.evaluate("""() => Array.from(document.querySelectorAll(
                     'img[src^="data:image"]')).map(i => [i.alt, i.naturalWidth, i.naturalHeight, i.complete])""")
                 page.screenshot(path=str(shots / f"ui_report_plot_{i}.png"))
                 page.keyboard.press("Escape")
                 page.wait_for_timeout(300)
-            page.goto(f"http://127.0.0.1:{port}/assets/review_video?partition={key}&view=events",
-                      wait_until="networkidle")  # fmt: skip
+            page.goto(
+                f"http://127.0.0.1:{port}/assets/review_video?partition={key}&view=events", wait_until="networkidle"
+            )
             page.wait_for_timeout(2500)
             page.screenshot(path=str(shots / "ui_review_video_asset.png"), full_page=True)
             # from the UI's home to the video's outcomes: the Results link on every UI page, then the row
@@ -113,8 +130,9 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
             page.wait_for_load_state("networkidle")
             found["home_to_outcomes_clicks"] = clicks
             found["home_to_outcomes_url"] = page.url
-            found["home_to_outcomes_header"] = page.locator(f"tr[id='{key}']").locator(
-                "xpath=ancestor::table").locator("thead").inner_text()  # fmt: skip
+            found["home_to_outcomes_header"] = (
+                page.locator(f"tr[id='{key}']").locator("xpath=ancestor::table").locator("thead").inner_text()
+            )
             # the results page, on the same guarded server: the row, its review video played over HTTP, its report
             page.goto(f"http://127.0.0.1:{port}/results/cohort/browser", wait_until="networkidle")
             found["results_row"] = page.locator(f"tr[id='{key}']").inner_text()
@@ -136,8 +154,9 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
             found["results_report_images"] = page.evaluate("() => document.images.length")
             page.screenshot(path=str(shots / "results_report.png"), full_page=True)
             page.goto(report.as_uri())
-            found["report_images"] = page.evaluate("() => Array.from(document.images)"
-                                                   ".map(i => [i.alt, i.naturalWidth])")
+            found["report_images"] = page.evaluate(
+                "() => Array.from(document.images).map(i => [i.alt, i.naturalWidth])"
+            )
             page.screenshot(path=str(shots / "report.png"), full_page=True)
             page.set_content(f'<video id="v" src="{video.as_uri()}" muted controls></video>')
             found["video_duration_s"] = page.evaluate("""() => new Promise((ok, fail) => {
@@ -157,9 +176,12 @@ def check(clip: Path, task: str, shots: Path, data: Path) -> dict:
             ui.wait(60)
         except subprocess.TimeoutExpired:
             ui.kill()
-    found["ok"] = bool(found.get("ui_images")) and all(w > 0 and done for _, w, _, done in found["ui_images"]) and (
-        len(found.get("report_images", [])) >= 3 and all(w > 0 for _, w in found["report_images"])) and (
-        found.get("video_duration_s", 0) > 0)  # fmt: skip
+    found["ok"] = (
+        bool(found.get("ui_images"))
+        and all(w > 0 and done for _, w, _, done in found["ui_images"])
+        and (len(found.get("report_images", [])) >= 3 and all(w > 0 for _, w in found["report_images"]))
+        and (found.get("video_duration_s", 0) > 0)
+    )
     return found
 
 

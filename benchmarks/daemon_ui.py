@@ -17,11 +17,21 @@ from pathlib import Path
 def running_ui(data: Path, intake: Path, port: int, **env_vars: str):
     """`neuropose-assets ui` on ``data`` watching ``intake`` (stable after 1 s, scanned every 5 s), extra environment
     ``env_vars``; yields once the webserver answers, stops the whole process group afterwards."""
-    env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
-           "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "5", **env_vars}  # fmt: skip
+    env = {
+        **os.environ,
+        "NEUROPOSE_INTAKE": str(intake),
+        "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
+        "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "5",
+        **env_vars,
+    }
     cli = Path(sys.executable).parent / "neuropose-assets"
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(cli), "ui", "--data-root", str(data), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         for _ in range(180):
             try:
@@ -54,13 +64,26 @@ def dask_cluster(data: Path, nworkers: int, log_dir: Path, **env_vars: str):
     cli = str(Path(sys.executable).parent / "neuropose-assets")
     procs = []
     try:
-        for name, cmd in (("scheduler", [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
-                                         "127.0.0.1", "--port", str(port), "--no-dashboard"]),
-                          ("worker", [cli, "worker", address, "--nworkers", str(nworkers), "--data-root",
-                                      str(data)])):  # fmt: skip
+        for name, cmd in (
+            (
+                "scheduler",
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-dashboard",
+                ],
+            ),
+            ("worker", [cli, "worker", address, "--nworkers", str(nworkers), "--data-root", str(data)]),
+        ):
             with open(log_dir / f"{name}.log", "wb") as log:
-                procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                              start_new_session=True))  # fmt: skip
+                procs.append(
+                    subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                )
         with Client(address, timeout=60) as client:
             client.wait_for_workers(nworkers, timeout=300)
         yield address

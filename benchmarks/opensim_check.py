@@ -28,9 +28,11 @@ def check_trc(path: str) -> bool:
     n, m = table.getNumRows(), table.getNumColumns()
     missing = sum(1 for i in range(n) for j in range(m) if math.isnan(table.getRowAtIndex(i)[j].get(0)))
     declared = int(table.getTableMetaDataAsString("NumFrames"))
-    print(f"{path}: TimeSeriesTableVec3 {n} rows × {m} markers, units {table.getTableMetaDataAsString('Units')}, "
-          f"rate {table.getTableMetaDataAsString('DataRate')} Hz, {missing} missing marker samples; MarkerData "
-          f"{markers.getNumFrames()} frames, {markers.getNumMarkers()} markers, {markers.getUnits().getAbbreviation()}")
+    print(
+        f"{path}: TimeSeriesTableVec3 {n} rows × {m} markers, units {table.getTableMetaDataAsString('Units')}, "
+        f"rate {table.getTableMetaDataAsString('DataRate')} Hz, {missing} missing marker samples; MarkerData "
+        f"{markers.getNumFrames()} frames, {markers.getNumMarkers()} markers, {markers.getUnits().getAbbreviation()}"
+    )
     return n == declared == markers.getNumFrames()
 
 
@@ -40,10 +42,12 @@ def check_mot(path: str) -> bool:
     table = osim.TimeSeriesTable(path)
     storage = osim.Storage(path)
     declared = int(next(line for line in open(path) if line.startswith("nRows=")).split("=")[1])
-    print(f"{path}: TimeSeriesTable {table.getNumRows()} rows × {table.getNumColumns()} columns, inDegrees="
-          f"{table.getTableMetaDataAsString('inDegrees')}; Storage {storage.getSize()} rows, "
-          f"{storage.getColumnLabels().getSize()} labels (with time), {storage.getFirstTime():.3f}–"
-          f"{storage.getLastTime():.3f} s")  # fmt: skip
+    print(
+        f"{path}: TimeSeriesTable {table.getNumRows()} rows × {table.getNumColumns()} columns, inDegrees="
+        f"{table.getTableMetaDataAsString('inDegrees')}; Storage {storage.getSize()} rows, "
+        f"{storage.getColumnLabels().getSize()} labels (with time), {storage.getFirstTime():.3f}–"
+        f"{storage.getLastTime():.3f} s"
+    )
     return table.getNumRows() == storage.getSize() == declared
 
 

@@ -31,14 +31,18 @@ def main(argv: list[str]) -> int:
     model_path, mot_path = argv
     model = osim.Model(model_path)
     state = model.initSystem()
-    coords = {model.getCoordinateSet().get(i).getName(): model.getCoordinateSet().get(i)
-              for i in range(model.getCoordinateSet().getSize())}  # fmt: skip
+    coords = {
+        model.getCoordinateSet().get(i).getName(): model.getCoordinateSet().get(i)
+        for i in range(model.getCoordinateSet().getSize())
+    }
     table = osim.TimeSeriesTable(mot_path)
     labels = list(table.getColumnLabels())
     in_degrees = table.getTableMetaDataAsString("inDegrees").lower() == "yes"
     unknown = [c for c in labels if c not in coords]
-    print(f"{mot_path}: {table.getNumRows()} rows, {len(labels)} columns; model {model.getName()} has "
-          f"{len(coords)} coordinates; columns that are not coordinates of this model: {unknown or 'none'}")
+    print(
+        f"{mot_path}: {table.getNumRows()} rows, {len(labels)} columns; model {model.getName()} has "
+        f"{len(coords)} coordinates; columns that are not coordinates of this model: {unknown or 'none'}"
+    )
     bodies = {b: model.getBodySet().get(b) for b in ("femur_r", "tibia_r", "talus_r", "femur_l", "tibia_l", "talus_l")}
 
     def knee_3pt(s: str) -> float:
@@ -46,8 +50,9 @@ def main(argv: list[str]) -> int:
         thigh = [knee.get(k) - hip.get(k) for k in range(3)]
         shank = [ankle.get(k) - knee.get(k) for k in range(3)]
         dot = sum(a * b for a, b in zip(thigh, shank))
-        return math.degrees(math.acos(max(-1.0, min(1.0, dot / math.sqrt(sum(a * a for a in thigh)
-                                                                          * sum(b * b for b in shank))))))  # fmt: skip
+        return math.degrees(
+            math.acos(max(-1.0, min(1.0, dot / math.sqrt(sum(a * a for a in thigh) * sum(b * b for b in shank)))))
+        )
 
     reference: dict[str, list[float]] = {}  # the neutral model's 3-point knee angle at knee_angle = 0, 1, …, 160°
     for s in ("r", "l"):
@@ -84,8 +89,10 @@ def main(argv: list[str]) -> int:
                 continue
             stated = row[labels.index(f"knee_angle_{s}")]
             worst[f"knee_{s}"] = max(worst[f"knee_{s}"], abs(knee_3pt(s) - expected(s, stated)))
-    print(f"knee_angle > 0 flexes the model's knee; largest |knee on the posed model − knee of the neutral model at "
-          f"the file's knee_angle|: right {worst['knee_r']:.3f}°, left {worst['knee_l']:.3f}°")
+    print(
+        f"knee_angle > 0 flexes the model's knee; largest |knee on the posed model − knee of the neutral model at "
+        f"the file's knee_angle|: right {worst['knee_r']:.3f}°, left {worst['knee_l']:.3f}°"
+    )
     missing = [c for c in unknown if not c.startswith("lumbar_")]
     return 1 if missing or max(worst.values()) > 1.0 else 0
 

@@ -49,13 +49,26 @@ PEERS = ("opencap_mono", "wham")
 def metrics(ours: np.ndarray, ref: np.ndarray) -> dict:
     ok = np.isfinite(ours) & np.isfinite(ref)
     if ok.sum() < 3:
-        return {"n": int(ok.sum()), "rmse": None, "rmse_offset_removed": None, "bias": None, "r": None,
-                "rom_error": None, "null_fraction": float(1 - ok.mean())}  # fmt: skip
+        return {
+            "n": int(ok.sum()),
+            "rmse": None,
+            "rmse_offset_removed": None,
+            "bias": None,
+            "r": None,
+            "rom_error": None,
+            "null_fraction": float(1 - ok.mean()),
+        }
     a, b = ours[ok], ref[ok]
     d = a - b
-    return {"n": int(ok.sum()), "rmse": float(np.sqrt(np.mean(d**2))), "rmse_offset_removed": float(np.std(d)),
-            "bias": float(d.mean()), "r": float(np.corrcoef(a, b)[0, 1]),
-            "rom_error": float((a.max() - a.min()) - (b.max() - b.min())), "null_fraction": float(1 - ok.mean())}
+    return {
+        "n": int(ok.sum()),
+        "rmse": float(np.sqrt(np.mean(d**2))),
+        "rmse_offset_removed": float(np.std(d)),
+        "bias": float(d.mean()),
+        "r": float(np.corrcoef(a, b)[0, 1]),
+        "rom_error": float((a.max() - a.min()) - (b.max() - b.min())),
+        "null_fraction": float(1 - ok.mean()),
+    }
 
 
 def repetition_windows(t: np.ndarray, knee_ref: np.ndarray) -> list[tuple[int, int]]:
@@ -70,8 +83,11 @@ def repetition_windows(t: np.ndarray, knee_ref: np.ndarray) -> list[tuple[int, i
 
 
 def peak_errors(ours: np.ndarray, ref: np.ndarray, windows) -> list[float]:
-    return [float(np.nanmax(ours[a:b + 1]) - np.nanmax(ref[a:b + 1])) for a, b in windows
-            if np.isfinite(ours[a:b + 1]).any()]
+    return [
+        float(np.nanmax(ours[a : b + 1]) - np.nanmax(ref[a : b + 1]))
+        for a, b in windows
+        if np.isfinite(ours[a : b + 1]).any()
+    ]
 
 
 def three_point(features: pl.DataFrame, side: str, angle: str) -> np.ndarray | None:
@@ -184,14 +200,18 @@ def print_report(report: dict) -> None:
                 if e is None:
                     cells.append(f"{'':>33}")
                     continue
-                cells.append(f"{_f(e['rmse'])} ({_f(e['rmse_offset_removed'], '4.1f')}) {_f(e['bias'], '+5.1f')} "
-                             f"{_f(e['r'], '5.2f')} {_f(e['rom_error'], '+5.1f')}".rjust(33))  # fmt: skip
+                cells.append(
+                    f"{_f(e['rmse'])} ({_f(e['rmse_offset_removed'], '4.1f')}) {_f(e['bias'], '+5.1f')} "
+                    f"{_f(e['r'], '5.2f')} {_f(e['rom_error'], '+5.1f')}".rjust(33)
+                )
                 if e["rmse"] is not None:
                     pooled.setdefault((label.split(" ", 1)[1], m), []).append((e["rmse"], e["n"], e["r"]))
             print(f"  {label:<26}" + "".join(cells))
             if "peak_mae" in entry.get("fit", {}):
-                print(f"  {'  peak flexion MAE':<26}" + "".join(
-                    f"{_f(entry[m].get('peak_mae')):>33}" if m in entry else f"{'':>33}" for m in methods))
+                print(
+                    f"  {'  peak flexion MAE':<26}"
+                    + "".join(f"{_f(entry[m].get('peak_mae')):>33}" if m in entry else f"{'':>33}" for m in methods)
+                )
     print("\nover clips and sides: mean RMSE (each clip and side counts once) / RMSE pooled over frames / mean r")
     for angle in ANGLES:
         cells = []
@@ -203,10 +223,21 @@ def print_report(report: dict) -> None:
             frames = np.sqrt(sum(r**2 * n for r, n, _ in v) / sum(n for _, n, _ in v))
             cells.append(f"{np.mean([r for r, _, _ in v]):5.1f} / {frames:4.1f} / {np.mean([x for _, _, x in v]):4.2f}")
         print(f"  {angle:<20}" + "".join(f"{m}: {c}   " for m, c in zip(methods, cells, strict=True)))
-    peaks = {m: [e for clip in report["clips"].values() if "error" not in clip for k, entry in clip.items()
-                 if "knee" in k and m in entry for e in entry[m].get("peak_errors", [])] for m in methods}
-    print("  peak knee flexion per repetition, MAE: " + "   ".join(
-        f"{m}: {np.mean(np.abs(v)):.1f} (n {len(v)})" for m, v in peaks.items() if v))
+    peaks = {
+        m: [
+            e
+            for clip in report["clips"].values()
+            if "error" not in clip
+            for k, entry in clip.items()
+            if "knee" in k and m in entry
+            for e in entry[m].get("peak_errors", [])
+        ]
+        for m in methods
+    }
+    print(
+        "  peak knee flexion per repetition, MAE: "
+        + "   ".join(f"{m}: {np.mean(np.abs(v)):.1f} (n {len(v)})" for m, v in peaks.items() if v)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

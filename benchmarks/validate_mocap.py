@@ -52,8 +52,11 @@ def validate(layout: Layout) -> dict:
                 events = pl.read_parquet(layout.asset_file("events", key))
                 ref = pl.read_parquet(layout.asset_file("reference_events", key))
                 if ref.height:
-                    tables.append(event_agreement(events, ref, tolerance_s=0.25).with_columns(
-                        pl.lit(key).alias("trial"), pl.lit(rate).alias("rate_hz")))  # fmt: skip
+                    tables.append(
+                        event_agreement(events, ref, tolerance_s=0.25).with_columns(
+                            pl.lit(key).alias("trial"), pl.lit(rate).alias("rate_hz")
+                        )
+                    )
                 diffs = round_trip(pl.read_parquet(layout.asset_file("features", key)), Path(tmp))
                 entry["round_trip_rel"] = max(diffs.values())
                 out = pl.read_parquet(layout.asset_file("outcomes", key))
@@ -72,32 +75,43 @@ def main() -> int:
         layout = Layout(Path(args.data_root) if args.data_root else Path(tmp) / "data")
         report = validate(layout)
     events = pl.DataFrame(report["_events"])
-    print("trial                          rate  reference   event       side   ref  det  miss extra  median |e|"
-          "       max |e|          bias (LoA) ms")  # fmt: skip
+    print(
+        "trial                          rate  reference   event       side   ref  det  miss extra  median |e|"
+        "       max |e|          bias (LoA) ms"
+    )
     for r in events.sort("trial", "reference", "event", "side").iter_rows(named=True):
         fr = 1000.0 / r["rate_hz"]
         med = "—" if r["median_abs_ms"] is None else f"{r['median_abs_ms'] / fr:4.1f} fr {r['median_abs_ms']:5.1f} ms"
         mx = "—" if r["max_abs_ms"] is None else f"{r['max_abs_ms'] / fr:4.1f} fr {r['max_abs_ms']:5.1f} ms"
-        loa = ("" if r["loa_low_ms"] is None else f" ({r['loa_low_ms']:.0f} … {r['loa_high_ms']:.0f})")
+        loa = "" if r["loa_low_ms"] is None else f" ({r['loa_low_ms']:.0f} … {r['loa_high_ms']:.0f})"
         bias = "—" if r["bias_ms"] is None else f"{r['bias_ms']:+.1f}{loa}"
-        print(f"{r['trial']:30s} {r['rate_hz']:4.0f}  {r['reference'][:11]:11s} "
-              f"{r['event']:11s} {r['side']:5s} {r['n_reference']:4d} {r['n_detected']:4d} {r['missed']:4d} "
-              f"{r['extra']:4d}  {med:16s} {mx:16s} {bias}")  # fmt: skip
+        print(
+            f"{r['trial']:30s} {r['rate_hz']:4.0f}  {r['reference'][:11]:11s} "
+            f"{r['event']:11s} {r['side']:5s} {r['n_reference']:4d} {r['n_detected']:4d} {r['missed']:4d} "
+            f"{r['extra']:4d}  {med:16s} {mx:16s} {bias}"
+        )
     print()
     for key, e in report.items():
         if not key.startswith("_"):
-            print(f"{key:30s} ok={e['ok']} cadence={e.get('cadence_steps_min')} "
-                  f"round trip max rel. difference={e.get('round_trip_rel', float('nan')):.1e}"
-                  + (f" error={e['error']}" if e["error"] else ""))  # fmt: skip
-    hs = events.filter((pl.col("event") == "heel_strike") & (pl.col("side") != "both")
-                       & (pl.col("reference") == "c3d_event"))  # fmt: skip
-    for label, sel in (("all trials", hs),
-                       ("without gaitkit_healthy", hs.filter(pl.col("trial") != "gaitkit_healthy-c3d"))):
+            print(
+                f"{key:30s} ok={e['ok']} cadence={e.get('cadence_steps_min')} "
+                f"round trip max rel. difference={e.get('round_trip_rel', float('nan')):.1e}"
+                + (f" error={e['error']}" if e["error"] else "")
+            )
+    hs = events.filter(
+        (pl.col("event") == "heel_strike") & (pl.col("side") != "both") & (pl.col("reference") == "c3d_event")
+    )
+    for label, sel in (
+        ("all trials", hs),
+        ("without gaitkit_healthy", hs.filter(pl.col("trial") != "gaitkit_healthy-c3d")),
+    ):
         frames = [e * r / 1000.0 for e, r in zip(sel["median_abs_ms"].to_list(), sel["rate_hz"].to_list())]
-        print(f"heel strikes vs annotated events ({label}): {int(sel['n_reference'].sum())} annotated, "
-              f"{int(sel['matched'].sum())} matched, {int(sel['missed'].sum())} missed, "
-              f"{int(sel['extra'].sum())} extra; "
-              f"median |error| per trial and side {', '.join(f'{f:.1f}' for f in frames)} frames")  # fmt: skip
+        print(
+            f"heel strikes vs annotated events ({label}): {int(sel['n_reference'].sum())} annotated, "
+            f"{int(sel['matched'].sum())} matched, {int(sel['missed'].sum())} missed, "
+            f"{int(sel['extra'].sum())} extra; "
+            f"median |error| per trial and side {', '.join(f'{f:.1f}' for f in frames)} frames"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str))
     return 0

@@ -10,11 +10,10 @@ event type, the one-to-one matched event-time errors (median / max |error|, sign
 Targets (issue "Clinical outcomes per task"): exact counts; event times median |error| ≤ 50 ms.
 
 Per clip it also prints the excluded (incomplete) repetitions, the measured against the declared camera view and every
-quality check's verdict (``core.analysis.quality.CHECKS``, the same the UI and the report show).  With ``--wrong`` every clip
-is run again (another partition) with a deliberately wrong view and a wrong task (:data:`WRONG`); each must then
+quality check's verdict (``core.analysis.quality.CHECKS``, the same the UI and the report show).  With ``--wrong`` every
+clip is run again (another partition) with a deliberately wrong view and a wrong task (:data:`WRONG`); each must then
 fail a check (``camera_view_consistent`` ERROR, ``task_matches_motion`` WARN) and have no metric outcome built on the
-wrong assumption (the outcomes that rest on it null).
-"""
+wrong assumption (the outcomes that rest on it null)."""
 
 from __future__ import annotations
 
@@ -54,8 +53,13 @@ WRONG = {
     "onelegstance_armraise_front": ("side", "squat"),
 }
 #: outcomes that rest on the declared view (hip-centred BlazePose: the image-based metric scale of a side view)
-VIEW_OUTCOMES = ("gait_speed_m_s", "left_step_length_m", "right_step_length_m", "left_stride_length_m",
-                 "right_stride_length_m")
+VIEW_OUTCOMES = (
+    "gait_speed_m_s",
+    "left_step_length_m",
+    "right_step_length_m",
+    "left_stride_length_m",
+    "right_stride_length_m",
+)
 
 
 def reference_events(clip: dict) -> tuple[str, list[tuple[str, str | None, list[float]]]]:
@@ -63,25 +67,32 @@ def reference_events(clip: dict) -> tuple[str, list[tuple[str, str | None, list[
     name = Path(clip["file"]).stem
     mocap, visual = clip.get("events_mocap", {}), clip.get("events_visual", {})
     if name == "opencap_sit_to_stand_5x_frontoblique":
-        return "mocap", [("seat_off", None, mocap["seat_off_s_pelvis_10pct_up"]),
-                         ("standing_reached", None, mocap["standing_reached_s_pelvis_90pct_up"]),
-                         ("sit_start", None, mocap["stand_to_sit_start_s_pelvis_90pct_down"]),
-                         ("seated", None, mocap["seated_s_pelvis_10pct_down"])]  # fmt: skip
+        return "mocap", [
+            ("seat_off", None, mocap["seat_off_s_pelvis_10pct_up"]),
+            ("standing_reached", None, mocap["standing_reached_s_pelvis_90pct_up"]),
+            ("sit_start", None, mocap["stand_to_sit_start_s_pelvis_90pct_down"]),
+            ("seated", None, mocap["seated_s_pelvis_10pct_down"]),
+        ]
     if name == "opencap_squat_5x_frontoblique":
-        return "mocap", [("squat_start", None, mocap["descent_start_s_pelvis_90pct_down"]),
-                         ("squat_bottom", None, mocap["pelvis_height_min_s"]),
-                         ("squat_end", None, mocap["back_to_standing_s_pelvis_90pct_up"])]  # fmt: skip
+        return "mocap", [
+            ("squat_start", None, mocap["descent_start_s_pelvis_90pct_down"]),
+            ("squat_bottom", None, mocap["pelvis_height_min_s"]),
+            ("squat_end", None, mocap["back_to_standing_s_pelvis_90pct_up"]),
+        ]
     if name.startswith("opencap_walking"):
         out = []
         for kind, event in (("HS", "heel_strike"), ("TO", "toe_off")):
             for s in ("L", "R"):
-                out.append((event, SIDE[s],
-                            [e["t_s"] for e in mocap["events"] if e["type"] == kind and e["side"] == s]))
+                out.append(
+                    (event, SIDE[s], [e["t_s"] for e in mocap["events"] if e["type"] == kind and e["side"] == s])
+                )
         return "mocap", out
     if name == "dumbbell_squat_2x_side":
-        return "visual", [("squat_start", None, visual["descent_start_s"]),
-                          ("squat_bottom", None, visual["bottom_center_s"]),
-                          ("squat_end", None, visual["back_upright_s"])]  # fmt: skip
+        return "visual", [
+            ("squat_start", None, visual["descent_start_s"]),
+            ("squat_bottom", None, visual["bottom_center_s"]),
+            ("squat_end", None, visual["back_upright_s"]),
+        ]
     if name == "onelegstance_armraise_front":
         top = [visual["arm_raise_top_center_s"]]
         return "visual", [("arm_at_top", "left", top), ("arm_at_top", "right", top)]
@@ -109,8 +120,10 @@ def checks_of(layout: Layout, key: str) -> dict[str, str]:
     """Every quality check's verdict on a partition: ``ok`` or ``WARN: …`` / ``ERROR: …``."""
     from neuropose_assets.core.analysis.quality import evaluate
 
-    return {c.name: (f"{max(f.severity for f in flags)}: " + " ".join(f.message for f in flags)) if flags else "ok"
-            for c, _, flags in evaluate(layout, key)}  # fmt: skip
+    return {
+        c.name: (f"{max(f.severity for f in flags)}: " + " ".join(f.message for f in flags)) if flags else "ok"
+        for c, _, flags in evaluate(layout, key)
+    }
 
 
 def clip_state(layout: Layout, key: str) -> dict:
@@ -122,12 +135,13 @@ def clip_state(layout: Layout, key: str) -> dict:
     out = pl.read_parquet(layout.asset_file("outcomes", key))
     return {
         "excluded_repetitions": int((~reps["complete"]).sum()),
-        "view_declared": view.get("declared"), "view_measured": view.get("measured", {}).get("view"),
+        "view_declared": view.get("declared"),
+        "view_measured": view.get("measured", {}).get("view"),
         "view_angle_deg": view.get("measured", {}).get("angle_deg"),
         "checks": checks_of(layout, key),
         "outcomes": dict(zip(out["measure"].to_list(), out["value"].to_list(), strict=True)),
         "null_reasons": dict(zip(out["measure"].to_list(), out["null_reason"].to_list(), strict=True)),
-    }  # fmt: skip
+    }
 
 
 def validate_wrong(dev_data: Path, layout: Layout) -> dict:
@@ -139,8 +153,10 @@ def validate_wrong(dev_data: Path, layout: Layout) -> dict:
     videos, decls, what = {}, {}, {}
     for name, (view, task) in WRONG.items():
         right = CLIPS[name]
-        for kind, spec in (("view", right.model_copy(update={"camera_view": view})),
-                           ("task", TaskSpec(task=task, camera_view=right.camera_view))):  # fmt: skip
+        for kind, spec in (
+            ("view", right.model_copy(update={"camera_view": view})),
+            ("task", TaskSpec(task=task, camera_view=right.camera_view)),
+        ):
             key = sanitize_key(f"{name}_wrong_{kind}")
             videos[key] = dev_data / truth[name]["file"]
             decls[key] = TaskDeclaration(spec, "benchmarks/validate_outcomes.py --wrong")
@@ -159,9 +175,16 @@ def validate_wrong(dev_data: Path, layout: Layout) -> dict:
             leaked = [m for m in VIEW_OUTCOMES if values.get(m) is not None]
         else:
             leaked = [m for m, v in values.items() if v is not None and m != "camera_view_angle_deg"]
-        report[key] = {"clip": name, "wrong": kind, "declared": declared, "check": check,
-                       "verdict": state["checks"].get(check, "not run"), "leaked_outcomes": leaked,
-                       "view_measured": state["view_measured"], "view_angle_deg": state["view_angle_deg"]}  # fmt: skip
+        report[key] = {
+            "clip": name,
+            "wrong": kind,
+            "declared": declared,
+            "check": check,
+            "verdict": state["checks"].get(check, "not run"),
+            "leaked_outcomes": leaked,
+            "view_measured": state["view_measured"],
+            "view_angle_deg": state["view_angle_deg"],
+        }
     return report
 
 
@@ -192,17 +215,33 @@ def validate(dev_data: Path, layout: Layout) -> dict:
             overall = overall + a
         clip_all = sum(per_event.values(), Agreement())
         report[name] = {
-            "task": spec.task, "source": source,
-            "count_detected": detected_count(events, reps, spec), "count_truth": reference_count(truth[name], spec),
-            "events": {k: {"median_abs_ms": a.median_abs_ms, "max_abs_ms": a.max_abs_ms, "bias_ms": a.mean_ms,
-                           "matched": len(a.errors_s), "missed": a.missed, "extra": a.extra}
-                       for k, a in per_event.items()},
-            "median_abs_ms": clip_all.median_abs_ms, "max_abs_ms": clip_all.max_abs_ms,
+            "task": spec.task,
+            "source": source,
+            "count_detected": detected_count(events, reps, spec),
+            "count_truth": reference_count(truth[name], spec),
+            "events": {
+                k: {
+                    "median_abs_ms": a.median_abs_ms,
+                    "max_abs_ms": a.max_abs_ms,
+                    "bias_ms": a.mean_ms,
+                    "matched": len(a.errors_s),
+                    "missed": a.missed,
+                    "extra": a.extra,
+                }
+                for k, a in per_event.items()
+            },
+            "median_abs_ms": clip_all.median_abs_ms,
+            "max_abs_ms": clip_all.max_abs_ms,
             **{k: v for k, v in clip_state(layout, key).items() if k not in ("outcomes", "null_reasons")},
-        }  # fmt: skip
-    report["_overall"] = {"median_abs_ms": overall.median_abs_ms, "max_abs_ms": overall.max_abs_ms,
-                          "bias_ms": overall.mean_ms, "matched": len(overall.errors_s), "missed": overall.missed,
-                          "extra": overall.extra}  # fmt: skip
+        }
+    report["_overall"] = {
+        "median_abs_ms": overall.median_abs_ms,
+        "max_abs_ms": overall.max_abs_ms,
+        "bias_ms": overall.mean_ms,
+        "matched": len(overall.errors_s),
+        "missed": overall.missed,
+        "extra": overall.extra,
+    }
     return report
 
 
@@ -221,22 +260,31 @@ def print_report(report: dict) -> None:
         det, tru = r["count_detected"], r["count_truth"]
         counts = ", ".join(f"{k} {det[k]}/{tru[k]}" for k in tru)
         exact = "" if det == tru else "  ✗"
-        print(f"{name:<40} {r['task']:<13} {counts + exact:<22} {_ms(r['median_abs_ms']):>7} {_ms(r['max_abs_ms']):>6}"
-              f"  vs {r['source']}")  # fmt: skip
+        print(
+            f"{name:<40} {r['task']:<13} {counts + exact:<22} {_ms(r['median_abs_ms']):>7} {_ms(r['max_abs_ms']):>6}"
+            f"  vs {r['source']}"
+        )
         for ev, e in r["events"].items():
-            print(f"    {ev:<26} median {_ms(e['median_abs_ms']):>4}  max {_ms(e['max_abs_ms']):>4}  bias "
-                  f"{_ms(e['bias_ms']):>5}  matched {e['matched']}  "
-                  f"missed {e['missed']}  extra {e['extra']}")  # fmt: skip
-        print(f"    excluded (incomplete) repetitions {r['excluded_repetitions']}; view declared {r['view_declared']}, "
-              f"measured {r['view_measured']} ({r['view_angle_deg']}°)")  # fmt: skip
+            print(
+                f"    {ev:<26} median {_ms(e['median_abs_ms']):>4}  max {_ms(e['max_abs_ms']):>4}  bias "
+                f"{_ms(e['bias_ms']):>5}  matched {e['matched']}  "
+                f"missed {e['missed']}  extra {e['extra']}"
+            )
+        print(
+            f"    excluded (incomplete) repetitions {r['excluded_repetitions']}; view declared {r['view_declared']}, "
+            f"measured {r['view_measured']} ({r['view_angle_deg']}°)"
+        )
         for name_, verdict in r["checks"].items():
             print(f"    check {name_:<24} {verdict[:150]}")
     o = report["_overall"]
-    exact = sum(1 for n, r in report.items()
-                if not n.startswith("_") and r.get("count_detected") == r.get("count_truth"))
-    print(f"\noverall: exact counts {exact}/{len(CLIPS)}; event times median |error| {_ms(o['median_abs_ms'])} ms, max "
-          f"{_ms(o['max_abs_ms'])} ms, bias {_ms(o['bias_ms'])} ms; {o['matched']} matched, {o['missed']} missed, "
-          f"{o['extra']} extra")  # fmt: skip
+    exact = sum(
+        1 for n, r in report.items() if not n.startswith("_") and r.get("count_detected") == r.get("count_truth")
+    )
+    print(
+        f"\noverall: exact counts {exact}/{len(CLIPS)}; event times median |error| {_ms(o['median_abs_ms'])} ms, max "
+        f"{_ms(o['max_abs_ms'])} ms, bias {_ms(o['bias_ms'])} ms; {o['matched']} matched, {o['missed']} missed, "
+        f"{o['extra']} extra"
+    )
 
 
 def print_wrong(report: dict) -> None:
@@ -249,10 +297,14 @@ def print_wrong(report: dict) -> None:
         verdict = r["verdict"].split(":")[0]
         caught += verdict in ("WARN", "ERROR")
         clean += not r["leaked_outcomes"]
-        print(f"{r['clip'] + ' ' + r['wrong'] + '=' + r['declared']:<52} {r['check']:<24} {verdict:<6} "
-              f"{', '.join(r['leaked_outcomes']) or 'none'}")  # fmt: skip
-    print(f"\nwrong declarations: {caught}/{len(report)} caught by a WARN or ERROR check; {clean}/{len(report)} "
-          "with no outcome built on the wrong assumption")  # fmt: skip
+        print(
+            f"{r['clip'] + ' ' + r['wrong'] + '=' + r['declared']:<52} {r['check']:<24} {verdict:<6} "
+            f"{', '.join(r['leaked_outcomes']) or 'none'}"
+        )
+    print(
+        f"\nwrong declarations: {caught}/{len(report)} caught by a WARN or ERROR check; {clean}/{len(report)} "
+        "with no outcome built on the wrong assumption"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,8 +173,11 @@ REPETITIONS = pa.DataFrameSchema(
     {
         "side": _f(pl.Utf8, _SIDE),
         "repetition": _f(pl.Int32, pa.Check.ge(0), nullable=False),
-        "kind": _f(pl.Utf8, pa.Check.isin(["gait_cycle", "sit_to_stand", "squat", "arm_raise", "tug", "repetition"]),
-                   nullable=False),
+        "kind": _f(
+            pl.Utf8,
+            pa.Check.isin(["gait_cycle", "sit_to_stand", "squat", "arm_raise", "tug", "repetition"]),
+            nullable=False,
+        ),
         "start_frame": _f(pl.Int32, pa.Check.ge(0), nullable=False),
         "peak_frame": _f(pl.Int32, pa.Check.ge(0)),
         "end_frame": _f(pl.Int32, pa.Check.gt(0), nullable=False),
@@ -216,8 +219,12 @@ OUTCOMES = pa.DataFrameSchema(
         "source": _f(pl.Utf8, nullable=False),
         "null_reason": _f(pl.Utf8),
     },
-    checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("value").is_null() == pl.col("null_reason").is_not_null()),
-                     name="null_iff_reason")],  # fmt: skip
+    checks=[
+        pa.Check(
+            lambda d: d.lazyframe.select(pl.col("value").is_null() == pl.col("null_reason").is_not_null()),
+            name="null_iff_reason",
+        )
+    ],
     strict=True,
     name="outcomes",
 )
@@ -239,15 +246,23 @@ _DTW_COMMON = {
     "normalized_distance": _f(pl.Float64, pa.Check.ge(0), nullable=False),
 }
 REPETITION_DTW = pa.DataFrameSchema(
-    {"a": _f(pl.Utf8, nullable=False), "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
-     **_DTW_COMMON},
+    {
+        "a": _f(pl.Utf8, nullable=False),
+        "b": _f(pl.Utf8, nullable=False),
+        "unit": _f(pl.Utf8, nullable=False),
+        **_DTW_COMMON,
+    },
     strict=True,
     name="repetition_dtw",
 )
 COHORT_DTW = pa.DataFrameSchema(
-    {"task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False), "a": _f(pl.Utf8, nullable=False),
-     "b": _f(pl.Utf8, nullable=False), "unit": _f(pl.Utf8, nullable=False),
-     **_DTW_COMMON},
+    {
+        "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
+        "a": _f(pl.Utf8, nullable=False),
+        "b": _f(pl.Utf8, nullable=False),
+        "unit": _f(pl.Utf8, nullable=False),
+        **_DTW_COMMON,
+    },
     strict=True,
     name="cohort_dtw",
 )
@@ -274,123 +289,162 @@ _CJ = rf"^({_CLINICAL})"
 #: the Dagster UI's column schema (:func:`describe`) and the contracts say the same thing.
 DESCRIPTIONS: dict[str, dict[str, str]] = {
     "raw_video": {
-        "partition": "partition key of the video", "cohort": "cohort key (the intake's top-level folder)",
-        "sha256": "SHA-256 of the file's content (the data version)", "size_bytes": "file size, bytes",
+        "partition": "partition key of the video",
+        "cohort": "cohort key (the intake's top-level folder)",
+        "sha256": "SHA-256 of the file's content (the data version)",
+        "size_bytes": "file size, bytes",
         "source_name": "delivered file name (the key when pseudonymised)",
         "stored_path": "read-only content-addressed copy that was analysed",
-        "fps": "frame rate the container states, frames/s", "frame_count": "frames the container announces",
-        "duration_s": "frame_count / fps, s", "width_px": "width of the upright decoded frame, px (null: marker file)",
+        "fps": "frame rate the container states, frames/s",
+        "frame_count": "frames the container announces",
+        "duration_s": "frame_count / fps, s",
+        "width_px": "width of the upright decoded frame, px (null: marker file)",
         "height_px": "height of the upright decoded frame, px (null: marker file)",
         "rotation_deg": "display rotation applied, deg",
         "codec": "video codec (FourCC), or trc / c3d for marker-based capture (fps = marker rate)",
     },
     "poses": {
-        "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
-        "track": "person track id (null: nobody detected in this frame)", "is_subject": "this row is the subject",
-        "n_persons": "persons detected in the frame", "box_[xywh]_px": "person box: left, top, width, height, px",
+        "frame": "decoded frame index, 0-based",
+        "time_s": "presentation time of the frame, s",
+        "track": "person track id (null: nobody detected in this frame)",
+        "is_subject": "this row is the subject",
+        "n_persons": "persons detected in the frame",
+        "box_[xywh]_px": "person box: left, top, width, height, px",
         "box_conf": "detection confidence, 0–1",
         r".+_[xyz]_mm": f"native joint position, mm; {_XYZ}; origin: the model's (hip midpoint for BlazePose, "
-                        "camera for MeTRAbs)",
+        "camera for MeTRAbs)",
         r".+_[uv]_px": "native joint in the image, px (u right, v down, origin top-left)",
         r".+_conf": "joint confidence / visibility, 0–1",
     },
     "features": {
-        "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
+        "frame": "decoded frame index, 0-based",
+        "time_s": "presentation time of the frame, s",
         "subject_present": "the person was detected in this frame (else values are gap-filled or null)",
         "root_[xyz]_mm": f"pelvis position in the model frame, mm ({_XYZ}; 0 for hip-centred BlazePose)",
         _CJ + "_[xyz]_mm$": "clinical joint relative to the pelvis, mm; camera axes (x right, y down, z away) or "
-                            "the body frame (x anterior, y superior, z right), see the features config",
+        "the body frame (x anterior, y superior, z right), see the features config",
         _CJ + "_[xyz]_norm$": "the same divided by the subject's median segment length (dimensionless)",
         _CJ + "_[uv]_px$": "clinical joint in the image, px (u right, v down)",
         _CJ + "_conf$": "the pose model's confidence that the joint is seen, 0–1 (null where not observed, also in "
-                        "gap-filled frames); events are placed only where their joints are observed",
+        "gap-filled frames); events are placed only where their joints are observed",
         _CJ + "_speed_mm_s$": "joint speed, mm/s (central differences over the true frame times)",
         r".+_deg": "joint angle of the fitted model, deg: OpenSim coordinates (hip_flexion_r, knee_angle_l, "
-                   "ankle_angle_r, lumbar_extension, arm_flex_r, elbow_flex_l, …) with OpenSim's signs and zero pose "
-                   "(neuropose_assets.core.kinematics.biomech: flexion, adduction, internal rotation, dorsiflexion positive), "
-                   "gaps ≤ max_gap_s filled; shoulder_elevation_{r,l}_deg = humerus vs torso axis, 0° hanging",
+        "ankle_angle_r, lumbar_extension, arm_flex_r, elbow_flex_l, …) with OpenSim's signs and zero pose "
+        "(neuropose_assets.core.kinematics.biomech: flexion, adduction, internal rotation, dorsiflexion positive), "
+        "gaps ≤ max_gap_s filled; shoulder_elevation_{r,l}_deg = humerus vs torso axis, 0° hanging",
     },
     "kinematics": {
-        "frame": "decoded frame index, 0-based", "time_s": "presentation time of the frame, s",
+        "frame": "decoded frame index, 0-based",
+        "time_s": "presentation time of the frame, s",
         "subject_present": "some keypoint of the subject was seen in this frame",
         rf"^({_COORD_DEG})_deg$": "OpenSim model coordinate, deg (rotations; signs and zero pose: "
-                                   "neuropose_assets.core.kinematics.biomech); null where a keypoint it needs is not seen",
+        "neuropose_assets.core.kinematics.biomech); null where a keypoint it needs is not seen",
         r"^pelvis_t[xyz]_m$": "pelvis (hip-keypoint midpoint) position, m, in the fitted ground frame (X the subject's "
-                              "mean facing direction, Y the image's up, Z right; origin the camera)",
+        "mean facing direction, Y the image's up, Z right; origin the camera)",
         rf"^({_COORD_DEG})_sd_deg$": "standard deviation of the coordinate in this frame, deg: what the frame's "
-                                      "keypoints and the model's priors determine (Laplace approximation); the "
-                                      "angle is null above 15°",
+        "keypoints and the model's priors determine (Laplace approximation); the "
+        "angle is null above 15°",
         r"^pelvis_t[xyz]_sd_m$": "standard deviation of the pelvis translation, m",
         r".+_residual_px$": "reprojection error of the fitted model's keypoint, px",
         r".+_residual_mm$": "distance of the fitted keypoint from the pose model's root-relative 3D keypoint (scaled "
-                            "to the declared height, if one is declared), mm",
+        "to the declared height, if one is declared), mm",
         "residual_rms_px": "root mean square reprojection error over the keypoints seen, px",
     },
     "task": {
         "task": "declared task (gait, tug, sit_to_stand, squat, arm_raise, generic)",
-        "side": "arm_raise: which arm(s)", "expected_repetitions": "repetitions the protocol asks for",
-        "walkway_m": "walkway length of the protocol, m", "camera_view": "side, front, oblique or unknown",
+        "side": "arm_raise: which arm(s)",
+        "expected_repetitions": "repetitions the protocol asks for",
+        "walkway_m": "walkway length of the protocol, m",
+        "camera_view": "side, front, oblique or unknown",
         "height_m": "the subject's standing height, m, if declared (scales the fitted model)",
         "declared": "a protocol or --task declared it (false: analysed as generic)",
-        "declared_by": "where the declaration came from", "spec_json": "the full task specification (JSON)",
+        "declared_by": "where the declaration came from",
+        "spec_json": "the full task specification (JSON)",
     },
     "events": {
         "event": "event name (heel_strike, toe_off, seat_off, standing_reached, sit_start, seated, squat_bottom, "
-                 "arm_at_top, turn_start, …)",
-        "side": "left / right (null for bilateral events)", "frame": "frame of the event, 0-based",
-        "time_s": "time of the event, s", "value": "signal value at the event (unit in `unit`)",
-        "unit": "unit of `value`", "repetition": "repetition / gait cycle it belongs to (null: an incomplete one)",
+        "arm_at_top, turn_start, …)",
+        "side": "left / right (null for bilateral events)",
+        "frame": "frame of the event, 0-based",
+        "time_s": "time of the event, s",
+        "value": "signal value at the event (unit in `unit`)",
+        "unit": "unit of `value`",
+        "repetition": "repetition / gait cycle it belongs to (null: an incomplete one)",
         "confidence": "lowest confidence (0–1) at this frame of the joints that define the event (heel strike: the "
-                      "heel and both hips); events are only placed where it is ≥ min_confidence (null: a generic "
-                      "signal without joints)",
+        "heel and both hips); events are only placed where it is ≥ min_confidence (null: a generic "
+        "signal without joints)",
     },
     "repetitions": {
-        "side": "left / right (null for bilateral tasks)", "repetition": "number per side, 0-based",
+        "side": "left / right (null for bilateral tasks)",
+        "repetition": "number per side, 0-based",
         "kind": "gait_cycle, sit_to_stand, squat, arm_raise, tug or repetition",
-        "start_frame": "first frame", "peak_frame": "frame of the peak event (gait: toe-off)",
-        "end_frame": "end frame (exclusive)", "start_s": "start, s", "peak_s": "peak event, s",
-        "end_s": "end, s", "duration_s": "end_s − start_s, s", "peak_event": "what the peak is",
-        "peak_value": "signal at the peak (unit in peak_unit)", "peak_unit": "unit of peak_value",
+        "start_frame": "first frame",
+        "peak_frame": "frame of the peak event (gait: toe-off)",
+        "end_frame": "end frame (exclusive)",
+        "start_s": "start, s",
+        "peak_s": "peak event, s",
+        "end_s": "end, s",
+        "duration_s": "end_s − start_s, s",
+        "peak_event": "what the peak is",
+        "peak_value": "signal at the peak (unit in peak_unit)",
+        "peak_unit": "unit of peak_value",
         "complete": "start and end inside the recording and observed, and rise and fall ≥ 70 % of the trial's typical "
-                    "excursion; incomplete repetitions are listed but left out of counts and means",
+        "excursion; incomplete repetitions are listed but left out of counts and means",
     },
     "outcomes": {
-        "measure": "outcome name, with its unit as suffix", "value": "value (null: not computable, see null_reason)",
-        "unit": "unit", "side": "left / right (null: both)", "n": "repetitions / cycles / events it is based on",
-        "definition": "how it is computed", "source": "the reference for the definition",
+        "measure": "outcome name, with its unit as suffix",
+        "value": "value (null: not computable, see null_reason)",
+        "unit": "unit",
+        "side": "left / right (null: both)",
+        "n": "repetitions / cycles / events it is based on",
+        "definition": "how it is computed",
+        "source": "the reference for the definition",
         "null_reason": "why the value is null",
     },
     "cohort_outcomes": {
-        "partition": "video (partition key)", "task": "declared task", "declared": "whether it was declared",
+        "partition": "video (partition key)",
+        "task": "declared task",
+        "declared": "whether it was declared",
         MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and docs/outcomes.md); "
-                       "null where it does not apply or could not be computed",
+        "null where it does not apply or could not be computed",
     },
     "reference_events": {
-        "event": "heel_strike (foot contact) or toe_off (end of contact)", "side": "left / right (null: unknown)",
-        "frame": "row of the marker data, 0-based", "time_s": "time from the first row, s",
+        "event": "heel_strike (foot contact) or toe_off (end of contact)",
+        "side": "left / right (null: unknown)",
+        "frame": "row of the marker data, 0-based",
+        "time_s": "time from the first row, s",
         "source": "c3d_event (the file's EVENT annotations), force_plate (vertical force crossing 20 N, C3D "
-                  "platforms) or grf_mot (the same from a ground reaction .mot)",
+        "platforms) or grf_mot (the same from a ground reaction .mot)",
     },
     "opensim_export": {
         "trc_path": "marker trajectories, OpenSim TRC (m; X forward, Y up, Z right)",
-        "mot_path": "joint angles, OpenSim motion file (deg, inDegrees=yes)", "csv_path": "both as CSV",
-        "frames": "frames written to the TRC", "frames_omitted": "frames without any joint (left out)",
-        "mot_rows": "rows of the .mot (every exported angle defined)", "markers": "marker names, comma-separated",
+        "mot_path": "joint angles, OpenSim motion file (deg, inDegrees=yes)",
+        "csv_path": "both as CSV",
+        "frames": "frames written to the TRC",
+        "frames_omitted": "frames without any joint (left out)",
+        "mot_rows": "rows of the .mot (every exported angle defined)",
+        "markers": "marker names, comma-separated",
         "absolute": "positions are absolute (else hip-centred)",
         "transform_json": "the camera → OpenSim rotation, the vertical and where the forward axis came from",
     },
     "repetition_dtw": {
-        "a": "repetition (side_n)", "b": "repetition (side_n)", "unit": "compared unit (all, or a joint / angle)",
+        "a": "repetition (side_n)",
+        "b": "repetition (side_n)",
+        "unit": "compared unit (all, or a joint / angle)",
         "distance": "exact DTW distance (convention in the provenance; deg for angles, mm for coordinates)",
-        "path_length": "warping path length, steps", "normalized_distance": "distance per path step",
+        "path_length": "warping path length, steps",
+        "normalized_distance": "distance per path step",
     },
     "cohort_dtw": {
-        "task": "task of both videos (only like is compared with like)", "a": "video", "b": "video",
+        "task": "task of both videos (only like is compared with like)",
+        "a": "video",
+        "b": "video",
         "unit": "compared unit (@left / @right: per foot / arm)",
         "distance": "exact DTW distance between the time-normalised mean repetitions",
-        "path_length": "warping path length, steps", "normalized_distance": "distance per path step",
+        "path_length": "warping path length, steps",
+        "normalized_distance": "distance per path step",
     },
-}  # fmt: skip
+}
 
 for _name, _desc in DESCRIPTIONS.items():
     SCHEMAS[_name] = SCHEMAS[_name].update_columns({k: {"description": v} for k, v in _desc.items()})

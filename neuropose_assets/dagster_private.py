@@ -31,6 +31,17 @@ from dagster._core.workspace.load_target import ModuleTarget, WorkspaceFileTarge
 from dagster._grpc.client import DagsterGrpcClient
 from dagster._utils import iterate_with_context
 
-__all__ = ["CheckRunHealthResult", "DagsterEvent", "DagsterGrpcClient", "InstigatorType", "ModuleTarget",
-           "TickStatus", "WorkerStatus", "WorkspaceFileTarget", "WorkspaceProcessContext", "check",
-           "iterate_with_context", "raise_execution_interrupts"]  # fmt: skip
+__all__ = [
+    "CheckRunHealthResult",
+    "DagsterEvent",
+    "DagsterGrpcClient",
+    "InstigatorType",
+    "ModuleTarget",
+    "TickStatus",
+    "WorkerStatus",
+    "WorkspaceFileTarget",
+    "WorkspaceProcessContext",
+    "check",
+    "iterate_with_context",
+    "raise_execution_interrupts",
+]

@@ -82,9 +82,15 @@ def blazepose_model() -> dict:
     for rel in BLAZEPOSE_FILES:
         h.update((root / rel).read_bytes())
     digest = h.hexdigest()
-    return {"name": "blazepose_ghum_3d", "variant": "full", "present": True, "sha256": digest,
-            "verified": digest == BLAZEPOSE_SHA256, "location": str(root / "modules"),
-            "detail": "inside the mediapipe wheel"}  # fmt: skip
+    return {
+        "name": "blazepose_ghum_3d",
+        "variant": "full",
+        "present": True,
+        "sha256": digest,
+        "verified": digest == BLAZEPOSE_SHA256,
+        "location": str(root / "modules"),
+        "detail": "inside the mediapipe wheel",
+    }
 
 
 def metrabs_models(cache: Path | None = None) -> list[dict]:
@@ -100,12 +106,21 @@ def metrabs_models(cache: Path | None = None) -> list[dict]:
         pinned = PINNED.get(meta.get("variant", ""), (None, None))[1]
         present = (path / "saved_model.pb").is_file()
         fingerprint = directory_fingerprint(path) if present else None
-        out.append({"name": "metrabs", "variant": meta.get("variant"), "present": present,
-                    "sha256": meta.get("archive_sha256"), "location": str(path),
-                    "verified": present and pinned is not None and meta.get("archive_sha256") == pinned
-                    and meta.get("fingerprint", fingerprint) == fingerprint,
-                    "detail": "archive checksum recorded at extraction" + ("" if pinned else " (variant not pinned)")})
-    return out  # fmt: skip
+        out.append(
+            {
+                "name": "metrabs",
+                "variant": meta.get("variant"),
+                "present": present,
+                "sha256": meta.get("archive_sha256"),
+                "location": str(path),
+                "verified": present
+                and pinned is not None
+                and meta.get("archive_sha256") == pinned
+                and meta.get("fingerprint", fingerprint) == fingerprint,
+                "detail": "archive checksum recorded at extraction" + ("" if pinned else " (variant not pinned)"),
+            }
+        )
+    return out
 
 
 def version_info() -> dict:
@@ -113,9 +128,13 @@ def version_info() -> dict:
     from neuropose_assets.core.pose.bench import git_commit, library_versions
 
     versions = library_versions()
-    return {"package": "neuropose-assets", "version": versions.get("neuropose-assets"),
-            "commit": git_commit(Path(__file__).resolve().parents[1]),
-            "models": [blazepose_model(), *metrabs_models()], "libraries": versions}  # fmt: skip
+    return {
+        "package": "neuropose-assets",
+        "version": versions.get("neuropose-assets"),
+        "commit": git_commit(Path(__file__).resolve().parents[1]),
+        "models": [blazepose_model(), *metrabs_models()],
+        "libraries": versions,
+    }
 
 
 # ------------------------------------------------------------------------------------------------------------ health
@@ -124,8 +143,9 @@ def version_info() -> dict:
 def _data_root(layout: Layout) -> Check:
     root = layout.root
     if not root.is_dir():
-        return Check("data_root", "fail", f"{root} does not exist: run `neuropose-assets demo` or create it (mkdir -m "
-                                          "700)")  # fmt: skip
+        return Check(
+            "data_root", "fail", f"{root} does not exist: run `neuropose-assets demo` or create it (mkdir -m 700)"
+        )
     probe = root / f".health-{os.getpid()}"
     try:
         probe.write_bytes(b"")
@@ -134,18 +154,21 @@ def _data_root(layout: Layout) -> Check:
         return Check("data_root", "fail", f"{root} is not writable ({err.strerror}); fix its owner / permissions")
     mode = stat.S_IMODE(root.stat().st_mode)
     if mode & 0o077:
-        return Check("data_root", "fail", f"{root} is writable but readable by others (mode {mode:o}); it holds "
-                                          f"patient data: chmod 700 {root}")  # fmt: skip
+        return Check(
+            "data_root",
+            "fail",
+            f"{root} is writable but readable by others (mode {mode:o}); it holds patient data: chmod 700 {root}",
+        )
     return Check("data_root", "ok", f"{root} writable, owner-only (mode {mode:o})")
 
 
 def _intake(intake: Path) -> Check:
     if not intake.exists():
-        return Check("intake", "warn", f"{intake} does not exist yet (nothing delivered); create it or set "
-                                       "NEUROPOSE_INTAKE")  # fmt: skip
+        return Check(
+            "intake", "warn", f"{intake} does not exist yet (nothing delivered); create it or set NEUROPOSE_INTAKE"
+        )
     if not os.access(intake, os.R_OK | os.X_OK):
-        return Check("intake", "fail", f"{intake} is not readable by this user: the intake sensor cannot see new "
-                                       "files")  # fmt: skip
+        return Check("intake", "fail", f"{intake} is not readable by this user: the intake sensor cannot see new files")
     return Check("intake", "ok", f"{intake} readable")
 
 
@@ -205,54 +228,103 @@ def ui_orphans(home: Path, rec: dict | None) -> dict[int, list]:
 
 def _instance_and_daemon(layout: Layout, ui: dict | None, running: bool) -> list[Check]:
     if not (layout.dagster_home / "dagster.yaml").exists():
-        return [Check("instance", "fail", f"no Dagster instance under {layout.dagster_home}: run `neuropose-assets "
-                                          "demo` or `neuropose-assets ui` once"),
-                Check("daemon", "warn", "no instance, no daemon")]  # fmt: skip
+        return [
+            Check(
+                "instance",
+                "fail",
+                f"no Dagster instance under {layout.dagster_home}: run `neuropose-assets "
+                "demo` or `neuropose-assets ui` once",
+            ),
+            Check("daemon", "warn", "no instance, no daemon"),
+        ]
     import dagster as dg
 
     try:
         inst = dg.DagsterInstance.from_config(str(layout.dagster_home))
         n = len(inst.get_run_records(limit=1))
     except Exception as err:  # storage errors come in many types; say what happened
-        return [Check("instance", "fail", f"the instance under {layout.dagster_home} does not open: {err}"),
-                Check("daemon", "warn", "no instance, no daemon")]
+        return [
+            Check("instance", "fail", f"the instance under {layout.dagster_home} does not open: {err}"),
+            Check("daemon", "warn", "no instance, no daemon"),
+        ]
     checks = [Check("instance", "ok", f"{layout.dagster_home} opens ({'runs recorded' if n else 'no runs yet'})")]
     checks.append(_pose_pool(inst))
     beats = inst.get_daemon_heartbeats() or {}
     latest = max((hb.timestamp for hb in beats.values()), default=None)
     age = time.time() - latest if latest is not None else None
     beat = f"last heartbeat {age:.0f} s ago" if age is not None else "no heartbeat recorded"
-    orphans = [] if running else [f"{p.pid} ({' '.join(p.cmdline()[1:4])[:60]})"
-                                  for procs in ui_orphans(layout.dagster_home, ui).values() for p in procs
-                                  if _alive(p.pid)]  # fmt: skip
+    orphans = (
+        []
+        if running
+        else [
+            f"{p.pid} ({' '.join(p.cmdline()[1:4])[:60]})"
+            for procs in ui_orphans(layout.dagster_home, ui).values()
+            for p in procs
+            if _alive(p.pid)
+        ]
+    )
     if running:
         pid = _child(ui, "daemon")
         started = float(ui.get("started", 0))
         # a UI that started a moment ago may not have beaten yet; one that has beaten since and then fell silent has not
         young = time.time() - started < STARTUP_GRACE_S and (latest is None or latest < started)
         if pid is not None and not _alive(pid):
-            checks.append(Check("daemon", "fail", f"the daemon the UI started (pid {pid}) is not running ({beat}): "
-                                                  "sensors, queued runs and retries stall until the UI restarts it"))
+            checks.append(
+                Check(
+                    "daemon",
+                    "fail",
+                    f"the daemon the UI started (pid {pid}) is not running ({beat}): "
+                    "sensors, queued runs and retries stall until the UI restarts it",
+                )
+            )
         elif age is not None and age <= HEARTBEAT_MAX_AGE_S:
             checks.append(Check("daemon", "ok", f"pid {pid}, heartbeat {age:.0f} s ago ({len(beats)} daemon(s))"))
         elif young:
-            checks.append(Check("daemon", "warn", f"the UI started {time.time() - ui['started']:.0f} s ago; the daemon "
-                                                  f"has not beaten yet ({beat})"))  # fmt: skip
+            checks.append(
+                Check(
+                    "daemon",
+                    "warn",
+                    f"the UI started {time.time() - ui['started']:.0f} s ago; the daemon has not beaten yet ({beat})",
+                )
+            )
         else:
-            checks.append(Check("daemon", "fail", f"the UI is running but the daemon is silent ({beat}, more than "
-                                                  f"{HEARTBEAT_MAX_AGE_S:.0f} s): sensors, queued runs and retries "
-                                                  "stall; restart `neuropose-assets ui`"))  # fmt: skip
+            checks.append(
+                Check(
+                    "daemon",
+                    "fail",
+                    f"the UI is running but the daemon is silent ({beat}, more than "
+                    f"{HEARTBEAT_MAX_AGE_S:.0f} s): sensors, queued runs and retries "
+                    "stall; restart `neuropose-assets ui`",
+                )
+            )
     elif orphans:
-        checks.append(Check("daemon", "fail", f"the UI recorded under {layout.dagster_home} (pid {ui['pid']}) is gone, "
-                                              f"but processes it started still run: {'; '.join(orphans)} ({beat}); "
-                                              "they may hold pose slots and ports: start `neuropose-assets ui` again "
-                                              "(it stops them first) or kill them"))  # fmt: skip
+        checks.append(
+            Check(
+                "daemon",
+                "fail",
+                f"the UI recorded under {layout.dagster_home} (pid {ui['pid']}) is gone, "
+                f"but processes it started still run: {'; '.join(orphans)} ({beat}); "
+                "they may hold pose slots and ports: start `neuropose-assets ui` again "
+                "(it stops them first) or kill them",
+            )
+        )
     elif age is not None and age <= HEARTBEAT_MAX_AGE_S:
-        checks.append(Check("daemon", "warn", f"a daemon beats ({beat}) but no `neuropose-assets ui` is running: "
-                                              "started by hand (dagster dev)?"))  # fmt: skip
+        checks.append(
+            Check(
+                "daemon",
+                "warn",
+                f"a daemon beats ({beat}) but no `neuropose-assets ui` is running: started by hand (dagster dev)?",
+            )
+        )
     else:
-        checks.append(Check("daemon", "warn", "no daemon running (start `neuropose-assets ui` for the intake sensor, "
-                                              "queued runs and retries; headless `run` does not need it)"))  # fmt: skip
+        checks.append(
+            Check(
+                "daemon",
+                "warn",
+                "no daemon running (start `neuropose-assets ui` for the intake sensor, "
+                "queued runs and retries; headless `run` does not need it)",
+            )
+        )
     checks.append(_sensors(inst, running))
     inst.dispose()
     return checks
@@ -273,9 +345,13 @@ def _sensors(inst, running: bool) -> Check:
             error = (tick.error.message if tick.error else "no error recorded").strip().splitlines()[0][:200]
             failing.append(f"{state.instigator_name} ({time.time() - tick.timestamp:.0f} s ago: {error})")
     if failing:
-        return Check("sensors", "fail" if running else "warn", f"last tick failed: {'; '.join(failing)} — new "
-                                                               "deliveries or cohort refreshes wait; see Automation "
-                                                               "→ Sensors in the UI")  # fmt: skip
+        return Check(
+            "sensors",
+            "fail" if running else "warn",
+            f"last tick failed: {'; '.join(failing)} — new "
+            "deliveries or cohort refreshes wait; see Automation "
+            "→ Sensors in the UI",
+        )
     return Check("sensors", "ok", f"{n} sensor(s) ticked, none failing" if n else "no sensor has ticked yet")
 
 
@@ -291,8 +367,12 @@ def _pose_pool(inst) -> Check:
         return Check("pose_pool", "warn", "this instance's storage has no pools: pose estimations are not limited")
     have = storage.get_concurrency_info(POSE_POOL).slot_count
     if have != want:
-        return Check("pose_pool", "warn", f"pool {POSE_POOL} allows {have} at once, the hardware rule {want} ({why}); "
-                                          "the CLI applies the rule whenever it opens the instance")  # fmt: skip
+        return Check(
+            "pose_pool",
+            "warn",
+            f"pool {POSE_POOL} allows {have} at once, the hardware rule {want} ({why}); "
+            "the CLI applies the rule whenever it opens the instance",
+        )
     return Check("pose_pool", "ok", f"{have} pose estimation(s) at once — {why}")
 
 
@@ -302,16 +382,31 @@ def _pose_model() -> list[Check]:
     if not bp["present"]:
         out.append(Check("pose_model", "fail", f"BlazePose: {bp['detail']}; reinstall with `python3.11 tasks.py env`"))
     elif not bp["verified"]:
-        out.append(Check("pose_model", "fail", f"BlazePose model files have SHA-256 {bp['sha256'][:12]}…, expected "
-                                               f"{BLAZEPOSE_SHA256[:12]}… (mediapipe 0.10.21): reinstall the locked "
-                                               "environment"))  # fmt: skip
+        out.append(
+            Check(
+                "pose_model",
+                "fail",
+                f"BlazePose model files have SHA-256 {bp['sha256'][:12]}…, expected "
+                f"{BLAZEPOSE_SHA256[:12]}… (mediapipe 0.10.21): reinstall the locked "
+                "environment",
+            )
+        )
     else:
         out.append(Check("pose_model", "ok", f"BlazePose GHUM 3D Full, SHA-256 {bp['sha256'][:12]}… verified"))
     for m in metrabs_models():
         status = "ok" if m["verified"] else "fail"
-        out.append(Check("pose_model", status, f"MeTRAbs {m['variant']}: " + (
-            f"archive SHA-256 {m['sha256'][:12]}… verified, SavedModel unchanged" if m["verified"] else
-            "missing files or not the pinned checksum: `neuropose-assets model install` again")))  # fmt: skip
+        out.append(
+            Check(
+                "pose_model",
+                status,
+                f"MeTRAbs {m['variant']}: "
+                + (
+                    f"archive SHA-256 {m['sha256'][:12]}… verified, SavedModel unchanged"
+                    if m["verified"]
+                    else "missing files or not the pinned checksum: `neuropose-assets model install` again"
+                ),
+            )
+        )
     return out
 
 
@@ -322,8 +417,11 @@ def _disk(layout: Layout, intake: Path) -> Check:
     need = max(MIN_FREE_BYTES, 2 * delivered)
     text = f"{free / 2**30:.1f} GiB free on the data root's file system; the intake holds {delivered / 2**30:.2f} GiB"
     if free < need:
-        return Check("disk", "fail" if free < delivered else "warn", f"{text}: the store copies every delivered file; "
-                                                                     "free space or move the data root")  # fmt: skip
+        return Check(
+            "disk",
+            "fail" if free < delivered else "warn",
+            f"{text}: the store copies every delivered file; free space or move the data root",
+        )
     return Check("disk", "ok", text)
 
 
@@ -374,33 +472,49 @@ def _webserver(ui: dict | None, running: bool) -> Check:
             info = _who(host, port)
         except (OSError, ValueError):
             return Check("webserver", "warn", "the UI is not running (`neuropose-assets ui`)")
-        return Check("webserver", "fail", f"the UI that was started on {host}:{port} (pid {ui['pid']}) is gone, but "
-                                          f"a webserver (pid {info.get('webserver_pid', '?')}) still answers there: "
-                                          "an orphan; start `neuropose-assets ui` again (it stops it) or kill it")
+        return Check(
+            "webserver",
+            "fail",
+            f"the UI that was started on {host}:{port} (pid {ui['pid']}) is gone, but "
+            f"a webserver (pid {info.get('webserver_pid', '?')}) still answers there: "
+            "an orphan; start `neuropose-assets ui` again (it stops it) or kill it",
+        )
     try:
         info = _who(host, port)
     except (OSError, ValueError) as err:
         return Check("webserver", "fail", f"the UI recorded {host}:{port} but does not answer there ({err})")
     want = _child(ui, "webserver")
     if want is not None and info.get("webserver_pid") != want:
-        return Check("webserver", "fail", f"{host}:{port} is answered by "
-                                          + (f"webserver pid {info['webserver_pid']}" if "webserver_pid" in info
-                                             else "another program") + f", not by the UI's webserver (pid {want}): "
-                                          "stop the other program, then restart `neuropose-assets ui`")  # fmt: skip
+        return Check(
+            "webserver",
+            "fail",
+            f"{host}:{port} is answered by "
+            + (f"webserver pid {info['webserver_pid']}" if "webserver_pid" in info else "another program")
+            + f", not by the UI's webserver (pid {want}): "
+            "stop the other program, then restart `neuropose-assets ui`",
+        )
     listening = _listening_addresses(port)
     loopback = {"127.0.0.1", "::1"}
     version = f"dagster-webserver {info.get('dagster_webserver_version', '?')}"
     if host in ("127.0.0.1", "localhost", "::1"):
         exposed = sorted(listening - loopback)
         if exposed:
-            return Check("webserver", "fail", f"the UI was started on {host}:{port} but port {port} listens on "
-                                              f"{', '.join(exposed)} too: it has no authentication; stop whatever "
-                                              "else binds that port")  # fmt: skip
+            return Check(
+                "webserver",
+                "fail",
+                f"the UI was started on {host}:{port} but port {port} listens on "
+                f"{', '.join(exposed)} too: it has no authentication; stop whatever "
+                "else binds that port",
+            )
         return Check("webserver", "ok", f"answers on {host}:{port} ({version}, pid {want}), listening on loopback only")
-    return Check("webserver", "warn", f"answers on {host}:{port} ({version}) as configured, listening on "
-                                      f"{', '.join(sorted(listening)) or host}: reachable from the network without "
-                                      "authentication — keep 127.0.0.1 behind an SSH tunnel or an authenticating "
-                                      "proxy")  # fmt: skip
+    return Check(
+        "webserver",
+        "warn",
+        f"answers on {host}:{port} ({version}) as configured, listening on "
+        f"{', '.join(sorted(listening)) or host}: reachable from the network without "
+        "authentication — keep 127.0.0.1 behind an SSH tunnel or an authenticating "
+        "proxy",
+    )
 
 
 def _dask_cluster() -> list[Check]:
@@ -417,18 +531,37 @@ def _dask_cluster() -> list[Check]:
         with Client(address, timeout=5) as client:
             workers = client.scheduler_info(n_workers=-1)["workers"].values()
     except (OSError, TimeoutError) as err:
-        return [Check("dask", "fail", f"the dask scheduler {address} does not answer ({type(err).__name__}): start "
-                                      "it (`dask scheduler`) or unset $NEUROPOSE_DASK_SCHEDULER")]  # fmt: skip
+        return [
+            Check(
+                "dask",
+                "fail",
+                f"the dask scheduler {address} does not answer ({type(err).__name__}): start "
+                "it (`dask scheduler`) or unset $NEUROPOSE_DASK_SCHEDULER",
+            )
+        ]
     pose = sum(w.get("resources", {}).get(POSE_RESOURCE, 0) for w in workers)
     if not pose:
-        return [Check("dask", "fail", f"{address}: {len(workers)} worker(s), none holds the {POSE_RESOURCE} resource: "
-                                      "per-video runs wait; "
-                                      "start `neuropose-assets worker` on the compute hosts")]  # fmt: skip
+        return [
+            Check(
+                "dask",
+                "fail",
+                f"{address}: {len(workers)} worker(s), none holds the {POSE_RESOURCE} resource: "
+                "per-video runs wait; "
+                "start `neuropose-assets worker` on the compute hosts",
+            )
+        ]
     return [Check("dask", "ok", f"{address}: {len(workers)} worker process(es), {pose:g} pose estimation(s) at once")]
 
 
 def health_checks(layout: Layout, intake: Path) -> list[Check]:
     """Every check of the module docstring, in order."""
     ui, running = _ui_record(layout)
-    return [_data_root(layout), _intake(intake), *_instance_and_daemon(layout, ui, running), *_pose_model(),
-            _disk(layout, intake), _webserver(ui, running), *_dask_cluster()]  # fmt: skip
+    return [
+        _data_root(layout),
+        _intake(intake),
+        *_instance_and_daemon(layout, ui, running),
+        *_pose_model(),
+        _disk(layout, intake),
+        _webserver(ui, running),
+        *_dask_cluster(),
+    ]

@@ -60,8 +60,10 @@ document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventLis
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body>{body}<script>{_SORT}</script></body></html>")  # fmt: skip
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{body}<script>{_SORT}</script></body></html>"
+    )
 
 
 def cohort_tables(layout, cohort: str) -> str:
@@ -76,8 +78,11 @@ def cohort_tables(layout, cohort: str) -> str:
     by_task: dict[str, list] = {}
     for e in entries:
         path = layout.asset_file("outcomes", e.partition)
-        task = pl.read_parquet(layout.asset_file("task", e.partition))["task"][0] if layout.asset_file(
-            "task", e.partition).exists() else "—"
+        task = (
+            pl.read_parquet(layout.asset_file("task", e.partition))["task"][0]
+            if layout.asset_file("task", e.partition).exists()
+            else "—"
+        )
         by_task.setdefault(task, []).append((e, pl.read_parquet(path) if path.exists() else None))
     parts = []
     for task, items in sorted(by_task.items()):
@@ -92,21 +97,36 @@ def cohort_tables(layout, cohort: str) -> str:
                 f"<td class='num' data-v='{'' if values.get(m) is None else values[m]}'>"
                 f"{html.escape(summary.shown(m, values.get(m)))}"
                 f"{'' if values.get(m) is None or summary.unit_label(m) == '' else f' <small>n={ns.get(m)!s}</small>'}"
-                "</td>" for m in measures)  # fmt: skip
+                "</td>"
+                for m in measures
+            )
             flags = _flag_names(layout, key) if out is not None else "not analysed"
-            flag_html = "".join(f"<div class='{f.split(' ')[0]}'>{html.escape(f)}</div>" for f in flags.split(", ")
-                                if f) if flags else "<span class='ok'>ok</span>"  # fmt: skip
-            report = (f"<a href='{report_url(key)}'>report</a>" if (layout.reports / f"{key}.html").exists()
-                      else "<small>no report yet</small>")  # fmt: skip
+            flag_html = (
+                "".join(f"<div class='{f.split(' ')[0]}'>{html.escape(f)}</div>" for f in flags.split(", ") if f)
+                if flags
+                else "<span class='ok'>ok</span>"
+            )
+            report = (
+                f"<a href='{report_url(key)}'>report</a>"
+                if (layout.reports / f"{key}.html").exists()
+                else "<small>no report yet</small>"
+            )
             if (layout.reports / f"{key}.pdf").exists():
                 report += f" · <a href='{report_url(key)}.pdf'>PDF</a>"
-            video = (f"<video controls preload='metadata' src='{review_url(key)}'></video>"
-                     if (layout.review / f"{key}.mp4").exists() else "<small>no review video</small>")  # fmt: skip
-            rows.append(f"<tr id='{html.escape(key)}'><td>{html.escape(key)}</td>{cells}<td>{flag_html}</td>"
-                        f"<td>{report}</td><td>{video}</td></tr>")  # fmt: skip
-        parts.append(f"<h2>{html.escape(task)} <small>({len(items)} video{'s' if len(items) != 1 else ''})</small>"
-                     f"</h2><table class='sortable'><thead><tr><th>video</th>{head}<th>quality flags</th>"
-                     f"<th>report</th><th>review video</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            video = (
+                f"<video controls preload='metadata' src='{review_url(key)}'></video>"
+                if (layout.review / f"{key}.mp4").exists()
+                else "<small>no review video</small>"
+            )
+            rows.append(
+                f"<tr id='{html.escape(key)}'><td>{html.escape(key)}</td>{cells}<td>{flag_html}</td>"
+                f"<td>{report}</td><td>{video}</td></tr>"
+            )
+        parts.append(
+            f"<h2>{html.escape(task)} <small>({len(items)} video{'s' if len(items) != 1 else ''})</small>"
+            f"</h2><table class='sortable'><thead><tr><th>video</th>{head}<th>quality flags</th>"
+            f"<th>report</th><th>review video</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
     return "".join(parts) or "<p>No videos in this cohort yet.</p>"
 
 
@@ -131,8 +151,10 @@ def build_app(layout):
 
     async def index(request):
         cohorts = sorted({e.cohort for e in Registry(layout).all()})
-        body = ["<h1>Results</h1><p><small>Main outcomes per task, with units; every measure, its definition and "
-                "source are in each video's report. <a href='/'>Dagster UI</a></small></p>"]
+        body = [
+            "<h1>Results</h1><p><small>Main outcomes per task, with units; every measure, its definition and "
+            "source are in each video's report. <a href='/'>Dagster UI</a></small></p>"
+        ]
         for c in cohorts:
             body.append(f"<h2 id='{html.escape(c)}'><a href='{cohort_url(c)}'>{html.escape(c)}</a></h2>")
             body.append(cohort_tables(layout, c))
@@ -146,8 +168,10 @@ def build_app(layout):
             check_key(c)
         except ValueError:
             return PlainTextResponse("no such cohort", status_code=404)
-        body = (f"<h1>Cohort {html.escape(c)}</h1><p><small><a href='{PREFIX}/'>all cohorts</a> · "
-                f"<a href='/'>Dagster UI</a></small></p>{cohort_tables(layout, c)}")
+        body = (
+            f"<h1>Cohort {html.escape(c)}</h1><p><small><a href='{PREFIX}/'>all cohorts</a> · "
+            f"<a href='/'>Dagster UI</a></small></p>{cohort_tables(layout, c)}"
+        )
         return HTMLResponse(_page(f"Cohort {c}", body))
 
     def served(folder: Path, suffix: str, media_type: str, what: str):
@@ -166,22 +190,27 @@ def build_app(layout):
     pdf = served(layout.reports, ".pdf", "application/pdf", "PDF report")
     review = served(layout.review, ".mp4", "video/mp4", "review video")
 
-    return Starlette(routes=[
-        Route(f"{PREFIX}/", index), Route(PREFIX, index),
-        Route(f"{PREFIX}/cohort/{{cohort}}", cohort),
-        Route(f"{PREFIX}/report/{{key}}.pdf", pdf),  # before the HTML route, whose {key} would take "x.pdf"
-        Route(f"{PREFIX}/report/{{key}}", report),
-        Route(f"{PREFIX}/review/{{key}}.mp4", review),
-    ])  # fmt: skip
+    return Starlette(
+        routes=[
+            Route(f"{PREFIX}/", index),
+            Route(PREFIX, index),
+            Route(f"{PREFIX}/cohort/{{cohort}}", cohort),
+            Route(f"{PREFIX}/report/{{key}}.pdf", pdf),  # before the HTML route, whose {key} would take "x.pdf"
+            Route(f"{PREFIX}/report/{{key}}", report),
+            Route(f"{PREFIX}/review/{{key}}.mp4", review),
+        ]
+    )
 
 
 #: the link to the results page added to every page of the Dagster UI (bottom right, over the UI): Dagster's open
 #: source UI has no setting for a custom link on its home page.  Inline styles are allowed by the UI's Content Security
 #: Policy (``style-src 'unsafe-inline'``); no script is added.
-UI_LINK = (f'<a id="neuropose-results-link" href="{PREFIX}/" title="Outcomes per cohort: tables, reports, review '
-           'videos" style="position:fixed;right:18px;bottom:18px;z-index:2147483647;background:#4f43dd;color:#fff;'
-           'padding:9px 16px;border-radius:20px;font:600 14px system-ui,sans-serif;text-decoration:none;'
-           'box-shadow:0 2px 8px rgba(0,0,0,.35)">Results</a>')
+UI_LINK = (
+    f'<a id="neuropose-results-link" href="{PREFIX}/" title="Outcomes per cohort: tables, reports, review '
+    'videos" style="position:fixed;right:18px;bottom:18px;z-index:2147483647;background:#4f43dd;color:#fff;'
+    "padding:9px 16px;border-radius:20px;font:600 14px system-ui,sans-serif;text-decoration:none;"
+    'box-shadow:0 2px 8px rgba(0,0,0,.35)">Results</a>'
+)
 
 
 class WithResults:

@@ -103,5 +103,7 @@ class MonitoredRunLauncher(DefaultRunLauncher):
         if worker_alive(pid, recorded_at):
             return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker process {pid} is alive")
         self._workers.pop(run.run_id, None)
-        return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's worker process {pid} is gone (killed, or it "
-                                                         "died with the daemon, the code server or the UI)")
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"the run's worker process {pid} is gone (killed, or it died with the daemon, the code server or the UI)",
+        )

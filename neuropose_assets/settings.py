@@ -22,41 +22,60 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEUROPOSE_", extra="ignore", frozen=True)
 
-    data_root: str | None = Field(None, description="the data root (assets, reports, review videos, registry, "
-                                  "instance); default `$XDG_DATA_HOME/neuropose-assets` or "
-                                  "`~/.local/share/neuropose-assets`")
-    cache_dir: str | None = Field(None, description="downloaded samples and models; default "
-                                  "`$XDG_CACHE_HOME/neuropose-assets` or `~/.cache/neuropose-assets`")
-    pseudonymise: str = Field("", description="privacy mode: `1` / `true` / `yes` / `files` (file and folder names "
-                              "below the cohort replaced by pseudonymous keys) or `all` / `cohorts` (the cohort "
-                              "folder's name too); empty: off")
+    data_root: str | None = Field(
+        None,
+        description="the data root (assets, reports, review videos, registry, "
+        "instance); default `$XDG_DATA_HOME/neuropose-assets` or "
+        "`~/.local/share/neuropose-assets`",
+    )
+    cache_dir: str | None = Field(
+        None,
+        description="downloaded samples and models; default "
+        "`$XDG_CACHE_HOME/neuropose-assets` or `~/.cache/neuropose-assets`",
+    )
+    pseudonymise: str = Field(
+        "",
+        description="privacy mode: `1` / `true` / `yes` / `files` (file and folder names "
+        "below the cohort replaced by pseudonymous keys) or `all` / `cohorts` (the cohort "
+        "folder's name too); empty: off",
+    )
     pose_backend: str = Field(DEFAULT_BACKEND, description="the pose model: `blazepose` or `metrabs`")
-    pose_slots: str | None = Field(None, description="the pose pool's limit (concurrent pose estimations); default "
-                                   "from the cores and GPUs")
+    pose_slots: str | None = Field(
+        None, description="the pose pool's limit (concurrent pose estimations); default from the cores and GPUs"
+    )
     model_cache: str | None = Field(None, description="where pose models are stored; default `<cache dir>/models`")
     metrabs_variant: str | None = Field(None, description="the MeTRAbs model variant")
     metrabs_sha256: str | None = Field(None, description="the SHA-256 the MeTRAbs download must have")
     metrabs_dir: str | None = Field(None, description="an unpacked MeTRAbs SavedModel directory to use as is")
     metrabs_tarball: str | None = Field(None, description="a MeTRAbs tarball already downloaded")
     intake: str | None = Field(None, description="the intake folder the sensor watches; default `<data root>/intake`")
-    intake_link_roots: str = Field("", description="folders (separated by `:`) that symbolic links in the intake "
-                                   "may point into")
+    intake_link_roots: str = Field(
+        "", description="folders (separated by `:`) that symbolic links in the intake may point into"
+    )
     intake_interval_seconds: int = Field(30, ge=1, description="seconds between intake scans")
-    intake_stable_seconds: float = Field(30.0, ge=0, description="a file must stay unchanged this long before it is "
-                                         "taken")
-    cohort_interval_seconds: int = Field(60, ge=1, description="seconds between the cohort and review sensors' "
-                                         "evaluations")
-    dask_scheduler: str | None = Field(None, description="a dask scheduler address: per-video runs go to its "
-                                       "workers")
-    postgres_url: str | None = Field(None, description="a PostgreSQL URL for the Dagster instance (runs, event log, "
-                                     "schedules); default SQLite in the data root")
+    intake_stable_seconds: float = Field(
+        30.0, ge=0, description="a file must stay unchanged this long before it is taken"
+    )
+    cohort_interval_seconds: int = Field(
+        60, ge=1, description="seconds between the cohort and review sensors' evaluations"
+    )
+    dask_scheduler: str | None = Field(None, description="a dask scheduler address: per-video runs go to its workers")
+    postgres_url: str | None = Field(
+        None,
+        description="a PostgreSQL URL for the Dagster instance (runs, event log, "
+        "schedules); default SQLite in the data root",
+    )
     xdg_data_home: str | None = Field(None, validation_alias="XDG_DATA_HOME", description="standard (XDG)")
     xdg_cache_home: str | None = Field(None, validation_alias="XDG_CACHE_HOME", description="standard (XDG)")
-    cuda_visible_devices: str | None = Field(None, validation_alias="CUDA_VISIBLE_DEVICES",
-                                             description="standard (CUDA): which GPUs; empty or `-1`: none")
-    dagster_home: str | None = Field(None, validation_alias="DAGSTER_HOME",
-                                     description="standard (Dagster); set by neuropose-assets to `<data root>/"
-                                     "dagster_home` for the processes it starts")
+    cuda_visible_devices: str | None = Field(
+        None, validation_alias="CUDA_VISIBLE_DEVICES", description="standard (CUDA): which GPUs; empty or `-1`: none"
+    )
+    dagster_home: str | None = Field(
+        None,
+        validation_alias="DAGSTER_HOME",
+        description="standard (Dagster); set by neuropose-assets to `<data root>/"
+        "dagster_home` for the processes it starts",
+    )
 
 
 def settings() -> Settings:

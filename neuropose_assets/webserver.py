@@ -95,8 +95,11 @@ class SameOriginGuard:
             return 403, "cross-origin request refused: the Dagster UI only answers its own pages"
         graphql = scope["path"].rstrip("/").endswith("/graphql")
         site = headers.get("sec-fetch-site")
-        if site is not None and site not in TRUSTED_FETCH_SITES and not (
-                scope["type"] == "http" and not graphql and _is_navigation(scope, headers)):  # fmt: skip
+        if (
+            site is not None
+            and site not in TRUSTED_FETCH_SITES
+            and not (scope["type"] == "http" and not graphql and _is_navigation(scope, headers))
+        ):
             return 403, f"{site} request refused: the Dagster UI only answers its own pages"
         if not (scope["type"] == "http" and graphql):
             return None
@@ -118,16 +121,24 @@ class SameOriginGuard:
 
 async def _send_json(send, status: int, payload: dict) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 def _is_navigation(scope, headers: dict[str, str]) -> bool:
     """A top-level page load (a link followed, a bookmark): GET, ``Sec-Fetch-Mode: navigate``, ``Sec-Fetch-Dest:
     document`` — not an image, script, frame, fetch or form POST."""
-    return (scope.get("method") == "GET" and headers.get("sec-fetch-mode") == "navigate"
-            and headers.get("sec-fetch-dest") == "document")  # fmt: skip
+    return (
+        scope.get("method") == "GET"
+        and headers.get("sec-fetch-mode") == "navigate"
+        and headers.get("sec-fetch-dest") == "document"
+    )
 
 
 def allowed_hosts(host: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
@@ -153,15 +164,18 @@ def serve(workspace: str, host: str, port: int, extra_hosts: list[str]) -> None:
     with DagsterInstance.get() as instance:
         instance.optimize_for_webserver(15000, 3600, 20)  # the webserver CLI's defaults
         target = WorkspaceFileTarget(paths=[workspace])
-        with WorkspaceProcessContext(instance, workspace_load_target=target, version=__version__,
-                                     read_only=False) as ctx:  # fmt: skip
+        with WorkspaceProcessContext(
+            instance, workspace_load_target=target, version=__version__, read_only=False
+        ) as ctx:
             from neuropose_assets.core.io.storage import Layout, default_data_root
             from neuropose_assets.results import WithResults
 
-            app = WithResults(create_app_from_workspace_process_context(ctx, path_prefix=""),
-                              Layout(default_data_root()))  # the results page, behind the same guard  # fmt: skip
-            uvicorn.run(SameOriginGuard(app, allowed_hosts(host, extra_hosts)), host=host, port=port,
-                        log_level="warning")  # fmt: skip
+            app = WithResults(
+                create_app_from_workspace_process_context(ctx, path_prefix=""), Layout(default_data_root())
+            )  # the results page, behind the same guard
+            uvicorn.run(
+                SameOriginGuard(app, allowed_hosts(host, extra_hosts)), host=host, port=port, log_level="warning"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,11 +6,19 @@ from urllib.parse import unquote, urlsplit
 
 def asgi_get(app, url, headers=None):
     parts = urlsplit(url)
-    scope = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "http", "path": unquote(parts.path),
-             "raw_path": parts.path.encode(), "query_string": parts.query.encode(), "root_path": "",
-             "headers": [(k.lower().encode(), v.encode())
-                         for k, v in {"host": "127.0.0.1:3000", **(headers or {})}.items()],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 3000)}
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(parts.path),
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1:3000", **(headers or {})}.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 3000),
+    }
     out = {"status": None, "headers": {}, "body": b""}
     sent = {"request": False}
 

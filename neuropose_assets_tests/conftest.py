@@ -81,8 +81,12 @@ def world(tmp_path_factory, cam01: Path):
     rng = np.random.default_rng(0)
     frames = [np.clip(rng.normal(90, 10, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
     write_video(intake / "no_person.mp4", frames, fps=30)
-    videos = {"cam01": good, "not_a_video": intake / "notes.mp4", "empty_file": intake / "empty.mp4",
-              "no_person": intake / "no_person.mp4"}  # fmt: skip
+    videos = {
+        "cam01": good,
+        "not_a_video": intake / "notes.mp4",
+        "empty_file": intake / "empty.mp4",
+        "no_person": intake / "no_person.mp4",
+    }
     from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
 
     gait = TaskDeclaration(TaskSpec(task="gait"), "test")
@@ -90,8 +94,10 @@ def world(tmp_path_factory, cam01: Path):
         register_videos(instance, layout, videos, "trial", {"cam01": gait})
         defs = build_defs(str(layout.root))
         job = defs.resolve_job_def("per_video_job")
-        results = {k: job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False) for k in
-                   ["not_a_video", "empty_file", "no_person", "cam01"]}  # fmt: skip
+        results = {
+            k: job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False)
+            for k in ["not_a_video", "empty_file", "no_person", "cam01"]
+        }
         cohort = defs.resolve_job_def("cohort_job").execute_in_process(
             partition_key="trial", instance=instance, raise_on_error=False
         )

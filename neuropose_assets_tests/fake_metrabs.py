@@ -40,8 +40,15 @@ def _edges() -> np.ndarray:
     j = {n: i for i, n in enumerate(BERKELEY_MHAD_43.joints)}
     pairs = [("head", "chest")]
     for s in "lr":
-        pairs += [("chest", f"{s}sho1"), (f"{s}sho1", f"{s}elb"), (f"{s}elb", f"{s}wri"), (f"{s}hipb", f"{s}kne"),
-                  (f"{s}kne", f"{s}ank"), (f"{s}ank", f"{s}hee"), (f"{s}ank", f"{s}foo")]  # fmt: skip
+        pairs += [
+            ("chest", f"{s}sho1"),
+            (f"{s}sho1", f"{s}elb"),
+            (f"{s}elb", f"{s}wri"),
+            (f"{s}hipb", f"{s}kne"),
+            (f"{s}kne", f"{s}ank"),
+            (f"{s}ank", f"{s}hee"),
+            (f"{s}ank", f"{s}foo"),
+        ]
     return np.array([(j[a], j[b]) for a, b in pairs], np.int32)
 
 
@@ -66,13 +73,19 @@ def build_fake_metrabs(path: Path, *, omit: str | None = None) -> Path:
             if omit != "per_skeleton_joint_edges":
                 self.per_skeleton_joint_edges = {"berkeley_mhad_43": tf.Variable(_edges(), trainable=False)}
 
-        @tf.function(input_signature=[
-            tf.TensorSpec([None, None, None, 3], tf.uint8), tf.TensorSpec([None, 3, 3], tf.float32),
-            tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
-            tf.TensorSpec([], tf.int32),
-        ])  # fmt: skip
-        def detect_poses_batched(self, images, intrinsic_matrix, skeleton, num_aug, detector_threshold,
-                                 internal_batch_size):  # fmt: skip
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, None, 3], tf.uint8),
+                tf.TensorSpec([None, 3, 3], tf.float32),
+                tf.TensorSpec([], tf.string),
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.float32),
+                tf.TensorSpec([], tf.int32),
+            ]
+        )
+        def detect_poses_batched(
+            self, images, intrinsic_matrix, skeleton, num_aug, detector_threshold, internal_batch_size
+        ):
             means = tf.reduce_mean(tf.cast(images, tf.float32), axis=[1, 2, 3])  # [B]
             lengths = tf.where(means > 5.0, 2, 0)
             b = tf.shape(images)[0]
@@ -91,8 +104,13 @@ def build_fake_metrabs(path: Path, *, omit: str | None = None) -> Path:
                 "poses2d": tf.RaggedTensor.from_row_lengths(tf.boolean_mask(uv, mask), rl),
             }
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([3, 3], tf.float32),
-                                      tf.TensorSpec([], tf.string)])  # fmt: skip
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.uint8),
+                tf.TensorSpec([3, 3], tf.float32),
+                tf.TensorSpec([], tf.string),
+            ]
+        )
         def detect_poses(self, image, intrinsic_matrix, skeleton):
             out = self.detect_poses_batched(image[None], intrinsic_matrix[None], skeleton, 1, 0.3, 64)
             return {k: v[0] for k, v in out.items()}

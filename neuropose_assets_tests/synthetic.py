@@ -20,9 +20,12 @@ THIGH, SHANK, TRUNK, ARM = 450.0, 420.0, 500.0, 300.0
 PX_PER_MM = 0.5
 
 
-def body(sit_deg: float = 0.0, swing: tuple[float, float] = (0.0, 0.0),
-         elevation: tuple[float, float] = (0.0, 0.0),
-         knee: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:  # fmt: skip
+def body(
+    sit_deg: float = 0.0,
+    swing: tuple[float, float] = (0.0, 0.0),
+    elevation: tuple[float, float] = (0.0, 0.0),
+    knee: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
     """Clinical joints ``(C, 3)`` in local coordinates.
 
     Args:
@@ -70,8 +73,9 @@ def _native(clinical: np.ndarray) -> np.ndarray:
     return out
 
 
-def features_from_bodies(local: np.ndarray, fps: float = 60.0, *, yaw_deg: np.ndarray | None = None,
-                         travel_mm: np.ndarray | None = None) -> pl.DataFrame:  # fmt: skip
+def features_from_bodies(
+    local: np.ndarray, fps: float = 60.0, *, yaw_deg: np.ndarray | None = None, travel_mm: np.ndarray | None = None
+) -> pl.DataFrame:
     """The ``features`` table of a movement.
 
     Args:
@@ -97,11 +101,14 @@ def features_from_bodies(local: np.ndarray, fps: float = 60.0, *, yaw_deg: np.nd
     for f in range(n):
         p3, p2 = _native(centred[f]), _native(uv[f])
         lo, hi = p2.min(axis=0), p2.max(axis=0)
-        frames.append(FramePoses(
-            boxes=np.array([[lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1], 0.9]], np.float32),
-            poses3d=p3[None].astype(np.float32), poses2d=p2[None].astype(np.float32),
-            confidence=np.ones((1, len(BLAZEPOSE_33.joints)), np.float32),
-        ))  # fmt: skip
+        frames.append(
+            FramePoses(
+                boxes=np.array([[lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1], 0.9]], np.float32),
+                poses3d=p3[None].astype(np.float32),
+                poses2d=p2[None].astype(np.float32),
+                confidence=np.ones((1, len(BLAZEPOSE_33.joints)), np.float32),
+            )
+        )
     poses = build_poses_table(frames, [np.array([0])] * n, 0, np.arange(n) / fps, BLAZEPOSE_33.joints)
     feats, _ = compute_features(poses, BLAZEPOSE_33, FeaturesConfig(lowpass_hz=None), exact_kinematics(poses))
     return feats
@@ -135,9 +142,16 @@ def smooth_step(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * x)
 
 
-def walk(fps: float = 60.0, stride_s: float = 1.1, strides: float = 6.5, stance: float = 0.6, amp: float = 300.0,
-         speed_mm_s: float = 1200.0, first_hs_s: float = 0.3,
-         yaw_deg: float = 0.0) -> tuple[pl.DataFrame, dict]:  # fmt: skip
+def walk(
+    fps: float = 60.0,
+    stride_s: float = 1.1,
+    strides: float = 6.5,
+    stance: float = 0.6,
+    amp: float = 300.0,
+    speed_mm_s: float = 1200.0,
+    first_hs_s: float = 0.3,
+    yaw_deg: float = 0.0,
+) -> tuple[pl.DataFrame, dict]:
     """A side-view walk to the image right: heel strikes of the left foot every ``stride_s`` from ``first_hs_s``,
     right half a stride later; each heel is most anterior (``+amp``) at its heel strike and its toe most posterior at
     toe-off = heel strike + ``stance`` × stride; ``yaw_deg`` turns the body about the vertical (0 = side view, 90 =
@@ -147,8 +161,11 @@ def walk(fps: float = 60.0, stride_s: float = 1.1, strides: float = 6.5, stance:
     for side, off in (("left", 0.0), ("right", 0.5)):
         hs0 = first_hs_s + off * stride_s
         truth["heel_strike"][side] = [x for x in hs0 + stride_s * np.arange(-1, strides + 1) if 0.15 < x < t[-1] - 0.15]
-        truth["toe_off"][side] = [x + stance * stride_s for x in hs0 + stride_s * np.arange(-2, strides + 1)
-                                  if 0.15 < x + stance * stride_s < t[-1] - 0.15]  # fmt: skip
+        truth["toe_off"][side] = [
+            x + stance * stride_s
+            for x in hs0 + stride_s * np.arange(-2, strides + 1)
+            if 0.15 < x + stance * stride_s < t[-1] - 0.15
+        ]
     swing = {}
     for side, off in (("left", 0.0), ("right", 0.5)):
         hs0 = first_hs_s + off * stride_s
@@ -166,8 +183,9 @@ def walk(fps: float = 60.0, stride_s: float = 1.1, strides: float = 6.5, stance:
     return feats, truth
 
 
-def sit_to_stand(fps: float = 60.0, reps: int = 5, period_s: float = 2.6, seated_s: float = 1.0) -> tuple[
-        pl.DataFrame, dict]:  # fmt: skip
+def sit_to_stand(
+    fps: float = 60.0, reps: int = 5, period_s: float = 2.6, seated_s: float = 1.0
+) -> tuple[pl.DataFrame, dict]:
     """Seated, then ``reps`` cycles of rise (0.5 s) – stand (0.6 s) – sit (0.5 s) – seated, each starting
     ``period_s`` after the previous.  Returns ``(features, truth)`` with the phase times (10 % / 90 % crossings)."""
     dur = seated_s + reps * period_s + 1.0

@@ -20,9 +20,11 @@ def world(tmp_path):
     layout = Layout(tmp_path / "data")
     walk, _ = S.walk(fps=60.0)
     sts, _ = S.sit_to_stand(fps=60.0, reps=5)
-    prov = {"source": {"partition": None, "cohort": "c", "sha256": "0" * 64},
-            "configs": {"features": {"frame": "camera"}},
-            "model": {"name": "synthetic", "variant": "-", "checksum": "0" * 64, "origin": "hip_midpoint"}}  # fmt: skip
+    prov = {
+        "source": {"partition": None, "cohort": "c", "sha256": "0" * 64},
+        "configs": {"features": {"frame": "camera"}},
+        "model": {"name": "synthetic", "variant": "-", "checksum": "0" * 64, "origin": "hip_midpoint"},
+    }
     reg = Registry(layout)
     for key, feats in (("walk", walk), ("sts", sts)):
         write_table(feats, layout.asset_file("features", key), {**prov, "source": {**prov["source"], "partition": key}})
@@ -35,8 +37,12 @@ def world(tmp_path):
 
         def run(key: str, task: TaskSpec | None):
             reg.register(key, tmp_path / f"{key}.mp4", "c", task=TaskDeclaration(task, "test") if task else None)
-            return job.execute_in_process(partition_key=key, instance=inst, raise_on_error=False,
-                                          asset_selection=[dg.AssetKey(a) for a in TASK_SELECTION])  # fmt: skip
+            return job.execute_in_process(
+                partition_key=key,
+                instance=inst,
+                raise_on_error=False,
+                asset_selection=[dg.AssetKey(a) for a in TASK_SELECTION],
+            )
 
         yield {"layout": layout, "run": run, "inst": inst, "defs": defs}
 
@@ -52,8 +58,10 @@ def test_the_declared_task_drives_events_outcomes_and_the_data_version(world):
     assert res.success
     out = pl.read_parquet(layout.asset_file("outcomes", "walk"))
     assert out.filter(pl.col("measure") == "cadence_steps_min")["value"][0] == pytest.approx(109.1, abs=0.2)
-    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
-            for e in res.get_asset_materialization_events()}  # fmt: skip
+    mats = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in res.get_asset_materialization_events()
+    }
     assert mats["outcomes"]["cadence_steps_min"].value == pytest.approx(109.1, abs=0.2)  # charted across partitions
     assert mats["task"]["task"].value == "gait"
     assert read_provenance(layout.asset_file("events", "walk"))["task"]["spec"]["task"] == "gait"
@@ -72,8 +80,10 @@ def test_undeclared_runs_generic_and_warns_and_the_cohort_tables_follow(world):
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN and "protocol.yaml" in warn.description
     assert pl.read_parquet(layout.asset_file("task", "sts"))["task"][0] == "generic"
     assert run("sts", TaskSpec(task="sit_to_stand", expected_repetitions=4)).success
-    found = {e.check_name: e for e in run("sts", TaskSpec(task="sit_to_stand", expected_repetitions=4))
-             .get_asset_check_evaluations()}["repetitions_found"]  # fmt: skip
+    found = {
+        e.check_name: e
+        for e in run("sts", TaskSpec(task="sit_to_stand", expected_repetitions=4)).get_asset_check_evaluations()
+    }["repetitions_found"]
     assert not found.passed and "expects 4 repetition(s), found [5]" in found.description
     assert run("walk", TaskSpec(task="gait")).success
     cohort = defs.resolve_job_def("cohort_job").execute_in_process(partition_key="c", instance=inst)
@@ -98,8 +108,12 @@ def test_data_problems_say_what_is_missing_not_that_the_config_is_invalid(world)
     assert "generic analysis needs" in msg and "left_knee_speed_deg" in msg and "config is invalid" not in msg
     assert run("walk", TaskSpec(task="gait")).success
     bad = defs.resolve_job_def("per_video_job").execute_in_process(
-        partition_key="walk", instance=inst, raise_on_error=False, asset_selection=[dg.AssetKey("repetition_dtw")],
-        run_config={"ops": {"repetition_dtw": {"config": {"columns": ["no_such_angle_deg"]}}}})  # fmt: skip
+        partition_key="walk",
+        instance=inst,
+        raise_on_error=False,
+        asset_selection=[dg.AssetKey("repetition_dtw")],
+        run_config={"ops": {"repetition_dtw": {"config": {"columns": ["no_such_angle_deg"]}}}},
+    )
     assert not bad.success and "repetition DTW: features has no column(s) ['no_such_angle_deg']" in failure_message(bad)
 
 
@@ -156,18 +170,25 @@ def test_the_cli_shows_outcomes_a_clinician_can_read(world, capsys, tmp_path):
 def test_the_outcomes_read_in_the_dagster_ui_as_a_table_with_the_quality_verdict(world):
     run = world["run"]
     res = run("walk", TaskSpec(task="gait", camera_view="front"))  # contradicted view: an ERROR flag
-    meta = next(e.event_specific_data.materialization.metadata for e in res.get_asset_materialization_events()
-                if e.asset_key.to_user_string() == "outcomes")  # fmt: skip
+    meta = next(
+        e.event_specific_data.materialization.metadata
+        for e in res.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "outcomes"
+    )
     table = meta["outcomes"].value
     assert table.startswith("| measure | value | unit | n | note |")
     assert "| cadence_steps_min | 109.1 | steps/min |" in table
     assert "| gait_speed_m_s | — | m/s |" in table and "declared camera_view 'front'" in table
     assert "**ERROR**" in meta["quality"].value and "camera_view" in meta["quality"].value
     floats = {k for k, v in meta.items() if isinstance(v, dg.FloatMetadataValue)}
-    assert floats and all(k.endswith(("_s", "_pct", "_m", "_m_s", "_deg", "_steps_min", "repetitions", "steps"))
-                          for k in floats), floats  # only outcomes are charted
+    assert floats and all(
+        k.endswith(("_s", "_pct", "_m", "_m_s", "_deg", "_steps_min", "repetitions", "steps")) for k in floats
+    ), floats  # only outcomes are charted
     assert "compute_s" in meta["internal"].value
     ok = run("walk", TaskSpec(task="gait", camera_view="side"))
-    meta = next(e.event_specific_data.materialization.metadata for e in ok.get_asset_materialization_events()
-                if e.asset_key.to_user_string() == "outcomes")  # fmt: skip
+    meta = next(
+        e.event_specific_data.materialization.metadata
+        for e in ok.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "outcomes"
+    )
     assert meta["quality"].value == "no quality flag"

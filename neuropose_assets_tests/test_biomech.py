@@ -77,8 +77,9 @@ def _observe(t, q, rng, *, yaw_deg: float = -40.0, mirror: bool = False, depth_n
     cam = rel + np.array([0.1, 0.2, 3.5])
     f, w, h = 1000.0, 720, 1280
     uv = f * cam[..., :2] / cam[..., 2:3] + [w / 2, h / 2] + rng.normal(0, 3, cam[..., :2].shape)
-    xyz = rel + np.concatenate([rng.normal(0, 0.015, rel[..., :2].shape),
-                                rng.normal(0, depth_noise_mm / 1000, rel[..., 2:].shape)], -1)  # fmt: skip
+    xyz = rel + np.concatenate(
+        [rng.normal(0, 0.015, rel[..., :2].shape), rng.normal(0, depth_noise_mm / 1000, rel[..., 2:].shape)], -1
+    )
     if mirror:
         uv[..., 0] = w - uv[..., 0]
         xyz[..., 0] = -xyz[..., 0]
@@ -108,8 +109,12 @@ def test_a_mirrored_video_gives_the_same_angles_with_the_sides_swapped():
     rng = np.random.default_rng(2)
     plain = fit_model(_observe(t, q, rng), FitConfig())
     mirrored = fit_model(_observe(t, q, np.random.default_rng(2), mirror=True), FitConfig())
-    for right, left in (("knee_angle_r", "knee_angle_l"), ("hip_flexion_r", "hip_flexion_l"),
-                        ("ankle_angle_r", "ankle_angle_l"), ("hip_adduction_r", "hip_adduction_l")):  # fmt: skip
+    for right, left in (
+        ("knee_angle_r", "knee_angle_l"),
+        ("hip_flexion_r", "hip_flexion_l"),
+        ("ankle_angle_r", "ankle_angle_l"),
+        ("hip_adduction_r", "hip_adduction_l"),
+    ):
         for a, b in ((right, left), (left, right)):
             d = np.degrees(plain.q[:, bm.INDEX[a]] - mirrored.q[:, bm.INDEX[b]])[5:-5]
             assert np.sqrt(np.mean(d**2)) < 2.0, (a, b, np.sqrt(np.mean(d**2)))
@@ -122,8 +127,9 @@ def test_an_angle_whose_keypoints_are_not_seen_is_null_with_the_reason():
     fit = fit_model(obs, FitConfig())
     table, nulls = kinematics_table(np.arange(60), obs, fit)
     ankle = table["ankle_angle_l_deg"]
-    assert (ankle[20:40].null_count() == 20 and ankle[:20].null_count() == 0
-            and table["knee_angle_l_deg"].null_count() == 0)
+    assert (
+        ankle[20:40].null_count() == 20 and ankle[:20].null_count() == 0 and table["knee_angle_l_deg"].null_count() == 0
+    )
     assert nulls["ankle_angle_l"]["null_frames"] == 20 and "left_toe" in nulls["ankle_angle_l"]["reason"]
     assert table["left_toe_residual_px"][25] is None and table["residual_rms_px"].null_count() == 0
 

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
-                                 reason="Chromium is not installed (apt-get install chromium)")]  # fmt: skip
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not (shutil.which("chromium") or shutil.which("chromium-browser")),
+        reason="Chromium is not installed (apt-get install chromium)",
+    ),
+]
 
 
 def test_figures_show_and_the_review_video_plays(tmp_path, cam01):

@@ -35,15 +35,27 @@ def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monke
     clips = []
     for i in range(N):  # distinct short clips (different brightness), 30 frames, 540x960
         out = tmp_path / f"trial_{i}.mp4"
-        media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-vf", f"scale=540:960,eq=brightness=0.0{i}", "-c:v",
-                     "libx264", "-preset", "ultrafast", str(out))  # fmt: skip
+        media.ffmpeg(
+            "-i",
+            str(cam01),
+            "-frames:v",
+            "30",
+            "-vf",
+            f"scale=540:960,eq=brightness=0.0{i}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(out),
+        )
         clips.append(out)
     intake, data = tmp_path / "intake", tmp_path / "data"
     (intake / "burst").mkdir(parents=True)
     with running_ui(intake, data, NEUROPOSE_POSE_SLOTS="1"):  # the limit is respected (here: one at a time)
         # a cohort with a protocol: one walk, one sit-to-stand, one video that no rule declares
         (intake / "burst" / "protocol.yaml").write_text(
-            'videos:\n  "trial_0.mp4": {task: gait}\n  "trial_1.mp4": {task: sit_to_stand, expected_repetitions: 5}\n')
+            'videos:\n  "trial_0.mp4": {task: gait}\n  "trial_1.mp4": {task: sit_to_stand, expected_repetitions: 5}\n'
+        )
         for c in clips:  # the burst
             os.replace(c, intake / "burst" / c.name)
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
@@ -74,8 +86,11 @@ def test_burst_is_processed_with_the_pool_limit_respected(tmp_path, cam01, monke
             assert (data / "assets" / "outcomes" / f"burst-trial_{i}.parquet").exists()
         rows = _wait(lambda: _cohort_rows(data), 120)  # the last cohort run may still be queued
         assert rows is not None, "the cohort outcome table never listed every video"
-        assert rows == [("burst-trial_0", "gait", True), ("burst-trial_1", "sit_to_stand", True),
-                        ("burst-trial_2", "generic", False)]  # fmt: skip
+        assert rows == [
+            ("burst-trial_0", "gait", True),
+            ("burst-trial_1", "sit_to_stand", True),
+            ("burst-trial_2", "generic", False),
+        ]
 
 
 def _up(port: int) -> bool:
@@ -130,8 +145,13 @@ def assert_ui_stops_its_tree(tmp_path, sig, *extra: str, probe=None) -> str:
     port = 3300 + (os.getpid() + 13 + int(sig)) % 500
     cli = Path(sys.executable).parent / "neuropose-assets"
     env = {**os.environ, "NEUROPOSE_INTAKE": str(tmp_path / "intake")}
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(tmp_path / "data"), "--port", str(port), *extra],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(cli), "ui", "--data-root", str(tmp_path / "data"), "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _wait(lambda: _up(port), 120), "the UI did not start"
         tree = _descendants(proc.pid)
@@ -172,20 +192,36 @@ def test_a_dead_daemon_worker_or_ui_never_stalls_the_pipeline(tmp_path, cam01, m
         if slower == 1:
             media.ffmpeg("-i", str(cam01), "-c", "copy", str(tmp))  # distinct files (hard links would be one content)
         else:  # every frame repeated: a longer pose step, one continuous track
-            media.ffmpeg("-i", str(cam01), "-vf", f"setpts={slower}*PTS", "-r", "30", "-c:v", "libx264", "-preset",
-                         "ultrafast", str(tmp))  # fmt: skip
+            media.ffmpeg(
+                "-i",
+                str(cam01),
+                "-vf",
+                f"setpts={slower}*PTS",
+                "-r",
+                "30",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                str(tmp),
+            )
         os.replace(tmp, intake / "c" / f"{name}.mp4")
 
     def runs_of(inst, name: str) -> list:
-        return [r for r in inst.get_runs() if r.tags.get("dagster/partition") == f"c-{name}"
-                and r.job_name == "per_video_job"]  # not its review run  # fmt: skip
+        return [
+            r
+            for r in inst.get_runs()
+            if r.tags.get("dagster/partition") == f"c-{name}" and r.job_name == "per_video_job"
+        ]  # not its review run
 
     def in_poses(inst, name: str) -> int | None:
         """The pid of the run worker of ``name``'s first run once its poses step has started."""
         for run in runs_of(inst, name)[-1:]:
             logs = inst.all_logs(run.run_id)
-            if any(e.step_key == "poses" and e.dagster_event and e.dagster_event.event_type.value == "STEP_START"
-                   for e in logs):  # fmt: skip
+            if any(
+                e.step_key == "poses" and e.dagster_event and e.dagster_event.event_type.value == "STEP_START"
+                for e in logs
+            ):
                 for e in logs:
                     if e.dagster_event and (e.dagster_event.message or "").startswith("Started process for run"):
                         return int(e.dagster_event.engine_event_data.metadata["pid"].value)
@@ -212,8 +248,9 @@ def test_a_dead_daemon_worker_or_ui_never_stalls_the_pipeline(tmp_path, cam01, m
         first = children()
         os.kill(ui.pid, signal.SIGKILL)  # 2. the UI itself dies mid-run
         ui.wait(10)
-        assert _wait(lambda: not _up(port) and not _alive(first["daemon"]) and not _alive(first["webserver"]), 20,
-                     step=0.5), "the UI's daemon and webserver outlived it"  # fmt: skip
+        assert _wait(
+            lambda: not _up(port) and not _alive(first["daemon"]) and not _alive(first["webserver"]), 20, step=0.5
+        ), "the UI's daemon and webserver outlived it"
         assert _alive(orphan)  # the run worker (a child of the code server) is still estimating: an orphan
         with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1"):  # same data root, same port
             assert not any(_alive(pid) for pid in [*first.values(), orphan]), "orphans of the dead UI still run"
@@ -227,8 +264,9 @@ def test_a_dead_daemon_worker_or_ui_never_stalls_the_pipeline(tmp_path, cam01, m
             worker = _wait(lambda: in_poses(inst, "c"), 120, step=0.2)
             assert worker, "run c never reached pose estimation"
             os.kill(worker, signal.SIGKILL)  # 3. a run worker dies holding the only pose slot
-            assert _wait(lambda: succeeded(inst, "c", retried=True), 180), [(r.tags, r.status)
-                                                                           for r in runs_of(inst, "c")]  # fmt: skip
+            assert _wait(lambda: succeeded(inst, "c", retried=True), 180), [
+                (r.tags, r.status) for r in runs_of(inst, "c")
+            ]
 
 
 @contextlib.contextmanager
@@ -236,11 +274,22 @@ def running_ui(intake: Path, data: Path, offset: int = 0, **env: str):
     """``neuropose-assets ui`` on ``data`` watching ``intake`` with fast ticks (1 s stability, 3 s intervals), in its
     own session; yields ``(process, port)`` once the UI answers, kills the whole session afterwards."""
     port = 3300 + (os.getpid() + offset) % 500
-    full_env = {**os.environ, "NEUROPOSE_INTAKE": str(intake), "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
-                "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3", "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3", **env}  # fmt: skip
+    full_env = {
+        **os.environ,
+        "NEUROPOSE_INTAKE": str(intake),
+        "NEUROPOSE_INTAKE_STABLE_SECONDS": "1",
+        "NEUROPOSE_INTAKE_INTERVAL_SECONDS": "3",
+        "NEUROPOSE_COHORT_INTERVAL_SECONDS": "3",
+        **env,
+    }
     cli = Path(sys.executable).parent / "neuropose-assets"
-    proc = subprocess.Popen([str(cli), "ui", "--data-root", str(data), "--port", str(port)], env=full_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(cli), "ui", "--data-root", str(data), "--port", str(port)],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert _wait(lambda: _up(port), 120), "the UI did not start"
         yield proc, port

@@ -14,8 +14,13 @@ def test_no_private_dagster_import_outside_the_one_module():
         if path.name == "dagster_private.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(
-                node, "names", [])] if isinstance(node, ast.Import) else []  # fmt: skip
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in getattr(node, "names", [])]
+                if isinstance(node, ast.Import)
+                else []
+            )
             if isinstance(node, ast.ImportFrom) and node.module == "dagster":
                 names += [f"dagster.{a.name}" for a in node.names]
             if any(n.startswith("dagster._") for n in names):
@@ -34,13 +39,18 @@ def test_each_private_name_behaves_as_used(tmp_path):
     assert list(P.iterate_with_context(P.raise_execution_interrupts, iter([1, 2]))) == [1, 2]
     assert inspect.isclass(P.DagsterEvent)
     # backfill and webserver: load targets and the process context's signature
-    target = P.ModuleTarget(module_name="neuropose_assets.definitions", attribute=None, working_directory=None,
-                            location_name="neuropose_assets")  # fmt: skip
+    target = P.ModuleTarget(
+        module_name="neuropose_assets.definitions",
+        attribute=None,
+        working_directory=None,
+        location_name="neuropose_assets",
+    )
     assert target.create_origins()[0].location_name == "neuropose_assets"
     (tmp_path / "w.yaml").write_text("load_from:\n  - python_module: neuropose_assets.definitions\n")
     assert len(P.WorkspaceFileTarget(paths=[str(tmp_path / "w.yaml")]).create_origins()) == 1
     assert {"instance", "workspace_load_target", "version", "read_only"} <= set(
-        inspect.signature(P.WorkspaceProcessContext).parameters)  # fmt: skip
+        inspect.signature(P.WorkspaceProcessContext).parameters
+    )
     # ui: a client that pings a code server
     assert callable(P.DagsterGrpcClient(port=1, host="127.0.0.1").ping)
     # health: the sensor instigator type and the failed tick status

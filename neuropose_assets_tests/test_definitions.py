@@ -21,9 +21,23 @@ def test_definitions_load_and_validate():
 
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"raw_video", "poses", "kinematics", "features", "task", "events", "repetitions", "outcomes",
-                    "repetition_dtw", "review_video", "report", "cohort_outcomes", "cohort_dtw", "reference_events",
-                    "opensim_export"}  # fmt: skip
+    assert keys == {
+        "raw_video",
+        "poses",
+        "kinematics",
+        "features",
+        "task",
+        "events",
+        "repetitions",
+        "outcomes",
+        "repetition_dtw",
+        "review_video",
+        "report",
+        "cohort_outcomes",
+        "cohort_dtw",
+        "reference_events",
+        "opensim_export",
+    }
     assert keys == set(stages.assets())
     assert defs.resolve_job_def("review_job").partitions_def.name == "videos"
     assert {s.name for s in defs.sensors} == {"intake_sensor", "cohort_sensor", "review_sensor"}
@@ -39,8 +53,9 @@ def test_code_location_import_pulls_in_no_heavy_library():
 def test_dagster_cli_validates_the_workspace(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "NEUROPOSE_DATA_ROOT": str(tmp_path / "data")}
     cli = Path(sys.executable).parent / "dagster"
-    out = subprocess.run([str(cli), "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO, env=env,
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [str(cli), "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr[-2000:]
 
 
@@ -54,9 +69,13 @@ def test_webserver_serves_the_code_location(tmp_path):
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "NEUROPOSE_DATA_ROOT": str(tmp_path / "data")}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                             "-p", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 90
         while time.time() < deadline:
@@ -67,10 +86,15 @@ def test_webserver_serves_the_code_location(tmp_path):
                 time.sleep(0.5)
         else:
             pytest.fail("webserver did not start in 90 s")
-        query = ("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-                 "locationOrLoadError { __typename } } } } }")  # fmt: skip
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        query = (
+            "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+            "locationOrLoadError { __typename } } } } }"
+        )
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql",
+            data=json.dumps({"query": query}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         for _ in range(60):
             entries = json.load(urllib.request.urlopen(req, timeout=10))["data"]["workspaceOrError"]["locationEntries"]
             if entries and entries[0]["loadStatus"] == "LOADED":
@@ -86,13 +110,36 @@ def test_webserver_serves_the_code_location(tmp_path):
             proc.kill()
 
 
-@pytest.mark.parametrize("module, name, core", [
-    ("neuropose_assets.dagster_defs.assets.poses", "PosesConfig", "neuropose_assets.core.pose.tracking:TrackingConfig"),
-    ("neuropose_assets.dagster_defs.assets.features", "FeaturesAssetConfig", "neuropose_assets.core.kinematics.features:FeaturesConfig"),
-    ("neuropose_assets.dagster_defs.assets.events", "EventsAssetConfig", "neuropose_assets.core.analysis.events:EventsConfig"),
-    ("neuropose_assets.dagster_defs.assets.repetition_dtw", "DTWAssetConfig", "neuropose_assets.core.comparison.dtw:RepetitionDTWConfig"),
-    ("neuropose_assets.dagster_defs.assets.cohort_dtw", "CohortDTWAssetConfig", "neuropose_assets.core.comparison.dtw:CohortDTWConfig"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "module, name, core",
+    [
+        (
+            "neuropose_assets.dagster_defs.assets.poses",
+            "PosesConfig",
+            "neuropose_assets.core.pose.tracking:TrackingConfig",
+        ),
+        (
+            "neuropose_assets.dagster_defs.assets.features",
+            "FeaturesAssetConfig",
+            "neuropose_assets.core.kinematics.features:FeaturesConfig",
+        ),
+        (
+            "neuropose_assets.dagster_defs.assets.events",
+            "EventsAssetConfig",
+            "neuropose_assets.core.analysis.events:EventsConfig",
+        ),
+        (
+            "neuropose_assets.dagster_defs.assets.repetition_dtw",
+            "DTWAssetConfig",
+            "neuropose_assets.core.comparison.dtw:RepetitionDTWConfig",
+        ),
+        (
+            "neuropose_assets.dagster_defs.assets.cohort_dtw",
+            "CohortDTWAssetConfig",
+            "neuropose_assets.core.comparison.dtw:CohortDTWConfig",
+        ),
+    ],
+)
 def test_run_config_is_generated_from_the_core_models(module, name, core):
     """One source of truth: the Dagster config has exactly the core model's fields, defaults and descriptions."""
     import importlib
@@ -104,7 +151,8 @@ def test_run_config_is_generated_from_the_core_models(module, name, core):
     assert cfg_cls().to_core() == core_cls()
     documented = [f for f, info in cfg_cls.model_fields.items() if info.description]
     assert len(documented) == len(core_cls.model_fields), (
-        f"undocumented: {set(core_cls.model_fields) - set(documented)}")
+        f"undocumented: {set(core_cls.model_fields) - set(documented)}"
+    )
 
 
 def test_invalid_run_config_fails_with_the_core_models_message(tmp_path):
@@ -117,8 +165,9 @@ def test_invalid_run_config_fails_with_the_core_models_message(tmp_path):
 
 
 def test_cli_help_is_plain_text():
-    out = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "--help"], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "neuropose_assets.cli", "--help"], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout
     assert "``" not in out and ":func:" not in out and "outcomes" in out and "-style materialization" not in out
 
 
@@ -144,8 +193,11 @@ def test_an_unknown_pose_backend_fails_once_without_retries(tmp_path, gradient_v
 
         register_videos(inst, Layout(tmp_path / "data"), {"v": gradient_video}, "c")
         res = defs.resolve_job_def("per_video_job").execute_in_process(
-            partition_key="v", instance=inst, raise_on_error=False,
-            asset_selection=[dg.AssetKey("raw_video"), dg.AssetKey("poses")])  # fmt: skip
+            partition_key="v",
+            instance=inst,
+            raise_on_error=False,
+            asset_selection=[dg.AssetKey("raw_video"), dg.AssetKey("poses")],
+        )
     assert not res.success and "unknown pose backend 'openpose'" in failure_message(res)
     assert not [e for e in res.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
 

@@ -101,18 +101,39 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "NEUROPOSE_POSTGRES_URL": postgres_url, "NEUROPOSE_POSE_SLOTS": "2"}
     cli = str(Path(sys.executable).parent / "neuropose-assets")
-    scheduler = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-dashboard"]  # fmt: skip
+    scheduler = [
+        sys.executable,
+        "-m",
+        "distributed.cli.dask_scheduler",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-dashboard",
+    ]
     with contextlib.ExitStack() as stack:
         stack.enter_context(_group(scheduler, env, tmp_path / "scheduler.log"))
         for host in ("hostA", "hostB"):  # two "hosts", one worker process each
-            stack.enter_context(_group([cli, "worker", address, "--nworkers", "1", "--name", host, "--data-root",
-                                        str(data)], env, tmp_path / f"{host}.log"))  # fmt: skip
+            stack.enter_context(
+                _group(
+                    [cli, "worker", address, "--nworkers", "1", "--name", host, "--data-root", str(data)],
+                    env,
+                    tmp_path / f"{host}.log",
+                )
+            )
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=180)  # each has imported the code location and loaded BlazePose
             assert sorted(w["name"] for w in client.scheduler_info()["workers"].values()) == ["hostA", "hostB"]
-        stack.enter_context(running_ui(intake, data, offset=77, NEUROPOSE_POSTGRES_URL=postgres_url,
-                                       NEUROPOSE_DASK_SCHEDULER=address, NEUROPOSE_COHORT_INTERVAL_SECONDS="600"))
+        stack.enter_context(
+            running_ui(
+                intake,
+                data,
+                offset=77,
+                NEUROPOSE_POSTGRES_URL=postgres_url,
+                NEUROPOSE_DASK_SCHEDULER=address,
+                NEUROPOSE_COHORT_INTERVAL_SECONDS="600",
+            )
+        )
         (intake / "dist" / "protocol.yaml").write_text("task: gait\ncamera_view: oblique\n")
         for key, path in clips.items():
             os.link(path, intake / "dist" / f"{key}.mp4")
@@ -122,24 +143,39 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
         keys = {f"dist-{k}" for k in clips}
 
         def done():
-            runs = [r for r in inst.get_runs() if r.job_name == "per_video_job"
-                    and r.tags.get("dagster/partition") in keys]  # fmt: skip
+            runs = [
+                r for r in inst.get_runs() if r.job_name == "per_video_job" and r.tags.get("dagster/partition") in keys
+            ]
             finished = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
             return runs if len(finished) == len(keys) else None
 
         runs = _wait(done, 600)
         logs = {p.name: p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*.log")}
         assert runs, logs
-        failures = [(r.tags.get("dagster/partition"), r.status.value, [
-                     (e.message, str(getattr(e.dagster_event.event_specific_data, "error", ""))[-1500:])
-                     for e in inst.all_logs(r.run_id) if e.is_dagster_event and e.dagster_event.is_failure][:3])
-                    for r in runs if r.status != DagsterRunStatus.SUCCESS]  # fmt: skip
+        failures = [
+            (
+                r.tags.get("dagster/partition"),
+                r.status.value,
+                [
+                    (e.message, str(getattr(e.dagster_event.event_specific_data, "error", ""))[-1500:])
+                    for e in inst.all_logs(r.run_id)
+                    if e.is_dagster_event and e.dagster_event.is_failure
+                ][:3],
+            )
+            for r in runs
+            if r.status != DagsterRunStatus.SUCCESS
+        ]
         assert not failures, (failures, logs)
 
-        health = subprocess.run([cli, "health", "--data-root", str(data)], capture_output=True, text=True,
-                                env={**env, "NEUROPOSE_DASK_SCHEDULER": address})  # fmt: skip
-        assert ("ok    dask" in health.stdout
-                and "2 worker process(es), 2 pose estimation(s)" in health.stdout), health.stdout
+        health = subprocess.run(
+            [cli, "health", "--data-root", str(data)],
+            capture_output=True,
+            text=True,
+            env={**env, "NEUROPOSE_DASK_SCHEDULER": address},
+        )
+        assert "ok    dask" in health.stdout and "2 worker process(es), 2 pose estimation(s)" in health.stdout, (
+            health.stdout
+        )
         layout = Layout(data)
         per_video_keys = {k for a in PER_VIDEO_ASSETS for k in a.keys}
         workers, loads = set(), []
@@ -168,10 +204,25 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
         assert loads == [0.0] * len(keys), loads  # the model was loaded by each worker's preload, once
     # the same clip analysed on one machine, in one process, gives the same tables, to the bit
     local = tmp_path / "local"
-    res = subprocess.run([cli, "run", str(clips["pose2sim_single_cam01"]), "--task", "gait", "--param",
-                          "camera_view=oblique", "--key", "dist-pose2sim_single_cam01", "--no-review", "--data-root",
-                          str(local)], capture_output=True, text=True,
-                         env={k: v for k, v in os.environ.items() if k != "NEUROPOSE_POSTGRES_URL"})  # fmt: skip
+    res = subprocess.run(
+        [
+            cli,
+            "run",
+            str(clips["pose2sim_single_cam01"]),
+            "--task",
+            "gait",
+            "--param",
+            "camera_view=oblique",
+            "--key",
+            "dist-pose2sim_single_cam01",
+            "--no-review",
+            "--data-root",
+            str(local),
+        ],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "NEUROPOSE_POSTGRES_URL"},
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     import polars as pl
 

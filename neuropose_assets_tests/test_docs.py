@@ -37,13 +37,18 @@ def test_no_dead_links_in_the_documentation():
 
 
 def test_the_link_check_finds_a_missing_file_and_a_missing_heading(tmp_path):
-    (tmp_path / "a.md").write_text("# Top\n\n## Where outputs live\n\n[ok](#where-outputs-live) [ok](b.md#the-b-part)"
-                                   " [web](https://example.org/x) `[code](nowhere.md)`\n\n```\n[x](gone.md)\n```\n"
-                                   "[dead](gone.md) [bad anchor](b.md#nope) [self](#top-1)\n")  # fmt: skip
+    (tmp_path / "a.md").write_text(
+        "# Top\n\n## Where outputs live\n\n[ok](#where-outputs-live) [ok](b.md#the-b-part)"
+        " [web](https://example.org/x) `[code](nowhere.md)`\n\n```\n[x](gone.md)\n```\n"
+        "[dead](gone.md) [bad anchor](b.md#nope) [self](#top-1)\n"
+    )
     (tmp_path / "b.md").write_text("# B\n\n## The B part\n")
     found = docs.dead_links([tmp_path / "a.md"], repo=tmp_path)
-    assert found == ["a.md: gone.md (no such file)", "a.md: b.md#nope (no such heading)",
-                     "a.md: #top-1 (no such heading)"]  # fmt: skip
+    assert found == [
+        "a.md: gone.md (no such file)",
+        "a.md: b.md#nope (no such heading)",
+        "a.md: #top-1 (no such heading)",
+    ]
     assert docs.slug("Tasks, events and outcomes") == "tasks-events-and-outcomes"
     assert docs.slug("5-minute tour") == "5-minute-tour" and docs.slug("`sit_to_stand`") == "sit_to_stand"
 
@@ -54,6 +59,12 @@ def test_the_readme_is_short_with_contents_and_the_two_commands():
     own = set(re.findall(r"\]\(#([^)]+)\)", readme))
     assert len(own) >= 5 and own <= docs.anchors(readme)  # a table of contents
     assert "python3.11 tasks.py demo" in readme and "python3.11 tasks.py test" in readme
-    for target in ("docs/user-guide.md", "docs/outcomes.md", "docs/deployment.md", "docs/validation.md",
-                   "docs/architecture.md", "data_contracts/README.md"):
+    for target in (
+        "docs/user-guide.md",
+        "docs/outcomes.md",
+        "docs/deployment.md",
+        "docs/validation.md",
+        "docs/architecture.md",
+        "data_contracts/README.md",
+    ):
         assert f"]({target}" in readme, target

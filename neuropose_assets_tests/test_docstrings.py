@@ -14,8 +14,11 @@ def undocumented(source: str) -> list[str]:
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             items += [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
         for n in items:
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not n.name.startswith("_") \
-                    and ast.get_docstring(n) is None:
+            if (
+                isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and not n.name.startswith("_")
+                and ast.get_docstring(n) is None
+            ):
                 out.append(f"{n.name}:{n.lineno}")
     return out
 
@@ -26,6 +29,8 @@ def test_every_public_function_and_class_has_a_docstring():
 
 
 def test_the_docstring_check_sees_functions_classes_and_methods():
-    code = 'def a():\n    pass\n\ndef _b():\n    pass\n\nclass C:\n    """doc"""\n    def m(self):\n        pass\n' \
-           '    def _n(self):\n        pass\n'
+    code = (
+        'def a():\n    pass\n\ndef _b():\n    pass\n\nclass C:\n    """doc"""\n    def m(self):\n        pass\n'
+        "    def _n(self):\n        pass\n"
+    )
     assert undocumented(code) == ["a:1", "m:9"]

@@ -139,7 +139,11 @@ def test_pairwise_is_symmetric_and_reuses_unchanged_pairs(seq):
     assert computed2 == 3  # only the new member's pairs
     assert df2.filter(pl.col("a") != "d").filter(pl.col("b") != "d").equals(df)
     assert reusable_pairs(df, meta, {**fps, "a": "changed"}, cfg).keys() == {
-        ("b", "c", "all"), ("c", "b", "all"), ("b", "b", "all"), ("c", "c", "all")}  # fmt: skip
+        ("b", "c", "all"),
+        ("c", "b", "all"),
+        ("b", "b", "all"),
+        ("c", "c", "all"),
+    }
     assert reusable_pairs(df, meta, fps, DTWConfig(convention="sum_euclidean")) == {}
 
 
@@ -151,7 +155,7 @@ def test_repetitions_of_different_lengths_compare_with_alignment_on():
 
     def distance(align: str) -> float:
         cfg = DTWConfig(representation="coords", align=align)
-        (side, seqs), = repetition_sequences(f, segs, cfg).items()
+        ((side, seqs),) = repetition_sequences(f, segs, cfg).items()
         df, computed = pairwise(seqs, cfg)
         assert side is None and set(seqs) == {"rep_0", "rep_1"} and computed == 1 and df.height == 4
         return df.filter(pl.col("a") != pl.col("b"))["normalized_distance"][0]
@@ -163,16 +167,23 @@ def test_repetitions_of_different_lengths_compare_with_alignment_on():
 
 def test_repetitions_are_compared_within_a_side_and_averaged_over_normalised_time():
     f = _features(n=80)
-    reps = pl.DataFrame({"side": ["left", "left", "right"], "repetition": [0, 1, 0], "start_frame": [0, 30, 10],
-                         "end_frame": [30, 70, 50]})  # fmt: skip
+    reps = pl.DataFrame(
+        {
+            "side": ["left", "left", "right"],
+            "repetition": [0, 1, 0],
+            "start_frame": [0, 30, 10],
+            "end_frame": [30, 70, 50],
+        }
+    )
     cfg = DTWConfig(columns=("knee_deg",))
     groups = repetition_sequences(f, reps, cfg)
     assert {k: set(v) for k, v in groups.items()} == {"left": {"left_0", "left_1"}, "right": {"right_0"}}
     mean = mean_repetition(f, reps, cfg, samples=11)
     assert set(mean) == {"all@left", "all@right"} and mean["all@left"].shape == (11, 1)
     x = f["knee_deg"].to_numpy()
-    expect = np.mean([np.interp(np.linspace(0, 1, 11), np.linspace(0, 1, n), x[a : a + n])
-                      for a, n in ((0, 30), (30, 40))], axis=0)  # fmt: skip
+    expect = np.mean(
+        [np.interp(np.linspace(0, 1, 11), np.linspace(0, 1, n), x[a : a + n]) for a, n in ((0, 30), (30, 40))], axis=0
+    )
     np.testing.assert_allclose(mean["all@left"][:, 0], expect)
     assert compare(mean, {"all@left": mean["all@left"]}, cfg)[0][:2] == ("all@left", 0.0)  # missing side skipped
 
@@ -184,8 +195,9 @@ def test_per_frame_procrustes_per_joint_is_refused_with_a_reason():
 
 def _coords_table(x: np.ndarray) -> pl.DataFrame:
     """``x`` (F, 3 joints, 3) as root-centred columns of the first three clinical joints."""
-    return pl.DataFrame({f"{j}_{a}_mm": x[:, c, k] for c, j in enumerate(CLINICAL_JOINTS[:3])
-                         for k, a in enumerate("xyz")})
+    return pl.DataFrame(
+        {f"{j}_{a}_mm": x[:, c, k] for c, j in enumerate(CLINICAL_JOINTS[:3]) for k, a in enumerate("xyz")}
+    )
 
 
 def test_neuropose_numerical_expectations_under_the_sum_euclidean_convention():
@@ -193,7 +205,7 @@ def test_neuropose_numerical_expectations_under_the_sum_euclidean_convention():
     joints = CLINICAL_JOINTS[:3]
     cfg = DTWConfig(representation="coords", joints=joints, convention="sum_euclidean")
     zeros, ones = _coords_table(np.zeros((5, 3, 3))), _coords_table(np.ones((5, 3, 3)))
-    (_, d, n), = compare(extract_units(zeros, cfg), extract_units(ones, cfg), cfg)
+    ((_, d, n),) = compare(extract_units(zeros, cfg), extract_units(ones, cfg), cfg)
     assert (d, n) == (pytest.approx(15.0), 5)  # 5 steps × ‖1₉‖ = 3
     tsl = DTWConfig(representation="coords", joints=joints)
     assert compare(extract_units(zeros, tsl), extract_units(ones, tsl), tsl)[0][1] == pytest.approx(np.sqrt(45))
@@ -201,8 +213,7 @@ def test_neuropose_numerical_expectations_under_the_sum_euclidean_convention():
     b = a.copy()
     b[:, 1] += 10.0
     per = DTWConfig(representation="coords", joints=joints, per_joint=True, convention="sum_euclidean")
-    got = {u: d for u, d, _ in compare(extract_units(_coords_table(a), per), extract_units(_coords_table(b), per),
-                                       per)}  # fmt: skip
+    got = {u: d for u, d, _ in compare(extract_units(_coords_table(a), per), extract_units(_coords_table(b), per), per)}
     assert got == {joints[0]: 0.0, joints[1]: pytest.approx(2 * np.sqrt(300)), joints[2]: 0.0}
     rng = np.random.default_rng(42)
     x = rng.standard_normal((5, 3, 3))
@@ -220,8 +231,14 @@ def test_long_recordings_compare_an_evenly_spaced_subset_of_repetitions():
     with pytest.raises(ValueError):
         RepetitionDTWConfig(max_repetitions_per_side=1)
     f = _features(n=100)
-    reps = pl.DataFrame({"side": ["left"] * 9 + ["right"], "repetition": [*range(9), 0],
-                         "start_frame": [*range(0, 90, 10), 0], "end_frame": [*range(10, 100, 10), 10]})  # fmt: skip
+    reps = pl.DataFrame(
+        {
+            "side": ["left"] * 9 + ["right"],
+            "repetition": [*range(9), 0],
+            "start_frame": [*range(0, 90, 10), 0],
+            "end_frame": [*range(10, 100, 10), 10],
+        }
+    )
     groups = repetition_sequences(f, reps, DTWConfig(columns=("knee_deg",)), max_per_side=3)
     assert list(groups["left"]) == ["left_0", "left_4", "left_8"] and list(groups["right"]) == ["right_0"]
 
@@ -232,11 +249,13 @@ def test_numba_cache_serves_a_second_process(tmp_path):
     import subprocess
     import sys
 
-    code = ("import numpy as np\nfrom neuropose_assets.core.comparison.dtw import dtw_distance, enable_numba_cache\n"
-            f"enable_numba_cache({str(tmp_path)!r})\n"
-            "a, b = np.zeros((5, 2)), np.ones((7, 2))\n"
-            "print(dtw_distance(a, b), "
-            "dtw_distance(a, b, convention='sum_euclidean', sakoe_chiba_radius=2))\n")  # fmt: skip
+    code = (
+        "import numpy as np\nfrom neuropose_assets.core.comparison.dtw import dtw_distance, enable_numba_cache\n"
+        f"enable_numba_cache({str(tmp_path)!r})\n"
+        "a, b = np.zeros((5, 2)), np.ones((7, 2))\n"
+        "print(dtw_distance(a, b), "
+        "dtw_distance(a, b, convention='sum_euclidean', sakoe_chiba_radius=2))\n"
+    )
     env = {**os.environ, "NUMBA_DEBUG_CACHE": "1"}
     env.pop("NUMBA_CACHE_DIR", None)
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -96,11 +96,14 @@ def test_cohort_matrix_skips_failed_members(world):
     assert cohort.success
     table = pl.read_parquet(world["layout"].asset_file("cohort_outcomes", "trial"))
     assert table["partition"].to_list() == ["cam01"] and table["task"].to_list() == ["gait"]
-    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
-            for e in cohort.get_asset_materialization_events()}  # fmt: skip
+    mats = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in cohort.get_asset_materialization_events()
+    }
     for asset in ("cohort_outcomes", "cohort_dtw"):
-        assert ("no_person" in mats[asset]["missing_members"].value
-                and "empty_file" in mats[asset]["missing_members"].value)
+        assert (
+            "no_person" in mats[asset]["missing_members"].value and "empty_file" in mats[asset]["missing_members"].value
+        )
 
 
 def test_rerun_gives_byte_identical_outputs(world):
@@ -113,8 +116,9 @@ def test_rerun_gives_byte_identical_outputs(world):
     assets = ("poses", "features", "events", "repetitions", "outcomes", "repetition_dtw")
     before = {a: sha256_file(layout.asset_file(a, "cam01")) for a in assets}
     job = build_defs(str(layout.root)).resolve_job_def("per_video_job")
-    res = job.execute_in_process(partition_key="cam01", instance=world["instance"],
-                                 asset_selection=[AssetKey(a) for a in assets])  # fmt: skip
+    res = job.execute_in_process(
+        partition_key="cam01", instance=world["instance"], asset_selection=[AssetKey(a) for a in assets]
+    )
     assert res.success
     assert {a: sha256_file(layout.asset_file(a, "cam01")) for a in assets} == before
 
@@ -145,15 +149,24 @@ def test_review_video_and_report_of_a_real_clip(reviewed, world):
     with av.open(str(layout.review / "cam01.mp4")) as c:
         assert c.streams.video[0].codec_context.name == "h264"
         assert sum(1 for _ in c.decode(video=0)) == 100
-    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
-            for e in reviewed.get_asset_materialization_events()}  # fmt: skip
+    mats = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in reviewed.get_asset_materialization_events()
+    }
     assert mats["review_video"]["render_frames_per_s"].value > 0
     assert mats["report"]["plot_signal"].value.startswith("![task signal")
     assert "data:image/png;base64," in mats["report"]["plot_angles"].value
     html = (layout.reports / "cam01.html").read_text()
     raw = pl.read_parquet(layout.asset_file("raw_video", "cam01")).row(0, named=True)
-    for needle in ("cadence_steps_min", "Quality flags", "blazepose_ghum_3d", raw["sha256"], "data:image/png",
-                   "<h2>Events</h2>", 'href="cam01.pdf"'):
+    for needle in (
+        "cadence_steps_min",
+        "Quality flags",
+        "blazepose_ghum_3d",
+        raw["sha256"],
+        "data:image/png",
+        "<h2>Events</h2>",
+        'href="cam01.pdf"',
+    ):
         assert needle in html, needle
     events = pl.read_parquet(layout.asset_file("events", "cam01"))
     for e in events.iter_rows(named=True):  # the event table lists every event with its time
@@ -177,8 +190,10 @@ def test_the_ui_column_schema_carries_the_contract_descriptions(world):
         schema = mats[asset].event_specific_data.materialization.metadata["dagster/column_schema"].value
         undescribed = [c.name for c in schema.columns if not c.description]
         assert not undescribed, (asset, undescribed)
-    cols = {c.name: c.description for c in mats["features"].event_specific_data.materialization.metadata[
-        "dagster/column_schema"].value.columns}  # fmt: skip
+    cols = {
+        c.name: c.description
+        for c in mats["features"].event_specific_data.materialization.metadata["dagster/column_schema"].value.columns
+    }
     assert "mm" in cols["left_knee_x_mm"] and "deg" in cols["knee_angle_l_deg"]
 
 
@@ -187,12 +202,18 @@ def test_the_console_shows_progress_not_the_event_log(tmp_path, cam01):
     import sys
 
     cli = Path(sys.executable).parent / "neuropose-assets"
-    out = subprocess.run([str(cli), "run", str(cam01), "--task", "gait", "--no-review", "--data-root",
-                          str(tmp_path / "data")], capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [str(cli), "run", str(cam01), "--task", "gait", "--no-review", "--data-root", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "[1/1] pose2sim_single_cam01: ok — task gait" in out.stdout and "cadence_steps_min" in out.stdout
-    noise = [line for line in (out.stdout + out.stderr).splitlines()
-             if any(k in line for k in ("DEBUG", "W0000", "I0000", "NORM_RECT", "STEP_START"))]  # fmt: skip
+    noise = [
+        line
+        for line in (out.stdout + out.stderr).splitlines()
+        if any(k in line for k in ("DEBUG", "W0000", "I0000", "NORM_RECT", "STEP_START"))
+    ]
     assert not noise, noise[:5]
     assert (tmp_path / "data" / "logs" / "neuropose-assets.log").exists()  # native log lines went here
 

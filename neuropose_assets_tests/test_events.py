@@ -123,8 +123,7 @@ def test_tug_phases_and_turns():
 
 def test_generic_task_uses_the_declared_signal_and_nothing_is_invented():
     feats, _ = S.sit_to_stand(fps=FPS, reps=3)
-    spec = TaskSpec(task="generic", segmentation={"signal": {"column": "knee_angle_l_deg"},
-                                                  "min_prominence": 30})  # fmt: skip
+    spec = TaskSpec(task="generic", segmentation={"signal": {"column": "knee_angle_l_deg"}, "min_prominence": 30})
     res = analyse_task(feats, spec)
     # knee flexion humps are the seated phases: the first and last are cut off by the trial, two lie in between
     assert res.repetitions.height == 2
@@ -157,8 +156,7 @@ def test_left_right_label_flips_are_found_but_crossing_legs_are_not():
     from neuropose_assets.core.kinematics.skeletons import CLINICAL_JOINTS
 
     feats, _ = S.walk(fps=FPS, strides=3)  # side view: the ankles cross each other every step
-    uv = np.stack([np.stack([feats[f"{j}_{a}_px"].to_numpy() for a in "uv"], axis=-1) for j in CLINICAL_JOINTS],
-                  axis=1)  # fmt: skip
+    uv = np.stack([np.stack([feats[f"{j}_{a}_px"].to_numpy() for a in "uv"], axis=-1) for j in CLINICAL_JOINTS], axis=1)
     assert len(left_right_swaps(uv)) == 0
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     front = uv.copy()
@@ -179,8 +177,9 @@ def _hide(feats: pl.DataFrame, t0: float, t1: float, joints: tuple[str, ...] | N
     cols = [c for c in feats.columns if c.endswith("_conf") and (joints is None or c.removesuffix("_conf") in joints)]
     out = feats.with_columns(pl.when(inside).then(None).otherwise(pl.col(c)).alias(c) for c in cols)
     if joints is None:
-        out = out.with_columns(pl.when(inside).then(False).otherwise(pl.col("subject_present"))
-                               .alias("subject_present"))
+        out = out.with_columns(
+            pl.when(inside).then(False).otherwise(pl.col("subject_present")).alias("subject_present")
+        )
     return out
 
 
@@ -197,8 +196,12 @@ def test_no_event_where_the_subject_or_the_defining_joints_are_not_observed():
     assert cycles["duration_s"].max() == pytest.approx(1.1, abs=0.05)
     assert res.events["confidence"].min() >= EventsConfig().min_confidence
     # a low-confidence heel (hidden foot): the subject is there, the heel is not observed
-    low = feats.with_columns(pl.when((pl.col("time_s") - hs[1]).abs() < 0.1).then(0.2)
-                             .otherwise(pl.col("left_heel_conf")).alias("left_heel_conf"))  # fmt: skip
+    low = feats.with_columns(
+        pl.when((pl.col("time_s") - hs[1]).abs() < 0.1)
+        .then(0.2)
+        .otherwise(pl.col("left_heel_conf"))
+        .alias("left_heel_conf")
+    )
     res = analyse_task(low, TaskSpec(task="gait"))
     assert not any(abs(x - hs[1]) < 0.15 for x in _times(res.events, "heel_strike", "left"))
     assert any("confidence 0.20" in r["reason"] for r in res.rejected)
@@ -240,8 +243,9 @@ def test_a_heel_peak_behind_the_other_foot_is_not_a_heel_strike():
     t = feats["time_s"].to_numpy()
     hs_right = truth["heel_strike"]["right"][2]
     bump = 120 * np.exp(-0.5 * ((t - hs_right) / 0.04) ** 2)  # a 120 mm blip of the left heel, 0.04 s wide
-    feats = feats.with_columns(*(pl.Series(f"left_heel_{a}_mm", feats[f"left_heel_{a}_mm"].to_numpy() + bump * u)
-                                 for a, u in (("x", 1.0),)))  # fmt: skip
+    feats = feats.with_columns(
+        *(pl.Series(f"left_heel_{a}_mm", feats[f"left_heel_{a}_mm"].to_numpy() + bump * u) for a, u in (("x", 1.0),))
+    )
     res = analyse_task(feats, TaskSpec(task="gait"))
     left = _times(res.events, "heel_strike", "left")
     assert not any(abs(x - hs_right) < 0.1 for x in left)

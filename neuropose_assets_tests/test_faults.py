@@ -28,8 +28,16 @@ FAILS = {
     "faults-screenshot": "is a PNG picture, not a video",
 }
 LONG = "a" * 240  # a 244-character file name (the staging copy once carried it and failed with "File name too long")
-SUCCEEDS = ("good-cam01", "faults-rotated_phone", "faults-variable_rate", "faults-uhd_4k", "faults-unicode_trial_a",
-            "faults-copy_of_cam01", f"faults-{LONG}"[:128], "faults-cut_at_97")  # fmt: skip
+SUCCEEDS = (
+    "good-cam01",
+    "faults-rotated_phone",
+    "faults-variable_rate",
+    "faults-uhd_4k",
+    "faults-unicode_trial_a",
+    "faults-copy_of_cam01",
+    f"faults-{LONG}"[:128],
+    "faults-cut_at_97",
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +69,23 @@ def delivered(tmp_path_factory, cam01):
     media.rotated_phone_video(cam01, f / "rotated phone.mp4")
     media.variable_frame_rate_video(cam01, f / "variable rate.mp4")
     media.uhd_video(cam01, f / "uhd 4k.mp4")
-    media.ffmpeg("-i", str(cam01), "-frames:v", "30", "-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-preset",
-                 "ultrafast", str(f / "Ünïcode trial ä.mp4"))  # fmt: skip
+    media.ffmpeg(
+        "-i",
+        str(cam01),
+        "-frames:v",
+        "30",
+        "-vf",
+        "scale=iw/2:ih/2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        str(f / "Ünïcode trial ä.mp4"),
+    )
     rng = np.random.default_rng(0)
-    write_video(f / "empty room.mp4", [np.clip(rng.normal(90, 10, (120, 160, 3)), 0, 255).astype(np.uint8)
-                                       for _ in range(30)])  # fmt: skip
+    write_video(
+        f / "empty room.mp4", [np.clip(rng.normal(90, 10, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    )
     layout = Layout(tmp / "data")
     mp = pytest.MonkeyPatch()
     mp.setenv("NEUROPOSE_INTAKE", str(intake))
@@ -85,13 +105,18 @@ def delivered(tmp_path_factory, cam01):
             else:
                 cursor = ctx.cursor
         job = defs.resolve_job_def("per_video_job")
-        results = {r.partition_key: job.execute_in_process(partition_key=r.partition_key, instance=inst,
-                                                           tags=r.tags, raise_on_error=False)
-                   for r in requests}  # fmt: skip
-        after = evaluate_intake(dg.build_sensor_context(instance=inst, cursor=cursor), layout, stable_seconds=0,
-                                pseudonymise=False)  # fmt: skip
-        cohort = defs.resolve_job_def("cohort_job").execute_in_process(partition_key="faults", instance=inst,
-                                                                       raise_on_error=False)  # fmt: skip
+        results = {
+            r.partition_key: job.execute_in_process(
+                partition_key=r.partition_key, instance=inst, tags=r.tags, raise_on_error=False
+            )
+            for r in requests
+        }
+        after = evaluate_intake(
+            dg.build_sensor_context(instance=inst, cursor=cursor), layout, stable_seconds=0, pseudonymise=False
+        )
+        cohort = defs.resolve_job_def("cohort_job").execute_in_process(
+            partition_key="faults", instance=inst, raise_on_error=False
+        )
         yield {"results": results, "layout": layout, "after": after, "cohort": cohort}
     mp.undo()
 
@@ -121,8 +146,11 @@ def test_a_few_missing_frames_are_a_warning_with_the_count(delivered):
     check = next(e for e in res.get_asset_check_evaluations() if e.check_name == "decoding_complete")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert re.search(r"\b\d of the 100 frames .* could not be decoded", check.description), check.description
-    full = next(e for e in delivered["results"]["good-cam01"].get_asset_check_evaluations()
-                if e.check_name == "decoding_complete")  # fmt: skip
+    full = next(
+        e
+        for e in delivered["results"]["good-cam01"].get_asset_check_evaluations()
+        if e.check_name == "decoding_complete"
+    )
     assert full.passed and full.metadata["frames_missing"].value == 0
 
 
@@ -162,8 +190,10 @@ def test_sensor_and_cohort_keep_going(delivered):
     assert set(table["task"]) == {"generic"} and not table["declared"].any()  # no protocol.yaml in this intake
     # the DTW matrix compares repetitions: members without one are left out, with the reason
     members = set(pl.read_parquet(layout.asset_file("cohort_dtw", "faults"))["a"].unique().to_list())
-    meta = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
-            for e in delivered["cohort"].get_asset_materialization_events()}["cohort_dtw"]  # fmt: skip
+    meta = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in delivered["cohort"].get_asset_materialization_events()
+    }["cohort_dtw"]
     for key in set(SUCCEEDS) - {"good-cam01"} - members:
         assert f"{key} (no repetition" in meta["missing_members"].value
     for key in FAILS:

@@ -20,8 +20,13 @@ from neuropose_assets.cli import main
 
 
 def _cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "neuropose_assets.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, **env})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "neuropose_assets.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **env},
+    )
 
 
 def test_run_monitoring_can_tell_a_dead_worker_from_a_live_one(tmp_path):
@@ -56,8 +61,9 @@ def test_run_monitoring_can_tell_a_dead_worker_from_a_live_one(tmp_path):
         newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         try:
             stale = inst.create_run_for_job(dg.GraphDefinition("g").to_job())
-            inst.report_engine_event(f"Started process for run (pid: {newer.pid}).", stale,
-                                     EngineEventData.in_process(newer.pid))  # fmt: skip
+            inst.report_engine_event(
+                f"Started process for run (pid: {newer.pid}).", stale, EngineEventData.in_process(newer.pid)
+            )
             # pretend the event is older than the process: move the process's start into the future
             launcher._workers[stale.run_id] = (newer.pid, time.time() - 3600)
             assert launcher.check_run_worker_health(stale).status == WorkerStatus.FAILED
@@ -67,11 +73,13 @@ def test_run_monitoring_can_tell_a_dead_worker_from_a_live_one(tmp_path):
         # in-process runs (`neuropose-assets run`) carry their process in tags; another host's cannot be judged
         mine = inst.create_run_for_job(dg.GraphDefinition("g").to_job(), tags=process_tags())
         assert launcher.check_run_worker_health(mine).status == WorkerStatus.RUNNING
-        gone = inst.create_run_for_job(dg.GraphDefinition("g").to_job(),
-                                       tags={PID_TAG: "4242424", HOST_TAG: socket.gethostname()})  # fmt: skip
+        gone = inst.create_run_for_job(
+            dg.GraphDefinition("g").to_job(), tags={PID_TAG: "4242424", HOST_TAG: socket.gethostname()}
+        )
         assert launcher.check_run_worker_health(gone).status == WorkerStatus.FAILED
-        remote = inst.create_run_for_job(dg.GraphDefinition("g").to_job(),
-                                         tags={PID_TAG: "4242424", HOST_TAG: "another-host"})  # fmt: skip
+        remote = inst.create_run_for_job(
+            dg.GraphDefinition("g").to_job(), tags={PID_TAG: "4242424", HOST_TAG: "another-host"}
+        )
         assert launcher.check_run_worker_health(remote).status == WorkerStatus.RUNNING
         unknown = inst.create_run_for_job(dg.GraphDefinition("g").to_job())  # nothing recorded yet
         assert launcher.check_run_worker_health(unknown).status == WorkerStatus.RUNNING
@@ -89,22 +97,30 @@ def test_the_instance_uses_the_monitored_launcher(tmp_path, monkeypatch):
         assert inst.run_monitoring_enabled
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["run", "x.mp4", "--task", "gait", "--key", "../../etc/x"], "argument --key: invalid partition key"),
-    (["run", "x.mp4", "--task", "gait", "--cohort", "!!!"], "argument --cohort: cohort '!!!' has no letters"),
-    (["register", "x.mp4", "--cohort", "!!!"], "argument --cohort"),
-    (["outcomes", "!!!"], "argument cohort"),
-    (["report", "../x"], "argument partition: invalid partition key"),
-    (["export", "A B"], "argument partition: invalid partition key"),
-    (["ui", "--port", "99999"], "argument --port: '99999' is out of range"),
-    (["agreement", "--tolerance-s", "inf"], "argument --tolerance-s"),
-    (["agreement", "--pair", "a:../b"], "invalid partition key '../b'"),
-    (["run", "{video}", "--task", "tug", "--param", "expected_repetitions=99999999999999999999999"],
-     "expected_repetitions: Input should be less than or equal to 10000"),
-    (["run", "{video}", "--task", "tug", "--param", "walkway_m=1e400"], "walkway_m: Input should be a finite number"),
-    (["run", "{video}", "--task", "tug", "--param", "walkway_m=NaN"], "walkway_m: Input should be a finite number"),
-    (["run", "{video}", "--task", "generic", "--param", "segmentation.min_distance_s=1e999"], "finite number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "x.mp4", "--task", "gait", "--key", "../../etc/x"], "argument --key: invalid partition key"),
+        (["run", "x.mp4", "--task", "gait", "--cohort", "!!!"], "argument --cohort: cohort '!!!' has no letters"),
+        (["register", "x.mp4", "--cohort", "!!!"], "argument --cohort"),
+        (["outcomes", "!!!"], "argument cohort"),
+        (["report", "../x"], "argument partition: invalid partition key"),
+        (["export", "A B"], "argument partition: invalid partition key"),
+        (["ui", "--port", "99999"], "argument --port: '99999' is out of range"),
+        (["agreement", "--tolerance-s", "inf"], "argument --tolerance-s"),
+        (["agreement", "--pair", "a:../b"], "invalid partition key '../b'"),
+        (
+            ["run", "{video}", "--task", "tug", "--param", "expected_repetitions=99999999999999999999999"],
+            "expected_repetitions: Input should be less than or equal to 10000",
+        ),
+        (
+            ["run", "{video}", "--task", "tug", "--param", "walkway_m=1e400"],
+            "walkway_m: Input should be a finite number",
+        ),
+        (["run", "{video}", "--task", "tug", "--param", "walkway_m=NaN"], "walkway_m: Input should be a finite number"),
+        (["run", "{video}", "--task", "generic", "--param", "segmentation.min_distance_s=1e999"], "finite number"),
+    ],
+)
 def test_bad_command_line_values_are_one_line_errors_and_write_nothing(tmp_path, args, message):
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"not read: the values are refused first")
@@ -130,17 +146,41 @@ def test_ingest_with_a_relative_intake_and_a_task_writes_the_rule_and_a_failed_o
     work = tmp_path / "work"
     work.mkdir()
     ok = _zip(tmp_path / "good.zip", {"S01/walk.mp4": b"v1", "S02/walk.mp4": b"v2"})
-    res = _cli("ingest", str(ok), "--intake", "relative/dir", "--cohort", "Study A", "--task", "gait",
-               "--data-root", str(tmp_path / "data"), cwd=work)  # fmt: skip
+    res = _cli(
+        "ingest",
+        str(ok),
+        "--intake",
+        "relative/dir",
+        "--cohort",
+        "Study A",
+        "--task",
+        "gait",
+        "--data-root",
+        str(tmp_path / "data"),
+        cwd=work,
+    )
     assert res.returncode == 0, res.stderr
     intake = work / "relative" / "dir"
-    assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == ["study_a/S01/walk.mp4",
-                                                                                       "study_a/S02/walk.mp4"]
+    assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == [
+        "study_a/S01/walk.mp4",
+        "study_a/S02/walk.mp4",
+    ]
     assert load_protocol(intake / "study_a" / "protocol.yaml").resolve("S02/walk.mp4").spec.task == "gait"
     before = {p: p.read_bytes() for p in intake.rglob("*") if p.is_file()}
     clash = _zip(tmp_path / "clash.zip", {"S03/new.mp4": b"v3", "S01/walk.mp4": b"again"})
-    res = _cli("ingest", str(clash), "--intake", "relative/dir", "--cohort", "study a", "--task", "squat",
-               "--data-root", str(tmp_path / "data"), cwd=work)  # fmt: skip
+    res = _cli(
+        "ingest",
+        str(clash),
+        "--intake",
+        "relative/dir",
+        "--cohort",
+        "study a",
+        "--task",
+        "squat",
+        "--data-root",
+        str(tmp_path / "data"),
+        cwd=work,
+    )
     assert res.returncode == 2 and "collision" in res.stderr and "Traceback" not in res.stderr
     assert {p: p.read_bytes() for p in intake.rglob("*") if p.is_file()} == before  # the protocol rule too
     fresh = tmp_path / "fresh"
@@ -212,8 +252,11 @@ def test_health_tells_a_dead_a_silent_and_an_orphaned_daemon_apart(tmp_path, mon
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored afterwards
     layout = Layout(tmp_path / "data")
     home = ensure_dagster_home(layout)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True,
-                               env={**os.environ, "DAGSTER_HOME": str(home)})  # as the UI starts its daemon
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        start_new_session=True,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+    )  # as the UI starts its daemon
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
 
@@ -225,9 +268,16 @@ def test_health_tells_a_dead_a_silent_and_an_orphaned_daemon_apart(tmp_path, mon
         return check.status, check.detail
 
     def ui(daemon_pid: int, started: float = 0.0) -> dict:
-        return {"host": "127.0.0.1", "port": 1, "pid": os.getpid(), "started": started,
-                "children": {"daemon": {"pid": daemon_pid, "pgid": daemon_pid},
-                             "webserver": {"pid": gone.pid, "pgid": gone.pid}}}  # fmt: skip
+        return {
+            "host": "127.0.0.1",
+            "port": 1,
+            "pid": os.getpid(),
+            "started": started,
+            "children": {
+                "daemon": {"pid": daemon_pid, "pgid": daemon_pid},
+                "webserver": {"pid": gone.pid, "pgid": gone.pid},
+            },
+        }
 
     try:
         assert daemon(ui(sleeper.pid), True, 5)[0] == "ok"
@@ -254,15 +304,21 @@ def test_health_fails_while_a_sensor_fails():
     from neuropose_assets.health import _sensors
 
     def tick(status, message=None):
-        return SimpleNamespace(status=status, timestamp=time.time() - 12,
-                               error=SimpleNamespace(message=message) if message else None)  # fmt: skip
+        return SimpleNamespace(
+            status=status, timestamp=time.time() - 12, error=SimpleNamespace(message=message) if message else None
+        )
 
-    states = [SimpleNamespace(instigator_origin_id=n, selector_id=n, instigator_name=n)
-              for n in ("intake_sensor", "cohort_sensor")]  # fmt: skip
-    last = {"intake_sensor": tick(TickStatus.FAILURE, "PermissionError: [Errno 13] /intake\nTraceback ..."),
-            "cohort_sensor": tick(TickStatus.SKIPPED)}
-    inst = SimpleNamespace(all_instigator_state=lambda **kw: states,
-                           get_ticks=lambda origin, selector, limit: [last[origin]])  # fmt: skip
+    states = [
+        SimpleNamespace(instigator_origin_id=n, selector_id=n, instigator_name=n)
+        for n in ("intake_sensor", "cohort_sensor")
+    ]
+    last = {
+        "intake_sensor": tick(TickStatus.FAILURE, "PermissionError: [Errno 13] /intake\nTraceback ..."),
+        "cohort_sensor": tick(TickStatus.SKIPPED),
+    }
+    inst = SimpleNamespace(
+        all_instigator_state=lambda **kw: states, get_ticks=lambda origin, selector, limit: [last[origin]]
+    )
     check = _sensors(inst, running=True)
     assert check.status == "fail" and "intake_sensor (12 s ago: PermissionError: [Errno 13] /intake)" in check.detail
     assert _sensors(inst, running=False).status == "warn"

@@ -24,16 +24,25 @@ def put(root: Path, rel: str, data: bytes = b"video", age_s: float = 120.0) -> P
 
 
 def test_scan_ignores_hidden_and_temporary_files_and_reports_the_rest(tmp_path):
-    for rel in ("stroke/p01/walk.mp4", "stroke/.hidden.mp4", "stroke/copy.mp4.part", "stroke/~$lock.mp4",
-                "stroke/.incoming/x.mp4", "stroke/notes.txt", "loose.mp4",
-                "parkinson/Ünïcode trial 2.MOV"):  # fmt: skip
+    for rel in (
+        "stroke/p01/walk.mp4",
+        "stroke/.hidden.mp4",
+        "stroke/copy.mp4.part",
+        "stroke/~$lock.mp4",
+        "stroke/.incoming/x.mp4",
+        "stroke/notes.txt",
+        "loose.mp4",
+        "parkinson/Ünïcode trial 2.MOV",
+    ):
         put(tmp_path, rel)
     first = scan_intake(tmp_path, now=time.time(), stable_seconds=10)
     assert first.ready == [] and set(first.pending) == {"stroke/p01/walk.mp4", "parkinson/Ünïcode trial 2.MOV"}
     assert first.unsupported == ["stroke/notes.txt"] and first.outside_cohort == ["loose.mp4"]
     second = scan_intake(tmp_path, previous=first.pending, now=time.time(), stable_seconds=10)
-    assert {(f.key, f.cohort) for f in second.ready} == {("stroke-p01-walk", "stroke"),
-                                                         ("parkinson-unicode_trial_2", "parkinson")}  # fmt: skip
+    assert {(f.key, f.cohort) for f in second.ready} == {
+        ("stroke-p01-walk", "stroke"),
+        ("parkinson-unicode_trial_2", "parkinson"),
+    }
 
 
 def test_a_file_still_being_written_is_not_ready(tmp_path):
@@ -194,7 +203,9 @@ def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypat
     assert protocol.resolve("p01/walk.mp4").spec == TaskSpec(task="sit_to_stand", expected_repetitions=5)
     assert not protocol.resolve("p03/walk.mp4").declared
     assert sorted(p.relative_to(intake).as_posix() for p in intake.rglob("*.mp4")) == [
-        "stroke/p01/walk.mp4", "stroke/p02/walk.mp4"]  # fmt: skip
+        "stroke/p01/walk.mp4",
+        "stroke/p02/walk.mp4",
+    ]
     assert main(["ingest", str(archive)]) == 2  # everything collides now; nothing changes
     layout = Layout(tmp_path / "data")
     reg = Registry(layout)
@@ -226,7 +237,8 @@ def test_protocol_declares_tasks_and_an_edit_reruns_only_the_task_assets(intake)
     put(root, "stroke/p01/sts.mp4", b"B" * 100)
     put(root, "stroke/p01/arm.mp4", b"C" * 100)
     (root / "stroke" / "protocol.yaml").write_text(
-        'task: gait\nvideos:\n  "*sts*": {task: sit_to_stand, expected_repetitions: 5}\n')
+        'task: gait\nvideos:\n  "*sts*": {task: sit_to_stand, expected_repetitions: 5}\n'
+    )
     tick()
     runs = {r.partition_key: r for r in tick()}
     assert set(runs) == {"stroke-p01-walk", "stroke-p01-sts", "stroke-p01-arm"}  # protocol.yaml is no video
@@ -239,11 +251,19 @@ def test_protocol_declares_tasks_and_an_edit_reruns_only_the_task_assets(intake)
     # an edit of the protocol: only the video whose task changed re-runs, and only its task-dependent assets
     (root / "stroke" / "protocol.yaml").write_text(
         'task: gait\nvideos:\n  "*sts*": {task: sit_to_stand, expected_repetitions: 5}\n'
-        '  "*arm*": {task: arm_raise, side: left}\n')
+        '  "*arm*": {task: arm_raise, side: left}\n'
+    )
     (rerun,) = tick()
     assert rerun.partition_key == "stroke-p01-arm" and rerun.run_key != runs["stroke-p01-arm"].run_key
     assert {k.to_user_string() for k in rerun.asset_selection} == {
-        "task", "kinematics", "features", "events", "repetitions", "outcomes", "repetition_dtw"}  # fmt: skip
+        "task",
+        "kinematics",
+        "features",
+        "events",
+        "repetitions",
+        "outcomes",
+        "repetition_dtw",
+    }
     assert reg.get("stroke-p01-arm").declaration.spec.side == "left"
     assert tick() == []
 
@@ -299,9 +319,15 @@ def test_the_sensor_survives_any_file_system_state_and_reports_each_problem_once
     runs = tick()
     assert [r.partition_key for r in runs] == ["stroke-p01-walk"]  # only the real video, nothing behind a link
     reported = load_intake_state(layout)["reported"]
-    for tag in ("link:stroke/dangling.mp4", "link:stroke/passwd.mp4", "link:stroke/linked.mp4",
-                "link:stroke/loop/again", "name:stroke/!!!.mp4", "ignored:stroke/~walk.mp4",
-                "unreadable:stroke/locked:Permission denied"):  # fmt: skip
+    for tag in (
+        "link:stroke/dangling.mp4",
+        "link:stroke/passwd.mp4",
+        "link:stroke/linked.mp4",
+        "link:stroke/loop/again",
+        "name:stroke/!!!.mp4",
+        "ignored:stroke/~walk.mp4",
+        "unreadable:stroke/locked:Permission denied",
+    ):
         assert report_tag(tag) in reported, tag
     assert sum(1 for _ in reported) == 8  # the seven above and the undecodable name
     assert tick() == [] and len(load_intake_state(layout)["reported"]) == 8  # once, not every tick
@@ -373,5 +399,7 @@ def test_sensors_skip_what_is_already_up_to_date_when_the_ui_first_starts(tmp_pa
         assert not cohort(dg.build_sensor_context(instance=inst, resources=defs.resources)).run_requests
         inst.report_runless_asset_event(dg.AssetMaterialization("outcomes", partition="a2"))  # a2 re-analysed
         assert [r.partition_key for r in review(dg.build_sensor_context(instance=inst)).run_requests] == ["a2"]
-        assert [r.partition_key for r in cohort(dg.build_sensor_context(instance=inst, resources=defs.resources))
-                .run_requests] == ["a"]  # fmt: skip
+        assert [
+            r.partition_key
+            for r in cohort(dg.build_sensor_context(instance=inst, resources=defs.resources)).run_requests
+        ] == ["a"]

@@ -34,8 +34,13 @@ def test_sigkill_during_pose_estimation_then_rerun(tmp_path, cam01):
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-c", RUN, str(data), str(cam01)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(data), str(cam01)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     raw = data / "assets" / "raw_video" / "walk.parquet"
     deadline = time.time() + 120
     while not raw.exists() and time.time() < deadline and proc.poll() is None:
@@ -47,15 +52,17 @@ def test_sigkill_during_pose_estimation_then_rerun(tmp_path, cam01):
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
 
-    visible = sorted(p.relative_to(data / "assets").as_posix() for p in (data / "assets").rglob("*") if p.is_file()
-                     and not p.name.startswith("."))  # fmt: skip
+    visible = sorted(
+        p.relative_to(data / "assets").as_posix()
+        for p in (data / "assets").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
     # no poses/features yet, nothing half-written (the task declaration does not depend on the video)
     assert set(visible) <= {"raw_video/walk.parquet", "task/walk.parquet"}, visible
     for p in (data / "assets").rglob("*.parquet"):
         pl.read_parquet(p)  # every file a reader can see is complete
 
-    rerun = subprocess.run([sys.executable, "-c", RUN, str(data), str(cam01)], env=env, capture_output=True,
-                           text=True)  # fmt: skip
+    rerun = subprocess.run([sys.executable, "-c", RUN, str(data), str(cam01)], env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert pl.read_parquet(data / "assets" / "features" / "walk.parquet").height == 100
 

@@ -84,8 +84,11 @@ def _table(poses_per_frame, fps=30.0):
             frames.append(FramePoses.empty(nj))
             continue
         p = np.asarray(p, np.float32)
-        frames.append(FramePoses(np.array([[0, 0, 10, 10, 0.9]], np.float32), p[None], p[None, :, :2],
-                                 np.ones((1, nj), np.float32)))  # fmt: skip
+        frames.append(
+            FramePoses(
+                np.array([[0, 0, 10, 10, 0.9]], np.float32), p[None], p[None, :, :2], np.ones((1, nj), np.float32)
+            )
+        )
     tracks = [np.zeros(f.n_persons, np.int64) for f in frames]
     return build_poses_table(frames, tracks, 0, np.arange(len(frames)) / fps, BLAZEPOSE_33.joints)
 
@@ -134,12 +137,21 @@ def test_short_gaps_in_the_fitted_angles_are_filled_long_ones_stay_null_and_are_
     for i in (3, 7, 8, 9, 10):  # a 1-frame gap and a 4-frame gap
         seq[i] = None
         knees[i] = None
-    feats, diag = compute_features(_table(seq), BLAZEPOSE_33, FeaturesConfig(max_gap_s=2 / 30, lowpass_hz=None),
-                                   _kinematics(list(range(12)), knees))  # fmt: skip
+    feats, diag = compute_features(
+        _table(seq),
+        BLAZEPOSE_33,
+        FeaturesConfig(max_gap_s=2 / 30, lowpass_hz=None),
+        _kinematics(list(range(12)), knees),
+    )
     knee = feats["knee_angle_l_deg"]
     assert knee[3] == pytest.approx(30.0) and all(knee[i] is None for i in (7, 8, 9, 10))
-    assert diag == {"frames": 12, "frames_with_person": 7, "frames_filled": 1, "frames_missing": 4,
-                    "scale_segment_mm": None}  # fmt: skip
+    assert diag == {
+        "frames": 12,
+        "frames_with_person": 7,
+        "frames_filled": 1,
+        "frames_missing": 4,
+        "scale_segment_mm": None,
+    }
 
 
 def test_shoulder_elevation_is_the_humerus_against_the_torso_axis():
@@ -192,8 +204,9 @@ def test_lowpass_smooths_jitter_without_shifting_the_movement():
     rng = np.random.default_rng(3)
     t = np.arange(120) / 60.0
     drift = 300 * np.sin(2 * np.pi * 0.8 * t)  # the knee moves sideways
-    seq = [_pose(rng, 0.0) + rng.normal(0, 8, (33, 3)) + np.outer(np.isin(np.arange(33), [25]), [d, 0, 0])
-           for d in drift]  # fmt: skip
+    seq = [
+        _pose(rng, 0.0) + rng.normal(0, 8, (33, 3)) + np.outer(np.isin(np.arange(33), [25]), [d, 0, 0]) for d in drift
+    ]
     raw, _ = compute_features(_table(seq, fps=60), BLAZEPOSE_33, RAW)
     smooth, _ = compute_features(_table(seq, fps=60), BLAZEPOSE_33, FeaturesConfig(lowpass_hz=6.0))
     err = lambda df: np.abs(df["left_knee_x_mm"].to_numpy() + 100 - drift)[10:-10].mean()  # noqa: E731
@@ -204,8 +217,12 @@ def test_any_track_can_be_selected():
     rng = np.random.default_rng(0)
     p = _pose(rng, 20.0).astype(np.float32)
     nj = len(BLAZEPOSE_33.joints)
-    two = FramePoses(np.array([[0, 0, 10, 10, 0.9], [50, 0, 10, 10, 0.8]], np.float32), np.stack([p, p + 1000]),
-                     np.stack([p[:, :2], p[:, :2]]), np.ones((2, nj), np.float32))  # fmt: skip
+    two = FramePoses(
+        np.array([[0, 0, 10, 10, 0.9], [50, 0, 10, 10, 0.8]], np.float32),
+        np.stack([p, p + 1000]),
+        np.stack([p[:, :2], p[:, :2]]),
+        np.ones((2, nj), np.float32),
+    )
     poses = build_poses_table([two, two], [np.array([0, 1])] * 2, 0, np.array([0, 1 / 30]), BLAZEPOSE_33.joints)
     other, _ = compute_features(poses, BLAZEPOSE_33, FeaturesConfig(track=1, max_gap_s=0, lowpass_hz=None))
     assert other["root_x_mm"][0] == pytest.approx(1200.0)

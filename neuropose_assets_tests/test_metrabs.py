@@ -130,8 +130,10 @@ def _acquire_in_child(cache: str, tarball: str, sha: str, q) -> None:
 def test_two_concurrent_loaders_share_one_extraction(fake_model, tmp_path):
     ctx = multiprocessing.get_context("spawn")
     q = ctx.Queue()
-    procs = [ctx.Process(target=_acquire_in_child, args=(str(tmp_path), str(fake_model["tarball"]),
-                                                         fake_model["sha256"], q)) for _ in range(2)]  # fmt: skip
+    procs = [
+        ctx.Process(target=_acquire_in_child, args=(str(tmp_path), str(fake_model["tarball"]), fake_model["sha256"], q))
+        for _ in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -164,14 +166,21 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
     frames = [np.full((240, 320, 3), 60 + 8 * i, np.uint8) for i in range(20)] + [np.zeros((240, 320, 3), np.uint8)]
     video = write_video(tmp_path / "subject.mp4", frames, fps=20)
     layout = Layout(tmp_path / "data")
-    pose_model = PoseModelResource(backend="metrabs", model_cache=str(tmp_path / "models"), metrabs_variant="fake",
-                                   metrabs_sha256=fake_model["sha256"], metrabs_tarball=str(fake_model["tarball"]),
-                                   batch_size=4, num_aug=1)  # fmt: skip
+    pose_model = PoseModelResource(
+        backend="metrabs",
+        model_cache=str(tmp_path / "models"),
+        metrabs_variant="fake",
+        metrabs_sha256=fake_model["sha256"],
+        metrabs_tarball=str(fake_model["tarball"]),
+        batch_size=4,
+        num_aug=1,
+    )
     defs = build_defs(str(layout.root), pose_model)
     with dg.instance_for_test() as instance:
         register_videos(instance, layout, {"subject": video}, "mixed")
-        res = defs.resolve_job_def("per_video_job").execute_in_process(partition_key="subject", instance=instance,
-                                                                       raise_on_error=False)  # fmt: skip
+        res = defs.resolve_job_def("per_video_job").execute_in_process(
+            partition_key="subject", instance=instance, raise_on_error=False
+        )
         assert res.success, failure_message(res)
         poses = pl.read_parquet(layout.asset_file("poses", "subject"))
         assert poses["frame"].n_unique() == 21
@@ -202,13 +211,17 @@ def test_metrabs_through_dagster_tarball_to_features(fake_model, tmp_path, world
         for asset in ("features", "repetitions", "task"):  # cam01's BlazePose outputs, as if run here
             (layout.assets / asset).mkdir(parents=True, exist_ok=True)
             (layout.assets / asset / "cam01.parquet").write_bytes(
-                world["layout"].asset_file(asset, "cam01").read_bytes())
+                world["layout"].asset_file(asset, "cam01").read_bytes()
+            )
         register_videos(instance, layout, {"cam01": world["layout"].root}, "mixed")
         job = defs.resolve_job_def("cohort_job")
         refused = job.execute_in_process(partition_key="mixed", instance=instance, raise_on_error=False)
         assert not refused.success and "mixes pose models" in failure_message(refused)
-        allowed = job.execute_in_process(partition_key="mixed", instance=instance, run_config={
-            "ops": {"cohort_dtw": {"config": {"allow_mixed_models": True}}}})  # fmt: skip
+        allowed = job.execute_in_process(
+            partition_key="mixed",
+            instance=instance,
+            run_config={"ops": {"cohort_dtw": {"config": {"allow_mixed_models": True}}}},
+        )
         assert allowed.success
 
 

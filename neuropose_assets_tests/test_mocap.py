@@ -167,17 +167,33 @@ def test_missing_joints_name_the_markers_and_the_mapping_file(mocap, tmp_path):
     # the lab's own names via a mapping file
     (tmp_path / "markers.yaml").write_text(
         "name: my_lab\njoints:\n"
-        + "".join(f"  {j}: [[M{i}]]\n" for i, j in enumerate(
-            {"LHJC": "left_hip", "RHJC": "right_hip", "LHEE": "left_heel", "RHEE": "right_heel", "LTOE": "left_toe",
-             "RTOE": "right_toe", "LKJC": "left_knee", "RKJC": "right_knee", "LAJC": "left_ankle",
-             "RAJC": "right_ankle", "LSHO": "left_shoulder", "RSHO": "right_shoulder"}[lab]
-            for lab in data.labels))  # fmt: skip
+        + "".join(
+            f"  {j}: [[M{i}]]\n"
+            for i, j in enumerate(
+                {
+                    "LHJC": "left_hip",
+                    "RHJC": "right_hip",
+                    "LHEE": "left_heel",
+                    "RHEE": "right_heel",
+                    "LTOE": "left_toe",
+                    "RTOE": "right_toe",
+                    "LKJC": "left_knee",
+                    "RKJC": "right_knee",
+                    "LAJC": "left_ankle",
+                    "RAJC": "right_ankle",
+                    "LSHO": "left_shoulder",
+                    "RSHO": "right_shoulder",
+                }[lab]
+                for lab in data.labels
+            )
+        )
     )
     ours = import_markers(odd, mapping=load_mapping(tmp_path / "markers.yaml"))
     ref = import_markers(mocap["gaitkit_parkinson"])
     assert ours.mapping == "my_lab"
-    np.testing.assert_allclose(ours.table["left_heel_y_mm"].to_numpy(), ref.table["left_heel_y_mm"].to_numpy(),
-                               atol=1e-3)  # fmt: skip
+    np.testing.assert_allclose(
+        ours.table["left_heel_y_mm"].to_numpy(), ref.table["left_heel_y_mm"].to_numpy(), atol=1e-3
+    )
 
 
 def test_bad_marker_files_fail_with_a_clear_message(tmp_path):
@@ -196,8 +212,9 @@ def test_harrington_hip_centres_known_answer():
     lasi, rasi, lpsi, rpsi = [-0.0, 0, -120], [0.0, 0, 120], [-150.0, 0, -40], [-150.0, 0, 40]
     markers = np.array([[lasi, rasi, lpsi, rpsi]])
     index = {"lasi": 0, "rasi": 1, "lpsi": 2, "rpsi": 3}
-    left, right = harrington_hip_centres(markers, index, HipMarkers(left_asis="LASI", right_asis="RASI",
-                                                                     left_psis="LPSI", right_psis="RPSI"))  # fmt: skip
+    left, right = harrington_hip_centres(
+        markers, index, HipMarkers(left_asis="LASI", right_asis="RASI", left_psis="LPSI", right_psis="RPSI")
+    )
     x, y, z = -0.24 * 150 - 9.9, -0.30 * 240 - 10.9, 0.33 * 240 + 7.3
     np.testing.assert_allclose(right[0], [x, y, z], atol=1e-9)
     np.testing.assert_allclose(left[0], [x, y, -z], atol=1e-9)
@@ -261,11 +278,14 @@ def pd_full(mocap):
     return imp, {side: _frames(events, "heel_strike", side) for side in ("left", "right")}
 
 
-@pytest.mark.parametrize("cut, side, which, margin", [
-    ("start", "left", 0, 8),    # the trial starts 8 frames (53 ms) before a heel strike
-    ("end", "left", 1, 6),      # … ends 6 frames (40 ms) after one
-    ("end", "right", 0, 6),     # … holds only one heel strike of that side
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cut, side, which, margin",
+    [
+        ("start", "left", 0, 8),  # the trial starts 8 frames (53 ms) before a heel strike
+        ("end", "left", 1, 6),  # … ends 6 frames (40 ms) after one
+        ("end", "right", 0, 6),  # … holds only one heel strike of that side
+    ],
+)
 def test_heel_strikes_at_the_edges_and_single_ones_are_reported(pd_full, cut, side, which, margin):
     imp, full = pd_full
     frame = full[side][which]
@@ -315,8 +335,13 @@ def test_ground_reaction_mot_next_to_a_trc_gives_the_force_plate_contacts(mocap,
     for k, p in enumerate(plates, 1):
         cols += [f"{k}_ground_force_v{a}" for a in "xyz"] + [f"{k}_ground_force_p{a}" for a in "xyz"]
         blocks += [p.force_n, p.cop_mm / 1000.0]
-    write_mot(tmp_path / "tread_grf.mot", cols, np.concatenate(blocks, axis=1), np.arange(n) / plates[0].rate_hz,
-              in_degrees=False)  # fmt: skip
+    write_mot(
+        tmp_path / "tread_grf.mot",
+        cols,
+        np.concatenate(blocks, axis=1),
+        np.arange(n) / plates[0].rate_hz,
+        in_degrees=False,
+    )
     mapping, grf = find_sidecars(trc)
     assert mapping is None and grf == tmp_path / "tread_grf.mot"
     from_mot = import_markers(trc, grf=grf).events
@@ -342,16 +367,28 @@ def test_an_inconsistent_reference_is_named_not_trusted():
 
     from neuropose_assets.core.comparison.agreement import reference_problems
 
-    rows = [(e, s, t + o + (0.66 if e == "toe_off" else 0.0), "force_plate") for e in ("heel_strike", "toe_off")
-            for t in (0.0, 1.1, 2.2) for s, o in (("left", 0.0), ("right", 0.55))]  # fmt: skip
-    good = pl.DataFrame(rows, schema={"event": pl.Utf8, "side": pl.Utf8, "time_s": pl.Float64, "source": pl.Utf8},
-                        orient="row")  # fmt: skip
+    rows = [
+        (e, s, t + o + (0.66 if e == "toe_off" else 0.0), "force_plate")
+        for e in ("heel_strike", "toe_off")
+        for t in (0.0, 1.1, 2.2)
+        for s, o in (("left", 0.0), ("right", 0.55))
+    ]
+    good = pl.DataFrame(
+        rows, schema={"event": pl.Utf8, "side": pl.Utf8, "time_s": pl.Float64, "source": pl.Utf8}, orient="row"
+    )
     assert reference_problems(good) == []
-    assert any("no left heel strike while the right foot has 3" in p
-               for p in reference_problems(good.filter(pl.col("side") == "right")))  # fmt: skip
-    late = good.with_columns(pl.when((pl.col("event") == "toe_off") & (pl.col("side") == "left"))
-                             .then(pl.col("time_s") + 1.5).otherwise(pl.col("time_s")).alias("time_s"))  # fmt: skip
-    assert any("1 contact(s) of implausible duration" in p and "left 2.16 s at 0.00 s" in p
-               for p in reference_problems(late))
+    assert any(
+        "no left heel strike while the right foot has 3" in p
+        for p in reference_problems(good.filter(pl.col("side") == "right"))
+    )
+    late = good.with_columns(
+        pl.when((pl.col("event") == "toe_off") & (pl.col("side") == "left"))
+        .then(pl.col("time_s") + 1.5)
+        .otherwise(pl.col("time_s"))
+        .alias("time_s")
+    )
+    assert any(
+        "1 contact(s) of implausible duration" in p and "left 2.16 s at 0.00 s" in p for p in reference_problems(late)
+    )
     unsided = good.with_columns(pl.when(pl.col("time_s") < 0.6).then(None).otherwise(pl.col("side")).alias("side"))
     assert any("2 contact event(s) without a side" in p for p in reference_problems(unsided))

@@ -32,11 +32,20 @@ def marker_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mocap")
     data, _ = read_c3d(samples["gaitkit_parkinson"])
     mirrored = tmp / "mirrored.trc"  # "y flipped to point down": a reflection
-    write_trc(mirrored, data.labels, data.xyz_mm * [1, -1, 1] / 1000.0, data.times_s,
-              np.arange(1, data.n_frames + 1), data.rate_hz)  # fmt: skip
+    write_trc(
+        mirrored,
+        data.labels,
+        data.xyz_mm * [1, -1, 1] / 1000.0,
+        data.times_s,
+        np.arange(1, data.n_frames + 1),
+        data.rate_hz,
+    )
     layout = Layout(tmp / "data")
-    files = {"pd-c3d": samples["gaitkit_parkinson"], "treadmill-c3d": samples["gaitalytics_treadmill"],
-             "mirrored-trc": mirrored}  # fmt: skip
+    files = {
+        "pd-c3d": samples["gaitkit_parkinson"],
+        "treadmill-c3d": samples["gaitalytics_treadmill"],
+        "mirrored-trc": mirrored,
+    }
     decl = TaskDeclaration(TaskSpec(task="gait"), "test")
     summary = run_videos(layout, files, "mocap", {k: decl for k in files}, progress=lambda *a: None)
     return layout, {r["video"]: r for r in summary["rows"]}, samples
@@ -74,8 +83,9 @@ def test_events_agree_with_the_recorded_events(marker_run):
     ref = pl.read_parquet(layout.asset_file("reference_events", "treadmill-c3d"))
     plates = ref.filter((pl.col("source") == "force_plate") & (pl.col("event") == "heel_strike"))
     assert plates.height >= 20
-    table = event_agreement(plates.drop("source"), ref.filter((pl.col("source") == "c3d_event")
-                                                              & (pl.col("event") == "heel_strike")))  # fmt: skip
+    table = event_agreement(
+        plates.drop("source"), ref.filter((pl.col("source") == "c3d_event") & (pl.col("event") == "heel_strike"))
+    )
     assert table.filter(pl.col("side") == "both")["median_abs_ms"][0] <= 20
 
 
@@ -102,9 +112,23 @@ def test_opensim_export_files_and_the_export_command(marker_run, tmp_path):
     mot = Path(row["mot_path"]).read_text().splitlines()
     assert "inDegrees=yes" in mot and "NaN" not in "\n".join(mot)  # OpenSim's Storage stops at a NaN
     out = tmp_path / "pd.csv"
-    res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "export", "pd-c3d", "--format", "csv",
-                          "--out", str(out), "--data-root", str(layout.root)],
-                         capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neuropose_assets.cli",
+            "export",
+            "pd-c3d",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+            "--data-root",
+            str(layout.root),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     assert "Y up" in res.stdout and pl.read_csv(out).height == 671
 
@@ -112,15 +136,40 @@ def test_opensim_export_files_and_the_export_command(marker_run, tmp_path):
 def test_agreement_command_reports_events_and_outcomes(marker_run, tmp_path):
     layout, _, _ = marker_run
     out = tmp_path / "agree.csv"
-    res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "agreement", "treadmill-c3d", "--csv",
-                          str(out), "--data-root", str(layout.root)], capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neuropose_assets.cli",
+            "agreement",
+            "treadmill-c3d",
+            "--csv",
+            str(out),
+            "--data-root",
+            str(layout.root),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     table = pl.read_csv(out)
     assert set(table["reference"]) == {"c3d_event", "force_plate"}
     # a session against another (here the two marker trials, to exercise the outcome table)
-    res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "agreement", "pd-c3d", "--reference",
-                          "treadmill-c3d", "--data-root", str(layout.root)],
-                         capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neuropose_assets.cli",
+            "agreement",
+            "pd-c3d",
+            "--reference",
+            "treadmill-c3d",
+            "--data-root",
+            str(layout.root),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     assert "cadence_steps_min" in res.stdout and "treadmill-c3d (detected)" in res.stdout
 
@@ -135,8 +184,14 @@ def test_export_then_import_reproduces_the_features(marker_run, tmp_path):
 
 
 def test_intake_takes_marker_files_beside_videos(tmp_path):
-    for rel in ("c/s1/walk01.mp4", "c/s1/walk01.c3d", "c/s1/walk01.trc", "c/s1/walk01_grf.mot", "c/markers.yaml",
-                "c/notes.txt"):  # fmt: skip
+    for rel in (
+        "c/s1/walk01.mp4",
+        "c/s1/walk01.c3d",
+        "c/s1/walk01.trc",
+        "c/s1/walk01_grf.mot",
+        "c/markers.yaml",
+        "c/notes.txt",
+    ):
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"x")
@@ -156,20 +211,39 @@ def test_marker_partition_through_dagster_with_a_mapping_file(tmp_path):
     names = {lab: f"M_{lab.lower()}" for lab in data.labels}
     trial = tmp_path / "intake" / "lab" / "s1" / "walk.trc"
     trial.parent.mkdir(parents=True)
-    write_trc(trial, [names[lab] for lab in data.labels], data.xyz_mm / 1000.0, data.times_s,
-              np.arange(1, data.n_frames + 1), data.rate_hz)  # fmt: skip
-    joints = {"LHJC": "left_hip", "RHJC": "right_hip", "LHEE": "left_heel", "RHEE": "right_heel", "LTOE": "left_toe",
-              "RTOE": "right_toe", "LKJC": "left_knee", "RKJC": "right_knee", "LAJC": "left_ankle",
-              "RAJC": "right_ankle", "LSHO": "left_shoulder", "RSHO": "right_shoulder"}  # fmt: skip
+    write_trc(
+        trial,
+        [names[lab] for lab in data.labels],
+        data.xyz_mm / 1000.0,
+        data.times_s,
+        np.arange(1, data.n_frames + 1),
+        data.rate_hz,
+    )
+    joints = {
+        "LHJC": "left_hip",
+        "RHJC": "right_hip",
+        "LHEE": "left_heel",
+        "RHEE": "right_heel",
+        "LTOE": "left_toe",
+        "RTOE": "right_toe",
+        "LKJC": "left_knee",
+        "RKJC": "right_knee",
+        "LAJC": "left_ankle",
+        "RAJC": "right_ankle",
+        "LSHO": "left_shoulder",
+        "RSHO": "right_shoulder",
+    }
     (tmp_path / "intake" / "lab" / "markers.yaml").write_text(
-        "name: my_lab\njoints:\n" + "".join(f"  {joints[lab]}: [[{names[lab]}]]\n" for lab in data.labels))
+        "name: my_lab\njoints:\n" + "".join(f"  {joints[lab]}: [[{names[lab]}]]\n" for lab in data.labels)
+    )
     layout = Layout(tmp_path / "data")
     Registry(layout).register("lab-s1-walk-trc", trial, "lab")
     defs = build_defs(str(layout.root))
     with dg.instance_for_test() as inst:
         inst.add_dynamic_partitions("videos", ["lab-s1-walk-trc"])
         res = defs.resolve_job_def("per_video_job").execute_in_process(
-            partition_key="lab-s1-walk-trc", instance=inst, raise_on_error=False)
+            partition_key="lab-s1-walk-trc", instance=inst, raise_on_error=False
+        )
     assert res.success
     checks = {e.check_name: e for e in res.get_asset_check_evaluations()}
     assert checks["coordinate_frame"].passed and checks["poses_contract"].passed

@@ -24,8 +24,9 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 @pytest.mark.e2e
 def test_benchmark_a_real_clip_with_the_cpu_comparison_and_the_log(cam01, tmp_path):
     log = tmp_path / "LOG.md"
-    res = _cli("benchmark", str(cam01), "--passes", "2", "--compare-cpu", "--json", str(tmp_path / "b.json"),
-               "--log", str(log))  # fmt: skip
+    res = _cli(
+        "benchmark", str(cam01), "--passes", "2", "--compare-cpu", "--json", str(tmp_path / "b.json"), "--log", str(log)
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads((tmp_path / "b.json").read_text())
     a = r["aggregate"]
@@ -61,8 +62,15 @@ def test_aggregate_excludes_the_warmup_and_pools_per_frame_latencies():
 
 
 def test_poses_divergence_is_the_largest_joint_difference():
-    a = pl.DataFrame({"frame": [0, 1, 2], "track": [0, 0, None], "nose_x_mm": [1.0, 2.0, None],
-                      "nose_y_mm": [0.0, 0.0, None], "nose_u_px": [5.0, 5.0, None]})  # fmt: skip
+    a = pl.DataFrame(
+        {
+            "frame": [0, 1, 2],
+            "track": [0, 0, None],
+            "nose_x_mm": [1.0, 2.0, None],
+            "nose_y_mm": [0.0, 0.0, None],
+            "nose_u_px": [5.0, 5.0, None],
+        }
+    )
     assert bench.poses_divergence_mm(a, a) == (0.0, 3)
     b = a.with_columns(pl.when(pl.col("frame") == 1).then(pl.col("nose_y_mm") - 1.5).otherwise(pl.col("nose_y_mm")))
     assert bench.poses_divergence_mm(a, b) == (1.5, 3)
@@ -77,8 +85,10 @@ def test_version_lists_models_and_libraries_without_importing_them():
     bp = info["models"][0]
     assert bp["name"] == "blazepose_ghum_3d" and bp["verified"] and len(bp["sha256"]) == 64
     assert {"dagster", "mediapipe", "numpy", "python"} <= set(info["libraries"])
-    code = ("import sys; from neuropose_assets.health import version_info; version_info(); "
-            "print(sorted(m for m in ('mediapipe', 'tensorflow', 'tslearn') if m in sys.modules))")  # fmt: skip
+    code = (
+        "import sys; from neuropose_assets.health import version_info; version_info(); "
+        "print(sorted(m for m in ('mediapipe', 'tensorflow', 'tslearn') if m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
@@ -102,8 +112,17 @@ def test_health_reports_every_check_and_fails_on_what_is_wrong(tmp_path, monkeyp
     res = _cli("health", "--data-root", str(root), env=env)
     assert res.returncode == 0, res.stdout  # warnings (no daemon, no UI) do not fail
     lines = {line.split()[1]: line.split()[0] for line in res.stdout.splitlines()}
-    assert lines == {"data_root": "ok", "intake": "ok", "instance": "ok", "pose_pool": "ok", "daemon": "warn",
-                     "sensors": "ok", "pose_model": "ok", "disk": "ok", "webserver": "warn"}  # fmt: skip
+    assert lines == {
+        "data_root": "ok",
+        "intake": "ok",
+        "instance": "ok",
+        "pose_pool": "ok",
+        "daemon": "warn",
+        "sensors": "ok",
+        "pose_model": "ok",
+        "disk": "ok",
+        "webserver": "warn",
+    }
     os.chmod(root, 0o755)  # patient data readable by others
     res = _cli("health", "--json", "--data-root", str(root), env=env)
     bad = {c["name"]: c for c in json.loads(res.stdout)["checks"]}["data_root"]
@@ -118,10 +137,16 @@ def test_health_verifies_an_installed_metrabs_model(tmp_path, monkeypatch):
     (model / "variables").mkdir(parents=True)
     (model / "saved_model.pb").write_bytes(b"graph")
     (model / "variables" / "variables.index").write_bytes(b"index")
-    (model.parent / MARKER).write_text(json.dumps({"variant": DEFAULT_VARIANT,
-                                                   "archive_sha256": PINNED[DEFAULT_VARIANT][1],
-                                                   "saved_model": "saved",
-                                                   "fingerprint": directory_fingerprint(model)}))  # fmt: skip
+    (model.parent / MARKER).write_text(
+        json.dumps(
+            {
+                "variant": DEFAULT_VARIANT,
+                "archive_sha256": PINNED[DEFAULT_VARIANT][1],
+                "saved_model": "saved",
+                "fingerprint": directory_fingerprint(model),
+            }
+        )
+    )
     monkeypatch.setenv("NEUROPOSE_MODEL_CACHE", str(tmp_path / "models"))
     assert [m["verified"] for m in metrabs_models()] == [True]
     (model / "saved_model.pb").write_bytes(b"another graph")  # changed after extraction
@@ -139,8 +164,11 @@ def test_health_webserver_check_against_real_sockets(tmp_path):
 
     class Info(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            info = {"webserver_pid": os.getpid()} if self.path == "/__neuropose__/ui" else {
-                "dagster_webserver_version": "test"}  # fmt: skip
+            info = (
+                {"webserver_pid": os.getpid()}
+                if self.path == "/__neuropose__/ui"
+                else {"dagster_webserver_version": "test"}
+            )
             self.send_response(200)
             self.end_headers()
             self.wfile.write(json.dumps(info).encode())

@@ -104,8 +104,9 @@ def test_thirty_second_chair_stand_counts_stands_within_30_s():
 
 def test_squat_depth_and_arm_elevation():
     t = np.arange(0, 6, 1 / FPS)
-    sit = 80 * (S.smooth_step(t, 1, 1.6) - S.smooth_step(t, 2.2, 2.8) + S.smooth_step(t, 3.5, 4.1)
-                - S.smooth_step(t, 4.7, 5.3))  # fmt: skip
+    sit = 80 * (
+        S.smooth_step(t, 1, 1.6) - S.smooth_step(t, 2.2, 2.8) + S.smooth_step(t, 3.5, 4.1) - S.smooth_step(t, 4.7, 5.3)
+    )
     out = _outcomes(S.features_from_bodies(np.array([S.body(sit_deg=a) for a in sit]), FPS), TaskSpec(task="squat"))
     assert _value(out, "repetitions") == 2
     assert _value(out, "depth_knee_flexion_deg") == pytest.approx(80, abs=0.5)
@@ -151,7 +152,8 @@ def test_implausible_values_are_null_with_the_reason_and_a_warning():
     for m in ("gait_speed_m_s", "left_stride_length_m", "right_stride_length_m"):
         assert _value(out, m) is None and _reason(out, m).startswith("implausible")
     assert "Bohannon" in _reason(out, "gait_speed_m_s") and str(PLAUSIBLE["gait_speed_m_s"][1]) in _reason(
-        out, "gait_speed_m_s")
+        out, "gait_speed_m_s"
+    )
     assert _value(out, "cadence_steps_min") == pytest.approx(109.1, abs=0.2)
     numbers, flags = implausible_outcomes(out, "walk")
     assert numbers["implausible"] == 3 and flags[0].severity == "WARN" and "gait_speed_m_s" in flags[0].message
@@ -170,7 +172,8 @@ def test_the_declared_task_is_checked_against_the_movement():
     why = task_contradiction(TaskSpec(task="sit_to_stand"), ev_walk)
     assert why.startswith("declared task 'sit_to_stand', but the movement looks like gait")
     assert "squat" in task_contradiction(TaskSpec(task="squat"), ev_sts) and "sit_to_stand" in task_contradiction(
-        TaskSpec(task="squat"), ev_sts)
+        TaskSpec(task="squat"), ev_sts
+    )
     assert task_contradiction(TaskSpec(task="generic"), ev_walk) is None  # generic makes no claim
     # a contradicted task gives no outcome built on it
     res = analyse_task(walk, TaskSpec(task="sit_to_stand"))
@@ -191,10 +194,12 @@ def test_tug_phases_are_checked_and_missing_steps_are_null():
     assert _value(out, "steps") is None and "unknown, not 0" in _reason(out, "steps")
     assert "no heel strike while walking" in tug_phase_problems(no_steps)
     # a sit that "starts" while walking out, before the second turn
-    early = res.events.with_columns(pl.when(pl.col("event") == "sit_start").then(2.0).otherwise(pl.col("time_s"))
-                                    .alias("time_s"))  # fmt: skip
+    early = res.events.with_columns(
+        pl.when(pl.col("event") == "sit_start").then(2.0).otherwise(pl.col("time_s")).alias("time_s")
+    )
     assert any("before the second turn" in p for p in tug_phase_problems(early))
     # a turn longer than both walks
-    slow = res.events.with_columns(pl.when(pl.col("event") == "turn_end").then(pl.col("time_s") + 2.5)
-                                   .otherwise(pl.col("time_s")).alias("time_s"))  # fmt: skip
+    slow = res.events.with_columns(
+        pl.when(pl.col("event") == "turn_end").then(pl.col("time_s") + 2.5).otherwise(pl.col("time_s")).alias("time_s")
+    )
     assert any("longer than both walks" in p for p in tug_phase_problems(slow.sort("time_s")))

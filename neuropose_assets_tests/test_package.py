@@ -24,20 +24,37 @@ def test_the_installed_package_runs_a_video_without_the_checkout(tmp_path, cam01
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = wheels.glob("neuropose_assets-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "NEUROPOSE_DATA_ROOT": str(tmp_path / "data")}
     env.pop("DAGSTER_HOME", None)
-    where = subprocess.run([sys.executable, "-c", "import neuropose_assets, data_contracts; "
-                            "print(neuropose_assets.__file__); print(data_contracts.__file__)"], cwd=elsewhere,
-                           env=env, capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    where = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import neuropose_assets, data_contracts; print(neuropose_assets.__file__); print(data_contracts.__file__)",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert all(Path(w).is_relative_to(site) for w in where), where  # the installed copy, not the checkout
-    out = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "run", str(cam01), "--task", "gait",
-                          "--key", "installed"], cwd=elsewhere, env=env, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "neuropose_assets.cli", "run", str(cam01), "--task", "gait", "--key", "installed"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     data = tmp_path / "data"
     assert (data / "assets" / "outcomes" / "installed.parquet").exists()

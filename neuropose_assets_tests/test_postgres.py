@@ -34,28 +34,79 @@ def _tables(url: str) -> dict[str, int]:
 def test_headless_run_and_health_on_postgres(postgres_url, tmp_path, cam01):
     root = tmp_path / "data"
     env = {**os.environ, "NEUROPOSE_POSTGRES_URL": postgres_url, "NEUROPOSE_POSE_SLOTS": "2"}
-    res = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "run", str(cam01), "--task", "generic",
-                          "--no-review", "--data-root", str(root)],
-                         capture_output=True, text=True, env=env)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neuropose_assets.cli",
+            "run",
+            str(cam01),
+            "--task",
+            "generic",
+            "--no-review",
+            "--data-root",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     counts = _tables(postgres_url)
     assert counts["runs"] >= 2 and counts["events"] > 50 and counts["partitions"] >= 2 and counts["pose_pool"] == 2
     home = root / "dagster_home"
-    assert ("postgres_url" in (home / "dagster.yaml").read_text()
-            and postgres_url not in (home / "dagster.yaml").read_text())
+    assert (
+        "postgres_url" in (home / "dagster.yaml").read_text()
+        and postgres_url not in (home / "dagster.yaml").read_text()
+    )
     assert not (home / "history" / "runs.db").exists()  # nothing went to SQLite
-    health = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "health", "--data-root", str(root)],
-                            capture_output=True, text=True, env=env)  # fmt: skip
+    health = subprocess.run(
+        [sys.executable, "-m", "neuropose_assets.cli", "health", "--data-root", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert "ok    instance" in health.stdout and "ok    pose_pool" in health.stdout, health.stdout
     # moving an instance: a data root analysed on SQLite, then opened with PostgreSQL — `backfill --missing-only`
     # runs nothing (the outputs are valid) but makes every registered video a partition of the new instance
     sqlite_root = tmp_path / "sqlite_data"
     plain = {k: v for k, v in os.environ.items() if k != "NEUROPOSE_POSTGRES_URL"}
-    assert subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "run", str(cam01), "--task", "generic",
-                           "--key", "moved", "--no-review", "--data-root", str(sqlite_root)], env=plain,
-                          capture_output=True).returncode == 0  # fmt: skip
-    moved = subprocess.run([sys.executable, "-m", "neuropose_assets.cli", "backfill", "runs", "--missing-only",
-                            "--data-root", str(sqlite_root)], capture_output=True, text=True, env=env)  # fmt: skip
+    assert (
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "neuropose_assets.cli",
+                "run",
+                str(cam01),
+                "--task",
+                "generic",
+                "--key",
+                "moved",
+                "--no-review",
+                "--data-root",
+                str(sqlite_root),
+            ],
+            env=plain,
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    moved = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neuropose_assets.cli",
+            "backfill",
+            "runs",
+            "--missing-only",
+            "--data-root",
+            str(sqlite_root),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert moved.returncode == 0 and "nothing to backfill" in moved.stdout and "1 registered video" in moved.stdout
     import psycopg2
 
@@ -93,10 +144,16 @@ def test_the_daemon_runs_an_intake_delivery_on_postgres(postgres_url, tmp_path, 
         assert type(inst.run_storage).__name__ == "PostgresRunStorage"
 
         def done():
-            runs = [r for r in inst.get_runs() if r.job_name == "per_video_job"
-                    and r.tags.get("dagster/partition", "").startswith("c")]  # the server is shared with another test
-            return runs if runs and all(r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)
-                                        for r in runs) else None  # fmt: skip
+            runs = [
+                r
+                for r in inst.get_runs()
+                if r.job_name == "per_video_job" and r.tags.get("dagster/partition", "").startswith("c")
+            ]  # the server is shared with another test
+            return (
+                runs
+                if runs and all(r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE) for r in runs)
+                else None
+            )
 
         runs = _wait(done, 240)
         assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs), runs

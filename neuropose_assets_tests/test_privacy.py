@@ -49,8 +49,10 @@ def names_in_postgres(url: str, names=NAMES) -> list[str]:
 
     found = []
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("select table_name, column_name from information_schema.columns where table_schema = 'public' "
-                    "and data_type in ('text', 'character varying', 'json', 'jsonb')")  # fmt: skip
+        cur.execute(
+            "select table_name, column_name from information_schema.columns where table_schema = 'public' "
+            "and data_type in ('text', 'character varying', 'json', 'jsonb')"
+        )
         for table, column in cur.fetchall():
             for name in names:
                 cur.execute(f'select count(*) from "{table}" where "{column}"::text ilike %s', (f"%{name}%",))
@@ -79,14 +81,31 @@ def test_a_pseudonymised_delivery_ingest_and_run_leave_no_name_outside_private(t
         os.replace(tmp_path / "walk.mp4", folder / "Janique_Doeberlin_walk.mp4")
         os.replace(tmp_path / "notes.mp4", folder / "Janique_Doeberlin_notes.mp4")
         # the archive into the same cohort, named in lower case, with a task: one cohort folder, one cohort key
-        res = subprocess.run([*cli, "ingest", str(archive), "--cohort", cohort.lower(), "--task", "arm_raise",
-                              "--data-root", str(data)], capture_output=True, text=True, env=env)  # fmt: skip
+        res = subprocess.run(
+            [*cli, "ingest", str(archive), "--cohort", cohort.lower(), "--task", "arm_raise", "--data-root", str(data)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert res.returncode == 0, res.stderr
         assert sorted(p.name for p in intake.iterdir()) == [cohort]
         # a headless run of a named file into the named cohort, next to the daemon
-        res = subprocess.run([*cli, "run", str(tmp_path / f"{cohort}_cli.mp4"), "--cohort", cohort, "--task",
-                              "generic", "--data-root", str(data)],
-                             capture_output=True, text=True, env=env)  # fmt: skip
+        res = subprocess.run(
+            [
+                *cli,
+                "run",
+                str(tmp_path / f"{cohort}_cli.mp4"),
+                "--cohort",
+                cohort,
+                "--task",
+                "generic",
+                "--data-root",
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert res.returncode == 0, res.stderr[-3000:]
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
         inst = DagsterInstance.get()
@@ -94,8 +113,9 @@ def test_a_pseudonymised_delivery_ingest_and_run_leave_no_name_outside_private(t
         def finished():
             runs = [r for r in inst.get_runs() if r.job_name == "per_video_job"]
             done = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
-            cohort_runs = [r for r in inst.get_runs() if r.job_name == "cohort_job"
-                           and r.status == DagsterRunStatus.SUCCESS]  # fmt: skip
+            cohort_runs = [
+                r for r in inst.get_runs() if r.job_name == "cohort_job" and r.status == DagsterRunStatus.SUCCESS
+            ]
             return len(done) == 4 and len(cohort_runs) >= 2 and done
 
         runs = _wait(finished, 300)

@@ -20,8 +20,14 @@ def _poses(n: int, w: int, h: int) -> pl.DataFrame:
     frames = []
     for _ in range(n):
         p2 = np.stack([_native(uv), _native(other)]).astype(np.float32)
-        frames.append(FramePoses(np.array([[w / 2 - 30, 10, 60, 200, .9], [20, 10, 60, 200, .9]], np.float32),
-                                 np.zeros((2, 33, 3), np.float32), p2, np.ones((2, 33), np.float32)))  # fmt: skip
+        frames.append(
+            FramePoses(
+                np.array([[w / 2 - 30, 10, 60, 200, 0.9], [20, 10, 60, 200, 0.9]], np.float32),
+                np.zeros((2, 33, 3), np.float32),
+                p2,
+                np.ones((2, 33), np.float32),
+            )
+        )
     return build_poses_table(frames, [np.array([0, 1])] * n, 0, np.arange(n) / 25.0, BLAZEPOSE_33.joints)
 
 
@@ -30,8 +36,10 @@ def test_the_review_video_is_h264_with_the_subject_and_events_drawn(tmp_path):
 
     w, h, n = 320, 240, 40
     video = write_video(tmp_path / "in.mp4", [np.full((h, w, 3), 60, np.uint8)] * n, fps=25.0)
-    events = pl.DataFrame({"event": ["heel_strike"], "side": ["left"], "frame": [10], "time_s": [0.4]},
-                          schema_overrides={"frame": pl.Int32})  # fmt: skip
+    events = pl.DataFrame(
+        {"event": ["heel_strike"], "side": ["left"], "frame": [10], "time_s": [0.4]},
+        schema_overrides={"frame": pl.Int32},
+    )
     res = render_review_video(video, _poses(n, w, h), events, tmp_path / "review.mp4", skeleton=BLAZEPOSE_33)
     assert (res.frames, res.width_px, res.height_px) == (n, w, h) and res.frames_per_s > 0
     with av.open(str(tmp_path / "review.mp4")) as c:
@@ -63,16 +71,25 @@ def test_figures_are_readable_wide_large_type_and_no_label_on_another():
     feats, _ = S.walk(fps=60.0)
     res = analyse_task(feats, TaskSpec(task="gait"))
     assert res.events.height >= 8
-    cases += [plots.signal_plot(feats, res.events, res.repetitions, TaskSpec(task="gait")),
-              plots.angles_plot(feats, TaskSpec(task="gait")), plots.gait_cycle_plot(feats, res.repetitions)]
+    cases += [
+        plots.signal_plot(feats, res.events, res.repetitions, TaskSpec(task="gait")),
+        plots.angles_plot(feats, TaskSpec(task="gait")),
+        plots.gait_cycle_plot(feats, res.repetitions),
+    ]
     sts, _ = S.sit_to_stand(reps=5)
     spec = TaskSpec(task="sit_to_stand")
     res_sts = analyse_task(sts, spec)
     assert res_sts.events.height >= 15
     cases.append(plots.signal_plot(sts, res_sts.events, res_sts.repetitions, spec))
-    table = pl.DataFrame({"partition": [f"patient_{i:03d}_visit_2" for i in range(12)], "task": ["gait"] * 6 + [
-        "sit_to_stand"] * 6, "cadence_steps_min": [101.5 + i for i in range(6)] + [None] * 6, "five_sts_time_s": [
-        None] * 6 + [9.5, 12.25, None, 30.0, 11.0, 8.0], "repetitions": [None] * 6 + [5, 5, 3, 5, 5, 5]})
+    table = pl.DataFrame(
+        {
+            "partition": [f"patient_{i:03d}_visit_2" for i in range(12)],
+            "task": ["gait"] * 6 + ["sit_to_stand"] * 6,
+            "cadence_steps_min": [101.5 + i for i in range(6)] + [None] * 6,
+            "five_sts_time_s": [None] * 6 + [9.5, 12.25, None, 30.0, 11.0, 8.0],
+            "repetitions": [None] * 6 + [5, 5, 3, 5, 5, 5],
+        }
+    )
     charts = plots.cohort_charts(table)
     assert set(charts) == {"gait", "sit_to_stand"}
     cases += list(charts.values())
@@ -105,12 +122,18 @@ def test_review_labels_one_per_side_and_the_subject_label_clear_of_them(monkeypa
     assert active_events(ev, 16, 0.64) == {"left": "HS L", "right": "TO R"}  # never TO L and HS L at once
     assert active_events(ev, 40, 0.64 + EVENT_HOLD_S + 0.01) == {}
     drawn = []
-    monkeypatch.setattr(render, "_text", lambda img, text, org, size, colour=None: drawn.append(
-        render._text_box(text, org, size)))  # fmt: skip
+    monkeypatch.setattr(
+        render, "_text", lambda img, text, org, size, colour=None: drawn.append(render._text_box(text, org, size))
+    )
     uv = np.full((len(render.CLINICAL_JOINTS), 2), np.nan)
     uv[render._CI["head"]] = (20, 30)  # the head in the top-left corner, where the time and events are written
-    render.annotate(np.zeros((480, 640, 3), np.uint8), [(3, True, uv)], 1.0, 0.6,
-                    {"left": "HS L", "right": "TO R", None: "seat-off"})  # fmt: skip
+    render.annotate(
+        np.zeros((480, 640, 3), np.uint8),
+        [(3, True, uv)],
+        1.0,
+        0.6,
+        {"left": "HS L", "right": "TO R", None: "seat-off"},
+    )
     assert len(drawn) == 5
     for i, a in enumerate(drawn):
         for b in drawn[i + 1 :]:

@@ -50,18 +50,27 @@ def test_the_cohort_table_shows_the_main_outcomes_with_units_and_links(root):
     assert report["status"] == 200 and b"report of p01-sts" in report["body"]
     assert f"href='{report_url('p01-sts')}.pdf'" in text
     pdf = asgi_get(app, report_url("p01-sts") + ".pdf")
-    assert (pdf["status"] == 200 and pdf["body"].startswith(b"%PDF")
-            and pdf["headers"]["content-type"] == "application/pdf")
+    assert (
+        pdf["status"] == 200 and pdf["body"].startswith(b"%PDF") and pdf["headers"]["content-type"] == "application/pdf"
+    )
     video = asgi_get(app, review_url("p01-sts"), {"Range": "bytes=10-19"})  # seeking needs range requests
     assert video["status"] == 206 and video["body"] == bytes(range(10, 20))
     assert video["headers"]["content-type"] == "video/mp4"
 
 
-@pytest.mark.parametrize("url", [
-    "/results/report/..%2Fsecret.txt", "/results/report/../secret", "/results/review/..%2F..%2Fsecret.txt.mp4",
-    "/results/report/%2e%2e", "/results/report/unknown-key", "/results/report/..%2Fsecret.txt.pdf",
-    "/results/cohort/..%2F..", "/results/review/p01-sts",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/results/report/..%2Fsecret.txt",
+        "/results/report/../secret",
+        "/results/review/..%2F..%2Fsecret.txt.mp4",
+        "/results/report/%2e%2e",
+        "/results/report/unknown-key",
+        "/results/report/..%2Fsecret.txt.pdf",
+        "/results/cohort/..%2F..",
+        "/results/review/p01-sts",
+    ],
+)
 def test_nothing_outside_the_reports_and_review_videos_is_served(root, url):
     from neuropose_assets.results import build_app
 
@@ -109,8 +118,14 @@ def test_every_ui_page_links_to_the_results_and_nothing_else_changes(root):
     async def script(request):
         return Response("console.log('</body>')", media_type="application/javascript")
 
-    ui = Starlette(routes=[Route("/", html_page), Route("/assets/{rest:path}", html_page), Route("/graphql", graphql),
-                           Route("/static/app.js", script)])  # fmt: skip
+    ui = Starlette(
+        routes=[
+            Route("/", html_page),
+            Route("/assets/{rest:path}", html_page),
+            Route("/graphql", graphql),
+            Route("/static/app.js", script),
+        ]
+    )
     app = WithResults(ui, root)
     for url in ("/", "/assets/outcomes?partition=p01-sts"):
         page = asgi_get(app, url)

@@ -75,8 +75,14 @@ def test_lowpass_removes_jitter_but_keeps_slow_movement():
 
 def _features(signal: np.ndarray, fps: float = 30.0) -> pl.DataFrame:
     n = len(signal)
-    return pl.DataFrame({"frame": np.arange(n, dtype=np.int32), "time_s": np.arange(n) / fps,
-                         "knee_angle_r_deg": signal, "pelvis_v_px": -signal})  # fmt: skip
+    return pl.DataFrame(
+        {
+            "frame": np.arange(n, dtype=np.int32),
+            "time_s": np.arange(n) / fps,
+            "knee_angle_r_deg": signal,
+            "pelvis_v_px": -signal,
+        }
+    )
 
 
 def test_segment_features_in_seconds_with_noise_and_gaps():
@@ -105,10 +111,13 @@ def test_config_validates_and_round_trips():
 
 def test_signal_extractors():
     n = 4
-    df = pl.DataFrame({"time_s": np.arange(n) / 10.0,
-                       **{f"left_wrist_{a}_mm": np.array([0.0, 1, 3, 6]) if a == "x" else np.zeros(n) for a in "xyz"},
-                       **{f"left_shoulder_{a}_mm": np.full(n, 3.0) if a == "y" else np.zeros(n)
-                          for a in "xyz"}})  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "time_s": np.arange(n) / 10.0,
+            **{f"left_wrist_{a}_mm": np.array([0.0, 1, 3, 6]) if a == "x" else np.zeros(n) for a in "xyz"},
+            **{f"left_shoulder_{a}_mm": np.full(n, 3.0) if a == "y" else np.zeros(n) for a in "xyz"},
+        }
+    )
     from neuropose_assets.core.kinematics.features import joint_speeds
 
     x = np.array([0.0, 1, 3, 6])
@@ -140,8 +149,17 @@ def test_threshold_windows_ignore_a_ripple_on_the_plateau():
 
 
 def test_find_humps_crossings_and_edges():
-    s = np.concatenate([np.zeros(20), np.linspace(0, 1, 11), np.ones(20), np.linspace(1, 0, 11), np.zeros(20),
-                        np.linspace(0, 1, 11), np.ones(5)])  # the second hump is cut by the end  # fmt: skip
+    s = np.concatenate(
+        [
+            np.zeros(20),
+            np.linspace(0, 1, 11),
+            np.ones(20),
+            np.linspace(1, 0, 11),
+            np.zeros(20),
+            np.linspace(0, 1, 11),
+            np.ones(5),
+        ]
+    )  # the second hump is cut by the end
     first, second = find_humps(s, min_prominence=0.5)
     # ramps of 0.1 per sample: 0.1 at 21 (first ≥ 10 %), 0.9 at 29; down: 0.8 at 53 (first < 90 %), 0.0 at 61
     assert (first.onset, first.top_reached, first.top_left, first.offset) == (21, 29, 53, 61)
@@ -187,8 +205,14 @@ def test_segmentation_of_another_person_than_the_subject():
         bend = np.radians(60 * max(0.0, np.sin(i / 300 * 3 * 2 * np.pi)))
         mover[idx["right_ankle"]] = [-100, 450 + 400 * np.cos(bend), 400 * np.sin(bend)]
         poses3d = np.stack([still, mover])
-        frames.append(FramePoses(np.array([[0, 0, 50, 50, .9], [100, 0, 10, 10, .9]], np.float32), poses3d,
-                                 poses3d[..., :2], np.ones((2, nj), np.float32)))  # fmt: skip
+        frames.append(
+            FramePoses(
+                np.array([[0, 0, 50, 50, 0.9], [100, 0, 10, 10, 0.9]], np.float32),
+                poses3d,
+                poses3d[..., :2],
+                np.ones((2, nj), np.float32),
+            )
+        )
     table = build_poses_table(frames, [np.array([0, 1])] * 300, 0, np.arange(300) / 30, BLAZEPOSE_33.joints)
     ankle = SegmentationConfig(signal=SignalSpec(column="right_ankle_z_mm"), min_prominence=100)
     other, _ = compute_features(table, BLAZEPOSE_33, FeaturesConfig(track=1))
@@ -203,8 +227,9 @@ def test_neuropose_segmentation_expectations():
     assert len(valley_to_valley(np.sin(t))) == 2
     sig = 1000 * humps(3)
     f = pl.DataFrame({"time_s": np.arange(300) / 30.0, "left_wrist_y_mm": sig})
-    base = dict(signal=SignalSpec(kind="joint_axis", joint="left_wrist", axis="y"), lowpass_hz=None,
-                min_distance_s=None)  # fmt: skip
+    base = dict(
+        signal=SignalSpec(kind="joint_axis", joint="left_wrist", axis="y"), lowpass_hz=None, min_distance_s=None
+    )
     three = segment_features(f, SegmentationConfig(**base, min_prominence=50))
     assert three.height == 3
     assert segment_features(f, SegmentationConfig(**{**base, "min_distance_s": 5.0}, min_prominence=50)).height <= 2

@@ -21,9 +21,14 @@ def _environment_reads(tree: ast.AST) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and is_environ(node.value) and isinstance(node.ctx, ast.Load):
             out.append(node.lineno)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and (
                 (node.func.attr == "get" and is_environ(node.func.value))
-                or (node.func.attr == "getenv" and getattr(node.func.value, "id", "") == "os")):  # fmt: skip
+                or (node.func.attr == "getenv" and getattr(node.func.value, "id", "") == "os")
+            )
+        ):
             out.append(node.lineno)
         elif isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
             out.append(node.lineno)
@@ -42,8 +47,10 @@ def test_only_the_settings_object_reads_the_environment():
 
 
 def test_the_reader_check_sees_every_kind_of_read():
-    code = "import os\na = os.environ['X']\nb = os.environ.get('Y')\nc = 'Z' in os.environ\nd = os.getenv('W')\n" \
-           "os.environ['V'] = '1'\ne = {**os.environ, 'U': '2'}\n"
+    code = (
+        "import os\na = os.environ['X']\nb = os.environ.get('Y')\nc = 'Z' in os.environ\nd = os.getenv('W')\n"
+        "os.environ['V'] = '1'\ne = {**os.environ, 'U': '2'}\n"
+    )
     assert _environment_reads(ast.parse(code)) == [2, 3, 4, 5]
 
 
@@ -52,7 +59,11 @@ def test_settings_keep_the_meaning_of_every_variable(monkeypatch):
         monkeypatch.delenv(env_name(name), raising=False)
     s = settings()
     assert (s.pose_backend, s.intake_interval_seconds, s.intake_stable_seconds, s.cohort_interval_seconds) == (
-        "blazepose", 30, 30.0, 60)  # fmt: skip
+        "blazepose",
+        30,
+        30.0,
+        60,
+    )
     assert s.data_root is None and s.cuda_visible_devices is None and s.intake_link_roots == ""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # empty: no GPU — not the same as unset
     monkeypatch.setenv("NEUROPOSE_INTAKE_INTERVAL_SECONDS", "5")

@@ -81,7 +81,10 @@ def test_protocol_mistakes_are_reported_with_the_file_and_the_fix(tmp_path, text
 
 def test_parse_params_builds_nested_values():
     assert parse_params(["expected_repetitions=5", "camera_view=side", "walkway_m=3.5"]) == {
-        "expected_repetitions": 5, "camera_view": "side", "walkway_m": 3.5}  # fmt: skip
+        "expected_repetitions": 5,
+        "camera_view": "side",
+        "walkway_m": 3.5,
+    }
     nested = parse_params(["segmentation.signal.column=knee_angle_l_deg", "segmentation.min_prominence=20"])
     spec = TaskSpec(task="generic", **nested)
     assert spec.generic_segmentation.signal.column == "knee_angle_l_deg"

@@ -65,8 +65,10 @@ def test_a_different_person_elsewhere_is_not_joined_and_single_person_recordings
     assert {int(t) for t in np.concatenate(merged)} == {0}
     two_at_once = frames[:5] + [np.array([box(100, 300), box(900, 300)], float)]
     ids2 = track_boxes(two_at_once)
-    assert len({int(t) for t in np.concatenate(join_fragments(two_at_once, ids2, times[:6],
-                                                              all_persons_detected=True))}) == 2  # fmt: skip
+    assert (
+        len({int(t) for t in np.concatenate(join_fragments(two_at_once, ids2, times[:6], all_persons_detected=True))})
+        == 2
+    )
 
 
 def test_tracking_config_carries_the_subject_policy_and_validates():

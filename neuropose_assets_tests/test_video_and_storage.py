@@ -102,8 +102,9 @@ def test_impossible_timing_is_refused(tmp_path):
     liar = write_video(tmp_path / "liar.mp4", frames, fps=15360.0)  # a header claiming 15360 frames per second
     with pytest.raises(VideoError, match="claims 15360 frames per second"):
         probe_video(liar)
-    probe = VideoProbe(fps=30.0, frame_count=100, duration_s=3.33, width_px=64, height_px=48, rotation_deg=0,
-                       codec="h264")  # fmt: skip
+    probe = VideoProbe(
+        fps=30.0, frame_count=100, duration_s=3.33, width_px=64, height_px=48, rotation_deg=0, codec="h264"
+    )
     assert verify_decoding(probe, np.arange(100) / 30.0, "ok.mp4") == 0  # consistent: no error
     assert verify_decoding(probe, np.arange(97) / 30.0, "cut.mp4") == 3  # counted (a WARN), not refused
     with pytest.raises(VideoError, match="is a single picture, not a video"):

@@ -40,8 +40,16 @@ def _call(method="POST", path="/graphql", headers=None, query_string=b"", kind="
             seen["status"] = "close"
 
     hdrs = [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1:3000", **(headers or {})}.items()]
-    scope = {"type": kind, "method": method, "path": path, "headers": hdrs, "query_string": query_string,
-             "scheme": "http", "server": ("127.0.0.1", 3000), "root_path": ""}  # fmt: skip
+    scope = {
+        "type": kind,
+        "method": method,
+        "path": path,
+        "headers": hdrs,
+        "query_string": query_string,
+        "scheme": "http",
+        "server": ("127.0.0.1", 3000),
+        "root_path": "",
+    }
     asyncio.run(SameOriginGuard(app, allowed_hosts("127.0.0.1"))(scope, receive, send))
     return seen.get("status", "app" if seen.get("app") else None)
 
@@ -70,8 +78,10 @@ def test_the_guard_reads_requests_as_dagster_does():
     from urllib.parse import urlencode
 
     get = {"method": "GET"}
-    mutation = ("mutation { addDynamicPartition(partitionsDefName: \"videos\", partitionKey: \"x\", "
-                "repositorySelector: {repositoryName: \"r\", repositoryLocationName: \"l\"}) { __typename } }")
+    mutation = (
+        'mutation { addDynamicPartition(partitionsDefName: "videos", partitionKey: "x", '
+        'repositorySelector: {repositoryName: "r", repositoryLocationName: "l"}) { __typename } }'
+    )
     twice = urlencode([("query", "{ version }"), ("query", mutation)]).encode()
     assert _call(**get, query_string=twice) == 400
     assert _call(**get, query_string=urlencode([("query", mutation), ("query", "{ version }")]).encode()) == 400
@@ -89,21 +99,36 @@ def test_the_guard_reads_requests_as_dagster_does():
     json_ct = {"content-type": "application/json"}
     for site in ("same-site", "cross-site"):
         assert _call(headers={**json_ct, "sec-fetch-site": site}) == 403  # a batched JSON array or any body
-        assert _call(**get, path="/graphql", headers={"sec-fetch-site": site, "sec-fetch-mode": "no-cors",
-                                                       "sec-fetch-dest": "image"}) == 403  # an <img> tag
+        assert (
+            _call(
+                **get,
+                path="/graphql",
+                headers={"sec-fetch-site": site, "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"},
+            )
+            == 403
+        )  # an <img> tag
         assert _call(kind="websocket", headers={"sec-fetch-site": site}) == "close"
     assert _call(headers={**json_ct, "origin": "http://127.0.0.1:8888"}) == 403  # a notebook server's page
     assert _call(kind="websocket", headers={"origin": "http://127.0.0.1:8888"}) == "close"
-    assert _call(kind="websocket", headers={"origin": "http://127.0.0.1:3000", "sec-fetch-site": "same-origin"}) \
-        == "app"  # the UI's own subscription
+    assert (
+        _call(kind="websocket", headers={"origin": "http://127.0.0.1:3000", "sec-fetch-site": "same-origin"}) == "app"
+    )  # the UI's own subscription
     assert _call(headers={**json_ct, "sec-fetch-site": "same-origin", "origin": "http://127.0.0.1:3000"}) == 200
     # a link followed from elsewhere opens the UI's page (not /graphql): a navigation cannot read or mutate anything
     nav = {"sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
     assert _call(**get, path="/runs", headers={"sec-fetch-site": "same-site", **nav}) == 200
-    assert _call(**get, path="/graphql", headers={"sec-fetch-site": "cross-site", **nav},
-                 query_string=b"query=%7B%20version%20%7D") == 403
-    assert _call(**get, path="/runs", headers={"sec-fetch-site": "same-site", **nav, "sec-fetch-dest": "iframe"}) \
-        == 403  # framing
+    assert (
+        _call(
+            **get,
+            path="/graphql",
+            headers={"sec-fetch-site": "cross-site", **nav},
+            query_string=b"query=%7B%20version%20%7D",
+        )
+        == 403
+    )
+    assert (
+        _call(**get, path="/runs", headers={"sec-fetch-site": "same-site", **nav, "sec-fetch-dest": "iframe"}) == 403
+    )  # framing
     # the webserver says who it is (`health` compares it with ui.json), only to its own host names
     assert _call(**get, path="/__neuropose__/ui") == 200
     assert _call(**get, path="/__neuropose__/ui", headers={"host": "evil.example:3000"}) == 400
@@ -130,25 +155,42 @@ def test_the_running_ui_refuses_foreign_requests_warns_off_loopback_and_stops_on
 
         body = json.dumps({"query": "{ version }"}).encode()
         assert status(urllib.request.Request(url, body, {"Content-Type": "application/json"})) == 200
-        assert status(urllib.request.Request(f"{url}?query=mutation%20%7B%20reloadWorkspace"
-                                             "%20%7B%20__typename%20%7D%20%7D")) == 405
+        assert (
+            status(
+                urllib.request.Request(f"{url}?query=mutation%20%7B%20reloadWorkspace%20%7B%20__typename%20%7D%20%7D")
+            )
+            == 405
+        )
         assert status(urllib.request.Request(url, body, {"Content-Type": "text/plain"})) == 415
         twice = urllib.parse.urlencode([("query", "{ version }"), ("query", MUTATION)])
         assert status(urllib.request.Request(f"{url}?{twice}")) == 400  # Dagster would run the last one
-        assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
-                                                         "Sec-Fetch-Site": "same-site"})) == 403  # fmt: skip
-        assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
-                                                         "Origin": "http://evil.example"})) == 403  # fmt: skip
-        assert status(urllib.request.Request(url, body, {"Content-Type": "application/json",
-                                                         "Host": "evil.example"})) == 400  # fmt: skip
+        assert (
+            status(
+                urllib.request.Request(url, body, {"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"})
+            )
+            == 403
+        )
+        assert (
+            status(
+                urllib.request.Request(url, body, {"Content-Type": "application/json", "Origin": "http://evil.example"})
+            )
+            == 403
+        )
+        assert (
+            status(urllib.request.Request(url, body, {"Content-Type": "application/json", "Host": "evil.example"}))
+            == 400
+        )
         # `health` sees the running UI: it answers where ui.json says, bound off loopback (warn), and the daemon
         # beats (its first heartbeat may take a few seconds)
         cli = Path(sys.executable).parent / "neuropose-assets"
         deadline = time.time() + 90
         while True:
-            out = subprocess.run([str(cli), "health", "--json", "--data-root", str(tmp_path / "data")],
-                                 capture_output=True, text=True, env={**os.environ,
-                                                                      "NEUROPOSE_INTAKE": str(tmp_path / "intake")})
+            out = subprocess.run(
+                [str(cli), "health", "--json", "--data-root", str(tmp_path / "data")],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "NEUROPOSE_INTAKE": str(tmp_path / "intake")},
+            )
             checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
             if checks["daemon"]["status"] == "ok" or time.time() > deadline:
                 break

@@ -105,8 +105,15 @@ def test_video_at_archive_root_without_cohort_asks_for_cohort(tmp_path: Path, in
 
 
 def test_junk_and_non_videos_are_skipped_and_listed(tmp_path: Path, intake: Path) -> None:
-    junk = ["__MACOSX/c/._walk.mp4", "c/.DS_Store", "c/._walk.mp4", "c/notes.txt", "c/sub/", ".hidden/x.mp4",
-            "c/Thumbs.db"]  # fmt: skip
+    junk = [
+        "__MACOSX/c/._walk.mp4",
+        "c/.DS_Store",
+        "c/._walk.mp4",
+        "c/notes.txt",
+        "c/sub/",
+        ".hidden/x.mp4",
+        "c/Thumbs.db",
+    ]
     zf = make_zip(tmp_path / "a.zip", *[(n, b"junk") for n in junk], ("c/walk.WEBM", b"video"))
     result = ingest_zip(zf, intake)
     assert result.placed == [intake / "c" / "walk.WEBM"]
@@ -201,8 +208,12 @@ def test_too_large_by_declared_size(tmp_path: Path, intake: Path) -> None:
 
 def test_too_large_by_bytes_actually_decompressed(tmp_path: Path, intake: Path, monkeypatch) -> None:
     """The declared sizes are made to lie (0 bytes); the running counter must stop the copy early."""
-    zf = make_zip(tmp_path / "bomb.zip", ("c/a.mp4", bytes(100 * 1024)), ("c/bomb.mp4", bytes(8 * 1024**2)),
-                  compression=zipfile.ZIP_DEFLATED)  # fmt: skip
+    zf = make_zip(
+        tmp_path / "bomb.zip",
+        ("c/a.mp4", bytes(100 * 1024)),
+        ("c/bomb.mp4", bytes(8 * 1024**2)),
+        compression=zipfile.ZIP_DEFLATED,
+    )
     monkeypatch.setattr(zip_ingest, "_declared_size", lambda info: 0)
     decompressed = []
     real_read = zipfile.ZipExtFile.read
@@ -322,9 +333,15 @@ def test_what_the_intake_would_refuse_or_merge_is_refused_before_anything_is_pla
     outside = tmp_path / "outside"
     outside.mkdir()
     (intake / "linked").symlink_to(outside)  # a folder link inside the intake
-    archive = make_zip(tmp_path / "a.zip", ("stroke/walk 1.mp4", b"a"), ("stroke/walk_1.mp4", b"b"),
-                       ("stroke/Walk 2.mp4", b"c"), ("stroke/~trial.mp4", b"d"), ("linked/p1/walk.mp4", b"e"),
-                       ("stroke/ok.mp4", b"f"))  # fmt: skip
+    archive = make_zip(
+        tmp_path / "a.zip",
+        ("stroke/walk 1.mp4", b"a"),
+        ("stroke/walk_1.mp4", b"b"),
+        ("stroke/Walk 2.mp4", b"c"),
+        ("stroke/~trial.mp4", b"d"),
+        ("linked/p1/walk.mp4", b"e"),
+        ("stroke/ok.mp4", b"f"),
+    )
     with pytest.raises(CollisionError) as err:
         ingest_zip(archive, intake)
     msg = str(err.value)
@@ -336,9 +353,14 @@ def test_what_the_intake_would_refuse_or_merge_is_refused_before_anything_is_pla
 
 
 def test_marker_files_and_their_sidecars_are_placed_like_videos(tmp_path: Path, intake: Path) -> None:
-    zf = make_zip(tmp_path / "a.zip", ("lab/S01/walk.c3d", b"c"), ("lab/S01/walk.trc", b"t"),
-                  ("lab/S01/walk_grf.mot", b"g"), ("lab/markers.yaml", b"name: x"),
-                  ("lab/notes.txt", b"n"))  # fmt: skip
+    zf = make_zip(
+        tmp_path / "a.zip",
+        ("lab/S01/walk.c3d", b"c"),
+        ("lab/S01/walk.trc", b"t"),
+        ("lab/S01/walk_grf.mot", b"g"),
+        ("lab/markers.yaml", b"name: x"),
+        ("lab/notes.txt", b"n"),
+    )
     result = ingest_zip(zf, intake)
     placed = sorted(p.relative_to(intake).as_posix() for p in result.placed)
     assert placed == ["lab/S01/walk.c3d", "lab/S01/walk.trc", "lab/S01/walk_grf.mot", "lab/markers.yaml"]
@@ -350,8 +372,12 @@ def test_marker_files_and_their_sidecars_are_placed_like_videos(tmp_path: Path, 
 
 
 def test_a_member_that_inflates_like_a_bomb_is_refused_before_writing(tmp_path: Path, intake: Path) -> None:
-    zf = make_zip(tmp_path / "bomb.zip", ("c/a.mp4", os.urandom(1000)), ("c/bomb.mp4", bytes(24 * 1024**2)),
-                  compression=zipfile.ZIP_DEFLATED)  # fmt: skip
+    zf = make_zip(
+        tmp_path / "bomb.zip",
+        ("c/a.mp4", os.urandom(1000)),
+        ("c/bomb.mp4", bytes(24 * 1024**2)),
+        compression=zipfile.ZIP_DEFLATED,
+    )
     assert zf.stat().st_size < 100 * 1024
     with pytest.raises(ArchiveInvalidError, match=r"'c/bomb.mp4': inflates [\d,]+-fold .* a zip bomb"):
         ingest_zip(zf, intake)  # far below the 20 GiB size limit: the ratio decides
@@ -378,8 +404,9 @@ def test_free_space_is_checked_before_extraction(tmp_path: Path, intake: Path, m
     import collections
 
     usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr(zip_ingest.shutil, "disk_usage",
-                        lambda p: usage(10 * 1024**3, 0, zip_ingest.FREE_SPACE_RESERVE))
+    monkeypatch.setattr(
+        zip_ingest.shutil, "disk_usage", lambda p: usage(10 * 1024**3, 0, zip_ingest.FREE_SPACE_RESERVE)
+    )
     zf = make_zip(tmp_path / "a.zip", ("c/a.mp4", b"video"))
     with pytest.raises(ArchiveTooLargeError, match="free"):
         ingest_zip(zf, intake)
@@ -442,6 +469,9 @@ def test_companions_are_written_with_the_videos_and_undone_with_them(tmp_path: P
     assert snapshot(intake) == before  # the protocol is restored with the videos removed
     monkeypatch.undo()
     seen = []
-    res = ingest_zip(zf, intake, companions=lambda targets: seen.extend(targets) or {intake / "c" / "protocol.yaml":
-                                                                                   b"task: squat\n"})  # fmt: skip
+    res = ingest_zip(
+        zf,
+        intake,
+        companions=lambda targets: seen.extend(targets) or {intake / "c" / "protocol.yaml": b"task: squat\n"},
+    )
     assert seen == res.placed and (intake / "c" / "protocol.yaml").read_text() == "task: squat\n"

@@ -38,14 +38,35 @@ from neuropose_assets.cli.options import Parser
 
 #: one module per command under ``neuropose_assets/cli/``, in the order ``--help`` lists them; each has ``HELP``,
 #: ``add_arguments(parser)`` and ``run(args) -> exit code`` (the work itself is in :mod:`neuropose_assets.service`)
-COMMANDS = ("samples", "demo", "run", "report", "outcomes", "export", "agreement", "benchmark", "list", "version",
-            "health", "register", "model", "ingest", "backfill", "ui", "worker")  # fmt: skip
+COMMANDS = (
+    "samples",
+    "demo",
+    "run",
+    "report",
+    "outcomes",
+    "export",
+    "agreement",
+    "benchmark",
+    "list",
+    "version",
+    "health",
+    "register",
+    "model",
+    "ingest",
+    "backfill",
+    "ui",
+    "worker",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``neuropose-assets`` argument parser: one subcommand per module of :data:`COMMANDS` (its ``run`` stored as
     ``fn``), every value validated as it is read (one-line usage errors, exit code 2)."""
-    p = Parser(prog="neuropose-assets", formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__.split("\n\n", 1)[1])
+    p = Parser(
+        prog="neuropose-assets",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n", 1)[1],
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in COMMANDS:
         command = importlib.import_module(f"neuropose_assets.cli.{name}")
@@ -60,4 +81,3 @@ def main(argv: list[str] | None = None) -> int:
     returns the subcommand's exit code."""
     args = build_parser().parse_args(argv)
     return args.fn(args)
-

@@ -16,8 +16,8 @@ from neuropose_assets.cli.options import (
 )
 
 HELP = (
-    'event timing and outcome agreement: markers vs their C3D events / force plates, or a video vs the '
-    'markers of the same session'
+    "event timing and outcome agreement: markers vs their C3D events / force plates, or a video vs the "
+    "markers of the same session"
 )
 
 
@@ -25,14 +25,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``neuropose-assets agreement``."""
     data_root_option(p)
     p.add_argument("partition", nargs="?", type=key_arg, help="the partition under test (a video, or a marker file)")
-    p.add_argument("--reference", type=key_arg, help="the reference partition (markers of the same session); "
-                    "default: the events recorded in the partition's own marker file")  # fmt: skip
-    p.add_argument("--pair", action="append", metavar="TEST:REFERENCE", help="more session pairs (repeat); with two "
-                    "or more pairs the ICC of each outcome is reported")  # fmt: skip
-    p.add_argument("--offset-s", type=bounded(float, -3600, 3600), default=0.0,
-                    help="added to the reference times (synchronisation), s")
-    p.add_argument("--tolerance-s", type=bounded(float, 0.001, 10), default=0.25,
-                    help="furthest detection that counts as a match, s")
+    p.add_argument(
+        "--reference",
+        type=key_arg,
+        help="the reference partition (markers of the same session); "
+        "default: the events recorded in the partition's own marker file",
+    )
+    p.add_argument(
+        "--pair",
+        action="append",
+        metavar="TEST:REFERENCE",
+        help="more session pairs (repeat); with two or more pairs the ICC of each outcome is reported",
+    )
+    p.add_argument(
+        "--offset-s",
+        type=bounded(float, -3600, 3600),
+        default=0.0,
+        help="added to the reference times (synchronisation), s",
+    )
+    p.add_argument(
+        "--tolerance-s",
+        type=bounded(float, 0.001, 10),
+        default=0.25,
+        help="furthest detection that counts as a match, s",
+    )
     p.add_argument("--csv", metavar="FILE", help="write the tables as CSV (FILE, FILE_outcomes, FILE_icc)")
 
 
@@ -55,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if args.partition:
         pairs.insert(0, [args.partition, args.reference])
     if not pairs or any(len(p) != 2 for p in pairs[1:]):
-        print("error: name a partition (and optionally --reference), or pairs with --pair TEST:REFERENCE",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "error: name a partition (and optionally --reference), or pairs with --pair TEST:REFERENCE", file=sys.stderr
+        )
         return 2
     events, outcomes = [], []
     for test, ref in pairs:
@@ -71,12 +88,20 @@ def run(args: argparse.Namespace) -> int:
         if ref is None:  # markers against the events recorded with them (C3D events, force plates)
             reference = pl.read_parquet(paths[2])
         else:  # e.g. video against markers: the markers' detected events, and what was recorded with them
-            reference = pl.concat([pl.read_parquet(paths[2]).select("event", "side", "time_s",
-                                                                    pl.lit(f"{ref} (detected)").alias("source")),
-                                   pl.read_parquet(paths[4]).select("event", "side", "time_s", "source")])  # fmt: skip
+            reference = pl.concat(
+                [
+                    pl.read_parquet(paths[2]).select(
+                        "event", "side", "time_s", pl.lit(f"{ref} (detected)").alias("source")
+                    ),
+                    pl.read_parquet(paths[4]).select("event", "side", "time_s", "source"),
+                ]
+            )
         for problem in reference_problems(reference):
-            print(f"WARNING: the reference of {test} may itself be wrong — {problem}; its agreement then measures the "
-                  "reference, not the detector.", file=sys.stderr)  # fmt: skip
+            print(
+                f"WARNING: the reference of {test} may itself be wrong — {problem}; its agreement then measures the "
+                "reference, not the detector.",
+                file=sys.stderr,
+            )
         table = event_agreement(detected, reference, tolerance_s=args.tolerance_s, offset_s=args.offset_s)
         events.append(table.with_columns(pl.lit(test).alias("test")))
         if ref is not None:
@@ -84,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
             outcomes.append(o.with_columns(pl.lit(f"{test}:{ref}").alias("pair")))
     ev = pl.concat(events).select("test", pl.exclude("test"))
     with pl.Config(tbl_rows=200, tbl_cols=-1, tbl_width_chars=220, float_precision=1):
-        print("events: detected − reference, ms (negative = detected early); bias and 95 % limits of agreement "
-              "(Bland–Altman)")  # fmt: skip
+        print(
+            "events: detected − reference, ms (negative = detected early); bias and 95 % limits of agreement "
+            "(Bland–Altman)"
+        )
         print(ev)
     tables = {"events": ev}
     if outcomes:
@@ -107,4 +134,3 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_bytes(target, df.write_csv().encode())
             print(f"wrote {target}")
     return 0
-

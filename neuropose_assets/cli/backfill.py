@@ -21,7 +21,7 @@ from neuropose_assets.service.runs import (
     open_instance,
 )
 
-HELP = '(re)run every video of a cohort, or only the failed/missing ones'
+HELP = "(re)run every video of a cohort, or only the failed/missing ones"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,8 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data_root_option(p)
     p.add_argument("cohort", type=cohort_arg)
     p.add_argument("--missing-only", action="store_true", help="only videos without features (failed or never run)")
-    p.add_argument("--in-process", action="store_true", help="run now in this process instead of submitting a "
-                   "backfill to the daemon")  # fmt: skip
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run now in this process instead of submitting a backfill to the daemon",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     instance = open_instance(layout)
     missing = add_cohort_partitions(instance, layout, cohort)
     if not keys:
-        print(f"nothing to backfill in cohort {cohort!r}"
-              + (f"; {len(missing)} registered video(s) added to the instance as partitions" if missing else ""))
+        print(
+            f"nothing to backfill in cohort {cohort!r}"
+            + (f"; {len(missing)} registered video(s) added to the instance as partitions" if missing else "")
+        )
         return 0
     if args.in_process:
         ok = True
@@ -58,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"submitted backfill {backfill_id} of {len(keys)} partition(s) of cohort {cohort!r}; the daemon "
-          "(`neuropose-assets ui`, or dagster-daemon) runs it — see Overview → Backfills; crashed runs are retried; "
-          "the cohort tables refresh afterwards")  # fmt: skip
+    print(
+        f"submitted backfill {backfill_id} of {len(keys)} partition(s) of cohort {cohort!r}; the daemon "
+        "(`neuropose-assets ui`, or dagster-daemon) runs it — see Overview → Backfills; crashed runs are retried; "
+        "the cohort tables refresh afterwards"
+    )
     return 0
-

@@ -25,8 +25,8 @@ from neuropose_assets.service.runs import (
 REPO = Path(__file__).resolve().parents[2]
 
 HELP = (
-    'how fast is this machine: per-frame latency percentiles, throughput, peak RSS of the pose stage and '
-    'the whole chain (N passes, the first a warm-up)'
+    "how fast is this machine: per-frame latency percentiles, throughput, peak RSS of the pose stage and "
+    "the whole chain (N passes, the first a warm-up)"
 )
 
 
@@ -34,12 +34,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``neuropose-assets benchmark``."""
     p.add_argument("video")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
-    p.add_argument("--passes", type=bounded(int, 2, 1000), default=5,
-                    help="passes over the video; the first is a warm-up (default 5)")
+    p.add_argument(
+        "--passes",
+        type=bounded(int, 2, 1000),
+        default=5,
+        help="passes over the video; the first is a warm-up (default 5)",
+    )
     p.add_argument("--task", default="generic", help="task for the events and outcomes stages (default: generic)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter (repeat)")
-    p.add_argument("--compare-cpu", action="store_true", help="repeat with every accelerator hidden in a child "
-                    "process: speed-up and the largest 3D joint difference in mm")  # fmt: skip
+    p.add_argument(
+        "--compare-cpu",
+        action="store_true",
+        help="repeat with every accelerator hidden in a child "
+        "process: speed-up and the largest 3D joint difference in mm",
+    )
     p.add_argument("--json", metavar="FILE", help="write the full result as JSON")
     p.add_argument("--log", metavar="FILE", help="append a section to an append-only log (benchmarks/LOG.md)")
     p.add_argument("--verbose", action="store_true", help="show native library output (MediaPipe, TensorFlow)")
@@ -91,38 +99,75 @@ def _benchmark(args: argparse.Namespace) -> int:
             return 2
         passes.append(res)
         if not args.quiet:
-            print(f"pass {i + 1}/{args.passes}{' (warm-up)' if i == 0 else ''}: {res.frames} frames, pose "
-                  f"{res.pose_fps:.1f} frames/s, chain {res.chain_fps:.1f} frames/s", file=sys.stderr)  # fmt: skip
+            print(
+                f"pass {i + 1}/{args.passes}{' (warm-up)' if i == 0 else ''}: {res.frames} frames, pose "
+                f"{res.pose_fps:.1f} frames/s, chain {res.chain_fps:.1f} frames/s",
+                file=sys.stderr,
+            )
     command = "neuropose-assets benchmark " + " ".join(
         [video.name, f"--backend {args.backend}", f"--passes {args.passes}", f"--task {args.task}"]
-        + [f"--param {p}" for p in args.param or []] + (["--compare-cpu"] if args.compare_cpu else []))
+        + [f"--param {p}" for p in args.param or []]
+        + (["--compare-cpu"] if args.compare_cpu else [])
+    )
     result = bench.BenchmarkResult(
-        video=video.name, video_sha256=sha256_file(video), backend=args.backend, model=backend.info.as_dict(),
-        device=bench.device(backend), model_load_s=load_s, passes=[p.__dict__ for p in passes],
-        aggregate=bench.aggregate(passes), machine=bench.machine(), versions=bench.library_versions(),
-        commit=bench.git_commit(REPO), date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        command=command).as_dict()  # fmt: skip
+        video=video.name,
+        video_sha256=sha256_file(video),
+        backend=args.backend,
+        model=backend.info.as_dict(),
+        device=bench.device(backend),
+        model_load_s=load_s,
+        passes=[p.__dict__ for p in passes],
+        aggregate=bench.aggregate(passes),
+        machine=bench.machine(),
+        versions=bench.library_versions(),
+        commit=bench.git_commit(REPO),
+        date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        command=command,
+    ).as_dict()
     if args.poses_out:
         table.write_parquet(args.poses_out)
     if args.compare_cpu:
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "neuropose_assets.cli", "benchmark", str(video), "--backend", args.backend,
-                   "--passes", str(args.passes), "--task", args.task, *(f"--param={p}" for p in args.param or []),
-                   "--force-cpu", "--quiet", "--json", f"{tmp}/cpu.json", "--poses-out", f"{tmp}/cpu.parquet"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "neuropose_assets.cli",
+                "benchmark",
+                str(video),
+                "--backend",
+                args.backend,
+                "--passes",
+                str(args.passes),
+                "--task",
+                args.task,
+                *(f"--param={p}" for p in args.param or []),
+                "--force-cpu",
+                "--quiet",
+                "--json",
+                f"{tmp}/cpu.json",
+                "--poses-out",
+                f"{tmp}/cpu.parquet",
+            ]
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "MEDIAPIPE_DISABLE_GPU": "1"}
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)  # fmt: skip
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
-                print(f"error: the CPU comparison run failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"error: the CPU comparison run failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
+                    file=sys.stderr,
+                )
                 return 2
             import polars as pl
 
             cpu = json.loads(Path(f"{tmp}/cpu.json").read_text())
             diff, rows = bench.poses_divergence_mm(table, pl.read_parquet(f"{tmp}/cpu.parquet"))
         cpu_fps = cpu["aggregate"]["pose_fps"]
-        result["compare_cpu"] = {"cpu_device": cpu["device"], "cpu_pose_fps": cpu_fps,
-                                 "speedup": result["aggregate"]["pose_fps"] / cpu_fps if cpu_fps else 0.0,
-                                 "max_abs_diff_mm": diff, "rows_compared": rows}  # fmt: skip
+        result["compare_cpu"] = {
+            "cpu_device": cpu["device"],
+            "cpu_pose_fps": cpu_fps,
+            "speedup": result["aggregate"]["pose_fps"] / cpu_fps if cpu_fps else 0.0,
+            "max_abs_diff_mm": diff,
+            "rows_compared": rows,
+        }
     if not args.quiet:
         print(bench.format_report(result))
     if args.json:
@@ -132,4 +177,3 @@ def _benchmark(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"appended to {args.log}")
     return 0
-

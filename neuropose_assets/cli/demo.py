@@ -21,7 +21,7 @@ from neuropose_assets.service.runs import (
     run_videos,
 )
 
-HELP = 'fetch samples and materialize every asset for every sample'
+HELP = "fetch samples and materialize every asset for every sample"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,23 +58,44 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     clips = fetch_samples(cache, only)
     t_fetch = time.perf_counter() - t
     cohort = "samples"
-    specs = {c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.io.samples)")
-             for c in SAMPLE_CLIPS}  # fmt: skip
+    specs = {
+        c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.io.samples)")
+        for c in SAMPLE_CLIPS
+    }
     with native_stderr_to(None if verbose else layout.root / "logs" / "neuropose-assets.log"):
-        summary = run_videos(layout, clips, cohort, {k: specs[k] for k in clips}, reuse=False, review=True,
-                             verbose=verbose, progress=progress)  # fmt: skip
+        summary = run_videos(
+            layout,
+            clips,
+            cohort,
+            {k: specs[k] for k in clips},
+            reuse=False,
+            review=True,
+            verbose=verbose,
+            progress=progress,
+        )
     timing = {"imports_s": t_imports, "fetch_s": t_fetch, **summary["timing"]}
     timing["total_s"] = time.perf_counter() - t_start + before
     summary["timing"] = timing
     from neuropose_assets.core.analysis import summary as fmt
 
-    rows = [[r["video"], "ok" if r["ok"] else "FAILED", r["meta"]["events"].get("task") or "?",
-             str(r["meta"]["poses"].get("n_frames")), str(r["meta"]["poses"].get("frames_with_subject")),
-             str(r["meta"]["repetitions"].get("repetitions")), f"{r['wall_s']:.1f}"]
-            for r in summary["rows"]]  # fmt: skip
+    rows = [
+        [
+            r["video"],
+            "ok" if r["ok"] else "FAILED",
+            r["meta"]["events"].get("task") or "?",
+            str(r["meta"]["poses"].get("n_frames")),
+            str(r["meta"]["poses"].get("frames_with_subject")),
+            str(r["meta"]["repetitions"].get("repetitions")),
+            f"{r['wall_s']:.1f}",
+        ]
+        for r in summary["rows"]
+    ]
     out(f"\nneuropose-assets demo — data root {layout.root}\n")
-    out(fmt.text_table(rows, ["video", "status", "task", "frames", "with subject", "repetitions", "wall [s]"],
-                       right={3, 4, 5, 6}))  # fmt: skip
+    out(
+        fmt.text_table(
+            rows, ["video", "status", "task", "frames", "with subject", "repetitions", "wall [s]"], right={3, 4, 5, 6}
+        )
+    )
     print_outcomes(summary["rows"], out)
     # the clinical clips' outcomes next to their reference values (motion capture, hand counts)
     refs = []
@@ -84,22 +105,33 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
             continue
         values = dict(zip(row["outcomes"]["measure"], row["outcomes"]["value"], strict=True))
         for measure, ref, source in clip.reference:
-            refs.append([clip.key, measure, fmt.shown(measure, values.get(measure)), fmt.shown(measure, ref),
-                         fmt.unit_label(measure), source])  # fmt: skip
+            refs.append(
+                [
+                    clip.key,
+                    measure,
+                    fmt.shown(measure, values.get(measure)),
+                    fmt.shown(measure, ref),
+                    fmt.unit_label(measure),
+                    source,
+                ]
+            )
     if refs:
         out("\nclinical clips against their reference values:")
-        out(fmt.text_table(refs, ["video", "measure", "computed", "reference", "unit", "reference from"],
-                           right={2, 3}))  # fmt: skip
+        out(fmt.text_table(refs, ["video", "measure", "computed", "reference", "unit", "reference from"], right={2, 3}))
     cm = summary["cohort"]
     n = cm.get("sequences", 0)
-    out(f"\ncohort '{cohort}': outcome table {cm.get('outcomes_videos', 0)} videos "
+    out(
+        f"\ncohort '{cohort}': outcome table {cm.get('outcomes_videos', 0)} videos "
         f"({layout.asset_file('cohort_outcomes', cohort)}); DTW matrix {n} x {n} on mean repetitions "
-        f"({cm.get('pairs', 0)} pairs; left out: {cm.get('missing_members', '?')})")  # fmt: skip
+        f"({cm.get('pairs', 0)} pairs; left out: {cm.get('missing_members', '?')})"
+    )
     out("time: " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()))
     reports = [r["report"] for r in summary["rows"] if r.get("report")]
     if reports:
-        out(f"reports (HTML, open in a browser): {layout.reports}/<video>.html, e.g. {reports[0]}; review videos: "
-            f"{layout.review}/<video>.mp4")  # fmt: skip
+        out(
+            f"reports (HTML, open in a browser): {layout.reports}/<video>.html, e.g. {reports[0]}; review videos: "
+            f"{layout.review}/<video>.mp4"
+        )
     out(
         f"\nBrowse runs, lineage and metadata in the Dagster UI:\n"
         f"  .venv/bin/neuropose-assets ui --data-root {layout.root}\n"
@@ -108,4 +140,3 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
         f"Read the tables from a notebook: polars.read_parquet('{layout.assets}/outcomes/*.parquet')"
     )
     return summary
-

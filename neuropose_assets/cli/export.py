@@ -43,17 +43,22 @@ def run(args: argparse.Namespace) -> int:
     frame = (prov.get("configs", {}).get("features") or {}).get("frame", "camera")
     try:
         kin = layout.asset_file("kinematics", args.partition)
-        exp = opensim_tables(pl.read_parquet(path), frame=frame, absolute=prov["model"]["origin"] == "camera",
-                             kinematics=pl.read_parquet(kin) if kin.exists() else None)  # fmt: skip
+        exp = opensim_tables(
+            pl.read_parquet(path),
+            frame=frame,
+            absolute=prov["model"]["origin"] == "camera",
+            kinematics=pl.read_parquet(kin) if kin.exists() else None,
+        )
     except VideoError as err:
         print(f"error: {args.partition}: {err}", file=sys.stderr)
         return 2
     out = Path(args.out).expanduser() if args.out else Path(f"{args.partition}.{args.format}")
     write_export(exp, out, args.format)
     rows = int(exp.mot_rows().sum()) if args.format == "mot" else len(exp.times_s)
-    print(f"wrote {out}: {rows} frame(s) at {exp.rate_hz():g} Hz"
-          + (f", {exp.omitted} frame(s) without any joint left out" if exp.omitted else "")
-          + f"; OpenSim axes X forward ({exp.transform.heading.how}), Y up, Z right"
-          + ("" if exp.absolute else "; positions hip-centred (the pose model has no translation)"))  # fmt: skip
+    print(
+        f"wrote {out}: {rows} frame(s) at {exp.rate_hz():g} Hz"
+        + (f", {exp.omitted} frame(s) without any joint left out" if exp.omitted else "")
+        + f"; OpenSim axes X forward ({exp.transform.heading.how}), Y up, Z right"
+        + ("" if exp.absolute else "; positions hip-centred (the pose model has no translation)")
+    )
     return 0
-

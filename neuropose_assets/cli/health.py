@@ -11,8 +11,8 @@ from neuropose_assets.cli.options import (
 )
 
 HELP = (
-    'is the installation sound: data root, intake, instance, daemon, pose model, disk, webserver; exit '
-    'code 1 when a check fails'
+    "is the installation sound: data root, intake, instance, daemon, pose model, disk, webserver; exit "
+    "code 1 when a check fails"
 )
 
 
@@ -40,4 +40,3 @@ def run(args: argparse.Namespace) -> int:
         for c in checks:
             print(f"{c.status:4s}  {c.name:11s} {c.detail}")
     return 1 if failed else 0
-

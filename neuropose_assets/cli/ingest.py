@@ -22,15 +22,14 @@ from neuropose_assets.service.runs import (
     declaration,
 )
 
-HELP = 'place the videos of a zip archive into the intake folder, safely'
+HELP = "place the videos of a zip archive into the intake folder, safely"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``neuropose-assets ingest``."""
     data_root_option(p)
     p.add_argument("archive")
-    p.add_argument("--cohort", type=cohort_arg,
-                   help="cohort for all videos (default: the archive's top-level folders)")
+    p.add_argument("--cohort", type=cohort_arg, help="cohort for all videos (default: the archive's top-level folders)")
     p.add_argument("--intake", help="intake folder (default: $NEUROPOSE_INTAKE or <data root>/intake)")
     p.add_argument("--overwrite", action="store_true", help="replace videos that already exist in the intake")
     task_options(p)
@@ -69,17 +68,24 @@ def run(args: argparse.Namespace) -> int:
 
     comment = f"added by neuropose-assets ingest {Path(args.archive).name}"
     try:
-        res = ingest_zip(args.archive, intake, cohort=args.cohort, overwrite=args.overwrite, key_of=key_of,
-                         companions=None if decl is None else lambda targets: protocol_updates(intake, targets, decl,
-                                                                                               comment))  # fmt: skip
+        res = ingest_zip(
+            args.archive,
+            intake,
+            cohort=args.cohort,
+            overwrite=args.overwrite,
+            key_of=key_of,
+            companions=None if decl is None else lambda targets: protocol_updates(intake, targets, decl, comment),
+        )
     except (IngestError, FileNotFoundError) as err:  # CollisionError lists every collision in its message
         if made_intake:
             with contextlib.suppress(OSError):
                 intake.rmdir()  # a failed ingest leaves nothing behind, not even the folder it would have filled
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"placed {len(res.placed)} video(s), {res.total_bytes / 1e6:.1f} MB, into {intake} (cohorts: "
-          f"{', '.join(res.cohorts)}); {len(res.skipped)} other member(s) skipped")  # fmt: skip
+    print(
+        f"placed {len(res.placed)} video(s), {res.total_bytes / 1e6:.1f} MB, into {intake} (cohorts: "
+        f"{', '.join(res.cohorts)}); {len(res.skipped)} other member(s) skipped"
+    )
     for name in res.skipped:
         if not name.endswith("/") and unsupported_format(name) and not name.lower().endswith(SIDECAR_EXTENSIONS):
             print(f"  skipped: {unsupported_format(name)}")
@@ -91,4 +97,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"declared task {decl.spec.task!r} for {n} video(s) in {intake / folder / 'protocol.yaml'}")
     print("the intake sensor picks them up once they are stable (about a minute)")
     return 0
-

@@ -15,7 +15,7 @@ from neuropose_assets.service.runs import (
     cohort_key,
 )
 
-HELP = 'cohorts and their videos: partition key, task, status and quality flags'
+HELP = "cohorts and their videos: partition key, task, status and quality flags"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
         cohort = cohort_key(layout, args.cohort)
         entries = [e for e in entries if e.cohort == cohort]
     if not entries:
-        print(f"no videos registered under {layout.root}" + (f" in cohort {args.cohort!r}" if args.cohort else "")
-              + " — drop videos into the intake folder or use `neuropose-assets run VIDEO --task …`")  # fmt: skip
+        print(
+            f"no videos registered under {layout.root}"
+            + (f" in cohort {args.cohort!r}" if args.cohort else "")
+            + " — drop videos into the intake folder or use `neuropose-assets run VIDEO --task …`"
+        )
         return 0
     cohorts = sorted({e.cohort for e in entries})
     print(f"{plural(len(cohorts), 'cohort')}, {plural(len(entries), 'video')} under {layout.root}")
@@ -56,4 +59,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{cohort}:")
         print(text_table(rows, ["video", "task", "status", "flags"]))
     return 0
-

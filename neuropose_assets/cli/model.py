@@ -11,7 +11,7 @@ from neuropose_assets.core.io.storage import (
 from neuropose_assets.core.pose.metrabs_model import DEFAULT_VARIANT
 from neuropose_assets.settings import settings
 
-HELP = 'pre-fetch or install the MeTRAbs model and print where it is'
+HELP = "pre-fetch or install the MeTRAbs model and print where it is"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError, acquire
 
     try:
-        loc = acquire(args.cache, variant=args.variant, sha256=args.sha256, url=args.url, tarball=args.tarball,
-                      directory=args.dir)  # fmt: skip
+        loc = acquire(
+            args.cache, variant=args.variant, sha256=args.sha256, url=args.url, tarball=args.tarball, directory=args.dir
+        )
         if args.load:
             from neuropose_assets.core.pose.metrabs import MetrabsBackend, ModelLoadError
 
@@ -50,4 +51,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"MeTRAbs {loc.variant} ready at {loc.path}\n  checksum {loc.checksum}\n  source {loc.source}")
     print(f"use it: NEUROPOSE_POSE_BACKEND=metrabs (cache {args.cache})")
     return 0
-

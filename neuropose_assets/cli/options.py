@@ -17,6 +17,9 @@ from neuropose_assets.core.io.storage import (
 
 
 def open_layout(args: argparse.Namespace) -> Layout:
+    """The data root of ``--data-root`` (default: ``$NEUROPOSE_DATA_ROOT`` or the user data directory) as a
+    :class:`Layout`: created owner-only when new, secured for privacy mode, and exported as ``NEUROPOSE_DATA_ROOT`` so
+    that the processes started from here use the same root."""
     from neuropose_assets.core.io.storage import secure_data_root
 
     root = Path(args.data_root).expanduser().resolve() if args.data_root else default_data_root()
@@ -56,8 +59,11 @@ def bounded(kind, low=None, high=None):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-        if (kind is float and not math.isfinite(value)) or (low is not None and value < low) or (
-                high is not None and value > high):  # fmt: skip
+        if (
+            (kind is float and not math.isfinite(value))
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
             bounds = f"from {low:g}" if low is not None else ""
             bounds += f" to {high:g}" if high is not None else ""
             raise argparse.ArgumentTypeError(f"{text!r} is out of range (a finite value {bounds.strip()})")
@@ -70,7 +76,8 @@ def bounded(kind, low=None, high=None):
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``neuropose-assets run: error: argument --key: … (--help: usage)``, exit 2."""
 
-    def error(self, message: str):  # noqa: D102
+    def error(self, message: str):
+        """Print the one-line usage error and exit with code 2."""
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help: usage)\n")
 
 
@@ -80,6 +87,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def flag_names(layout: Layout, key: str) -> str:
+    """The names of the quality checks that flagged partition ``key`` (comma-separated; empty when none)."""
     from neuropose_assets.core.analysis.quality import failed_checks
 
     return failed_checks(layout, key)
@@ -95,8 +103,10 @@ def unknown_key(layout: Layout, key: str, what: str = "partition") -> str:
     close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
     if close:
         return f"no {what} {key!r} under {layout.root}; did you mean {' or '.join(repr(c) for c in close)}?"
-    return (f"no {what} {key!r} under {layout.root} ({plural(len(known), 'video')} registered: "
-            "`neuropose-assets list` shows them)")
+    return (
+        f"no {what} {key!r} under {layout.root} ({plural(len(known), 'video')} registered: "
+        "`neuropose-assets list` shows them)"
+    )
 
 
 def analysed(layout: Layout, key: str, asset: str = "features") -> Path | None:
@@ -115,8 +125,11 @@ def analysed(layout: Layout, key: str, asset: str = "features") -> Path | None:
     if not (layout.registry / f"{key}.json").exists():
         print(f"error: {unknown_key(layout, key)}", file=sys.stderr)
         return None
-    print(f"error: partition {key!r} has no {asset} table under {layout.root}; analyse it first (intake folder, "
-          f"`neuropose-assets run`, or per_video_job in the UI)", file=sys.stderr)  # fmt: skip
+    print(
+        f"error: partition {key!r} has no {asset} table under {layout.root}; analyse it first (intake folder, "
+        f"`neuropose-assets run`, or per_video_job in the UI)",
+        file=sys.stderr,
+    )
     return None
 
 
@@ -135,15 +148,21 @@ def print_outcomes(rows: list[dict], out=print) -> None:
 
 
 def progress(i: int, n: int, key: str, row: dict | None) -> None:
+    """Print a video's progress line for :func:`~neuropose_assets.service.runs.run_videos`: ``[i/n] key …`` before
+    its run (``row`` None), then ok with its task, events and repetitions (and its warnings), or FAILED with the
+    reason."""
     if row is None:
         print(f"[{i}/{n}] {key} …", flush=True)
         return
     if row["ok"]:
         ev, rep = row["meta"]["events"].get("events"), row["meta"]["repetitions"].get("repetitions")
         n_ev = sum(ev.values()) if isinstance(ev, dict) else ev
-        print(f"[{i}/{n}] {key}: ok — task {row['meta']['events'].get('task', '?')}, {plural(n_ev or 0, 'event')}, "
-              f"{plural(rep or 0, 'repetition')} ({row['wall_s']:.1f} s"
-              f"{', poses reused' if row['reused_poses'] else ''})", flush=True)  # fmt: skip
+        print(
+            f"[{i}/{n}] {key}: ok — task {row['meta']['events'].get('task', '?')}, {plural(n_ev or 0, 'event')}, "
+            f"{plural(rep or 0, 'repetition')} ({row['wall_s']:.1f} s"
+            f"{', poses reused' if row['reused_poses'] else ''})",
+            flush=True,
+        )
         for w in row.get("warnings", []):
             print(f"        {w}", flush=True)
     else:
@@ -152,8 +171,10 @@ def progress(i: int, n: int, key: str, row: dict | None) -> None:
 
 def data_root_option(p: argparse.ArgumentParser) -> None:
     """``--data-root``, shared by every command that reads or writes a data root (read with :func:`open_layout`)."""
-    p.add_argument("--data-root", help="data root outside the repository (default: $NEUROPOSE_DATA_ROOT or "
-                   "~/.local/share/neuropose-assets)")  # fmt: skip
+    p.add_argument(
+        "--data-root",
+        help="data root outside the repository (default: $NEUROPOSE_DATA_ROOT or ~/.local/share/neuropose-assets)",
+    )
 
 
 def task_options(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -162,7 +183,12 @@ def task_options(p: argparse.ArgumentParser, required: bool = False) -> None:
     from neuropose_assets.core.analysis.tasks import TASKS
 
     p.add_argument("--task", choices=TASKS, required=required, help="the clinical task the video(s) show")
-    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="task parameter, repeatable: "
-                   "expected_repetitions=5, side=left (arm_raise), walkway_m=3, camera_view=side|front|oblique, "
-                   "height_m=1.72 (scales the fitted model); generic: segmentation.signal.column=knee_angle_l_deg "
-                   "...")  # fmt: skip
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="task parameter, repeatable: "
+        "expected_repetitions=5, side=left (arm_raise), walkway_m=3, camera_view=side|front|oblique, "
+        "height_m=1.72 (scales the fitted model); generic: segmentation.signal.column=knee_angle_l_deg "
+        "...",
+    )

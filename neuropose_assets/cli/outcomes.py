@@ -24,8 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``neuropose-assets outcomes``."""
     data_root_option(p)
     p.add_argument("cohort", type=cohort_arg)
-    p.add_argument("-o", "--csv", metavar="FILE", help="write the table as CSV to FILE (rounded values, a reason "
-                   "column beside every measure that is null somewhere)")
+    p.add_argument(
+        "-o",
+        "--csv",
+        metavar="FILE",
+        help="write the table as CSV to FILE (rounded values, a reason "
+        "column beside every measure that is null somewhere)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,23 +43,33 @@ def run(args: argparse.Namespace) -> int:
     cohort = cohort_key(layout, args.cohort)
     path = layout.asset_file("cohort_outcomes", cohort)
     if not path.exists():
-        print(f"error: no outcome table for cohort {cohort!r} under {layout.root}; run its videos first (intake "
-              "folder, `neuropose-assets run`, or cohort_job in the UI)", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: no outcome table for cohort {cohort!r} under {layout.root}; run its videos first (intake "
+            "folder, `neuropose-assets run`, or cohort_job in the UI)",
+            file=sys.stderr,
+        )
         return 2
     from neuropose_assets.core.analysis import summary
 
     df = pl.read_parquet(path)
-    per_video = {k: pl.read_parquet(layout.asset_file("outcomes", k)) for k in df["partition"]
-                 if layout.asset_file("outcomes", k).exists()}  # fmt: skip
+    per_video = {
+        k: pl.read_parquet(layout.asset_file("outcomes", k))
+        for k in df["partition"]
+        if layout.asset_file("outcomes", k).exists()
+    }
     if args.csv:
         from neuropose_assets.core.io.atomic import atomic_write_bytes
 
-        reasons = {k: {r["measure"]: r["null_reason"] for r in o.iter_rows(named=True) if r["value"] is None}
-                   for k, o in per_video.items()}  # fmt: skip
+        reasons = {
+            k: {r["measure"]: r["null_reason"] for r in o.iter_rows(named=True) if r["value"] is None}
+            for k, o in per_video.items()
+        }
         out = summary.cohort_csv(df, reasons)
         atomic_write_bytes(Path(args.csv).expanduser(), out.write_csv().encode())
-        print(f"wrote {plural(out.height, 'row')} × {plural(out.width, 'column')} to {args.csv} (values rounded to "
-              "their precision; <measure>_null_reason beside every measure that is null somewhere)")  # fmt: skip
+        print(
+            f"wrote {plural(out.height, 'row')} × {plural(out.width, 'column')} to {args.csv} (values rounded to "
+            "their precision; <measure>_null_reason beside every measure that is null somewhere)"
+        )
         return 0
     print(f"cohort {cohort!r}: {plural(df.height, 'video')} (all measures: --csv FILE)")
     for task, group in df.group_by("task", maintain_order=True):
@@ -64,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
             flags = flag_names(layout, r["partition"])
             rows.append([r["partition"], *(summary.shown(m, r[m]) for m in measures), flags or "ok"])
         print(f"\n{task[0]}:")
-        print(summary.text_table(rows, ["video", *(summary.header(m) for m in measures), "flags"],
-                                 right=set(range(1, len(measures) + 1))))  # fmt: skip
+        print(
+            summary.text_table(
+                rows, ["video", *(summary.header(m) for m in measures), "flags"], right=set(range(1, len(measures) + 1))
+            )
+        )
     return 0
-

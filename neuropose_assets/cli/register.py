@@ -24,7 +24,7 @@ from neuropose_assets.service.runs import (
     register_videos,
 )
 
-HELP = 'register a video file as a partition'
+HELP = "register a video file as a partition"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     (key,), pseudonymous = command_line_keys(layout, [path], cohort, args.key)
     register_videos(open_instance(layout), layout, {key: path}, cohort, {key: decl}, pseudonymous=pseudonymous)
     task = f"task {decl.spec.task!r}" if decl else "no task declared (analysed as 'generic')"
-    print(f"registered {path.name} as partition {key!r} in cohort {cohort!r}, {task}; materialize it from the UI "
-          f"(per_video_job, partition {key}) "
-          f"or analyse it now with `neuropose-assets run {path} --task ...`")  # fmt: skip
+    print(
+        f"registered {path.name} as partition {key!r} in cohort {cohort!r}, {task}; materialize it from the UI "
+        f"(per_video_job, partition {key}) "
+        f"or analyse it now with `neuropose-assets run {path} --task ...`"
+    )
     return 0
-

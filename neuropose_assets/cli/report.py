@@ -42,4 +42,3 @@ def run(args: argparse.Namespace) -> int:
     flags = f"; {plural(len(rep.flags), 'quality flag')}" if rep.flags else ""
     print(f"wrote {path} ({plural(len(rep.figures), 'figure')}{flags}) — open it in a browser")
     return 0
-

@@ -26,7 +26,7 @@ from neuropose_assets.service.runs import (
     run_videos,
 )
 
-HELP = 'analyse video files with a declared task, without the UI; prints outcomes'
+HELP = "analyse video files with a declared task, without the UI; prints outcomes"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,8 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     task_options(p, required=True)
     p.add_argument("--cohort", default="runs", type=cohort_arg, help="cohort of these videos (default: runs)")
     p.add_argument("--key", type=key_arg, help="partition key for a single video (default: sanitised file name)")
-    p.add_argument("--no-reuse", action="store_true", help="estimate poses again even when the same video was "
-                    "analysed before (by default a changed task re-runs only the task-dependent assets)")  # fmt: skip
+    p.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="estimate poses again even when the same video was "
+        "analysed before (by default a changed task re-runs only the task-dependent assets)",
+    )
     p.add_argument("--no-review", action="store_true", help="skip the review video and report")
     p.add_argument("--verbose", action="store_true", help="show Dagster's event log and native library output")
 
@@ -77,16 +81,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: several files would become the same partition key: {keys}", file=sys.stderr)
         return 2
     with native_stderr_to(None if args.verbose else layout.root / "logs" / "neuropose-assets.log"):
-        summary = run_videos(layout, dict(zip(keys, paths, strict=True)), cohort, dict.fromkeys(keys, decl),
-                             reuse=not args.no_reuse, pseudonymous=pseudonymous, review=not args.no_review,
-                             verbose=args.verbose, progress=progress)  # fmt: skip
+        summary = run_videos(
+            layout,
+            dict(zip(keys, paths, strict=True)),
+            cohort,
+            dict.fromkeys(keys, decl),
+            reuse=not args.no_reuse,
+            pseudonymous=pseudonymous,
+            review=not args.no_review,
+            verbose=args.verbose,
+            progress=progress,
+        )
     print_outcomes(summary["rows"])
     reports = [r["report"] for r in summary["rows"] if r.get("report")]
     if reports:
         print(f"\nreports: {', '.join(reports)}")
-    print(f"\noutputs: {layout.assets}/<asset>/<video>.parquet; cohort table: "
-          f"{layout.asset_file('cohort_outcomes', cohort)} "
-          f"(`neuropose-assets outcomes {cohort} --csv FILE`)")  # fmt: skip
+    print(
+        f"\noutputs: {layout.assets}/<asset>/<video>.parquet; cohort table: "
+        f"{layout.asset_file('cohort_outcomes', cohort)} "
+        f"(`neuropose-assets outcomes {cohort} --csv FILE`)"
+    )
     # every failed step, with its message (exit code 1 never comes without a reason on the screen)
     for r in summary["rows"]:
         if not r["ok"]:
@@ -96,4 +110,3 @@ def run(args: argparse.Namespace) -> int:
     if not summary["cohort_ok"]:
         print(f"error: cohort tables of {cohort!r}: {summary.get('cohort_error') or 'failed'}", file=sys.stderr)
     return 0 if all(r["ok"] for r in summary["rows"]) and summary["cohort_ok"] else 1
-

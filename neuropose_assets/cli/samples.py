@@ -10,7 +10,7 @@ from neuropose_assets.core.io.storage import (
     default_cache_dir,
 )
 
-HELP = 'fetch the sample clips (SHA-256 verified)'
+HELP = "fetch the sample clips (SHA-256 verified)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,4 +33,3 @@ def run(args: argparse.Namespace) -> int:
     for key, path in clips.items():
         print(f"{key}\t{path}")
     return 0
-

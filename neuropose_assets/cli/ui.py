@@ -11,7 +11,7 @@ from neuropose_assets.cli.options import (
 )
 from neuropose_assets.service.supervise import run_ui
 
-HELP = 'start the Dagster UI and daemon on the instance under the data root'
+HELP = "start the Dagster UI and daemon on the instance under the data root"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,15 +19,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data_root_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=bounded(int, 1, 65535), default=3000)
-    p.add_argument("--allowed-host", action="append", metavar="NAME", help="another host name the UI is reached by "
-                   "(e.g. behind a reverse proxy); requests for any other Host are refused")  # fmt: skip
-    p.add_argument("--dask-scheduler", metavar="ADDRESS", help="run per-video runs on this dask scheduler's workers "
-                   "(e.g. tcp://10.0.0.5:8786; same as $NEUROPOSE_DASK_SCHEDULER; start workers with "
-                   "`neuropose-assets worker`)")  # fmt: skip
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="another host name the UI is reached by "
+        "(e.g. behind a reverse proxy); requests for any other Host are refused",
+    )
+    p.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="run per-video runs on this dask scheduler's workers "
+        "(e.g. tcp://10.0.0.5:8786; same as $NEUROPOSE_DASK_SCHEDULER; start workers with "
+        "`neuropose-assets worker`)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``neuropose-assets ui`` command: :func:`~neuropose_assets.service.supervise.run_ui` on the data root;
     returns its exit code."""
-    return run_ui(open_layout(args), host=args.host, port=args.port, allowed_hosts=args.allowed_host or [],
-                  dask_scheduler=args.dask_scheduler)  # fmt: skip
+    return run_ui(
+        open_layout(args),
+        host=args.host,
+        port=args.port,
+        allowed_hosts=args.allowed_host or [],
+        dask_scheduler=args.dask_scheduler,
+    )

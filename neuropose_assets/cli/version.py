@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = 'package, pose models (checksums) and key library versions'
+HELP = "package, pose models (checksums) and key library versions"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
         if not m["present"]:
             print(f"  model {m['name']}: not available ({m['detail']})")
             continue
-        print(f"  model {m['name']}/{m['variant']}: sha256 {m['sha256']} "
-              f"{'(verified)' if m['verified'] else '(NOT the pinned checksum)'} — {m['location']}")  # fmt: skip
+        print(
+            f"  model {m['name']}/{m['variant']}: sha256 {m['sha256']} "
+            f"{'(verified)' if m['verified'] else '(NOT the pinned checksum)'} — {m['location']}"
+        )
     print("  " + ", ".join(f"{k} {v}" for k, v in info["libraries"].items()))
     return 0
-

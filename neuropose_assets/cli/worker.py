@@ -11,15 +11,18 @@ from neuropose_assets.cli.options import (
 )
 from neuropose_assets.service.supervise import run_workers
 
-HELP = 'join a dask cluster as a worker host for per-video runs (many machines)'
+HELP = "join a dask cluster as a worker host for per-video runs (many machines)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``neuropose-assets worker``."""
     data_root_option(p)
     p.add_argument("scheduler", help="the dask scheduler's address, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--nworkers", type=bounded(int, 1, 256), help="worker processes (default: the host's pose slots: "
-                   "one per core for BlazePose, one per GPU for MeTRAbs)")  # fmt: skip
+    p.add_argument(
+        "--nworkers",
+        type=bounded(int, 1, 256),
+        help="worker processes (default: the host's pose slots: one per core for BlazePose, one per GPU for MeTRAbs)",
+    )
     p.add_argument("--name", help="worker name prefix, shown in the poses metadata (default: dask's)")
 
 

@@ -59,8 +59,13 @@ def contract_check(asset: str) -> Check:
             )
         return dg.AssetCheckResult(passed=True, metadata={"rows": df.height, "columns": df.width})
 
-    return Check(asset, f"{asset}_contract", f"pandera contract data_contracts.SCHEMAS[{asset!r}]: columns, dtypes, "
-                 "units, ranges", _check, blocking=True)  # fmt: skip
+    return Check(
+        asset,
+        f"{asset}_contract",
+        f"pandera contract data_contracts.SCHEMAS[{asset!r}]: columns, dtypes, units, ranges",
+        _check,
+        blocking=True,
+    )
 
 
 def _result(flags, metadata: dict) -> dg.AssetCheckResult:
@@ -94,7 +99,7 @@ COHORT_TABLES = stages.assets("cohort_job", tables=True)
 CHECKS: tuple[Check, ...] = (
     *(contract_check(a) for a in (*PER_VIDEO_TABLES, *COHORT_TABLES)),
     *(quality_check(q) for q in quality.CHECKS),
-)  # fmt: skip
+)
 
 
 def checks_of(*assets: str) -> list[Check]:
@@ -104,16 +109,26 @@ def checks_of(*assets: str) -> list[Check]:
 
 def check_specs(*assets: str, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
     """The ``check_specs`` of the asset(s) ``assets`` (a multi-asset passes all of its own)."""
-    return [dg.AssetCheckSpec(c.name, asset=c.asset, description=c.description, blocking=c.blocking,
-                              partitions_def=partitions_def) for c in checks_of(*assets)]  # fmt: skip
+    return [
+        dg.AssetCheckSpec(
+            c.name, asset=c.asset, description=c.description, blocking=c.blocking, partitions_def=partitions_def
+        )
+        for c in checks_of(*assets)
+    ]
 
 
 def run_checks(storage: StorageResource, key: str, *assets: str) -> Iterator[dg.AssetCheckResult]:
     """The results of every check of ``assets`` on partition ``key`` (their files must be written)."""
     for c in checks_of(*assets):
         r = c.fn(storage, key)
-        yield dg.AssetCheckResult(asset_key=c.asset, check_name=c.name, passed=r.passed, severity=r.severity,
-                                  description=r.description, metadata=r.metadata)  # fmt: skip
+        yield dg.AssetCheckResult(
+            asset_key=c.asset,
+            check_name=c.name,
+            passed=r.passed,
+            severity=r.severity,
+            description=r.description,
+            metadata=r.metadata,
+        )
 
 
 def checked(*assets: str):

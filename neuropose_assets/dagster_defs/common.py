@@ -38,8 +38,9 @@ def versions(*packages: str) -> dict[str, str]:
     return out
 
 
-def provenance(stage: str, upstream: dict[str, Any], config: dict[str, Any] | None, *pkgs: str,
-               **extra: Any) -> dict[str, Any]:  # fmt: skip
+def provenance(
+    stage: str, upstream: dict[str, Any], config: dict[str, Any] | None, *pkgs: str, **extra: Any
+) -> dict[str, Any]:
     """A copy of ``upstream``'s provenance with this stage's config, library versions and ``extra`` keys added."""
     prov = json.loads(json.dumps(upstream))  # deep copy
     prov["stage"] = stage
@@ -60,7 +61,7 @@ def fail(err: Exception | str, partition: str) -> dg.Failure:
         description=f"[{partition}] {err}",
         metadata={"partition": partition, "error": type(err).__name__ if isinstance(err, Exception) else "input"},
         allow_retries=False,
-    )  # fmt: skip
+    )
 
 
 def mean_or_null(values) -> dg.MetadataValue:

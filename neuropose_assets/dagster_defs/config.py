@@ -71,6 +71,8 @@ def config_or_fail(config: Any, what: str) -> Any:
     try:
         return config.to_core()
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}" + (
-            f" (got {e['input']!r})" if e.get("loc") else "") for e in err.errors())  # fmt: skip
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}" + (f" (got {e['input']!r})" if e.get("loc") else "")
+            for e in err.errors()
+        )
         raise dg.Failure(description=f"{what} config is invalid: {problems}", allow_retries=False) from None

@@ -51,10 +51,22 @@ class SharedClusterDaskExecutor(DaskExecutor):
             for level in execution_plan.get_steps_to_execute_by_level():
                 for step in level:
                     deps = [by_step[k] for inp in step.step_inputs for k in inp.dependency_keys]
-                    call = _StepCall(plan_context.reconstructable_job, run, plan_context.run_config, [step.key],
-                                     plan_context.instance.get_ref(), execution_plan.known_state)  # fmt: skip
-                    fut = client.submit(_run_step, deps, call, key=f"{run.run_id}.{step.key}", pure=False,
-                                        resources=get_dask_resource_requirements(step.tags))  # fmt: skip
+                    call = _StepCall(
+                        plan_context.reconstructable_job,
+                        run,
+                        plan_context.run_config,
+                        [step.key],
+                        plan_context.instance.get_ref(),
+                        execution_plan.known_state,
+                    )
+                    fut = client.submit(
+                        _run_step,
+                        deps,
+                        call,
+                        key=f"{run.run_id}.{step.key}",
+                        pure=False,
+                        resources=get_dask_resource_requirements(step.tags),
+                    )
                     futures.append(fut)
                     by_step[step.key] = fut
             completed = dask.distributed.as_completed(futures, with_results=True)

@@ -21,5 +21,9 @@ def dask_setup(worker) -> None:  # dask's preload hook
     from neuropose_assets.definitions import pose_model_from_env
 
     _, load_s = pose_model_from_env().get_backend()
-    log.warning("neuropose-assets worker %s ready: code location and pose model loaded in %.1f s (model %.1f s)",
-                worker.name, time.perf_counter() - t, load_s)  # fmt: skip
+    log.warning(
+        "neuropose-assets worker %s ready: code location and pose model loaded in %.1f s (model %.1f s)",
+        worker.name,
+        time.perf_counter() - t,
+        load_s,
+    )

@@ -62,23 +62,43 @@ def worker_name() -> str | None:
     return f"{w.name} ({socket.gethostname()} pid {os.getpid()})"
 
 
-def worker_command(scheduler: str, *, nworkers: int,
-                   name: str | None = None, python: str = sys.executable) -> list[str]:
+def worker_command(
+    scheduler: str, *, nworkers: int, name: str | None = None, python: str = sys.executable
+) -> list[str]:
     """The ``dask worker`` command line for a host: ``nworkers`` processes of one thread each (Dagster steps are not
     thread-safe), each holding one ``POSE`` unit and preloading the code location and pose model
     (:mod:`neuropose_assets.dagster_defs.dask_worker`)."""
     if nworkers < 1:
         raise ValueError(f"nworkers must be at least 1, not {nworkers}")
-    cmd = [python, "-m", "distributed.cli.dask_worker", scheduler, "--nworkers", str(nworkers), "--nthreads", "1",
-           "--resources", f"{POSE_RESOURCE}=1", "--preload", "neuropose_assets.dagster_defs.dask_worker",
-           "--no-dashboard"]  # fmt: skip
+    cmd = [
+        python,
+        "-m",
+        "distributed.cli.dask_worker",
+        scheduler,
+        "--nworkers",
+        str(nworkers),
+        "--nthreads",
+        "1",
+        "--resources",
+        f"{POSE_RESOURCE}=1",
+        "--preload",
+        "neuropose_assets.dagster_defs.dask_worker",
+        "--no-dashboard",
+    ]
     if name:
         cmd += ["--name", name]
     return cmd
 
 
-def worker_plan(scheduler: str, *, backend: str, nworkers: int | None = None, name: str | None = None,
-                gpus: int | None = None, visible_devices: str | None = None) -> list[tuple[dict[str, str], list[str]]]:
+def worker_plan(
+    scheduler: str,
+    *,
+    backend: str,
+    nworkers: int | None = None,
+    name: str | None = None,
+    gpus: int | None = None,
+    visible_devices: str | None = None,
+) -> list[tuple[dict[str, str], list[str]]]:
     """The worker processes a host starts, as ``(environment overrides, command)`` pairs.
 
     * ``nworkers`` given: one ``dask worker`` with that many processes.
@@ -96,8 +116,12 @@ def worker_plan(scheduler: str, *, backend: str, nworkers: int | None = None, na
         gpus = gpu_count() if gpus is None else gpus
         if gpus:
             ids = [v.strip() for v in (visible_devices or "").split(",") if v.strip()] or [str(i) for i in range(gpus)]
-            return [({**env, "CUDA_VISIBLE_DEVICES": ids[i]},
-                     worker_command(scheduler, nworkers=1, name=f"{name}-gpu{ids[i]}" if name else None))
-                    for i in range(gpus)]  # fmt: skip
+            return [
+                (
+                    {**env, "CUDA_VISIBLE_DEVICES": ids[i]},
+                    worker_command(scheduler, nworkers=1, name=f"{name}-gpu{ids[i]}" if name else None),
+                )
+                for i in range(gpus)
+            ]
     n = nworkers if nworkers is not None else pose_slots(backend, gpus=gpus)[0]
     return [(env, worker_command(scheduler, nworkers=n, name=name))]

@@ -29,8 +29,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _layout(self) -> Layout:
         if "://" in self.data_root:
             scheme = self.data_root.split("://", 1)[0]
-            raise ValueError(f"the Parquet IO manager writes to the local file system (or a mounted share) only; "
-                             f"{self.data_root!r} is {scheme!r} storage. Mount it, or use a local data root.")
+            raise ValueError(
+                f"the Parquet IO manager writes to the local file system (or a mounted share) only; "
+                f"{self.data_root!r} is {scheme!r} storage. Mount it, or use a local data root."
+            )
         return Layout(Path(self.data_root))
 
     def _path(self, context: dg.OutputContext | dg.InputContext, partition: str | None) -> Path:
@@ -55,8 +57,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             keys = context.asset_partition_keys
             if len(keys) != 1:
-                raise ValueError(f"one output for {len(keys)} partitions: launch the backfill with a multi-run "
-                                 "backfill policy (one run per video)")  # fmt: skip
+                raise ValueError(
+                    f"one output for {len(keys)} partitions: launch the backfill with a multi-run "
+                    "backfill policy (one run per video)"
+                )
             path = self._path(context, keys[0])
         else:
             path = self._path(context, None)
@@ -91,7 +95,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
         df = obj.df if isinstance(obj, ProvenancedTable) else obj
         asset = context.asset_key.path[-1] if context.has_asset_key else ""
-        schema = dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=describe(asset, n))
-                                         for n, t in df.schema.items()])  # fmt: skip
+        schema = dg.TableSchema(
+            columns=[dg.TableColumn(n, str(t), description=describe(asset, n)) for n, t in df.schema.items()]
+        )
         key = "dagster/partition_row_count" if context.has_asset_partitions else "dagster/row_count"
         return {key: df.height, "dagster/column_schema": schema}

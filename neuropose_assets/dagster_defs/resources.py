@@ -1,6 +1,5 @@
 """Resources: where data lives, and the pose model (loaded once per process)."""
 
-
 import time
 from typing import Any
 

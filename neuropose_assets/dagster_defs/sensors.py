@@ -9,8 +9,8 @@ the ``raw_video`` asset recorded, so a plain ``cp`` of the same recording does n
 files outside a cohort folder, key collisions and removed sources are logged once, never every tick.  Nothing is
 ever deleted: a removed source keeps its partition, outputs and content-addressed copy.
 
-The task of each video comes from ``<intake>/<cohort>/protocol.yaml`` (:mod:`neuropose_assets.core.analysis.tasks`) and is
-stored in the registry; when only the declared task of an unchanged file changes (the protocol was edited), the
+The task of each video comes from ``<intake>/<cohort>/protocol.yaml`` (:mod:`neuropose_assets.core.analysis.tasks`) and
+is stored in the registry; when only the declared task of an unchanged file changes (the protocol was edited), the
 sensor requests a run of the task-dependent assets only.  A protocol that cannot be read is reported once and the
 cohort's new videos wait until it is fixed (never analysed with a wrong task).
 
@@ -95,8 +95,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stable_seconds: float,
-                    pseudonymise: bool) -> dg.SensorResult | dg.SkipReason:  # fmt: skip
+def evaluate_intake(
+    context: dg.SensorEvaluationContext, layout: Layout, *, stable_seconds: float, pseudonymise: bool
+) -> dg.SensorResult | dg.SkipReason:
     """One intake tick (the sensor body, separate so tests can call it with their own settings)."""
     t0 = time.perf_counter()
     state = load_intake_state(layout)
@@ -108,8 +109,14 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
     pseud = Pseudonymiser(layout.private, cohorts=mode == "all") if pseudonymise else None
     root = intake_root(layout)
     link_roots = tuple(Path(p) for p in settings().intake_link_roots.split(os.pathsep) if p)
-    scan = scan_intake(root, previous=previous, now=time.time(), stable_seconds=stable_seconds, pseudonymiser=pseud,
-                       link_roots=link_roots)  # fmt: skip
+    scan = scan_intake(
+        root,
+        previous=previous,
+        now=time.time(),
+        stable_seconds=stable_seconds,
+        pseudonymiser=pseud,
+        link_roots=link_roots,
+    )
     for d in (layout.cas, layout.assets):  # temporary files of killed runs
         sweep_orphans(d, recursive=True)
 
@@ -124,29 +131,48 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
             context.log.warning(message)
 
     for rel in scan.unsupported:
-        report_once(f"unsupported:{rel}", f"intake: {shown(rel)} is ignored — "
-                    + unsupported_format(rel).split(" is ", 1)[1])  # fmt: skip
+        report_once(
+            f"unsupported:{rel}", f"intake: {shown(rel)} is ignored — " + unsupported_format(rel).split(" is ", 1)[1]
+        )
     for rel in scan.bad_names:
-        report_once(f"name:{rel}", f"intake: the name of {shown(rel)} gives no partition key (no letters or digits, "
-                    "or not valid text): rename the file")  # fmt: skip
+        report_once(
+            f"name:{rel}",
+            f"intake: the name of {shown(rel)} gives no partition key (no letters or digits, "
+            "or not valid text): rename the file",
+        )
     for rel in scan.ignored:
-        report_once(f"ignored:{rel}", f"intake: {shown(rel)} starts with '~', which marks temporary files (office "
-                    "lock files): it is ignored; rename it to analyse it")  # fmt: skip
+        report_once(
+            f"ignored:{rel}",
+            f"intake: {shown(rel)} starts with '~', which marks temporary files (office "
+            "lock files): it is ignored; rename it to analyse it",
+        )
     for rel in scan.links:
-        report_once(f"link:{rel}", f"intake: {shown(rel)} is a symbolic link and is not followed (links could reach "
-                    "outside the intake folder); copy the video itself, or allow its folder with "
-                    "NEUROPOSE_INTAKE_LINK_ROOTS")  # fmt: skip
+        report_once(
+            f"link:{rel}",
+            f"intake: {shown(rel)} is a symbolic link and is not followed (links could reach "
+            "outside the intake folder); copy the video itself, or allow its folder with "
+            "NEUROPOSE_INTAKE_LINK_ROOTS",
+        )
     for rel, why in scan.unreadable.items():
-        report_once(f"unreadable:{rel}:{why}", f"intake: {shown(rel) if rel != '.' else 'the intake folder'} cannot "
-                    f"be read ({why}); everything else is still picked up")  # fmt: skip
+        report_once(
+            f"unreadable:{rel}:{why}",
+            f"intake: {shown(rel) if rel != '.' else 'the intake folder'} cannot "
+            f"be read ({why}); everything else is still picked up",
+        )
     for rel, kind in scan.special.items():
-        report_once(f"special:{rel}", f"intake: {shown(rel)} is {kind}, not a file: it is never read (it could block "
-                    "the intake); copy the recording itself into the folder")  # fmt: skip
+        report_once(
+            f"special:{rel}",
+            f"intake: {shown(rel)} is {kind}, not a file: it is never read (it could block "
+            "the intake); copy the recording itself into the folder",
+        )
     for rel in scan.outside_cohort:
         report_once(f"outside:{rel}", f"intake: {shown(rel)} is not inside a cohort folder; move it into one")
     for key, rels in scan.collisions.items():
-        report_once(f"collision:{key}:{'|'.join(rels)}", f"intake: {[shown(r) for r in rels]} would all become "
-                    f"partition {key!r}; none of them is processed until they are renamed")  # fmt: skip
+        report_once(
+            f"collision:{key}:{'|'.join(rels)}",
+            f"intake: {[shown(r) for r in rels]} would all become "
+            f"partition {key!r}; none of them is processed until they are renamed",
+        )
 
     protocols: dict[str, Protocol | ProtocolError] = {}
 
@@ -172,8 +198,11 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
             except OSError:  # removed meanwhile: report it again once it is back
                 version = 0
             where = f"the protocol.yaml of cohort {f.cohort!r}"
-            report_once(f"protocol:{folder}:{version}", f"intake: {str(err).replace(str(path), where)} — the videos "
-                        f"of cohort {f.cohort!r} wait until the protocol is fixed")  # fmt: skip
+            report_once(
+                f"protocol:{folder}:{version}",
+                f"intake: {str(err).replace(str(path), where)} — the videos "
+                f"of cohort {f.cohort!r} wait until the protocol is fixed",
+            )
             return None
 
     registry = Registry(layout)
@@ -206,9 +235,14 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
                 continue
             # only the declared task changed: re-run the task-dependent assets, not the pose estimation
             registry.register(f.key, f.path, f.cohort, pseudonymous=pseud is not None, task=decl)
-            runs.append(dg.RunRequest(partition_key=f.key, run_key=f"{f.key}:{f.fingerprint}:{task_fp}",
-                                      asset_selection=[dg.AssetKey(a) for a in TASK_ASSETS],
-                                      tags={"cohort": f.cohort, "neuropose/task": decl.spec.task}))  # fmt: skip
+            runs.append(
+                dg.RunRequest(
+                    partition_key=f.key,
+                    run_key=f"{f.key}:{f.fingerprint}:{task_fp}",
+                    asset_selection=[dg.AssetKey(a) for a in TASK_ASSETS],
+                    tags={"cohort": f.cohort, "neuropose/task": decl.spec.task},
+                )
+            )
             index[f.rel] = {**index[f.rel], "task": task_fp}
             context.log.info(f"intake: {f.key}: task now {decl.spec.task!r}; re-running the task-dependent assets")
             continue
@@ -219,13 +253,21 @@ def evaluate_intake(context: dg.SensorEvaluationContext, layout: Layout, *, stab
         if f.cohort not in known_cohorts:
             new_cohorts.append(f.cohort)
             known_cohorts.add(f.cohort)
-        runs.append(dg.RunRequest(partition_key=f.key, run_key=f"{f.key}:{f.fingerprint}:{task_fp}",
-                                  tags={"cohort": f.cohort, "neuropose/task": decl.spec.task}))  # fmt: skip
+        runs.append(
+            dg.RunRequest(
+                partition_key=f.key,
+                run_key=f"{f.key}:{f.fingerprint}:{task_fp}",
+                tags={"cohort": f.cohort, "neuropose/task": decl.spec.task},
+            )
+        )
         index[f.rel] = {"key": f.key, "fp": f.fingerprint, "size": f.size, "cohort": f.cohort, "task": task_fp}
     for rel in sorted(set(index) - seen):
         if root.is_dir():
-            report_once(f"removed:{rel}:{index[rel]['fp']}", f"intake: {shown(rel)} (partition {index[rel]['key']}) "
-                        "was removed from the intake folder; its outputs and stored copy are kept")  # fmt: skip
+            report_once(
+                f"removed:{rel}:{index[rel]['fp']}",
+                f"intake: {shown(rel)} (partition {index[rel]['key']}) "
+                "was removed from the intake folder; its outputs and stored copy are kept",
+            )
     state = {"index": index, "pending": scan.pending, "reported": sorted(reported)}
     new_cursor = _save_state(layout, state)
     context.log.info(f"intake tick: {scan.n_files} files, {len(runs)} runs, {time.perf_counter() - t0:.3f} s")
@@ -307,14 +349,17 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
             by_cohort[cohort] = max(by_cohort.get(cohort, 0), r.storage_id)
         # a cohort run that has not started yet will read the newest features anyway: do not queue a second one
         waiting = context.instance.get_runs(
-            filters=dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.QUEUED,
-                                                               dg.DagsterRunStatus.NOT_STARTED])  # fmt: skip
+            filters=dg.RunsFilter(
+                job_name=job.name, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+            )
         )
         queued = {r.tags.get("cohort") for r in waiting}
         # a cohort whose table is newer than every outcome it reads is up to date (e.g. built by `run` or the demo)
-        runs = [dg.RunRequest(partition_key=c, run_key=f"{c}:{sid}", tags={"cohort": c})
-                for c, sid in by_cohort.items()
-                if c not in queued and not up_to_date(context.instance, "cohort_outcomes", c, sid)]  # fmt: skip
+        runs = [
+            dg.RunRequest(partition_key=c, run_key=f"{c}:{sid}", tags={"cohort": c})
+            for c, sid in by_cohort.items()
+            if c not in queued and not up_to_date(context.instance, "cohort_outcomes", c, sid)
+        ]
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 
     return cohort_sensor
@@ -337,8 +382,11 @@ def build_review_sensor(job) -> dg.SensorDefinition:
             return dg.SkipReason("no new outcomes materializations")
         latest = {r.partition_key: r.storage_id for r in recs if r.partition_key}
         # a report written after these outcomes (by `run`, the demo, or an earlier review run) is up to date
-        runs = [dg.RunRequest(partition_key=k, run_key=f"review:{k}:{sid}") for k, sid in latest.items()
-                if not up_to_date(context.instance, "report", k, sid)]  # fmt: skip
+        runs = [
+            dg.RunRequest(partition_key=k, run_key=f"review:{k}:{sid}")
+            for k, sid in latest.items()
+            if not up_to_date(context.instance, "report", k, sid)
+        ]
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 
     return review_sensor

@@ -51,17 +51,24 @@ def submit_asset_backfill(instance, partitions: list[str], tags: dict[str, str],
     from neuropose_assets.dagster_private import ModuleTarget, WorkspaceProcessContext
 
     keys = sorted(stages.assets("per_video_job"))
-    params = {"partitionNames": partitions, "assetSelection": [{"path": [k]} for k in keys], "title": title,
-              "tags": [{"key": k, "value": v} for k, v in tags.items()]}  # fmt: skip
-    target = ModuleTarget(module_name="neuropose_assets.definitions", attribute=None, working_directory=None,
-                          location_name="neuropose_assets")  # the installed package, no checkout needed
+    params = {
+        "partitionNames": partitions,
+        "assetSelection": [{"path": [k]} for k in keys],
+        "title": title,
+        "tags": [{"key": k, "value": v} for k, v in tags.items()],
+    }
+    target = ModuleTarget(
+        module_name="neuropose_assets.definitions",
+        attribute=None,
+        working_directory=None,
+        location_name="neuropose_assets",
+    )  # the installed package, no checkout needed
     with WorkspaceProcessContext(instance, workspace_load_target=target) as pctx:
         res = execute_dagster_graphql(pctx.create_request_context(), LAUNCH_BACKFILL, {"p": params})
     out = (res.data or {}).get("launchPartitionBackfill") or {}
     if out.get("__typename") != "LaunchBackfillSuccess":
         raise RuntimeError(f"the backfill was refused: {out or res.errors}")
     return out["backfillId"]
-
 
 
 def add_cohort_partitions(instance, layout: Layout, cohort: str) -> list[str]:
@@ -89,9 +96,13 @@ def backfill_in_process(layout: Layout, instance, keys: list[str], cohort: str):
     defs = build_defs(str(layout.root))
     for k in keys:
         res = defs.resolve_job_def("per_video_job").execute_in_process(
-            partition_key=k, instance=instance, tags={"cohort": cohort, **process_tags()}, raise_on_error=False,
-            run_config=QUIET)  # fmt: skip
+            partition_key=k,
+            instance=instance,
+            tags={"cohort": cohort, **process_tags()},
+            raise_on_error=False,
+            run_config=QUIET,
+        )
         yield k, None if res.success else failure_message(res)
-    defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
-                                                          raise_on_error=False, run_config=QUIET,
-                                                          tags=process_tags())  # fmt: skip
+    defs.resolve_job_def("cohort_job").execute_in_process(
+        partition_key=cohort, instance=instance, raise_on_error=False, run_config=QUIET, tags=process_tags()
+    )

@@ -24,4 +24,3 @@ def protocol_updates(intake: Path, placed: list[Path], decl, comment: str) -> di
         old = path.read_bytes() if path.exists() else b""
         out[path] = old + (b"\n" if old else b"") + protocol_rule_document(rules, comment).encode("utf-8")
     return out
-

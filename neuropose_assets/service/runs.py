@@ -26,6 +26,11 @@ VERBOSE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 
 
 def open_instance(layout: Layout):
+    """The Dagster instance of the data root (``<data root>/dagster_home``, created on first use) with its
+    ``pose_model`` pool limited to this machine's pose slots.
+
+    Raises:
+        SystemExit: ``$NEUROPOSE_POSE_SLOTS`` is invalid (the message says why)."""
     from dagster import DagsterInstance
 
     from neuropose_assets.instance import apply_pose_slots, ensure_dagster_home
@@ -39,8 +44,15 @@ def open_instance(layout: Layout):
     return instance
 
 
-def register_videos(instance, layout: Layout, videos: dict[str, Path], cohort: str,
-                    tasks: dict[str, object] | None = None, *, pseudonymous: bool = False) -> None:  # fmt: skip
+def register_videos(
+    instance,
+    layout: Layout,
+    videos: dict[str, Path],
+    cohort: str,
+    tasks: dict[str, object] | None = None,
+    *,
+    pseudonymous: bool = False,
+) -> None:
     """Write registry entries (with each video's :class:`~neuropose_assets.core.analysis.tasks.TaskDeclaration` from
     ``tasks``, if given) and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
     from neuropose_assets.core.io.storage import Registry
@@ -101,6 +113,7 @@ def declaration(task: str | None, params: list[str] | None, how: str):
 
 
 def asset_meta(result, asset: str) -> dict:
+    """The metadata values of ``asset``'s materialization in a run's result (``{}`` when it was not materialized)."""
     from dagster import AssetKey
 
     for ev in result.get_asset_materialization_events():
@@ -165,9 +178,18 @@ def is_analysed(layout: Layout, key: str, path: Path) -> bool:
     return pl.read_parquet(raw, columns=["sha256"])["sha256"][0] == sha256_file(path)
 
 
-def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict[str, object], *,
-               reuse: bool = True, pseudonymous: bool = False, review: bool = False, verbose: bool = False,
-               progress=None) -> dict:  # fmt: skip
+def run_videos(
+    layout: Layout,
+    videos: dict[str, Path],
+    cohort: str,
+    tasks: dict[str, object],
+    *,
+    reuse: bool = True,
+    pseudonymous: bool = False,
+    review: bool = False,
+    verbose: bool = False,
+    progress=None,
+) -> dict:
     """Register ``videos`` with their tasks, materialize each partition (only the task-dependent assets when the
     video was analysed before with the same content and ``reuse``), then (``review``) its review video and report,
     then the cohort tables.  ``progress(i, n, key, row)``, if given, is called before (``row`` None) and after each
@@ -189,15 +211,23 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
     defs = build_defs(str(layout.root))
     job = defs.resolve_job_def("per_video_job")
     run_config = VERBOSE if verbose else QUIET
-    rows, timing = [], {"model_load_s": 0.0, "inference_s": 0.0, "analysis_s": 0.0, "review_s": 0.0,
-                        "dagster_overhead_s": 0.0}  # fmt: skip
+    rows, timing = (
+        [],
+        {"model_load_s": 0.0, "inference_s": 0.0, "analysis_s": 0.0, "review_s": 0.0, "dagster_overhead_s": 0.0},
+    )
     for i, (key, path) in enumerate(videos.items(), 1):
         if progress:
             progress(i, len(videos), key, None)
         subset = [AssetKey(a) for a in TASK_ASSETS] if reuse and is_analysed(layout, key, path) else None
         t = time.perf_counter()
-        res = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=run_config,
-                                     asset_selection=subset, tags={"cohort": cohort, **process_tags()})  # fmt: skip
+        res = job.execute_in_process(
+            partition_key=key,
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
+            asset_selection=subset,
+            tags={"cohort": cohort, **process_tags()},
+        )
         wall = time.perf_counter() - t
         meta = {a: asset_meta(res, a) for a in stages.assets("per_video_job")}
         pm = meta["poses"]
@@ -210,19 +240,26 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
         timing["dagster_overhead_s"] += max(0.0, wall - load - pose_s - analysis)
         out_path = layout.asset_file("outcomes", key)
         row = {
-            "video": key, "ok": res.success, "error": None if res.success else failure_message(res),
-            "reused_poses": subset is not None, "meta": meta, "wall_s": round(wall, 2),
-            "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None, "report": None,
+            "video": key,
+            "ok": res.success,
+            "error": None if res.success else failure_message(res),
+            "reused_poses": subset is not None,
+            "meta": meta,
+            "wall_s": round(wall, 2),
+            "outcomes": pl.read_parquet(out_path) if res.success and out_path.exists() else None,
+            "report": None,
             # the failed checks, as the UI shows them: severity, check name, message (core.analysis.quality: one source)
-            "warnings": [f"{e.severity.value} {e.check_name}: {e.description}"
-                         for e in res.get_asset_check_evaluations()
-                         if not e.passed and e.description],
-        }  # fmt: skip
+            "warnings": [
+                f"{e.severity.value} {e.check_name}: {e.description}"
+                for e in res.get_asset_check_evaluations()
+                if not e.passed and e.description
+            ],
+        }
         if review and res.success:
             t = time.perf_counter()
             rres = defs.resolve_job_def("review_job").execute_in_process(
-                partition_key=key, instance=instance, raise_on_error=False, run_config=run_config,
-                tags=process_tags())  # fmt: skip
+                partition_key=key, instance=instance, raise_on_error=False, run_config=run_config, tags=process_tags()
+            )
             timing["review_s"] += time.perf_counter() - t
             row["review"] = asset_meta(rres, "review_video")
             row["report"] = asset_meta(rres, "report").get("report")
@@ -232,13 +269,19 @@ def run_videos(layout: Layout, videos: dict[str, Path], cohort: str, tasks: dict
         if progress:
             progress(i, len(videos), key, row)
     t = time.perf_counter()
-    cres = defs.resolve_job_def("cohort_job").execute_in_process(partition_key=cohort, instance=instance,
-                                                                 raise_on_error=False, run_config=run_config,
-                                                                 tags=process_tags())  # fmt: skip
-    cm = {**asset_meta(cres, "cohort_dtw"), **{f"outcomes_{k}": v for k, v in asset_meta(cres, "cohort_outcomes")
-                                                 .items()}}  # fmt: skip
+    cres = defs.resolve_job_def("cohort_job").execute_in_process(
+        partition_key=cohort, instance=instance, raise_on_error=False, run_config=run_config, tags=process_tags()
+    )
+    cm = {
+        **asset_meta(cres, "cohort_dtw"),
+        **{f"outcomes_{k}": v for k, v in asset_meta(cres, "cohort_outcomes").items()},
+    }
     timing["analysis_s"] += cm.get("compute_s", 0.0) + cm.get("outcomes_compute_s", 0.0)
     timing["dagster_overhead_s"] += max(0.0, time.perf_counter() - t - cm.get("compute_s", 0.0))
-    return {"rows": rows, "cohort": cm, "cohort_ok": cres.success, "timing": timing,
-            "cohort_error": None if cres.success else failure_message(cres)}
-
+    return {
+        "rows": rows,
+        "cohort": cm,
+        "cohort_ok": cres.success,
+        "timing": timing,
+        "cohort_error": None if cres.success else failure_message(cres),
+    }

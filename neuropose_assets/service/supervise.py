@@ -46,6 +46,7 @@ def stop_tree(*procs: subprocess.Popen, grace_s: float = 10.0) -> None:
 
 
 def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` still has a process (one we may not signal counts as alive)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -56,6 +57,7 @@ def group_alive(pgid: int) -> bool:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (the code server's gRPC port)."""
     import socket
 
     with socket.socket() as sock:
@@ -64,6 +66,8 @@ def free_port() -> int:
 
 
 def wait_for_code_server(port: int, proc: subprocess.Popen, timeout_s: float = 180.0) -> bool:
+    """Whether the code server on ``port`` answers a gRPC ping within ``timeout_s`` (False as soon as ``proc``
+    exits)."""
     from neuropose_assets.dagster_private import DagsterGrpcClient
 
     client = DagsterGrpcClient(port=port, host="127.0.0.1")
@@ -112,8 +116,10 @@ def stop_orphans(home: Path, out=print) -> int:
                 break
         stopped += len(procs)
     if stopped:
-        out(f"stopped {stopped} process(es) left running by a UI that died (pid {record.get('pid')}): its code server, "
-            "daemon, webserver and run workers; run monitoring fails and retries the runs they held")  # fmt: skip
+        out(
+            f"stopped {stopped} process(es) left running by a UI that died (pid {record.get('pid')}): its code server, "
+            "daemon, webserver and run workers; run monitoring fails and retries the runs they held"
+        )
     return stopped
 
 
@@ -145,8 +151,7 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
 
     stop_orphans(home)  # what a UI that died (kill -9, a crash) left behind holds the ports and the pose slots
     if not port_free(host, port):
-        print(f"error: {host}:{port} is in use by another program; stop it or choose another --port",
-              file=sys.stderr)  # fmt: skip
+        print(f"error: {host}:{port} is in use by another program; stop it or choose another --port", file=sys.stderr)
         return 2
     try:
         with DagsterInstance.get() as instance:
@@ -156,27 +161,60 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
         return 2
     print(f"pose estimations at once (pool pose_model): {slots} — {why}")
     if settings().dask_scheduler:
-        print(f"per-video runs go to the dask scheduler {settings().dask_scheduler}: its workers' POSE "
-              "resource limits pose estimation there (start them with `neuropose-assets worker`)")  # fmt: skip
+        print(
+            f"per-video runs go to the dask scheduler {settings().dask_scheduler}: its workers' POSE "
+            "resource limits pose estimation there (start them with `neuropose-assets worker`)"
+        )
     if host not in LOOPBACK:
-        print(f"WARNING: the Dagster UI has no authentication. Bound to {host}, anyone who can reach port "
-              f"{port} can read every output and start or stop runs. Keep the default 127.0.0.1 and reach it "
-              "through an SSH tunnel (ssh -L 3000:127.0.0.1:3000 server), or put it behind a reverse proxy that "
-              "authenticates (e.g. nginx with SSO or basic auth; pass its name with --allowed-host).",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"WARNING: the Dagster UI has no authentication. Bound to {host}, anyone who can reach port "
+            f"{port} can read every output and start or stop runs. Keep the default 127.0.0.1 and reach it "
+            "through an SSH tunnel (ssh -L 3000:127.0.0.1:3000 server), or put it behind a reverse proxy that "
+            "authenticates (e.g. nginx with SSO or basic auth; pass its name with --allowed-host).",
+            file=sys.stderr,
+        )
     grpc_port = free_port()
     workspace = home / "ui_workspace.yaml"
-    atomic_write_bytes(workspace, (f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
-                                   "      location_name: neuropose_assets\n").encode())  # fmt: skip
+    atomic_write_bytes(
+        workspace,
+        (
+            f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
+            "      location_name: neuropose_assets\n"
+        ).encode(),
+    )
     py = sys.executable
     commands = {
-        "code server": [py, "-m", "dagster", "code-server", "start", "-m", "neuropose_assets.definitions", "-h",
-                        "127.0.0.1", "-p", str(grpc_port), "--location-name", "neuropose_assets", "--log-level",
-                        "warning"],
+        "code server": [
+            py,
+            "-m",
+            "dagster",
+            "code-server",
+            "start",
+            "-m",
+            "neuropose_assets.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(grpc_port),
+            "--location-name",
+            "neuropose_assets",
+            "--log-level",
+            "warning",
+        ],
         "daemon": [py, "-m", "dagster._daemon", "run", "-w", str(workspace)],
-        "webserver": [py, "-m", "neuropose_assets.webserver", "--workspace", str(workspace), "--host", host,
-                      "--port", str(port), *(f"--allowed-host={h}" for h in allowed_hosts)],
-    }  # fmt: skip
+        "webserver": [
+            py,
+            "-m",
+            "neuropose_assets.webserver",
+            "--workspace",
+            str(workspace),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            *(f"--allowed-host={h}" for h in allowed_hosts),
+        ],
+    }
     print(f"DAGSTER_HOME={settings().dagster_home} NEUROPOSE_DATA_ROOT={layout.root}")
     procs: dict[str, subprocess.Popen] = {}
     restarts: list[float] = []
@@ -186,9 +224,18 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
         procs[name] = subprocess.Popen(commands[name], cwd=home, start_new_session=True, preexec_fn=die_with_parent)
 
     def record() -> None:  # where the UI listens and its process groups: `health` and the next UI read it
-        atomic_write_bytes(home / UI_FILE, json.dumps({
-            "host": host, "port": port, "pid": os.getpid(), "started": started,
-            "children": {n: {"pid": p.pid, "pgid": p.pid} for n, p in procs.items()}}).encode())  # fmt: skip
+        atomic_write_bytes(
+            home / UI_FILE,
+            json.dumps(
+                {
+                    "host": host,
+                    "port": port,
+                    "pid": os.getpid(),
+                    "started": started,
+                    "children": {n: {"pid": p.pid, "pgid": p.pid} for n, p in procs.items()},
+                }
+            ).encode(),
+        )
 
     def stop(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
@@ -212,8 +259,11 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
                 now = time.time()
                 restarts[:] = [t for t in restarts if now - t < RESTART_WINDOW_S]
                 if len(restarts) >= MAX_RESTARTS:
-                    print(f"the {name} stopped (exit code {proc.returncode}) after {MAX_RESTARTS} restarts in "
-                          f"{RESTART_WINDOW_S / 60:.0f} min; stopping the others", file=sys.stderr)  # fmt: skip
+                    print(
+                        f"the {name} stopped (exit code {proc.returncode}) after {MAX_RESTARTS} restarts in "
+                        f"{RESTART_WINDOW_S / 60:.0f} min; stopping the others",
+                        file=sys.stderr,
+                    )
                     return proc.returncode or 1
                 restarts.append(now)
                 print(f"the {name} stopped (exit code {proc.returncode}); starting it again", file=sys.stderr)
@@ -232,7 +282,6 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
         stop_tree(*procs.values())
         with contextlib.suppress(FileNotFoundError):
             (home / UI_FILE).unlink()
-
 
 
 def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str], dask_scheduler: str | None) -> int:
@@ -268,14 +317,16 @@ def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str], da
             where = f" (pid {rec['pid']}, http://{rec['host']}:{rec['port']})"
         except (OSError, ValueError, KeyError):
             where = ""
-        print(f"error: a neuropose-assets ui is already running on this data root{where}; stop it first (Ctrl-C or "
-              "kill its pid), or use it", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: a neuropose-assets ui is already running on this data root{where}; stop it first (Ctrl-C or "
+            "kill its pid), or use it",
+            file=sys.stderr,
+        )
         return 2
     try:
         return serve_ui(layout, home, host=host, port=port, allowed_hosts=allowed_hosts)
     finally:
         lock.release()
-
 
 
 def run_workers(layout: Layout, scheduler: str, *, nworkers: int | None = None, name: str | None = None) -> int:
@@ -292,14 +343,18 @@ def run_workers(layout: Layout, scheduler: str, *, nworkers: int | None = None, 
     env = settings()
     backend = env.pose_backend
     try:
-        plan = worker_plan(scheduler, backend=backend, nworkers=nworkers, name=name,
-                           visible_devices=env.cuda_visible_devices)  # fmt: skip
+        plan = worker_plan(
+            scheduler, backend=backend, nworkers=nworkers, name=name, visible_devices=env.cuda_visible_devices
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if env.postgres_url is None:
-        print("warning: the instance is SQLite under the data root; with workers on several hosts use PostgreSQL "
-              "($NEUROPOSE_POSTGRES_URL, set on every host)", file=sys.stderr)  # fmt: skip
+        print(
+            "warning: the instance is SQLite under the data root; with workers on several hosts use PostgreSQL "
+            "($NEUROPOSE_POSTGRES_URL, set on every host)",
+            file=sys.stderr,
+        )
 
     def stop(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
@@ -310,9 +365,12 @@ def run_workers(layout: Layout, scheduler: str, *, nworkers: int | None = None, 
     try:
         for env, cmd in plan:
             n = cmd[cmd.index("--nworkers") + 1]
-            print(f"dask worker ({n} process(es), {backend}"
-                  f"{', GPU ' + env['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in env else ''}) "
-                  f"→ {scheduler}; data root {layout.root}", flush=True)  # fmt: skip
+            print(
+                f"dask worker ({n} process(es), {backend}"
+                f"{', GPU ' + env['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in env else ''}) "
+                f"→ {scheduler}; data root {layout.root}",
+                flush=True,
+            )
             procs.append(subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True))
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -323,4 +381,3 @@ def run_workers(layout: Layout, scheduler: str, *, nworkers: int | None = None, 
         return 0
     finally:
         stop_tree(*procs, grace_s=20)
-

@@ -74,13 +74,27 @@ SIDES = ("left", "right")
 PLAUSIBLE_STEP_S = 0.1
 #: every event name any task emits
 EVENT_NAMES: tuple[str, ...] = (
-    "heel_strike", "toe_off",
-    "seat_off", "standing_reached", "standing_peak", "sit_start", "seated",
-    "squat_start", "squat_bottom", "squat_end",
-    "raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered",
-    "turn_start", "turn_end",
-    "start", "peak", "end",
-)  # fmt: skip
+    "heel_strike",
+    "toe_off",
+    "seat_off",
+    "standing_reached",
+    "standing_peak",
+    "sit_start",
+    "seated",
+    "squat_start",
+    "squat_bottom",
+    "squat_end",
+    "raise_start",
+    "arm_up",
+    "arm_at_top",
+    "arm_down",
+    "arm_lowered",
+    "turn_start",
+    "turn_end",
+    "start",
+    "peak",
+    "end",
+)
 
 
 class HumpConfig(BaseModel):
@@ -203,13 +217,25 @@ class TaskAnalysis:
 EVENT_JOINTS: dict[str, tuple[str, ...]] = {
     "heel_strike": ("{side}_heel", "left_hip", "right_hip"),
     "toe_off": ("{side}_toe", "left_hip", "right_hip"),
-    **{e: ("pelvis", "left_ankle", "right_ankle") for e in ("seat_off", "standing_reached", "standing_peak",
-                                                            "sit_start", "seated", "squat_start", "squat_bottom",
-                                                            "squat_end")},
-    **{e: ("{side}_shoulder", "{side}_elbow") for e in ("raise_start", "arm_up", "arm_at_top", "arm_down",
-                                                        "arm_lowered")},
+    **{
+        e: ("pelvis", "left_ankle", "right_ankle")
+        for e in (
+            "seat_off",
+            "standing_reached",
+            "standing_peak",
+            "sit_start",
+            "seated",
+            "squat_start",
+            "squat_bottom",
+            "squat_end",
+        )
+    },
+    **{
+        e: ("{side}_shoulder", "{side}_elbow")
+        for e in ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered")
+    },
     **{e: ("left_hip", "right_hip", "left_shoulder", "right_shoulder") for e in ("turn_start", "turn_end")},
-}  # fmt: skip
+}
 #: the TUG's stand and sit events come from hip and knee angles (:func:`uprightness`), not the pelvis height
 TUG_UPRIGHT_JOINTS = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
 
@@ -249,8 +275,9 @@ def uprightness(features: pl.DataFrame) -> np.ndarray:
     alike.  A leg whose angles are undetermined is left out (NaN only when both are)."""
     if not len(features):
         return np.zeros(0)
-    sides = np.stack([_col(features, angle_column("hip_flexion", s)) + _col(features, angle_column("knee_angle", s))
-                      for s in SIDES])  # fmt: skip
+    sides = np.stack(
+        [_col(features, angle_column("hip_flexion", s)) + _col(features, angle_column("knee_angle", s)) for s in SIDES]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames stay NaN
         return -np.nanmin(sides, axis=0)
@@ -304,13 +331,15 @@ class _Builder:
         for j in joints:
             if j not in self._conf:
                 col = f"{j}_conf"
-                self._conf[j] = (_col(self.features, col) if col in self.features.columns
-                                 else np.full(len(self.t), np.nan))  # fmt: skip
+                self._conf[j] = (
+                    _col(self.features, col) if col in self.features.columns else np.full(len(self.t), np.nan)
+                )
             vals.append(self._conf[j][frame])
         return float(np.min(vals))
 
-    def observed(self, name: str, side: str | None, frame: int, joints: tuple[str, ...] | None = None
-                 ) -> tuple[bool, float | None]:  # fmt: skip
+    def observed(
+        self, name: str, side: str | None, frame: int, joints: tuple[str, ...] | None = None
+    ) -> tuple[bool, float | None]:
         """Whether an event may be placed at ``frame`` and its confidence; a refusal is recorded with the reason."""
         if joints is None:
             joints = tuple(j.format(side=side) for j in EVENT_JOINTS.get(name, ()))
@@ -323,13 +352,22 @@ class _Builder:
         elif conf is not None and conf < self.min_confidence:
             reason = f"confidence {conf:.2f} of {', '.join(joints)} is below {self.min_confidence:g}"
         if reason:
-            self.rejected.append({"event": name, "side": side, "frame": int(frame), "time_s": float(self.t[frame]),
-                                  "reason": reason})  # fmt: skip
+            self.rejected.append(
+                {"event": name, "side": side, "frame": int(frame), "time_s": float(self.t[frame]), "reason": reason}
+            )
             return False, conf
         return True, conf
 
-    def event(self, name: str, side: str | None, frame: int | None, value: float, unit: str,
-              repetition: int | None, joints: tuple[str, ...] | None = None) -> bool:  # fmt: skip
+    def event(
+        self,
+        name: str,
+        side: str | None,
+        frame: int | None,
+        value: float,
+        unit: str,
+        repetition: int | None,
+        joints: tuple[str, ...] | None = None,
+    ) -> bool:
         """Add the event if it is observed (:meth:`observed`); returns whether it was added."""
         if frame is None:
             return False
@@ -337,21 +375,51 @@ class _Builder:
         if not ok:
             return False
         value = float(value) if value is not None and np.isfinite(value) else None
-        self.events.append({"event": name, "side": side, "frame": int(frame), "time_s": float(self.t[frame]),
-                            "value": value, "unit": unit, "repetition": repetition, "confidence": conf})  # fmt: skip
+        self.events.append(
+            {
+                "event": name,
+                "side": side,
+                "frame": int(frame),
+                "time_s": float(self.t[frame]),
+                "value": value,
+                "unit": unit,
+                "repetition": repetition,
+                "confidence": conf,
+            }
+        )
         return True
 
-    def repetition(self, side: str | None, n: int, kind: str, start: int, end: int, peak: int | None,
-                   peak_event: str | None, peak_value: float | None, unit: str,
-                   complete: bool = True) -> None:  # fmt: skip
-        self.reps.append({
-            "complete": bool(complete),
-            "side": side, "repetition": n, "kind": kind, "start_frame": start, "end_frame": end,
-            "peak_frame": peak, "start_s": float(self.t[start]), "end_s": float(self.t[end]),
-            "peak_s": None if peak is None else float(self.t[peak]), "duration_s": float(self.t[end] - self.t[start]),
-            "peak_event": peak_event if peak is not None else None,
-            "peak_value": None if peak is None else float(peak_value), "peak_unit": unit,
-        })  # fmt: skip
+    def repetition(
+        self,
+        side: str | None,
+        n: int,
+        kind: str,
+        start: int,
+        end: int,
+        peak: int | None,
+        peak_event: str | None,
+        peak_value: float | None,
+        unit: str,
+        complete: bool = True,
+    ) -> None:
+        self.reps.append(
+            {
+                "complete": bool(complete),
+                "side": side,
+                "repetition": n,
+                "kind": kind,
+                "start_frame": start,
+                "end_frame": end,
+                "peak_frame": peak,
+                "start_s": float(self.t[start]),
+                "end_s": float(self.t[end]),
+                "peak_s": None if peak is None else float(self.t[peak]),
+                "duration_s": float(self.t[end] - self.t[start]),
+                "peak_event": peak_event if peak is not None else None,
+                "peak_value": None if peak is None else float(peak_value),
+                "peak_unit": unit,
+            }
+        )
 
     def tables(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         from data_contracts import polars_schema  # the contracts are the one schema source
@@ -365,8 +433,18 @@ def _frames(seconds: float, dt: float) -> int:
     return max(1, int(round(seconds / dt)))
 
 
-def _humps_task(b: _Builder, s: np.ndarray, cfg: HumpConfig, dt: float, side: str | None, kind: str,
-                names: tuple[str, str, str, str, str], unit: str, *, top: str = "peak") -> None:  # fmt: skip
+def _humps_task(
+    b: _Builder,
+    s: np.ndarray,
+    cfg: HumpConfig,
+    dt: float,
+    side: str | None,
+    kind: str,
+    names: tuple[str, str, str, str, str],
+    unit: str,
+    *,
+    top: str = "peak",
+) -> None:
     """Events (``names`` = onset, top reached, top, top left, offset; empty = not reported) and repetitions
     ``[onset, offset)`` of every hump of ``s``.  The top event is the extreme (``top="peak"``) or the middle of the
     hold above ``high_frac`` (``top="hold"``: for movements held at the top, where the maximum is arbitrary); the
@@ -374,8 +452,13 @@ def _humps_task(b: _Builder, s: np.ndarray, cfg: HumpConfig, dt: float, side: st
     s = _clean(s, cfg.lowpass_hz, b.t)
     if not np.isfinite(s).all() or len(s) < 3:
         return
-    humps = find_humps(s, min_prominence=cfg.min_prominence, min_distance=_frames(cfg.min_distance_s, dt),
-                       low_frac=cfg.low_frac, high_frac=cfg.high_frac)  # fmt: skip
+    humps = find_humps(
+        s,
+        min_prominence=cfg.min_prominence,
+        min_distance=_frames(cfg.min_distance_s, dt),
+        low_frac=cfg.low_frac,
+        high_frac=cfg.high_frac,
+    )
     typical = typical_excursion(humps)
     for n, h in enumerate(humps):
         mid = h.peak
@@ -386,8 +469,11 @@ def _humps_task(b: _Builder, s: np.ndarray, cfg: HumpConfig, dt: float, side: st
             if name:
                 placed[name] = b.event(name, side, frame, s[frame] if frame is not None else np.nan, unit, n)
         peak_event = names[2] if top == "peak" else "maximum"
-        complete = bool(placed[names[0]] and placed[names[4]]  # start and end inside the recording and observed
-                        and min(h.rise, h.fall) >= cfg.complete_frac * typical)  # fmt: skip
+        complete = bool(
+            placed[names[0]]
+            and placed[names[4]]  # start and end inside the recording and observed
+            and min(h.rise, h.fall) >= cfg.complete_frac * typical
+        )
         start = h.onset if h.onset is not None else 0
         end = h.offset if h.offset is not None else len(s) - 1
         b.repetition(side, n, kind, start, end, h.peak, peak_event, h.peak_value, unit, complete)
@@ -411,8 +497,15 @@ def _renumber(b: _Builder) -> None:
         e["repetition"] = complete.get((e["side"], e["repetition"]))
 
 
-def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
-                window: tuple[int, int] | None = None, cycles: bool = True, source: str = "video") -> None:  # fmt: skip
+def gait_events(
+    b: _Builder,
+    features: pl.DataFrame,
+    cfg: GaitConfig,
+    dt: float,
+    window: tuple[int, int] | None = None,
+    cycles: bool = True,
+    source: str = "video",
+) -> None:
     """Heel strikes and toe-offs of both feet (Zeni et al. 2008) within ``window`` ``[a, b)`` frames (default: the
     whole trial), and one gait cycle per pair of consecutive heel strikes of a foot (``peak`` = its toe-off).
     ``source`` (``video`` | ``markers``) selects the edge rule (:class:`GaitConfig`) and, for markers, the level
@@ -423,10 +516,15 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
     level = source == "markers"  # the lab's vertical is known: Zeni's horizontal anterior–posterior axis
     sig: dict[str, dict[str, np.ndarray]] = {}
     for side in SIDES:
-        sig[side] = {j: _clean(anterior_mm(features, f"{side}_{j}", level), cfg.lowpass_hz, b.t)[a:z]
-                     for j in ("heel", "toe")}  # fmt: skip
-    peaks = {"min_prominence": cfg.min_prominence_mm, "min_distance": dist, "edge": edge,
-             "edge_drop": cfg.edge_drop_mm if cfg.edge_drop_sources == "all" or source == "markers" else None}
+        sig[side] = {
+            j: _clean(anterior_mm(features, f"{side}_{j}", level), cfg.lowpass_hz, b.t)[a:z] for j in ("heel", "toe")
+        }
+    peaks = {
+        "min_prominence": cfg.min_prominence_mm,
+        "min_distance": dist,
+        "edge": edge,
+        "edge_drop": cfg.edge_drop_mm if cfg.edge_drop_sources == "all" or source == "markers" else None,
+    }
     # heel-strike candidates, and how far the striking heel is ahead of the other heel there (mm)
     cand: dict[str, list[tuple[int, float]]] = {}
     for side in SIDES:
@@ -458,19 +556,29 @@ def gait_events(b: _Builder, features: pl.DataFrame, cfg: GaitConfig, dt: float,
         heel, toe = sig[side]["heel"], sig[side]["toe"]
         # only observed events are placed, and only they bound gait cycles
         hs = np.array([f for f in keep[side] if b.event("heel_strike", side, f, heel[f - a], "mm", None)], dtype=int)
-        to = np.array([f for f in find_peaks_with_edges(-toe, **peaks) + a
-                       if b.event("toe_off", side, f, toe[f - a], "mm", None)], dtype=int)  # fmt: skip
+        to = np.array(
+            [
+                f
+                for f in find_peaks_with_edges(-toe, **peaks) + a
+                if b.event("toe_off", side, f, toe[f - a], "mm", None)
+            ],
+            dtype=int,
+        )
         if not cycles:
             continue
         # a cycle never spans a heel strike that was detected but not placed (it would be two strides)
         unseen = np.array([r["frame"] for r in b.rejected if r["event"] == "heel_strike" and r["side"] == side], int)
-        pairs = [(int(x), int(y)) for x, y in zip(hs[:-1], hs[1:])
-                 if b.t[y] - b.t[x] <= cfg.max_stride_s and not ((unseen > x) & (unseen < y)).any()]  # fmt: skip
+        pairs = [
+            (int(x), int(y))
+            for x, y in zip(hs[:-1], hs[1:])
+            if b.t[y] - b.t[x] <= cfg.max_stride_s and not ((unseen > x) & (unseen < y)).any()
+        ]
         for n, (s0, s1) in enumerate(pairs):
             inside = to[(to > s0) & (to < s1)]
             peak = int(inside[0]) if len(inside) else None
-            b.repetition(side, n, "gait_cycle", s0, s1, peak, "toe_off",
-                         toe[peak - a] if peak is not None else None, "mm")  # fmt: skip
+            b.repetition(
+                side, n, "gait_cycle", s0, s1, peak, "toe_off", toe[peak - a] if peak is not None else None, "mm"
+            )
             for e in b.events:
                 if e["side"] == side and e["frame"] == s0 and e["event"] == "heel_strike":
                     e["repetition"] = n
@@ -485,8 +593,13 @@ def turns(yaw: np.ndarray, t: np.ndarray, cfg: TugConfig) -> list[tuple[int, int
         return []
     dt = float(np.median(np.diff(t)))
     rate = np.abs(lowpass_times(np.gradient(y, t), t, cfg.turn_lowpass_hz))
-    humps = find_humps(rate, min_prominence=cfg.min_turn_deg / 4, min_distance=_frames(1.0, dt),
-                       low_frac=cfg.turn_frac, high_frac=max(cfg.turn_frac + 0.01, 0.9))  # fmt: skip
+    humps = find_humps(
+        rate,
+        min_prominence=cfg.min_turn_deg / 4,
+        min_distance=_frames(1.0, dt),
+        low_frac=cfg.turn_frac,
+        high_frac=max(cfg.turn_frac + 0.01, 0.9),
+    )
     out = []
     for h in humps:
         start = h.onset if h.onset is not None else 0
@@ -504,20 +617,31 @@ def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float
     if len(up) < 3 or not np.isfinite(up).all():
         return
     u = cfg.tug.upright
-    humps = find_humps(up, min_prominence=u.min_prominence, min_distance=_frames(u.min_distance_s, dt),
-                       low_frac=u.low_frac, high_frac=u.high_frac)  # fmt: skip
+    humps = find_humps(
+        up,
+        min_prominence=u.min_prominence,
+        min_distance=_frames(u.min_distance_s, dt),
+        low_frac=u.low_frac,
+        high_frac=u.high_frac,
+    )
     if not humps:
         return
+
     # the test is the longest upright phase (walking dips stay above its low threshold)
     def span(h) -> int:
         return (h.offset if h.offset is not None else len(up)) - (h.onset if h.onset is not None else 0)
 
     h = max(humps, key=span)
     placed = {}
-    for name, frame in (("seat_off", h.onset), ("standing_reached", h.top_reached), ("sit_start", h.top_left),
-                        ("seated", h.offset)):  # fmt: skip
-        placed[name] = b.event(name, None, frame, up[frame] if frame is not None else np.nan, "deg", 0,
-                               TUG_UPRIGHT_JOINTS)  # fmt: skip
+    for name, frame in (
+        ("seat_off", h.onset),
+        ("standing_reached", h.top_reached),
+        ("sit_start", h.top_left),
+        ("seated", h.offset),
+    ):
+        placed[name] = b.event(
+            name, None, frame, up[frame] if frame is not None else np.nan, "deg", 0, TUG_UPRIGHT_JOINTS
+        )
     lo = h.top_reached if h.top_reached is not None else (h.onset or 0)
     hi = h.top_left if h.top_left is not None else (h.offset if h.offset is not None else len(up))
     yaw = body_yaw_deg(features)
@@ -527,13 +651,23 @@ def tug_events(b: _Builder, features: pl.DataFrame, cfg: EventsConfig, dt: float
     if hi - lo > 2:
         gait_events(b, features, cfg.gait, dt, window=(lo, hi), cycles=False, source=source)
     first_turn = next((e["frame"] for e in b.events if e["event"] == "turn_start"), None)
-    b.repetition(None, 0, "tug", h.onset if h.onset is not None else 0,
-                 h.offset if h.offset is not None else len(up) - 1, first_turn, "turn_start",
-                 0.0 if first_turn is not None else None, "deg", placed["seat_off"] and placed["seated"])  # fmt: skip
+    b.repetition(
+        None,
+        0,
+        "tug",
+        h.onset if h.onset is not None else 0,
+        h.offset if h.offset is not None else len(up) - 1,
+        first_turn,
+        "turn_start",
+        0.0 if first_turn is not None else None,
+        "deg",
+        placed["seat_off"] and placed["seated"],
+    )
 
 
-def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = EventsConfig(), *,
-                 source: str = "video") -> TaskAnalysis:  # fmt: skip
+def analyse_task(
+    features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = EventsConfig(), *, source: str = "video"
+) -> TaskAnalysis:
     """Events and repetitions of ``spec.task`` in a ``features`` table (module docstring).
 
     Args:
@@ -557,20 +691,43 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
     elif task in ("sit_to_stand", "squat"):
         h = pelvis_height(features)
         if task == "sit_to_stand":
-            _humps_task(b, h, config.sit_to_stand, dt, None, "sit_to_stand",
-                        ("seat_off", "standing_reached", "standing_peak",
-                         "sit_start", "seated"), "fraction")  # fmt: skip
+            _humps_task(
+                b,
+                h,
+                config.sit_to_stand,
+                dt,
+                None,
+                "sit_to_stand",
+                ("seat_off", "standing_reached", "standing_peak", "sit_start", "seated"),
+                "fraction",
+            )
         else:
-            _humps_task(b, 1.0 - h, config.squat, dt, None, "squat",
-                        ("squat_start", "", "squat_bottom", "", "squat_end"), "fraction")  # fmt: skip
-        signals[task] = ("pelvis height above the ankles in the image, fraction of its 95th percentile (standing)"
-                         + ("; squat depth = 1 − height" if task == "squat" else ""))  # fmt: skip
+            _humps_task(
+                b,
+                1.0 - h,
+                config.squat,
+                dt,
+                None,
+                "squat",
+                ("squat_start", "", "squat_bottom", "", "squat_end"),
+                "fraction",
+            )
+        signals[task] = "pelvis height above the ankles in the image, fraction of its 95th percentile (standing)" + (
+            "; squat depth = 1 − height" if task == "squat" else ""
+        )
     elif task == "arm_raise":
         for side in spec.sides:
-            _humps_task(b, _col(features, angle_column("shoulder_elevation", side)), config.arm_raise, dt, side,
-                        "arm_raise",
-                        ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"),
-                        "deg", top="hold")  # fmt: skip
+            _humps_task(
+                b,
+                _col(features, angle_column("shoulder_elevation", side)),
+                config.arm_raise,
+                dt,
+                side,
+                "arm_raise",
+                ("raise_start", "arm_up", "arm_at_top", "arm_down", "arm_lowered"),
+                "deg",
+                top="hold",
+            )
         signals["arm_raise"] = "shoulder elevation (trunk vs upper arm), deg, per side"
     elif task == "tug":
         tug_events(b, features, config, dt, source)
@@ -585,8 +742,18 @@ def analyse_task(features: pl.DataFrame, spec: TaskSpec, config: EventsConfig = 
             started = b.event("start", None, r["start_frame"], np.nan, unit, n, joints)
             b.event("peak", None, r["peak_frame"], r["peak_value"], unit, n, joints)
             ended = b.event("end", None, end, np.nan, unit, n, joints)
-            b.repetition(None, n, "repetition", r["start_frame"], end, r["peak_frame"], "peak", r["peak_value"],
-                         unit, started and ended)  # fmt: skip
+            b.repetition(
+                None,
+                n,
+                "repetition",
+                r["start_frame"],
+                end,
+                r["peak_frame"],
+                "peak",
+                r["peak_value"],
+                unit,
+                started and ended,
+            )
         signals["generic"] = f"{seg.signal.model_dump(exclude_none=True)} ({unit})"
     if task != "gait":
         _renumber(b)

@@ -37,17 +37,23 @@ from neuropose_assets.core.kinematics.features import angle_column
 MIN_STRIDES_FOR_CV = 6
 
 ZENI = "events: Zeni, Richards & Higginson, Gait Posture 27:710 (2008)"
-SPATIOTEMPORAL = ("Hollman et al., Gait Posture 34:111 (2011); computed as in OpenCap's gait_analysis.py (Uhlrich et "
-                  "al., PLoS Comput Biol 19:e1011462, 2023)")  # fmt: skip
+SPATIOTEMPORAL = (
+    "Hollman et al., Gait Posture 34:111 (2011); computed as in OpenCap's gait_analysis.py (Uhlrich et "
+    "al., PLoS Comput Biol 19:e1011462, 2023)"
+)
 STS = "Duncan, Leddy & Earhart, Arch Phys Med Rehabil 92:1431 (2011); phases by pelvis excursion (this project)"
 TUG = "Podsiadlo & Richardson, J Am Geriatr Soc 39:142 (1991); phases: this project (docs/user-guide.md)"
 OWN = "this project (neuropose_assets.core.analysis.outcomes)"
-ONSET = ("movement onset = first seat-off (pelvis 10 % up): a video has no 'Go', so the reaction time and the trunk "
-         "lean before seat-off are not included")  # fmt: skip
+ONSET = (
+    "movement onset = first seat-off (pelvis 10 % up): a video has no 'Go', so the reaction time and the trunk "
+    "lean before seat-off are not included"
+)
 
 
-MOBILISE_D = ("Mobilise-D stride selection (Kluge et al., PLoS One 16:e0256541, 2021; Micó-Amigo et al., J NeuroEng "
-              "Rehabil 20:78, 2023; mobgap StrideSelection)")  # fmt: skip
+MOBILISE_D = (
+    "Mobilise-D stride selection (Kluge et al., PLoS One 16:e0256541, 2021; Micó-Amigo et al., J NeuroEng "
+    "Rehabil 20:78, 2023; mobgap StrideSelection)"
+)
 #: Plausibility gates for gait values: ``measure → (low, high, source)``, per stride / step where the measure is a
 #: mean (every constituent must pass), else on the value.  Outside its range a value is null with the reason
 #: (``implausible: …``) and the ``outcomes_plausible`` check warns: such values mean false or missed events, swapped
@@ -56,15 +62,30 @@ PLAUSIBLE: dict[str, tuple[float, float, str]] = {
     "stride_time_s": (0.2, 3.0, MOBILISE_D),
     "step_time_s": (0.1, 1.5, "half the stride-time bounds of " + MOBILISE_D),
     "stride_length_m": (0.15, 2.5, f"lower: {MOBILISE_D}; upper: this project (no walking stride is longer)"),
-    "step_length_m": (0.0, 1.25, "lower: the definition (the striking heel is ahead of the other); upper: half the "
-                      "stride-length bound"),
-    "gait_speed_m_s": (0.05, 2.6, "upper: maximal walking speed of healthy adults, men 20–29 y 2.53 m/s (Bohannon, "
-                       "Age Ageing 26:15, 1997); lower: this project (slower is standing, not walking)"),
-    "cadence_steps_min": (30.0, 200.0, "this project: encloses walking cadences from severe hemiparesis to race "
-                          "walking; the stride-time bounds already exclude most detector failures"),
-    "stride_time_cv_pct": (0.0, 20.0, "about three times the highest group means reported in neurological gait "
-                           "(Huntington's, Parkinson's fallers ≈ 5–7 %; Hausdorff, J NeuroEng Rehabil 2:19, 2005)"),
-}  # fmt: skip
+    "step_length_m": (
+        0.0,
+        1.25,
+        "lower: the definition (the striking heel is ahead of the other); upper: half the stride-length bound",
+    ),
+    "gait_speed_m_s": (
+        0.05,
+        2.6,
+        "upper: maximal walking speed of healthy adults, men 20–29 y 2.53 m/s (Bohannon, "
+        "Age Ageing 26:15, 1997); lower: this project (slower is standing, not walking)",
+    ),
+    "cadence_steps_min": (
+        30.0,
+        200.0,
+        "this project: encloses walking cadences from severe hemiparesis to race "
+        "walking; the stride-time bounds already exclude most detector failures",
+    ),
+    "stride_time_cv_pct": (
+        0.0,
+        20.0,
+        "about three times the highest group means reported in neurological gait "
+        "(Huntington's, Parkinson's fallers ≈ 5–7 %; Hausdorff, J NeuroEng Rehabil 2:19, 2005)",
+    ),
+}
 
 
 def implausible(measure: str, values: list[float], unit: str) -> str | None:
@@ -79,8 +100,10 @@ def implausible(measure: str, values: list[float], unit: str) -> str | None:
         return None
     what = f"{len(bad)} of {len(values)} values" if len(values) > 1 else "the value"
     shown = ", ".join(f"{v:.3g}" for v in bad[:4])
-    return (f"implausible: {what} ({shown} {unit}) outside {lo:g}–{hi:g} {unit} ({source}) — false or missed "
-            "events, swapped feet or a wrong scale, not a measurement")
+    return (
+        f"implausible: {what} ({shown} {unit}) outside {lo:g}–{hi:g} {unit} ({source}) — false or missed "
+        "events, swapped feet or a wrong scale, not a measurement"
+    )
 
 
 @dataclass(frozen=True)
@@ -98,80 +121,218 @@ def _d(name, unit, definition, source, *tasks) -> OutcomeDef:
     return OutcomeDef(name, unit, definition, source, tasks)
 
 
-CATALOGUE: dict[str, OutcomeDef] = {d.name: d for d in (
-    # gait (also the walking part of the TUG for step counts)
-    _d("cadence_steps_min", "steps/min", "120 / mean stride time (both feet pooled)", SPATIOTEMPORAL, "gait"),
-    _d("stride_time_s", "s", "mean time between consecutive heel strikes of the same foot, both feet pooled",
-       SPATIOTEMPORAL, "gait"),
-    _d("{side}_stride_time_s", "s", "mean stride time of this foot (heel strike → next heel strike)", SPATIOTEMPORAL,
-       "gait"),
-    _d("step_time_s", "s", "mean time from a heel strike to the next heel strike of the other foot", SPATIOTEMPORAL,
-       "gait"),
-    _d("{side}_step_time_s", "s", "mean step time ending with a heel strike of this foot", SPATIOTEMPORAL, "gait"),
-    _d("{side}_stance_pct", "% of the stride", "heel strike → toe-off of the same foot, / stride time × 100, mean over "
-       "strides with a toe-off", SPATIOTEMPORAL, "gait"),
-    _d("{side}_swing_pct", "% of the stride", "toe-off → next heel strike of the same foot, / stride time × 100",
-       SPATIOTEMPORAL, "gait"),
-    _d("double_support_pct", "% of the stride", "time both feet are on the ground per stride, / stride time × 100 "
-       "(initial + terminal double support: contralateral toe-off − heel strike + ipsilateral toe-off − "
-       "contralateral heel strike), mean over strides with all four events", SPATIOTEMPORAL, "gait"),
-    _d("step_time_symmetry_pct", "%", "mean right step time / mean left step time × 100 (100 = symmetric)",
-       "Patterson et al., Gait Posture 31:241 (2010)", "gait"),
-    _d("stance_symmetry_pct", "%", "mean right stance time / mean left stance time × 100 (100 = symmetric)",
-       "Patterson et al., Gait Posture 31:241 (2010)", "gait"),
-    _d("stride_time_cv_pct", "%", f"coefficient of variation of stride time (SD, ddof 1, / mean × 100), both feet "
-       f"pooled; needs at least {MIN_STRIDES_FOR_CV} strides", "Hausdorff, J NeuroEng Rehabil 2:19 (2005)", "gait"),
-    _d("gait_speed_m_s", "m/s", "forward displacement of the pelvis from the first to the last heel strike / the time "
-       "between them (metric scale: module docstring)", SPATIOTEMPORAL, "gait"),
-    _d("{side}_stride_length_m", "m", "forward displacement of this heel between consecutive heel strikes of this "
-       "foot, mean", SPATIOTEMPORAL, "gait"),
-    _d("{side}_step_length_m", "m", "forward distance from the other heel to this heel at this foot's heel strike, "
-       "mean", SPATIOTEMPORAL, "gait"),
-    # sit to stand
-    _d("repetitions", "count", "complete repetitions (start and end both inside the recording)", OWN,
-       "sit_to_stand", "squat", "generic"),
-    _d("five_sts_time_s", "s", f"5× sit-to-stand time: seated after the 5th rise − movement onset ({ONSET}); null "
-       "with fewer than 5 complete repetitions", STS, "sit_to_stand"),
-    _d("total_time_s", "s", f"seated after the last complete repetition − movement onset ({ONSET})", STS,
-       "sit_to_stand"),
-    _d("chair_stands_30s", "count", "30-s chair stand: rises reaching standing within 30 s of movement onset; null "
-       "when the recording ends earlier", "Jones, Rikli & Beam, Res Q Exerc Sport 70:113 (1999)", "sit_to_stand"),
-    _d("mean_repetition_time_s", "s", "seat-off → seated, mean over complete repetitions", STS, "sit_to_stand"),
-    _d("mean_rise_time_s", "s", "seat-off (10 % of the pelvis rise) → standing reached (90 %), mean", STS,
-       "sit_to_stand"),
-    _d("mean_sit_time_s", "s", "sit start (pelvis 90 % of its fall) → seated (10 %), mean", STS, "sit_to_stand"),
-    # squat
-    _d("mean_duration_s", "s", "start → end of a repetition (10 % of the excursion), mean", OWN, "squat", "generic"),
-    _d("depth_knee_flexion_deg", "deg", "peak knee flexion (the fitted model's knee_angle, mean of both knees) per "
-       "squat, mean over squats", OWN, "squat"),
-    _d("{side}_depth_knee_flexion_deg", "deg", "peak knee flexion of this knee per squat, mean over squats", OWN,
-       "squat"),
-    # arm raise
-    _d("{side}_repetitions", "count", "complete raises of this arm", OWN, "arm_raise"),
-    _d("{side}_peak_elevation_deg", "deg", "peak shoulder elevation (trunk vs upper arm, 0° hanging, 180° overhead) "
-       "per raise, mean over raises", OWN, "arm_raise"),
-    _d("{side}_mean_duration_s", "s", "raise start → arm lowered (10 % of the excursion), mean", OWN, "arm_raise"),
-    _d("elevation_difference_deg", "deg", "left − right peak elevation (mean over raises)", OWN, "arm_raise"),
-    # TUG
-    _d("tug_time_s", "s", f"seated − movement onset ({ONSET})", TUG, "tug"),
-    _d("rise_s", "s", "seat-off → standing reached", TUG, "tug"),
-    _d("walk_out_s", "s", "standing reached → start of the first turn", TUG, "tug"),
-    _d("turn_s", "s", "first turn: start → end (body yaw rate above 20 % of its peak)", TUG, "tug"),
-    _d("walk_back_s", "s", "end of the first turn → start of the second (turn to sit)", TUG, "tug"),
-    _d("turn_and_sit_s", "s", "start of the second turn → seated", TUG, "tug"),
-    _d("steps", "count", "heel strikes of both feet between standing reached and sit start (Zeni events)", TUG, "tug"),
-    # every task
-    _d("excluded_repetitions", "count", "repetitions / gait cycles listed in the repetitions table as incomplete (cut "
-       "off by the recording's edge, stopped before 70 % of the trial's typical excursion, or bounded by an unseen "
-       "event) and left out of every count and mean here", OWN, "gait", "tug", "sit_to_stand", "squat",
-       "arm_raise", "generic"),
-    _d("camera_view_angle_deg", "deg", "measured camera view: angle between the subject's frontal plane and the image "
-       "plane, median over the frames with the trunk seen (0° = facing the camera or away from it, 90° = side-on; "
-       "3D body axes and 2D foreshortening averaged; < 15° front, ≥ 60° side)", "this project "
-       "(neuropose_assets.core.analysis.view)", "gait", "tug", "sit_to_stand", "squat", "arm_raise", "generic"),
-    # generic
-    _d("mean_peak_value", "signal unit", "signal value at the peak of each repetition, mean", OWN, "generic"),
-)}  # fmt: skip
+CATALOGUE: dict[str, OutcomeDef] = {
+    d.name: d
+    for d in (
+        # gait (also the walking part of the TUG for step counts)
+        _d("cadence_steps_min", "steps/min", "120 / mean stride time (both feet pooled)", SPATIOTEMPORAL, "gait"),
+        _d(
+            "stride_time_s",
+            "s",
+            "mean time between consecutive heel strikes of the same foot, both feet pooled",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d(
+            "{side}_stride_time_s",
+            "s",
+            "mean stride time of this foot (heel strike → next heel strike)",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d(
+            "step_time_s",
+            "s",
+            "mean time from a heel strike to the next heel strike of the other foot",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d("{side}_step_time_s", "s", "mean step time ending with a heel strike of this foot", SPATIOTEMPORAL, "gait"),
+        _d(
+            "{side}_stance_pct",
+            "% of the stride",
+            "heel strike → toe-off of the same foot, / stride time × 100, mean over strides with a toe-off",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d(
+            "{side}_swing_pct",
+            "% of the stride",
+            "toe-off → next heel strike of the same foot, / stride time × 100",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d(
+            "double_support_pct",
+            "% of the stride",
+            "time both feet are on the ground per stride, / stride time × 100 "
+            "(initial + terminal double support: contralateral toe-off − heel strike + ipsilateral toe-off − "
+            "contralateral heel strike), mean over strides with all four events",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d(
+            "step_time_symmetry_pct",
+            "%",
+            "mean right step time / mean left step time × 100 (100 = symmetric)",
+            "Patterson et al., Gait Posture 31:241 (2010)",
+            "gait",
+        ),
+        _d(
+            "stance_symmetry_pct",
+            "%",
+            "mean right stance time / mean left stance time × 100 (100 = symmetric)",
+            "Patterson et al., Gait Posture 31:241 (2010)",
+            "gait",
+        ),
+        _d(
+            "stride_time_cv_pct",
+            "%",
+            f"coefficient of variation of stride time (SD, ddof 1, / mean × 100), both feet "
+            f"pooled; needs at least {MIN_STRIDES_FOR_CV} strides",
+            "Hausdorff, J NeuroEng Rehabil 2:19 (2005)",
+            "gait",
+        ),
+        _d(
+            "gait_speed_m_s",
+            "m/s",
+            "forward displacement of the pelvis from the first to the last heel strike / the time "
+            "between them (metric scale: module docstring)",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d(
+            "{side}_stride_length_m",
+            "m",
+            "forward displacement of this heel between consecutive heel strikes of this foot, mean",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        _d(
+            "{side}_step_length_m",
+            "m",
+            "forward distance from the other heel to this heel at this foot's heel strike, mean",
+            SPATIOTEMPORAL,
+            "gait",
+        ),
+        # sit to stand
+        _d(
+            "repetitions",
+            "count",
+            "complete repetitions (start and end both inside the recording)",
+            OWN,
+            "sit_to_stand",
+            "squat",
+            "generic",
+        ),
+        _d(
+            "five_sts_time_s",
+            "s",
+            f"5× sit-to-stand time: seated after the 5th rise − movement onset ({ONSET}); null "
+            "with fewer than 5 complete repetitions",
+            STS,
+            "sit_to_stand",
+        ),
+        _d(
+            "total_time_s",
+            "s",
+            f"seated after the last complete repetition − movement onset ({ONSET})",
+            STS,
+            "sit_to_stand",
+        ),
+        _d(
+            "chair_stands_30s",
+            "count",
+            "30-s chair stand: rises reaching standing within 30 s of movement onset; null "
+            "when the recording ends earlier",
+            "Jones, Rikli & Beam, Res Q Exerc Sport 70:113 (1999)",
+            "sit_to_stand",
+        ),
+        _d("mean_repetition_time_s", "s", "seat-off → seated, mean over complete repetitions", STS, "sit_to_stand"),
+        _d(
+            "mean_rise_time_s",
+            "s",
+            "seat-off (10 % of the pelvis rise) → standing reached (90 %), mean",
+            STS,
+            "sit_to_stand",
+        ),
+        _d("mean_sit_time_s", "s", "sit start (pelvis 90 % of its fall) → seated (10 %), mean", STS, "sit_to_stand"),
+        # squat
+        _d(
+            "mean_duration_s", "s", "start → end of a repetition (10 % of the excursion), mean", OWN, "squat", "generic"
+        ),
+        _d(
+            "depth_knee_flexion_deg",
+            "deg",
+            "peak knee flexion (the fitted model's knee_angle, mean of both knees) per squat, mean over squats",
+            OWN,
+            "squat",
+        ),
+        _d(
+            "{side}_depth_knee_flexion_deg",
+            "deg",
+            "peak knee flexion of this knee per squat, mean over squats",
+            OWN,
+            "squat",
+        ),
+        # arm raise
+        _d("{side}_repetitions", "count", "complete raises of this arm", OWN, "arm_raise"),
+        _d(
+            "{side}_peak_elevation_deg",
+            "deg",
+            "peak shoulder elevation (trunk vs upper arm, 0° hanging, 180° overhead) per raise, mean over raises",
+            OWN,
+            "arm_raise",
+        ),
+        _d("{side}_mean_duration_s", "s", "raise start → arm lowered (10 % of the excursion), mean", OWN, "arm_raise"),
+        _d("elevation_difference_deg", "deg", "left − right peak elevation (mean over raises)", OWN, "arm_raise"),
+        # TUG
+        _d("tug_time_s", "s", f"seated − movement onset ({ONSET})", TUG, "tug"),
+        _d("rise_s", "s", "seat-off → standing reached", TUG, "tug"),
+        _d("walk_out_s", "s", "standing reached → start of the first turn", TUG, "tug"),
+        _d("turn_s", "s", "first turn: start → end (body yaw rate above 20 % of its peak)", TUG, "tug"),
+        _d("walk_back_s", "s", "end of the first turn → start of the second (turn to sit)", TUG, "tug"),
+        _d("turn_and_sit_s", "s", "start of the second turn → seated", TUG, "tug"),
+        _d(
+            "steps",
+            "count",
+            "heel strikes of both feet between standing reached and sit start (Zeni events)",
+            TUG,
+            "tug",
+        ),
+        # every task
+        _d(
+            "excluded_repetitions",
+            "count",
+            "repetitions / gait cycles listed in the repetitions table as incomplete "
+            "(cut off by the recording's edge, stopped before 70 % of the trial's typical excursion, or bounded "
+            "by an unseen event) and left out of every count and mean here",
+            OWN,
+            "gait",
+            "tug",
+            "sit_to_stand",
+            "squat",
+            "arm_raise",
+            "generic",
+        ),
+        _d(
+            "camera_view_angle_deg",
+            "deg",
+            "measured camera view: angle between the subject's frontal plane and the image "
+            "plane, median over the frames with the trunk seen (0° = facing the camera or away from it, 90° = side-on; "
+            "3D body axes and 2D foreshortening averaged; < 15° front, ≥ 60° side)",
+            "this project (neuropose_assets.core.analysis.view)",
+            "gait",
+            "tug",
+            "sit_to_stand",
+            "squat",
+            "arm_raise",
+            "generic",
+        ),
+        # generic
+        _d("mean_peak_value", "signal unit", "signal value at the peak of each repetition, mean", OWN, "generic"),
+    )
+}
 
 
 def definition(name: str) -> OutcomeDef:
@@ -196,20 +357,39 @@ class _Table:
     def __init__(self) -> None:
         self.rows: list[dict] = []
 
-    def add(self, name: str, value: float | None, n: int, reason: str | None = None, *, side: str | None = None,
-            unit: str | None = None, values: list[float] | None = None) -> None:  # fmt: skip
+    def add(
+        self,
+        name: str,
+        value: float | None,
+        n: int,
+        reason: str | None = None,
+        *,
+        side: str | None = None,
+        unit: str | None = None,
+        values: list[float] | None = None,
+    ) -> None:
         """One row; ``values`` are the constituents the value was computed from (per stride / step), checked
         against :data:`PLAUSIBLE` together with the value itself."""
         d = _def(name)
         ok = value is not None and np.isfinite(value)
         if ok:
-            why = implausible(name, list(values or []), unit or d.unit) or implausible(name, [float(value)],
-                                                                                     unit or d.unit)  # fmt: skip
+            why = implausible(name, list(values or []), unit or d.unit) or implausible(
+                name, [float(value)], unit or d.unit
+            )
             if why:
                 value, ok, reason = None, False, why
-        self.rows.append({"measure": name, "value": float(value) if ok else None, "unit": unit or d.unit,
-                          "side": side, "n": int(n), "definition": d.definition, "source": d.source,
-                          "null_reason": None if ok else (reason or "not computable")})  # fmt: skip
+        self.rows.append(
+            {
+                "measure": name,
+                "value": float(value) if ok else None,
+                "unit": unit or d.unit,
+                "side": side,
+                "n": int(n),
+                "definition": d.definition,
+                "source": d.source,
+                "null_reason": None if ok else (reason or "not computable"),
+            }
+        )
 
     def table(self) -> pl.DataFrame:
         from data_contracts import polars_schema  # the contracts are the one schema source
@@ -243,8 +423,9 @@ def _xyz(features: pl.DataFrame, joint: str) -> np.ndarray:
     return np.stack([_col(features, f"{joint}_{a}_mm") for a in "xyz"], axis=1)
 
 
-def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, frame: str = "camera"
-                      ) -> tuple[dict[str, np.ndarray] | None, str]:  # fmt: skip
+def forward_positions(
+    features: pl.DataFrame, *, origin: str, camera_view: str, frame: str = "camera"
+) -> tuple[dict[str, np.ndarray] | None, str]:
     """Forward positions along the walking direction, mm ``(F,)``, of ``pelvis``, ``left_heel``, ``right_heel``
     (module docstring), and how the scale was obtained — or ``(None, reason)`` when there is no defensible scale.
 
@@ -273,19 +454,24 @@ def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, 
         disp = pos["pelvis"][ok][-1] - pos["pelvis"][ok][0]
         disp -= disp.dot(up) * up
         if np.linalg.norm(disp) < 300:
-            return None, ("the pelvis progresses less than 0.3 m: no walking direction (walking on the spot, "
-                          "or a treadmill?)")
+            return None, (
+                "the pelvis progresses less than 0.3 m: no walking direction (walking on the spot, or a treadmill?)"
+            )
         d = disp / np.linalg.norm(disp)
         return {j: p @ d for j, p in pos.items()}, "absolute 3D camera coordinates (model origin 'camera')"
     if camera_view != "side":
-        return None, ("the pose model's 3D is hip-centred (no translation); spatial parameters need a side view "
-                      "(declare camera_view: side) or a model with absolute coordinates (MeTRAbs)")  # fmt: skip
+        return None, (
+            "the pose model's 3D is hip-centred (no translation); spatial parameters need a side view "
+            "(declare camera_view: side) or a model with absolute coordinates (MeTRAbs)"
+        )
     ratios = []
     for side in ("left", "right"):
         for a, b in ((f"{side}_hip", f"{side}_knee"), (f"{side}_knee", f"{side}_ankle")):
             l3 = np.linalg.norm(_xyz(features, b) - _xyz(features, a), axis=1)
-            l2 = np.hypot(_col(features, f"{b}_u_px") - _col(features, f"{a}_u_px"),
-                          _col(features, f"{b}_v_px") - _col(features, f"{a}_v_px"))  # fmt: skip
+            l2 = np.hypot(
+                _col(features, f"{b}_u_px") - _col(features, f"{a}_u_px"),
+                _col(features, f"{b}_v_px") - _col(features, f"{a}_v_px"),
+            )
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratios.append(l3 / l2)
     r = np.concatenate(ratios)
@@ -301,15 +487,25 @@ def forward_positions(features: pl.DataFrame, *, origin: str, camera_view: str, 
     if abs(du) * mm_per_px < 300:
         return None, "the pelvis moves less than 0.3 m across the image: not a side view of walking"
     sign = np.sign(du)
-    return ({j: sign * x * mm_per_px for j, x in u.items()},
-            f"side view: image px scaled by the leg segments' 3D/2D length ratio ({mm_per_px:.3f} mm/px)")  # fmt: skip
+    return (
+        {j: sign * x * mm_per_px for j, x in u.items()},
+        f"side view: image px scaled by the leg segments' 3D/2D length ratio ({mm_per_px:.3f} mm/px)",
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------ gait
 
 
-def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame,
-                  spec: TaskSpec, origin: str, frame: str, view: ViewMeasurement) -> None:  # fmt: skip
+def gait_outcomes(
+    out: _Table,
+    events: pl.DataFrame,
+    repetitions: pl.DataFrame,
+    features: pl.DataFrame,
+    spec: TaskSpec,
+    origin: str,
+    frame: str,
+    view: ViewMeasurement,
+) -> None:
     """Add the gait measures to ``out``: cadence, stride and step times (pooled and per side), stance, swing and
     double support (% of the stride), symmetry, stride-time CV and, when :func:`forward_positions` gives a metric scale
     that the measured ``view`` does not contradict, gait speed (m/s) and stride and step lengths (m); ``repetitions``
@@ -329,12 +525,22 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
     none = "no complete gait cycle (two heel strikes of one foot) was found"
     mean_stride = _mean(pooled)
     bad_strides = implausible("stride_time_s", pooled, "s")
-    out.add("cadence_steps_min", 120.0 / mean_stride if mean_stride and not bad_strides else None, len(pooled),
-            bad_strides or none)  # fmt: skip
+    out.add(
+        "cadence_steps_min",
+        120.0 / mean_stride if mean_stride and not bad_strides else None,
+        len(pooled),
+        bad_strides or none,
+    )
     out.add("stride_time_s", mean_stride, len(pooled), none, values=pooled)
     for side in ("left", "right"):
-        out.add(f"{side}_stride_time_s", _mean(strides[side]), len(strides[side]), f"no complete {side} gait cycle",
-                side=side, values=strides[side])  # fmt: skip
+        out.add(
+            f"{side}_stride_time_s",
+            _mean(strides[side]),
+            len(strides[side]),
+            f"no complete {side} gait cycle",
+            side=side,
+            values=strides[side],
+        )
     # steps: heel strike of one foot after the other foot's previous heel strike
     hs = {s: _times(events, "heel_strike", s) for s in ("left", "right")}
     steps: dict[str, list[float]] = {"left": [], "right": []}
@@ -345,16 +551,32 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
             if len(prev) and x - prev[-1] <= max(max_step * 1.5, 0.2):
                 steps[side].append(float(x - prev[-1]))
     all_steps = steps["left"] + steps["right"]
-    out.add("step_time_s", _mean(all_steps), len(all_steps), "no heel strike followed one of the other foot",
-            values=all_steps)  # fmt: skip
+    out.add(
+        "step_time_s",
+        _mean(all_steps),
+        len(all_steps),
+        "no heel strike followed one of the other foot",
+        values=all_steps,
+    )
     for side in ("left", "right"):
-        out.add(f"{side}_step_time_s", _mean(steps[side]), len(steps[side]), f"no {side} step", side=side,
-                values=steps[side])  # fmt: skip
+        out.add(
+            f"{side}_step_time_s",
+            _mean(steps[side]),
+            len(steps[side]),
+            f"no {side} step",
+            side=side,
+            values=steps[side],
+        )
     for side in ("left", "right"):
         reason = f"no {side} gait cycle with a toe-off inside"
         out.add(f"{side}_stance_pct", _mean(stance[side]), len(stance[side]), reason, side=side)
-        out.add(f"{side}_swing_pct", 100 - _mean(stance[side]) if stance[side] else None, len(stance[side]), reason,
-                side=side)  # fmt: skip
+        out.add(
+            f"{side}_swing_pct",
+            100 - _mean(stance[side]) if stance[side] else None,
+            len(stance[side]),
+            reason,
+            side=side,
+        )
     ds = []
     for side, other in (("left", "right"), ("right", "left")):
         c_to, c_hs, i_to = (_times(events, "toe_off", other), hs[other], _times(events, "toe_off", side))
@@ -367,22 +589,36 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
                 ds.append(100 * ((cto[0] - a) + (ito[0] - chs[0])) / (b - a))
     out.add("double_support_pct", _mean(ds), len(ds), "no gait cycle with both feet's toe-offs and heel strikes")
     both = "needs steps of both feet"
-    out.add("step_time_symmetry_pct", 100 * np.mean(steps["right"]) / np.mean(steps["left"])
-            if steps["left"] and steps["right"] else None, len(all_steps), both)  # fmt: skip
-    out.add("stance_symmetry_pct", 100 * np.mean(stance_s["right"]) / np.mean(stance_s["left"])
-            if stance_s["left"] and stance_s["right"] else None, len(stance_s["left"]) + len(stance_s["right"]),
-            "needs a stance phase of both feet")  # fmt: skip
-    out.add("stride_time_cv_pct", 100 * np.std(pooled, ddof=1) / np.mean(pooled)
-            if len(pooled) >= MIN_STRIDES_FOR_CV and not bad_strides else None, len(pooled),
-            bad_strides or f"{len(pooled)} stride(s); variability needs at least {MIN_STRIDES_FOR_CV}")  # fmt: skip
+    out.add(
+        "step_time_symmetry_pct",
+        100 * np.mean(steps["right"]) / np.mean(steps["left"]) if steps["left"] and steps["right"] else None,
+        len(all_steps),
+        both,
+    )
+    out.add(
+        "stance_symmetry_pct",
+        100 * np.mean(stance_s["right"]) / np.mean(stance_s["left"])
+        if stance_s["left"] and stance_s["right"]
+        else None,
+        len(stance_s["left"]) + len(stance_s["right"]),
+        "needs a stance phase of both feet",
+    )
+    out.add(
+        "stride_time_cv_pct",
+        100 * np.std(pooled, ddof=1) / np.mean(pooled)
+        if len(pooled) >= MIN_STRIDES_FOR_CV and not bad_strides
+        else None,
+        len(pooled),
+        bad_strides or f"{len(pooled)} stride(s); variability needs at least {MIN_STRIDES_FOR_CV}",
+    )
     conflict = contradiction(spec.camera_view, view)
     if conflict and origin != "camera":  # the image-based scale rests on the view; camera coordinates do not
         pos, how = None, f"{conflict}: spatial parameters from the image need a true side view"
     else:
-        pos, how = forward_positions(features, origin=origin, camera_view=effective_view(spec.camera_view, view),
-                                     frame=frame)  # fmt: skip
-    spatial = ["gait_speed_m_s", *(f"{s}_{m}" for s in ("left", "right") for m in ("stride_length_m",
-                                                                                   "step_length_m"))]  # fmt: skip
+        pos, how = forward_positions(
+            features, origin=origin, camera_view=effective_view(spec.camera_view, view), frame=frame
+        )
+    spatial = ["gait_speed_m_s", *(f"{s}_{m}" for s in ("left", "right") for m in ("stride_length_m", "step_length_m"))]
     if pos is None:
         for m in spatial:
             out.add(m, None, 0, how, side=m.split("_")[0] if m.startswith(("left", "right")) else None)
@@ -400,8 +636,14 @@ def gait_outcomes(out: _Table, events: pl.DataFrame, repetitions: pl.DataFrame, 
         c = cycles.filter(pl.col("side") == side)
         lengths = [(heel[r["end_frame"]] - heel[r["start_frame"]]) / 1000 for r in c.iter_rows(named=True)]
         lengths = [x for x in lengths if np.isfinite(x)]
-        out.add(f"{side}_stride_length_m", _mean(lengths), len(lengths), f"no complete {side} gait cycle", side=side,
-                values=lengths)  # fmt: skip
+        out.add(
+            f"{side}_stride_length_m",
+            _mean(lengths),
+            len(lengths),
+            f"no complete {side} gait cycle",
+            side=side,
+            values=lengths,
+        )
         sl = [(heel[x] - oheel[x]) / 1000 for x in f if np.isfinite(heel[x] - oheel[x])]
         out.add(f"{side}_step_length_m", _mean(sl), len(sl), f"no {side} heel strike", side=side, values=sl)
 
@@ -426,8 +668,12 @@ def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame,
     out.add("repetitions", n, n)
     onset = float(reps["start_s"][0]) if n else None
     none = "no complete sit-to-stand repetition was found"
-    out.add("five_sts_time_s", float(reps["end_s"][4]) - onset if n >= 5 else None, min(n, 5),
-            f"{n} complete repetition(s); 5×STS needs 5")  # fmt: skip
+    out.add(
+        "five_sts_time_s",
+        float(reps["end_s"][4]) - onset if n >= 5 else None,
+        min(n, 5),
+        f"{n} complete repetition(s); 5×STS needs 5",
+    )
     out.add("total_time_s", float(reps["end_s"][-1]) - onset if n else None, n, none)
     t_end = float(features["time_s"][-1]) if features.height else 0.0
     stands = _times(events, "standing_reached")
@@ -436,8 +682,12 @@ def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame,
     if start is None:
         out.add("chair_stands_30s", None, 0, "no seat-off was found")
     elif t_end - start < 30:
-        out.add("chair_stands_30s", None, len(stands), f"the recording ends {t_end - start:.1f} s after movement onset "
-                "(the test takes 30 s)")  # fmt: skip
+        out.add(
+            "chair_stands_30s",
+            None,
+            len(stands),
+            f"the recording ends {t_end - start:.1f} s after movement onset (the test takes 30 s)",
+        )
     else:
         k = int(np.sum((stands >= start) & (stands <= start + 30)))
         out.add("chair_stands_30s", k, k)
@@ -452,8 +702,11 @@ def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame,
 
 def _peak_in_windows(features: pl.DataFrame, column: str, reps: pl.DataFrame) -> list[float]:
     x = _col(features, column)
-    vals = [np.nanmax(x[r["start_frame"] : r["end_frame"]]) for r in reps.iter_rows(named=True)
-            if np.isfinite(x[r["start_frame"] : r["end_frame"]]).any()]  # fmt: skip
+    vals = [
+        np.nanmax(x[r["start_frame"] : r["end_frame"]])
+        for r in reps.iter_rows(named=True)
+        if np.isfinite(x[r["start_frame"] : r["end_frame"]]).any()
+    ]
     return [float(v) for v in vals]
 
 
@@ -467,8 +720,11 @@ def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> N
     out.add("mean_duration_s", _mean(reps["duration_s"].to_list()), n, none)
     knees = {s: _col(features, angle_column("knee_angle", s)) for s in ("left", "right")}
     mean_knee = np.nanmean(np.stack(list(knees.values())), axis=0) if features.height else np.zeros(0)
-    depth = [float(np.nanmax(mean_knee[r["start_frame"] : r["end_frame"]])) for r in reps.iter_rows(named=True)
-             if np.isfinite(mean_knee[r["start_frame"] : r["end_frame"]]).any()]  # fmt: skip
+    depth = [
+        float(np.nanmax(mean_knee[r["start_frame"] : r["end_frame"]]))
+        for r in reps.iter_rows(named=True)
+        if np.isfinite(mean_knee[r["start_frame"] : r["end_frame"]]).any()
+    ]
     out.add("depth_knee_flexion_deg", _mean(depth), len(depth), none)
     for side in ("left", "right"):
         v = _peak_in_windows(features, angle_column("knee_angle", side), reps)
@@ -488,14 +744,20 @@ def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
         out.add(f"{side}_mean_duration_s", _mean(r["duration_s"].to_list()), r.height, none, side=side)
     if len(spec.sides) == 2:
         ok = peaks["left"] and peaks["right"]
-        out.add("elevation_difference_deg", np.mean(peaks["left"]) - np.mean(peaks["right"]) if ok else None,
-                len(peaks["left"]) + len(peaks["right"]), "needs a complete raise of both arms")  # fmt: skip
+        out.add(
+            "elevation_difference_deg",
+            np.mean(peaks["left"]) - np.mean(peaks["right"]) if ok else None,
+            len(peaks["left"]) + len(peaks["right"]),
+            "needs a complete raise of both arms",
+        )
 
 
-def tug_phases(events: pl.DataFrame) -> tuple[float | None, float | None, float | None, float | None,
-                                             list[tuple[float, float]]]:  # fmt: skip
+def tug_phases(
+    events: pl.DataFrame,
+) -> tuple[float | None, float | None, float | None, float | None, list[tuple[float, float]]]:
     """The TUG's phase times from its events, s: ``(seat_off, standing_reached, sit_start, seated, turns)`` (the
     first of each; ``None`` when missing), ``turns`` = ``(start, end)`` of every turn ending after standing."""
+
     def one(name: str) -> float | None:
         x = _times(events, name)
         return float(x[0]) if len(x) else None
@@ -528,8 +790,13 @@ def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
     hs = _times(events, "heel_strike")
     if standing is not None and sit is not None:
         k = int(np.sum((hs >= standing) & (hs <= sit)))
-        out.add("steps", k if k else None, k, "no heel strike was observed between standing up and sitting down (the "
-                "feet were hidden or out of view): the step count is unknown, not 0")  # fmt: skip
+        out.add(
+            "steps",
+            k if k else None,
+            k,
+            "no heel strike was observed between standing up and sitting down (the "
+            "feet were hidden or out of view): the step count is unknown, not 0",
+        )
     else:
         out.add("steps", None, 0, "needs standing reached and sit start")
 
@@ -552,8 +819,9 @@ def tug_phase_problems(events: pl.DataFrame) -> list[str]:
         if walk_out <= 0:
             out.append(f"the first turn starts {-walk_out:.2f} s before standing is reached")
         if walk_back is not None and turn > max(walk_out, walk_back):
-            out.append(f"the turn ({turn:.2f} s) is longer than both walks ({walk_out:.2f} s out, {walk_back:.2f} s "
-                       "back)")  # fmt: skip
+            out.append(
+                f"the turn ({turn:.2f} s) is longer than both walks ({walk_out:.2f} s out, {walk_back:.2f} s back)"
+            )
     if len(turns) >= 2 and sit is not None and sit < turns[1][0]:
         out.append(f"sitting starts ({sit:.2f} s) before the second turn ({turns[1][0]:.2f} s)")
     hs = _times(events, "heel_strike")
@@ -562,10 +830,17 @@ def tug_phase_problems(events: pl.DataFrame) -> list[str]:
     return out
 
 
-def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataFrame, features: pl.DataFrame, *,
-                     origin: str = "hip_midpoint", frame: str = "camera",
-                     view: ViewMeasurement | None = None,
-                     task_contradiction: str | None = None) -> pl.DataFrame:  # fmt: skip
+def compute_outcomes(
+    spec: TaskSpec,
+    events: pl.DataFrame,
+    repetitions: pl.DataFrame,
+    features: pl.DataFrame,
+    *,
+    origin: str = "hip_midpoint",
+    frame: str = "camera",
+    view: ViewMeasurement | None = None,
+    task_contradiction: str | None = None,
+) -> pl.DataFrame:
     """The outcome table (the ``outcomes`` contract) of one video.
 
     Args:
@@ -599,16 +874,26 @@ def compute_outcomes(spec: TaskSpec, events: pl.DataFrame, repetitions: pl.DataF
         out.add("repetitions", n, n)
         out.add("mean_duration_s", _mean(repetitions["duration_s"].to_list()), n, "no complete repetition")
         unit = repetitions["peak_unit"][0] if n else (events["unit"][0] if events.height else "")
-        out.add("mean_peak_value", _mean(repetitions["peak_value"].drop_nulls().to_list()), n,
-                "no complete repetition", unit=unit or "signal unit")  # fmt: skip
+        out.add(
+            "mean_peak_value",
+            _mean(repetitions["peak_value"].drop_nulls().to_list()),
+            n,
+            "no complete repetition",
+            unit=unit or "signal unit",
+        )
     excluded = listed.height - repetitions.height
     out.add("excluded_repetitions", excluded, listed.height)
     if task_contradiction:
         for row in out.rows:
             row["value"], row["null_reason"] = None, f"{task_contradiction} — not computed for the declared task"
-    out.add("camera_view_angle_deg", view.angle_deg, view.frames,
-            "the trunk (hips, shoulders, neck) was seen in too few frames to measure the view"
-            if frame == "camera" else "features in the body frame: the camera's view is not in them")  # fmt: skip
+    out.add(
+        "camera_view_angle_deg",
+        view.angle_deg,
+        view.frames,
+        "the trunk (hips, shoulders, neck) was seen in too few frames to measure the view"
+        if frame == "camera"
+        else "features in the body frame: the camera's view is not in them",
+    )
     return out.table()
 
 

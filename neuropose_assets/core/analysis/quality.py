@@ -39,18 +39,33 @@ def subject_coverage(poses: pl.DataFrame, name: str) -> tuple[dict, list[Flag]]:
     coverage = found / n if n else 0.0
     numbers = {"frames": n, "frames_with_subject": found, "subject_coverage": round(coverage, 4), "tracks": tracks}
     if found == 0:
-        return numbers, [Flag("ERROR", f"No person was detected in any of the {n} frames of {name}. Check that the "
-                                       "whole body is in view, well lit and not too small in the picture, then "
-                                       "record again.")]  # fmt: skip
+        return numbers, [
+            Flag(
+                "ERROR",
+                f"No person was detected in any of the {n} frames of {name}. Check that the "
+                "whole body is in view, well lit and not too small in the picture, then "
+                "record again.",
+            )
+        ]
     if coverage < MIN_SUBJECT_COVERAGE:
-        return numbers, [Flag("ERROR", f"The subject is visible in only {100 * coverage:.1f} % of the {n} frames of "
-                                       f"{name} ({tracks} person tracks): the results would describe a fragment of "
-                                       "the recording, or someone else. Trim the video to the test itself, or choose "
-                                       "another subject policy (poses config subject_policy: largest_box for the "
-                                       "person closest to the camera, most_central), then re-run.")]  # fmt: skip
+        return numbers, [
+            Flag(
+                "ERROR",
+                f"The subject is visible in only {100 * coverage:.1f} % of the {n} frames of "
+                f"{name} ({tracks} person tracks): the results would describe a fragment of "
+                "the recording, or someone else. Trim the video to the test itself, or choose "
+                "another subject policy (poses config subject_policy: largest_box for the "
+                "person closest to the camera, most_central), then re-run.",
+            )
+        ]
     if coverage < 0.5:
-        return numbers, [Flag("WARN", f"The subject is visible in only {100 * coverage:.0f} % of the frames of "
-                                      f"{name}; results cover the visible part only.")]  # fmt: skip
+        return numbers, [
+            Flag(
+                "WARN",
+                f"The subject is visible in only {100 * coverage:.0f} % of the frames of "
+                f"{name}; results cover the visible part only.",
+            )
+        ]
     return numbers, []
 
 
@@ -67,10 +82,15 @@ def decoding_loss(decoding: dict | None, name: str) -> tuple[dict, list[Flag]]:
     numbers = {"frames_announced": announced, "frames_decoded": decoding["frames_decoded"], "frames_missing": missing}
     if missing <= MISSING_FRAMES_TOLERANCE:
         return numbers, []
-    return numbers, [Flag("WARN", f"{missing} of the {announced} frames that {name} announces could not be decoded "
-                                  f"({100 * missing / announced:.1f} %): the file is truncated or damaged, so the "
-                                  "end of the recording (or frames inside it) is missing from every result. Copy the "
-                                  "complete original again.")]  # fmt: skip
+    return numbers, [
+        Flag(
+            "WARN",
+            f"{missing} of the {announced} frames that {name} announces could not be decoded "
+            f"({100 * missing / announced:.1f} %): the file is truncated or damaged, so the "
+            "end of the recording (or frames inside it) is missing from every result. Copy the "
+            "complete original again.",
+        )
+    ]
 
 
 #: a keypoint is badly fitted in a frame when its reprojection error exceeds this many times its uncertainty (5 × 2 %
@@ -98,15 +118,21 @@ def fit_residuals(kinematics: pl.DataFrame, sigma_px: float | None, name: str) -
         over = seen & (r > limit)
         if seen.sum() and over.sum() > RESIDUAL_FRACTION * seen.sum():
             joint = c.removesuffix("_residual_px").replace("_", " ")
-            bad.append(f"{joint} ({100 * over.sum() / seen.sum():.0f} % of its frames, {t[over].min():.1f}–"
-                       f"{t[over].max():.1f} s)")  # fmt: skip
+            bad.append(
+                f"{joint} ({100 * over.sum() / seen.sum():.0f} % of its frames, {t[over].min():.1f}–"
+                f"{t[over].max():.1f} s)"
+            )
     numbers["limit_px"] = round(limit, 1)
     if not bad:
         return numbers, []
-    return {**numbers, "badly_fitted": "; ".join(bad)}, [Flag(
-        "WARN", f"The skeletal model does not fit these keypoints of {name} (reprojection error above {limit:.0f} px): "
-        f"{'; '.join(bad)}. Their joint angles are less certain there: check the review video (a keypoint on the "
-        "wrong body part, a limb hidden or mislabelled).")]  # fmt: skip
+    return {**numbers, "badly_fitted": "; ".join(bad)}, [
+        Flag(
+            "WARN",
+            f"The skeletal model does not fit these keypoints of {name} (reprojection error above {limit:.0f} px): "
+            f"{'; '.join(bad)}. Their joint angles are less certain there: check the review video (a keypoint on the "
+            "wrong body part, a limb hidden or mislabelled).",
+        )
+    ]
 
 
 def label_flips(times: np.ndarray, uv: np.ndarray) -> tuple[dict, list[Flag]]:
@@ -119,10 +145,14 @@ def label_flips(times: np.ndarray, uv: np.ndarray) -> tuple[dict, list[Flag]]:
     if not len(flips):
         return numbers, []
     when = ", ".join(f"{times[f]:.2f}" for f in flips[:10]) + (" …" if len(flips) > 10 else "")
-    return {**numbers, "at_s": when}, [Flag(
-        "WARN", f"The pose model swapped the subject's left and right legs {len(flips)} time(s) (at {when} s). "
-        "Left/right events and outcomes around these times may belong to the other side; check the video at those "
-        "times, or record with the subject's side facing the camera.")]  # fmt: skip
+    return {**numbers, "at_s": when}, [
+        Flag(
+            "WARN",
+            f"The pose model swapped the subject's left and right legs {len(flips)} time(s) (at {when} s). "
+            "Left/right events and outcomes around these times may belong to the other side; check the video at those "
+            "times, or record with the subject's side facing the camera.",
+        )
+    ]
 
 
 def repetition_problems(task: dict, repetitions: pl.DataFrame, events: pl.DataFrame) -> tuple[dict, list[Flag]]:
@@ -135,24 +165,33 @@ def repetition_problems(task: dict, repetitions: pl.DataFrame, events: pl.DataFr
         repetitions = repetitions.filter(pl.col("complete"))
     excluded = listed.height - repetitions.height
     if excluded:
-        when = ", ".join(f"{r['start_s']:.1f}–{r['end_s']:.1f} s" for r in
-                         listed.filter(~pl.col("complete")).iter_rows(named=True))  # fmt: skip
-        problems.append(f"{excluded} incomplete repetition(s) ({when}: cut off by the recording, not completed, or "
-                        "not observed) listed but left out of counts and means")  # fmt: skip
+        when = ", ".join(
+            f"{r['start_s']:.1f}–{r['end_s']:.1f} s" for r in listed.filter(~pl.col("complete")).iter_rows(named=True)
+        )
+        problems.append(
+            f"{excluded} incomplete repetition(s) ({when}: cut off by the recording, not completed, or "
+            "not observed) listed but left out of counts and means"
+        )
     per_side = {s or "both": n for s, n in repetitions.group_by("side").len().iter_rows()}
     if task["task"] == "gait":
         for side in ("left", "right"):
             if per_side.get(side, 0) < 2:
-                problems.append(f"{per_side.get(side, 0)} gait cycle(s) of the {side} foot (cadence, stance and "
-                                "variability need at least two per foot)")  # fmt: skip
+                problems.append(
+                    f"{per_side.get(side, 0)} gait cycle(s) of the {side} foot (cadence, stance and "
+                    "variability need at least two per foot)"
+                )
         sides = events.filter(pl.col("event") == "heel_strike").sort("frame")["side"].to_list()
         repeats = sum(a == b for a, b in zip(sides, sides[1:]))
         if repeats:
-            problems.append(f"{repeats} heel strike(s) followed one of the same foot: a step was missed "
-                            "or the left and right legs were confused")  # fmt: skip
+            problems.append(
+                f"{repeats} heel strike(s) followed one of the same foot: a step was missed "
+                "or the left and right legs were confused"
+            )
     elif repetitions.height == 0:
-        problems.append(f"no {task['task']} repetition was found: check that the declared task ({task['task']}) is "
-                        "what the video shows and that the whole movement is in view")  # fmt: skip
+        problems.append(
+            f"no {task['task']} repetition was found: check that the declared task ({task['task']}) is "
+            "what the video shows and that the whole movement is in view"
+        )
     expected = task["expected_repetitions"]
     if expected is not None:
         sided = task["task"] in ("gait", "arm_raise") and any(k in per_side for k in ("left", "right"))
@@ -167,10 +206,15 @@ def undeclared(task: dict, name: str) -> list[Flag]:
     """A WARN when no task was declared for the video (it was analysed as ``generic``)."""
     if task["declared"]:
         return []
-    return [Flag("WARN", f"No task was declared for {name}; it was analysed as 'generic' (a configurable signal). "
-                         "Declare the task in the cohort's protocol.yaml (e.g. '\"*walk*\": {task: gait}') or with "
-                         "`neuropose-assets run VIDEO --task gait`, "
-                         "and the task-dependent assets re-run.")]  # fmt: skip
+    return [
+        Flag(
+            "WARN",
+            f"No task was declared for {name}; it was analysed as 'generic' (a configurable signal). "
+            "Declare the task in the cohort's protocol.yaml (e.g. '\"*walk*\": {task: gait}') or with "
+            "`neuropose-assets run VIDEO --task gait`, "
+            "and the task-dependent assets re-run.",
+        )
+    ]
 
 
 #: the 3D axes must follow the image axes (x right, y down): correlation of centred 3D x (y) with image u (v) below
@@ -206,19 +250,30 @@ def coordinate_frame(xyz: np.ndarray, uv: np.ndarray, name: str) -> tuple[dict, 
         r = float(np.corrcoef(x[..., k][ok], u[..., k][ok])[0, 1])
         numbers[f"{axis}_vs_image_r"] = round(r, 3)
         if not r >= MIN_AXIS_CORRELATION:
-            flags.append(Flag("ERROR", f"{name}: the 3D {axis} axis does not follow the image's {image} axis "
-                                       f"(correlation {r:.2f}): " + (f"it is flipped — flip {axis} back" if r < 0 else
-                                       "the axes are swapped or rotated") + "; the poses' left/right and up/down "
-                                       "would be wrong, so nothing should be analysed until the model output is "
-                                       "fixed."))  # fmt: skip
+            flags.append(
+                Flag(
+                    "ERROR",
+                    f"{name}: the 3D {axis} axis does not follow the image's {image} axis "
+                    f"(correlation {r:.2f}): "
+                    + (f"it is flipped — flip {axis} back" if r < 0 else "the axes are swapped or rotated")
+                    + "; the poses' left/right and up/down "
+                    "would be wrong, so nothing should be analysed until the model output is "
+                    "fixed.",
+                )
+            )
     frac, n = handedness(xyz, CAMERA_UP)
     if n:
         numbers["mirrored_fraction"] = round(frac, 3)
         if frac > 0.5:
-            flags.append(Flag("WARN", f"{name}: in {100 * frac:.0f} % of {n} frames the joints named 'right' lie on "
-                                      "the subject's left (checked against the feet's heel → toe direction): the pose "
-                                      "model may have mirrored the body (e.g. seen from behind). Left and right "
-                                      "events and outcomes may be exchanged; check the review video."))  # fmt: skip
+            flags.append(
+                Flag(
+                    "WARN",
+                    f"{name}: in {100 * frac:.0f} % of {n} frames the joints named 'right' lie on "
+                    "the subject's left (checked against the feet's heel → toe direction): the pose "
+                    "model may have mirrored the body (e.g. seen from behind). Left and right "
+                    "events and outcomes may be exchanged; check the review video.",
+                )
+            )
     return numbers, flags
 
 
@@ -229,12 +284,22 @@ def camera_view(view: dict | None, name: str) -> tuple[dict, list[Flag]]:
     if not view or not view.get("applicable", True):
         return {"camera_view": "not applicable (marker-based capture)"}, []
     m = view["measured"]
-    numbers = {"declared": view["declared"], "measured": m["view"], "angle_deg": m["angle_deg"],
-               "iqr_deg": list(m["iqr_deg"]) if m["iqr_deg"] else None, "used": view["used"]}
+    numbers = {
+        "declared": view["declared"],
+        "measured": m["view"],
+        "angle_deg": m["angle_deg"],
+        "iqr_deg": list(m["iqr_deg"]) if m["iqr_deg"] else None,
+        "used": view["used"],
+    }
     if view.get("contradiction"):
-        return numbers, [Flag("ERROR", f"{name}: {view['contradiction']}. Outcomes that assume the declared view are "
-                                       "null. Correct camera_view in the protocol (or omit it: the measured view is "
-                                       "then used), then re-run the task stages.")]  # fmt: skip
+        return numbers, [
+            Flag(
+                "ERROR",
+                f"{name}: {view['contradiction']}. Outcomes that assume the declared view are "
+                "null. Correct camera_view in the protocol (or omit it: the measured view is "
+                "then used), then re-run the task stages.",
+            )
+        ]
     return numbers, []
 
 
@@ -245,10 +310,16 @@ def implausible_outcomes(outcomes: pl.DataFrame, name: str) -> tuple[dict, list[
     numbers = {"implausible": bad.height}
     if not bad.height:
         return numbers, []
-    items = "; ".join(f"{r['measure']}: {r['null_reason'].removeprefix('implausible: ')}"
-                      for r in bad.iter_rows(named=True))  # fmt: skip
-    return numbers, [Flag("WARN", f"{name}: {bad.height} outcome(s) outside their plausible range, reported as "
-                                  f"null — {items}. Check the events in the review video.")]  # fmt: skip
+    items = "; ".join(
+        f"{r['measure']}: {r['null_reason'].removeprefix('implausible: ')}" for r in bad.iter_rows(named=True)
+    )
+    return numbers, [
+        Flag(
+            "WARN",
+            f"{name}: {bad.height} outcome(s) outside their plausible range, reported as "
+            f"null — {items}. Check the events in the review video.",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------- the checks, on the files
@@ -306,8 +377,11 @@ def check_coordinate_frame(layout, key: str) -> tuple[dict, list[Flag]]:
     model = _prov(layout, "poses", key)["model"]
     if model["name"] == MARKER_CAPTURE:  # verified (or refused) when the file was imported
         lab = model["settings"]["lab_to_camera"]
-        return {"lab_vertical": lab["up"], "walking_direction": lab["heading"],
-                "mirrored_fraction": lab["mirrored_fraction"]}, []  # fmt: skip
+        return {
+            "lab_vertical": lab["up"],
+            "walking_direction": lab["heading"],
+            "mirrored_fraction": lab["mirrored_fraction"],
+        }, []
     _, (_, _, xyz, uv) = _subject_arrays(layout, key)
     return coordinate_frame(xyz, uv, key)
 
@@ -322,8 +396,9 @@ def check_task_declared(layout, key: str) -> tuple[dict, list[Flag]]:
 def check_repetitions_found(layout, key: str) -> tuple[dict, list[Flag]]:
     """``(numbers, flags)`` of the ``repetitions_found`` check: :func:`repetition_problems` of the ``task``,
     ``repetitions`` and ``events`` tables, each message prefixed with ``key``."""
-    numbers, flags = repetition_problems(_read(layout, "task", key).row(0, named=True),
-                                         _read(layout, "repetitions", key), _read(layout, "events", key))  # fmt: skip
+    numbers, flags = repetition_problems(
+        _read(layout, "task", key).row(0, named=True), _read(layout, "repetitions", key), _read(layout, "events", key)
+    )
     return numbers, [Flag(f.severity, f"{key}: {f.message}") for f in flags]
 
 
@@ -347,8 +422,13 @@ def task_motion(task_check: dict | None, name: str) -> tuple[dict, list[Flag]]:
     numbers = {k: v["present"] for k, v in task_check["evidence"].items()}
     if not task_check.get("contradiction"):
         return numbers, []
-    return numbers, [Flag("WARN", f"{name}: {task_check['contradiction']}. The task outcomes are null until the "
-                                  "declaration (protocol.yaml or --task) is corrected and the task stages re-run.")]
+    return numbers, [
+        Flag(
+            "WARN",
+            f"{name}: {task_check['contradiction']}. The task outcomes are null until the "
+            "declaration (protocol.yaml or --task) is corrected and the task stages re-run.",
+        )
+    ]
 
 
 def check_task_matches_motion(layout, key: str) -> tuple[dict, list[Flag]]:
@@ -367,8 +447,13 @@ def check_reference_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
     numbers = {"reference_events": ref.height}
     if not problems:
         return numbers, []
-    return numbers, [Flag("WARN", f"{key}: the recorded reference events look inconsistent — {'; '.join(problems)}. "
-                                  "An agreement against them measures the reference, not the detector.")]
+    return numbers, [
+        Flag(
+            "WARN",
+            f"{key}: the recorded reference events look inconsistent — {'; '.join(problems)}. "
+            "An agreement against them measures the reference, not the detector.",
+        )
+    ]
 
 
 def check_tug_phases_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
@@ -381,9 +466,14 @@ def check_tug_phases_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
     problems = tug_phase_problems(_read(layout, "events", key))
     if not problems:
         return {"problems": 0}, []
-    return {"problems": len(problems)}, [Flag("WARN", f"{key}: the TUG's phases look implausible — "
-                                                      f"{'; '.join(problems)}. Check the phase times in the review "
-                                                      "video before using them.")]  # fmt: skip
+    return {"problems": len(problems)}, [
+        Flag(
+            "WARN",
+            f"{key}: the TUG's phases look implausible — "
+            f"{'; '.join(problems)}. Check the phase times in the review "
+            "video before using them.",
+        )
+    ]
 
 
 def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
@@ -395,9 +485,13 @@ def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
     others = sorted(claimants(layout, sha) - {key})
     if not others:
         return {}, []
-    return {"same_content_as": ", ".join(others)}, [Flag(
-        "WARN", f"{key} is the same recording as {', '.join(others)} (identical SHA-256): count it once in analyses, "
-        "or remove the duplicate delivery.")]  # fmt: skip
+    return {"same_content_as": ", ".join(others)}, [
+        Flag(
+            "WARN",
+            f"{key} is the same recording as {', '.join(others)} (identical SHA-256): count it once in analyses, "
+            "or remove the duplicate delivery.",
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -414,49 +508,113 @@ class QualityCheck:
 
 #: every quality check, in the order they run (within their asset's step) and are listed in the report
 CHECKS: tuple[QualityCheck, ...] = (
-    QualityCheck("raw_video", "unique_content", "Warns when the same recording (same SHA-256) was delivered under "
-                 "another partition too.", check_unique_content),
-    QualityCheck("poses", "subject_detected", f"The subject was found: fails (blocking) when the subject is visible "
-                 f"in fewer than {MIN_SUBJECT_COVERAGE:.0%} of the frames (or nobody at all was detected), warns "
-                 "below 50 %.", check_subject_detected, blocking=True),
-    QualityCheck("poses", "decoding_complete", "Every frame the video file announces was decoded: warns with the "
-                 "count when more than one is missing (a truncated or damaged file; more than 10 % missing fails the "
-                 "poses step).", check_decoding_complete),
-    QualityCheck("poses", "coordinate_frame", "The coordinate frame is what it claims: for video, the 3D axes follow "
-                 "the image axes (fails, blocking, when an axis is flipped or swapped) and the joints named "
-                 "left/right agree with the feet (warns when the body is mirrored); for marker-based capture, reports "
-                 "the lab frame verified at import.", check_coordinate_frame, blocking=True),
-    QualityCheck("poses", "left_right_consistent", "Warns when the pose model's left and right leg labels flip "
-                 "between frames (turning, seen from behind): left/right outcomes and events may then be swapped.",
-                 check_left_right_consistent),
-    QualityCheck("kinematics", "fit_residual", "The skeletal model fits the keypoints: warns, naming the joint and "
-                 "the times, when a keypoint's reprojection error exceeds 5 × its uncertainty (≈ 10 % of the leg "
-                 "length) in more than 10 % of the frames it is seen (a keypoint on the wrong body part, a limb the "
-                 "model cannot reach, a mislabelled side).", check_fit_residual),
-    QualityCheck("task", "task_declared", "Warns when no task was declared for the video (protocol.yaml in the "
-                 "cohort's intake folder, or --task): it is then analysed as 'generic', which is wrong for most "
-                 "clinical tasks.", check_task_declared),
-    QualityCheck("repetitions", "repetitions_found", "Warns when the task found no repetition, fewer than two gait "
-                 "cycles per foot, another count than the protocol expects, heel strikes that do not alternate "
-                 "between the feet, or incomplete repetitions (listed, not counted).", check_repetitions_found),
-    QualityCheck("events", "task_matches_motion", "The declared task agrees with the movement: warns when the "
-                 "video lacks the declared task's signature (e.g. alternating steps for gait, rising from a seat for "
-                 "sit_to_stand) and shows another task's (neuropose_assets.core.analysis.task_check).",
-                 check_task_matches_motion),
-    QualityCheck("reference_events", "reference_consistent", "The events recorded with marker data (C3D events, "
-                 "force-plate contacts) are themselves plausible: warns on contacts without a side, a foot with no "
-                 "heel strike, or stance phases outside 0.2–2.0 s.", check_reference_consistent),
-    QualityCheck("outcomes", "tug_phases_plausible", "For a Timed Up and Go: warns when the phases look wrong — no "
-                 "turn, a turn longer than both walks, sitting before the second turn, no step while walking, the "
-                 "stand or the sit missing.", check_tug_phases_plausible),
-    QualityCheck("outcomes", "camera_view_consistent", "The declared camera view agrees with the view measured from "
-                 "the movement (angle between the body's frontal plane and the image plane): fails with ERROR, "
-                 "naming both, when they contradict — outcomes that rest on the view (image-based step lengths and "
-                 "gait speed) are then null.", check_camera_view_consistent),
-    QualityCheck("outcomes", "outcomes_plausible", "Warns when an outcome fell outside its plausible range (stride "
-                 "and step time, step and stride length, cadence, gait speed, stride-time CV; ranges and sources in "
-                 "neuropose_assets.core.analysis.outcomes.PLAUSIBLE) and was reported as null.", check_outcomes_plausible),
-)  # fmt: skip
+    QualityCheck(
+        "raw_video",
+        "unique_content",
+        "Warns when the same recording (same SHA-256) was delivered under another partition too.",
+        check_unique_content,
+    ),
+    QualityCheck(
+        "poses",
+        "subject_detected",
+        f"The subject was found: fails (blocking) when the subject is visible "
+        f"in fewer than {MIN_SUBJECT_COVERAGE:.0%} of the frames (or nobody at all was detected), warns "
+        "below 50 %.",
+        check_subject_detected,
+        blocking=True,
+    ),
+    QualityCheck(
+        "poses",
+        "decoding_complete",
+        "Every frame the video file announces was decoded: warns with the "
+        "count when more than one is missing (a truncated or damaged file; more than 10 % missing fails the "
+        "poses step).",
+        check_decoding_complete,
+    ),
+    QualityCheck(
+        "poses",
+        "coordinate_frame",
+        "The coordinate frame is what it claims: for video, the 3D axes follow "
+        "the image axes (fails, blocking, when an axis is flipped or swapped) and the joints named "
+        "left/right agree with the feet (warns when the body is mirrored); for marker-based capture, reports "
+        "the lab frame verified at import.",
+        check_coordinate_frame,
+        blocking=True,
+    ),
+    QualityCheck(
+        "poses",
+        "left_right_consistent",
+        "Warns when the pose model's left and right leg labels flip "
+        "between frames (turning, seen from behind): left/right outcomes and events may then be swapped.",
+        check_left_right_consistent,
+    ),
+    QualityCheck(
+        "kinematics",
+        "fit_residual",
+        "The skeletal model fits the keypoints: warns, naming the joint and "
+        "the times, when a keypoint's reprojection error exceeds 5 × its uncertainty (≈ 10 % of the leg "
+        "length) in more than 10 % of the frames it is seen (a keypoint on the wrong body part, a limb the "
+        "model cannot reach, a mislabelled side).",
+        check_fit_residual,
+    ),
+    QualityCheck(
+        "task",
+        "task_declared",
+        "Warns when no task was declared for the video (protocol.yaml in the "
+        "cohort's intake folder, or --task): it is then analysed as 'generic', which is wrong for most "
+        "clinical tasks.",
+        check_task_declared,
+    ),
+    QualityCheck(
+        "repetitions",
+        "repetitions_found",
+        "Warns when the task found no repetition, fewer than two gait "
+        "cycles per foot, another count than the protocol expects, heel strikes that do not alternate "
+        "between the feet, or incomplete repetitions (listed, not counted).",
+        check_repetitions_found,
+    ),
+    QualityCheck(
+        "events",
+        "task_matches_motion",
+        "The declared task agrees with the movement: warns when the "
+        "video lacks the declared task's signature (e.g. alternating steps for gait, rising from a seat for "
+        "sit_to_stand) and shows another task's (neuropose_assets.core.analysis.task_check).",
+        check_task_matches_motion,
+    ),
+    QualityCheck(
+        "reference_events",
+        "reference_consistent",
+        "The events recorded with marker data (C3D events, "
+        "force-plate contacts) are themselves plausible: warns on contacts without a side, a foot with no "
+        "heel strike, or stance phases outside 0.2–2.0 s.",
+        check_reference_consistent,
+    ),
+    QualityCheck(
+        "outcomes",
+        "tug_phases_plausible",
+        "For a Timed Up and Go: warns when the phases look wrong — no "
+        "turn, a turn longer than both walks, sitting before the second turn, no step while walking, the "
+        "stand or the sit missing.",
+        check_tug_phases_plausible,
+    ),
+    QualityCheck(
+        "outcomes",
+        "camera_view_consistent",
+        "The declared camera view agrees with the view measured from "
+        "the movement (angle between the body's frontal plane and the image plane): fails with ERROR, "
+        "naming both, when they contradict — outcomes that rest on the view (image-based step lengths and "
+        "gait speed) are then null.",
+        check_camera_view_consistent,
+    ),
+    QualityCheck(
+        "outcomes",
+        "outcomes_plausible",
+        "Warns when an outcome fell outside its plausible range (stride "
+        "and step time, step and stride length, cadence, gait speed, stride-time CV; ranges and sources in "
+        "neuropose_assets.core.analysis.outcomes.PLAUSIBLE) and was reported as null.",
+        check_outcomes_plausible,
+    ),
+)
 
 
 def evaluate(layout, key: str, assets: tuple[str, ...] | None = None) -> list[tuple[QualityCheck, dict, list[Flag]]]:

@@ -37,8 +37,14 @@ BODY_AXES = ("anterior", "superior", "right")
 
 
 #: column-name suffix -> unit, longest first (``_mm_s`` before ``_s``)
-_UNIT_SUFFIXES = (("_speed_mm_s", "mm/s"), ("_norm", "dimensionless (segment lengths)"), ("_deg", "deg"),
-                  ("_mm", "mm"), ("_px", "px"), ("_s", "s"))  # fmt: skip
+_UNIT_SUFFIXES = (
+    ("_speed_mm_s", "mm/s"),
+    ("_norm", "dimensionless (segment lengths)"),
+    ("_deg", "deg"),
+    ("_mm", "mm"),
+    ("_px", "px"),
+    ("_s", "s"),
+)
 
 
 def column_unit(column: str) -> str:
@@ -223,9 +229,12 @@ def valley_to_valley(
 
 
 def peak_to_peak(
-    signal: np.ndarray, *, min_distance: int | None = None, min_prominence: float | None = None,
+    signal: np.ndarray,
+    *,
+    min_distance: int | None = None,
+    min_prominence: float | None = None,
     min_height: float | None = None,
-) -> list[tuple[int, int, int]]:  # fmt: skip
+) -> list[tuple[int, int, int]]:
     """Windows ``(start, low, end)`` from each peak to the next (``end`` exclusive = the next peak, so windows tile),
     ``low`` = the signal minimum in between; peaks as in :func:`valley_to_valley`."""
     s, peaks = _find_peaks(signal, min_distance, min_prominence, min_height)
@@ -252,9 +261,14 @@ class Hump:
     fall: float
 
 
-def find_peaks_with_edges(signal: np.ndarray, *, min_prominence: float | None = None,
-                          min_distance: int | None = None, edge: int = 1,
-                          edge_drop: float | None = None) -> np.ndarray:  # fmt: skip
+def find_peaks_with_edges(
+    signal: np.ndarray,
+    *,
+    min_prominence: float | None = None,
+    min_distance: int | None = None,
+    edge: int = 1,
+    edge_drop: float | None = None,
+) -> np.ndarray:
     """Peak indices of ``signal`` ``(F,)`` (no NaN) via :func:`scipy.signal.find_peaks`, where the unseen signal
     beyond the trial's ends counts as low: a peak near an edge is measured by its prominence on the side that was
     recorded, so it is not lost just because the trial started or stopped shortly before / after it.  Neighbouring
@@ -296,8 +310,10 @@ def find_peaks_with_edges(signal: np.ndarray, *, min_prominence: float | None = 
     inside = (out >= edge) & (out <= len(s) - 1 - edge)
     if edge_drop is not None:
         n = len(s)
-        supported = np.asarray([0 < p < n - 1 and s[p] - (s[: p + 1].min() if p < edge else s[p:].min()) >= edge_drop
-                                for p in out], dtype=bool)  # fmt: skip
+        supported = np.asarray(
+            [0 < p < n - 1 and s[p] - (s[: p + 1].min() if p < edge else s[p:].min()) >= edge_drop for p in out],
+            dtype=bool,
+        )
         inside |= supported
     return out[inside]
 
@@ -313,8 +329,14 @@ def _excursions(s: np.ndarray, p: int) -> tuple[float, float]:
     return float(s[p] - left), float(s[p] - right)
 
 
-def find_humps(signal: np.ndarray, *, min_prominence: float, min_distance: int | None = None,
-               low_frac: float = 0.1, high_frac: float = 0.9) -> list[Hump]:  # fmt: skip
+def find_humps(
+    signal: np.ndarray,
+    *,
+    min_prominence: float,
+    min_distance: int | None = None,
+    low_frac: float = 0.1,
+    high_frac: float = 0.9,
+) -> list[Hump]:
     """Humps of ``signal`` ``(F,)`` (no NaN) with prominence-bounded threshold crossings (module docstring).
 
     Peaks: :func:`find_peaks_with_edges`.  For each peak the rise is measured from the minimum between the previous
@@ -388,16 +410,25 @@ def segment_features(features: pl.DataFrame, config: SegmentationConfig) -> pl.D
     if config.normalize and np.isfinite(s).any():
         s = normalize_signal(s)
     to_frames = lambda sec: None if sec is None else max(1, int(round(sec / dt)))  # noqa: E731
-    peaks = {"min_distance": to_frames(config.min_distance_s), "min_prominence": config.min_prominence,
-             "min_height": config.min_height}  # fmt: skip
+    peaks = {
+        "min_distance": to_frames(config.min_distance_s),
+        "min_prominence": config.min_prominence,
+        "min_height": config.min_height,
+    }
     pad = int(round(config.pad_s / dt))
     if config.method == "peak_to_peak":
         wins = peak_to_peak(s, **peaks)
     elif config.method == "threshold":
-        humps = find_humps(s, min_prominence=config.min_prominence or 0.0, min_distance=peaks["min_distance"],
-                           low_frac=config.low_frac)  # fmt: skip
-        wins = [(h.onset, h.peak, h.offset) for h in humps if h.onset is not None and h.offset is not None
-                and (config.min_height is None or h.peak_value >= config.min_height)]  # fmt: skip
+        humps = find_humps(
+            s, min_prominence=config.min_prominence or 0.0, min_distance=peaks["min_distance"], low_frac=config.low_frac
+        )
+        wins = [
+            (h.onset, h.peak, h.offset)
+            for h in humps
+            if h.onset is not None
+            and h.offset is not None
+            and (config.min_height is None or h.peak_value >= config.min_height)
+        ]
     else:
         wins = valley_to_valley(s, **peaks, pad=0)
     n = len(s)

@@ -15,14 +15,20 @@ from neuropose_assets.core.analysis.outcomes import definition as _def
 
 #: the measures a clinician looks at first, per task (the full table has them all)
 MAIN_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "gait": ("cadence_steps_min", "stride_time_s", "step_time_s", "double_support_pct", "gait_speed_m_s",
-             "stride_time_cv_pct"),
+    "gait": (
+        "cadence_steps_min",
+        "stride_time_s",
+        "step_time_s",
+        "double_support_pct",
+        "gait_speed_m_s",
+        "stride_time_cv_pct",
+    ),
     "sit_to_stand": ("repetitions", "five_sts_time_s", "mean_rise_time_s", "mean_sit_time_s"),
     "squat": ("repetitions", "depth_knee_flexion_deg", "mean_duration_s"),
     "arm_raise": ("left_peak_elevation_deg", "right_peak_elevation_deg", "left_repetitions", "right_repetitions"),
     "tug": ("tug_time_s", "rise_s", "turn_s", "steps"),
     "generic": ("repetitions", "mean_duration_s", "mean_peak_value"),
-}  # fmt: skip
+}
 #: decimals per unit suffix of a measure name (module docstring); counts have none
 DECIMALS = {"_steps_min": 1, "_m_s": 2, "_pct": 1, "_deg": 1, "_s": 2, "_m": 2}
 
@@ -81,8 +87,9 @@ def text_table(rows: list[list[str]], head: list[str], right: set[int] | None = 
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()  # fmt: skip
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -94,8 +101,9 @@ def markdown_table(outcomes: pl.DataFrame, flags: dict[str, str] | None = None) 
     for r in outcomes.iter_rows(named=True):
         note = (flags or {}).get(r["measure"]) or (f"null — {r['null_reason']}" if r["value"] is None else "")
         unit = "" if r["unit"] == "count" else r["unit"]
-        lines.append(f"| {r['measure']} | {shown(r['measure'], r['value'])} | {unit} | {r['n']} | "
-                     f"{note.replace('|', '/')} |")  # fmt: skip
+        lines.append(
+            f"| {r['measure']} | {shown(r['measure'], r['value'])} | {unit} | {r['n']} | {note.replace('|', '/')} |"
+        )
     return "\n".join(lines)
 
 
@@ -113,8 +121,10 @@ def cohort_csv(cohort: pl.DataFrame, reasons: dict[str, dict[str, str]]) -> pl.D
         dtype = pl.Int64 if decimals(c) == 0 else pl.Float64
         cols.append(pl.Series(c, values, dtype=dtype))
         if any(v is None for v in values):
-            why = [None if v is not None else reasons.get(p, {}).get(c) or f"not a measure of task {task}"
-                   for p, task, v in zip(cohort["partition"], cohort["task"], values, strict=True)]  # fmt: skip
+            why = [
+                None if v is not None else reasons.get(p, {}).get(c) or f"not a measure of task {task}"
+                for p, task, v in zip(cohort["partition"], cohort["task"], values, strict=True)
+            ]
             cols.append(pl.Series(f"{c}_null_reason", why, dtype=pl.Utf8))
     return pl.DataFrame(cols)
 
@@ -130,5 +140,14 @@ def _known(df: pl.DataFrame) -> set[str]:
     return out
 
 
-__all__ = ["MAIN_OUTCOMES", "cohort_csv", "decimals", "header", "markdown_table", "rounded", "shown",
-           "text_table", "unit_label"]
+__all__ = [
+    "MAIN_OUTCOMES",
+    "cohort_csv",
+    "decimals",
+    "header",
+    "markdown_table",
+    "rounded",
+    "shown",
+    "text_table",
+    "unit_label",
+]

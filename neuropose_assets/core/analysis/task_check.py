@@ -48,13 +48,16 @@ STEP_MM = 150.0
 def progression_legs(features: pl.DataFrame) -> float:
     """How far the pelvis moves in the image from the first to the last frame it is seen, in leg lengths (the median
     hip → ankle distance in the image): ≈ 0 for movements on the spot, > 1 for a walk across or towards the camera."""
+
     def col(name: str) -> np.ndarray:
         return features[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
     u, v = col("pelvis_u_px"), col("pelvis_v_px")
     ok = np.isfinite(u) & np.isfinite(v)
-    legs = [np.hypot(col(f"{s}_hip_u_px") - col(f"{s}_ankle_u_px"), col(f"{s}_hip_v_px") - col(f"{s}_ankle_v_px"))
-            for s in ("left", "right")]  # fmt: skip
+    legs = [
+        np.hypot(col(f"{s}_hip_u_px") - col(f"{s}_ankle_u_px"), col(f"{s}_hip_v_px") - col(f"{s}_ankle_v_px"))
+        for s in ("left", "right")
+    ]
     leg = np.concatenate(legs)
     leg = leg[np.isfinite(leg)]
     if ok.sum() < 2 or not len(leg) or np.median(leg) <= 0:
@@ -92,36 +95,49 @@ def motion_evidence(features: pl.DataFrame) -> dict[str, tuple[bool, str]]:
     sides = gait["side"].to_list()
     alternating = sum(a != b for a, b in zip(sides, sides[1:])) / max(len(sides) - 1, 1)
     heel = {s: anterior_mm(features, f"{s}_heel") for s in ("left", "right")}
-    ahead = [heel[s][f] - heel["right" if s == "left" else "left"][f] >= STEP_MM
-             for s, f in zip(sides, gait["frame"].to_list())]  # fmt: skip
+    ahead = [
+        heel[s][f] - heel["right" if s == "left" else "left"][f] >= STEP_MM
+        for s, f in zip(sides, gait["frame"].to_list())
+    ]
     stepping = float(np.mean(ahead)) if ahead else 0.0
     travel = progression_legs(features)
-    walking = (len(sides) >= 2 and alternating >= 0.75 and stepping >= 0.75
-               and (travel >= 0.5 or len(sides) >= MIN_STEPS))  # fmt: skip
-    out["walking"] = (walking, f"{len(sides)} heel strikes, {100 * alternating:.0f} % alternating, the striking heel "
-                               f"≥ {STEP_MM:.0f} mm ahead of the other at {100 * stepping:.0f} %, the pelvis travels "
-                               f"{travel:.1f} leg lengths in the image")  # fmt: skip
+    walking = (
+        len(sides) >= 2 and alternating >= 0.75 and stepping >= 0.75 and (travel >= 0.5 or len(sides) >= MIN_STEPS)
+    )
+    out["walking"] = (
+        walking,
+        f"{len(sides)} heel strikes, {100 * alternating:.0f} % alternating, the striking heel "
+        f"≥ {STEP_MM:.0f} mm ahead of the other at {100 * stepping:.0f} %, the pelvis travels "
+        f"{travel:.1f} leg lengths in the image",
+    )
 
     sts = analyse_task(features, TaskSpec(task="sit_to_stand")).repetitions.filter(pl.col("complete"))
     seated_at_end = min(start, end) < 0.8 if np.isfinite([start, end]).any() else False
     in_place = travel < 0.5
     where = "" if in_place else f"; but the pelvis travels {travel:.1f} leg lengths across the image"
-    out["sit_to_stand"] = (sts.height >= 1 and bool(seated_at_end) and in_place,
-                           f"{sts.height} complete rise(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} "
-                           "of standing height at the start / end" + where)  # fmt: skip
+    out["sit_to_stand"] = (
+        sts.height >= 1 and bool(seated_at_end) and in_place,
+        f"{sts.height} complete rise(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} "
+        "of standing height at the start / end" + where,
+    )
 
     squat = analyse_task(features, TaskSpec(task="squat")).repetitions.filter(pl.col("complete"))
     standing_at_ends = bool(np.isfinite([start, end]).all() and min(start, end) >= 0.9)
-    out["squat"] = (squat.height >= 1 and standing_at_ends and in_place,
-                    f"{squat.height} complete lowering(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} of standing "
-                    "height at the start / end" + where)  # fmt: skip
+    out["squat"] = (
+        squat.height >= 1 and standing_at_ends and in_place,
+        f"{squat.height} complete lowering(s) of the pelvis; pelvis at {start:.2f} / {end:.2f} of standing "
+        "height at the start / end" + where,
+    )
 
     arms = analyse_task(features, TaskSpec(task="arm_raise", side="both")).repetitions.filter(pl.col("complete"))
     high = arms.filter(pl.col("peak_value") >= 70)
     body_moves = sts.height >= 1 or squat.height >= 1
-    out["arm_raise"] = (high.height >= 1 and not body_moves and in_place,
-                        f"{high.height} complete arm raise(s) reaching ≥ 70°"
-                        + ("; the pelvis rises and falls too" if body_moves else "") + where)  # fmt: skip
+    out["arm_raise"] = (
+        high.height >= 1 and not body_moves and in_place,
+        f"{high.height} complete arm raise(s) reaching ≥ 70°"
+        + ("; the pelvis rises and falls too" if body_moves else "")
+        + where,
+    )
 
     k = turns(body_yaw_deg(features), t, EventsConfig().tug)
     out["turning"] = (len(k) >= 1, f"{len(k)} turn(s) of ≥ 120°")
@@ -154,5 +170,7 @@ def task_contradiction(spec: TaskSpec, evidence: dict[str, tuple[bool, str]]) ->
     if not seen:
         return None
     name = {"walking": "gait"}
-    return (f"declared task '{spec.task}', but the movement looks like {' or '.join(name.get(e, e) for e in seen)}: "
-            + "; ".join(f"{e}: {evidence[e][1]}" for e in (*missing, *seen)))
+    return (
+        f"declared task '{spec.task}', but the movement looks like {' or '.join(name.get(e, e) for e in seen)}: "
+        + "; ".join(f"{e}: {evidence[e][1]}" for e in (*missing, *seen))
+    )

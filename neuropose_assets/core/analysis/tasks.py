@@ -172,8 +172,10 @@ def make_spec(params: dict[str, Any], where: str) -> TaskSpec:
     try:
         return TaskSpec(**params)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}"
-                             + (f" (got {e['input']!r})" if e.get("loc") else "") for e in err.errors())  # fmt: skip
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" + (f" (got {e['input']!r})" if e.get("loc") else "")
+            for e in err.errors()
+        )
         bad_task = any(tuple(e["loc"][:1]) == ("task",) for e in err.errors())
         task = params.get("task") if params.get("task") in TASKS else None
         named = {str(e["loc"][0]) for e in err.errors() if e.get("loc")}
@@ -236,8 +238,9 @@ class Protocol:
             for n_rule, (pattern, rule) in enumerate(rules, 1):
                 if _matches(pattern, rel):
                     params.update(rule)
-                    sources.append(f"{self.path.name} rule {n_rule}{of_doc}" if redact
-                                   else f"{self.path.name}: {pattern!r}")  # fmt: skip
+                    sources.append(
+                        f"{self.path.name} rule {n_rule}{of_doc}" if redact else f"{self.path.name}: {pattern!r}"
+                    )
         if "task" not in params:  # parameters without a task (e.g. only camera_view) declare nothing
             return UNDECLARED
         where = self.path.name if redact else str(self.path)
@@ -267,14 +270,17 @@ def load_protocol(path: Path, *, redact: bool = False) -> Protocol:
         defaults = {k: v for k, v in doc.items() if k != _RULES_KEY}
         rules = doc.get(_RULES_KEY) or {}
         if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
-            raise ProtocolError(f"{where}: 'videos' must map path patterns to parameters, e.g. "
-                                "'\"*sts*\": {task: sit_to_stand, expected_repetitions: 5}'")  # fmt: skip
+            raise ProtocolError(
+                f"{where}: 'videos' must map path patterns to parameters, e.g. "
+                "'\"*sts*\": {task: sit_to_stand, expected_repetitions: 5}'"
+            )
         for i, (pattern, params) in enumerate([("defaults", defaults), *rules.items()]):
             shown = f"rule {i}" if redact and i else f"rule {pattern!r}"
             unknown = sorted(set(params) - set(TaskSpec.model_fields))
             if unknown:
-                raise ProtocolError(f"{where}, {shown}: unknown parameter(s) {unknown}; known: "
-                                    f"{', '.join(TaskSpec.model_fields)}")  # fmt: skip
+                raise ProtocolError(
+                    f"{where}, {shown}: unknown parameter(s) {unknown}; known: {', '.join(TaskSpec.model_fields)}"
+                )
             merged = {**defaults, **params}
             if "task" in merged:
                 make_spec(merged, f"{where}, {shown}")

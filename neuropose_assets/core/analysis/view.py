@@ -89,17 +89,23 @@ def _uv(features: pl.DataFrame, joint: str) -> np.ndarray:
 def view_angles(features: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame view angles ``(3D, 2D)``, deg ``(F,)`` each, 0–90; NaN where the trunk is not seen (module
     docstring).  Needs the features in the camera frame (``FeaturesConfig.frame == "camera"``)."""
-    lr = (_xyz(features, "right_hip") - _xyz(features, "left_hip")
-          + _xyz(features, "right_shoulder") - _xyz(features, "left_shoulder"))  # fmt: skip
+    lr = (
+        _xyz(features, "right_hip")
+        - _xyz(features, "left_hip")
+        + _xyz(features, "right_shoulder")
+        - _xyz(features, "left_shoulder")
+    )
     up = _xyz(features, "neck") - _xyz(features, "pelvis")
     anterior = np.cross(lr, up)
     with np.errstate(invalid="ignore"):
         a3 = np.degrees(np.arctan2(np.abs(anterior[:, 0]), np.abs(anterior[:, 2])))
-        w2 = (np.linalg.norm(_uv(features, "right_shoulder") - _uv(features, "left_shoulder"), axis=1)
-              + np.linalg.norm(_uv(features, "right_hip") - _uv(features, "left_hip"), axis=1))  # fmt: skip
+        w2 = np.linalg.norm(_uv(features, "right_shoulder") - _uv(features, "left_shoulder"), axis=1) + np.linalg.norm(
+            _uv(features, "right_hip") - _uv(features, "left_hip"), axis=1
+        )
         t2 = np.linalg.norm(_uv(features, "neck") - _uv(features, "pelvis"), axis=1)
-        w3 = (np.linalg.norm(_xyz(features, "right_shoulder") - _xyz(features, "left_shoulder"), axis=1)
-              + np.linalg.norm(_xyz(features, "right_hip") - _xyz(features, "left_hip"), axis=1))  # fmt: skip
+        w3 = np.linalg.norm(
+            _xyz(features, "right_shoulder") - _xyz(features, "left_shoulder"), axis=1
+        ) + np.linalg.norm(_xyz(features, "right_hip") - _xyz(features, "left_hip"), axis=1)
         t3 = np.linalg.norm(up, axis=1)
         cos = (w2 / t2) / (w3 / t3)
         a2 = np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
@@ -133,8 +139,14 @@ def measure_view(features: pl.DataFrame) -> ViewMeasurement:
         warnings.simplefilter("ignore", RuntimeWarning)
         angle = float(np.median(both[ok]))
         q25, q75 = (float(x) for x in np.percentile(both[ok], [25, 75]))
-        return ViewMeasurement(classify(angle), round(angle, 1), (round(q25, 1), round(q75, 1)), int(ok.sum()),
-                               round(float(np.nanmedian(a3)), 1), round(float(np.nanmedian(a2)), 1))  # fmt: skip
+        return ViewMeasurement(
+            classify(angle),
+            round(angle, 1),
+            (round(q25, 1), round(q75, 1)),
+            int(ok.sum()),
+            round(float(np.nanmedian(a3)), 1),
+            round(float(np.nanmedian(a2)), 1),
+        )
 
 
 def contradiction(declared: str, measured: ViewMeasurement) -> str | None:
@@ -144,13 +156,17 @@ def contradiction(declared: str, measured: ViewMeasurement) -> str | None:
     if declared == "unknown" or a is None:
         return None
     lo, hi = OBLIQUE_RANGE_DEG
-    bad = ((declared == "side" and a < SIDE_CONTRADICTED_BELOW_DEG)
-           or (declared == "front" and a > FRONT_CONTRADICTED_ABOVE_DEG)
-           or (declared == "oblique" and not lo <= a <= hi))  # fmt: skip
+    bad = (
+        (declared == "side" and a < SIDE_CONTRADICTED_BELOW_DEG)
+        or (declared == "front" and a > FRONT_CONTRADICTED_ABOVE_DEG)
+        or (declared == "oblique" and not lo <= a <= hi)
+    )
     if not bad:
         return None
-    return (f"declared camera_view '{declared}', but the body is measured at {a:.0f}° to the image plane "
-            f"({measured.view}; 0° = facing the camera, 90° = side-on; median over {measured.frames} frames)")
+    return (
+        f"declared camera_view '{declared}', but the body is measured at {a:.0f}° to the image plane "
+        f"({measured.view}; 0° = facing the camera, 90° = side-on; median over {measured.frames} frames)"
+    )
 
 
 def effective_view(declared: str, measured: ViewMeasurement) -> str:

@@ -52,8 +52,9 @@ class Agreement:
         return float(1000 * np.mean(self.errors_s)) if self.errors_s else None
 
 
-def match_events(detected: list[float] | np.ndarray, reference: list[float] | np.ndarray,
-                 tolerance_s: float = 0.5) -> Agreement:  # fmt: skip
+def match_events(
+    detected: list[float] | np.ndarray, reference: list[float] | np.ndarray, tolerance_s: float = 0.5
+) -> Agreement:
     """Match detected to reference event times one-to-one, closest pairs first, pairs further apart than
     ``tolerance_s`` left unmatched.
 
@@ -80,15 +81,35 @@ LOA_Z = 1.96
 #: fewest session pairs for an ICC (fewer: null with the reason)
 MIN_ICC_PAIRS = 3
 #: outcomes compared by default (:mod:`.outcomes` names)
-DEFAULT_MEASURES = ("cadence_steps_min", "stride_time_s", "left_stride_time_s", "right_stride_time_s",
-                    "step_time_s", "left_stance_pct", "right_stance_pct", "double_support_pct", "gait_speed_m_s",
-                    "five_sts_time_s", "tug_time_s")  # fmt: skip
+DEFAULT_MEASURES = (
+    "cadence_steps_min",
+    "stride_time_s",
+    "left_stride_time_s",
+    "right_stride_time_s",
+    "step_time_s",
+    "left_stance_pct",
+    "right_stance_pct",
+    "double_support_pct",
+    "gait_speed_m_s",
+    "five_sts_time_s",
+    "tug_time_s",
+)
 
 EVENT_AGREEMENT_SCHEMA = {
-    "reference": pl.Utf8, "event": pl.Utf8, "side": pl.Utf8, "n_reference": pl.Int64, "n_detected": pl.Int64,
-    "matched": pl.Int64, "missed": pl.Int64, "extra": pl.Int64, "median_abs_ms": pl.Float64, "max_abs_ms": pl.Float64,
-    "bias_ms": pl.Float64, "loa_low_ms": pl.Float64, "loa_high_ms": pl.Float64,
-}  # fmt: skip
+    "reference": pl.Utf8,
+    "event": pl.Utf8,
+    "side": pl.Utf8,
+    "n_reference": pl.Int64,
+    "n_detected": pl.Int64,
+    "matched": pl.Int64,
+    "missed": pl.Int64,
+    "extra": pl.Int64,
+    "median_abs_ms": pl.Float64,
+    "max_abs_ms": pl.Float64,
+    "bias_ms": pl.Float64,
+    "loa_low_ms": pl.Float64,
+    "loa_high_ms": pl.Float64,
+}
 
 
 def _bland_altman(d: np.ndarray) -> tuple[float | None, float | None, float | None]:
@@ -133,13 +154,17 @@ def reference_problems(reference: pl.DataFrame) -> list[str]:
                 if len(later) and not lo <= later[0] - t <= hi:
                     bad.append(f"{side} {later[0] - t:.2f} s at {t:.2f} s")
         if bad:
-            out.append(f"{source}: {len(bad)} contact(s) of implausible duration (stance outside {lo:g}–{hi:g} s): "
-                       + ", ".join(bad[:5]) + (" …" if len(bad) > 5 else ""))  # fmt: skip
+            out.append(
+                f"{source}: {len(bad)} contact(s) of implausible duration (stance outside {lo:g}–{hi:g} s): "
+                + ", ".join(bad[:5])
+                + (" …" if len(bad) > 5 else "")
+            )
     return out
 
 
-def event_agreement(detected: pl.DataFrame, reference: pl.DataFrame, *, tolerance_s: float = 0.25,
-                    offset_s: float = 0.0) -> pl.DataFrame:  # fmt: skip
+def event_agreement(
+    detected: pl.DataFrame, reference: pl.DataFrame, *, tolerance_s: float = 0.25, offset_s: float = 0.0
+) -> pl.DataFrame:
     """Per reference source, event type and side: counts and timing errors of ``detected`` against ``reference``.
 
     Args:
@@ -157,8 +182,9 @@ def event_agreement(detected: pl.DataFrame, reference: pl.DataFrame, *, toleranc
         per_side = []
         for side in ref["side"].unique(maintain_order=True).to_list():
             r = ref.filter(pl.col("side").is_null() if side is None else pl.col("side") == side)
-            d = detected.filter((pl.col("event") == event)
-                                & (pl.col("side").is_null() if side is None else pl.col("side") == side))  # fmt: skip
+            d = detected.filter(
+                (pl.col("event") == event) & (pl.col("side").is_null() if side is None else pl.col("side") == side)
+            )
             a = match_events(d["time_s"].to_list(), [t + offset_s for t in r["time_s"].to_list()], tolerance_s)
             per_side.append(a)
             rows.append(_agreement_row(source, event, side, r.height, d.height, a))
@@ -171,13 +197,24 @@ def event_agreement(detected: pl.DataFrame, reference: pl.DataFrame, *, toleranc
 
 def _agreement_row(source, event, side, n_ref: int, n_det: int, a: Agreement) -> dict:
     bias, low, high = _bland_altman(1000.0 * np.asarray(a.errors_s))
-    return {"reference": source, "event": event, "side": side, "n_reference": n_ref, "n_detected": n_det,
-            "matched": len(a.errors_s), "missed": a.missed, "extra": a.extra, "median_abs_ms": a.median_abs_ms,
-            "max_abs_ms": a.max_abs_ms, "bias_ms": bias, "loa_low_ms": low, "loa_high_ms": high}  # fmt: skip
+    return {
+        "reference": source,
+        "event": event,
+        "side": side,
+        "n_reference": n_ref,
+        "n_detected": n_det,
+        "matched": len(a.errors_s),
+        "missed": a.missed,
+        "extra": a.extra,
+        "median_abs_ms": a.median_abs_ms,
+        "max_abs_ms": a.max_abs_ms,
+        "bias_ms": bias,
+        "loa_low_ms": low,
+        "loa_high_ms": high,
+    }
 
 
-def outcome_agreement(a: pl.DataFrame, b: pl.DataFrame, measures: tuple[str, ...] = DEFAULT_MEASURES
-                      ) -> pl.DataFrame:  # fmt: skip
+def outcome_agreement(a: pl.DataFrame, b: pl.DataFrame, measures: tuple[str, ...] = DEFAULT_MEASURES) -> pl.DataFrame:
     """The same outcomes of two ``outcomes`` tables (``a`` = the method under test, ``b`` = the reference): ``measure``,
     ``unit``, ``value_a``, ``value_b``, ``difference`` (a − b), ``percent`` (of b); a measure missing or null on
     either side keeps its row with null differences and the reason."""
@@ -188,18 +225,39 @@ def outcome_agreement(a: pl.DataFrame, b: pl.DataFrame, measures: tuple[str, ...
             continue
         va = ra["value"][0] if ra.height else None
         vb = rb["value"][0] if rb.height else None
-        unit = (ra["unit"][0] if ra.height else rb["unit"][0])
+        unit = ra["unit"][0] if ra.height else rb["unit"][0]
         reason = None
         if va is None or vb is None:
-            reason = "; ".join(f"{who}: {(r['null_reason'][0] if r.height else 'not computed for this task')}"
-                               for who, r, v in (("a", ra, va), ("b", rb, vb)) if v is None)  # fmt: skip
+            reason = "; ".join(
+                f"{who}: {(r['null_reason'][0] if r.height else 'not computed for this task')}"
+                for who, r, v in (("a", ra, va), ("b", rb, vb))
+                if v is None
+            )
         diff = va - vb if reason is None else None
         pct = 100.0 * diff / vb if diff is not None and vb else None
-        rows.append({"measure": m, "unit": unit, "value_a": va, "value_b": vb, "difference": diff, "percent": pct,
-                     "null_reason": reason})  # fmt: skip
-    return pl.DataFrame(rows, schema={"measure": pl.Utf8, "unit": pl.Utf8, "value_a": pl.Float64,
-                                      "value_b": pl.Float64, "difference": pl.Float64, "percent": pl.Float64,
-                                      "null_reason": pl.Utf8})  # fmt: skip
+        rows.append(
+            {
+                "measure": m,
+                "unit": unit,
+                "value_a": va,
+                "value_b": vb,
+                "difference": diff,
+                "percent": pct,
+                "null_reason": reason,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "measure": pl.Utf8,
+            "unit": pl.Utf8,
+            "value_a": pl.Float64,
+            "value_b": pl.Float64,
+            "difference": pl.Float64,
+            "percent": pl.Float64,
+            "null_reason": pl.Utf8,
+        },
+    )
 
 
 def outcome_icc(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -213,16 +271,29 @@ def outcome_icc(pairs: pl.DataFrame) -> pl.DataFrame:
     for (measure,), g in pairs.group_by("measure", maintain_order=True):
         g = g.drop_nulls(["value_a", "value_b"])
         n = g.height
-        row = {"measure": measure, "unit": g["unit"][0] if n else None, "n_pairs": n, "icc": None,
-               "icc_ci_low": None, "icc_ci_high": None, "bias": None, "loa_low": None, "loa_high": None,
-               "null_reason": None}  # fmt: skip
+        row = {
+            "measure": measure,
+            "unit": g["unit"][0] if n else None,
+            "n_pairs": n,
+            "icc": None,
+            "icc_ci_low": None,
+            "icc_ci_high": None,
+            "bias": None,
+            "loa_low": None,
+            "loa_high": None,
+            "null_reason": None,
+        }
         if n:
             row["bias"], row["loa_low"], row["loa_high"] = _bland_altman(g["difference"].to_numpy())
         if n < MIN_ICC_PAIRS:
             row["null_reason"] = f"{n} session pair(s) with both values; an ICC needs at least {MIN_ICC_PAIRS}"
         else:
-            long = pl.concat([g.select(pl.col("pair"), pl.lit("a").alias("method"), pl.col("value_a").alias("value")),
-                              g.select(pl.col("pair"), pl.lit("b").alias("method"), pl.col("value_b").alias("value"))])
+            long = pl.concat(
+                [
+                    g.select(pl.col("pair"), pl.lit("a").alias("method"), pl.col("value_a").alias("value")),
+                    g.select(pl.col("pair"), pl.lit("b").alias("method"), pl.col("value_b").alias("value")),
+                ]
+            )
             if long["value"].std() == 0:
                 row["null_reason"] = "the values do not vary between sessions"
             else:
@@ -232,7 +303,18 @@ def outcome_icc(pairs: pl.DataFrame) -> pl.DataFrame:
                 row["icc"] = float(icc["ICC"])
                 row["icc_ci_low"], row["icc_ci_high"] = (float(v) for v in icc["CI95" if "CI95" in icc else "CI95%"])
         rows.append(row)
-    return pl.DataFrame(rows, schema={"measure": pl.Utf8, "unit": pl.Utf8, "n_pairs": pl.Int64, "icc": pl.Float64,
-                                      "icc_ci_low": pl.Float64, "icc_ci_high": pl.Float64, "bias": pl.Float64,
-                                      "loa_low": pl.Float64, "loa_high": pl.Float64,
-                                      "null_reason": pl.Utf8})  # fmt: skip
+    return pl.DataFrame(
+        rows,
+        schema={
+            "measure": pl.Utf8,
+            "unit": pl.Utf8,
+            "n_pairs": pl.Int64,
+            "icc": pl.Float64,
+            "icc_ci_low": pl.Float64,
+            "icc_ci_high": pl.Float64,
+            "bias": pl.Float64,
+            "loa_low": pl.Float64,
+            "loa_high": pl.Float64,
+            "null_reason": pl.Utf8,
+        },
+    )

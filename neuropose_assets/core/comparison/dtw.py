@@ -86,9 +86,11 @@ class DTWConfig(BaseModel):
         if self.align != "none" and self.representation != "coords":
             raise ValueError("Procrustes alignment applies to representation 'coords' only")
         if self.align == "procrustes_per_frame" and self.per_joint:
-            raise ValueError("per-frame Procrustes needs several joints per frame; it cannot run per_joint (one joint "
-                             "has no rotation to fit): "
-                             "use align 'procrustes_per_sequence' or per_joint false")  # fmt: skip
+            raise ValueError(
+                "per-frame Procrustes needs several joints per frame; it cannot run per_joint (one joint "
+                "has no rotation to fit): "
+                "use align 'procrustes_per_sequence' or per_joint false"
+            )
         return self
 
     def fingerprint(self) -> str:
@@ -230,8 +232,9 @@ def align_to(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
     return out
 
 
-def dtw_distance(a: np.ndarray, b: np.ndarray, *, convention: str = "tslearn",
-                 sakoe_chiba_radius: int | None = None) -> tuple[float, int]:  # fmt: skip
+def dtw_distance(
+    a: np.ndarray, b: np.ndarray, *, convention: str = "tslearn", sakoe_chiba_radius: int | None = None
+) -> tuple[float, int]:
     """Exact DTW between ``a`` ``(Ta, D)`` and ``b`` ``(Tb, D)``: ``(distance, path_length)`` (module docstring).
 
     Raises:
@@ -277,8 +280,12 @@ def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray], config: DTWConfi
             continue
         if config.align != "none":  # fitted on the unit's joints (all joints, or the one joint per_joint)
             x = align_to(x, y, config.align)
-        d, n = dtw_distance(x.reshape(len(x), -1), y.reshape(len(y), -1), convention=config.convention,
-                            sakoe_chiba_radius=config.sakoe_chiba_radius)  # fmt: skip
+        d, n = dtw_distance(
+            x.reshape(len(x), -1),
+            y.reshape(len(y), -1),
+            convention=config.convention,
+            sakoe_chiba_radius=config.sakoe_chiba_radius,
+        )
         out.append((unit, d, n))
     return out
 
@@ -321,9 +328,9 @@ def complete_only(repetitions: pl.DataFrame) -> pl.DataFrame:
     return repetitions.filter(pl.col("complete")) if "complete" in repetitions.columns else repetitions
 
 
-def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig,
-                         max_per_side: int | None = None) -> dict[str | None,
-                                                                  dict[str, dict[str, np.ndarray]]]:  # fmt: skip
+def repetition_sequences(
+    features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig, max_per_side: int | None = None
+) -> dict[str | None, dict[str, dict[str, np.ndarray]]]:
     """Units of every complete repetition ``[start_frame, end_frame)``, grouped by side (``None`` for bilateral tasks)
     so that only repetitions of the same side are compared: ``{side: {label: units}}``, labels ``left_0``, ``rep_3``.
     With ``max_per_side``, at most that many per side, evenly spaced in time (:func:`spread`)."""
@@ -332,16 +339,18 @@ def repetition_sequences(features: pl.DataFrame, repetitions: pl.DataFrame, conf
     for r in complete_only(repetitions).iter_rows(named=True):
         if r["end_frame"] > r["start_frame"]:
             label = f"{r.get('side') or 'rep'}_{r['repetition']}"
-            out.setdefault(r.get("side"), {})[label] = {u: x[r["start_frame"] : r["end_frame"]]
-                                                        for u, x in units.items()}
+            out.setdefault(r.get("side"), {})[label] = {
+                u: x[r["start_frame"] : r["end_frame"]] for u, x in units.items()
+            }
     for side, seqs in out.items():
         labels = list(seqs)  # in recording order
         out[side] = {labels[i]: seqs[labels[i]] for i in spread(len(labels), max_per_side)}
     return out
 
 
-def mean_repetition(features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig, samples: int = CYCLE_POINTS
-                    ) -> dict[str, np.ndarray]:  # fmt: skip
+def mean_repetition(
+    features: pl.DataFrame, repetitions: pl.DataFrame, config: DTWConfig, samples: int = CYCLE_POINTS
+) -> dict[str, np.ndarray]:
     """The time-normalised mean repetition of a video, per side: each repetition (gait cycle) is resampled to
     ``samples`` points over 0–100 % of its duration (linear interpolation, after ``config.nan_policy``) and the
     repetitions are averaged point by point.  Units are ``"<unit>"`` for bilateral tasks and ``"<unit>@<side>"``
@@ -363,15 +372,19 @@ def mean_repetition(features: pl.DataFrame, repetitions: pl.DataFrame, config: D
     return {k: np.mean(np.stack(v), axis=0) for k, v in groups.items()}
 
 
-def reusable_pairs(previous: pl.DataFrame | None, previous_meta: dict, fingerprints: dict[str, str],
-                   config: DTWConfig) -> dict[tuple[str, str, str], tuple[float, int]]:  # fmt: skip
+def reusable_pairs(
+    previous: pl.DataFrame | None, previous_meta: dict, fingerprints: dict[str, str], config: DTWConfig
+) -> dict[tuple[str, str, str], tuple[float, int]]:
     """Rows of a previous cohort matrix that are still valid: same DTW config and both members unchanged."""
     if previous is None or previous_meta.get("dtw_config") != config.fingerprint():
         return {}
     old = previous_meta.get("member_fingerprints", {})
     same = {k for k, fp in fingerprints.items() if old.get(k) == fp}
-    return {(r["a"], r["b"], r["unit"]): (r["distance"], r["path_length"])
-            for r in previous.iter_rows(named=True) if r["a"] in same and r["b"] in same}  # fmt: skip
+    return {
+        (r["a"], r["b"], r["unit"]): (r["distance"], r["path_length"])
+        for r in previous.iter_rows(named=True)
+        if r["a"] in same and r["b"] in same
+    }
 
 
 def config_json(config: DTWConfig) -> dict:

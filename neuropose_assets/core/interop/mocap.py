@@ -96,14 +96,17 @@ def _unit_scale(units: str, name: str) -> float:
     try:
         return UNIT_TO_MM[units.strip().lower()]
     except KeyError:
-        raise MarkerFileError(f"{name}: unknown length unit {units!r} (expected mm, cm or m); correct the Units field "
-                              "of the header") from None  # fmt: skip
+        raise MarkerFileError(
+            f"{name}: unknown length unit {units!r} (expected mm, cm or m); correct the Units field of the header"
+        ) from None
 
 
 def _check_rate(rate: float, name: str) -> float:
     if not (math.isfinite(rate) and 1.0 <= rate <= 10000.0):
-        raise MarkerFileError(f"{name}: the frame rate in the file is {rate} Hz; marker data needs a rate between "
-                              "1 and 10000 Hz. Export the trial again with its capture rate.")  # fmt: skip
+        raise MarkerFileError(
+            f"{name}: the frame rate in the file is {rate} Hz; marker data needs a rate between "
+            "1 and 10000 Hz. Export the trial again with its capture rate."
+        )
     return float(rate)
 
 
@@ -123,8 +126,10 @@ def read_trc(path: str | Path, name: str | None = None) -> MarkerData:
     except OSError as err:
         raise MarkerFileError(f"{name}: cannot be read ({err.strerror})") from None
     if len(lines) < 5 or not lines[0].startswith("PathFileType"):
-        raise MarkerFileError(f"{name} is not a TRC marker file (the first line must start with 'PathFileType'). "
-                              "Export the trial as TRC or C3D.")  # fmt: skip
+        raise MarkerFileError(
+            f"{name} is not a TRC marker file (the first line must start with 'PathFileType'). "
+            "Export the trial as TRC or C3D."
+        )
     keys, values = lines[1].split("\t"), lines[2].split("\t")
     header = {k.strip(): v.strip() for k, v in zip(keys, values, strict=False)}
     try:
@@ -159,8 +164,9 @@ def read_trc(path: str | Path, name: str | None = None) -> MarkerData:
     return MarkerData(labels, xyz, times - times[0], rate, units, first, [], "trc")
 
 
-def write_trc(path: Path, labels: list[str], xyz_m: np.ndarray, times_s: np.ndarray, frames: np.ndarray,
-              rate_hz: float) -> None:  # fmt: skip
+def write_trc(
+    path: Path, labels: list[str], xyz_m: np.ndarray, times_s: np.ndarray, frames: np.ndarray, rate_hz: float
+) -> None:
     """Write an OpenSim TRC file (metres, ``PathFileType 4 (X/Y/Z)``), atomically.
 
     Args:
@@ -188,15 +194,23 @@ def write_trc(path: Path, labels: list[str], xyz_m: np.ndarray, times_s: np.ndar
     atomic_write_bytes(path, ("\n".join(out) + "\n").encode())
 
 
-def write_mot(path: Path, columns: list[str], values: np.ndarray, times_s: np.ndarray, *, in_degrees: bool = True
-              ) -> None:  # fmt: skip
+def write_mot(
+    path: Path, columns: list[str], values: np.ndarray, times_s: np.ndarray, *, in_degrees: bool = True
+) -> None:
     """Write an OpenSim motion file (``.mot``: ``version=1``, ``nRows``, ``nColumns``, ``inDegrees``, ``endheader``,
     then ``time`` and ``columns``, tab-separated), atomically.  ``values`` ``(F, K)``; NaN is written as ``NaN``."""
     from neuropose_assets.core.io.atomic import atomic_write_bytes
 
     n = len(times_s)
-    out = [path.name, "version=1", f"nRows={n}", f"nColumns={len(columns) + 1}",
-           f"inDegrees={'yes' if in_degrees else 'no'}", "endheader", "time\t" + "\t".join(columns)]  # fmt: skip
+    out = [
+        path.name,
+        "version=1",
+        f"nRows={n}",
+        f"nColumns={len(columns) + 1}",
+        f"inDegrees={'yes' if in_degrees else 'no'}",
+        "endheader",
+        "time\t" + "\t".join(columns),
+    ]
     for f in range(n):
         out.append("\t".join([f"{times_s[f]:.9f}", *("NaN" if not np.isfinite(v) else f"{v:.9g}" for v in values[f])]))
     atomic_write_bytes(path, ("\n".join(out) + "\n").encode())
@@ -215,7 +229,7 @@ def read_mot(path: Path) -> tuple[list[str], np.ndarray]:
         raise MarkerFileError(f"{path.name}: not an OpenSim motion file (no 'endheader' line)") from None
     columns = lines[start].split()
     try:
-        values = np.array([[float(v) for v in line.split()] for line in lines[start + 1:] if line.strip()])
+        values = np.array([[float(v) for v in line.split()] for line in lines[start + 1 :] if line.strip()])
     except ValueError:
         raise MarkerFileError(f"{path.name}: a data row is not numeric") from None
     return columns, values.reshape(-1, len(columns))
@@ -227,8 +241,9 @@ def read_mot(path: Path) -> tuple[list[str], np.ndarray]:
 C3D_EVENTS = {"foot strike": "heel_strike", "foot off": "toe_off", "heel strike": "heel_strike", "toe off": "toe_off"}
 
 
-def read_c3d(path: str | Path, name: str | None = None, *, with_forces: bool = True
-             ) -> tuple[MarkerData, list[ForcePlate]]:  # fmt: skip
+def read_c3d(
+    path: str | Path, name: str | None = None, *, with_forces: bool = True
+) -> tuple[MarkerData, list[ForcePlate]]:
     """Read a C3D file with ezc3d: markers (invalid samples → NaN), ``EVENT`` parameters, force plates.
 
     Returns:
@@ -249,8 +264,9 @@ def read_c3d(path: str | Path, name: str | None = None, *, with_forces: bool = T
                 return read_c3d(path, name, with_forces=False)
             except MarkerFileError:
                 pass
-        raise MarkerFileError(f"{name} is not a readable C3D file ({str(err)[:120]}). "
-                              "Export the trial again.") from None
+        raise MarkerFileError(
+            f"{name} is not a readable C3D file ({str(err)[:120]}). Export the trial again."
+        ) from None
     params = c["parameters"]
     point = params["POINT"]
     labels = [str(lab).strip() for lab in point["LABELS"]["value"]]
@@ -283,8 +299,11 @@ def read_c3d(path: str | Path, name: str | None = None, *, with_forces: bool = T
             frame = int(round(seconds[i] * rate)) - first0
             if 0 <= frame < n:
                 side = str(contexts[i]).strip().lower()
-                events.append(ReferenceEvent(kind, side if side in ("left", "right") else None, frame,
-                                             float(times[frame]), "c3d_event"))  # fmt: skip
+                events.append(
+                    ReferenceEvent(
+                        kind, side if side in ("left", "right") else None, frame, float(times[frame]), "c3d_event"
+                    )
+                )
     plates: list[ForcePlate] = []
     for p in c["data"].get("platform", []) if with_forces else []:
         force = np.asarray(p.get("force"), dtype=np.float64)  # (3, A) N, lab frame
@@ -293,8 +312,11 @@ def read_c3d(path: str | Path, name: str | None = None, *, with_forces: bool = T
         if force.ndim != 2 or force.shape[1] == 0:
             continue
         analog_rate = float(params["ANALOG"]["RATE"]["value"][0])
-        plates.append(ForcePlate(force.T, cop.T * UNIT_TO_MM.get(unit.lower(), 1.0), analog_rate,
-                                 f"force plate {len(plates) + 1}"))  # fmt: skip
+        plates.append(
+            ForcePlate(
+                force.T, cop.T * UNIT_TO_MM.get(unit.lower(), 1.0), analog_rate, f"force plate {len(plates) + 1}"
+            )
+        )
     events.sort(key=lambda e: (e.frame, e.side or ""))
     return MarkerData(labels, xyz, times, rate, units, first0 + 1, events, "c3d"), plates
 
@@ -322,8 +344,13 @@ class ForcePlate:
         return sample / self.rate_hz
 
 
-def force_contacts(plates: list[ForcePlate], markers: MarkerData, clinical_xyz: np.ndarray, up: np.ndarray,
-                   threshold_n: float = FORCE_THRESHOLD_N) -> list[ReferenceEvent]:  # fmt: skip
+def force_contacts(
+    plates: list[ForcePlate],
+    markers: MarkerData,
+    clinical_xyz: np.ndarray,
+    up: np.ndarray,
+    threshold_n: float = FORCE_THRESHOLD_N,
+) -> list[ReferenceEvent]:
     """Foot contacts on the force plates as reference events: a ``heel_strike`` where the vertical force (along
     ``up``, absolute value, so either sign convention works) rises above ``threshold_n`` and a ``toe_off`` where it
     falls below, for contacts of at least :data:`MIN_CONTACT_S`.  The side is the foot (mean of heel and toe) nearest
@@ -349,6 +376,7 @@ def force_contacts(plates: list[ForcePlate], markers: MarkerData, clinical_xyz: 
             starts.insert(0, 0)
         if on[-1]:
             ends.append(len(on))
+
         def frame_of(sample: int) -> int:
             return int(np.argmin(np.abs(markers.times_s - plate.time_of(sample))))
 
@@ -442,14 +470,27 @@ class MarkerImport:
         format as ``variant``, the file's SHA-256 as ``checksum``, origin ``camera``: absolute lab positions)."""
         from importlib import metadata
 
-        return ModelInfo(MARKER_CAPTURE, self.markers.format, checksum, SKELETON, "camera", self.settings(),
-                         {"ezc3d": metadata.version("ezc3d")} if self.markers.format == "c3d" else {})  # fmt: skip
+        return ModelInfo(
+            MARKER_CAPTURE,
+            self.markers.format,
+            checksum,
+            SKELETON,
+            "camera",
+            self.settings(),
+            {"ezc3d": metadata.version("ezc3d")} if self.markers.format == "c3d" else {},
+        )
 
     def settings(self) -> dict:
         """What the poses depend on, for provenance (``ModelInfo.settings``)."""
-        return {"format": self.markers.format, "rate_hz": self.markers.rate_hz, "units": self.markers.units,
-                "first_frame": self.markers.first_frame, "marker_set": self.mapping, "joints": self.joints,
-                "lab_to_camera": self.transform.as_dict()}  # fmt: skip
+        return {
+            "format": self.markers.format,
+            "rate_hz": self.markers.rate_hz,
+            "units": self.markers.units,
+            "first_frame": self.markers.first_frame,
+            "marker_set": self.mapping,
+            "joints": self.joints,
+            "lab_to_camera": self.transform.as_dict(),
+        }
 
 
 def read_markers(path: Path, name: str, suffix: str | None = None) -> tuple[MarkerData, list[ForcePlate]]:
@@ -484,15 +525,28 @@ def find_sidecars(source: Path, max_levels: int = 3) -> tuple[Path | None, Path 
     """The files read with the marker file ``source``: the nearest ``markers.yaml`` (its folder, then up to
     ``max_levels`` folders above, e.g. ``<intake>/<cohort>/markers.yaml`` for ``<cohort>/<subject>/<session>/…``)
     and its ground reaction ``.mot`` (:data:`GRF_NAMES`); ``None`` where absent."""
-    mapping = next((d / MAPPING_FILE for d in [source.parent, *source.parent.parents][: max_levels + 1]
-                    if (d / MAPPING_FILE).is_file()), None)  # fmt: skip
-    grf = next((source.parent / n.format(stem=source.stem) for n in GRF_NAMES
-                if (source.parent / n.format(stem=source.stem)).is_file()), None)  # fmt: skip
+    mapping = next(
+        (
+            d / MAPPING_FILE
+            for d in [source.parent, *source.parent.parents][: max_levels + 1]
+            if (d / MAPPING_FILE).is_file()
+        ),
+        None,
+    )
+    grf = next(
+        (
+            source.parent / n.format(stem=source.stem)
+            for n in GRF_NAMES
+            if (source.parent / n.format(stem=source.stem)).is_file()
+        ),
+        None,
+    )
     return mapping, grf
 
 
-def import_markers(path: str | Path, name: str | None = None, *, mapping: MarkerMapping | None = None,
-                   grf: Path | None = None) -> MarkerImport:  # fmt: skip
+def import_markers(
+    path: str | Path, name: str | None = None, *, mapping: MarkerMapping | None = None, grf: Path | None = None
+) -> MarkerImport:
     """Read a TRC / C3D file, map its markers onto the clinical joints, verify and rotate its lab frame, and build
     the ``poses`` table.
 
@@ -536,16 +590,27 @@ def import_markers(path: str | Path, name: str | None = None, *, mapping: Marker
         if not seen.any():
             frames.append(FramePoses.empty(len(CLINICAL_JOINTS)))
             continue
-        frames.append(FramePoses(
-            boxes=np.full((1, 5), np.nan, np.float32),
-            poses3d=cam[f][None],  # float64: the file's precision is kept
-            poses2d=np.full((1, len(CLINICAL_JOINTS), 2), np.nan, np.float32),
-            confidence=np.where(seen, 1.0, np.nan)[None].astype(np.float32),
-        ))  # fmt: skip
+        frames.append(
+            FramePoses(
+                boxes=np.full((1, 5), np.nan, np.float32),
+                poses3d=cam[f][None],  # float64: the file's precision is kept
+                poses2d=np.full((1, len(CLINICAL_JOINTS), 2), np.nan, np.float32),
+                confidence=np.where(seen, 1.0, np.nan)[None].astype(np.float32),
+            )
+        )
     tracks = [np.zeros(f.n_persons, np.int32) for f in frames]
     table = build_poses_table(frames, tracks, 0, data.times_s, CLINICAL_JOINTS)
     return MarkerImport(table, data, chosen.name, how, transform, sorted(events, key=lambda e: (e.frame, e.source)))
 
 
-__all__ = ["CLINICAL_JOINTS", "MARKER_EXTENSIONS", "MarkerData", "MarkerFileError", "ReferenceEvent", "read_mot",
-           "read_trc", "write_mot", "write_trc"]  # fmt: skip
+__all__ = [
+    "CLINICAL_JOINTS",
+    "MARKER_EXTENSIONS",
+    "MarkerData",
+    "MarkerFileError",
+    "ReferenceEvent",
+    "read_mot",
+    "read_trc",
+    "write_mot",
+    "write_trc",
+]

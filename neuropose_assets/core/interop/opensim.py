@@ -39,11 +39,24 @@ from neuropose_assets.core.kinematics.skeletons import CLINICAL_JOINTS
 
 #: clinical joint → marker name of the export (Pose2Sim's OpenSim marker names)
 MARKER_NAMES: dict[str, str] = {
-    "pelvis": "Hip", "neck": "Neck", "head": "Head",
-    **{f"{side}_{j}": f"{s}{name}" for side, s in (("left", "L"), ("right", "R"))
-       for j, name in (("hip", "Hip"), ("knee", "Knee"), ("ankle", "Ankle"), ("heel", "Heel"), ("toe", "BigToe"),
-                       ("shoulder", "Shoulder"), ("elbow", "Elbow"), ("wrist", "Wrist"))},
-}  # fmt: skip
+    "pelvis": "Hip",
+    "neck": "Neck",
+    "head": "Head",
+    **{
+        f"{side}_{j}": f"{s}{name}"
+        for side, s in (("left", "L"), ("right", "R"))
+        for j, name in (
+            ("hip", "Hip"),
+            ("knee", "Knee"),
+            ("ankle", "Ankle"),
+            ("heel", "Heel"),
+            ("toe", "BigToe"),
+            ("shoulder", "Shoulder"),
+            ("elbow", "Elbow"),
+            ("wrist", "Wrist"),
+        )
+    },
+}
 FORMATS = ("trc", "mot", "csv")
 
 
@@ -90,8 +103,9 @@ class Export:
         return float(1.0 / np.median(np.diff(self.times_s))) if len(self.times_s) > 1 else 1.0
 
 
-def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: bool = True,
-                   kinematics: pl.DataFrame | None = None) -> Export:  # fmt: skip
+def opensim_tables(
+    features: pl.DataFrame, *, frame: str = "camera", absolute: bool = True, kinematics: pl.DataFrame | None = None
+) -> Export:
     """Positions (OpenSim frame, m) and model coordinates of a ``features`` table (module docstring).
 
     Args:
@@ -104,12 +118,16 @@ def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: b
         ExportError: body-frame features, no joint in any frame, or no direction for X.
     """
     if frame != "camera":
-        raise ExportError("the features were computed in the body frame, whose axes turn with the subject; export "
-                          "needs features in the camera frame "
-                          "(FeaturesConfig.frame = 'camera', the default)")  # fmt: skip
+        raise ExportError(
+            "the features were computed in the body frame, whose axes turn with the subject; export "
+            "needs features in the camera frame "
+            "(FeaturesConfig.frame = 'camera', the default)"
+        )
     joints = [j for j in CLINICAL_JOINTS if f"{j}_x_mm" in features.columns]
-    xyz = np.stack([np.stack([features[f"{j}_{a}_mm"].to_numpy().astype(np.float64) for a in "xyz"], axis=1)
-                    for j in joints], axis=1)  # fmt: skip
+    xyz = np.stack(
+        [np.stack([features[f"{j}_{a}_mm"].to_numpy().astype(np.float64) for a in "xyz"], axis=1) for j in joints],
+        axis=1,
+    )
     xyz = xyz + np.stack([features[f"root_{a}_mm"].to_numpy().astype(np.float64) for a in "xyz"], axis=1)[:, None]
     keep = np.isfinite(xyz).all(axis=2).any(axis=1)
     if not keep.any():
@@ -122,16 +140,27 @@ def opensim_tables(features: pl.DataFrame, *, frame: str = "camera", absolute: b
     from neuropose_assets.core.kinematics.features import FITTED_ANGLES
     from neuropose_assets.core.kinematics.fit import column
 
-    angles = {c: features[f"{c}_deg"].to_numpy().astype(np.float64)[keep] for c in FITTED_ANGLES
-              if f"{c}_deg" in features.columns}  # fmt: skip
+    angles = {
+        c: features[f"{c}_deg"].to_numpy().astype(np.float64)[keep]
+        for c in FITTED_ANGLES
+        if f"{c}_deg" in features.columns
+    }
     if kinematics is not None:
         by_frame = dict(zip(kinematics["frame"].to_list(), range(kinematics.height)))
         rows = np.array([by_frame.get(int(f), -1) for f in features["frame"].to_numpy()[keep]])
         for c in ("pelvis_tilt", "pelvis_list", "pelvis_rotation", "pelvis_tx", "pelvis_ty", "pelvis_tz"):
             v = kinematics[column(c)].cast(pl.Float64).fill_null(np.nan).to_numpy()
             angles[c] = np.where(rows >= 0, v[np.maximum(rows, 0)], np.nan)
-    return Export([MARKER_NAMES[j] for j in joints], out, features["time_s"].to_numpy()[keep],
-                  features["frame"].to_numpy()[keep], angles, transform, int((~keep).sum()), absolute)  # fmt: skip
+    return Export(
+        [MARKER_NAMES[j] for j in joints],
+        out,
+        features["time_s"].to_numpy()[keep],
+        features["frame"].to_numpy()[keep],
+        angles,
+        transform,
+        int((~keep).sum()),
+        absolute,
+    )
 
 
 def write_export(exp: Export, path: Path, fmt: str) -> Path:
@@ -185,15 +214,19 @@ def round_trip(features: pl.DataFrame, directory: Path) -> dict[str, float]:
     from neuropose_assets.core.kinematics.skeletons import get_skeleton
 
     path = write_export(opensim_tables(features), Path(directory) / "round_trip.trc", "trc")
-    again, _ = compute_features(import_markers(path).table, get_skeleton("clinical_19"),
-                                FeaturesConfig(lowpass_hz=None, max_gap_s=0))  # fmt: skip
+    again, _ = compute_features(
+        import_markers(path).table, get_skeleton("clinical_19"), FeaturesConfig(lowpass_hz=None, max_gap_s=0)
+    )
 
     def values(table: pl.DataFrame) -> dict[str, np.ndarray]:
         def p(j: str) -> np.ndarray:
             return np.stack([table[f"{j}_{a}_mm"].cast(pl.Float64).fill_null(np.nan).to_numpy() for a in "xyz"], 1)
 
-        out = {c: table[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in table.columns
-               if c.endswith("_speed_mm_s")}  # fmt: skip
+        out = {
+            c: table[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            for c in table.columns
+            if c.endswith("_speed_mm_s")
+        }
         out.update({name: flexion_deg(p(a), p(b), p(c)) for name, (a, b, c) in THREE_POINT_ANGLES.items()})
         return out
 

@@ -1,5 +1,5 @@
-"""Files and folders.  Data root layout, atomic writes, Parquet tables with provenance, video probing and decoding, the intake scan, stored
-raw videos, zip ingestion and the sample clips.
+"""Files and folders.  Data root layout, atomic writes, Parquet tables with provenance, video probing and decoding, the
+intake scan, stored raw videos, zip ingestion and the sample clips.
 
 Public API (imported on first use):
 

@@ -59,8 +59,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_orphans(directory: str | Path, *, recursive: bool = False, min_age_s: float = 600.0,
-                  max_age_s: float = 86_400.0) -> list[Path]:  # fmt: skip
+def sweep_orphans(
+    directory: str | Path, *, recursive: bool = False, min_age_s: float = 600.0, max_age_s: float = 86_400.0
+) -> list[Path]:
     """Remove temporary files (:func:`temp_name`) that a killed process left behind: older than ``min_age_s`` and
     written by a process that no longer exists on this host, or older than ``max_age_s`` whatever their pid says.
 

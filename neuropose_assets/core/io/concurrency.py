@@ -44,8 +44,9 @@ def gpu_count() -> int:
     return n
 
 
-def pose_slots(backend: str, *, cores: int | None = None, gpus: int | None = None,
-               override: str | None = None) -> tuple[int, str]:  # fmt: skip
+def pose_slots(
+    backend: str, *, cores: int | None = None, gpus: int | None = None, override: str | None = None
+) -> tuple[int, str]:
     """The ``pose_model`` pool limit for ``backend`` on this machine, and why (module docstring).
 
     Args:

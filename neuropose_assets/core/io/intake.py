@@ -117,8 +117,11 @@ def _walk(root: Path, res: ScanResult, link_roots: tuple[Path, ...]):
         with it:
             for e in it:
                 if _ignored(e.name):
-                    if e.name.startswith("~") and not e.name.startswith("~$") and e.name.lower().endswith(
-                            VIDEO_EXTENSIONS):  # fmt: skip
+                    if (
+                        e.name.startswith("~")
+                        and not e.name.startswith("~$")
+                        and e.name.lower().endswith(VIDEO_EXTENSIONS)
+                    ):
                         res.ignored.append(_rel(root, e.path))
                     continue
                 try:

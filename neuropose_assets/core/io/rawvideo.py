@@ -112,8 +112,9 @@ def claim_content(layout: Layout, sha256: str, partition: str, previous_sha256: 
         if previous_sha256 and previous_sha256 != sha256:
             old = claimants(layout, previous_sha256)
             if partition in old:
-                atomic_write_bytes(claims_path(layout, previous_sha256),
-                                   "".join(f"{k}\n" for k in sorted(old - {partition})).encode())  # fmt: skip
+                atomic_write_bytes(
+                    claims_path(layout, previous_sha256), "".join(f"{k}\n" for k in sorted(old - {partition})).encode()
+                )
         keys = claimants(layout, sha256)
         if partition not in keys:
             atomic_write_bytes(path, "".join(f"{k}\n" for k in sorted(keys | {partition})).encode())

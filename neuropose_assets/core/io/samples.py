@@ -113,37 +113,62 @@ SAMPLE_CLIPS: tuple[SampleClip, ...] = (
 
 #: clips shipped with the project (public, redistributable; licences and credits in ``samples/clinical/CREDITS.md``)
 REPO_SAMPLES = Path(__file__).resolve().parents[3] / "samples"
-_OPENCAP = ("OpenCap Visualizer sample data, Apache-2.0 (samples/clinical/CREDITS.md); reference: marker-based motion "
-            "capture of the same trial")
+_OPENCAP = (
+    "OpenCap Visualizer sample data, Apache-2.0 (samples/clinical/CREDITS.md); reference: marker-based motion "
+    "capture of the same trial"
+)
 CLINICAL_CLIPS: tuple[SampleClip, ...] = (
-    SampleClip("clinical_sit_to_stand_5x", None, "clinical/opencap_sit_to_stand_5x_frontoblique.mp4",
-               "76ed3b60a6c31c7354dcd5210d0761ef3487c89ca0b73b2abf15f56e6b62617a",
-               f"5x sit-to-stand, front-oblique, 60 fps, 13.3 s; {_OPENCAP}",
-               (("task", "sit_to_stand"), ("expected_repetitions", 5)),
-               (("repetitions", 5, "hand count"), ("five_sts_time_s", 12.28, "motion capture: seated after the 5th "
-                                                   "rise 12.82 s − first seat-off 0.54 s"))),
-    SampleClip("clinical_squat_5x", None, "clinical/opencap_squat_5x_frontoblique.mp4",
-               "65560a2d5cd89b722a04da6cb5793ac0cfbb581fd4c2e14805cada16001ebd7c",
-               f"5 bodyweight squats, front-oblique, 60 fps; {_OPENCAP}",
-               (("task", "squat"), ("expected_repetitions", 5)), (("repetitions", 5, "hand count"),)),
-    SampleClip("clinical_walk", None, "clinical/opencap_walking_oblique.mp4",
-               "5e06cfacd84d2f450c09e278584bde7805dc99528f878deedb22bfb3435538c9",
-               f"walking towards the camera, one step pair, 60 fps; {_OPENCAP}",
-               (("task", "gait"), ("camera_view", "oblique")),
-               (("step_time_s", 0.51, "motion capture: right heel strike 1.03 s − left heel strike 0.52 s"),)),
-    SampleClip("clinical_deep_squat_side", None, "clinical/dumbbell_squat_2x_side.mp4",
-               "ba9c6a7922492716c22072f9ebcc879c1f68b3fdf7e3493649ebd03811ceb1bc",
-               "2 slow deep squats with dumbbells and an overhead press that is not a squat, side view, 29.97 fps; "
-               "MIT, Copyright (c) 2024 Rohan Kumar (samples/clinical/CREDITS.md)",
-               (("task", "squat"), ("expected_repetitions", 2), ("camera_view", "side")),
-               (("repetitions", 2, "hand count"),)),
-    SampleClip("clinical_arm_raise", None, "clinical/onelegstance_armraise_front.mp4",
-               "9e78555ae3570a15d47c0e9cde63944ff444239dc3b035031ba2a6cfa8a70c25",
-               "one bilateral overhead arm raise in single-leg stance, front, 30 fps; tfjs-models test clip, "
-               "Apache-2.0, Copyright 2021 Google LLC (samples/clinical/CREDITS.md)",
-               (("task", "arm_raise"), ("expected_repetitions", 1), ("camera_view", "front")),
-               (("left_repetitions", 1, "hand count"), ("right_repetitions", 1, "hand count"))),
-)  # fmt: skip
+    SampleClip(
+        "clinical_sit_to_stand_5x",
+        None,
+        "clinical/opencap_sit_to_stand_5x_frontoblique.mp4",
+        "76ed3b60a6c31c7354dcd5210d0761ef3487c89ca0b73b2abf15f56e6b62617a",
+        f"5x sit-to-stand, front-oblique, 60 fps, 13.3 s; {_OPENCAP}",
+        (("task", "sit_to_stand"), ("expected_repetitions", 5)),
+        (
+            ("repetitions", 5, "hand count"),
+            ("five_sts_time_s", 12.28, "motion capture: seated after the 5th rise 12.82 s − first seat-off 0.54 s"),
+        ),
+    ),
+    SampleClip(
+        "clinical_squat_5x",
+        None,
+        "clinical/opencap_squat_5x_frontoblique.mp4",
+        "65560a2d5cd89b722a04da6cb5793ac0cfbb581fd4c2e14805cada16001ebd7c",
+        f"5 bodyweight squats, front-oblique, 60 fps; {_OPENCAP}",
+        (("task", "squat"), ("expected_repetitions", 5)),
+        (("repetitions", 5, "hand count"),),
+    ),
+    SampleClip(
+        "clinical_walk",
+        None,
+        "clinical/opencap_walking_oblique.mp4",
+        "5e06cfacd84d2f450c09e278584bde7805dc99528f878deedb22bfb3435538c9",
+        f"walking towards the camera, one step pair, 60 fps; {_OPENCAP}",
+        (("task", "gait"), ("camera_view", "oblique")),
+        (("step_time_s", 0.51, "motion capture: right heel strike 1.03 s − left heel strike 0.52 s"),),
+    ),
+    SampleClip(
+        "clinical_deep_squat_side",
+        None,
+        "clinical/dumbbell_squat_2x_side.mp4",
+        "ba9c6a7922492716c22072f9ebcc879c1f68b3fdf7e3493649ebd03811ceb1bc",
+        "2 slow deep squats with dumbbells and an overhead press that is not a squat, side view, 29.97 fps; "
+        "MIT, Copyright (c) 2024 Rohan Kumar (samples/clinical/CREDITS.md)",
+        (("task", "squat"), ("expected_repetitions", 2), ("camera_view", "side")),
+        (("repetitions", 2, "hand count"),),
+    ),
+    SampleClip(
+        "clinical_arm_raise",
+        None,
+        "clinical/onelegstance_armraise_front.mp4",
+        "9e78555ae3570a15d47c0e9cde63944ff444239dc3b035031ba2a6cfa8a70c25",
+        "one bilateral overhead arm raise in single-leg stance, front, 30 fps; tfjs-models test clip, "
+        "Apache-2.0, Copyright 2021 Google LLC (samples/clinical/CREDITS.md)",
+        (("task", "arm_raise"), ("expected_repetitions", 1), ("camera_view", "front")),
+        (("left_repetitions", 1, "hand count"), ("right_repetitions", 1, "hand count")),
+    ),
+)
 SAMPLE_CLIPS = CLINICAL_CLIPS + SAMPLE_CLIPS
 
 
@@ -196,8 +221,10 @@ def fetch_sample(clip: SampleClip, cache: Path) -> Path:
         source = REPO_SAMPLES / clip.member
         digest = sha256_file(source) if source.exists() else "missing"
         if digest != clip.sha256:
-            raise SampleFetchError(f"{source} has SHA-256 {digest}, expected {clip.sha256}: restore it from the "
-                                   "repository (git checkout -- samples/)")  # fmt: skip
+            raise SampleFetchError(
+                f"{source} has SHA-256 {digest}, expected {clip.sha256}: restore it from the "
+                "repository (git checkout -- samples/)"
+            )
         atomic_write_bytes(target, source.read_bytes())
         return target
     wheel = _fetch_dist(clip.wheel, cache)
@@ -228,9 +255,20 @@ def fetch_samples(cache: Path, keys: list[str] | None = None) -> dict[str, Path]
 GAITKIT = Wheel("gaitkit", "1.5.0", "de1f0c258152c5eac2e3d0382fb57e321c69091ee7923ce0849ff24d9640d861")
 
 #: gaitkit's landmark names → Plug-in Gait labels (joint centres LHJC/LKJC/LAJC, markers LHEE/LTOE/LSHO)
-_PIG_LABELS = {"left_hip": "LHJC", "right_hip": "RHJC", "left_knee": "LKJC", "right_knee": "RKJC",
-               "left_ankle": "LAJC", "right_ankle": "RAJC", "left_heel": "LHEE", "right_heel": "RHEE",
-               "left_toe": "LTOE", "right_toe": "RTOE", "left_shoulder": "LSHO", "right_shoulder": "RSHO"}  # fmt: skip
+_PIG_LABELS = {
+    "left_hip": "LHJC",
+    "right_hip": "RHJC",
+    "left_knee": "LKJC",
+    "right_knee": "RKJC",
+    "left_ankle": "LAJC",
+    "right_ankle": "RAJC",
+    "left_heel": "LHEE",
+    "right_heel": "RHEE",
+    "left_toe": "LTOE",
+    "right_toe": "RTOE",
+    "left_shoulder": "LSHO",
+    "right_shoulder": "RSHO",
+}
 
 
 #: gaitalytics (MIT, Copyright (c) 2024 André Böni, DART lab / Lucerne) ships a real treadmill gait trial in its
@@ -258,22 +296,33 @@ class MocapSample:
 
 MOCAP_SAMPLES: tuple[MocapSample, ...] = (
     # sources and licences as gaitkit's metadata states them
-    MocapSample("gaitkit_healthy", "gaitkit-1.5.0/src/gaitkit/data/example_healthy.json",
-                "b27f2e7b1f8ebcf8fb0b510c65ef8dd9189325958e0966451e3b9868f71d5e05",
-                "healthy adult, overground: Fukuchi et al. 2018, PeerJ (doi:10.7717/peerj.5960), CC-BY-4.0; 150 Hz"),
-    MocapSample("gaitkit_parkinson", "gaitkit-1.5.0/src/gaitkit/data/example_parkinson.json",
-                "397a8f5e95f45092d6e38d2784c3ef87838f8f1e6ede7bc4b738e6b6a7ea87ca",
-                "Parkinson's disease, overground: PhysioNet Gait in PD (doi:10.6084/m9.figshare.7734767), ODC-By-1.0; "
-                "150 Hz"),
-    MocapSample("gaitkit_stroke", "gaitkit-1.5.0/src/gaitkit/data/example_stroke.json",
-                "1fb2fb4defea78bc0b1b411defa71673f7b9d0a538212f4c6091913c19574b9c",
-                "stroke, overground: Van Criekinge et al. 2023, Sci Data (doi:10.1038/s41597-023-02767-y), CC-BY-4.0; "
-                "100 Hz, no annotated events"),
-    MocapSample("gaitalytics_treadmill", "gaitalytics-0.2.2/tests/treadmill_events.c3d",
-                "206c0dfd718d7e3ea4ccb5afc2d094ecf35eef9a2dedc9a1c72490609eab2a97",
-                "treadmill walking, gaitalytics 0.2.2 test data (MIT): 100 Hz, 2 force plates, annotated events",
-                GAITALYTICS),
-)  # fmt: skip
+    MocapSample(
+        "gaitkit_healthy",
+        "gaitkit-1.5.0/src/gaitkit/data/example_healthy.json",
+        "b27f2e7b1f8ebcf8fb0b510c65ef8dd9189325958e0966451e3b9868f71d5e05",
+        "healthy adult, overground: Fukuchi et al. 2018, PeerJ (doi:10.7717/peerj.5960), CC-BY-4.0; 150 Hz",
+    ),
+    MocapSample(
+        "gaitkit_parkinson",
+        "gaitkit-1.5.0/src/gaitkit/data/example_parkinson.json",
+        "397a8f5e95f45092d6e38d2784c3ef87838f8f1e6ede7bc4b738e6b6a7ea87ca",
+        "Parkinson's disease, overground: PhysioNet Gait in PD (doi:10.6084/m9.figshare.7734767), ODC-By-1.0; 150 Hz",
+    ),
+    MocapSample(
+        "gaitkit_stroke",
+        "gaitkit-1.5.0/src/gaitkit/data/example_stroke.json",
+        "1fb2fb4defea78bc0b1b411defa71673f7b9d0a538212f4c6091913c19574b9c",
+        "stroke, overground: Van Criekinge et al. 2023, Sci Data (doi:10.1038/s41597-023-02767-y), CC-BY-4.0; "
+        "100 Hz, no annotated events",
+    ),
+    MocapSample(
+        "gaitalytics_treadmill",
+        "gaitalytics-0.2.2/tests/treadmill_events.c3d",
+        "206c0dfd718d7e3ea4ccb5afc2d094ecf35eef9a2dedc9a1c72490609eab2a97",
+        "treadmill walking, gaitalytics 0.2.2 test data (MIT): 100 Hz, 2 force plates, annotated events",
+        GAITALYTICS,
+    ),
+)
 
 
 def gaitkit_to_c3d(trial: dict, target: Path) -> None:

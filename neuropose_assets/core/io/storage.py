@@ -42,10 +42,12 @@ def unsupported_format(name: str | Path) -> str | None:
     message that refuses it — the same at ``register``, ``run``, ``ingest`` and the intake sensor."""
     if str(name).lower().endswith(SOURCE_EXTENSIONS):
         return None
-    return (f"{Path(name).name} is not supported; supported are videos ({', '.join(VIDEO_EXTENSIONS)}) "
-            "and marker-based "
-            f"motion capture ({', '.join(MARKER_EXTENSIONS)}, with optional {', '.join(SIDECAR_EXTENSIONS)} force "
-            "files). Export the recording in one of these formats.")
+    return (
+        f"{Path(name).name} is not supported; supported are videos ({', '.join(VIDEO_EXTENSIONS)}) "
+        "and marker-based "
+        f"motion capture ({', '.join(MARKER_EXTENSIONS)}, with optional {', '.join(SIDECAR_EXTENSIONS)} force "
+        "files). Export the recording in one of these formats."
+    )
 
 
 def is_marker_file(name: str | Path) -> bool:
@@ -59,6 +61,8 @@ def source_stem(name: str) -> str:
     delivered side by side under the same name, are two partitions instead of a collision."""
     stem, _, ext = name.rpartition(".")
     return f"{stem}-{ext.lower()}" if is_marker_file(name) else (stem or name)
+
+
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 
 
@@ -204,14 +208,20 @@ class Registry:
         self.dir = layout.registry
         self.private = layout.private / "sources"
 
-    def register(self, partition: str, source: str | Path, cohort: str, *, pseudonymous: bool = False,
-                 task=None) -> VideoEntry:  # fmt: skip
+    def register(
+        self, partition: str, source: str | Path, cohort: str, *, pseudonymous: bool = False, task=None
+    ) -> VideoEntry:
         """Write the entry of ``partition`` (``task``: a :class:`.tasks.TaskDeclaration` or ``None``).  For a
         pseudonymous entry the source path (which holds the names) goes to ``private/sources/`` (mode 0600) and the
         public entry holds none."""
         source = str(Path(source).resolve())
-        entry = VideoEntry(check_key(partition), source, check_key(cohort), pseudonymous,
-                           None if task is None or not task.declared else task.as_dict())  # fmt: skip
+        entry = VideoEntry(
+            check_key(partition),
+            source,
+            check_key(cohort),
+            pseudonymous,
+            None if task is None or not task.declared else task.as_dict(),
+        )
         public = asdict(entry)
         if pseudonymous:
             private = self.private / f"{partition}.json"

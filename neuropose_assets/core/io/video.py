@@ -50,8 +50,16 @@ class VideoProbe:
 
 
 #: leading bytes of still-image formats that FFmpeg would otherwise open as a one-frame "video"
-STILL_IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
-                          b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"\x00\x00\x00\x0cjP  ": "JPEG 2000"}
+STILL_IMAGE_SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"\x00\x00\x00\x0cjP  ": "JPEG 2000",
+}
 #: ISO base media brands of still images (HEIC / AVIF photos from phones), at bytes 8–12 after ``ftyp``
 STILL_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
 
@@ -69,8 +77,10 @@ def still_image_format(head: bytes) -> str | None:
 
 
 def _not_a_video(name: str, what: str) -> VideoError:
-    return VideoError(f"The file '{name}' is {what}, not a video: a movement can only be measured from a recording. "
-                      "Deliver the video itself (MP4, MOV, AVI, MKV, WebM).")  # fmt: skip
+    return VideoError(
+        f"The file '{name}' is {what}, not a video: a movement can only be measured from a recording. "
+        "Deliver the video itself (MP4, MOV, AVI, MKV, WebM)."
+    )
 
 
 def _open(path: Path, display: str | None = None) -> cv2.VideoCapture:
@@ -279,8 +289,9 @@ def iter_frames(path: str | Path, *, prefetch: int = 8, display: str | None = No
             if item is _END:
                 break
             if isinstance(item, BaseException):
-                raise VideoError(f"Decoding '{display or path.name}' failed part-way ({item}). Export the video again."
-                                 ) from item  # fmt: skip
+                raise VideoError(
+                    f"Decoding '{display or path.name}' failed part-way ({item}). Export the video again."
+                ) from item
             yield item
     finally:
         stop.set()

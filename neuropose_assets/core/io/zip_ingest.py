@@ -158,8 +158,7 @@ def _declared_size(info: zipfile.ZipInfo) -> int:
     return info.file_size
 
 
-def _plan(zf: zipfile.ZipFile, archive: Path, cohort: str | None,
-          folder_of=None) -> tuple[list[_Video], list[str]]:  # fmt: skip
+def _plan(zf: zipfile.ZipFile, archive: Path, cohort: str | None, folder_of=None) -> tuple[list[_Video], list[str]]:
     """Videos to extract and skipped member names; raises ``ArchiveInvalidError``/``ArchiveEmptyError``.
     ``folder_of(name)``: the intake folder of an archive folder that names a cohort (default: sanitised)."""
     folder_of = folder_of or sanitize_key
@@ -173,25 +172,34 @@ def _plan(zf: zipfile.ZipFile, archive: Path, cohort: str | None,
     for info in members:
         name = member_name(info)
         if name is None:
-            unsafe.append(f"{info.orig_filename.encode('cp437', 'replace').decode('ascii', 'backslashreplace')!r}: "
-                          "its name is not UTF-8 (an old zip tool's code page), so it cannot be placed under its "
-                          "real name")  # fmt: skip
+            unsafe.append(
+                f"{info.orig_filename.encode('cp437', 'replace').decode('ascii', 'backslashreplace')!r}: "
+                "its name is not UTF-8 (an old zip tool's code page), so it cannot be placed under its "
+                "real name"
+            )
             continue
         parts, reason = split_member(name)
         if reason is None and stat.S_ISLNK(info.external_attr >> 16):
             reason = "symbolic link"
         elif reason is None and info.flag_bits & 0x1:
             reason = "encrypted (password-protected)"
-        elif reason is None and _declared_size(info) > RATIO_GRACE_BYTES and _declared_size(info) > MAX_RATIO * max(
-                info.compress_size, 1):  # fmt: skip
-            reason = (f"inflates {_declared_size(info) / max(info.compress_size, 1):,.0f}-fold "
-                      f"({_human(info.compress_size)} → {_human(_declared_size(info))}), more than the "
-                      f"{MAX_RATIO:.0f}-fold a video can: a zip bomb")
+        elif (
+            reason is None
+            and _declared_size(info) > RATIO_GRACE_BYTES
+            and _declared_size(info) > MAX_RATIO * max(info.compress_size, 1)
+        ):
+            reason = (
+                f"inflates {_declared_size(info) / max(info.compress_size, 1):,.0f}-fold "
+                f"({_human(info.compress_size)} → {_human(_declared_size(info))}), more than the "
+                f"{MAX_RATIO:.0f}-fold a video can: a zip bomb"
+            )
         if reason:
             unsafe.append(f"{name!r}: {reason}")
-        elif (name.endswith(("/", "\\")) or any(p.startswith(".") or p in _JUNK_DIRS for p in parts)
-              or not (parts[-1].lower().endswith(SOURCE_EXTENSIONS + SIDECAR_EXTENSIONS)
-                      or parts[-1] == MAPPING_FILE)):  # fmt: skip
+        elif (
+            name.endswith(("/", "\\"))
+            or any(p.startswith(".") or p in _JUNK_DIRS for p in parts)
+            or not (parts[-1].lower().endswith(SOURCE_EXTENSIONS + SIDECAR_EXTENSIONS) or parts[-1] == MAPPING_FILE)
+        ):
             skipped.append(name)
         elif cohort is not None:
             videos.append(_Video(info, (cohort, *parts), name))
@@ -205,7 +213,8 @@ def _plan(zf: zipfile.ZipFile, archive: Path, cohort: str | None,
     if unsafe:
         raise ArchiveInvalidError(
             f"the archive {archive.name} contains entries that are unsafe to extract; nothing was copied:\n  - "
-            + "\n  - ".join(unsafe[:50]) + (f"\n  - … and {len(unsafe) - 50} more" if len(unsafe) > 50 else "")
+            + "\n  - ".join(unsafe[:50])
+            + (f"\n  - … and {len(unsafe) - 50} more" if len(unsafe) > 50 else "")
             + "\nRemove them (zip plain video files with short names, without links or a password, with a tool that "
             "writes UTF-8 names such as 7-Zip, macOS or Windows 11) and zip again."
         )
@@ -258,13 +267,17 @@ def _intake_rule_violations(intake: Path, videos: list[_Video], overwrite: bool,
         for part in v.parts[:-1]:
             cur = cur / part
             if cur.is_symlink():
-                problems.append(f"{v.name!r}: {cur} is a symbolic link; ingest does not write through links "
-                                "(it could place files outside the intake folder)")  # fmt: skip
+                problems.append(
+                    f"{v.name!r}: {cur} is a symbolic link; ingest does not write through links "
+                    "(it could place files outside the intake folder)"
+                )
                 break
         ignored = [p for p in v.parts if _ignored(p)]
         if ignored:
-            problems.append(f"{v.name!r}: the name {ignored[0]!r} marks a temporary or hidden file, which the "
-                            "intake ignores; rename it")  # fmt: skip
+            problems.append(
+                f"{v.name!r}: the name {ignored[0]!r} marks a temporary or hidden file, which the "
+                "intake ignores; rename it"
+            )
     keys: dict[str, dict[str, str]] = {}  # key -> folded path -> how it is shown
     for v in videos:
         rel = "/".join(v.parts)
@@ -277,8 +290,10 @@ def _intake_rule_violations(intake: Path, videos: list[_Video], overwrite: bool,
     for key, by_path in keys.items():
         names = list(by_path.values())
         if len(names) > 1:  # the same path (in any case) is a file-name collision, reported above
-            problems.append(f"{' and '.join(names)} would become the same partition {key!r} (names may differ only in "
-                            "spaces, punctuation or case); the intake would process neither")  # fmt: skip
+            problems.append(
+                f"{' and '.join(names)} would become the same partition {key!r} (names may differ only in "
+                "spaces, punctuation or case); the intake would process neither"
+            )
     return problems
 
 
@@ -301,11 +316,12 @@ def _check_collisions(intake: Path, videos: list[_Video], overwrite: bool, key_o
     for key, group in groups.items():
         if len(group) > 1:
             names = " and ".join(repr(v.name) for v in group)
-            collisions.append(f"{names} would be the same file {'/'.join(group[0].parts)} (names must differ by "
-                              "more than upper/lower case)")  # fmt: skip
+            collisions.append(
+                f"{names} would be the same file {'/'.join(group[0].parts)} (names must differ by "
+                "more than upper/lower case)"
+            )
         if key in folders:
-            collisions.append(f"{group[0].name!r} is a file but {folders[key].name!r} needs a "
-                              "folder of the same name")  # fmt: skip
+            collisions.append(f"{group[0].name!r} is a file but {folders[key].name!r} needs a folder of the same name")
     listings: dict[Path, list[str]] = {}
     existing = 0
     for v in videos:
@@ -317,7 +333,8 @@ def _check_collisions(intake: Path, videos: list[_Video], overwrite: bool, key_o
     if collisions:
         hint = " (or pass overwrite=True to replace videos that already exist)" if existing else ""
         raise CollisionError(
-            f"{len(collisions)} name collision(s); nothing was copied:\n  - " + "\n  - ".join(collisions)
+            f"{len(collisions)} name collision(s); nothing was copied:\n  - "
+            + "\n  - ".join(collisions)
             + f"\nRename the files so each name is unique, or remove the existing ones from the intake folder"
             f"{hint}, and zip again.",
             collisions,
@@ -419,16 +436,23 @@ def _check_ratio_and_space(archive: Path, intake: Path, videos: list[_Video]) ->
 def _write_failed(err: OSError, intake: Path, not_undone: list[str] = ()) -> ArchiveWriteError:
     import errno
 
-    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-           errno.ENAMETOOLONG: "a name is longer than the file system allows",
-           errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only"}.get(
-               err.errno, err.strerror or type(err).__name__)  # fmt: skip
+    why = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.ENAMETOOLONG: "a name is longer than the file system allows",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "the file system is read-only",
+    }.get(err.errno, err.strerror or type(err).__name__)
     if not_undone:
-        return ArchiveWriteError(f"writing into the intake folder {intake} failed: {why}, "
-                                 "and these could not be undone "
-                                 "(remove or restore them by hand):\n  " + "\n  ".join(not_undone))  # fmt: skip
-    return ArchiveWriteError(f"writing into the intake folder {intake} failed: {why}. Nothing was placed (everything "
-                             "written so far was removed); fix that and ingest the archive again.")  # fmt: skip
+        return ArchiveWriteError(
+            f"writing into the intake folder {intake} failed: {why}, "
+            "and these could not be undone "
+            "(remove or restore them by hand):\n  " + "\n  ".join(not_undone)
+        )
+    return ArchiveWriteError(
+        f"writing into the intake folder {intake} failed: {why}. Nothing was placed (everything "
+        "written so far was removed); fix that and ingest the archive again."
+    )
 
 
 def ingest_zip(

@@ -51,13 +51,34 @@ import numpy as np
 
 #: every model coordinate, in the order of the state vector (rotations in rad, translations in m)
 COORDINATES: tuple[str, ...] = (
-    "pelvis_tilt", "pelvis_list", "pelvis_rotation", "pelvis_tx", "pelvis_ty", "pelvis_tz",
-    "hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r",
-    "hip_flexion_l", "hip_adduction_l", "hip_rotation_l", "knee_angle_l", "ankle_angle_l",
-    "lumbar_extension", "lumbar_bending", "lumbar_rotation",
-    "arm_flex_r", "arm_add_r", "arm_rot_r", "elbow_flex_r",
-    "arm_flex_l", "arm_add_l", "arm_rot_l", "elbow_flex_l",
-)  # fmt: skip
+    "pelvis_tilt",
+    "pelvis_list",
+    "pelvis_rotation",
+    "pelvis_tx",
+    "pelvis_ty",
+    "pelvis_tz",
+    "hip_flexion_r",
+    "hip_adduction_r",
+    "hip_rotation_r",
+    "knee_angle_r",
+    "ankle_angle_r",
+    "hip_flexion_l",
+    "hip_adduction_l",
+    "hip_rotation_l",
+    "knee_angle_l",
+    "ankle_angle_l",
+    "lumbar_extension",
+    "lumbar_bending",
+    "lumbar_rotation",
+    "arm_flex_r",
+    "arm_add_r",
+    "arm_rot_r",
+    "elbow_flex_r",
+    "arm_flex_l",
+    "arm_add_l",
+    "arm_rot_l",
+    "elbow_flex_l",
+)
 INDEX = {c: i for i, c in enumerate(COORDINATES)}
 TRANSLATIONS = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
 ROTATIONS = tuple(c for c in COORDINATES if c not in TRANSLATIONS)
@@ -65,22 +86,51 @@ ROTATIONS = tuple(c for c in COORDINATES if c not in TRANSLATIONS)
 #: joint limits (rad), from the Rajagopal model's coordinate ranges, widened where video keypoints of healthy and
 #: impaired subjects legitimately go beyond them; the fit never leaves them
 LIMITS_DEG: dict[str, tuple[float, float]] = {
-    "pelvis_tilt": (-90, 90), "pelvis_list": (-90, 90), "pelvis_rotation": (-180, 180),
-    "hip_flexion_r": (-40, 140), "hip_adduction_r": (-50, 35), "hip_rotation_r": (-45, 45),
-    "hip_flexion_l": (-40, 140), "hip_adduction_l": (-50, 35), "hip_rotation_l": (-45, 45),
-    "knee_angle_r": (0, 160), "knee_angle_l": (0, 160),
-    "ankle_angle_r": (-60, 45), "ankle_angle_l": (-60, 45),
-    "lumbar_extension": (-90, 45), "lumbar_bending": (-45, 45), "lumbar_rotation": (-45, 45),
-    "arm_flex_r": (-90, 180), "arm_add_r": (-180, 60), "arm_rot_r": (-135, 135), "elbow_flex_r": (-5, 165),
-    "arm_flex_l": (-90, 180), "arm_add_l": (-180, 60), "arm_rot_l": (-135, 135), "elbow_flex_l": (-5, 165),
-}  # fmt: skip
+    "pelvis_tilt": (-90, 90),
+    "pelvis_list": (-90, 90),
+    "pelvis_rotation": (-180, 180),
+    "hip_flexion_r": (-40, 140),
+    "hip_adduction_r": (-50, 35),
+    "hip_rotation_r": (-45, 45),
+    "hip_flexion_l": (-40, 140),
+    "hip_adduction_l": (-50, 35),
+    "hip_rotation_l": (-45, 45),
+    "knee_angle_r": (0, 160),
+    "knee_angle_l": (0, 160),
+    "ankle_angle_r": (-60, 45),
+    "ankle_angle_l": (-60, 45),
+    "lumbar_extension": (-90, 45),
+    "lumbar_bending": (-45, 45),
+    "lumbar_rotation": (-45, 45),
+    "arm_flex_r": (-90, 180),
+    "arm_add_r": (-180, 60),
+    "arm_rot_r": (-135, 135),
+    "elbow_flex_r": (-5, 165),
+    "arm_flex_l": (-90, 180),
+    "arm_add_l": (-180, 60),
+    "arm_rot_l": (-135, 135),
+    "elbow_flex_l": (-5, 165),
+}
 
 #: the model's points, in this order, and the clinical joint (:mod:`.skeletons`) each is matched to
 KEYPOINTS: tuple[str, ...] = (
-    "right_hip", "left_hip", "right_knee", "left_knee", "right_ankle", "left_ankle", "right_heel", "left_heel",
-    "right_toe", "left_toe", "right_shoulder", "left_shoulder", "right_elbow", "left_elbow", "right_wrist",
+    "right_hip",
+    "left_hip",
+    "right_knee",
+    "left_knee",
+    "right_ankle",
+    "left_ankle",
+    "right_heel",
+    "left_heel",
+    "right_toe",
+    "left_toe",
+    "right_shoulder",
+    "left_shoulder",
+    "right_elbow",
+    "left_elbow",
+    "right_wrist",
     "left_wrist",
-)  # fmt: skip
+)
 KP = {k: i for i, k in enumerate(KEYPOINTS)}
 
 
@@ -156,37 +206,60 @@ SHOULDER_BACK = 0.0495 / 0.5285
 #: the kinematic tree, parents before children (module docstring)
 JOINTS: tuple[Joint, ...] = (
     Joint("pelvis", None, _o(), (("pelvis_tilt", 2, 1.0), ("pelvis_list", 0, 1.0), ("pelvis_rotation", 1, 1.0))),
-    Joint("femur_r", "pelvis", _o(y=("hip_drop", -1.0), z=("pelvis_width", 0.5)),
-          (("hip_flexion_r", 2, 1.0), ("hip_adduction_r", 0, 1.0), ("hip_rotation_r", 1, 1.0))),
+    Joint(
+        "femur_r",
+        "pelvis",
+        _o(y=("hip_drop", -1.0), z=("pelvis_width", 0.5)),
+        (("hip_flexion_r", 2, 1.0), ("hip_adduction_r", 0, 1.0), ("hip_rotation_r", 1, 1.0)),
+    ),
     Joint("tibia_r", "femur_r", _o(y=("thigh", -1.0)), (("knee_angle_r", 2, -1.0),)),
     Joint("foot_r", "tibia_r", _o(y=("shank", -1.0)), (("ankle_angle_r", 2, 1.0),)),
-    Joint("femur_l", "pelvis", _o(y=("hip_drop", -1.0), z=("pelvis_width", -0.5)),
-          (("hip_flexion_l", 2, 1.0), ("hip_adduction_l", 0, -1.0), ("hip_rotation_l", 1, -1.0))),
+    Joint(
+        "femur_l",
+        "pelvis",
+        _o(y=("hip_drop", -1.0), z=("pelvis_width", -0.5)),
+        (("hip_flexion_l", 2, 1.0), ("hip_adduction_l", 0, -1.0), ("hip_rotation_l", 1, -1.0)),
+    ),
     Joint("tibia_l", "femur_l", _o(y=("thigh", -1.0)), (("knee_angle_l", 2, -1.0),)),
     Joint("foot_l", "tibia_l", _o(y=("shank", -1.0)), (("ankle_angle_l", 2, 1.0),)),
-    Joint("torso", "pelvis", _o(), (("lumbar_extension", 2, 1.0), ("lumbar_bending", 0, 1.0),
-                                    ("lumbar_rotation", 1, 1.0))),
-    Joint("humerus_r", "torso", _o(x=("trunk", -SHOULDER_BACK), y=("trunk", 1.0), z=("shoulder_width", 0.5)),
-          (("arm_flex_r", 2, 1.0), ("arm_add_r", 0, 1.0), ("arm_rot_r", 1, 1.0))),
+    Joint(
+        "torso", "pelvis", _o(), (("lumbar_extension", 2, 1.0), ("lumbar_bending", 0, 1.0), ("lumbar_rotation", 1, 1.0))
+    ),
+    Joint(
+        "humerus_r",
+        "torso",
+        _o(x=("trunk", -SHOULDER_BACK), y=("trunk", 1.0), z=("shoulder_width", 0.5)),
+        (("arm_flex_r", 2, 1.0), ("arm_add_r", 0, 1.0), ("arm_rot_r", 1, 1.0)),
+    ),
     Joint("ulna_r", "humerus_r", _o(y=("upper_arm", -1.0)), (("elbow_flex_r", 2, 1.0),)),
-    Joint("humerus_l", "torso", _o(x=("trunk", -SHOULDER_BACK), y=("trunk", 1.0), z=("shoulder_width", -0.5)),
-          (("arm_flex_l", 2, 1.0), ("arm_add_l", 0, -1.0), ("arm_rot_l", 1, -1.0))),
+    Joint(
+        "humerus_l",
+        "torso",
+        _o(x=("trunk", -SHOULDER_BACK), y=("trunk", 1.0), z=("shoulder_width", -0.5)),
+        (("arm_flex_l", 2, 1.0), ("arm_add_l", 0, -1.0), ("arm_rot_l", 1, -1.0)),
+    ),
     Joint("ulna_l", "humerus_l", _o(y=("upper_arm", -1.0)), (("elbow_flex_l", 2, 1.0),)),
-)  # fmt: skip
+)
 SEGMENT = {j.segment: i for i, j in enumerate(JOINTS)}
 #: where each keypoint sits: (segment, offset in the segment's frame as for :class:`Joint`)
 KEYPOINT_SITES: dict[str, tuple[str, tuple]] = {
-    "right_hip": ("pelvis", _o(z=("pelvis_width", 0.5))), "left_hip": ("pelvis", _o(z=("pelvis_width", -0.5))),
-    "right_knee": ("tibia_r", _o()), "left_knee": ("tibia_l", _o()),
-    "right_ankle": ("foot_r", _o()), "left_ankle": ("foot_l", _o()),
+    "right_hip": ("pelvis", _o(z=("pelvis_width", 0.5))),
+    "left_hip": ("pelvis", _o(z=("pelvis_width", -0.5))),
+    "right_knee": ("tibia_r", _o()),
+    "left_knee": ("tibia_l", _o()),
+    "right_ankle": ("foot_r", _o()),
+    "left_ankle": ("foot_l", _o()),
     "right_heel": ("foot_r", _o(x=("heel", -1.0), y=("ankle_height", -1.0))),
     "left_heel": ("foot_l", _o(x=("heel", -1.0), y=("ankle_height", -1.0))),
     "right_toe": ("foot_r", _o(x=("toe", 1.0), y=("ankle_height", -1.0))),
     "left_toe": ("foot_l", _o(x=("toe", 1.0), y=("ankle_height", -1.0))),
-    "right_shoulder": ("humerus_r", _o()), "left_shoulder": ("humerus_l", _o()),
-    "right_elbow": ("ulna_r", _o()), "left_elbow": ("ulna_l", _o()),
-    "right_wrist": ("ulna_r", _o(y=("forearm", -1.0))), "left_wrist": ("ulna_l", _o(y=("forearm", -1.0))),
-}  # fmt: skip
+    "right_shoulder": ("humerus_r", _o()),
+    "left_shoulder": ("humerus_l", _o()),
+    "right_elbow": ("ulna_r", _o()),
+    "left_elbow": ("ulna_l", _o()),
+    "right_wrist": ("ulna_r", _o(y=("forearm", -1.0))),
+    "left_wrist": ("ulna_l", _o(y=("forearm", -1.0))),
+}
 
 
 def _ancestors(segment: str) -> list[str]:

@@ -54,11 +54,28 @@ THREE_POINT_ANGLES: dict[str, tuple[str, str, str]] = {
 #: The fitted model coordinates in the features table (rotations, deg; the pelvis's orientation, which is relative to
 #: the camera, is left in ``kinematics``) and the shoulder elevations derived from them.
 FITTED_ANGLES: tuple[str, ...] = (
-    "hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r",
-    "hip_flexion_l", "hip_adduction_l", "hip_rotation_l", "knee_angle_l", "ankle_angle_l",
-    "lumbar_extension", "lumbar_bending", "lumbar_rotation",
-    "arm_flex_r", "arm_add_r", "arm_rot_r", "elbow_flex_r", "arm_flex_l", "arm_add_l", "arm_rot_l", "elbow_flex_l",
-)  # fmt: skip
+    "hip_flexion_r",
+    "hip_adduction_r",
+    "hip_rotation_r",
+    "knee_angle_r",
+    "ankle_angle_r",
+    "hip_flexion_l",
+    "hip_adduction_l",
+    "hip_rotation_l",
+    "knee_angle_l",
+    "ankle_angle_l",
+    "lumbar_extension",
+    "lumbar_bending",
+    "lumbar_rotation",
+    "arm_flex_r",
+    "arm_add_r",
+    "arm_rot_r",
+    "elbow_flex_r",
+    "arm_flex_l",
+    "arm_add_l",
+    "arm_rot_l",
+    "elbow_flex_l",
+)
 #: Every angle column of the features table, deg (signs: :mod:`.biomech`).
 ANGLE_COLUMNS: tuple[str, ...] = (
     *(f"{c}_deg" for c in FITTED_ANGLES),
@@ -67,10 +84,23 @@ ANGLE_COLUMNS: tuple[str, ...] = (
 )
 #: The angles DTW compares by default (:class:`.dtw.DTWConfig`): the limbs' main angles and the lumbar spine's flexion
 DTW_ANGLES: tuple[str, ...] = tuple(
-    f"{c}_deg" for c in ("hip_flexion_r", "hip_adduction_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l",
-                         "hip_adduction_l", "knee_angle_l", "ankle_angle_l", "lumbar_extension", "arm_flex_r",
-                         "elbow_flex_r", "arm_flex_l", "elbow_flex_l")
-)  # fmt: skip
+    f"{c}_deg"
+    for c in (
+        "hip_flexion_r",
+        "hip_adduction_r",
+        "knee_angle_r",
+        "ankle_angle_r",
+        "hip_flexion_l",
+        "hip_adduction_l",
+        "knee_angle_l",
+        "ankle_angle_l",
+        "lumbar_extension",
+        "arm_flex_r",
+        "elbow_flex_r",
+        "arm_flex_l",
+        "elbow_flex_l",
+    )
+)
 #: OpenSim's side suffix of a coordinate
 SIDE_SUFFIX = {"left": "l", "right": "r"}
 
@@ -220,7 +250,9 @@ def segment_length_mm(xyz: np.ndarray, segment: str) -> float:
 
 
 def compute_features(
-    poses: pl.DataFrame, skeleton: Skeleton, config: FeaturesConfig = FeaturesConfig(),
+    poses: pl.DataFrame,
+    skeleton: Skeleton,
+    config: FeaturesConfig = FeaturesConfig(),
     kinematics: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Build the ``features`` table (see module docstring) from a ``poses`` table of ``skeleton`` and the fitted model
@@ -295,8 +327,9 @@ def compute_features(
     return table, diagnostics
 
 
-def _fitted_angles(frames: np.ndarray, times: np.ndarray, kinematics: pl.DataFrame | None,
-                   max_gap_s: float) -> dict[str, np.ndarray]:  # fmt: skip
+def _fitted_angles(
+    frames: np.ndarray, times: np.ndarray, kinematics: pl.DataFrame | None, max_gap_s: float
+) -> dict[str, np.ndarray]:
     """:data:`FITTED_ANGLES` (deg) on ``frames``, gaps up to ``max_gap_s`` filled linearly in time (NaN otherwise)."""
     out = {name: np.full(len(frames), np.nan) for name in FITTED_ANGLES}
     if kinematics is None or kinematics.height == 0:
@@ -311,29 +344,51 @@ def _fitted_angles(frames: np.ndarray, times: np.ndarray, kinematics: pl.DataFra
     return {name: values[:, i] for i, name in enumerate(FITTED_ANGLES)}
 
 
-def summary_statistics(features: pl.DataFrame, columns: list[str],
-                       segments: pl.DataFrame | None = None) -> pl.DataFrame:
+def summary_statistics(
+    features: pl.DataFrame, columns: list[str], segments: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Mean, population standard deviation (ddof = 0), min, max, range and valid-sample count of ``columns``,
     over the whole table or per repetition ``[start_frame, end_frame)`` of ``segments`` (nulls are skipped).
 
     Returns:
         one row per (repetition, column); ``repetition`` is null for the whole-trial statistics.
     """
-    parts = [(None, features)] if segments is None else [
-        (r["repetition"], features.slice(r["start_frame"], r["end_frame"] - r["start_frame"]))
-        for r in segments.iter_rows(named=True)
-    ]  # fmt: skip
+    parts = (
+        [(None, features)]
+        if segments is None
+        else [
+            (r["repetition"], features.slice(r["start_frame"], r["end_frame"] - r["start_frame"]))
+            for r in segments.iter_rows(named=True)
+        ]
+    )
     rows = []
     for rep, part in parts:
         for c in columns:
             x = part[c].cast(pl.Float64).drop_nulls().drop_nans()
             n = x.len()
             mn, mx = (x.min(), x.max()) if n else (None, None)
-            rows.append({"repetition": rep, "column": c, "n": n, "mean": x.mean() if n else None,
-                         "std": x.std(ddof=0) if n else None, "min": mn, "max": mx,
-                         "range": (mx - mn) if n else None})  # fmt: skip
-    schema = {"repetition": pl.Int32, "column": pl.Utf8, "n": pl.Int64, "mean": pl.Float64, "std": pl.Float64,
-              "min": pl.Float64, "max": pl.Float64, "range": pl.Float64}  # fmt: skip
+            rows.append(
+                {
+                    "repetition": rep,
+                    "column": c,
+                    "n": n,
+                    "mean": x.mean() if n else None,
+                    "std": x.std(ddof=0) if n else None,
+                    "min": mn,
+                    "max": mx,
+                    "range": (mx - mn) if n else None,
+                }
+            )
+    schema = {
+        "repetition": pl.Int32,
+        "column": pl.Utf8,
+        "n": pl.Int64,
+        "mean": pl.Float64,
+        "std": pl.Float64,
+        "min": pl.Float64,
+        "max": pl.Float64,
+        "range": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 

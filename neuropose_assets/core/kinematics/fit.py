@@ -178,11 +178,24 @@ def initial_dimensions(xyz: np.ndarray) -> np.ndarray:
     shoulders = 0.5 * (xyz[:, bm.KP["left_shoulder"]] + xyz[:, bm.KP["right_shoulder"]])
     heel = both("ankle", "heel")
     with np.errstate(all="ignore"):
-        trunk = (float(np.nanmedian(np.linalg.norm(shoulders - hips, axis=-1))) if np.isfinite(shoulders).any()
-                 else np.nan)
-    dims = np.array([_length(xyz, "left_hip", "right_hip"), 0.03, both("hip", "knee"), both("knee", "ankle"),
-                     0.7 * heel, 0.7 * heel, both("ankle", "toe"), trunk, _length(xyz, "left_shoulder",
-                     "right_shoulder"), both("shoulder", "elbow"), both("elbow", "wrist")])  # fmt: skip
+        trunk = (
+            float(np.nanmedian(np.linalg.norm(shoulders - hips, axis=-1))) if np.isfinite(shoulders).any() else np.nan
+        )
+    dims = np.array(
+        [
+            _length(xyz, "left_hip", "right_hip"),
+            0.03,
+            both("hip", "knee"),
+            both("knee", "ankle"),
+            0.7 * heel,
+            0.7 * heel,
+            both("ankle", "toe"),
+            trunk,
+            _length(xyz, "left_shoulder", "right_shoulder"),
+            both("shoulder", "elbow"),
+            both("elbow", "wrist"),
+        ]
+    )
     return np.where(np.isfinite(dims) & (dims > 0), dims, DEFAULT_DIMENSIONS)
 
 
@@ -204,12 +217,18 @@ def initial_state(obs: Observations, ground: np.ndarray, dims: np.ndarray, focal
     pelvis = np.stack([np.cross(y, z), y, z], axis=2)
     q[:, 0:3] = bm.decompose_zxy(pelvis)
     for s, side, sign in (("r", "right", 1.0), ("l", "left", -1.0)):
-        angles = _limb(pelvis, p(f"{side}_knee") - p(f"{side}_hip"), p(f"{side}_ankle") - p(f"{side}_knee"), sign,
-                       knee=True)  # fmt: skip
+        angles = _limb(
+            pelvis, p(f"{side}_knee") - p(f"{side}_hip"), p(f"{side}_ankle") - p(f"{side}_knee"), sign, knee=True
+        )
         for name, value in zip(("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle"), angles):
             q[:, bm.INDEX[f"{name}_{s}"]] = value
-        angles = _limb(pelvis, p(f"{side}_elbow") - p(f"{side}_shoulder"), p(f"{side}_wrist") - p(f"{side}_elbow"),
-                       sign, knee=False)  # fmt: skip
+        angles = _limb(
+            pelvis,
+            p(f"{side}_elbow") - p(f"{side}_shoulder"),
+            p(f"{side}_wrist") - p(f"{side}_elbow"),
+            sign,
+            knee=False,
+        )
         for name, value in zip(("arm_flex", "arm_add", "arm_rot", "elbow_flex"), angles):
             q[:, bm.INDEX[f"{name}_{s}"]] = value
     cx, cy = obs.width / 2, obs.height / 2
@@ -256,8 +275,9 @@ def static_foot(obs: Observations, side: str, speed: float) -> np.ndarray:
 
     v = 0.0
     for k in (f"{side}_heel", f"{side}_toe"):
-        pos = (lowpass_times(obs.uv[:, bm.KP[k]], obs.times, 4.0, order=2) if len(obs.times) > 12
-               else obs.uv[:, bm.KP[k]])
+        pos = (
+            lowpass_times(obs.uv[:, bm.KP[k]], obs.times, 4.0, order=2) if len(obs.times) > 12 else obs.uv[:, bm.KP[k]]
+        )
         v = np.maximum(v, np.linalg.norm(np.gradient(pos, obs.times, axis=0), axis=-1))
     return np.where(np.nan_to_num(v, nan=np.inf) < speed * leg, 1.0, 0.0)
 
@@ -284,15 +304,23 @@ class _Problem:
         self.sigma_3d = np.asarray(cfg.sigma_3d_mm) / 1000.0
         # the pose model's 3D feet are its least reliable points (BlazePose: toes down by 23–33° on flat feet):
         # they only break the depth ambiguity, the image decides the rest
-        self.w3 = w3 * np.where(np.isin(np.arange(NK), [bm.KP[k] for k in bm.KEYPOINTS
-                                                        if k.endswith(("heel", "toe"))]), cfg.foot_3d_weight, 1.0)
+        self.w3 = w3 * np.where(
+            np.isin(np.arange(NK), [bm.KP[k] for k in bm.KEYPOINTS if k.endswith(("heel", "toe"))]),
+            cfg.foot_3d_weight,
+            1.0,
+        )
         # a foot that does not move in the image stands on the floor: its sole is level (the camera level)
         self.flat = np.stack([static_foot(obs, side, cfg.static_foot_speed) for side in ("right", "left")], 1)
         self.flat_sigma = np.sin(np.radians(cfg.flat_foot_sigma_deg))
-        priors = {"lumbar_extension": cfg.lumbar_sigma_deg, "lumbar_bending": cfg.lumbar_sigma_deg,
-                  "lumbar_rotation": cfg.lumbar_sigma_deg, "hip_rotation_r": cfg.hip_rotation_sigma_deg,
-                  "hip_rotation_l": cfg.hip_rotation_sigma_deg, "arm_rot_r": cfg.arm_rotation_sigma_deg,
-                  "arm_rot_l": cfg.arm_rotation_sigma_deg}  # fmt: skip
+        priors = {
+            "lumbar_extension": cfg.lumbar_sigma_deg,
+            "lumbar_bending": cfg.lumbar_sigma_deg,
+            "lumbar_rotation": cfg.lumbar_sigma_deg,
+            "hip_rotation_r": cfg.hip_rotation_sigma_deg,
+            "hip_rotation_l": cfg.hip_rotation_sigma_deg,
+            "arm_rot_r": cfg.arm_rotation_sigma_deg,
+            "arm_rot_l": cfg.arm_rotation_sigma_deg,
+        }
         self.prior_a = np.zeros((len(priors), NQ))
         for row, name in enumerate(priors):
             self.prior_a[row, bm.INDEX[name]] = 1.0
@@ -309,8 +337,9 @@ class _Problem:
         self.smooth_sigma[3:6] = cfg.smooth_sigma_deg / 100.0  # cm → m
 
     def residuals(self, q: np.ndarray, target: np.ndarray | None, jac: bool = True):
-        pose = bm.forward_kinematics(np.concatenate([q[:, :3], np.zeros((len(q), 3)), q[:, 6:]], 1), self.dims,
-                                     self.ground)  # root-relative, camera axes  # fmt: skip
+        pose = bm.forward_kinematics(
+            np.concatenate([q[:, :3], np.zeros((len(q), 3)), q[:, 6:]], 1), self.dims, self.ground
+        )  # root-relative, camera axes
         rel = pose.points
         cam = rel + q[:, None, 3:6]
         z = cam[..., 2:3]
@@ -340,8 +369,18 @@ class _Problem:
         j2 = np.stack([du, dv], 2) / self.sigma_px * self.w[..., None, None]  # (F, K, 2, Q)
         j3 = jp / self.sigma_3d[None, None, :, None] * self.w3[..., None, None]
         jr = np.broadcast_to(self.prior_a, (len(q), *self.prior_a.shape))
-        jf = np.stack([np.einsum("i,fiq->fq", up, jp[:, bm.KP[f"{s}_toe"]] - jp[:, bm.KP[f"{s}_heel"]])
-                       for s in ("right", "left")], 1) / foot_len / self.flat_sigma * self.flat[..., None]  # fmt: skip
+        jf = (
+            np.stack(
+                [
+                    np.einsum("i,fiq->fq", up, jp[:, bm.KP[f"{s}_toe"]] - jp[:, bm.KP[f"{s}_heel"]])
+                    for s in ("right", "left")
+                ],
+                1,
+            )
+            / foot_len
+            / self.flat_sigma
+            * self.flat[..., None]
+        )
         parts = [j2.reshape(len(q), -1, NQ), j3.reshape(len(q), -1, NQ), jr, jf]
         if target is not None:
             parts.append(np.broadcast_to(np.diag(1.0 / self.smooth_sigma), (len(q), NQ, NQ)))
@@ -389,8 +428,9 @@ def _data_cost(problem: _Problem, q: np.ndarray) -> np.ndarray:
     return (r[:, : NK * 5] ** 2).sum(1)
 
 
-def _fit_dimensions(obs: Observations, ground: np.ndarray, dims: np.ndarray, focal: float, q: np.ndarray,
-                    cfg: FitConfig) -> tuple[np.ndarray, float]:  # fmt: skip
+def _fit_dimensions(
+    obs: Observations, ground: np.ndarray, dims: np.ndarray, focal: float, q: np.ndarray, cfg: FitConfig
+) -> tuple[np.ndarray, float]:
     """Dimensions and focal length for fixed coordinates ``q`` (a subsample): least squares on 2D + 3D residuals."""
     from scipy.optimize import least_squares
 
@@ -401,7 +441,7 @@ def _fit_dimensions(obs: Observations, ground: np.ndarray, dims: np.ndarray, foc
     lb = np.concatenate([np.full(len(dims), 0.01), [focal * 0.4]])
     lb[bm.DIMENSION_NAMES.index("hip_drop")] = 0.0
     ub = np.concatenate([np.full(len(dims), 1.2), [focal * 2.5]])
-    prior = (np.log(x0[-1]))
+    prior = np.log(x0[-1])
 
     def fun_prior(x):
         return np.concatenate([fun(x), [(np.log(x[-1]) - prior) / 0.3]])
@@ -468,8 +508,17 @@ def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
         res_px[idx] = np.linalg.norm(proj - part.uv, axis=-1)
         res_mm[idx] = 1000 * np.linalg.norm(rel - part.xyz, axis=-1)
     sigma_px = _Problem(sample, ground, dims, focal, cfg).sigma_px
-    return Fit(q, res_px, res_mm, bm.Dimensions.from_array(dims), focal, ground, sigma_px,
-               {"dimensions_s": t1 - t0, "frames_s": time.perf_counter() - t1}, sd)
+    return Fit(
+        q,
+        res_px,
+        res_mm,
+        bm.Dimensions.from_array(dims),
+        focal,
+        ground,
+        sigma_px,
+        {"dimensions_s": t1 - t0, "frames_s": time.perf_counter() - t1},
+        sd,
+    )
 
 
 def coordinate_sd(problem: _Problem, q: np.ndarray) -> np.ndarray:
@@ -496,18 +545,30 @@ def standing_height(dims: np.ndarray) -> float:
 #: the keypoints whose observation a coordinate needs: it is null in frames where one of them is not seen
 OBSERVED_BY: dict[str, tuple[str, ...]] = {
     **{c: ("left_hip", "right_hip") for c in ("pelvis_tilt", "pelvis_list", "pelvis_rotation", *bm.TRANSLATIONS)},
-    **{f"hip_{a}_{s}": (f"{side}_hip", f"{side}_knee") for a in ("flexion", "adduction", "rotation")
-       for s, side in (("r", "right"), ("l", "left"))},
-    **{f"knee_angle_{s}": (f"{side}_hip", f"{side}_knee", f"{side}_ankle")
-       for s, side in (("r", "right"), ("l", "left"))},
-    **{f"ankle_angle_{s}": (f"{side}_knee", f"{side}_ankle", f"{side}_heel", f"{side}_toe")
-       for s, side in (("r", "right"), ("l", "left"))},
+    **{
+        f"hip_{a}_{s}": (f"{side}_hip", f"{side}_knee")
+        for a in ("flexion", "adduction", "rotation")
+        for s, side in (("r", "right"), ("l", "left"))
+    },
+    **{
+        f"knee_angle_{s}": (f"{side}_hip", f"{side}_knee", f"{side}_ankle")
+        for s, side in (("r", "right"), ("l", "left"))
+    },
+    **{
+        f"ankle_angle_{s}": (f"{side}_knee", f"{side}_ankle", f"{side}_heel", f"{side}_toe")
+        for s, side in (("r", "right"), ("l", "left"))
+    },
     **{c: ("left_shoulder", "right_shoulder") for c in ("lumbar_extension", "lumbar_bending", "lumbar_rotation")},
-    **{f"arm_{a}_{s}": (f"{side}_shoulder", f"{side}_elbow") for a in ("flex", "add", "rot")
-       for s, side in (("r", "right"), ("l", "left"))},
-    **{f"elbow_flex_{s}": (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist") for s, side in (("r", "right"),
-                                                                                                  ("l", "left"))},
-}  # fmt: skip
+    **{
+        f"arm_{a}_{s}": (f"{side}_shoulder", f"{side}_elbow")
+        for a in ("flex", "add", "rot")
+        for s, side in (("r", "right"), ("l", "left"))
+    },
+    **{
+        f"elbow_flex_{s}": (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist")
+        for s, side in (("r", "right"), ("l", "left"))
+    },
+}
 #: a keypoint with a lower confidence than this is "not seen"
 MIN_CONFIDENCE = 0.5
 #: an angle whose standard deviation (:func:`coordinate_sd`) exceeds this is not a measurement: null, deg
@@ -581,19 +642,25 @@ def kinematics_table(frames: np.ndarray, obs: Observations, fit: Fit) -> tuple[o
         cols[sd_name] = pl.Series(sd_name, np.where(ok, sd, np.nan), pl.Float64, nan_to_null=True)
         reasons = []
         if (~seen_ok).any():
-            reasons.append(f"{int((~seen_ok).sum())} frame(s): {' / '.join(OBSERVED_BY[c])} not seen (confidence < "
-                           f"{MIN_CONFIDENCE})")  # fmt: skip
+            reasons.append(
+                f"{int((~seen_ok).sum())} frame(s): {' / '.join(OBSERVED_BY[c])} not seen (confidence < "
+                f"{MIN_CONFIDENCE})"
+            )
         if (seen_ok & ~determined).any():
-            reasons.append(f"{int((seen_ok & ~determined).sum())} frame(s): the keypoints determine it no better than "
-                           f"±{MAX_SD_DEG:g}° (1 SD)")  # fmt: skip
+            reasons.append(
+                f"{int((seen_ok & ~determined).sum())} frame(s): the keypoints determine it no better than "
+                f"±{MAX_SD_DEG:g}° (1 SD)"
+            )
         if reasons:
             nulls[c] = {"null_frames": int((~ok).sum()), "reason": "; ".join(reasons)}
     for k in bm.KEYPOINTS:
         i = bm.KP[k]
-        cols[f"{k}_residual_px"] = pl.Series(f"{k}_residual_px", np.where(seen[:, i], fit.residual_px[:, i], np.nan),
-                                             pl.Float32, nan_to_null=True)  # fmt: skip
-        cols[f"{k}_residual_mm"] = pl.Series(f"{k}_residual_mm", np.where(seen[:, i], fit.residual_mm[:, i], np.nan),
-                                             pl.Float32, nan_to_null=True)  # fmt: skip
+        cols[f"{k}_residual_px"] = pl.Series(
+            f"{k}_residual_px", np.where(seen[:, i], fit.residual_px[:, i], np.nan), pl.Float32, nan_to_null=True
+        )
+        cols[f"{k}_residual_mm"] = pl.Series(
+            f"{k}_residual_mm", np.where(seen[:, i], fit.residual_mm[:, i], np.nan), pl.Float32, nan_to_null=True
+        )
     squares = np.where(seen, fit.residual_px, np.nan) ** 2
     counts = np.isfinite(squares).sum(1)
     rms = np.where(counts > 0, np.sqrt(np.nansum(squares, axis=1) / np.maximum(counts, 1)), np.nan)  # no one seen: null

@@ -87,8 +87,10 @@ def lab_vertical(xyz: np.ndarray) -> tuple[np.ndarray, str]:
     """
     up = body_vertical(xyz)
     if not np.isfinite(up).all():
-        raise CoordinateError("the hips and the feet are never seen together, so the vertical axis cannot be "
-                              "verified; the marker set needs at least hip (or pelvis) and heel / ankle / toe markers")
+        raise CoordinateError(
+            "the hips and the feet are never seen together, so the vertical axis cannot be "
+            "verified; the marker set needs at least hip (or pelvis) and heel / ankle / toe markers"
+        )
     k = int(np.argmax(np.abs(up)))
     deviation = float(np.degrees(np.arccos(min(1.0, abs(up[k])))))
     if deviation > MAX_AXIS_DEVIATION_DEG:
@@ -146,9 +148,7 @@ def handedness(xyz: np.ndarray, up: np.ndarray) -> tuple[float, int]:
     labels flips that cross product, which then points backwards: the frame counts as mirrored when
     (up × right) · anterior < 0.
     """
-    right = sum(
-        np.nan_to_num(xyz[:, _CI[f"right_{j}"]] - xyz[:, _CI[f"left_{j}"]]) for j in ("hip", "knee", "ankle")
-    )
+    right = sum(np.nan_to_num(xyz[:, _CI[f"right_{j}"]] - xyz[:, _CI[f"left_{j}"]]) for j in ("hip", "knee", "ankle"))
     foot = sum(np.nan_to_num(xyz[:, _CI[f"{s}_toe"]] - xyz[:, _CI[f"{s}_heel"]]) for s in ("left", "right"))
     right, foot = _horizontal(right, up), _horizontal(foot, up)
     score = np.einsum("fi,fi->f", np.cross(up, right), foot)
@@ -180,8 +180,12 @@ class FrameTransform:
     def as_dict(self) -> dict:
         """The transform as JSON-ready provenance: ``rotation`` ``(3, 3)`` as nested lists, ``up``, ``heading`` (how the
         walking direction was found) and ``mirrored_fraction``."""
-        return {"rotation": np.round(self.rotation, 9).tolist(), "up": self.up, "heading": self.heading.how,
-                "mirrored_fraction": round(self.mirrored_fraction, 4)}  # fmt: skip
+        return {
+            "rotation": np.round(self.rotation, 9).tolist(),
+            "up": self.up,
+            "heading": self.heading.how,
+            "mirrored_fraction": round(self.mirrored_fraction, 4),
+        }
 
 
 def _axis_name(v: np.ndarray) -> str:
@@ -199,17 +203,22 @@ def check_handedness(xyz: np.ndarray, up: np.ndarray, up_name: str, heading: Hea
     """
     frac, n = handedness(xyz, up)
     if n == 0:
-        raise CoordinateError(f"{name}: left and right cannot be verified: the hips (or knees, ankles) of both sides "
-                              "and the heels and toes must be seen together in at least one frame")  # fmt: skip
+        raise CoordinateError(
+            f"{name}: left and right cannot be verified: the hips (or knees, ankles) of both sides "
+            "and the heels and toes must be seen together in at least one frame"
+        )
     if frac <= 0.5:
         return frac
     lateral = _axis_name(np.cross(heading.direction, up))
     if up_name.startswith("-"):
-        fix = (f"the vertical runs along {up_name} (down the {up_name[1]} axis): if the file's {up_name[1]} axis was "
-               f"flipped (e.g. to point down), flip it back")  # fmt: skip
+        fix = (
+            f"the vertical runs along {up_name} (down the {up_name[1]} axis): if the file's {up_name[1]} axis was "
+            f"flipped (e.g. to point down), flip it back"
+        )
     else:
-        fix = (f"flip the medio-lateral axis ({lateral}) back, or correct the marker names if left and right were "
-               "swapped")  # fmt: skip
+        fix = (
+            f"flip the medio-lateral axis ({lateral}) back, or correct the marker names if left and right were swapped"
+        )
     raise CoordinateError(
         f"{name}: the coordinates are mirrored — in {100 * frac:.0f} % of {n} frames the joints named 'right' lie on "
         f"the subject's left (checked against the feet's heel → toe direction). A reflection turns every heel strike "

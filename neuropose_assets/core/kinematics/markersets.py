@@ -84,8 +84,9 @@ class MarkerMapping(BaseModel):
         hips = None
         for h in self.hip_markers:
             have = {k: v for k, v in h.model_dump().items() if v is not None and normalise(v) in index}
-            if {"left_asis", "right_asis"} <= set(have) and ({"left_psis", "right_psis"} <= set(have)
-                                                             or "sacrum" in have):
+            if {"left_asis", "right_asis"} <= set(have) and (
+                {"left_psis", "right_psis"} <= set(have) or "sacrum" in have
+            ):
                 hips = h
                 break
         return found, hips
@@ -113,63 +114,108 @@ MARKER_SETS: dict[str, MarkerMapping] = {
         MarkerMapping(
             name="plug_in_gait",
             joints={
-                **_sided({"hip": [["{s}HJC"]],
-                          "knee": [["{s}KJC"], ["{s}KNE", "{s}KNM"], ["{s}KNE", "{s}MKNE"], ["{s}KNE", "{s}KNEM"],
-                                   ["{s}KNE"]],
-                          "ankle": [["{s}AJC"], ["{s}ANK", "{s}MED"], ["{s}ANK", "{s}MMA"], ["{s}ANK", "{s}ANKM"],
-                                    ["{s}ANK"]],
-                          "heel": [["{s}HEE"], ["{s}CAL"]],
-                          "toe": [["{s}TOE"]],
-                          "shoulder": [["{s}SJC"], ["{s}SHO"], ["{s}ACR"]],
-                          "elbow": [["{s}EJC"], ["{s}ELB", "{s}MEL"], ["{s}ELB"]],
-                          "wrist": [["{s}WJC"], ["{s}WRA", "{s}WRB"], ["{s}WRA"], ["{s}WRB"]]}, _LR),
+                **_sided(
+                    {
+                        "hip": [["{s}HJC"]],
+                        "knee": [
+                            ["{s}KJC"],
+                            ["{s}KNE", "{s}KNM"],
+                            ["{s}KNE", "{s}MKNE"],
+                            ["{s}KNE", "{s}KNEM"],
+                            ["{s}KNE"],
+                        ],
+                        "ankle": [
+                            ["{s}AJC"],
+                            ["{s}ANK", "{s}MED"],
+                            ["{s}ANK", "{s}MMA"],
+                            ["{s}ANK", "{s}ANKM"],
+                            ["{s}ANK"],
+                        ],
+                        "heel": [["{s}HEE"], ["{s}CAL"]],
+                        "toe": [["{s}TOE"]],
+                        "shoulder": [["{s}SJC"], ["{s}SHO"], ["{s}ACR"]],
+                        "elbow": [["{s}EJC"], ["{s}ELB", "{s}MEL"], ["{s}ELB"]],
+                        "wrist": [["{s}WJC"], ["{s}WRA", "{s}WRB"], ["{s}WRA"], ["{s}WRB"]],
+                    },
+                    _LR,
+                ),
                 "head": [["LFHD", "RFHD", "LBHD", "RBHD"], ["LFHD", "RFHD"]],
                 # no shoulder markers (lower-body + trunk sets): the thorax's C7 / jugular notch midpoint
                 "neck": [["LSHO", "RSHO"], ["C7", "CLAV"]],
-            },  # fmt: skip
-            hip_markers=[HipMarkers(left_asis="LASI", right_asis="RASI", left_psis="LPSI", right_psis="RPSI",
-                                    sacrum="SACR")],  # fmt: skip
+            },
+            hip_markers=[
+                HipMarkers(left_asis="LASI", right_asis="RASI", left_psis="LPSI", right_psis="RPSI", sacrum="SACR")
+            ],
         ),
         MarkerMapping(
             name="opensim_gait2392",
             joints={
-                **_sided({"knee": [["{s}.Knee.Lat", "{s}.Knee.Med"], ["{s}.Knee.Lat"]],
-                          "ankle": [["{s}.Ankle.Lat", "{s}.Ankle.Med"], ["{s}.Ankle.Lat"]],
-                          "heel": [["{s}.Heel"]],
-                          "toe": [["{s}.Toe.Tip"], ["{s}.Toe"]],
-                          "shoulder": [["{s}.Acromium"], ["{s}.Shoulder"]],
-                          "elbow": [["{s}.Elbow"]],
-                          "wrist": [["{s}.Wrist.Med", "{s}.Wrist.Lat"], ["{s}.Wrist"]]}, _LR),
+                **_sided(
+                    {
+                        "knee": [["{s}.Knee.Lat", "{s}.Knee.Med"], ["{s}.Knee.Lat"]],
+                        "ankle": [["{s}.Ankle.Lat", "{s}.Ankle.Med"], ["{s}.Ankle.Lat"]],
+                        "heel": [["{s}.Heel"]],
+                        "toe": [["{s}.Toe.Tip"], ["{s}.Toe"]],
+                        "shoulder": [["{s}.Acromium"], ["{s}.Shoulder"]],
+                        "elbow": [["{s}.Elbow"]],
+                        "wrist": [["{s}.Wrist.Med", "{s}.Wrist.Lat"], ["{s}.Wrist"]],
+                    },
+                    _LR,
+                ),
                 "head": [["Top.Head"]],
-            },  # fmt: skip
-            hip_markers=[HipMarkers(left_asis="L.ASIS", right_asis="R.ASIS", left_psis="L.PSIS", right_psis="R.PSIS",
-                                    sacrum="V.Sacral")],  # fmt: skip
+            },
+            hip_markers=[
+                HipMarkers(
+                    left_asis="L.ASIS", right_asis="R.ASIS", left_psis="L.PSIS", right_psis="R.PSIS", sacrum="V.Sacral"
+                )
+            ],
         ),
         MarkerMapping(
             name="opencap",
             joints={
-                **_sided({"hip": [["{s}HJC_study"]],
-                          "knee": [["{s}_knee_study", "{s}_mknee_study"], ["{s}_knee_study"]],
-                          "ankle": [["{s}_ankle_study", "{s}_mankle_study"], ["{s}_ankle_study"]],
-                          "heel": [["{s}_calc_study"]],
-                          "toe": [["{s}_toe_study"]],
-                          "shoulder": [["{s}_shoulder_study"]],
-                          "elbow": [["{s}_lelbow_study", "{s}_melbow_study"]],
-                          "wrist": [["{s}_lwrist_study", "{s}_mwrist_study"]]}, _LR),
-            },  # fmt: skip
-            hip_markers=[HipMarkers(left_asis="L.ASIS_study", right_asis="r.ASIS_study", left_psis="L.PSIS_study",
-                                    right_psis="r.PSIS_study")],  # fmt: skip
+                **_sided(
+                    {
+                        "hip": [["{s}HJC_study"]],
+                        "knee": [["{s}_knee_study", "{s}_mknee_study"], ["{s}_knee_study"]],
+                        "ankle": [["{s}_ankle_study", "{s}_mankle_study"], ["{s}_ankle_study"]],
+                        "heel": [["{s}_calc_study"]],
+                        "toe": [["{s}_toe_study"]],
+                        "shoulder": [["{s}_shoulder_study"]],
+                        "elbow": [["{s}_lelbow_study", "{s}_melbow_study"]],
+                        "wrist": [["{s}_lwrist_study", "{s}_mwrist_study"]],
+                    },
+                    _LR,
+                ),
+            },
+            hip_markers=[
+                HipMarkers(
+                    left_asis="L.ASIS_study",
+                    right_asis="r.ASIS_study",
+                    left_psis="L.PSIS_study",
+                    right_psis="r.PSIS_study",
+                )
+            ],
         ),
         MarkerMapping(
             name="pose2sim",
             joints={
-                **_sided({"hip": [["{s}Hip"]], "knee": [["{s}Knee"]], "ankle": [["{s}Ankle"]], "heel": [["{s}Heel"]],
-                          "toe": [["{s}BigToe"]], "shoulder": [["{s}Shoulder"]], "elbow": [["{s}Elbow"]],
-                          "wrist": [["{s}Wrist"]]}, _LR),
+                **_sided(
+                    {
+                        "hip": [["{s}Hip"]],
+                        "knee": [["{s}Knee"]],
+                        "ankle": [["{s}Ankle"]],
+                        "heel": [["{s}Heel"]],
+                        "toe": [["{s}BigToe"]],
+                        "shoulder": [["{s}Shoulder"]],
+                        "elbow": [["{s}Elbow"]],
+                        "wrist": [["{s}Wrist"]],
+                    },
+                    _LR,
+                ),
                 "head": [["Head"], ["Nose"]],
                 "neck": [["Neck"]],  # HALPE / OpenPose keypoints, and our export (else: the shoulders' midpoint)
                 "pelvis": [["Hip"]],  # HALPE's hip centre, and our export's pelvis (else: the hips' midpoint)
-            },  # fmt: skip
+            },
         ),
     )
 }
@@ -191,8 +237,10 @@ def load_mapping(path: Path) -> MarkerMapping:
         raise VideoError(f"the marker mapping {path.name} is not valid: {err}") from None
     unknown = sorted(set(mapping.joints) - set(CLINICAL_JOINTS))
     if unknown:
-        raise VideoError(f"the marker mapping {path.name} names unknown joints {unknown}; "
-                         f"the clinical joints are {list(CLINICAL_JOINTS)}")  # fmt: skip
+        raise VideoError(
+            f"the marker mapping {path.name} names unknown joints {unknown}; "
+            f"the clinical joints are {list(CLINICAL_JOINTS)}"
+        )
     return mapping
 
 
@@ -228,8 +276,9 @@ def harrington_hip_centres(markers: np.ndarray, index: dict[str, int], hips: Hip
     return left, right
 
 
-def clinical_from_markers(markers: np.ndarray, labels: list[str], mapping: MarkerMapping
-                          ) -> tuple[np.ndarray, dict[str, str]]:  # fmt: skip
+def clinical_from_markers(
+    markers: np.ndarray, labels: list[str], mapping: MarkerMapping
+) -> tuple[np.ndarray, dict[str, str]]:
     """Clinical joints ``(F, C, 3)`` (unit of ``markers``; NaN where undefined) from marker positions ``(F, M, 3)``
     named ``labels``, and how each joint was defined (``{"left_knee": "mean(LKNE, LKNM)", …}``; absent = not
     defined by this file)."""

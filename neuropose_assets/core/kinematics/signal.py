@@ -12,8 +12,9 @@ from scipy.signal import butter, sosfiltfilt
 CYCLE_POINTS = 101
 
 
-def fill_gaps(x: np.ndarray, max_gap: int | None = None, *, hold_ends: bool = False,
-              t: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def fill_gaps(
+    x: np.ndarray, max_gap: int | None = None, *, hold_ends: bool = False, t: np.ndarray | None = None
+) -> np.ndarray:
     """Linear interpolation over runs of NaN along axis 0.
 
     Args:
@@ -49,9 +50,15 @@ def filter_description(cutoff_hz: float, order: int = 4) -> dict:
     ``order`` run forward and backward, i.e. zero phase, effective order ``2 × order`` and −6.02 dB (half amplitude)
     at the cut-off — the −3 dB point of each pass.  Papers saying "4th-order Butterworth, 6 Hz, zero-lag" mean either
     order 4 per pass (this default) or order 2 per pass (Pose2Sim halves the order before filtfilt)."""
-    return {"design": "Butterworth low-pass (scipy.signal.butter, second-order sections)", "cutoff_hz": cutoff_hz,
-            "order_per_pass": order, "passes": "2 (forward and backward, scipy.signal.sosfiltfilt)",
-            "effective_order": 2 * order, "phase": "zero", "gain_at_cutoff_db": -6.02}  # fmt: skip
+    return {
+        "design": "Butterworth low-pass (scipy.signal.butter, second-order sections)",
+        "cutoff_hz": cutoff_hz,
+        "order_per_pass": order,
+        "passes": "2 (forward and backward, scipy.signal.sosfiltfilt)",
+        "effective_order": 2 * order,
+        "phase": "zero",
+        "gain_at_cutoff_db": -6.02,
+    }
 
 
 def lowpass(x: np.ndarray, cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:

@@ -103,8 +103,10 @@ class Skeleton:
         """Clinical joints ``(..., C, K)`` from native joints ``(..., J, K)`` (any per-joint values: mm, px): each
         clinical joint is the mean of its native joints, NaN where one of them is NaN.  A native joint that is
         missing affects only the clinical joints defined by it (a matrix product would spread its NaN to all)."""
-        return np.stack([native[..., [self.index(s) for s in self.clinical_map[c]], :].mean(axis=-2)
-                         for c in CLINICAL_JOINTS], axis=-2)  # fmt: skip
+        return np.stack(
+            [native[..., [self.index(s) for s in self.clinical_map[c]], :].mean(axis=-2) for c in CLINICAL_JOINTS],
+            axis=-2,
+        )
 
 
 BLAZEPOSE_33 = Skeleton(
@@ -172,12 +174,50 @@ BLAZEPOSE_33 = Skeleton(
 BERKELEY_MHAD_43 = Skeleton(
     name="berkeley_mhad_43",
     joints=(
-        "head", "lhead", "rhead", "rback", "backl", "backt", "lback", "lside", "bell", "chest",
-        "rside", "lsho1", "lsho2", "larm", "lelb", "lwri", "lhan1", "lhan2", "lhan3", "rsho1",
-        "rsho2", "rarm", "relb", "rwri", "rhan1", "rhan2", "rhan3", "lhipb", "lhipf", "lhipl",
-        "lleg", "lkne", "lank", "lhee", "lfoo", "rhipb", "rhipf", "rhipl", "rleg", "rkne",
-        "rank", "rhee", "rfoo",
-    ),  # fmt: skip
+        "head",
+        "lhead",
+        "rhead",
+        "rback",
+        "backl",
+        "backt",
+        "lback",
+        "lside",
+        "bell",
+        "chest",
+        "rside",
+        "lsho1",
+        "lsho2",
+        "larm",
+        "lelb",
+        "lwri",
+        "lhan1",
+        "lhan2",
+        "lhan3",
+        "rsho1",
+        "rsho2",
+        "rarm",
+        "relb",
+        "rwri",
+        "rhan1",
+        "rhan2",
+        "rhan3",
+        "lhipb",
+        "lhipf",
+        "lhipl",
+        "lleg",
+        "lkne",
+        "lank",
+        "lhee",
+        "lfoo",
+        "rhipb",
+        "rhipf",
+        "rhipl",
+        "rleg",
+        "rkne",
+        "rank",
+        "rhee",
+        "rfoo",
+    ),
     clinical_map={
         "pelvis": ("lhipb", "lhipf", "lhipl", "rhipb", "rhipf", "rhipl"),
         "left_hip": ("lhipb", "lhipf", "lhipl"),

@@ -34,9 +34,24 @@ import numpy as np
 import polars as pl
 
 #: distributions whose versions a benchmark and ``neuropose-assets version`` report
-KEY_LIBRARIES = ("neuropose-assets", "dagster", "dagster-webserver", "mediapipe", "tensorflow", "numpy",
-                 "opencv-contrib-python", "opencv-python", "polars", "pyarrow", "pandera", "scipy", "tslearn", "ezc3d",
-                 "pingouin", "pydantic")  # fmt: skip
+KEY_LIBRARIES = (
+    "neuropose-assets",
+    "dagster",
+    "dagster-webserver",
+    "mediapipe",
+    "tensorflow",
+    "numpy",
+    "opencv-contrib-python",
+    "opencv-python",
+    "polars",
+    "pyarrow",
+    "pandera",
+    "scipy",
+    "tslearn",
+    "ezc3d",
+    "pingouin",
+    "pydantic",
+)
 #: schema of the benchmark JSON
 SCHEMA_VERSION = 1
 
@@ -70,8 +85,13 @@ def machine() -> dict:
         proc = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
         gpus = "; ".join(proc.stdout.split("\n")[:8]).strip("; ") or "none"
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else None
-    return {"cores": os.cpu_count(), "memory_gib": round(memory, 1) if memory else None, "cpu": cpu, "gpus": gpus,
-            "platform": platform.platform()}  # fmt: skip
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1) if memory else None,
+        "cpu": cpu,
+        "gpus": gpus,
+        "platform": platform.platform(),
+    }
 
 
 def peak_rss_mb() -> float:
@@ -151,8 +171,13 @@ def run_pass(backend, video: Path, spec, display: str | None = None) -> tuple[Pa
     t3 = time.perf_counter()
     compute_outcomes(spec, analysis.events, analysis.repetitions, features, origin=backend.info.origin)
     t4 = time.perf_counter()
-    res = PassResult(run.n_frames, list(run.frame_latencies_ms), t1 - t0,
-                     {"features": t2 - t1, "events": t3 - t2, "outcomes": t4 - t3}, peak_rss_mb())  # fmt: skip
+    res = PassResult(
+        run.n_frames,
+        list(run.frame_latencies_ms),
+        t1 - t0,
+        {"features": t2 - t1, "events": t3 - t2, "outcomes": t4 - t3},
+        peak_rss_mb(),
+    )
     return res, run.table
 
 
@@ -170,9 +195,15 @@ def aggregate(passes: list[PassResult]) -> dict:
     return {
         "passes_measured": len(measured),
         "frames_per_pass": measured[0].frames,
-        "latency_ms": {"mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
-                       "p95": float(np.percentile(lat, 95)), "p99": float(np.percentile(lat, 99)),
-                       "sd": float(lat.std())} if len(lat) else None,  # fmt: skip
+        "latency_ms": {
+            "mean": float(lat.mean()),
+            "p50": float(np.percentile(lat, 50)),
+            "p95": float(np.percentile(lat, 95)),
+            "p99": float(np.percentile(lat, 99)),
+            "sd": float(lat.std()),
+        }
+        if len(lat)
+        else None,
         "pose_fps": float(np.mean([p.pose_fps for p in measured])),
         "pose_s": float(np.mean([p.pose_s for p in measured])),
         "chain_fps": float(np.mean([p.chain_fps for p in measured])),
@@ -208,14 +239,19 @@ def git_commit(repo: Path) -> str | None:
     import subprocess
 
     try:
-        proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, timeout=10)  # fmt: skip
+        proc = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if proc.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout.strip()
     return proc.stdout.strip() + ("-dirty" if dirty else "")
 
 
@@ -264,12 +300,14 @@ def format_report(r: dict) -> str:
         f"{a['chain_fps']:.1f} frames/s; " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in a["chain_stage_s"].items()),
         f"peak RSS: {a['peak_rss_mb']:.0f} MB",
         "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
-    ]  # fmt: skip
+    ]
     c = r.get("compare_cpu")
     if c:
-        lines.append(f"CPU comparison (accelerators hidden, child process): {c['cpu_pose_fps']:.1f} frames/s on "
-                     f"{c['cpu_device']}; speed-up {c['speedup']:.2f}×; largest 3D joint difference "
-                     f"{c['max_abs_diff_mm']:.4f} mm over {c['rows_compared']} rows")  # fmt: skip
+        lines.append(
+            f"CPU comparison (accelerators hidden, child process): {c['cpu_pose_fps']:.1f} frames/s on "
+            f"{c['cpu_device']}; speed-up {c['speedup']:.2f}×; largest 3D joint difference "
+            f"{c['max_abs_diff_mm']:.4f} mm over {c['rows_compared']} rows"
+        )
     return "\n".join(lines)
 
 
@@ -282,33 +320,41 @@ def log_section(r: dict) -> str:
     c = r.get("compare_cpu")
     rows = [
         ("video", f"{r['video']} ({a['frames_per_pass']} frames, sha256 {r['video_sha256'][:12]}…)"),
-        ("backend / model", f"{r['backend']}: {r['model']['name']}/{r['model']['variant']} "
-                            f"(sha256 {r['model']['checksum'][:12]}…) on {r['device']}"),
+        (
+            "backend / model",
+            f"{r['backend']}: {r['model']['name']}/{r['model']['variant']} "
+            f"(sha256 {r['model']['checksum'][:12]}…) on {r['device']}",
+        ),
         ("passes", f"{a['passes_measured']} measured + 1 warm-up"),
         ("latency per frame, ms", ", ".join(f"{k} {lat[k]:.2f}" for k in ("mean", "p50", "p95", "p99") if k in lat)),
         ("pose stage", f"{a['pose_fps']:.1f} frames/s"),
         ("whole chain", f"{a['chain_fps']:.1f} frames/s"),
         ("peak RSS", f"{a['peak_rss_mb']:.0f} MB"),
         ("model load", f"{r['model_load_s']:.2f} s"),
-    ]  # fmt: skip
+    ]
     if c:
-        rows.append(("CPU comparison", f"speed-up {c['speedup']:.2f}×, largest 3D difference "
-                                       f"{c['max_abs_diff_mm']:.4f} mm"))
-    versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items() if k in ("python", "neuropose-assets",
-                                                                                  "mediapipe", "tensorflow", "numpy",
-                                                                                  "dagster"))  # fmt: skip
-    return "\n".join([
-        f"## {r['date']} — {r['backend']} on {m['cores']} cores / {m['memory_gib']} GiB, GPUs: {m['gpus']}",
-        "",
-        f"- machine: {m['cpu']}; {m['platform']}",
-        f"- commit: `{r['commit'] or 'not a git checkout'}`; versions: {versions}",
-        f"- command: `{r['command']}`",
-        "",
-        "| figure | value |",
-        "|---|---|",
-        *(f"| {k} | {v} |" for k, v in rows),
-        "",
-    ])  # fmt: skip
+        rows.append(
+            ("CPU comparison", f"speed-up {c['speedup']:.2f}×, largest 3D difference {c['max_abs_diff_mm']:.4f} mm")
+        )
+    versions = ", ".join(
+        f"{k} {v}"
+        for k, v in r["versions"].items()
+        if k in ("python", "neuropose-assets", "mediapipe", "tensorflow", "numpy", "dagster")
+    )
+    return "\n".join(
+        [
+            f"## {r['date']} — {r['backend']} on {m['cores']} cores / {m['memory_gib']} GiB, GPUs: {m['gpus']}",
+            "",
+            f"- machine: {m['cpu']}; {m['platform']}",
+            f"- commit: `{r['commit'] or 'not a git checkout'}`; versions: {versions}",
+            f"- command: `{r['command']}`",
+            "",
+            "| figure | value |",
+            "|---|---|",
+            *(f"| {k} | {v} |" for k, v in rows),
+            "",
+        ]
+    )
 
 
 def append_log(path: Path, section: str) -> None:
@@ -317,7 +363,12 @@ def append_log(path: Path, section: str) -> None:
     from neuropose_assets.core.io.atomic import atomic_write_bytes
 
     path = Path(path)
-    old = path.read_bytes() if path.exists() else (
-        b"# Benchmark log\n\nAppend-only: one section per published run of `neuropose-assets benchmark ... --log "
-        b"benchmarks/LOG.md`. Quote speeds from here, with the machine they were measured on.\n\n")  # fmt: skip
+    old = (
+        path.read_bytes()
+        if path.exists()
+        else (
+            b"# Benchmark log\n\nAppend-only: one section per published run of `neuropose-assets benchmark ... --log "
+            b"benchmarks/LOG.md`. Quote speeds from here, with the machine they were measured on.\n\n"
+        )
+    )
     atomic_write_bytes(path, old + section.encode() + b"\n")

@@ -58,9 +58,11 @@ def check_landmark_order(pose_landmark) -> None:
     names = tuple(lm.name.lower() for lm in sorted(pose_landmark, key=lambda lm: lm.value))
     if names != BLAZEPOSE_33.joints:
         diff = [(i, ours, theirs) for i, (ours, theirs) in enumerate(zip(BLAZEPOSE_33.joints, names)) if ours != theirs]
-        raise RuntimeError(f"mediapipe's PoseLandmark order differs from the blazepose_33 skeleton ({len(names)} vs "
-                           f"{len(BLAZEPOSE_33.joints)} landmarks; first differences {diff[:3]}): "
-                           "pin mediapipe 0.10.21")  # fmt: skip
+        raise RuntimeError(
+            f"mediapipe's PoseLandmark order differs from the blazepose_33 skeleton ({len(names)} vs "
+            f"{len(BLAZEPOSE_33.joints)} landmarks; first differences {diff[:3]}): "
+            "pin mediapipe 0.10.21"
+        )
 
 
 class BlazePoseSession(PoseSession):

@@ -124,10 +124,16 @@ def estimate_video(
     missing = verify_decoding(probe, np.asarray(times), name)
     t_loop = time.perf_counter()
     boxes = [f.boxes for f in frames]
-    tracks = join_fragments(boxes, track_boxes(boxes, tracking), np.asarray(times), tracking,
-                            all_persons_detected=backend.detects_all_persons)  # fmt: skip
-    subject = select_subject(boxes, tracks, policy=tracking.subject_policy,
-                             image_size=(probe.width_px, probe.height_px))  # fmt: skip
+    tracks = join_fragments(
+        boxes,
+        track_boxes(boxes, tracking),
+        np.asarray(times),
+        tracking,
+        all_persons_detected=backend.detects_all_persons,
+    )
+    subject = select_subject(
+        boxes, tracks, policy=tracking.subject_policy, image_size=(probe.width_px, probe.height_px)
+    )
     table = build_poses_table(frames, tracks, subject, np.asarray(times), backend.skeleton.joints)
     t_end = time.perf_counter()
     n_subject = int(sum(bool(np.any(t == subject)) for t in tracks)) if subject is not None else 0

@@ -67,10 +67,16 @@ def ragged_to_frames(boxes: Any, poses3d: Any, poses2d: Any, n_joints: int) -> l
     else:
         lengths = np.array([len(x) for x in boxes])
         b = np.concatenate([np.reshape(x, (-1, 5)) for x in boxes]) if len(boxes) else np.zeros((0, 5))
-        p3 = (np.concatenate([np.reshape(x, (-1, n_joints, 3)) for x in poses3d]) if len(boxes)
-              else np.zeros((0, n_joints, 3)))
-        p2 = (np.concatenate([np.reshape(x, (-1, n_joints, 2)) for x in poses2d]) if len(boxes)
-              else np.zeros((0, n_joints, 2)))
+        p3 = (
+            np.concatenate([np.reshape(x, (-1, n_joints, 3)) for x in poses3d])
+            if len(boxes)
+            else np.zeros((0, n_joints, 3))
+        )
+        p2 = (
+            np.concatenate([np.reshape(x, (-1, n_joints, 2)) for x in poses2d])
+            if len(boxes)
+            else np.zeros((0, n_joints, 2))
+        )
     out, start = [], 0
     for n in lengths:
         sl = slice(start, start + int(n))
@@ -89,9 +95,11 @@ class MetrabsSession(PoseSession):
     def __init__(self, backend: MetrabsBackend, width: int, height: int) -> None:
         self._b = backend
         self.batch_size = backend.batch_size
-        k = backend.intrinsic_matrix if backend.intrinsic_matrix is not None else intrinsics_from_fov(
-            width, height, backend.fov_degrees
-        )  # fmt: skip
+        k = (
+            backend.intrinsic_matrix
+            if backend.intrinsic_matrix is not None
+            else intrinsics_from_fov(width, height, backend.fov_degrees)
+        )
         self._tf = backend.tf
         self._k = self._tf.constant(np.asarray(k, np.float32).reshape(1, 3, 3))
         self.model_s = 0.0  # time spent inside the model call (for the glue-cost benchmark)
@@ -169,8 +177,9 @@ class MetrabsBackend(PoseBackend):
         self.detector_threshold = float(detector_threshold)
         self.internal_batch_size = int(internal_batch_size)
         self.fov_degrees = float(fov_degrees)
-        self.intrinsic_matrix = (None if intrinsic_matrix is None
-                                 else np.asarray(intrinsic_matrix, np.float32).reshape(3, 3))
+        self.intrinsic_matrix = (
+            None if intrinsic_matrix is None else np.asarray(intrinsic_matrix, np.float32).reshape(3, 3)
+        )
         t = time.perf_counter()
         self.model = tf.saved_model.load(str(location.path))
         self.load_s = time.perf_counter() - t

@@ -200,9 +200,17 @@ def install_archive(archive: Path, cache: Path, variant: str, sha256: str, sourc
         _extract(archive, staging)
         model_dir = find_saved_model(staging)
         rel = model_dir.relative_to(staging)
-        (staging / MARKER).write_text(json.dumps({"variant": variant, "archive_sha256": digest, "saved_model": str(rel),
-                                                   "source": source,
-                                                   "fingerprint": directory_fingerprint(model_dir)}))  # fmt: skip
+        (staging / MARKER).write_text(
+            json.dumps(
+                {
+                    "variant": variant,
+                    "archive_sha256": digest,
+                    "saved_model": str(rel),
+                    "source": source,
+                    "fingerprint": directory_fingerprint(model_dir),
+                }
+            )
+        )
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(staging, dest)

@@ -98,9 +98,14 @@ def track_boxes(boxes_per_frame: list[np.ndarray], config: TrackingConfig = Trac
     return out
 
 
-def join_fragments(boxes_per_frame: list[np.ndarray], track_ids: list[np.ndarray], times: np.ndarray,
-                   config: TrackingConfig = TrackingConfig(), *, all_persons_detected: bool = False
-                   ) -> list[np.ndarray]:  # fmt: skip
+def join_fragments(
+    boxes_per_frame: list[np.ndarray],
+    track_ids: list[np.ndarray],
+    times: np.ndarray,
+    config: TrackingConfig = TrackingConfig(),
+    *,
+    all_persons_detected: bool = False,
+) -> list[np.ndarray]:
     """Relabel fragments of one person with one id (module docstring); ids are renumbered 0, 1, ... in order of
     first appearance.
 

@@ -85,7 +85,7 @@ def overlapping_texts(fig) -> list[tuple[str, str]]:
         bb = t.get_window_extent(renderer)
         if bb.width > 0 and bb.height > 0:
             boxes.append((t.get_text(), bb.shrunk(0.98, 0.9)))
-    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1 :] if ba.overlaps(bb)]
 
 
 def smallest_font_pt(fig) -> float:
@@ -102,8 +102,10 @@ def task_signals(features: pl.DataFrame, spec: TaskSpec) -> list[tuple[str, str 
     from neuropose_assets.core.analysis.segmentation import extract_signal
 
     if spec.task == "gait":
-        return [(f"{s} heel, anterior of the pelvis", s, anterior_mm(features, f"{s}_heel"), "mm")
-                for s in ("left", "right")]  # fmt: skip
+        return [
+            (f"{s} heel, anterior of the pelvis", s, anterior_mm(features, f"{s}_heel"), "mm")
+            for s in ("left", "right")
+        ]
     if spec.task == "sit_to_stand":
         return [("pelvis height above the ankles", None, pelvis_height(features), "fraction of standing")]
     if spec.task == "squat":
@@ -111,8 +113,10 @@ def task_signals(features: pl.DataFrame, spec: TaskSpec) -> list[tuple[str, str 
     if spec.task == "arm_raise":
         from neuropose_assets.core.kinematics.features import angle_column
 
-        return [(f"{s} shoulder elevation", s, features[angle_column("shoulder_elevation", s)].to_numpy(), "deg")
-                for s in spec.sides]  # fmt: skip
+        return [
+            (f"{s} shoulder elevation", s, features[angle_column("shoulder_elevation", s)].to_numpy(), "deg")
+            for s in spec.sides
+        ]
     if spec.task == "tug":
         return [("uprightness −(hip + knee flexion), less flexed leg", None, uprightness(features), "deg")]
     seg = spec.generic_segmentation
@@ -144,19 +148,31 @@ def signal_plot(features: pl.DataFrame, events: pl.DataFrame, repetitions: pl.Da
         ax.axvspan(r["start_s"], r["end_s"], color=SIDE_COLOURS[r["side"]], alpha=0.10, lw=0)
     shaded = sorted({r["side"] for r in repetitions.iter_rows(named=True)}, key=str)
     for side in shaded:
-        ax.fill_between([], [], color=SIDE_COLOURS[side], alpha=0.15, lw=0,
-                        label=f"{repetition_word(repetitions)}, {_side_word(side)}")  # fmt: skip
+        ax.fill_between(
+            [],
+            [],
+            color=SIDE_COLOURS[side],
+            alpha=0.15,
+            lw=0,
+            label=f"{repetition_word(repetitions)}, {_side_word(side)}",
+        )
     seen_sides = []
     for e in events.iter_rows(named=True):
         y = kinds.index(e["event"])
         ax.axvline(e["time_s"], color=SIDE_COLOURS[e["side"]], lw=0.6, ls=":", alpha=0.8)
-        rug.plot([e["time_s"]], [y], ls="none", marker=SIDE_MARKERS[e["side"]], ms=8,
-                 color=SIDE_COLOURS[e["side"]])  # fmt: skip
+        rug.plot([e["time_s"]], [y], ls="none", marker=SIDE_MARKERS[e["side"]], ms=8, color=SIDE_COLOURS[e["side"]])
         if e["side"] not in seen_sides:
             seen_sides.append(e["side"])
     for side in seen_sides:
-        rug.plot([], [], ls="none", marker=SIDE_MARKERS[side], ms=8, color=SIDE_COLOURS[side],
-                 label=f"event, {_side_word(side)}")  # fmt: skip
+        rug.plot(
+            [],
+            [],
+            ls="none",
+            marker=SIDE_MARKERS[side],
+            ms=8,
+            color=SIDE_COLOURS[side],
+            label=f"event, {_side_word(side)}",
+        )
     rug.set_yticks(range(len(kinds)), [event_name(k) for k in kinds])
     rug.set_ylim(len(kinds) - 0.5 if kinds else 0.5, -0.5)
     rug.grid(axis="y", color="0.9")
@@ -174,7 +190,7 @@ def signal_plot(features: pl.DataFrame, events: pl.DataFrame, repetitions: pl.Da
 
 
 def repetition_word(repetitions: pl.DataFrame) -> str:
-    """"gait cycles" or "repetitions" — what the shaded windows of :func:`signal_plot` are."""
+    """ "gait cycles" or "repetitions" — what the shaded windows of :func:`signal_plot` are."""
     kinds = set(repetitions["kind"].to_list()) if "kind" in repetitions.columns else set()
     return "gait cycles" if kinds == {"gait_cycle"} else "repetitions"
 
@@ -183,9 +199,11 @@ def signal_caption(repetitions: pl.DataFrame, events: pl.DataFrame) -> str:
     """The caption of :func:`signal_plot`, saying what the colours and shading of this figure are."""
     sides = sorted({str(s) for s in events["side"].to_list()} | {str(s) for s in repetitions["side"].to_list()})
     colours = {"left": "blue: left", "right": "red: right", "None": "grey: neither side"}
-    return (f"Top: each event at its time, one row per kind of event. Bottom: the task's signal; shaded: "
-            f"{repetitions.height} {repetition_word(repetitions)}; dotted lines: the events. Colours — "
-            f"{', '.join(colours[s] for s in sides) or 'none'}.")
+    return (
+        f"Top: each event at its time, one row per kind of event. Bottom: the task's signal; shaded: "
+        f"{repetitions.height} {repetition_word(repetitions)}; dotted lines: the events. Colours — "
+        f"{', '.join(colours[s] for s in sides) or 'none'}."
+    )
 
 
 def angles_plot(features: pl.DataFrame, spec: TaskSpec):
@@ -198,8 +216,13 @@ def angles_plot(features: pl.DataFrame, spec: TaskSpec):
     fig, axes = _figure(2.1 * len(joints) + 0.5, nrows=len(joints), sharex=True)
     for ax, joint in zip(axes, joints, strict=True):
         for side in ("left", "right"):
-            ax.plot(t, features[angle_column(joint, side)].to_numpy(), color=SIDE_COLOURS[side], lw=1.2,
-                    label=side if ax is axes[0] else None)  # fmt: skip
+            ax.plot(
+                t,
+                features[angle_column(joint, side)].to_numpy(),
+                color=SIDE_COLOURS[side],
+                lw=1.2,
+                label=side if ax is axes[0] else None,
+            )
         ax.set_ylabel(f"{joint.replace('_', ' ')}\n(deg)")
     axes[-1].set_xlabel("time (s)")
     fig.legend(loc="outside upper center", ncols=2, frameon=False)
@@ -229,8 +252,13 @@ def gait_cycle_plot(features: pl.DataFrame, repetitions: pl.DataFrame, samples: 
                     curves.append(np.interp(pct, np.linspace(0, 100, len(seg)), seg))
             c = np.array(curves) if curves else np.full((1, samples), np.nan)
             m, sd = c.mean(axis=0), c.std(axis=0)
-            ax.plot(pct, m, color=SIDE_COLOURS[side], lw=1.4,
-                    label=f"{side} (n = {len(curves)} cycles)" if ax is axes[0] else None)  # fmt: skip
+            ax.plot(
+                pct,
+                m,
+                color=SIDE_COLOURS[side],
+                lw=1.4,
+                label=f"{side} (n = {len(curves)} cycles)" if ax is axes[0] else None,
+            )
             ax.fill_between(pct, m - sd, m + sd, color=SIDE_COLOURS[side], alpha=0.15, lw=0)
         ax.set_title(joint.replace("_", " "))
         ax.set_xlabel("% of gait cycle")
@@ -289,19 +317,31 @@ def cohort_charts(table: pl.DataFrame) -> dict[str, object]:
         keys = rows["partition"].to_list()
         ncols = min(4, len(measures))
         nrows = -(-len(measures) // ncols)
-        fig, axes = _figure(nrows * (1.3 + 0.32 * len(keys)) + 0.5, width=max(WIDTH_IN, 2.2 * ncols + 2.5),
-                            nrows=nrows, ncols=ncols, sharey=True, squeeze=False)  # fmt: skip
+        fig, axes = _figure(
+            nrows * (1.3 + 0.32 * len(keys)) + 0.5,
+            width=max(WIDTH_IN, 2.2 * ncols + 2.5),
+            nrows=nrows,
+            ncols=ncols,
+            sharey=True,
+            squeeze=False,
+        )
         fig.get_layout_engine().set(wspace=0.04)
         y = np.arange(len(keys))
-        for ax in axes.flat[len(measures):]:
+        for ax in axes.flat[len(measures) :]:
             ax.set_visible(False)
         for ax, measure in zip(axes.flat, measures, strict=False):
             values = rows[measure].cast(pl.Float64).to_numpy()
             ax.barh(y, np.nan_to_num(values, nan=0.0), color=plt.get_cmap("tab10")(0), height=0.6)
             top = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
             for i, v in enumerate(values):
-                ax.text(v if np.isfinite(v) else 0, i, f" {summary.shown(measure, v)}" if np.isfinite(v) else " n/a",
-                        va="center", ha="left", color="0.2" if np.isfinite(v) else "0.5")  # fmt: skip
+                ax.text(
+                    v if np.isfinite(v) else 0,
+                    i,
+                    f" {summary.shown(measure, v)}" if np.isfinite(v) else " n/a",
+                    va="center",
+                    ha="left",
+                    color="0.2" if np.isfinite(v) else "0.5",
+                )
             ax.set_xlim(min(0, np.nanmin(values) if np.isfinite(values).any() else 0), top * 1.45)
             ax.set_title("\n".join(textwrap.wrap(summary.header(measure).split(" [")[0].replace("_", " "), 16)))
             ax.set_xlabel(summary.unit_label(measure) or "count")
@@ -311,8 +351,10 @@ def cohort_charts(table: pl.DataFrame) -> dict[str, object]:
         for row in axes:
             row[0].set_yticks(y, keys)
         axes[0, 0].invert_yaxis()
-        fig.suptitle(f"{task.replace('_', ' ')}: main outcomes per video ({len(keys)} video"
-                     f"{'s' if len(keys) != 1 else ''}; n/a: not computable — the reason is in the report)")
+        fig.suptitle(
+            f"{task.replace('_', ' ')}: main outcomes per video ({len(keys)} video"
+            f"{'s' if len(keys) != 1 else ''}; n/a: not computable — the reason is in the report)"
+        )
         out[task] = fig
     return out
 
@@ -328,12 +370,17 @@ def text_pages(title: str, blocks: list[tuple[str, list[str]]], lines_per_page: 
         fig = plt.figure(figsize=(8.27, 11.69))
         y = 0.96
         for kind, text in lines[start : start + lines_per_page]:
-            style = {"title": dict(fontsize=14, weight="bold"), "heading": dict(fontsize=11, weight="bold"),
-                     "body": dict(fontsize=MIN_FONT_PT, family="monospace"), "": dict(fontsize=MIN_FONT_PT)}[kind]
+            style = {
+                "title": dict(fontsize=14, weight="bold"),
+                "heading": dict(fontsize=11, weight="bold"),
+                "body": dict(fontsize=MIN_FONT_PT, family="monospace"),
+                "": dict(fontsize=MIN_FONT_PT),
+            }[kind]
             fig.text(0.06, y, text, va="top", **style)
             y -= 0.0158 if kind != "title" else 0.025
-        fig.text(0.94, 0.02, f"{title} — page {start // lines_per_page + 1}", ha="right", fontsize=MIN_FONT_PT,
-                 color="0.4")  # fmt: skip
+        fig.text(
+            0.94, 0.02, f"{title} — page {start // lines_per_page + 1}", ha="right", fontsize=MIN_FONT_PT, color="0.4"
+        )
         yield fig
 
 
@@ -354,6 +401,12 @@ def image_page(image: bytes, caption: str):
     ax.set_anchor("N")
     ax.axis("off")
     shown_h = min(0.82 * height, 0.92 * width * img.shape[0] / img.shape[1])  # inches, the image scaled to fit
-    fig.text(0.04, 0.96 - shown_h / height - 0.02, "\n".join(textwrap.wrap(caption, 140)), va="top",
-             fontsize=MIN_FONT_PT + 1, color="0.25")  # fmt: skip
+    fig.text(
+        0.04,
+        0.96 - shown_h / height - 0.02,
+        "\n".join(textwrap.wrap(caption, 140)),
+        va="top",
+        fontsize=MIN_FONT_PT + 1,
+        color="0.25",
+    )
     return fig

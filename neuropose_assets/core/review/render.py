@@ -25,12 +25,27 @@ from neuropose_assets.core.kinematics.skeletons import CLINICAL_EDGES, CLINICAL_
 
 #: how an event is written on the picture (side appended as L / R)
 EVENT_LABELS = {
-    "heel_strike": "HS", "toe_off": "TO", "seat_off": "seat-off", "standing_reached": "standing",
-    "standing_peak": "highest", "sit_start": "sit start", "seated": "seated", "squat_start": "squat start",
-    "squat_bottom": "bottom", "squat_end": "squat end", "raise_start": "raise", "arm_up": "arm up",
-    "arm_at_top": "top", "arm_down": "arm down", "arm_lowered": "lowered", "turn_start": "turn start",
-    "turn_end": "turn end", "start": "start", "peak": "peak", "end": "end",
-}  # fmt: skip
+    "heel_strike": "HS",
+    "toe_off": "TO",
+    "seat_off": "seat-off",
+    "standing_reached": "standing",
+    "standing_peak": "highest",
+    "sit_start": "sit start",
+    "seated": "seated",
+    "squat_start": "squat start",
+    "squat_bottom": "bottom",
+    "squat_end": "squat end",
+    "raise_start": "raise",
+    "arm_up": "arm up",
+    "arm_at_top": "top",
+    "arm_down": "arm down",
+    "arm_lowered": "lowered",
+    "turn_start": "turn start",
+    "turn_end": "turn end",
+    "start": "start",
+    "peak": "peak",
+    "end": "end",
+}
 EVENT_HOLD_S = 0.5
 #: RGB colours (frames are drawn in RGB): the subject's left side, right side, midline; other persons
 LEFT, RIGHT, MID, OTHER = (40, 140, 230), (230, 50, 50), (235, 235, 235), (150, 150, 150)
@@ -51,8 +66,9 @@ def persons_by_frame(poses: pl.DataFrame, skeleton: Skeleton) -> dict[int, list[
     native = rows.select(cols).to_numpy().astype(np.float64).reshape(rows.height, len(skeleton.joints), 2)
     clinical = skeleton.to_clinical(native)
     out: dict[int, list] = {}
-    for (frame, track, subject), uv in zip(rows.select("frame", "track", "is_subject").iter_rows(), clinical,
-                                           strict=True):  # fmt: skip
+    for (frame, track, subject), uv in zip(
+        rows.select("frame", "track", "is_subject").iter_rows(), clinical, strict=True
+    ):
         out.setdefault(int(frame), []).append((int(track), bool(subject), uv))
     return out
 
@@ -73,8 +89,14 @@ def draw_person(img: np.ndarray, uv: np.ndarray, scale: float, subject: bool) ->
     for a, b in CLINICAL_EDGES:
         pa, pb = p[_CI[a]], p[_CI[b]]
         if np.isfinite(pa).all() and np.isfinite(pb).all():
-            cv2.line(img, tuple(map(int, pa)), tuple(map(int, pb)), _edge_colour(a, b) if subject else OTHER, width,
-                     cv2.LINE_AA)  # fmt: skip
+            cv2.line(
+                img,
+                tuple(map(int, pa)),
+                tuple(map(int, pb)),
+                _edge_colour(a, b) if subject else OTHER,
+                width,
+                cv2.LINE_AA,
+            )
     if subject:
         for q in p[np.isfinite(p).all(axis=1)]:
             cv2.circle(img, tuple(map(int, q)), width + 1, MID, -1, cv2.LINE_AA)
@@ -115,7 +137,8 @@ def annotate(img: np.ndarray, persons, scale: float, time_s: float, labels: dict
     overlap."""
     size = max(0.7, img.shape[1] / 900)
     rows = [(0, f"t = {time_s:6.2f} s", (255, 255, 255))] + [
-        (EVENT_ROWS[side], label, EVENT_TEXT[side]) for side, label in labels.items()]  # fmt: skip
+        (EVENT_ROWS[side], label, EVENT_TEXT[side]) for side, label in labels.items()
+    ]
     block = (0, 0, 0, 0)
     for row, text, colour in rows:
         org = (10, int((30 + 38 * row) * size) + 5)
@@ -153,9 +176,18 @@ class RenderResult:
         return self.frames / self.render_s if self.render_s > 0 else float("nan")
 
 
-def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataFrame, out: str | Path, *,
-                        skeleton: Skeleton, max_side_px: int = 960, crf: int = 23,
-                        key_frame_px: int = 480, max_key_frames: int = 24) -> RenderResult:  # fmt: skip
+def render_review_video(
+    video: str | Path,
+    poses: pl.DataFrame,
+    events: pl.DataFrame,
+    out: str | Path,
+    *,
+    skeleton: Skeleton,
+    max_side_px: int = 960,
+    crf: int = 23,
+    key_frame_px: int = 480,
+    max_key_frames: int = 24,
+) -> RenderResult:
     """Write the review video of ``video`` to ``out`` (MP4, H.264) and collect the key frames of the events.
 
     Args:
@@ -189,8 +221,9 @@ def render_review_video(video: str | Path, poses: pl.DataFrame, events: pl.DataF
             annotate(img, persons.get(index, []), w / probe.width_px, t, active_events(ev, index, t))
             if index in wanted:
                 k = min(1.0, key_frame_px / max(w, h))
-                result.key_frames.append((wanted[index], t, cv2.resize(img, (int(w * k), int(h * k)),
-                                                                       interpolation=cv2.INTER_AREA)))  # fmt: skip
+                result.key_frames.append(
+                    (wanted[index], t, cv2.resize(img, (int(w * k), int(h * k)), interpolation=cv2.INTER_AREA))
+                )
             yuv = cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420)  # faster than letting FFmpeg convert
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             for packet in stream.encode(frame):
@@ -267,8 +300,9 @@ def contact_sheet(key_frames: list[tuple[str, float, np.ndarray]], width_px: int
         y, x = r * (h + cap), c * w
         sheet[y + cap : y + cap + img.shape[0], x : x + img.shape[1]] = img
         for line, text in enumerate((label, f"{t:.2f} s")):
-            cv2.putText(sheet, text, (x + 4, y + 22 + 25 * line), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 2,
-                        cv2.LINE_AA)  # fmt: skip
+            cv2.putText(
+                sheet, text, (x + 4, y + 22 + 25 * line), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 2, cv2.LINE_AA
+            )
     return sheet
 
 

@@ -19,7 +19,6 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 CohortDTWAssetConfig = dagster_config(CohortDTWConfig)
 
 
-
 @dg.asset(
     partitions_def=cohorts,
     deps=[dg.AssetDep(a, partition_mapping=dg.AllPartitionMapping()) for a in ("features", "repetitions", "task")],
@@ -33,8 +32,9 @@ CohortDTWAssetConfig = dagster_config(CohortDTWConfig)
     check_specs=check_specs("cohort_dtw", partitions_def=cohorts),
 )
 @checked("cohort_dtw")
-def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
-               storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip
+def cohort_dtw(
+    context: dg.AssetExecutionContext, config: CohortDTWAssetConfig, storage: StorageResource
+) -> dg.Output[ProvenancedTable]:
     """Materialize ``cohort_dtw``: :func:`..core.comparison.dtw.pairwise` on the members' mean repetitions, per task."""
     from neuropose_assets.core.comparison.dtw import (
         config_json,
@@ -65,8 +65,9 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
         prov = read_provenance(paths["features"])
         models[key] = pose_source_identity(prov.get("model", {}))
         task = pl.read_parquet(paths["task"])["task"][0]
-        units = mean_repetition(pl.read_parquet(paths["features"]), pl.read_parquet(paths["repetitions"]), core_cfg,
-                                cfg_all.samples)  # fmt: skip
+        units = mean_repetition(
+            pl.read_parquet(paths["features"]), pl.read_parquet(paths["repetitions"]), core_cfg, cfg_all.samples
+        )
         if not units or not has_data(units):
             skipped[key] = "no repetition / gait cycle"
             continue
@@ -88,8 +89,12 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
     fingerprint_cfg = DTWConfig(**core_cfg.model_dump())
     if previous_meta.get("samples") != cfg_all.samples:
         previous = None
-    reuse = reusable_pairs(previous.drop("task") if previous is not None and "task" in previous.columns else previous,
-                           previous_meta, fingerprints, fingerprint_cfg)  # fmt: skip
+    reuse = reusable_pairs(
+        previous.drop("task") if previous is not None and "task" in previous.columns else previous,
+        previous_meta,
+        fingerprints,
+        fingerprint_cfg,
+    )
     if any(len(g) > 1 for g in by_task.values()):
         enable_numba_cache(default_cache_dir() / "numba")
     parts, computed = [], 0
@@ -116,12 +121,15 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
         "configs": {"cohort_dtw": cfg},
         "versions": versions("tslearn"),
     }
-    context.log.info(f"cohort {cohort}: {len(tasks)} members in {len(by_task)} task group(s), {computed} pair(s) "
-                     "computed, others reused")  # fmt: skip
+    context.log.info(
+        f"cohort {cohort}: {len(tasks)} members in {len(by_task)} task group(s), {computed} pair(s) "
+        "computed, others reused"
+    )
     from neuropose_assets.core.review.plots import dtw_heatmap, md_image
 
-    heatmaps = "\n\n".join(md_image(dtw_heatmap(df.filter(pl.col("task") == t), f"cohort {cohort}: {t}"), t)
-                             for t in sorted(by_task))  # fmt: skip
+    heatmaps = "\n\n".join(
+        md_image(dtw_heatmap(df.filter(pl.col("task") == t), f"cohort {cohort}: {t}"), t) for t in sorted(by_task)
+    )
     return dg.Output(
         ProvenancedTable(df, prov),
         metadata={
@@ -133,4 +141,3 @@ def cohort_dtw(context: dg.AssetExecutionContext, config: CohortDTWAssetConfig,
             "compute_s": since(t0),
         },
     )
-

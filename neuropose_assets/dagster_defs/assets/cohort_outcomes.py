@@ -1,5 +1,4 @@
-"""``cohort_outcomes``: one row per video of a cohort with its task and every outcome.
-"""
+"""``cohort_outcomes``: one row per video of a cohort with its task and every outcome."""
 
 import time
 
@@ -20,7 +19,6 @@ def cohort_outcome_table(rows: list[dict], measures: list[str]) -> pl.DataFrame:
     return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema, orient="row").sort("partition")
 
 
-
 def _measure_order(names: set[str]) -> list[str]:
     from neuropose_assets.core.analysis.outcomes import CATALOGUE
 
@@ -29,7 +27,6 @@ def _measure_order(names: set[str]) -> list[str]:
         variants = [name.replace("{side}", s) for s in ("left", "right")] if "{side}" in name else [name]
         order += [v for v in variants if v in names]
     return order + sorted(names - set(order))
-
 
 
 @dg.asset(
@@ -67,8 +64,9 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
     prov = {"stage": "cohort_outcomes", "cohort": cohort, "configs": {}, "versions": versions()}
     from neuropose_assets.core.review.plots import cohort_charts, md_image
 
-    charts = "\n\n".join(f"**{task}**\n\n{md_image(fig, f'{task}: main outcomes per video')}"
-                           for task, fig in cohort_charts(df).items())  # fmt: skip
+    charts = "\n\n".join(
+        f"**{task}**\n\n{md_image(fig, f'{task}: main outcomes per video')}" for task, fig in cohort_charts(df).items()
+    )
 
     return dg.Output(
         ProvenancedTable(df, prov),
@@ -80,4 +78,3 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
             "compute_s": since(t0),
         },
     )
-

@@ -18,30 +18,37 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 EventsAssetConfig = dagster_config(EventsConfig)
 
 
-
 @dg.multi_asset(
     outs={
         "events": dg.AssetOut(
-            kinds={"scipy", "parquet"}, code_version="2",
+            kinds={"scipy", "parquet"},
+            code_version="2",
             description="Named, sided events of the task (heel_strike, toe_off, seat_off, standing_reached, "
             "sit_start, seated, squat_bottom, arm_at_top, turn_start, ...) in frames and seconds, "
             "with the signal value, "
             "unit and confidence; placed only where the subject and the joints that define the event are observed.",
-        ),  # fmt: skip
+        ),
         "repetitions": dg.AssetOut(
-            kinds={"scipy", "parquet"}, code_version="1",
+            kinds={"scipy", "parquet"},
+            code_version="1",
             description="Repetitions / gait cycles of the task, both sides in one table: [start, peak, end) in frames "
             "and seconds, bounded by threshold crossings of each excursion (robust to plateaus).",
-        ),  # fmt: skip
+        ),
     },
     partitions_def=videos,
     group_name=PER_VIDEO,
     check_specs=check_specs("events", "repetitions", partitions_def=videos),
 )
 @checked("events", "repetitions")
-def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAssetConfig, features: ProvenancedTable,
-                           task: ProvenancedTable, storage: StorageResource):  # fmt: skip  # noqa: ARG001 - checks
-    """Materialize ``events`` and ``repetitions``: :func:`..core.analysis.events.analyse_task` on the video's features."""
+def events_and_repetitions(
+    context: dg.AssetExecutionContext,
+    config: EventsAssetConfig,
+    features: ProvenancedTable,
+    task: ProvenancedTable,
+    storage: StorageResource,
+):  # noqa: ARG001 - checks
+    """Materialize ``events`` and ``repetitions``: :func:`..core.analysis.events.analyse_task` on the video's
+    features."""
     from neuropose_assets.core.analysis.events import analyse_task
     from neuropose_assets.core.pose.base import MARKER_CAPTURE
 
@@ -60,22 +67,29 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
         from neuropose_assets.core.analysis.task_check import motion_evidence, task_contradiction
 
         evidence = motion_evidence(features.df)
-        prov["task_check"] = {"declared": spec.task, "contradiction": task_contradiction(spec, evidence),
-                              "evidence": {k: {"present": v[0], "found": v[1]} for k, v in evidence.items()}}
+        prov["task_check"] = {
+            "declared": spec.task,
+            "contradiction": task_contradiction(spec, evidence),
+            "evidence": {k: {"present": v[0], "found": v[1]} for k, v in evidence.items()},
+        }
     if res.rejected:
-        context.log.info(f"{key}: {len(res.rejected)} event candidate(s) not placed (the subject or the joints that "
-                         f"define them were not observed): " + "; ".join(
-                             f"{r['event']}{'/' + r['side'] if r['side'] else ''} "
-                             f"at {r['time_s']:.2f} s — {r['reason']}"
-                             for r in res.rejected[:5]))  # fmt: skip
+        context.log.info(
+            f"{key}: {len(res.rejected)} event candidate(s) not placed (the subject or the joints that "
+            f"define them were not observed): "
+            + "; ".join(
+                f"{r['event']}{'/' + r['side'] if r['side'] else ''} at {r['time_s']:.2f} s — {r['reason']}"
+                for r in res.rejected[:5]
+            )
+        )
     counts = res.events.group_by("event", "side").len().sort("event", "side")
     yield dg.Output(
         ProvenancedTable(res.events, prov),
         output_name="events",
         metadata={
             "task": spec.task,
-            "events": dg.MetadataValue.json({f"{r['event']}{'/' + r['side'] if r['side'] else ''}": r["len"]
-                                             for r in counts.iter_rows(named=True)}),  # fmt: skip
+            "events": dg.MetadataValue.json(
+                {f"{r['event']}{'/' + r['side'] if r['side'] else ''}": r["len"] for r in counts.iter_rows(named=True)}
+            ),
             "signals": dg.MetadataValue.json(res.signals),
             "unobserved_candidates": len(res.rejected),
             "compute_s": since(t0),
@@ -91,7 +105,7 @@ def events_and_repetitions(context: dg.AssetExecutionContext, config: EventsAsse
             "repetitions": reps.height,
             "per_side": dg.MetadataValue.json(per_side),
             "mean_duration_s": dg.MetadataValue.float(round(float(reps["duration_s"].mean()), 3))
-            if reps.height else dg.MetadataValue.null(),
+            if reps.height
+            else dg.MetadataValue.null(),
         },
-    )  # fmt: skip
-
+    )

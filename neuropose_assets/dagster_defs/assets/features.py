@@ -17,7 +17,6 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 FeaturesAssetConfig = dagster_config(FeaturesConfig)
 
 
-
 @dg.asset(
     partitions_def=videos,
     group_name=PER_VIDEO,
@@ -30,7 +29,9 @@ FeaturesAssetConfig = dagster_config(FeaturesConfig)
 )
 @checked("features")
 def features(
-    context: dg.AssetExecutionContext, config: FeaturesAssetConfig, poses: ProvenancedTable,
+    context: dg.AssetExecutionContext,
+    config: FeaturesAssetConfig,
+    poses: ProvenancedTable,
     kinematics: ProvenancedTable,
     storage: StorageResource,  # noqa: ARG001 - the checks read the written file through it
 ) -> dg.Output[ProvenancedTable]:
@@ -43,9 +44,11 @@ def features(
     core_cfg = config_or_fail(config, "features")
     fitted = (kinematics.provenance.get("configs", {}).get("kinematics") or {}).get("track")
     if fitted != core_cfg.track:
-        context.log.warning(f"features of track {core_cfg.track}, "
-                            f"but the model was fitted to track {fitted}: the angle "
-                            "columns stay null (set the kinematics config's track to the same person)")  # fmt: skip
+        context.log.warning(
+            f"features of track {core_cfg.track}, "
+            f"but the model was fitted to track {fitted}: the angle "
+            "columns stay null (set the kinematics config's track to the same person)"
+        )
     try:
         df, diag = compute_features(poses.df, skeleton, core_cfg, kinematics.df if fitted == core_cfg.track else None)
     except KeyError as err:  # a track that does not occur: the config names a person who is not there
@@ -53,9 +56,17 @@ def features(
     from neuropose_assets.core.kinematics.signal import filter_description
 
     lowpass = filter_description(core_cfg.lowpass_hz, core_cfg.lowpass_order) if core_cfg.lowpass_hz else None
-    prov = provenance("features", kinematics.provenance,
-                      {**core_cfg.model_dump(), "skeleton": skeleton.name, "root": "pelvis", "lowpass_filter": lowpass,
-                       "angles": "the kinematics stage's fitted model"})  # fmt: skip
+    prov = provenance(
+        "features",
+        kinematics.provenance,
+        {
+            **core_cfg.model_dump(),
+            "skeleton": skeleton.name,
+            "root": "pelvis",
+            "lowpass_filter": lowpass,
+            "angles": "the kinematics stage's fitted model",
+        },
+    )
     ranges = {
         f"{c}_range": f"{df[c].min():.1f}–{df[c].max():.1f}" for c in ANGLE_COLUMNS if df[c].null_count() < df.height
     }
@@ -63,4 +74,3 @@ def features(
         ProvenancedTable(df, prov),
         metadata={**{k: v for k, v in diag.items() if v is not None}, **ranges, "compute_s": since(t0)},
     )
-

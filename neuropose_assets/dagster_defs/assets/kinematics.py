@@ -21,7 +21,6 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 KinematicsConfig = dagster_config(FitConfig)
 
 
-
 @dg.asset(
     partitions_def=videos,
     group_name=PER_VIDEO,
@@ -35,9 +34,13 @@ KinematicsConfig = dagster_config(FitConfig)
 )
 @checked("kinematics")
 def kinematics(
-    context: dg.AssetExecutionContext, config: KinematicsConfig, poses: ProvenancedTable,
-    raw_video: ProvenancedTable, task: ProvenancedTable, storage: StorageResource,  # noqa: ARG001 - checks
-) -> dg.Output[ProvenancedTable]:  # fmt: skip
+    context: dg.AssetExecutionContext,
+    config: KinematicsConfig,
+    poses: ProvenancedTable,
+    raw_video: ProvenancedTable,
+    task: ProvenancedTable,
+    storage: StorageResource,  # noqa: ARG001 - checks
+) -> dg.Output[ProvenancedTable]:
     """Materialize ``kinematics``: :func:`..core.kinematics.fit.fit_model` on the subject's keypoints."""
     from neuropose_assets.core.kinematics.fit import fit_model, kinematics_table, observations_from_poses
     from neuropose_assets.core.kinematics.skeletons import get_skeleton
@@ -52,8 +55,9 @@ def kinematics(
     skeleton = get_skeleton(poses.provenance["model"]["skeleton"])
     row = raw_video.df.row(0, named=True)
     try:
-        frames, obs = observations_from_poses(poses.df, skeleton, row["width_px"] or 0, row["height_px"] or 0,
-                                              cfg.track)  # fmt: skip
+        frames, obs = observations_from_poses(
+            poses.df, skeleton, row["width_px"] or 0, row["height_px"] or 0, cfg.track
+        )
     except KeyError as err:  # a track that does not occur
         raise fail(f"kinematics: {err.args[0]}", key) from None
     try:
@@ -61,14 +65,20 @@ def kinematics(
     except ValueError as err:  # nothing to fit: the subject's lower body is not seen
         raise fail(f"kinematics: {err}", key) from None
     df, nulls = kinematics_table(frames, obs, fit)
-    settings = {**cfg.model_dump(mode="json"), "dimensions_m": fit.dims.as_dict(),
-                "focal_px": round(float(fit.focal_px), 1),
-                "ground_to_camera": fit.ground.round(6).tolist(), "sigma_px": round(float(fit.sigma_px), 2),
-                "null": nulls}  # fmt: skip
+    settings = {
+        **cfg.model_dump(mode="json"),
+        "dimensions_m": fit.dims.as_dict(),
+        "focal_px": round(float(fit.focal_px), 1),
+        "ground_to_camera": fit.ground.round(6).tolist(),
+        "sigma_px": round(float(fit.sigma_px), 2),
+        "null": nulls,
+    }
     prov = provenance("kinematics", poses.provenance, settings, "scipy")
     seconds = since(t0)
-    context.log.info(f"{key}: model fitted to {len(frames)} frames in {seconds:.1f} s; median reprojection error "
-                     f"{df['residual_rms_px'].median() or float('nan'):.1f} px")  # fmt: skip
+    context.log.info(
+        f"{key}: model fitted to {len(frames)} frames in {seconds:.1f} s; median reprojection error "
+        f"{df['residual_rms_px'].median() or float('nan'):.1f} px"
+    )
     return dg.Output(
         ProvenancedTable(df, prov),
         metadata={
@@ -78,10 +88,10 @@ def kinematics(
             "height_from": "declared" if cfg.height_m else "estimated (pose model's scale)",
             "focal_px": round(float(fit.focal_px), 1),
             "median_residual_px": float(df["residual_rms_px"].median() or 0.0),
-            "null_coordinates": dg.MetadataValue.json({c: v["null_frames"] for c, v in nulls.items()}) if nulls
+            "null_coordinates": dg.MetadataValue.json({c: v["null_frames"] for c, v in nulls.items()})
+            if nulls
             else "none",
             "frames_per_s": round(len(frames) / max(seconds, 1e-9), 1),
             "compute_s": seconds,
         },
     )
-

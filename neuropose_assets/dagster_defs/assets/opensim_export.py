@@ -27,8 +27,12 @@ from neuropose_assets.dagster_defs.resources import StorageResource
     check_specs=check_specs("opensim_export", partitions_def=videos),
 )
 @checked("opensim_export")
-def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource, features: ProvenancedTable,
-                   kinematics: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+def opensim_export(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    features: ProvenancedTable,
+    kinematics: ProvenancedTable,
+) -> dg.Output[ProvenancedTable]:
     """Materialize ``opensim_export``: :func:`..core.interop.opensim.opensim_tables`, written as .trc, .mot and .csv."""
     from neuropose_assets.core.interop.opensim import FORMATS, opensim_tables, write_export
 
@@ -36,18 +40,28 @@ def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource, 
     t0 = time.perf_counter()
     frame = (features.provenance.get("configs", {}).get("features") or {}).get("frame", "camera")
     try:
-        exp = opensim_tables(features.df, frame=frame, absolute=features.provenance["model"]["origin"] == "camera",
-                             kinematics=kinematics.df)  # fmt: skip
+        exp = opensim_tables(
+            features.df,
+            frame=frame,
+            absolute=features.provenance["model"]["origin"] == "camera",
+            kinematics=kinematics.df,
+        )
     except VideoError as err:
         raise fail(err, key) from None
     paths = {fmt: write_export(exp, storage.layout.exports / f"{key}.{fmt}", fmt) for fmt in FORMATS}
-    df = pl.DataFrame({
-        "trc_path": [str(paths["trc"])], "mot_path": [str(paths["mot"])], "csv_path": [str(paths["csv"])],
-        "frames": pl.Series([len(exp.times_s)], dtype=pl.Int64),
-        "frames_omitted": pl.Series([exp.omitted], dtype=pl.Int64),
-        "mot_rows": pl.Series([int(exp.mot_rows().sum())], dtype=pl.Int64), "markers": [",".join(exp.labels)],
-        "absolute": [exp.absolute], "transform_json": [json.dumps(exp.transform.as_dict(), sort_keys=True)],
-    })  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "trc_path": [str(paths["trc"])],
+            "mot_path": [str(paths["mot"])],
+            "csv_path": [str(paths["csv"])],
+            "frames": pl.Series([len(exp.times_s)], dtype=pl.Int64),
+            "frames_omitted": pl.Series([exp.omitted], dtype=pl.Int64),
+            "mot_rows": pl.Series([int(exp.mot_rows().sum())], dtype=pl.Int64),
+            "markers": [",".join(exp.labels)],
+            "absolute": [exp.absolute],
+            "transform_json": [json.dumps(exp.transform.as_dict(), sort_keys=True)],
+        }
+    )
     prov = provenance("opensim_export", features.provenance, {"formats": list(FORMATS)})
     return dg.Output(
         ProvenancedTable(df, prov),
@@ -61,4 +75,3 @@ def opensim_export(context: dg.AssetExecutionContext, storage: StorageResource, 
             "compute_s": since(t0),
         },
     )
-

@@ -27,9 +27,14 @@ from neuropose_assets.dagster_defs.resources import StorageResource
     check_specs=check_specs("outcomes", partitions_def=videos),
 )
 @checked("outcomes")
-def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, events: ProvenancedTable,
-             repetitions: ProvenancedTable, task: ProvenancedTable,
-             storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
+def outcomes(
+    context: dg.AssetExecutionContext,
+    features: ProvenancedTable,
+    events: ProvenancedTable,
+    repetitions: ProvenancedTable,
+    task: ProvenancedTable,
+    storage: StorageResource,
+) -> dg.Output[ProvenancedTable]:  # noqa: ARG001 - checks
     """Materialize ``outcomes``: :func:`..core.analysis.outcomes.compute_outcomes` with the measured camera view."""
     from neuropose_assets.core.analysis.outcomes import compute_outcomes
     from neuropose_assets.core.analysis.view import ViewMeasurement, contradiction, effective_view, measure_view
@@ -41,43 +46,60 @@ def outcomes(context: dg.AssetExecutionContext, features: ProvenancedTable, even
     origin = model.get("origin", "hip_midpoint")
     frame = (features.provenance.get("configs", {}).get("features") or {}).get("frame", "camera")
     markers = model.get("name") == MARKER_CAPTURE  # a virtual camera: no view to measure or to contradict
-    view = (ViewMeasurement("unknown", None, None, 0) if markers or frame != "camera" else measure_view(features.df))
+    view = ViewMeasurement("unknown", None, None, 0) if markers or frame != "camera" else measure_view(features.df)
     contradicted = (events.provenance.get("task_check") or {}).get("contradiction")
-    df = compute_outcomes(spec, events.df, repetitions.df, features.df, origin=origin, frame=frame, view=view,
-                          task_contradiction=contradicted)  # fmt: skip
+    df = compute_outcomes(
+        spec,
+        events.df,
+        repetitions.df,
+        features.df,
+        origin=origin,
+        frame=frame,
+        view=view,
+        task_contradiction=contradicted,
+    )
     prov = provenance("outcomes", events.provenance, {"origin": origin, "frame": frame})
-    prov["camera_view"] = {"declared": spec.camera_view, "measured": view.as_dict(),
-                           "used": effective_view(spec.camera_view, view),
-                           "contradiction": contradiction(spec.camera_view, view),
-                           "applicable": not markers}  # fmt: skip
+    prov["camera_view"] = {
+        "declared": spec.camera_view,
+        "measured": view.as_dict(),
+        "used": effective_view(spec.camera_view, view),
+        "contradiction": contradiction(spec.camera_view, view),
+        "applicable": not markers,
+    }
     from neuropose_assets.core.analysis import summary
     from neuropose_assets.dagster_defs.assets.report import results_link
 
     flags = quality_flags(storage, context.partition_key, df, prov)
-    values = {r["measure"]: summary.rounded(r["measure"], r["value"]) for r in df.iter_rows(named=True)
-              if r["value"] is not None}  # fmt: skip
+    values = {
+        r["measure"]: summary.rounded(r["measure"], r["value"])
+        for r in df.iter_rows(named=True)
+        if r["value"] is not None
+    }
     return dg.Output(
         ProvenancedTable(df, prov),
         metadata={
             # what a clinician reads first: the quality verdict, then the table (value at its precision, unit, n)
             "results_page": dg.MetadataValue.url(results_link(storage, context.partition_key)),
-            "quality": dg.MetadataValue.md("\n".join(f"- **{f.severity}** {f.message}" for f in flags)
-                                           if flags else "no quality flag"),  # fmt: skip
+            "quality": dg.MetadataValue.md(
+                "\n".join(f"- **{f.severity}** {f.message}" for f in flags) if flags else "no quality flag"
+            ),
             "outcomes": dg.MetadataValue.md(summary.markdown_table(df)),
             # float entries are the outcomes only, so the charts across partitions show outcomes (units in the names)
             **{m: dg.MetadataValue.float(float(v)) for m, v in values.items()},
-            "internal": dg.MetadataValue.json({
-                "task": spec.task, "compute_s": since(t0),
-                "camera_view": {"declared": spec.camera_view, "measured": view.view, "angle_deg": view.angle_deg},
-            }),  # fmt: skip
+            "internal": dg.MetadataValue.json(
+                {
+                    "task": spec.task,
+                    "compute_s": since(t0),
+                    "camera_view": {"declared": spec.camera_view, "measured": view.view, "angle_deg": view.angle_deg},
+                }
+            ),
         },
     )
 
 
-
 def quality_flags(storage: StorageResource, key: str, outcomes: pl.DataFrame, prov: dict) -> list:
-    """Every quality flag of a video as the outcomes are written (:data:`..core.analysis.quality.CHECKS`): the checks of the
-    upstream files as they are, and this step's own checks on the table and provenance not yet written — the same
+    """Every quality flag of a video as the outcomes are written (:data:`..core.analysis.quality.CHECKS`): the checks of
+    the upstream files as they are, and this step's own checks on the table and provenance not yet written — the same
     functions the asset checks run a moment later."""
     from neuropose_assets.core.analysis import quality
 
@@ -86,7 +108,6 @@ def quality_flags(storage: StorageResource, key: str, outcomes: pl.DataFrame, pr
     flags += quality.camera_view(prov.get("camera_view"), key)[1] + quality.implausible_outcomes(outcomes, key)[1]
     flags += quality.check_tug_phases_plausible(storage.layout, key)[1]
     return flags
-
 
 
 def outcome_summary(df: pl.DataFrame) -> str:
@@ -103,4 +124,3 @@ def outcome_summary(df: pl.DataFrame) -> str:
     for reason, names in undefined.items():
         lines.append(f"  not computed — {reason}: {', '.join(names)}")
     return "\n".join(lines)
-

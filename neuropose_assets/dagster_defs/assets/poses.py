@@ -21,7 +21,6 @@ from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageRe
 PosesConfig = dagster_config(TrackingConfig)
 
 
-
 @dg.asset(
     partitions_def=videos,
     group_name=PER_VIDEO,
@@ -38,9 +37,12 @@ PosesConfig = dagster_config(TrackingConfig)
 )
 @checked("poses")
 def poses(
-    context: dg.AssetExecutionContext, config: PosesConfig, pose_model: PoseModelResource, storage: StorageResource,
+    context: dg.AssetExecutionContext,
+    config: PosesConfig,
+    pose_model: PoseModelResource,
+    storage: StorageResource,
     raw_video: ProvenancedTable,
-) -> dg.Output[ProvenancedTable]:  # fmt: skip
+) -> dg.Output[ProvenancedTable]:
     """Materialize ``poses``: :func:`..core.pose.estimate.estimate_video`, or :func:`marker_poses` for a marker file."""
     from neuropose_assets.core.pose.estimate import estimate_video
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError
@@ -62,8 +64,11 @@ def poses(
         raise fail(err, key) from None
     prov = provenance("poses", raw_video.provenance, tracking.model_dump(mode="json"))
     prov["model"] = backend.info.as_dict()
-    prov["decoding"] = {"frames_announced": run.frames_announced, "frames_decoded": run.n_frames,
-                        "frames_missing": run.frames_missing}  # fmt: skip
+    prov["decoding"] = {
+        "frames_announced": run.frames_announced,
+        "frames_decoded": run.n_frames,
+        "frames_missing": run.frames_missing,
+    }
     s = run.summary()
     context.log.info(
         f"{key}: {s['n_frames']} frames, person in {s['frames_with_person']}, subject in {s['frames_with_subject']} "
@@ -88,7 +93,6 @@ def poses(
     )
 
 
-
 def _pose_slots(context: dg.AssetExecutionContext) -> int | None:
     """The ``pose_model`` pool's limit in this instance (how many estimations may run at once), for the record."""
     from neuropose_assets.core.io.concurrency import POSE_POOL
@@ -97,7 +101,6 @@ def _pose_slots(context: dg.AssetExecutionContext) -> int | None:
     if not storage.supports_global_concurrency_limits:
         return None
     return storage.get_concurrency_info(POSE_POOL).slot_count
-
 
 
 def import_marker_file(key: str, storage: StorageResource, raw_video: ProvenancedTable):
@@ -120,9 +123,9 @@ def import_marker_file(key: str, storage: StorageResource, raw_video: Provenance
         raise fail(err, key) from None
 
 
-
-def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
-                 raw_video: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+def marker_poses(
+    context: dg.AssetExecutionContext, storage: StorageResource, raw_video: ProvenancedTable
+) -> dg.Output[ProvenancedTable]:
     """``poses`` of a marker file (:func:`import_marker_file`); no pose model is loaded."""
     from neuropose_assets.core.io.atomic import sha256_file
 
@@ -131,14 +134,20 @@ def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
     row = raw_video.df.row(0, named=True)
     imp, mapping_file, grf = import_marker_file(key, storage, raw_video)
     info = imp.model_info(row["sha256"])
-    info.settings.update({"mapping_file_sha256": sha256_file(mapping_file) if mapping_file else None,
-                          "grf_file_sha256": sha256_file(grf) if grf else None})  # fmt: skip
+    info.settings.update(
+        {
+            "mapping_file_sha256": sha256_file(mapping_file) if mapping_file else None,
+            "grf_file_sha256": sha256_file(grf) if grf else None,
+        }
+    )
     prov = provenance("poses", raw_video.provenance, {"source": "marker_capture"})
     prov["model"] = info.as_dict()
     t = imp.transform
-    context.log.info(f"{key}: {imp.markers.n_frames} marker frames at {imp.markers.rate_hz:g} Hz, marker set "
-                     f"{imp.mapping}, vertical {t.up}, walking direction from {t.heading.how}; "
-                     f"{len(imp.events)} reference event(s)")  # fmt: skip
+    context.log.info(
+        f"{key}: {imp.markers.n_frames} marker frames at {imp.markers.rate_hz:g} Hz, marker set "
+        f"{imp.mapping}, vertical {t.up}, walking direction from {t.heading.how}; "
+        f"{len(imp.events)} reference event(s)"
+    )
     return dg.Output(
         ProvenancedTable(imp.table, prov),
         metadata={
@@ -155,4 +164,3 @@ def marker_poses(context: dg.AssetExecutionContext, storage: StorageResource,
             "compute_s": since(t0),
         },
     )
-

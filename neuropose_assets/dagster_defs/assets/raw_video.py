@@ -21,9 +21,17 @@ from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
 
 #: file-system errors that a retry cannot fix
-PERMANENT_ERRNOS = {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ELOOP, errno.EISDIR,
-                    errno.ENOTDIR, errno.EINVAL, errno.EROFS}  # fmt: skip
-
+PERMANENT_ERRNOS = {
+    errno.ENAMETOOLONG,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOENT,
+    errno.ELOOP,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EINVAL,
+    errno.EROFS,
+}
 
 
 @dg.asset(
@@ -52,16 +60,20 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
         cause = f"{err.strerror or type(err).__name__} ({errno.errorcode.get(err.errno, err.errno)})"
         raise dg.Failure(
             description=f"[{key}] the video could not be copied into the store: {cause}. "
-            + ("Rename the file (shorter, plain name) and deliver it again." if err.errno == errno.ENAMETOOLONG else
-               "Check the disk space and the permissions of the data root and the intake folder."),
+            + (
+                "Rename the file (shorter, plain name) and deliver it again."
+                if err.errno == errno.ENAMETOOLONG
+                else "Check the disk space and the permissions of the data root and the intake folder."
+            ),
             allow_retries=err.errno not in PERMANENT_ERRNOS,
         ) from None
     previous = storage.layout.asset_file("raw_video", key)  # the content this partition held before, if any
     previous_sha = pl.read_parquet(previous, columns=["sha256"])["sha256"][0] if previous.exists() else None
     duplicates = claim_content(storage.layout, stored.sha256, key, previous_sha)
     if duplicates:
-        context.log.warning(f"{key}: the same recording (SHA-256 {stored.sha256[:12]}…) "
-                            f"is also partition(s) {duplicates}")
+        context.log.warning(
+            f"{key}: the same recording (SHA-256 {stored.sha256[:12]}…) is also partition(s) {duplicates}"
+        )
     p = stored.probe
     df = pl.DataFrame(
         {
@@ -82,8 +94,9 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
         },
         schema_overrides={"size_bytes": pl.Int64, "frame_count": pl.Int64},
     )
-    prov = provenance("raw_video",
-                      {"source": {"partition": key, "cohort": entry.cohort, "sha256": stored.sha256}}, None)
+    prov = provenance(
+        "raw_video", {"source": {"partition": key, "cohort": entry.cohort, "sha256": stored.sha256}}, None
+    )
     return dg.Output(
         ProvenancedTable(df, prov),
         data_version=dg.DataVersion(stored.sha256),
@@ -95,4 +108,3 @@ def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
             "compute_s": since(t0),
         },
     )
-

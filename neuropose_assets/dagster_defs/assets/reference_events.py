@@ -26,8 +26,9 @@ from neuropose_assets.dagster_defs.resources import StorageResource
     check_specs=check_specs("reference_events", partitions_def=videos),
 )
 @checked("reference_events")
-def reference_events(context: dg.AssetExecutionContext, storage: StorageResource,
-                     raw_video: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
+def reference_events(
+    context: dg.AssetExecutionContext, storage: StorageResource, raw_video: ProvenancedTable
+) -> dg.Output[ProvenancedTable]:
     """Materialize ``reference_events``: the events of a marker file (:func:`.assets.import_marker_file`); none for
     a video."""
     from neuropose_assets.dagster_defs.assets.poses import import_marker_file
@@ -37,12 +38,15 @@ def reference_events(context: dg.AssetExecutionContext, storage: StorageResource
     rows = []
     if raw_video.df["codec"][0] in MARKER_FORMATS:
         imp, _, _ = import_marker_file(key, storage, raw_video)
-        rows = [{"event": e.event, "side": e.side, "frame": e.frame, "time_s": e.time_s, "source": e.source}
-                for e in imp.events]  # fmt: skip
+        rows = [
+            {"event": e.event, "side": e.side, "frame": e.frame, "time_s": e.time_s, "source": e.source}
+            for e in imp.events
+        ]
     from data_contracts import polars_schema
 
     df = pl.DataFrame(rows, schema=polars_schema("reference_events")).sort("frame", "source")
     counts = {f"{s}/{e}": n for s, e, n in df.group_by("source", "event").len().sort("source", "event").iter_rows()}
-    return dg.Output(ProvenancedTable(df, provenance("reference_events", raw_video.provenance, None)),
-                     metadata={"events": dg.MetadataValue.json(counts), "compute_s": since(t0)})  # fmt: skip
-
+    return dg.Output(
+        ProvenancedTable(df, provenance("reference_events", raw_video.provenance, None)),
+        metadata={"events": dg.MetadataValue.json(counts), "compute_s": since(t0)},
+    )

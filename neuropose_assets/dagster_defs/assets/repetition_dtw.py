@@ -21,7 +21,6 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 DTWAssetConfig = dagster_config(RepetitionDTWConfig)
 
 
-
 def dtw_metadata(df: pl.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
     """UI metadata of a DTW table (long form ``a, b, distance``): how many sequences and distinct pairs, the mean
     distance between different sequences (null, never 0, when there is no pair), the config and the cost convention."""
@@ -33,10 +32,10 @@ def dtw_metadata(df: pl.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
         # no pair → undefined, not 0 (0 would read as "identical")
         "mean_distance": mean_or_null(off["distance"].to_list()),
         "config": dg.MetadataValue.json(cfg),
-        "cost_convention": "sqrt of summed squared frame distances along the path (tslearn)" if conv == "tslearn"
+        "cost_convention": "sqrt of summed squared frame distances along the path (tslearn)"
+        if conv == "tslearn"
         else "sum of Euclidean frame distances along the path (NeuroPose convention)",
-    }  # fmt: skip
-
+    }
 
 
 def pose_source_identity(model: dict) -> str:
@@ -52,7 +51,6 @@ def pose_source_identity(model: dict) -> str:
     return f"{model.get('name')}/{model.get('variant')}/{model.get('checksum', '')[:12]}"
 
 
-
 @dg.asset(
     partitions_def=videos,
     group_name=PER_VIDEO,
@@ -63,9 +61,13 @@ def pose_source_identity(model: dict) -> str:
     check_specs=check_specs("repetition_dtw", partitions_def=videos),
 )
 @checked("repetition_dtw")
-def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, features: ProvenancedTable,
-                   repetitions: ProvenancedTable,
-                   storage: StorageResource) -> dg.Output[ProvenancedTable]:  # fmt: skip  # noqa: ARG001 - checks
+def repetition_dtw(
+    context: dg.AssetExecutionContext,
+    config: DTWAssetConfig,
+    features: ProvenancedTable,
+    repetitions: ProvenancedTable,
+    storage: StorageResource,
+) -> dg.Output[ProvenancedTable]:  # noqa: ARG001 - checks
     """Materialize ``repetition_dtw``: :func:`..core.comparison.dtw.pairwise` on each side's repetition sequences."""
     from neuropose_assets.core.comparison.dtw import (
         config_json,
@@ -84,15 +86,20 @@ def repetition_dtw(context: dg.AssetExecutionContext, config: DTWAssetConfig, fe
             enable_numba_cache(default_cache_dir() / "numba")
         parts = [pairwise(seqs, core_cfg)[0] for seqs in groups.values()]
     except (ValueError, KeyError) as err:  # a column the config names is missing, or NaN under 'propagate'
-        raise fail(f"repetition DTW: {err.args[0] if isinstance(err, KeyError) else err}", context.partition_key
-                   ) from None  # fmt: skip
+        raise fail(
+            f"repetition DTW: {err.args[0] if isinstance(err, KeyError) else err}", context.partition_key
+        ) from None
     df = pl.concat(parts) if parts else pl.DataFrame(schema=result_schema())
     cfg = config_json(core_cfg)
     prov = provenance("repetition_dtw", repetitions.provenance, cfg, "tslearn")
     found = repetitions.df.filter(pl.col("end_frame") > pl.col("start_frame")).group_by("side").len()
     compared = {str(side or "both"): f"{len(groups.get(side, {}))} of {n}" for side, n in found.iter_rows()}
     prov["repetitions_compared"] = compared
-    return dg.Output(ProvenancedTable(df, prov),
-                     metadata={**dtw_metadata(df, cfg), "compute_s": since(t0),
-                               "repetitions_compared": dg.MetadataValue.json(compared)})  # fmt: skip
-
+    return dg.Output(
+        ProvenancedTable(df, prov),
+        metadata={
+            **dtw_metadata(df, cfg),
+            "compute_s": since(t0),
+            "repetitions_compared": dg.MetadataValue.json(compared),
+        },
+    )

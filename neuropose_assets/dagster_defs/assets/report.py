@@ -33,10 +33,15 @@ def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Ma
         path, rep = write_report(storage.layout, key)
     except FileNotFoundError as err:
         raise fail(err, key) from None
-    captions = {"signal": "task signal, events, repetitions", "angles": "joint angles", "gait_cycle": "gait cycle",
-                "repetition_dtw": "repetition DTW"}  # fmt: skip
-    figures = {f"plot_{k}": dg.MetadataValue.md(md_image(v, captions[k])) for k, v in rep.figures.items()
-               if k in captions}  # fmt: skip
+    captions = {
+        "signal": "task signal, events, repetitions",
+        "angles": "joint angles",
+        "gait_cycle": "gait cycle",
+        "repetition_dtw": "repetition DTW",
+    }
+    figures = {
+        f"plot_{k}": dg.MetadataValue.md(md_image(v, captions[k])) for k, v in rep.figures.items() if k in captions
+    }
     return dg.MaterializeResult(
         metadata={
             "open_report": dg.MetadataValue.url(report_url(key)),  # served by the results page
@@ -44,12 +49,12 @@ def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Ma
             "results_page": dg.MetadataValue.url(results_link(storage, key)),
             "report": dg.MetadataValue.path(str(path)),
             **figures,
-            "quality_flags": dg.MetadataValue.md("\n".join(f"- **{f.severity}** {f.message}" for f in rep.flags)
-                                                 or "none"),  # fmt: skip
+            "quality_flags": dg.MetadataValue.md(
+                "\n".join(f"- **{f.severity}** {f.message}" for f in rep.flags) or "none"
+            ),
             "build_s": since(t0),
         }
     )
-
 
 
 def results_link(storage: StorageResource, key: str) -> str:
@@ -59,4 +64,3 @@ def results_link(storage: StorageResource, key: str) -> str:
     except (KeyError, ValueError):
         return PREFIX + "/"
     return f"{cohort_url(cohort)}#{key}"
-

@@ -25,9 +25,15 @@ from neuropose_assets.results import review_url
     description="Review video: the recording with the subject's skeleton (others dimmed), its track id, the frame "
     "time and the task's events (e.g. 'HS L') drawn; H.264 MP4 that a browser plays, and a key-frame contact sheet.",
 )
-def review_video(context: dg.AssetExecutionContext, storage: StorageResource, raw_video: ProvenancedTable,
-                 poses: ProvenancedTable, events: ProvenancedTable) -> dg.Output[ProvenancedTable]:  # fmt: skip
-    """Materialize ``review_video``: :func:`..core.review.render.render_review_video` and the key-frame contact sheet."""
+def review_video(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    raw_video: ProvenancedTable,
+    poses: ProvenancedTable,
+    events: ProvenancedTable,
+) -> dg.Output[ProvenancedTable]:
+    """Materialize ``review_video``: :func:`..core.review.render.render_review_video` and the key-frame contact
+    sheet."""
     from neuropose_assets.core.io.atomic import atomic_write_bytes
     from neuropose_assets.core.io.errors import VideoError
     from neuropose_assets.core.kinematics.skeletons import get_skeleton
@@ -37,16 +43,37 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
     layout = storage.layout
     out = layout.review / f"{key}.mp4"
     if raw_video.df["codec"][0] in MARKER_FORMATS:  # marker-based capture: no picture to draw on
-        df = pl.DataFrame({"video_path": [None], "contact_sheet_path": [None], "frames": [0], "width_px": [None],
-                           "height_px": [None], "render_s": [0.0]},
-                          schema_overrides={"video_path": pl.Utf8, "contact_sheet_path": pl.Utf8, "frames": pl.Int64,
-                                            "width_px": pl.Int32, "height_px": pl.Int32})  # fmt: skip
-        return dg.Output(ProvenancedTable(df, provenance("review_video", poses.provenance, None)),
-                         metadata={"review_video": "none: marker-based capture has no video (the report's figures "
-                                                   "show its signals)"})  # fmt: skip
+        df = pl.DataFrame(
+            {
+                "video_path": [None],
+                "contact_sheet_path": [None],
+                "frames": [0],
+                "width_px": [None],
+                "height_px": [None],
+                "render_s": [0.0],
+            },
+            schema_overrides={
+                "video_path": pl.Utf8,
+                "contact_sheet_path": pl.Utf8,
+                "frames": pl.Int64,
+                "width_px": pl.Int32,
+                "height_px": pl.Int32,
+            },
+        )
+        return dg.Output(
+            ProvenancedTable(df, provenance("review_video", poses.provenance, None)),
+            metadata={
+                "review_video": "none: marker-based capture has no video (the report's figures show its signals)"
+            },
+        )
     try:
-        res = render_review_video(raw_video.df["stored_path"][0], poses.df, events.df, out,
-                                  skeleton=get_skeleton(poses.provenance["model"]["skeleton"]))  # fmt: skip
+        res = render_review_video(
+            raw_video.df["stored_path"][0],
+            poses.df,
+            events.df,
+            out,
+            skeleton=get_skeleton(poses.provenance["model"]["skeleton"]),
+        )
     except VideoError as err:
         raise fail(err, key) from None
     sheet = contact_sheet(res.key_frames)
@@ -59,11 +86,22 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
         meta["key_frames"] = dg.MetadataValue.md(md_image(jpeg_bytes(sheet, 1000, 70), "one frame per event", "jpeg"))
     elif sheet_path.exists():
         sheet_path.unlink()
-    df = pl.DataFrame({"video_path": [str(out)], "contact_sheet_path": [str(sheet_path) if sheet is not None else None],
-                       "frames": [res.frames], "width_px": [res.width_px], "height_px": [res.height_px],
-                       "render_s": [round(res.render_s, 3)]},
-                      schema_overrides={"frames": pl.Int64, "width_px": pl.Int32, "height_px": pl.Int32,
-                                        "contact_sheet_path": pl.Utf8})  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "video_path": [str(out)],
+            "contact_sheet_path": [str(sheet_path) if sheet is not None else None],
+            "frames": [res.frames],
+            "width_px": [res.width_px],
+            "height_px": [res.height_px],
+            "render_s": [round(res.render_s, 3)],
+        },
+        schema_overrides={
+            "frames": pl.Int64,
+            "width_px": pl.Int32,
+            "height_px": pl.Int32,
+            "contact_sheet_path": pl.Utf8,
+        },
+    )
     return dg.Output(
         ProvenancedTable(df, provenance("review_video", poses.provenance, None, "av")),
         metadata={
@@ -75,4 +113,3 @@ def review_video(context: dg.AssetExecutionContext, storage: StorageResource, ra
             **meta,
         },
     )
-

@@ -22,11 +22,9 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 TASK_ASSETS = stages.assets(redeclared=True)
 
 
-
 def task_spec(task: ProvenancedTable) -> TaskSpec:
     """The :class:`TaskSpec` stored in a ``task`` table."""
     return TaskSpec.model_validate_json(task.df["spec_json"][0])
-
 
 
 @dg.asset(
@@ -41,8 +39,8 @@ def task_spec(task: ProvenancedTable) -> TaskSpec:
 )
 @checked("task")
 def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
-    """Materialize ``task``: the partition's registered :class:`~neuropose_assets.core.analysis.tasks.TaskDeclaration` as a
-    one-row table, its data version the spec's fingerprint."""
+    """Materialize ``task``: the partition's registered :class:`~neuropose_assets.core.analysis.tasks.TaskDeclaration`
+    as a one-row table, its data version the spec's fingerprint."""
     key = context.partition_key
     try:
         entry = storage.registry.get(key)
@@ -76,4 +74,3 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
             "parameters": dg.MetadataValue.json(spec.model_dump(mode="json", exclude_none=True)),
         },
     )
-
