@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from neuropose_assets_tests.test_daemon import _wait as wait  # noqa: E402  (the daemon tests' poll)
+from neuropose_assets_tests.cli.test_daemon import _wait as wait  # noqa: E402  (the daemon tests' poll)
 
 CLI = [sys.executable, "-m", "neuropose_assets.cli"]
 RESULTS: dict[str, list[tuple[str, bool, str]]] = {}

@@ -3,11 +3,11 @@ images decode and the review video plays.  Runs only where Chromium is installed
 
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from neuropose_assets_tests import REPO
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(

@@ -3,9 +3,10 @@ used; no other module imports Dagster's private API."""
 
 import ast
 import inspect
-from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "neuropose_assets"
+from neuropose_assets_tests import REPO
+
+PACKAGE = REPO / "neuropose_assets"
 
 
 def test_no_private_dagster_import_outside_the_one_module():

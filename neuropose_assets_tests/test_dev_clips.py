@@ -9,9 +9,10 @@ import polars as pl
 import pytest
 
 from neuropose_assets.core.io.storage import Layout
+from neuropose_assets_tests import REPO
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[1]
+
 CANDIDATES = [os.environ.get("NEUROPOSE_DEV_DATA"), REPO.parent / "shared" / "dev_data", "/work/shared/dev_data"]
 DEV = next((Path(c) for c in CANDIDATES if c and (Path(c) / "ground_truth.json").exists()), None)
 

@@ -2,11 +2,9 @@
 short with a table of contents and the two commands."""
 
 import re
-from pathlib import Path
 
 from neuropose_assets import docs
-
-REPO = Path(__file__).resolve().parents[1]
+from neuropose_assets_tests import REPO
 
 
 def test_the_generated_documentation_is_what_the_code_generates():

@@ -1,9 +1,10 @@
 """Every public function, method and class of the package has a docstring."""
 
 import ast
-from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "neuropose_assets"
+from neuropose_assets_tests import REPO
+
+PACKAGE = REPO / "neuropose_assets"
 
 
 def undocumented(source: str) -> list[str]:

@@ -5,8 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
+from neuropose_assets_tests import REPO
 
 PATHS = ["neuropose_assets", "neuropose_assets_tests", "benchmarks", "data_contracts", "tasks.py"]
 

@@ -1,13 +1,13 @@
 """The notebooks run top to bottom against real outputs (the end-to-end fixture's data root)."""
 
-from pathlib import Path
-
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from neuropose_assets_tests import REPO
+
 pytestmark = pytest.mark.e2e
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

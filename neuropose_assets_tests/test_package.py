@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from neuropose_assets_tests import REPO
 
 
 def test_the_shipped_instance_configuration_is_the_repository_one():

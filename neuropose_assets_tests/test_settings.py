@@ -1,13 +1,13 @@
 """The settings object is the only reader of environment variables, and it reads them with the meaning they had."""
 
 import ast
-from pathlib import Path
 
 import pytest
 
 from neuropose_assets.settings import Settings, env_name, settings
+from neuropose_assets_tests import REPO
 
-PACKAGE = Path(__file__).resolve().parents[1] / "neuropose_assets"
+PACKAGE = REPO / "neuropose_assets"
 
 
 def _environment_reads(tree: ast.AST) -> list[int]:

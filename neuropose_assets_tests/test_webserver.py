@@ -142,7 +142,7 @@ def test_allowed_hosts_follow_the_binding():
 
 @pytest.mark.e2e
 def test_the_running_ui_refuses_foreign_requests_warns_off_loopback_and_stops_on_sigterm(tmp_path):
-    from neuropose_assets_tests.test_daemon import assert_ui_stops_its_tree
+    from neuropose_assets_tests.cli.test_daemon import assert_ui_stops_its_tree
 
     def probe(port: int) -> None:
         url = f"http://127.0.0.1:{port}/graphql"

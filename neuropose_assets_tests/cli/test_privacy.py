@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from neuropose_assets_tests import media
-from neuropose_assets_tests.test_daemon import _wait, running_ui
+from neuropose_assets_tests.cli.test_daemon import _wait, running_ui
 
 pytestmark = pytest.mark.e2e
 #: the "patient": in the cohort folder, the file names, the archive's member paths and --cohort

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from neuropose_assets import stages
+from neuropose_assets_tests import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "mediapipe", "tslearn", "numba", "cv2", "pandera", "distributed")
 
 

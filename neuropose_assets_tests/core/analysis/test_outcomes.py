@@ -8,7 +8,7 @@ from neuropose_assets.core.analysis.events import analyse_task
 from neuropose_assets.core.analysis.outcomes import CATALOGUE, MIN_STRIDES_FOR_CV, compute_outcomes, wide
 from neuropose_assets.core.analysis.tasks import TASKS, TaskSpec
 from neuropose_assets_tests import synthetic as S
-from neuropose_assets_tests.test_events import _tug
+from neuropose_assets_tests.core.analysis.test_events import _tug
 
 FPS = 60.0
 

@@ -92,7 +92,7 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
     from neuropose_assets.core.io.samples import fetch_samples
     from neuropose_assets.dagster_defs.checks import CHECKS
     from neuropose_assets.definitions import PER_VIDEO_ASSETS
-    from neuropose_assets_tests.test_daemon import _wait, running_ui
+    from neuropose_assets_tests.cli.test_daemon import _wait, running_ui
 
     clips = fetch_samples(sample_cache, CLIPS)
     intake, data = tmp_path / "intake", tmp_path / "data"

@@ -126,8 +126,8 @@ def test_the_daemon_runs_an_intake_delivery_on_postgres(postgres_url, tmp_path, 
     import psycopg2
     from dagster import DagsterInstance, DagsterRunStatus
 
-    from neuropose_assets_tests.test_daemon import _wait, running_ui
-    from neuropose_assets_tests.test_privacy import NAMES, assert_no_name_under, names_in_postgres
+    from neuropose_assets_tests.cli.test_daemon import _wait, running_ui
+    from neuropose_assets_tests.cli.test_privacy import NAMES, assert_no_name_under, names_in_postgres
 
     try:
         before = _tables(postgres_url)["runs"]

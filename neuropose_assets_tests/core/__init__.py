@@ -1,0 +1,1 @@
+"""Tests of the pure core, one folder per group of :mod:`neuropose_assets.core`."""

@@ -1,0 +1,1 @@
+"""Tests of :mod:`neuropose_assets.core.comparison`."""
