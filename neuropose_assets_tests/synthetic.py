@@ -116,8 +116,9 @@ def features_from_bodies(
 
 def exact_kinematics(poses: pl.DataFrame) -> pl.DataFrame:
     """The ``kinematics`` table of noise-free synthetic poses from the fit's analytic start
-    (:func:`.kinematic_fit.initial_state`: the angles computed from the 3D segment directions, exact for exact
-    keypoints), so that the event and outcome tests stay fast; the fit itself is tested in test_biomech.py."""
+    (:func:`~neuropose_assets.core.kinematics.fit.initial_state`: the angles computed from the 3D segment directions,
+    exact for exact keypoints), so that the event and outcome tests stay fast; the fit itself is tested in
+    test_biomech.py."""
     from neuropose_assets.core.kinematics import biomech as bm
     from neuropose_assets.core.kinematics.fit import (
         Fit,

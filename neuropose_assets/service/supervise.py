@@ -93,8 +93,8 @@ def die_with_parent() -> None:
 
 def stop_orphans(home: Path, out=print) -> int:
     """Stop what a ``neuropose-assets ui`` that died (SIGKILL, a crash) left running on the instance in ``home``
-    (:func:`.health.ui_orphans`: its code server with the run workers it started, daemon, webserver): SIGTERM to each
-    process group, SIGKILL after 10 s.  Returns how many processes were stopped."""
+    (:func:`~neuropose_assets.health.ui_orphans`: its code server with the run workers it started, daemon, webserver):
+    SIGTERM to each process group, SIGKILL after 10 s.  Returns how many processes were stopped."""
     import json
     import signal
 

@@ -1,13 +1,13 @@
 """Task events and repetitions: what happened when, per side, for the task a video shows (:mod:`.tasks`).
 
-Every task is analysed on the ``features`` table (one person, clinical joints, angles; :mod:`.kinematics`):
+Every task is analysed on the ``features`` table (one person, clinical joints, angles; :mod:`..kinematics.features`):
 
 ================  ===========================================  ===============================================
 task              signal                                       events (per repetition)
 ================  ===========================================  ===============================================
 ``gait``          heel / toe position along the body's         ``heel_strike`` = most anterior heel relative to
                   anterior axis relative to the pelvis, mm     the pelvis, ``toe_off`` = most posterior toe
-                  (body frame of :func:`.kinematics.body_axes`)  (Zeni, Richards & Higginson, Gait Posture 2008)
+                  (body frame: ``features.body_axes``)         (Zeni, Richards & Higginson, Gait Posture 2008)
 ``sit_to_stand``  pelvis height above the ankles in the        ``seat_off`` (10 % of the rise),
                   image, fraction of its standing value        ``standing_reached`` (90 %), ``sit_start`` (90 %
                   (:func:`pelvis_height`)                       of the fall), ``seated`` (10 %)
@@ -671,8 +671,8 @@ def analyse_task(
     """Events and repetitions of ``spec.task`` in a ``features`` table (module docstring).
 
     Args:
-        source: ``video`` or ``markers`` (marker-based capture, :mod:`.mocap`): where the poses came from; selects
-            the edge rule of gait events (:class:`GaitConfig`).
+        source: ``video`` or ``markers`` (marker-based capture, :mod:`..interop.mocap`): where the poses came from;
+            selects the edge rule of gait events (:class:`GaitConfig`).
 
     Returns:
         :class:`TaskAnalysis`; tables may have zero rows (nothing found), never invented events.

@@ -445,7 +445,7 @@ def forward_positions(
             up = np.nanmedian(_xyz(features, "neck") - _xyz(features, "pelvis"), axis=0)
         if not np.isfinite(up).all() or np.linalg.norm(up) == 0:
             # no trunk (e.g. lower-body marker sets): the camera's vertical, which is gravity's for marker-based
-            # capture (verified at import, :func:`.frames.lab_to_camera`) and for a level camera
+            # capture (verified at import, :func:`..kinematics.frames.lab_to_camera`) and for a level camera
             up = np.array([0.0, -1.0, 0.0])
         up /= np.linalg.norm(up)
         ok = np.isfinite(pos["pelvis"]).all(axis=1)

@@ -72,8 +72,8 @@ def subject_coverage(poses: pl.DataFrame, name: str) -> tuple[dict, list[Flag]]:
 def decoding_loss(decoding: dict | None, name: str) -> tuple[dict, list[Flag]]:
     """``(numbers, flags)`` for the frames a video announces but that could not be decoded (``decoding``: the
     ``poses`` provenance's ``decoding`` entry; ``None`` for marker files).  More than
-    :data:`.video.MISSING_FRAMES_TOLERANCE` missing is a WARN with the count; beyond 10 % the ``poses`` step has
-    already failed (:func:`.video.verify_decoding`)."""
+    :data:`..io.video.MISSING_FRAMES_TOLERANCE` missing is a WARN with the count; beyond 10 % the ``poses`` step has
+    already failed (:func:`..io.video.verify_decoding`)."""
     from neuropose_assets.core.io.video import MISSING_FRAMES_TOLERANCE
 
     if not decoding:
@@ -136,8 +136,8 @@ def fit_residuals(kinematics: pl.DataFrame, sigma_px: float | None, name: str) -
 
 
 def label_flips(times: np.ndarray, uv: np.ndarray) -> tuple[dict, list[Flag]]:
-    """``(numbers, flags)`` for the pose model's left/right leg labels (:func:`.kinematics.left_right_swaps`) of the
-    subject's raw 2D joints ``uv`` ``(F, C, 2)`` px at ``times`` s."""
+    """``(numbers, flags)`` for the pose model's left/right leg labels (:func:`..kinematics.features.left_right_swaps`)
+    of the subject's raw 2D joints ``uv`` ``(F, C, 2)`` px at ``times`` s."""
     from neuropose_assets.core.kinematics.features import left_right_swaps
 
     flips = left_right_swaps(uv)
@@ -223,18 +223,18 @@ MIN_AXIS_CORRELATION = 0.5
 
 
 def coordinate_frame(xyz: np.ndarray, uv: np.ndarray, name: str) -> tuple[dict, list[Flag]]:
-    """``(numbers, flags)`` for the coordinate frame of a video's poses (:mod:`.frames`): the subject's 3D joints
-    ``xyz`` ``(F, C, 3)`` mm (camera frame: x right, y down) against its 2D joints ``uv`` ``(F, C, 2)`` px.
+    """``(numbers, flags)`` for the coordinate frame of a video's poses (:mod:`..kinematics.frames`): the subject's 3D
+    joints ``xyz`` ``(F, C, 3)`` mm (camera frame: x right, y down) against its 2D joints ``uv`` ``(F, C, 2)`` px.
 
     * **axes** (ERROR): per frame, joints centred on their mean; the 3D x must correlate with the image u and the 3D
       y with the image v (Pearson r ≥ :data:`MIN_AXIS_CORRELATION`).  A negative r is a flipped axis — the message
       names it — e.g. a model or converter that writes y up; every left/right and up/down result would be wrong.
-    * **handedness** (WARN): the joints named left / right against the feet (:func:`.frames.handedness`).  A video's
-      model can mirror the whole body when it sees the subject from behind; more than half of the frames mirrored
-      means left and right results may be exchanged.
+    * **handedness** (WARN): the joints named left / right against the feet (:func:`..kinematics.frames.handedness`).  A
+      video's model can mirror the whole body when it sees the subject from behind; more than half of the frames
+      mirrored means left and right results may be exchanged.
 
-    Marker-based capture needs neither: its frame is verified when it is imported (:func:`.frames.lab_to_camera`).
-    """
+    Marker-based capture needs neither: its frame is verified when it is imported
+    (:func:`..kinematics.frames.lab_to_camera`)."""
     from neuropose_assets.core.kinematics.frames import CAMERA_UP, handedness
 
     numbers: dict = {}
@@ -439,7 +439,8 @@ def check_task_matches_motion(layout, key: str) -> tuple[dict, list[Flag]]:
 
 def check_reference_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
     """``(numbers, flags)`` of the ``reference_consistent`` check: a WARN listing what
-    :func:`.agreement.reference_problems` finds in the ``reference_events`` table (nothing when it is empty)."""
+    :func:`..comparison.agreement.reference_problems` finds in the ``reference_events`` table (nothing when it is
+    empty)."""
     from neuropose_assets.core.comparison.agreement import reference_problems
 
     ref = _read(layout, "reference_events", key)
@@ -478,7 +479,7 @@ def check_tug_phases_plausible(layout, key: str) -> tuple[dict, list[Flag]]:
 
 def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
     """``(numbers, flags)`` of the ``unique_content`` check: a WARN naming the other partitions whose
-    ``raw_video`` has the same SHA-256 (:func:`.rawvideo.claimants`)."""
+    ``raw_video`` has the same SHA-256 (:func:`..io.rawvideo.claimants`)."""
     from neuropose_assets.core.io.rawvideo import claimants
 
     sha = _read(layout, "raw_video", key, ["sha256"])["sha256"][0]

@@ -60,9 +60,9 @@ class SignalSpec(BaseModel):
         * ``"joint_axis"``: one coordinate of a clinical joint; axes x/y/z are root-centred mm, u/v image px.
         * ``"joint_distance"``: distance between two clinical joints, mm.
         * ``"joint_speed"``: speed of a clinical joint, mm/s: the features' ``{joint}_speed_mm_s`` column (one
-          definition, :func:`.kinematics.joint_speeds`).
-        * ``"joint_body_axis"``: ``joint − other_joint`` (default ``pelvis``) projected on a body axis
-          (``axis``: ``anterior``, ``superior`` or ``right``; body frame of :func:`.kinematics.body_axes`), mm —
+          definition, :func:`..kinematics.features.joint_speeds`).
+        * ``"joint_body_axis"``: ``joint − other_joint`` (default ``pelvis``) projected on a body axis (``axis``:
+          ``anterior``, ``superior`` or ``right``; body frame of :func:`..kinematics.features.body_axes`), mm —
           independent of the camera's orientation; ``level`` keeps the body frame level (superior = the camera's
           vertical), for sources whose vertical is known (marker-based capture).
     ``invert`` negates the signal (e.g. pelvis height from ``v`` px, which grows downwards).
@@ -125,7 +125,7 @@ class SegmentationConfig(BaseModel):
             ``peak_to_peak`` — from one peak to the next, whose ``peak_frame`` is the signal minimum in between.
         low_frac: ``threshold`` only: fraction of the hump's rise / fall at which it starts / ends (0–0.5).
         lowpass_hz: cut-off of the zero-phase Butterworth low-pass applied to the signal before peak detection
-            (:func:`.signal.lowpass_times`: order 4 per pass, forward and backward), Hz (``None`` = raw
+            (:func:`..kinematics.signal.lowpass_times`: order 4 per pass, forward and backward), Hz (``None`` = raw
             signal).  Removes frame-to-frame jitter that would otherwise create spurious peaks.
     """
 

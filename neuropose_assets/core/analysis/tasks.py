@@ -68,7 +68,7 @@ class TaskSpec(BaseModel):
             or ``unknown``.  A side view lets spatial gait parameters be scaled from the image with hip-centred
             models (see :mod:`.outcomes`).
         height_m: the subject's standing height, m (0.5–2.6), if known: scales the fitted skeletal model
-            (:mod:`.kinematic_fit`); without it the model's size is estimated from the pose model and recorded.
+            (:mod:`..kinematics.fit`); without it the model's size is estimated from the pose model and recorded.
         segmentation: ``generic`` only: the signal and peak constraints (:class:`.segmentation.SegmentationConfig`).
     """
 

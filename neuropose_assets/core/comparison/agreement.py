@@ -80,7 +80,7 @@ def match_events(
 LOA_Z = 1.96
 #: fewest session pairs for an ICC (fewer: null with the reason)
 MIN_ICC_PAIRS = 3
-#: outcomes compared by default (:mod:`.outcomes` names)
+#: outcomes compared by default (:mod:`..analysis.outcomes` names)
 DEFAULT_MEASURES = (
     "cadence_steps_min",
     "stride_time_s",

@@ -324,7 +324,8 @@ def pairwise(
 
 
 def complete_only(repetitions: pl.DataFrame) -> pl.DataFrame:
-    """The complete repetitions (:mod:`.events`: incomplete ones are listed but never compared or averaged)."""
+    """The complete repetitions (:mod:`..analysis.events`: incomplete ones are listed but never compared or
+    averaged)."""
     return repetitions.filter(pl.col("complete")) if "complete" in repetitions.columns else repetitions
 
 

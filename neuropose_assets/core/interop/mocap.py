@@ -13,10 +13,10 @@ turn them into a ``poses`` table that the rest of the chain analyses exactly lik
 * a **ground reaction ``.mot``** next to a TRC (same name, or with ``_grf`` / ``_forces``) gives the same contacts
   from its ``*_vy`` / ``ground_force_vy`` columns (OpenSim's external-loads convention, Y up).
 
-Markers are mapped onto the clinical joints by a marker set (:mod:`.markersets`), their lab frame is verified and
-rotated into the virtual side-view camera (:mod:`.frames`), and the ``poses`` table gets one row per frame with the
-subject (``track`` 1), 3D in mm, no image coordinates (``*_u_px`` / ``*_v_px`` null: there is no image), confidence
-1 where the joint is defined and null where it is missing, and a gap row where no joint is seen.
+Markers are mapped onto the clinical joints by a marker set (:mod:`..kinematics.markersets`), their lab frame is
+verified and rotated into the virtual side-view camera (:mod:`..kinematics.frames`), and the ``poses`` table gets one
+row per frame with the subject (``track`` 1), 3D in mm, no image coordinates (``*_u_px`` / ``*_v_px`` null: there is no
+image), confidence 1 where the joint is defined and null where it is missing, and a gap row where no joint is seen.
 """
 
 from __future__ import annotations
@@ -361,7 +361,7 @@ def force_contacts(
 
     Args:
         clinical_xyz: ``(F, C, 3)`` clinical joints in the lab frame, mm (for the side).
-        up: the lab's vertical (:func:`.frames.lab_vertical`).
+        up: the lab's vertical (:func:`..kinematics.frames.lab_vertical`).
     """
     ci = {j: i for i, j in enumerate(CLINICAL_JOINTS)}
     feet = {s: np.nanmean(clinical_xyz[:, [ci[f"{s}_heel"], ci[f"{s}_toe"]]], axis=1) for s in ("left", "right")}
@@ -454,7 +454,7 @@ class MarkerImport:
         table: the ``poses`` table (module docstring), skeleton :data:`SKELETON`, virtual-camera frame, mm.
         markers: the file's markers as read.
         mapping: the marker set used; joints: how each clinical joint was defined.
-        transform: the verified lab → camera rotation (:func:`.frames.lab_to_camera`).
+        transform: the verified lab → camera rotation (:func:`..kinematics.frames.lab_to_camera`).
         events: reference events (C3D events, force-plate or ``.mot`` contacts).
     """
 
@@ -466,7 +466,7 @@ class MarkerImport:
     events: list[ReferenceEvent]
 
     def model_info(self, checksum: str) -> ModelInfo:
-        """The poses' provenance in the form of a pose model's (``name`` :data:`.pose.base.MARKER_CAPTURE`, the
+        """The poses' provenance in the form of a pose model's (``name`` :data:`..pose.base.MARKER_CAPTURE`, the
         format as ``variant``, the file's SHA-256 as ``checksum``, origin ``camera``: absolute lab positions)."""
         from importlib import metadata
 
@@ -556,7 +556,7 @@ def import_markers(
     Raises:
         MarkerFileError: unreadable file, or the markers do not define the joints of :data:`REQUIRED_JOINTS`
             (the message lists the markers found and names the mapping file that fixes it).
-        CoordinateError: mirrored or unknown axes (:func:`.frames.lab_to_camera`).
+        CoordinateError: mirrored or unknown axes (:func:`..kinematics.frames.lab_to_camera`).
     """
     from neuropose_assets.core.pose.base import FramePoses
     from neuropose_assets.core.pose.estimate import build_poses_table

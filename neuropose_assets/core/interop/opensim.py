@@ -5,16 +5,16 @@ inverse kinematics, muscle models — as they do with the exports of Sports2D, P
 
 * **positions** (``.trc``): the clinical joints of the ``features`` table as markers, in metres, in OpenSim's ground
   frame — X forward (the walking direction, or where the feet / hips face when the subject does not walk), Y up, Z to
-  the subject's right (:func:`.frames.camera_to_opensim`: a rotation about the camera's vertical plus the y flip, so
-  lengths and angles are unchanged).  Positions are the model's own (``root`` + root-centred joint): absolute for
-  models with absolute coordinates (MeTRAbs, marker-based capture), hip-centred for BlazePose (the pelvis stays near
+  the subject's right (:func:`..kinematics.frames.camera_to_opensim`: a rotation about the camera's vertical plus the y
+  flip, so lengths and angles are unchanged).  Positions are the model's own (``root`` + root-centred joint): absolute
+  for models with absolute coordinates (MeTRAbs, marker-based capture), hip-centred for BlazePose (the pelvis stays near
   the origin: fine for scaling and IK of the joint angles, no translation).  Marker names follow Pose2Sim's OpenSim
   markers (:data:`MARKER_NAMES`: ``RHip``, ``LKnee``, ``RBigToe``, ``Neck`` …; the clinical pelvis, the hip midpoint, is
   ``Hip``), so Pose2Sim's OpenSim models and IK setups fit and the file re-imports with the ``pose2sim`` marker set.
 * **gaps**: a frame with no joint at all is left out (OpenSim's IK stops at a row without markers); a single missing
   joint is an empty field, which OpenSim's IK skips for that frame.  Nothing is invented beyond the features' own gap
   filling (``max_gap_s``).
-* **coordinates** (``.mot``, ``inDegrees=yes``): the fitted model's OpenSim coordinates (:mod:`.biomech`:
+* **coordinates** (``.mot``, ``inDegrees=yes``): the fitted model's OpenSim coordinates (:mod:`..kinematics.biomech`:
   ``hip_flexion_r``, ``knee_angle_l``, ``ankle_angle_r``, ``lumbar_extension``, ``arm_flex_r``, ``elbow_flex_l`` …,
   deg, with OpenSim's names, signs and zero pose, so the file drives a Rajagopal / LaiUhlrich-family model without
   renaming), plus the pelvis's ``pelvis_tilt/list/rotation`` (deg) and ``pelvis_tx/ty/tz`` (m) when the
@@ -109,7 +109,7 @@ def opensim_tables(
     """Positions (OpenSim frame, m) and model coordinates of a ``features`` table (module docstring).
 
     Args:
-        features: the ``features`` table (:mod:`.kinematics`).
+        features: the ``features`` table (:mod:`..kinematics.features`).
         kinematics: the ``kinematics`` table of the same frames (adds the pelvis's coordinates), or ``None``.
         frame: its coordinate frame (``FeaturesConfig.frame``); only ``camera`` has fixed axes.
         absolute: the model's 3D is absolute (``ModelInfo.origin == "camera"``); recorded, the positions are
@@ -198,12 +198,11 @@ def write_export(exp: Export, path: Path, fmt: str) -> Path:
 
 def round_trip(features: pl.DataFrame, directory: Path) -> dict[str, float]:
     """Export ``features`` as TRC into ``directory``, import the file as marker-based capture
-    (:func:`.mocap.import_markers`) and compute its features again without extra filtering or gap filling; returns,
-    per speed column and per three-point angle of the markers (:data:`.kinematics.THREE_POINT_ANGLES`, the markers'
-    own geometry) defined in ``features``, the largest |difference| divided by the largest |value| — the export's
-    fidelity (rotation-invariant quantities: the import rotates into its own camera frame).  The fitted angles are not
-    compared: the imported markers would be fitted again, without the image.
-    """
+    (:func:`.mocap.import_markers`) and compute its features again without extra filtering or gap filling; returns, per
+    speed column and per three-point angle of the markers (:data:`..kinematics.features.THREE_POINT_ANGLES`, the
+    markers' own geometry) defined in ``features``, the largest |difference| divided by the largest |value| — the
+    export's fidelity (rotation-invariant quantities: the import rotates into its own camera frame).  The fitted angles
+    are not compared: the imported markers would be fitted again, without the image."""
     from neuropose_assets.core.interop.mocap import import_markers
     from neuropose_assets.core.kinematics.features import (
         THREE_POINT_ANGLES,

@@ -2,13 +2,13 @@
 
 Layout: ``<intake>/<cohort>/<any sub-folders>/<trial>.<ext>``.  The top-level folder is the cohort; deeper folders
 (subject, session) are part of the key.  ``<intake>/<cohort>/protocol.yaml`` declares the task of each video
-(:mod:`.tasks`).  Marker-based motion capture (``.trc``, ``.c3d``: :mod:`.mocap`) enters the same way, its key
-ending in its format (``walk_1.c3d`` → ``…-walk_1-c3d``); a ``markers.yaml`` (marker-set mapping) and ``.mot`` ground
-reaction files are read with the marker files next to them, not as recordings.  A file is *ready* when it is a
-supported video or marker file, not hidden or temporary, and
-*stable*: its size and modification time are the same as on the previous scan and at least ``stable_seconds`` old
-(a copy in progress changes one or the other).  The scan uses ``os.scandir`` only (no hashing, no decoding), so 10,000
-files take a fraction of a second — far below Dagster's 60 s sensor-tick limit.
+(:mod:`..analysis.tasks`).  Marker-based motion capture (``.trc``, ``.c3d``: :mod:`..interop.mocap`) enters the same
+way, its key ending in its format (``walk_1.c3d`` → ``…-walk_1-c3d``); a ``markers.yaml`` (marker-set mapping) and
+``.mot`` ground reaction files are read with the marker files next to them, not as recordings.  A file is *ready* when
+it is a supported video or marker file, not hidden or temporary, and *stable*: its size and modification time are the
+same as on the previous scan and at least ``stable_seconds`` old (a copy in progress changes one or the other).  The
+scan uses ``os.scandir`` only (no hashing, no decoding), so 10,000 files take a fraction of a second — far below
+Dagster's 60 s sensor-tick limit.
 
 Partition keys are human-readable and stable: the sanitised relative path, e.g. ``stroke/P017/S02/walk 1.mp4`` →
 ``stroke-p017-s02-walk_1``.  Two files that map to the same key are reported as a collision and neither is processed
@@ -66,7 +66,7 @@ class ScanResult:
         unsupported: files with an extension that is not a supported video (relative paths).
         outside_cohort: videos directly in the intake root (no cohort folder).
         collisions: ``key -> [rel, ...]`` where several files map to one key.
-        protocols: cohort folder name -> its ``protocol.yaml`` (:mod:`.tasks`).
+        protocols: cohort folder name -> its ``protocol.yaml`` (:mod:`..analysis.tasks`).
         bad_names: videos whose name gives no partition key (``!!!.mp4``) or is not valid text.
         links: symbolic links that are not followed (links to folders, or to files outside the allowed roots).
         unreadable: ``rel -> reason`` for folders and files that could not be read.

@@ -31,7 +31,7 @@ class StoredVideo:
 
 def probe_source(path: Path, name: str, suffix: str) -> VideoProbe:
     """Probe a recording by its delivered extension ``suffix``: a video (:func:`.video.probe_video`) or a marker file
-    (:func:`.mocap.probe_markers`: the marker rate as ``fps``, no image size, ``codec`` = ``trc`` / ``c3d``).
+    (:func:`..interop.mocap.probe_markers`: the marker rate as ``fps``, no image size, ``codec`` = ``trc`` / ``c3d``).
 
     Raises:
         VideoError: not a usable video or marker file (the message says what to do).

@@ -42,9 +42,9 @@ class Wheel:
 
 @dataclass(frozen=True)
 class SampleClip:
-    """A pinned sample clip: ``key`` is its partition key, ``member`` its path inside the wheel (``wheel`` ``None``:
-    a path below the repository's ``samples/`` folder, shipped with the project), ``task`` the task parameters the
-    demo declares for it (:class:`.tasks.TaskSpec` fields) — what the clip really shows; ``reference``: ``(measure,
+    """A pinned sample clip: ``key`` is its partition key, ``member`` its path inside the wheel (``wheel`` ``None``: a
+    path below the repository's ``samples/`` folder, shipped with the project), ``task`` the task parameters the demo
+    declares for it (:class:`..analysis.tasks.TaskSpec` fields) — what the clip really shows; ``reference``: ``(measure,
     value, source)`` the demo prints next to the computed outcome."""
 
     key: str

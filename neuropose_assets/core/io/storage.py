@@ -27,13 +27,13 @@ from neuropose_assets.core.io.atomic import atomic_write_bytes
 from neuropose_assets.settings import settings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
-#: marker-based motion capture (:mod:`.mocap`): enters like a video, as its own partition
+#: marker-based motion capture (:mod:`..interop.mocap`): enters like a video, as its own partition
 MARKER_EXTENSIONS = (".trc", ".c3d")
 #: everything the intake folder and ``register`` accept as a recording
 SOURCE_EXTENSIONS = VIDEO_EXTENSIONS + MARKER_EXTENSIONS
 #: files read together with the marker files next to them: ground reaction forces (OpenSim ``.mot``)
 SIDECAR_EXTENSIONS = (".mot",)
-#: the marker-set mapping file of a cohort's (or a folder's) marker files (:mod:`.markersets`)
+#: the marker-set mapping file of a cohort's (or a folder's) marker files (:mod:`..kinematics.markersets`)
 MAPPING_FILE = "markers.yaml"
 
 
@@ -162,7 +162,7 @@ class Layout:
 
     @property
     def exports(self) -> Path:
-        """OpenSim exports per video (``<video>.trc``, ``<video>.mot``, ``<video>.csv``; :mod:`.opensim`)."""
+        """OpenSim exports per video (``<video>.trc``, ``<video>.mot``, ``<video>.csv``; :mod:`..interop.opensim`)."""
         return self.root / "exports"
 
     @property
@@ -185,7 +185,7 @@ class Layout:
 class VideoEntry:
     """Registry entry: ``source`` is the absolute path of the delivered file, ``cohort`` its cohort key;
     ``pseudonymous`` entries must not expose the source file name in outputs; ``task`` is the declared task
-    (:meth:`.tasks.TaskDeclaration.as_dict`, ``None`` = nothing declared)."""
+    (:meth:`..analysis.tasks.TaskDeclaration.as_dict`, ``None`` = nothing declared)."""
 
     partition: str
     source: str
@@ -195,7 +195,8 @@ class VideoEntry:
 
     @property
     def declaration(self):  # -> core.analysis.tasks.TaskDeclaration
-        """The entry's :class:`.tasks.TaskDeclaration` (:data:`.tasks.UNDECLARED` when nothing declared a task)."""
+        """The entry's :class:`..analysis.tasks.TaskDeclaration` (:data:`..analysis.tasks.UNDECLARED` when nothing
+        declared a task)."""
         from neuropose_assets.core.analysis.tasks import TaskDeclaration
 
         return TaskDeclaration.from_dict(self.task)
@@ -211,7 +212,7 @@ class Registry:
     def register(
         self, partition: str, source: str | Path, cohort: str, *, pseudonymous: bool = False, task=None
     ) -> VideoEntry:
-        """Write the entry of ``partition`` (``task``: a :class:`.tasks.TaskDeclaration` or ``None``).  For a
+        """Write the entry of ``partition`` (``task``: a :class:`..analysis.tasks.TaskDeclaration` or ``None``).  For a
         pseudonymous entry the source path (which holds the names) goes to ``private/sources/`` (mode 0600) and the
         public entry holds none."""
         source = str(Path(source).resolve())

@@ -128,7 +128,7 @@ def verify_decoding(probe: VideoProbe, times: np.ndarray, display: str) -> int:
         display: the video's name for messages.
     Returns:
         The number of announced frames that were not decoded (0 when all were, or when more were decoded); more than
-        :data:`MISSING_FRAMES_TOLERANCE` is worth a warning (:func:`.quality.decoding_loss`).
+        :data:`MISSING_FRAMES_TOLERANCE` is worth a warning (:func:`..analysis.quality.decoding_loss`).
     Raises:
         VideoError: a single frame (a still picture, not a video); fewer than :data:`MIN_DECODED_FRACTION` of the
             claimed frames decoded (truncated file); a gap of more than :data:`MAX_FRAME_GAP_S` between frames; or a

@@ -12,7 +12,7 @@ coordinate             rotation (parent → child)      positive
                                                       rotation about the right-pointing Z, like hip flexion)
 ``pelvis_list``        about X (after tilt)            the pelvis drops on the right (left side up)
 ``pelvis_rotation``    about Y (after list)            the pelvis turns to the left (anterior side moves left)
-``pelvis_t{x,y,z}``    translation of the pelvis       m, in the fitted frame (module :mod:`.kinematic_fit`)
+``pelvis_t{x,y,z}``    translation of the pelvis       m, in the fitted frame (module :mod:`.fit`)
 ``hip_flexion_{r,l}``  pelvis → femur about Z          flexion (thigh forward); extension negative
 ``hip_adduction_r``    about X (after flexion)         adduction (thigh toward the midline); left: about −X
 ``hip_rotation_r``     about Y (after adduction)       internal rotation; left: about −Y

@@ -17,12 +17,12 @@ joints onto the clinical joint set (:mod:`.skeletons`) and compute, per decoded 
 * ``{joint}_{x,y,z}_norm`` (only with ``scale_segment``): the same divided by the subject's median length of that
   segment (dimensionless), so body size drops out;
 * ``{joint}_{u,v}_px``: the clinical joints in the image, px;
-* ``{joint}_conf``: the pose model's confidence that the joint is seen, 0–1 (BlazePose: landmark visibility; the
-  mean over a clinical joint's native joints; marker capture: 1 where the marker was tracked); null where the joint
-  was not observed, including gap-filled frames — events (:mod:`.events`) are only placed where it is observed;
+* ``{joint}_conf``: the pose model's confidence that the joint is seen, 0–1 (BlazePose: landmark visibility; the mean
+  over a clinical joint's native joints; marker capture: 1 where the marker was tracked); null where the joint was not
+  observed, including gap-filled frames — events (:mod:`..analysis.events`) are only placed where it is observed;
 * ``{joint}_speed_mm_s``: 3D speed (:func:`joint_speeds`: central differences over ``time_s``), mm/s;
 * angles in **degrees** (:data:`ANGLE_COLUMNS`): the OpenSim model coordinates fitted by the ``kinematics`` stage
-  (:mod:`.kinematic_fit`, :mod:`.biomech`: ``hip_flexion_r_deg``, ``knee_angle_l_deg``, ``ankle_angle_r_deg``,
+  (:mod:`.fit`, :mod:`.biomech`: ``hip_flexion_r_deg``, ``knee_angle_l_deg``, ``ankle_angle_r_deg``,
   ``lumbar_extension_deg``, ``arm_flex_r_deg``, … with OpenSim's signs and zero pose), gaps up to ``max_gap_s``
   filled, plus ``shoulder_elevation_{r,l}_deg`` (the angle between the humerus and the torso's long axis: 0° arm
   hanging, 90° horizontal, 180° overhead, in any plane) from the fitted arm angles.
@@ -82,7 +82,8 @@ ANGLE_COLUMNS: tuple[str, ...] = (
     "shoulder_elevation_r_deg",
     "shoulder_elevation_l_deg",
 )
-#: The angles DTW compares by default (:class:`.dtw.DTWConfig`): the limbs' main angles and the lumbar spine's flexion
+#: The angles DTW compares by default (:class:`..comparison.dtw.DTWConfig`): the limbs' main angles and the lumbar
+#: spine's flexion
 DTW_ANGLES: tuple[str, ...] = tuple(
     f"{c}_deg"
     for c in (
@@ -256,7 +257,7 @@ def compute_features(
     kinematics: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Build the ``features`` table (see module docstring) from a ``poses`` table of ``skeleton`` and the fitted model
-    coordinates of the same frames (the ``kinematics`` table, :func:`.kinematic_fit.kinematics_table`; without it the
+    coordinates of the same frames (the ``kinematics`` table, :func:`.fit.kinematics_table`; without it the
     angle columns are null).
 
     Returns:

@@ -588,7 +588,7 @@ COLUMNS: tuple[str, ...] = tuple(column(c) for c in bm.COORDINATES)
 
 
 def observations_from_poses(poses, skeleton, width: int, height: int, track: int | None = None):
-    """``(frames, observations)`` of one person from a ``poses`` table (:mod:`.pose.estimate`): the subject (or
+    """``(frames, observations)`` of one person from a ``poses`` table (:mod:`..pose.estimate`): the subject (or
     ``track``), mapped onto :data:`.biomech.KEYPOINTS` via the clinical joint set; 3D made root-relative (hip
     midpoint), mm → m; a missing confidence counts as 1 where the joint has coordinates (marker files).
 

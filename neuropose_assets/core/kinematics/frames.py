@@ -3,7 +3,7 @@ handedness (left / right), and the transforms between our camera frame, a motion
 
 Frames:
     * **camera** (every ``poses`` / ``features`` table): mm, x to the image right, y down, z away from the camera
-      (:mod:`.pose.base`).  Marker-based capture is brought into a *virtual side-view camera* of this form: x along
+      (:mod:`..pose.base`).  Marker-based capture is brought into a *virtual side-view camera* of this form: x along
       the walking direction, y down (= −gravity up), z = x × y (to the subject's left), so that a camera on the
       subject's right filming a walk to the image right has the same axes.
     * **lab**: the axes of a motion-capture file (TRC / C3D), any of X / Y / Z up, any walking direction.

@@ -241,8 +241,8 @@ BERKELEY_MHAD_43 = Skeleton(
     },
 )
 
-#: Marker-based motion capture (:mod:`.mocap`): the markers are mapped onto the clinical joints when the file is read
-#: (:mod:`.markersets`), so the native joints *are* the clinical joints.
+#: Marker-based motion capture (:mod:`..interop.mocap`): the markers are mapped onto the clinical joints when the file
+#: is read (:mod:`.markersets`), so the native joints *are* the clinical joints.
 CLINICAL_19 = Skeleton(name="clinical_19", joints=CLINICAL_JOINTS, clinical_map={j: (j,) for j in CLINICAL_JOINTS})
 
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (BLAZEPOSE_33, BERKELEY_MHAD_43, CLINICAL_19)}

@@ -56,7 +56,7 @@ class FramePoses:
         return int(self.boxes.shape[0])
 
 
-#: ``ModelInfo.name`` of poses read from marker-based motion capture (:mod:`..mocap`), not estimated by a model
+#: ``ModelInfo.name`` of poses read from marker-based motion capture (:mod:`..interop.mocap`), not estimated by a model
 MARKER_CAPTURE = "marker_capture"
 
 

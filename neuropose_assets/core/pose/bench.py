@@ -1,8 +1,8 @@
 """How fast is this on my machine, and are the numerics right?  The benchmark behind ``neuropose-assets benchmark``.
 
-A benchmark runs the pose stage (:func:`.pose.estimate.estimate_video`: decoding, inference, tracking) and the rest of
-the per-video chain (features, events, outcomes: :mod:`.kinematics`, :mod:`.events`, :mod:`.outcomes`) ``passes``
-times on one video, in this process, as NeuroPose's ``benchmark`` did:
+A benchmark runs the pose stage (:func:`.estimate.estimate_video`: decoding, inference, tracking) and the rest of the
+per-video chain (features, events, outcomes: :mod:`..kinematics.features`, :mod:`..analysis.events`,
+:mod:`..analysis.outcomes`) ``passes`` times on one video, in this process, as NeuroPose's ``benchmark`` did:
 
 * the **first pass is a warm-up** (model graph compilation, caches, lazy imports) and is reported but not aggregated;
 * **per-frame latency** is measured per frame — the wall time of the model call for that frame (a batch's time
@@ -150,7 +150,7 @@ class PassResult:
 
 
 def run_pass(backend, video: Path, spec, display: str | None = None) -> tuple[PassResult, pl.DataFrame]:
-    """One pass: pose stage, then features, events and outcomes of task ``spec`` (:class:`.tasks.TaskSpec`).
+    """One pass: pose stage, then features, events and outcomes of task ``spec`` (:class:`..analysis.tasks.TaskSpec`).
 
     Returns:
         the timings and the ``poses`` table (for :func:`poses_divergence_mm`).

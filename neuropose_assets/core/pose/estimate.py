@@ -14,7 +14,7 @@ column                 dtype     meaning
 ``box_{x,y,w,h}_px``   Float32   person box, px
 ``box_conf``           Float32   detection confidence in [0, 1]
 ``{joint}_{x,y,z}_mm`` Float64   native joint, 3D, mm (frame: see :mod:`.base`); the models' float32 is
-                                 stored exactly, marker-based capture (:mod:`..mocap`) keeps its full precision
+                                 stored exactly, marker-based capture (:mod:`..interop.mocap`) keeps its full precision
 ``{joint}_{u,v}_px``   Float32   native joint, 2D, px
 ``{joint}_conf``       Float32   joint confidence / visibility in [0, 1]
 =====================  ========  =========================================================================
@@ -47,7 +47,7 @@ class PoseRun:
     fps: float
     width_px: int
     height_px: int
-    #: frames the container announces, and how many of them could not be decoded (:func:`.video.verify_decoding`)
+    #: frames the container announces, and how many of them could not be decoded (:func:`..io.video.verify_decoding`)
     frames_announced: int = 0
     frames_missing: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -91,7 +91,7 @@ def estimate_video(
         display: the video's name in error messages (default: the file name).
     Raises:
         VideoError: the file cannot be decoded, decodes to zero frames, or what was decoded contradicts the
-            container (:func:`.video.verify_decoding`: truncated, impossible timing).
+            container (:func:`..io.video.verify_decoding`: truncated, impossible timing).
     """
     t0 = time.perf_counter()
     probe = probe_video(video, display)

@@ -97,7 +97,7 @@ def smallest_font_pt(fig) -> float:
 
 
 def task_signals(features: pl.DataFrame, spec: TaskSpec) -> list[tuple[str, str | None, np.ndarray, str]]:
-    """The signals the task's events are found on: ``[(label, side, values, unit)]`` (:mod:`.events`)."""
+    """The signals the task's events are found on: ``[(label, side, values, unit)]`` (:mod:`..analysis.events`)."""
     from neuropose_assets.core.analysis.events import anterior_mm, pelvis_height, uprightness
     from neuropose_assets.core.analysis.segmentation import extract_signal
 
@@ -300,8 +300,8 @@ def dtw_heatmap(df: pl.DataFrame, title: str, value: str = "normalized_distance"
 
 
 def cohort_charts(table: pl.DataFrame) -> dict[str, object]:
-    """Per task, a chart of its main outcomes (:data:`.summary.MAIN_OUTCOMES`) across the cohort's videos of that
-    task: one panel per measure (its unit on the axis), a horizontal bar per video (the video keys once, on the
+    """Per task, a chart of its main outcomes (:data:`..analysis.summary.MAIN_OUTCOMES`) across the cohort's videos of
+    that task: one panel per measure (its unit on the axis), a horizontal bar per video (the video keys once, on the
     left, so that they read horizontally), the value at the bar's end, "n/a" for a null.  ``{}`` without outcomes."""
     from neuropose_assets.core.analysis import summary
 

@@ -240,7 +240,7 @@ def decode_scaled(video: str | Path, width: int, height: int, rotation_deg: int,
     """Frames of ``video`` as upright RGB ``(height, width, 3)`` uint8, decoded, scaled and converted by FFmpeg in
     one step (PyAV, frame-threaded) in a background thread — about 1.5× faster than decoding at full size with
     OpenCV and resizing.  ``width`` × ``height`` is the upright size; ``rotation_deg`` the display rotation that
-    :func:`.video.probe_video` reported (the same frames, in the same order, as :func:`.video.iter_frames`)."""
+    :func:`..io.video.probe_video` reported (the same frames, in the same order, as :func:`..io.video.iter_frames`)."""
     import queue
     import threading
 

@@ -28,7 +28,7 @@ TABLES = ("task", "features", "events", "repetitions", "outcomes", "repetition_d
 @dataclass
 class Report:
     """``html`` (the document), ``figures`` (name → PNG / JPEG bytes, also for the UI), ``flags``
-    (:class:`.quality.Flag`), ``seconds`` to build, ``pdf`` (the same report as a PDF document)."""
+    (:class:`..analysis.quality.Flag`), ``seconds`` to build, ``pdf`` (the same report as a PDF document)."""
 
     html: str
     figures: dict[str, bytes] = field(default_factory=dict)

@@ -35,7 +35,8 @@ CohortDTWAssetConfig = dagster_config(CohortDTWConfig)
 def cohort_dtw(
     context: dg.AssetExecutionContext, config: CohortDTWAssetConfig, storage: StorageResource
 ) -> dg.Output[ProvenancedTable]:
-    """Materialize ``cohort_dtw``: :func:`..core.comparison.dtw.pairwise` on the members' mean repetitions, per task."""
+    """Materialize ``cohort_dtw``: :func:`~neuropose_assets.core.comparison.dtw.pairwise` on the members' mean
+    repetitions, per task."""
     from neuropose_assets.core.comparison.dtw import (
         config_json,
         enable_numba_cache,

@@ -47,8 +47,8 @@ def events_and_repetitions(
     task: ProvenancedTable,
     storage: StorageResource,
 ):  # noqa: ARG001 - checks
-    """Materialize ``events`` and ``repetitions``: :func:`..core.analysis.events.analyse_task` on the video's
-    features."""
+    """Materialize ``events`` and ``repetitions``: :func:`~neuropose_assets.core.analysis.events.analyse_task` on the
+    video's features."""
     from neuropose_assets.core.analysis.events import analyse_task
     from neuropose_assets.core.pose.base import MARKER_CAPTURE
 

@@ -35,7 +35,8 @@ def features(
     kinematics: ProvenancedTable,
     storage: StorageResource,  # noqa: ARG001 - the checks read the written file through it
 ) -> dg.Output[ProvenancedTable]:
-    """Materialize ``features``: :func:`..core.kinematics.features.compute_features` on ``poses`` and ``kinematics``."""
+    """Materialize ``features``: :func:`~neuropose_assets.core.kinematics.features.compute_features` on ``poses`` and
+    ``kinematics``."""
     from neuropose_assets.core.kinematics.features import ANGLE_COLUMNS, compute_features
     from neuropose_assets.core.kinematics.skeletons import get_skeleton
 

@@ -41,7 +41,8 @@ def kinematics(
     task: ProvenancedTable,
     storage: StorageResource,  # noqa: ARG001 - checks
 ) -> dg.Output[ProvenancedTable]:
-    """Materialize ``kinematics``: :func:`..core.kinematics.fit.fit_model` on the subject's keypoints."""
+    """Materialize ``kinematics``: :func:`~neuropose_assets.core.kinematics.fit.fit_model` on the subject's
+    keypoints."""
     from neuropose_assets.core.kinematics.fit import fit_model, kinematics_table, observations_from_poses
     from neuropose_assets.core.kinematics.skeletons import get_skeleton
     from neuropose_assets.dagster_defs.assets.task import task_spec

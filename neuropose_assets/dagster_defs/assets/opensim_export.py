@@ -33,7 +33,8 @@ def opensim_export(
     features: ProvenancedTable,
     kinematics: ProvenancedTable,
 ) -> dg.Output[ProvenancedTable]:
-    """Materialize ``opensim_export``: :func:`..core.interop.opensim.opensim_tables`, written as .trc, .mot and .csv."""
+    """Materialize ``opensim_export``: :func:`~neuropose_assets.core.interop.opensim.opensim_tables`, written as .trc,
+    .mot and .csv."""
     from neuropose_assets.core.interop.opensim import FORMATS, opensim_tables, write_export
 
     key = context.partition_key

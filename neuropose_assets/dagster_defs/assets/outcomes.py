@@ -35,7 +35,8 @@ def outcomes(
     task: ProvenancedTable,
     storage: StorageResource,
 ) -> dg.Output[ProvenancedTable]:  # noqa: ARG001 - checks
-    """Materialize ``outcomes``: :func:`..core.analysis.outcomes.compute_outcomes` with the measured camera view."""
+    """Materialize ``outcomes``: :func:`~neuropose_assets.core.analysis.outcomes.compute_outcomes` with the measured
+    camera view."""
     from neuropose_assets.core.analysis.outcomes import compute_outcomes
     from neuropose_assets.core.analysis.view import ViewMeasurement, contradiction, effective_view, measure_view
     from neuropose_assets.core.pose.base import MARKER_CAPTURE
@@ -98,9 +99,10 @@ def outcomes(
 
 
 def quality_flags(storage: StorageResource, key: str, outcomes: pl.DataFrame, prov: dict) -> list:
-    """Every quality flag of a video as the outcomes are written (:data:`..core.analysis.quality.CHECKS`): the checks of
-    the upstream files as they are, and this step's own checks on the table and provenance not yet written — the same
-    functions the asset checks run a moment later."""
+    """Every quality flag of a video as the outcomes are written
+    (:data:`~neuropose_assets.core.analysis.quality.CHECKS`): the checks of the upstream files as they are, and this
+    step's own checks on the table and provenance not yet written — the same functions the asset checks run a moment
+    later."""
     from neuropose_assets.core.analysis import quality
 
     upstream = tuple({c.asset for c in quality.CHECKS} - {"outcomes"})

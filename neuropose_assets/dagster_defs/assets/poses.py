@@ -43,7 +43,8 @@ def poses(
     storage: StorageResource,
     raw_video: ProvenancedTable,
 ) -> dg.Output[ProvenancedTable]:
-    """Materialize ``poses``: :func:`..core.pose.estimate.estimate_video`, or :func:`marker_poses` for a marker file."""
+    """Materialize ``poses``: :func:`~neuropose_assets.core.pose.estimate.estimate_video`, or :func:`marker_poses` for a
+    marker file."""
     from neuropose_assets.core.pose.estimate import estimate_video
     from neuropose_assets.core.pose.metrabs_model import ModelAcquisitionError
 
@@ -104,9 +105,9 @@ def _pose_slots(context: dg.AssetExecutionContext) -> int | None:
 
 
 def import_marker_file(key: str, storage: StorageResource, raw_video: ProvenancedTable):
-    """The stored marker file of partition ``key`` imported (:func:`..core.interop.mocap.import_markers`) with the
-    ``markers.yaml`` and ground reaction ``.mot`` that lie next to the delivered file; returns ``(import,
-    mapping_file, grf_file)``.
+    """The stored marker file of partition ``key`` imported
+    (:func:`~neuropose_assets.core.interop.mocap.import_markers`) with the ``markers.yaml`` and ground reaction ``.mot``
+    that lie next to the delivered file; returns ``(import, mapping_file, grf_file)``.
 
     Raises:
         dagster.Failure: the file, its mapping or its frame is not usable (the clinician-facing message).

@@ -45,7 +45,8 @@ PERMANENT_ERRNOS = {
 )
 @checked("raw_video")
 def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
-    """Materialize ``raw_video``: :func:`..core.io.rawvideo.store_video` of the partition's registered file."""
+    """Materialize ``raw_video``: :func:`~neuropose_assets.core.io.rawvideo.store_video` of the partition's registered
+    file."""
     from neuropose_assets.core.io.rawvideo import claim_content, store_video
 
     key = context.partition_key

@@ -29,8 +29,8 @@ from neuropose_assets.dagster_defs.resources import StorageResource
 def reference_events(
     context: dg.AssetExecutionContext, storage: StorageResource, raw_video: ProvenancedTable
 ) -> dg.Output[ProvenancedTable]:
-    """Materialize ``reference_events``: the events of a marker file (:func:`.assets.import_marker_file`); none for
-    a video."""
+    """Materialize ``reference_events``: the events of a marker file
+    (:func:`~neuropose_assets.dagster_defs.assets.poses.import_marker_file`); none for a video."""
     from neuropose_assets.dagster_defs.assets.poses import import_marker_file
 
     key = context.partition_key

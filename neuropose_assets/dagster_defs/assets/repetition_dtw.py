@@ -68,7 +68,8 @@ def repetition_dtw(
     repetitions: ProvenancedTable,
     storage: StorageResource,
 ) -> dg.Output[ProvenancedTable]:  # noqa: ARG001 - checks
-    """Materialize ``repetition_dtw``: :func:`..core.comparison.dtw.pairwise` on each side's repetition sequences."""
+    """Materialize ``repetition_dtw``: :func:`~neuropose_assets.core.comparison.dtw.pairwise` on each side's repetition
+    sequences."""
     from neuropose_assets.core.comparison.dtw import (
         config_json,
         enable_numba_cache,

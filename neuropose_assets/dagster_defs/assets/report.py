@@ -23,7 +23,8 @@ from neuropose_assets.results import PREFIX, cohort_url, report_url
     "definitions, event times, figures, quality flags and provenance. Its figures are shown inline here.",
 )
 def report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    """Materialize ``report``: :func:`..core.review.report.write_report`, its figures shown inline in the UI."""
+    """Materialize ``report``: :func:`~neuropose_assets.core.review.report.write_report`, its figures shown inline in
+    the UI."""
     from neuropose_assets.core.review.plots import md_image
     from neuropose_assets.core.review.report import write_report
 

@@ -32,8 +32,8 @@ def review_video(
     poses: ProvenancedTable,
     events: ProvenancedTable,
 ) -> dg.Output[ProvenancedTable]:
-    """Materialize ``review_video``: :func:`..core.review.render.render_review_video` and the key-frame contact
-    sheet."""
+    """Materialize ``review_video``: :func:`~neuropose_assets.core.review.render.render_review_video` and the key-frame
+    contact sheet."""
     from neuropose_assets.core.io.atomic import atomic_write_bytes
     from neuropose_assets.core.io.errors import VideoError
     from neuropose_assets.core.kinematics.skeletons import get_skeleton
