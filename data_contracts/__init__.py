@@ -207,6 +207,8 @@ REPETITIONS = pa.DataFrameSchema(
 
 #: every outcome measure name (``core.analysis.outcomes.CATALOGUE``): a unit suffix, or a count
 MEASURE_REGEX = r"^(.+_(s|pct|m|m_s|deg|steps_min|30s)|(left_|right_|excluded_)?repetitions|steps|mean_peak_value)$"
+#: the bounds of an outcome's 95 % confidence interval in the cohort table: ``<measure>_ci_low`` / ``_ci_high``
+CI_REGEX = r"^.+_ci_(low|high)$"
 
 OUTCOMES = pa.DataFrameSchema(
     {
@@ -215,6 +217,10 @@ OUTCOMES = pa.DataFrameSchema(
         "unit": _f(pl.Utf8, nullable=False),
         "side": _f(pl.Utf8, _SIDE),
         "n": _f(pl.Int32, pa.Check.ge(0), nullable=False),
+        "ci_low": _f(pl.Float64),
+        "ci_high": _f(pl.Float64),
+        "ci_method": _f(pl.Utf8),
+        "ci_null_reason": _f(pl.Utf8),
         "definition": _f(pl.Utf8, nullable=False),
         "source": _f(pl.Utf8, nullable=False),
         "null_reason": _f(pl.Utf8),
@@ -223,7 +229,20 @@ OUTCOMES = pa.DataFrameSchema(
         pa.Check(
             lambda d: d.lazyframe.select(pl.col("value").is_null() == pl.col("null_reason").is_not_null()),
             name="null_iff_reason",
-        )
+        ),
+        pa.Check(
+            lambda d: d.lazyframe.select(
+                (pl.col("ci_low").is_null() == pl.col("ci_null_reason").is_not_null())
+                & (pl.col("ci_low").is_null() == pl.col("ci_high").is_null())
+                & (pl.col("ci_low").is_null() == pl.col("ci_method").is_null())
+                & (pl.col("ci_low").is_null() | pl.col("value").is_not_null())
+            ),
+            name="interval_or_reason",
+        ),
+        pa.Check(
+            lambda d: d.lazyframe.select((pl.col("ci_low") <= pl.col("ci_high")).fill_null(True)),
+            name="interval_ordered",
+        ),
     ],
     strict=True,
     name="outcomes",
@@ -235,6 +254,7 @@ COHORT_OUTCOMES = pa.DataFrameSchema(
         "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
         "declared": _f(pl.Boolean, nullable=False),
         MEASURE_REGEX: _f(pl.Float64, regex=True, required=False),
+        CI_REGEX: _f(pl.Float64, regex=True, required=False),
     },
     strict=True,
     name="cohort_outcomes",
@@ -397,6 +417,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "unit": "unit",
         "side": "left / right (null: both)",
         "n": "repetitions / cycles / events it is based on",
+        "ci_low": "lower bound of the value's 95 % confidence interval, in its unit (null: see ci_null_reason)",
+        "ci_high": "upper bound of the value's 95 % confidence interval, in its unit",
+        "ci_method": "how the interval was obtained: BCa bootstrap over the repetitions / cycles, or event timing",
+        "ci_null_reason": "why there is no interval (a count, too few repetitions, the value is null, ...)",
         "definition": "how it is computed",
         "source": "the reference for the definition",
         "null_reason": "why the value is null",
@@ -407,6 +431,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "declared": "whether it was declared",
         MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and docs/outcomes.md); "
         "null where it does not apply or could not be computed",
+        CI_REGEX: "bounds of the outcome's 95 % confidence interval (the video's outcomes table: ci_low, ci_high); "
+        "null where it has none",
     },
     "reference_events": {
         "event": "heel_strike (foot contact) or toe_off (end of contact)",

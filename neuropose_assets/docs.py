@@ -45,7 +45,9 @@ def outcomes_md() -> str:
         "(`null_reason`), never 0. `{side}` stands for `left` and `right` (one measure each). **Plausible**: a "
         "value, or any constituent of it (each stride of a mean stride time), outside this range makes the measure "
         "null and the `outcomes_plausible` check warn. **Main**: shown on the results page and by "
-        "`neuropose-assets outcomes`.",
+        "`neuropose-assets outcomes`. Every value carries a 95 % confidence interval (BCa bootstrap over the "
+        "repetitions / cycles, or event timing for timed tests) or the reason it has none: "
+        "[how](user-guide.md#outcomes).",
         "",
         "Tasks: " + ", ".join(f"[`{t}`](#{t})" for t in TASKS) + ".",
         "",

@@ -93,10 +93,16 @@ def cohort_tables(layout, cohort: str) -> str:
             key = e.partition
             values = dict(zip(out["measure"], out["value"], strict=True)) if out is not None else {}
             ns = dict(zip(out["measure"], out["n"], strict=True)) if out is not None else {}
+            cis = (
+                {r["measure"]: summary.shown_interval(r["measure"], r["ci_low"], r["ci_high"]) for r in out.to_dicts()}
+                if out is not None and "ci_low" in out.columns
+                else {}
+            )
             cells = "".join(
                 f"<td class='num' data-v='{'' if values.get(m) is None else values[m]}'>"
                 f"{html.escape(summary.shown(m, values.get(m)))}"
                 f"{'' if values.get(m) is None or summary.unit_label(m) == '' else f' <small>n={ns.get(m)!s}</small>'}"
+                f"{f'<br><small>95 % CI {cis[m]}</small>' if cis.get(m) else ''}"
                 "</td>"
                 for m in measures
             )

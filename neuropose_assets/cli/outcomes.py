@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         rows = []
         for r in group.iter_rows(named=True):
             flags = flag_names(layout, r["partition"])
-            rows.append([r["partition"], *(summary.shown(m, r[m]) for m in measures), flags or "ok"])
+            cells = [summary.with_interval(m, r[m], r.get(m + "_ci_low"), r.get(m + "_ci_high")) for m in measures]
+            rows.append([r["partition"], *cells, flags or "ok"])
         print(f"\n{task[0]}:")
         print(
             summary.text_table(

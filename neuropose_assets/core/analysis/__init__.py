@@ -11,6 +11,7 @@ Public API (imported on first use):
 * ``view``: measure_view, effective_view, ViewMeasurement
 * ``task_check``: task_contradiction
 * ``quality``: CHECKS, Flag
+* ``uncertainty``: Interval, bootstrap, event_timing
 * ``summary``: MAIN_OUTCOMES, text_table, markdown_table, cohort_csv
 """
 
@@ -36,6 +37,9 @@ _API = {
     "task_contradiction": "task_check",
     "CHECKS": "quality",
     "Flag": "quality",
+    "Interval": "uncertainty",
+    "bootstrap": "uncertainty",
+    "event_timing": "uncertainty",
     "MAIN_OUTCOMES": "summary",
     "text_table": "summary",
     "markdown_table": "summary",

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from neuropose_assets.core.analysis import uncertainty as ci
 from neuropose_assets.core.analysis.tasks import TaskSpec
+from neuropose_assets.core.analysis.uncertainty import Interval
 from neuropose_assets.core.analysis.view import ViewMeasurement, contradiction, effective_view, measure_view
 from neuropose_assets.core.kinematics.features import angle_column
 
@@ -354,8 +356,17 @@ def _def(name: str) -> OutcomeDef:
 
 
 class _Table:
-    def __init__(self) -> None:
+    def __init__(self, fps: float | None = None) -> None:
         self.rows: list[dict] = []
+        self.fps = fps  # frame rate of the video, frames/s (event-timing intervals)
+
+    def timing(self, value: float | None, events: int = 2) -> Interval:
+        """The event-timing interval of a time between ``events`` event times (:func:`.uncertainty.event_timing`)."""
+        if value is None:
+            return Interval.none("the value is null")
+        if not self.fps:
+            return Interval.none("the frame rate is unknown (fewer than two frames)")
+        return ci.event_timing(value, self.fps, events)
 
     def add(
         self,
@@ -367,9 +378,11 @@ class _Table:
         side: str | None = None,
         unit: str | None = None,
         values: list[float] | None = None,
+        interval: Interval | None = None,
     ) -> None:
         """One row; ``values`` are the constituents the value was computed from (per stride / step), checked
-        against :data:`PLAUSIBLE` together with the value itself."""
+        against :data:`PLAUSIBLE` together with the value itself; ``interval`` its 95 % confidence interval
+        (:mod:`.uncertainty`; none without one, or when the value is null)."""
         d = _def(name)
         ok = value is not None and np.isfinite(value)
         if ok:
@@ -378,6 +391,10 @@ class _Table:
             )
             if why:
                 value, ok, reason = None, False, why
+        if not ok:
+            interval = Interval.none("the value is null")
+        elif interval is None:
+            interval = Interval.none("no uncertainty model for this measure")
         self.rows.append(
             {
                 "measure": name,
@@ -385,6 +402,10 @@ class _Table:
                 "unit": unit or d.unit,
                 "side": side,
                 "n": int(n),
+                "ci_low": interval.low,
+                "ci_high": interval.high,
+                "ci_method": interval.method,
+                "ci_null_reason": interval.reason,
                 "definition": d.definition,
                 "source": d.source,
                 "null_reason": None if ok else (reason or "not computable"),
@@ -395,6 +416,16 @@ class _Table:
         from data_contracts import polars_schema  # the contracts are the one schema source
 
         return pl.DataFrame(self.rows, schema=polars_schema("outcomes"))
+
+
+def _ratio_pct(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``100 × mean(a) / mean(b)`` along ``axis`` (symmetry ratios)."""
+    return 100 * np.mean(a, axis=axis) / np.mean(b, axis=axis)
+
+
+def _cv_pct(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Coefficient of variation along ``axis``, % (sample SD)."""
+    return 100 * np.std(x, ddof=1, axis=axis) / np.mean(x, axis=axis)
 
 
 def _mean(x: list[float]) -> float | None:
@@ -530,8 +561,16 @@ def gait_outcomes(
         120.0 / mean_stride if mean_stride and not bad_strides else None,
         len(pooled),
         bad_strides or none,
+        interval=ci.bootstrap(lambda x, axis=-1: 120.0 / np.mean(x, axis=axis), pooled, what="strides"),
     )
-    out.add("stride_time_s", mean_stride, len(pooled), none, values=pooled)
+    out.add(
+        "stride_time_s",
+        mean_stride,
+        len(pooled),
+        none,
+        values=pooled,
+        interval=ci.bootstrap(ci.mean, pooled, what="strides"),
+    )
     for side in ("left", "right"):
         out.add(
             f"{side}_stride_time_s",
@@ -540,6 +579,7 @@ def gait_outcomes(
             f"no complete {side} gait cycle",
             side=side,
             values=strides[side],
+            interval=ci.bootstrap(ci.mean, strides[side], what="strides"),
         )
     # steps: heel strike of one foot after the other foot's previous heel strike
     hs = {s: _times(events, "heel_strike", s) for s in ("left", "right")}
@@ -557,6 +597,7 @@ def gait_outcomes(
         len(all_steps),
         "no heel strike followed one of the other foot",
         values=all_steps,
+        interval=ci.bootstrap(ci.mean, all_steps, what="steps"),
     )
     for side in ("left", "right"):
         out.add(
@@ -566,16 +607,25 @@ def gait_outcomes(
             f"no {side} step",
             side=side,
             values=steps[side],
+            interval=ci.bootstrap(ci.mean, steps[side], what="steps"),
         )
     for side in ("left", "right"):
         reason = f"no {side} gait cycle with a toe-off inside"
-        out.add(f"{side}_stance_pct", _mean(stance[side]), len(stance[side]), reason, side=side)
+        out.add(
+            f"{side}_stance_pct",
+            _mean(stance[side]),
+            len(stance[side]),
+            reason,
+            side=side,
+            interval=ci.bootstrap(ci.mean, stance[side], what="gait cycles"),
+        )
         out.add(
             f"{side}_swing_pct",
             100 - _mean(stance[side]) if stance[side] else None,
             len(stance[side]),
             reason,
             side=side,
+            interval=ci.bootstrap(lambda x, axis=-1: 100 - np.mean(x, axis=axis), stance[side], what="gait cycles"),
         )
     ds = []
     for side, other in (("left", "right"), ("right", "left")):
@@ -587,13 +637,22 @@ def gait_outcomes(
             ito = i_to[(i_to > (chs[0] if len(chs) else b)) & (i_to < b)]
             if len(cto) and len(chs) and len(ito):
                 ds.append(100 * ((cto[0] - a) + (ito[0] - chs[0])) / (b - a))
-    out.add("double_support_pct", _mean(ds), len(ds), "no gait cycle with both feet's toe-offs and heel strikes")
+    out.add(
+        "double_support_pct",
+        _mean(ds),
+        len(ds),
+        "no gait cycle with both feet's toe-offs and heel strikes",
+        interval=ci.bootstrap(ci.mean, ds, what="gait cycles"),
+    )
     both = "needs steps of both feet"
     out.add(
         "step_time_symmetry_pct",
         100 * np.mean(steps["right"]) / np.mean(steps["left"]) if steps["left"] and steps["right"] else None,
         len(all_steps),
         both,
+        interval=ci.bootstrap(_ratio_pct, steps["right"], steps["left"], what="steps")
+        if steps["left"] and steps["right"]
+        else None,
     )
     out.add(
         "stance_symmetry_pct",
@@ -602,6 +661,9 @@ def gait_outcomes(
         else None,
         len(stance_s["left"]) + len(stance_s["right"]),
         "needs a stance phase of both feet",
+        interval=ci.bootstrap(_ratio_pct, stance_s["right"], stance_s["left"], what="stance phases")
+        if stance_s["left"] and stance_s["right"]
+        else None,
     )
     out.add(
         "stride_time_cv_pct",
@@ -610,6 +672,7 @@ def gait_outcomes(
         else None,
         len(pooled),
         bad_strides or f"{len(pooled)} stride(s); variability needs at least {MIN_STRIDES_FOR_CV}",
+        interval=ci.bootstrap(_cv_pct, pooled, what="strides"),
     )
     conflict = contradiction(spec.camera_view, view)
     if conflict and origin != "camera":  # the image-based scale rests on the view; camera coordinates do not
@@ -627,7 +690,23 @@ def gait_outcomes(
     pel = pos["pelvis"]
     if len(all_hs) >= 2 and np.isfinite(pel[[all_hs[0], all_hs[-1]]]).all():
         a, b = all_hs[0], all_hs[-1]
-        out.add("gait_speed_m_s", (pel[b] - pel[a]) / 1000 / (t[b] - t[a]), len(all_hs) - 1, how)
+        # the speed over each interval between consecutive heel strikes, resampled as (displacement, time) pairs
+        seen = np.isfinite(pel[all_hs])
+        hs_seen = all_hs[seen]
+        disp, dt = np.diff(pel[hs_seen]) / 1000, np.diff(t[hs_seen])
+        out.add(
+            "gait_speed_m_s",
+            (pel[b] - pel[a]) / 1000 / (t[b] - t[a]),
+            len(all_hs) - 1,
+            how,
+            interval=ci.bootstrap(
+                lambda d, s, axis=-1: np.sum(d, axis=axis) / np.sum(s, axis=axis),
+                disp,
+                dt,
+                what="steps (heel strike to heel strike)",
+                paired=True,
+            ),
+        )
     else:
         out.add("gait_speed_m_s", None, 0, "needs two heel strikes with the pelvis in view")
     for side, other in (("left", "right"), ("right", "left")):
@@ -643,9 +722,18 @@ def gait_outcomes(
             f"no complete {side} gait cycle",
             side=side,
             values=lengths,
+            interval=ci.bootstrap(ci.mean, lengths, what="gait cycles"),
         )
         sl = [(heel[x] - oheel[x]) / 1000 for x in f if np.isfinite(heel[x] - oheel[x])]
-        out.add(f"{side}_step_length_m", _mean(sl), len(sl), f"no {side} heel strike", side=side, values=sl)
+        out.add(
+            f"{side}_step_length_m",
+            _mean(sl),
+            len(sl),
+            f"no {side} heel strike",
+            side=side,
+            values=sl,
+            interval=ci.bootstrap(ci.mean, sl, what="steps"),
+        )
 
 
 # ------------------------------------------------------------------------------------------------- other tasks
@@ -665,22 +753,19 @@ def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame,
     rise and sit times (s)."""
     reps = reps.sort("start_frame")
     n = reps.height
-    out.add("repetitions", n, n)
+    out.add("repetitions", n, n, interval=ci.count())
     onset = float(reps["start_s"][0]) if n else None
     none = "no complete sit-to-stand repetition was found"
-    out.add(
-        "five_sts_time_s",
-        float(reps["end_s"][4]) - onset if n >= 5 else None,
-        min(n, 5),
-        f"{n} complete repetition(s); 5×STS needs 5",
-    )
-    out.add("total_time_s", float(reps["end_s"][-1]) - onset if n else None, n, none)
+    five = float(reps["end_s"][4]) - onset if n >= 5 else None
+    out.add("five_sts_time_s", five, min(n, 5), f"{n} complete repetition(s); 5×STS needs 5", interval=out.timing(five))
+    total = float(reps["end_s"][-1]) - onset if n else None
+    out.add("total_time_s", total, n, none, interval=out.timing(total))
     t_end = float(features["time_s"][-1]) if features.height else 0.0
     stands = _times(events, "standing_reached")
     first = _times(events, "seat_off")
     start = onset if onset is not None else (float(first[0]) if len(first) else None)
     if start is None:
-        out.add("chair_stands_30s", None, 0, "no seat-off was found")
+        out.add("chair_stands_30s", None, 0, "no seat-off was found", interval=ci.count())
     elif t_end - start < 30:
         out.add(
             "chair_stands_30s",
@@ -690,14 +775,21 @@ def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame,
         )
     else:
         k = int(np.sum((stands >= start) & (stands <= start + 30)))
-        out.add("chair_stands_30s", k, k)
-    out.add("mean_repetition_time_s", _mean(reps["duration_s"].to_list()), n, none)
+        out.add("chair_stands_30s", k, k, interval=ci.count())
+    durations = reps["duration_s"].to_list()
+    out.add(
+        "mean_repetition_time_s",
+        _mean(durations),
+        n,
+        none,
+        interval=ci.bootstrap(ci.mean, durations, what="repetitions"),
+    )
     seat_off, standing = _by_rep(events, "seat_off", reps), _by_rep(events, "standing_reached", reps)
     sit, seated = _by_rep(events, "sit_start", reps), _by_rep(events, "seated", reps)
     rise = [standing[k] - seat_off[k] for k in seat_off if k in standing]
     down = [seated[k] - sit[k] for k in sit if k in seated]
-    out.add("mean_rise_time_s", _mean(rise), len(rise), none)
-    out.add("mean_sit_time_s", _mean(down), len(down), none)
+    out.add("mean_rise_time_s", _mean(rise), len(rise), none, interval=ci.bootstrap(ci.mean, rise, what="repetitions"))
+    out.add("mean_sit_time_s", _mean(down), len(down), none, interval=ci.bootstrap(ci.mean, down, what="repetitions"))
 
 
 def _peak_in_windows(features: pl.DataFrame, column: str, reps: pl.DataFrame) -> list[float]:
@@ -716,8 +808,9 @@ def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> N
     squats."""
     n = reps.height
     none = "no complete squat was found"
-    out.add("repetitions", n, n)
-    out.add("mean_duration_s", _mean(reps["duration_s"].to_list()), n, none)
+    out.add("repetitions", n, n, interval=ci.count())
+    durations = reps["duration_s"].to_list()
+    out.add("mean_duration_s", _mean(durations), n, none, interval=ci.bootstrap(ci.mean, durations, what="squats"))
     knees = {s: _col(features, angle_column("knee_angle", s)) for s in ("left", "right")}
     mean_knee = np.nanmean(np.stack(list(knees.values())), axis=0) if features.height else np.zeros(0)
     depth = [
@@ -725,10 +818,23 @@ def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> N
         for r in reps.iter_rows(named=True)
         if np.isfinite(mean_knee[r["start_frame"] : r["end_frame"]]).any()
     ]
-    out.add("depth_knee_flexion_deg", _mean(depth), len(depth), none)
+    out.add(
+        "depth_knee_flexion_deg",
+        _mean(depth),
+        len(depth),
+        none,
+        interval=ci.bootstrap(ci.mean, depth, what="squats"),
+    )
     for side in ("left", "right"):
         v = _peak_in_windows(features, angle_column("knee_angle", side), reps)
-        out.add(f"{side}_depth_knee_flexion_deg", _mean(v), len(v), none, side=side)
+        out.add(
+            f"{side}_depth_knee_flexion_deg",
+            _mean(v),
+            len(v),
+            none,
+            side=side,
+            interval=ci.bootstrap(ci.mean, v, what="squats"),
+        )
 
 
 def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
@@ -738,10 +844,25 @@ def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
     for side in spec.sides:
         r = reps.filter(pl.col("side") == side)
         none = f"no complete raise of the {side} arm was found"
-        out.add(f"{side}_repetitions", r.height, r.height, side=side)
+        out.add(f"{side}_repetitions", r.height, r.height, side=side, interval=ci.count())
         peaks[side] = r["peak_value"].drop_nulls().to_list()
-        out.add(f"{side}_peak_elevation_deg", _mean(peaks[side]), len(peaks[side]), none, side=side)
-        out.add(f"{side}_mean_duration_s", _mean(r["duration_s"].to_list()), r.height, none, side=side)
+        out.add(
+            f"{side}_peak_elevation_deg",
+            _mean(peaks[side]),
+            len(peaks[side]),
+            none,
+            side=side,
+            interval=ci.bootstrap(ci.mean, peaks[side], what="raises"),
+        )
+        durations = r["duration_s"].to_list()
+        out.add(
+            f"{side}_mean_duration_s",
+            _mean(durations),
+            r.height,
+            none,
+            side=side,
+            interval=ci.bootstrap(ci.mean, durations, what="raises"),
+        )
     if len(spec.sides) == 2:
         ok = peaks["left"] and peaks["right"]
         out.add(
@@ -749,6 +870,14 @@ def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
             np.mean(peaks["left"]) - np.mean(peaks["right"]) if ok else None,
             len(peaks["left"]) + len(peaks["right"]),
             "needs a complete raise of both arms",
+            interval=ci.bootstrap(
+                lambda a, b, axis=-1: np.mean(a, axis=axis) - np.mean(b, axis=axis),
+                peaks["left"],
+                peaks["right"],
+                what="raises",
+            )
+            if ok
+            else None,
         )
 
 
@@ -779,14 +908,17 @@ def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
     def between(a: float | None, b: float | None) -> float | None:
         return b - a if a is not None and b is not None else None
 
-    out.add("tug_time_s", between(seat_off, seated), 1, "needs seat-off and seated (the stand and the final sit)")
-    out.add("rise_s", between(seat_off, standing), 1, "needs seat-off and standing reached")
+    def timed(name: str, value: float | None, reason: str) -> None:
+        out.add(name, value, 1, reason, interval=out.timing(value))
+
+    timed("tug_time_s", between(seat_off, seated), "needs seat-off and seated (the stand and the final sit)")
+    timed("rise_s", between(seat_off, standing), "needs seat-off and standing reached")
     no_turn = "no turn of at least the configured angle was found (body yaw)"
-    out.add("walk_out_s", between(standing, t1[0] if t1 else None), 1, no_turn)
-    out.add("turn_s", between(*t1) if t1 else None, 1, no_turn)
+    timed("walk_out_s", between(standing, t1[0] if t1 else None), no_turn)
+    timed("turn_s", between(*t1) if t1 else None, no_turn)
     no_second = "no second turn (turn to sit) was found after the first"
-    out.add("walk_back_s", between(t1[1], t2[0]) if t1 and t2 else None, 1, no_second)
-    out.add("turn_and_sit_s", between(t2[0], seated) if t2 else None, 1, no_second)
+    timed("walk_back_s", between(t1[1], t2[0]) if t1 and t2 else None, no_second)
+    timed("turn_and_sit_s", between(t2[0], seated) if t2 else None, no_second)
     hs = _times(events, "heel_strike")
     if standing is not None and sit is not None:
         k = int(np.sum((hs >= standing) & (hs <= sit)))
@@ -796,6 +928,7 @@ def tug_outcomes(out: _Table, events: pl.DataFrame) -> None:
             k,
             "no heel strike was observed between standing up and sitting down (the "
             "feet were hidden or out of view): the step count is unknown, not 0",
+            interval=ci.count(),
         )
     else:
         out.add("steps", None, 0, "needs standing reached and sit start")
@@ -853,7 +986,8 @@ def compute_outcomes(
             then every task outcome is null with that reason — they would be built on the wrong task (the measured
             view is kept).
     """
-    out = _Table()
+    times = features["time_s"].to_numpy() if features.height else np.zeros(0)
+    out = _Table(fps=1 / float(np.median(np.diff(times))) if len(times) > 1 else None)
     if view is None:
         view = measure_view(features) if frame == "camera" else ViewMeasurement("unknown", None, None, 0)
     listed = repetitions
@@ -871,21 +1005,31 @@ def compute_outcomes(
         tug_outcomes(out, events)
     else:
         n = repetitions.height
-        out.add("repetitions", n, n)
-        out.add("mean_duration_s", _mean(repetitions["duration_s"].to_list()), n, "no complete repetition")
+        out.add("repetitions", n, n, interval=ci.count())
+        durations = repetitions["duration_s"].to_list()
+        out.add(
+            "mean_duration_s",
+            _mean(durations),
+            n,
+            "no complete repetition",
+            interval=ci.bootstrap(ci.mean, durations),
+        )
         unit = repetitions["peak_unit"][0] if n else (events["unit"][0] if events.height else "")
+        peaks = repetitions["peak_value"].drop_nulls().to_list()
         out.add(
             "mean_peak_value",
-            _mean(repetitions["peak_value"].drop_nulls().to_list()),
+            _mean(peaks),
             n,
             "no complete repetition",
             unit=unit or "signal unit",
+            interval=ci.bootstrap(ci.mean, peaks),
         )
     excluded = listed.height - repetitions.height
-    out.add("excluded_repetitions", excluded, listed.height)
+    out.add("excluded_repetitions", excluded, listed.height, interval=ci.count())
     if task_contradiction:
         for row in out.rows:
             row["value"], row["null_reason"] = None, f"{task_contradiction} — not computed for the declared task"
+            row.update(ci_low=None, ci_high=None, ci_method=None, ci_null_reason="the value is null")
     out.add(
         "camera_view_angle_deg",
         view.angle_deg,
@@ -893,10 +1037,46 @@ def compute_outcomes(
         "the trunk (hips, shoulders, neck) was seen in too few frames to measure the view"
         if frame == "camera"
         else "features in the body frame: the camera's view is not in them",
+        interval=Interval.none("a property of the recording (where the camera stood), not of the movement"),
     )
     return out.table()
 
 
 def wide(outcomes: pl.DataFrame) -> dict[str, float | None]:
-    """``{measure: value}`` of an outcome table, in table order (one row of the cohort table)."""
+    """``{measure: value}`` of an outcome table, in table order."""
     return dict(zip(outcomes["measure"].to_list(), outcomes["value"].to_list(), strict=True))
+
+
+#: suffixes of an outcome's interval bounds in the cohort table
+CI_SUFFIXES = ("_ci_low", "_ci_high")
+
+
+def wide_with_intervals(outcomes: pl.DataFrame) -> dict[str, float | None]:
+    """One row of the cohort table: ``{measure: value, measure_ci_low: …, measure_ci_high: …}`` of an outcome table
+    (bounds null where the measure has no interval)."""
+    row: dict[str, float | None] = {}
+    for r in outcomes.iter_rows(named=True):
+        row[r["measure"]] = r["value"]
+        row[r["measure"] + "_ci_low"] = r.get("ci_low")
+        row[r["measure"] + "_ci_high"] = r.get("ci_high")
+    return row
+
+
+def measure_order(names: set[str]) -> list[str]:
+    """``names`` (measures) in :data:`CATALOGUE` order, sides left before right; unknown names last, sorted."""
+    order = []
+    for name in CATALOGUE:
+        variants = [name.replace("{side}", s) for s in ("left", "right")] if "{side}" in name else [name]
+        order += [v for v in variants if v in names]
+    return order + sorted(names - set(order))
+
+
+def cohort_table(rows: list[dict]) -> pl.DataFrame:
+    """The ``cohort_outcomes`` table: one row per video (``rows``: ``partition``, ``task``, ``declared`` and the
+    video's :func:`wide_with_intervals`), columns ``partition``, ``task``, ``declared``, then per measure in
+    :func:`measure_order` its value and the bounds of its 95 % interval (Float64, null where it does not apply, could
+    not be computed or has no interval), sorted by partition."""
+    names = {k for r in rows for k in r if k not in ("partition", "task", "declared") and not k.endswith(CI_SUFFIXES)}
+    columns = [c for m in measure_order(names) for c in (m, m + "_ci_low", m + "_ci_high")]
+    schema = {"partition": pl.Utf8, "task": pl.Utf8, "declared": pl.Boolean, **{c: pl.Float64 for c in columns}}
+    return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema, orient="row").sort("partition")

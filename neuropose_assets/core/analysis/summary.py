@@ -70,6 +70,19 @@ def shown(measure: str, value: float | None) -> str:
     return "—" if v is None else (f"{v:d}" if isinstance(v, int) else f"{v:.{decimals(measure)}f}")
 
 
+def shown_interval(measure: str, low: float | None, high: float | None) -> str:
+    """A 95 % confidence interval as text at the measure's precision (``12.10–12.44``); ``""`` when there is none."""
+    if low is None or high is None:
+        return ""
+    return f"{shown(measure, low)}–{shown(measure, high)}"
+
+
+def with_interval(measure: str, value: float | None, low: float | None, high: float | None) -> str:
+    """The value and its interval as text (``12.27 (12.10–12.44)``), the value alone without an interval."""
+    ci = shown_interval(measure, low, high)
+    return shown(measure, value) + (f" ({ci})" if ci else "")
+
+
 def header(measure: str) -> str:
     """Column header: the measure without its unit suffix, the unit in brackets (``five_sts_time [s]``)."""
     unit = unit_label(measure)
@@ -95,26 +108,35 @@ def text_table(rows: list[list[str]], head: list[str], right: set[int] | None = 
 
 
 def markdown_table(outcomes: pl.DataFrame, flags: dict[str, str] | None = None) -> str:
-    """One video's outcome table as Markdown (measure, value at its precision, unit, n, flag): what the Dagster UI
-    shows on the ``outcomes`` materialization.  ``flags``: measure → short note (e.g. "null: <reason>")."""
-    lines = ["| measure | value | unit | n | note |", "|---|---:|---|---:|---|"]
+    """One video's outcome table as Markdown (measure, value at its precision, its 95 % confidence interval, unit, n,
+    flag): what the Dagster UI shows on the ``outcomes`` materialization.  ``flags``: measure → short note (e.g.
+    "null: <reason>")."""
+    lines = ["| measure | value | 95 % CI | unit | n | note |", "|---|---:|---:|---|---:|---|"]
     for r in outcomes.iter_rows(named=True):
         note = (flags or {}).get(r["measure"]) or (f"null — {r['null_reason']}" if r["value"] is None else "")
         unit = "" if r["unit"] == "count" else r["unit"]
+        interval = shown_interval(r["measure"], r.get("ci_low"), r.get("ci_high"))
         lines.append(
-            f"| {r['measure']} | {shown(r['measure'], r['value'])} | {unit} | {r['n']} | {note.replace('|', '/')} |"
+            f"| {r['measure']} | {shown(r['measure'], r['value'])} | {interval} | {unit} | {r['n']} | "
+            f"{note.replace('|', '/')} |"
         )
     return "\n".join(lines)
 
 
 def cohort_csv(cohort: pl.DataFrame, reasons: dict[str, dict[str, str]]) -> pl.DataFrame:
-    """The cohort table for R / SPSS / Excel: values rounded at their precision (counts as integers) and, for every
-    measure that is null in some video, a ``<measure>_null_reason`` column beside it (``reasons``: partition →
+    """The cohort table for R / SPSS / Excel: values and the bounds of their 95 % intervals (``<measure>_ci_low`` /
+    ``_ci_high``) rounded at their precision (counts as integers) and, for every measure that is null in some video,
+    a ``<measure>_null_reason`` column beside it (``reasons``: partition →
     measure → reason, from each video's ``outcomes`` table; a measure another task's video does not have: "not a
     measure of task …")."""
     cols: list[pl.Series] = []
+    known = _known(cohort)
     for c in cohort.columns:
-        if c in ("partition", "task", "declared") or c not in _known(cohort):
+        base = c.removesuffix("_ci_low").removesuffix("_ci_high")
+        if base != c and base in known:
+            cols.append(pl.Series(c, [rounded(base, v) for v in cohort[c].to_list()], dtype=pl.Float64))
+            continue
+        if c in ("partition", "task", "declared") or c not in known:
             cols.append(cohort[c])
             continue
         values = [rounded(c, v) for v in cohort[c].to_list()]

@@ -84,8 +84,14 @@ def build_report(layout: Layout, partition: str) -> Report:
     out = tables["outcomes"]
     rows = []
     for r in out.iter_rows(named=True):
+        interval = summary.shown_interval(r["measure"], r.get("ci_low"), r.get("ci_high"))
         value = (
             html.escape(summary.shown(r["measure"], r["value"]))
+            + (
+                f' <small title="{html.escape(r.get("ci_method") or "")}">95 % CI {interval}</small>'
+                if interval
+                else ""
+            )
             if r["value"] is not None
             else (f'<span class="null">— {html.escape(r["null_reason"] or "")}</span>')
         )
@@ -179,6 +185,7 @@ def _pdf(partition, spec, task_row, prov, outcomes, flags, events, figures, capt
         [
             r["measure"],
             summary.shown(r["measure"], r["value"]),
+            summary.shown_interval(r["measure"], r.get("ci_low"), r.get("ci_high")),
             "" if r["unit"] == "count" else r["unit"],
             str(r["n"]),
             "" if r["value"] is not None else (r["null_reason"] or ""),
@@ -186,9 +193,9 @@ def _pdf(partition, spec, task_row, prov, outcomes, flags, events, figures, capt
         for r in outcomes.iter_rows(named=True)
     ]
     table = summary.text_table(
-        [r[:4] + [textwrap.shorten(r[4], 60, placeholder="…")] for r in out_rows],
-        ["measure", "value", "unit", "n", "null: reason"],
-        right={1, 3},
+        [r[:5] + [textwrap.shorten(r[5], 50, placeholder="…")] for r in out_rows],
+        ["measure", "value", "95 % CI", "unit", "n", "null: reason"],
+        right={1, 2, 4},
     )
     ev = summary.text_table(
         [

@@ -12,53 +12,37 @@ from neuropose_assets.dagster_defs.partitions import cohorts
 from neuropose_assets.dagster_defs.resources import StorageResource
 
 
-def cohort_outcome_table(rows: list[dict], measures: list[str]) -> pl.DataFrame:
-    """One row per video: ``partition``, ``task``, ``declared``, then every measure (Float64, null where it does
-    not apply or could not be computed) in catalogue order."""
-    schema = {"partition": pl.Utf8, "task": pl.Utf8, "declared": pl.Boolean, **{m: pl.Float64 for m in measures}}
-    return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema, orient="row").sort("partition")
-
-
-def _measure_order(names: set[str]) -> list[str]:
-    from neuropose_assets.core.analysis.outcomes import CATALOGUE
-
-    order = []
-    for name in CATALOGUE:
-        variants = [name.replace("{side}", s) for s in ("left", "right")] if "{side}" in name else [name]
-        order += [v for v in variants if v in names]
-    return order + sorted(names - set(order))
-
-
 @dg.asset(
     partitions_def=cohorts,
     deps=[dg.AssetDep(a, partition_mapping=dg.AllPartitionMapping()) for a in ("outcomes", "task")],
     group_name=COHORT,
     kinds={"polars", "parquet"},
-    code_version="1",
-    description="One row per video of the cohort: partition, task, whether it was declared, and every outcome (null "
-    "where it does not apply or could not be computed; the reason is in the video's outcomes table). For notebooks; "
+    code_version="2",
+    description="One row per video of the cohort: partition, task, whether it was declared, and every outcome with "
+    "the bounds of its 95 % confidence interval (<measure>_ci_low / _ci_high; null where it does not apply or could "
+    "not be computed; the reason is in the video's outcomes table). For notebooks; "
     "`neuropose-assets outcomes COHORT --csv FILE` writes it for R / SPSS / Excel.",
     check_specs=check_specs("cohort_outcomes", partitions_def=cohorts),
 )
 @checked("cohort_outcomes")
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
-    """Materialize ``cohort_outcomes``: :func:`cohort_outcome_table` of the members' ``outcomes`` and ``task``."""
-    from neuropose_assets.core.analysis.outcomes import wide
+    """Materialize ``cohort_outcomes``: :func:`~neuropose_assets.core.analysis.outcomes.cohort_table` of the members'
+    ``outcomes`` and ``task``."""
+    from neuropose_assets.core.analysis.outcomes import cohort_table, wide_with_intervals
 
     t0 = time.perf_counter()
     cohort = context.partition_key
     layout = storage.layout
-    rows, missing, names = [], [], set()
+    rows, missing = [], []
     for entry in storage.registry.members(cohort):
         out_path, task_path = layout.asset_file("outcomes", entry.partition), layout.asset_file("task", entry.partition)
         if not (out_path.exists() and task_path.exists()):
             missing.append(entry.partition)
             continue
         task = pl.read_parquet(task_path).row(0, named=True)
-        values = wide(pl.read_parquet(out_path))
-        names |= set(values)
+        values = wide_with_intervals(pl.read_parquet(out_path))
         rows.append({"partition": entry.partition, "task": task["task"], "declared": task["declared"], **values})
-    df = cohort_outcome_table(rows, _measure_order(names))
+    df = cohort_table(rows)
     if missing:
         context.log.warning(f"cohort {cohort}: no outcomes yet for {missing} (failed or not processed)")
     prov = {"stage": "cohort_outcomes", "cohort": cohort, "configs": {}, "versions": versions()}

@@ -20,7 +20,7 @@ from neuropose_assets.dagster_defs.resources import StorageResource
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
-    code_version="1",
+    code_version="2",
     description="Clinical outcomes of the task (e.g. cadence, stance %, gait speed, 5×STS time, TUG time, squat "
     "depth, peak arm elevation): one row per measure with value, unit, definition and source; a value that cannot be "
     "computed honestly is null with the reason. Numeric outcomes are also float metadata (charted across partitions).",
@@ -119,9 +119,11 @@ def outcome_summary(df: pl.DataFrame) -> str:
         if r["value"] is None:
             undefined.setdefault(r["null_reason"], []).append(r["measure"])
         else:
-            from neuropose_assets.core.analysis.summary import shown
+            from neuropose_assets.core.analysis.summary import shown, shown_interval
 
             v = shown(r["measure"], r["value"]) + ("" if r["unit"] == "count" else f" {r['unit']}")
+            interval = shown_interval(r["measure"], r.get("ci_low"), r.get("ci_high"))
+            v += f"  (95 % CI {interval})" if interval else ""
             lines.append(f"  {r['measure']:<32} {v}")
     for reason, names in undefined.items():
         lines.append(f"  not computed — {reason}: {', '.join(names)}")

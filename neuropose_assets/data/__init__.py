@@ -1,0 +1,1 @@
+"""Versioned reference data with their sources: event-timing error, normative values, minimal detectable changes."""
