@@ -105,6 +105,24 @@ KINEMATICS = pa.DataFrameSchema(
     name="kinematics",
 )
 
+#: the subject and session of a video (null where not declared): in the task and cohort tables
+_VISIT = {
+    "subject": _f(pl.Utf8),
+    "session": _f(pl.Utf8),
+    "age_years": _f(pl.Float64, pa.Check.in_range(0, 120)),
+    "sex": _f(pl.Utf8, pa.Check.isin(["female", "male"])),
+    "population": _f(pl.Utf8),
+    "group": _f(pl.Utf8),
+}
+_VISIT_DESCRIPTIONS = {
+    "subject": "pseudonymous subject ID (protocol.yaml identify / subject, or --subject); null: not declared",
+    "session": "session: an ISO date or an ordinal (2, S02, V3); null: not declared",
+    "age_years": "the subject's age, years (protocol.yaml subjects)",
+    "sex": "the subject's sex: female / male (protocol.yaml subjects)",
+    "population": "the subject's population, e.g. stroke, parkinson, older_adult, healthy (protocol.yaml subjects)",
+    "group": "the subject's study group (protocol.yaml subjects)",
+}
+
 TASK = pa.DataFrameSchema(
     {
         "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
@@ -116,6 +134,7 @@ TASK = pa.DataFrameSchema(
         "declared": _f(pl.Boolean, nullable=False),
         "declared_by": _f(pl.Utf8),
         "spec_json": _f(pl.Utf8, nullable=False),
+        **_VISIT,
     },
     checks=[pa.Check(lambda d: d.lazyframe.select(pl.len() == 1), name="one_row")],
     strict=True,
@@ -253,6 +272,7 @@ COHORT_OUTCOMES = pa.DataFrameSchema(
         "partition": pa.Column(pl.Utf8, nullable=False, unique=True),
         "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
         "declared": _f(pl.Boolean, nullable=False),
+        **_VISIT,
         MEASURE_REGEX: _f(pl.Float64, regex=True, required=False),
         CI_REGEX: _f(pl.Float64, regex=True, required=False),
     },
@@ -380,6 +400,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "declared": "a protocol or --task declared it (false: analysed as generic)",
         "declared_by": "where the declaration came from",
         "spec_json": "the full task specification (JSON)",
+        **_VISIT_DESCRIPTIONS,
     },
     "events": {
         "event": "event name (heel_strike, toe_off, seat_off, standing_reached, sit_start, seated, squat_bottom, "
@@ -429,6 +450,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "partition": "video (partition key)",
         "task": "declared task",
         "declared": "whether it was declared",
+        **_VISIT_DESCRIPTIONS,
         MEASURE_REGEX: "an outcome (definition and unit: the video's outcomes table and docs/outcomes.md); "
         "null where it does not apply or could not be computed",
         CI_REGEX: "bounds of the outcome's 95 % confidence interval (the video's outcomes table: ci_low, ci_high); "

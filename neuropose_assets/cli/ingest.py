@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from neuropose_assets.dagster_defs.sensors import intake_root
 
     try:
-        decl = declaration(args.task, args.param, "--task (neuropose-assets ingest)")
+        decl = declaration(args.task, args.param, "--task (neuropose-assets ingest)", args.subject, args.session)
     except (ProtocolError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -94,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
     if decl is not None:
         for folder in res.cohorts:
             n = sum(p.relative_to(intake).parts[0] == folder for p in res.placed)
-            print(f"declared task {decl.spec.task!r} for {n} video(s) in {intake / folder / 'protocol.yaml'}")
+            what = f"task {decl.spec.task!r}" if decl.declared else "no task"
+            if decl.visit is not None:
+                what += f", subject {decl.visit.subject!r}" + (
+                    f", session {decl.visit.session!r}" if decl.visit.session else ""
+                )
+            print(f"declared {what} for {n} video(s) in {intake / folder / 'protocol.yaml'}")
     print("the intake sensor picks them up once they are stable (about a minute)")
     return 0

@@ -48,14 +48,17 @@ def run(args: argparse.Namespace) -> int:
     for cohort in cohorts:
         rows = []
         for e in (x for x in entries if x.cohort == cohort):
-            task = (e.task or {}).get("spec", {}).get("task") or "generic (undeclared)"
+            decl = e.declaration
+            task = decl.spec.task if decl.declared else "generic (undeclared)"
+            visit = decl.visit
+            who = "" if visit is None else visit.subject + (f" / {visit.session}" if visit.session else "")
             if layout.asset_file("outcomes", e.partition).exists():
                 status, flags = "analysed", flag_names(layout, e.partition) or "ok"
             elif layout.asset_file("raw_video", e.partition).exists():
                 status, flags = "incomplete (a step failed: see the UI)", ""
             else:
                 status, flags = "registered, not analysed", ""
-            rows.append([e.partition, task, status, flags])
+            rows.append([e.partition, task, who, status, flags])
         print(f"\n{cohort}:")
-        print(text_table(rows, ["video", "task", "status", "flags"]))
+        print(text_table(rows, ["video", "task", "subject / session", "status", "flags"]))
     return 0

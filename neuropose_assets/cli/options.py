@@ -178,11 +178,17 @@ def data_root_option(p: argparse.ArgumentParser) -> None:
 
 
 def task_options(p: argparse.ArgumentParser, required: bool = False) -> None:
-    """``--task`` and ``--param NAME=VALUE``, shared by the commands that declare a task (read with
+    """``--task``, ``--param NAME=VALUE``, ``--subject`` and ``--session``, shared by the commands that declare a task
+    (read with
     :func:`neuropose_assets.service.runs.declaration`)."""
     from neuropose_assets.core.analysis.tasks import TASKS
 
     p.add_argument("--task", choices=TASKS, required=required, help="the clinical task the video(s) show")
+    p.add_argument(
+        "--subject",
+        help="pseudonymous subject ID (letters, digits, _ . -; never a name) the video(s) belong to",
+    )
+    p.add_argument("--session", help="session of the subject: an ISO date (2026-03-01) or an ordinal (2, S02, V3)")
     p.add_argument(
         "--param",
         action="append",

@@ -51,14 +51,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {unsupported_format(path)}", file=sys.stderr)
         return 2
     try:
-        decl = declaration(args.task, args.param, "--task (neuropose-assets register)")
+        decl = declaration(args.task, args.param, "--task (neuropose-assets register)", args.subject, args.session)
     except (ProtocolError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     cohort = cohort_key(layout, args.cohort)
     (key,), pseudonymous = command_line_keys(layout, [path], cohort, args.key)
     register_videos(open_instance(layout), layout, {key: path}, cohort, {key: decl}, pseudonymous=pseudonymous)
-    task = f"task {decl.spec.task!r}" if decl else "no task declared (analysed as 'generic')"
+    task = f"task {decl.spec.task!r}" if decl and decl.declared else "no task declared (analysed as 'generic')"
+    if decl and decl.visit is not None:
+        task += f", subject {decl.visit.subject!r}" + (
+            f", session {decl.visit.session!r}" if decl.visit.session else ""
+        )
     print(
         f"registered {path.name} as partition {key!r} in cohort {cohort!r}, {task}; materialize it from the UI "
         f"(per_video_job, partition {key}) "

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     layout = open_layout(args)
     try:
-        decl = declaration(args.task, args.param, "--task (neuropose-assets run)")
+        decl = declaration(args.task, args.param, "--task (neuropose-assets run)", args.subject, args.session)
     except (ProtocolError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

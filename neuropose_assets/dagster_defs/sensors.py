@@ -191,7 +191,11 @@ def evaluate_intake(
         try:
             if isinstance(proto, ProtocolError):
                 raise proto
-            return proto.resolve(inner, redact=pseud is not None)
+            decl = proto.resolve(inner, redact=pseud is not None)
+            if pseud is not None and decl.visit is not None:  # a subject ID from a folder name may be a name
+                visit = decl.visit.model_copy(update={"subject": "s" + pseud.alias("subject:" + decl.visit.subject)})
+                decl = decl.with_visit(visit)
+            return decl
         except ProtocolError as err:
             try:
                 version = path.stat().st_mtime_ns
@@ -215,7 +219,7 @@ def evaluate_intake(
         decl = declaration(f)
         if decl is None:
             continue
-        task_fp = decl.spec.fingerprint() if decl.declared else UNDECLARED_FP
+        task_fp = decl.fingerprint() if decl.declared or decl.visit is not None else UNDECLARED_FP
         entry = index.get(f.rel)
         same_content = bool(entry) and entry["fp"] == f.fingerprint
         if entry and not same_content and entry.get("size") == f.size and entry["key"] == f.key:

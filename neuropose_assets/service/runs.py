@@ -101,15 +101,26 @@ def cohort_key(layout: Layout, name: str) -> str:
     return key
 
 
-def declaration(task: str | None, params: list[str] | None, how: str):
-    """The task declared on the command line (``None`` when ``--task`` was not given)."""
-    from neuropose_assets.core.analysis.tasks import TaskDeclaration, make_spec, parse_params
+def declaration(
+    task: str | None, params: list[str] | None, how: str, subject: str | None = None, session: str | None = None
+):
+    """The task (and subject and session) declared on the command line: a
+    :class:`~neuropose_assets.core.analysis.tasks.TaskDeclaration`, or ``None`` when neither ``--task`` nor
+    ``--subject`` was given.
 
+    Raises:
+        ValueError: ``--param`` without ``--task``.
+        ProtocolError: an invalid task parameter, subject ID or session.
+    """
+    from neuropose_assets.core.analysis.tasks import UNDECLARED, TaskDeclaration, make_spec, parse_params, visit_of
+
+    visit = visit_of(subject, session, where="--subject/--session")
     if task is None:
         if params:
             raise ValueError("--param needs --task")
-        return None
-    return TaskDeclaration(make_spec({"task": task, **parse_params(params or [])}, "--task/--param"), how)
+        return None if visit is None else UNDECLARED.with_visit(visit)
+    spec = make_spec({"task": task, **parse_params(params or [])}, "--task/--param")
+    return TaskDeclaration(spec, how).with_visit(visit)
 
 
 def asset_meta(result, asset: str) -> dict:

@@ -192,3 +192,46 @@ def test_the_outcomes_read_in_the_dagster_ui_as_a_table_with_the_quality_verdict
         if e.asset_key.to_user_string() == "outcomes"
     )
     assert meta["quality"].value == "no quality flag"
+
+
+def test_subject_and_session_reach_the_task_and_cohort_tables_and_a_change_makes_the_outcomes_stale(world):
+    from neuropose_assets.core.analysis.tasks import Visit
+
+    layout, inst, defs, tmp = world["layout"], world["inst"], world["defs"], world["layout"].root.parent
+    reg = Registry(layout)
+    job = defs.resolve_job_def("per_video_job")
+
+    def run(visit: Visit) -> None:
+        decl = TaskDeclaration(TaskSpec(task="gait", camera_view="side"), "test").with_visit(visit)
+        reg.register("walk", tmp / "walk.mp4", "c", task=decl)
+        sel = [dg.AssetKey(a) for a in TASK_SELECTION]
+        assert job.execute_in_process(partition_key="walk", instance=inst, asset_selection=sel).success
+
+    run(Visit(subject="P017", session="2026-03-01", info={"age_years": 67, "sex": "female", "population": "stroke"}))
+    task = pl.read_parquet(layout.asset_file("task", "walk")).row(0, named=True)
+    assert (task["subject"], task["session"], task["age_years"], task["sex"], task["population"]) == (
+        "P017",
+        "2026-03-01",
+        67.0,
+        "female",
+        "stroke",
+    )
+    first = _version(inst, "walk")
+    run(Visit(subject="P017", session="2026-06-01", info={"age_years": 67, "sex": "female", "population": "stroke"}))
+    assert _version(inst, "walk") != first  # another session: the task-dependent assets were stale
+    assert defs.resolve_job_def("cohort_job").execute_in_process(partition_key="c", instance=inst).success
+    cohort = pl.read_parquet(layout.asset_file("cohort_outcomes", "c"))
+    row = cohort.filter(pl.col("partition") == "walk").row(0, named=True)
+    assert (row["subject"], row["session"], row["population"]) == ("P017", "2026-06-01", "stroke")
+    assert row["cadence_steps_min_ci_low"] < row["cadence_steps_min"] < row["cadence_steps_min_ci_high"]
+    assert cohort.columns[:9] == [
+        "partition",
+        "task",
+        "declared",
+        "subject",
+        "session",
+        "age_years",
+        "sex",
+        "population",
+        "group",
+    ]

@@ -1072,11 +1072,16 @@ def measure_order(names: set[str]) -> list[str]:
 
 
 def cohort_table(rows: list[dict]) -> pl.DataFrame:
-    """The ``cohort_outcomes`` table: one row per video (``rows``: ``partition``, ``task``, ``declared`` and the
-    video's :func:`wide_with_intervals`), columns ``partition``, ``task``, ``declared``, then per measure in
-    :func:`measure_order` its value and the bounds of its 95 % interval (Float64, null where it does not apply, could
-    not be computed or has no interval), sorted by partition."""
-    names = {k for r in rows for k in r if k not in ("partition", "task", "declared") and not k.endswith(CI_SUFFIXES)}
+    """The ``cohort_outcomes`` table: one row per video (``rows``: ``partition``, ``task``, ``declared``, the
+    :data:`.tasks.VISIT_COLUMNS` and the video's :func:`wide_with_intervals`), columns ``partition``, ``task``,
+    ``declared``, the subject and session, then per measure in :func:`measure_order` its value and the bounds of its
+    95 % interval (Float64, null where it does not apply, could not be computed or has no interval), sorted by
+    partition."""
+    from neuropose_assets.core.analysis.tasks import VISIT_COLUMNS
+
+    meta = {"partition": pl.Utf8, "task": pl.Utf8, "declared": pl.Boolean}
+    meta |= {c: pl.Float64 if c == "age_years" else pl.Utf8 for c in VISIT_COLUMNS}
+    names = {k for r in rows for k in r if k not in meta and not k.endswith(CI_SUFFIXES)}
     columns = [c for m in measure_order(names) for c in (m, m + "_ci_low", m + "_ci_high")]
-    schema = {"partition": pl.Utf8, "task": pl.Utf8, "declared": pl.Boolean, **{c: pl.Float64 for c in columns}}
+    schema = {**meta, **{c: pl.Float64 for c in columns}}
     return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema, orient="row").sort("partition")

@@ -27,6 +27,20 @@ Patterns are shell-style (:func:`fnmatch.fnmatch`), case-insensitive, matched ag
 cohort folder (``P017/S02/walk 1.mp4``); a pattern without ``/`` is matched against the file name only.  The file may
 hold several YAML documents (``---``); they apply in order, so an appended document overrides earlier ones.  A video
 that no default and no rule gives a task is *undeclared*: it runs ``generic`` and is flagged.
+
+**Subjects and sessions** (:class:`Visit`): every video can belong to a subject — a pseudonymous ID, never a name —
+and a session (an ISO date ``2026-03-01`` or an ordinal such as ``2``, ``S02``, ``V3``).  The same file declares
+them, from the path or per rule, and describes each subject::
+
+    identify: "{subject}/{session}/*"     # named parts of the path relative to the cohort folder
+    subjects:                              # optional, per subject: age, sex, height, population, group
+      P017: {age_years: 67, sex: female, height_m: 1.62, population: stroke, group: intervention}
+    videos:
+      "baseline_*": {session: 1}            # explicit values override the path
+
+``identify`` is a pattern like the rules' (``*`` any characters within a folder or file name) in which
+``{subject}`` and ``{session}`` each match one part of a name; without ``/`` it is matched against the file name
+(``"{subject}_{session}_*"``).  A subject's ``height_m`` scales the fitted model unless the task gives its own.
 """
 
 from __future__ import annotations
@@ -52,6 +66,14 @@ MAX_REPETITIONS = 10_000
 MAX_WALKWAY_M = 1000.0
 #: protocol keys that are not task parameters
 _RULES_KEY = "videos"
+_IDENTIFY_KEY = "identify"
+_SUBJECTS_KEY = "subjects"
+#: keys of a rule (or the defaults) that declare the visit, not the task
+VISIT_KEYS = ("subject", "session")
+#: a subject ID: letters, digits and ``_ . -``, 1–64 characters, starting with a letter or digit
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+#: a session: an ISO date, or an ordinal with an optional letter prefix (``2``, ``S02``, ``V3``, ``visit2``)
+SESSION_PATTERN = r"^(\d{4}-\d{2}-\d{2}|[A-Za-z]{0,16}\d{1,6})$"
 
 
 class TaskSpec(BaseModel):
@@ -106,6 +128,85 @@ class TaskSpec(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
+class SubjectInfo(BaseModel):
+    """What is known about a subject (all optional): ``age_years`` (0–120), ``sex`` (``female`` / ``male``),
+    ``height_m`` (0.5–2.6 m; scales the fitted model), ``population`` (e.g. ``stroke``, ``parkinson``,
+    ``older_adult``, ``healthy``: selects the minimal detectable change and the norms that apply) and ``group`` (a
+    study arm, for group comparisons)."""
+
+    model_config = STRICT
+
+    age_years: float | None = Field(default=None, ge=0, le=120)
+    sex: Literal["female", "male"] | None = None
+    height_m: float | None = Field(default=None, ge=0.5, le=2.6)
+    population: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_ .-]{0,63}$")
+
+
+class Visit(BaseModel):
+    """The subject a video belongs to (``subject``: a pseudonymous ID, :data:`SUBJECT_PATTERN`), its session
+    (:data:`SESSION_PATTERN`: an ISO date or an ordinal; ``None`` = not declared) and what is known about the subject.
+    """
+
+    model_config = STRICT
+
+    subject: str = Field(pattern=SUBJECT_PATTERN)
+    session: str | None = Field(default=None, pattern=SESSION_PATTERN)
+    info: SubjectInfo = Field(default_factory=SubjectInfo)
+
+    def session_order(self) -> tuple[int, str]:
+        """Sort key of the session: a date as its ordinal day, an ordinal as its number (``S02`` → 2); sessions of
+        one subject are compared in this order."""
+        import datetime
+        import re
+
+        if self.session is None:
+            return (-1, "")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.session):
+            return (datetime.date.fromisoformat(self.session).toordinal(), self.session)
+        return (int(re.search(r"\d+$", self.session).group()), self.session)
+
+
+#: the visit's columns in the ``task`` and ``cohort_outcomes`` tables (null where not declared)
+VISIT_COLUMNS = ("subject", "session", "age_years", "sex", "population", "group")
+
+
+def visit_row(visit: Visit | None) -> dict[str, Any]:
+    """The :data:`VISIT_COLUMNS` of ``visit`` (all ``None`` without one)."""
+    if visit is None:
+        return dict.fromkeys(VISIT_COLUMNS)
+    info = visit.info
+    return {
+        "subject": visit.subject,
+        "session": visit.session,
+        "age_years": info.age_years,
+        "sex": info.sex,
+        "population": info.population,
+        "group": info.group,
+    }
+
+
+def visit_of(subject: str | None, session: str | None, info: dict | None = None, *, where: str) -> Visit | None:
+    """The :class:`Visit` of declared values (``None`` without a subject).
+
+    Raises:
+        ProtocolError: an invalid subject ID, session or subject info, or a session without a subject; the message
+            says where (``where``) and what is allowed.
+    """
+    if subject is None:
+        if session is not None:
+            raise ProtocolError(f"{where}: session {session!r} is declared without a subject")
+        return None
+    try:
+        return Visit(subject=str(subject), session=None if session is None else str(session), info=info or {})
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e['input']!r})" for e in err.errors())
+        raise ProtocolError(
+            f"{where}: {problems}. A subject is a pseudonymous ID (letters, digits, _ . -; never a name), a session "
+            "an ISO date (2026-03-01) or an ordinal (2, S02, V3)."
+        ) from None
+
+
 @dataclass(frozen=True)
 class TaskDeclaration:
     """A task and where it was declared (``source``, e.g. ``"protocol.yaml: '*sts*'"`` or ``"--task"``);
@@ -113,22 +214,44 @@ class TaskDeclaration:
 
     spec: TaskSpec
     source: str | None
+    visit: Visit | None = None
 
     @property
     def declared(self) -> bool:
         """Whether something declared the task (``source`` is not ``None``)."""
         return self.source is not None
 
+    def fingerprint(self) -> str:
+        """What the ``task`` asset's data version is made of: the spec's fingerprint (``-undeclared`` when nothing
+        declared the task) and, when a subject is declared, the visit's — so a changed task, subject, session or
+        subject info makes the task-dependent assets stale."""
+        fp = self.spec.fingerprint() + ("" if self.declared else "-undeclared")
+        if self.visit is not None:
+            fp += "-" + hashlib.sha256(self.visit.model_dump_json().encode()).hexdigest()[:8]
+        return fp
+
     def as_dict(self) -> dict[str, Any]:
-        """The form stored in the registry: ``{"spec": <spec without null fields>, "source": source}``."""
-        return {"spec": self.spec.model_dump(mode="json", exclude_none=True), "source": self.source}
+        """The form stored in the registry: ``{"spec": <spec without null fields>, "source": source}`` and, with a
+        subject, ``"visit"``."""
+        out = {"spec": self.spec.model_dump(mode="json", exclude_none=True), "source": self.source}
+        if self.visit is not None:
+            out["visit"] = self.visit.model_dump(mode="json", exclude_none=True)
+        return out
 
     @staticmethod
     def from_dict(d: dict[str, Any] | None) -> TaskDeclaration:
         """The declaration of an :meth:`as_dict` form; :data:`UNDECLARED` for ``None`` or an empty dict."""
         if not d:
             return UNDECLARED
-        return TaskDeclaration(TaskSpec(**d["spec"]), d.get("source"))
+        visit = Visit(**d["visit"]) if d.get("visit") else None
+        return TaskDeclaration(TaskSpec(**d["spec"]), d.get("source"), visit)
+
+    def with_visit(self, visit: Visit | None) -> TaskDeclaration:
+        """The same declaration for another visit; a subject's height scales the model when the task gives none."""
+        spec = self.spec
+        if visit is not None and visit.info.height_m is not None and spec.height_m is None and self.declared:
+            spec = spec.model_copy(update={"height_m": visit.info.height_m})
+        return TaskDeclaration(spec, self.source, visit)
 
 
 UNDECLARED = TaskDeclaration(TaskSpec(), None)
@@ -210,12 +333,52 @@ def _matches(pattern: str, rel: str) -> bool:
     return fnmatch.fnmatch(target.lower(), pattern.lower())
 
 
+def identify(pattern: str, rel: str) -> dict[str, str]:
+    """The named parts (``{subject}``, ``{session}``) of ``rel`` under an ``identify`` pattern (module docstring):
+    ``{name}`` matches one part of a name (no ``/``), ``*`` any characters within a name, ``**`` any characters;
+    literal text matches case-insensitively.  ``{}`` when ``rel`` does not match."""
+    import re
+
+    target = rel if "/" in pattern else rel.rsplit("/", 1)[-1]
+    regex = ""
+    for token in re.split(r"(\{subject\}|\{session\}|\*\*|\*)", pattern):
+        if token in ("{subject}", "{session}"):
+            regex += f"(?P<{token[1:-1]}>[^/]+?)"
+        elif token == "**":
+            regex += ".*"
+        elif token == "*":
+            regex += "[^/]*"
+        else:
+            regex += re.escape(token)
+    m = re.fullmatch(regex, target, flags=re.IGNORECASE)
+    return {k: v for k, v in m.groupdict().items() if v is not None} if m else {}
+
+
 @dataclass(frozen=True)
 class Protocol:
-    """A parsed protocol file: ``documents`` = list of ``(defaults, [(pattern, params), ...])`` in file order."""
+    """A parsed protocol file: ``documents`` = list of ``(defaults, [(pattern, params), ...])`` in file order;
+    ``identify``: the documents' ``identify`` patterns in file order (the last that matches names the visit);
+    ``subjects``: subject ID → :class:`SubjectInfo` fields (later documents override)."""
 
     path: Path
     documents: tuple[tuple[dict[str, Any], tuple[tuple[str, dict[str, Any]], ...]], ...]
+    identify: tuple[str, ...] = ()
+    subjects: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+
+    def visit(self, rel: str, explicit: dict[str, Any], where: str) -> Visit | None:
+        """The visit of the video at ``rel``: ``explicit`` subject / session (from the rules) over the parts named by
+        the ``identify`` patterns, with the subject's info.
+
+        Raises:
+            ProtocolError: an invalid subject or session (:func:`visit_of`).
+        """
+        named: dict[str, str] = {}
+        for pattern in self.identify:
+            named = identify(pattern, rel) or named
+        subject = explicit.get("subject", named.get("subject"))
+        session = explicit.get("session", named.get("session"))
+        info = dict(dict(self.subjects).get(str(subject), ())) if subject is not None else None
+        return visit_of(subject, session, info, where=where)
 
     def resolve(self, rel: str, *, redact: bool = False) -> TaskDeclaration:
         """The task of the video at ``rel`` (path relative to the cohort folder, ``/``-separated).
@@ -228,23 +391,31 @@ class Protocol:
             ProtocolError: the merged parameters are not a valid task.
         """
         params: dict[str, Any] = {}
+        explicit: dict[str, Any] = {}
         sources: list[str] = []
         many = len(self.documents) > 1
         for n_doc, (defaults, rules) in enumerate(self.documents, 1):
             of_doc = f" of document {n_doc}" if many else ""
-            if defaults:
-                params.update(defaults)
-                sources.append(f"{self.path.name} defaults{of_doc}")
-            for n_rule, (pattern, rule) in enumerate(rules, 1):
-                if _matches(pattern, rel):
-                    params.update(rule)
+            for n_rule, (pattern, rule) in enumerate([("", defaults), *rules]):
+                if n_rule and not _matches(pattern, rel):
+                    continue
+                task_part = {k: v for k, v in rule.items() if k not in VISIT_KEYS}
+                explicit.update({k: v for k, v in rule.items() if k in VISIT_KEYS})
+                if task_part:
+                    params.update(task_part)
                     sources.append(
-                        f"{self.path.name} rule {n_rule}{of_doc}" if redact else f"{self.path.name}: {pattern!r}"
+                        f"{self.path.name} defaults{of_doc}"
+                        if not n_rule
+                        else f"{self.path.name} rule {n_rule}{of_doc}"
+                        if redact
+                        else f"{self.path.name}: {pattern!r}"
                     )
-        if "task" not in params:  # parameters without a task (e.g. only camera_view) declare nothing
-            return UNDECLARED
         where = self.path.name if redact else str(self.path)
-        return TaskDeclaration(make_spec(params, f"{where} (rules {', '.join(sources)})"), "; ".join(sources))
+        visit = self.visit(rel, explicit, where)
+        if "task" not in params:  # parameters without a task (e.g. only camera_view) declare nothing
+            return UNDECLARED.with_visit(visit)
+        decl = TaskDeclaration(make_spec(params, f"{where} (rules {', '.join(sources)})"), "; ".join(sources))
+        return decl.with_visit(visit)
 
 
 def load_protocol(path: Path, *, redact: bool = False) -> Protocol:
@@ -262,12 +433,29 @@ def load_protocol(path: Path, *, redact: bool = False) -> Protocol:
         docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ProtocolError(f"{path} is not valid YAML: {err}") from None
-    parsed = []
+    parsed, patterns, subjects = [], [], {}
     for n, doc in enumerate(docs, 1):
         where = f"{path} (document {n})" if len(docs) > 1 else str(path)
         if not isinstance(doc, dict):
             raise ProtocolError(f"{where}: expected 'task: ...' and 'videos: {{pattern: {{...}}}}', got {doc!r}")
-        defaults = {k: v for k, v in doc.items() if k != _RULES_KEY}
+        pattern = doc.get(_IDENTIFY_KEY)
+        if pattern is not None:
+            if not isinstance(pattern, str) or "{subject}" not in pattern:
+                raise ProtocolError(
+                    f"{where}: 'identify' must be a path pattern naming the subject, e.g. "
+                    f'"{{subject}}/{{session}}/*" or "{{subject}}_{{session}}_*", got {pattern!r}'
+                )
+            patterns.append(pattern)
+        described = doc.get(_SUBJECTS_KEY) or {}
+        if not isinstance(described, dict) or not all(isinstance(v, dict) for v in described.values()):
+            raise ProtocolError(
+                f"{where}: 'subjects' must map subject IDs to what is known, e.g. 'P017: {{age_years: 67, sex: female, "
+                "population: stroke}'"
+            )
+        for subject, info in described.items():
+            visit_of(str(subject), None, info, where=f"{where}, subject {subject!r}" if not redact else where)
+            subjects[str(subject)] = tuple(sorted(info.items()))
+        defaults = {k: v for k, v in doc.items() if k not in (_RULES_KEY, _IDENTIFY_KEY, _SUBJECTS_KEY)}
         rules = doc.get(_RULES_KEY) or {}
         if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
             raise ProtocolError(
@@ -276,16 +464,18 @@ def load_protocol(path: Path, *, redact: bool = False) -> Protocol:
             )
         for i, (pattern, params) in enumerate([("defaults", defaults), *rules.items()]):
             shown = f"rule {i}" if redact and i else f"rule {pattern!r}"
-            unknown = sorted(set(params) - set(TaskSpec.model_fields))
+            unknown = sorted(set(params) - set(TaskSpec.model_fields) - set(VISIT_KEYS))
             if unknown:
-                raise ProtocolError(
-                    f"{where}, {shown}: unknown parameter(s) {unknown}; known: {', '.join(TaskSpec.model_fields)}"
-                )
-            merged = {**defaults, **params}
+                known = ", ".join([*TaskSpec.model_fields, *VISIT_KEYS])
+                raise ProtocolError(f"{where}, {shown}: unknown parameter(s) {unknown}; known: {known}")
+            merged = {k: v for k, v in {**defaults, **params}.items() if k not in VISIT_KEYS}
             if "task" in merged:
                 make_spec(merged, f"{where}, {shown}")
+            if "subject" in params or "session" in params:
+                subject = params.get("subject", defaults.get("subject", "S1"))
+                visit_of(subject, params.get("session"), None, where=f"{where}, {shown}")
         parsed.append((defaults, tuple((str(p), dict(v)) for p, v in rules.items())))
-    return Protocol(path, tuple(parsed))
+    return Protocol(path, tuple(parsed), tuple(patterns), tuple(sorted(subjects.items())))
 
 
 def protocol_rule_document(rules: dict[str, dict[str, Any]], comment: str) -> str:

@@ -221,7 +221,7 @@ class Registry:
             source,
             check_key(cohort),
             pseudonymous,
-            None if task is None or not task.declared else task.as_dict(),
+            None if task is None or (not task.declared and task.visit is None) else task.as_dict(),
         )
         public = asdict(entry)
         if pseudonymous:

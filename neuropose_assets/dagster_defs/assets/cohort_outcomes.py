@@ -29,6 +29,7 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
     """Materialize ``cohort_outcomes``: :func:`~neuropose_assets.core.analysis.outcomes.cohort_table` of the members'
     ``outcomes`` and ``task``."""
     from neuropose_assets.core.analysis.outcomes import cohort_table, wide_with_intervals
+    from neuropose_assets.core.analysis.tasks import VISIT_COLUMNS
 
     t0 = time.perf_counter()
     cohort = context.partition_key
@@ -41,7 +42,10 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
             continue
         task = pl.read_parquet(task_path).row(0, named=True)
         values = wide_with_intervals(pl.read_parquet(out_path))
-        rows.append({"partition": entry.partition, "task": task["task"], "declared": task["declared"], **values})
+        visit = {k: task.get(k) for k in VISIT_COLUMNS}
+        rows.append(
+            {"partition": entry.partition, "task": task["task"], "declared": task["declared"], **visit, **values}
+        )
     df = cohort_table(rows)
     if missing:
         context.log.warning(f"cohort {cohort}: no outcomes yet for {missing} (failed or not processed)")

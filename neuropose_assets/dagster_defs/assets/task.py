@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from neuropose_assets import stages
-from neuropose_assets.core.analysis.tasks import TaskSpec
+from neuropose_assets.core.analysis.tasks import TaskSpec, visit_row
 from neuropose_assets.core.io.tables import ProvenancedTable
 from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import PER_VIDEO, fail
@@ -31,7 +31,7 @@ def task_spec(task: ProvenancedTable) -> TaskSpec:
     partitions_def=videos,
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
-    code_version="1",
+    code_version="2",
     description="The clinical task the video shows (gait, tug, sit_to_stand, squat, arm_raise, generic) and its "
     "parameters, as declared by the cohort's protocol.yaml or --task. Its data version is the declaration: declaring "
     "another task makes every task-dependent asset stale.",
@@ -59,12 +59,21 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
             "declared": [decl.declared],
             "declared_by": pl.Series([decl.source], dtype=pl.Utf8),
             "spec_json": [spec.model_dump_json()],
-        }
+            **{k: [v] for k, v in visit_row(decl.visit).items()},
+        },
+        schema_overrides={
+            "subject": pl.Utf8,
+            "session": pl.Utf8,
+            "age_years": pl.Float64,
+            "sex": pl.Utf8,
+            "population": pl.Utf8,
+            "group": pl.Utf8,
+        },
     )
     if not decl.declared:
         context.log.warning(f"{key}: no task declared (protocol.yaml or --task); analysed as 'generic'")
     prov = {"stage": "task", "source": {"partition": key, "cohort": entry.cohort}, "task": decl.as_dict()}
-    version = spec.fingerprint() + ("" if decl.declared else "-undeclared")
+    version = decl.fingerprint()
     return dg.Output(
         ProvenancedTable(df, prov),
         data_version=dg.DataVersion(version),
@@ -72,5 +81,7 @@ def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Outp
             "task": spec.task,
             "declared_by": decl.source or "nothing (analysed as generic)",
             "parameters": dg.MetadataValue.json(spec.model_dump(mode="json", exclude_none=True)),
+            "subject": decl.visit.subject if decl.visit else "not declared",
+            "session": (decl.visit.session or "not declared") if decl.visit else "not declared",
         },
     )

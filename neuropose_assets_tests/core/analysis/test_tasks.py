@@ -100,3 +100,60 @@ def test_spec_fingerprint_and_round_trip():
     assert TaskDeclaration.from_dict(None) == UNDECLARED
     with pytest.raises(ValidationError):
         TaskSpec(task="gait", segmentation={"min_prominence": 3})
+
+
+def test_subjects_and_sessions_from_the_path_from_rules_and_with_their_info(tmp_path):
+    from neuropose_assets.core.analysis.tasks import identify
+
+    path = tmp_path / "protocol.yaml"
+    path.write_text(
+        "task: gait\n"
+        'identify: "{subject}/{session}/*"\n'
+        "subjects:\n"
+        "  P017: {age_years: 67, sex: female, height_m: 1.62, population: stroke, group: intervention}\n"
+        "videos:\n"
+        '  "*sts*": {task: sit_to_stand, expected_repetitions: 5}\n'
+        '  "baseline_*": {session: 1}\n'
+    )
+    proto = load_protocol(path)
+    d = proto.resolve("P017/2026-03-01/walk.mp4")
+    assert (d.visit.subject, d.visit.session, d.visit.info.population) == ("P017", "2026-03-01", "stroke")
+    assert d.spec.height_m == 1.62  # the subject's height scales the model when the task gives none
+    assert proto.resolve("P018/x/baseline_walk.mp4").visit.session == "1"  # a rule overrides the path
+    assert proto.resolve("loose.mp4").visit is None and proto.resolve("loose.mp4").spec.task == "gait"
+    assert identify("{subject}_{session}_*", "deep/P01_V2_walk.mp4") == {"subject": "P01", "session": "V2"}
+    assert identify("{subject}/**", "P01/a/b/c.mp4") == {"subject": "P01"}
+    assert identify("{subject}/{session}/*", "P01/walk.mp4") == {}
+
+
+def test_a_visit_is_stored_and_its_change_changes_the_fingerprint():
+    from neuropose_assets.core.analysis.tasks import UNDECLARED, Visit
+
+    visit = Visit(subject="P017", session="S02")
+    decl = TaskDeclaration(TaskSpec(task="gait"), "test").with_visit(visit)
+    assert TaskDeclaration.from_dict(decl.as_dict()) == decl
+    assert decl.fingerprint() != TaskDeclaration(TaskSpec(task="gait"), "test").fingerprint()
+    assert decl.fingerprint() != decl.with_visit(Visit(subject="P017", session="S03")).fingerprint()
+    assert TaskDeclaration(TaskSpec(task="gait"), "test").fingerprint() == TaskSpec(task="gait").fingerprint()
+    only = UNDECLARED.with_visit(visit)  # a subject without a task: stored, the task stays undeclared
+    assert not only.declared and TaskDeclaration.from_dict(only.as_dict()).visit == visit
+    order = sorted(["S10", "S2", "3"], key=lambda s: Visit(subject="P", session=s).session_order())
+    assert order == ["S2", "3", "S10"]
+    dates = sorted(["2026-10-01", "2025-12-31"], key=lambda s: Visit(subject="P", session=s).session_order())
+    assert dates == ["2025-12-31", "2026-10-01"]
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ('identify: "{session}/*"\n', "'identify' must be a path pattern naming the subject"),
+        ("subjects:\n  P1: {sex: unknown}\n", "sex"),
+        ("subjects:\n  'Jane Doe': {age_years: 70}\n", "never a name"),
+        ('videos:\n  "*": {session: "first visit"}\n', "an ISO date"),
+    ],
+)
+def test_bad_subject_declarations_are_refused_with_what_to_write(tmp_path, doc, message):
+    path = tmp_path / "protocol.yaml"
+    path.write_text(doc)
+    with pytest.raises(ProtocolError, match=message):
+        load_protocol(path)
