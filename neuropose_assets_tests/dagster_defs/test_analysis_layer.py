@@ -1,6 +1,8 @@
 """The task stages through Dagster, fast: synthetic features on disk (no video, no pose model) → task, events,
 repetitions, outcomes, repetition DTW, cohort tables; the declared task drives the analysis and its data version."""
 
+import re
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -176,9 +178,9 @@ def test_the_outcomes_read_in_the_dagster_ui_as_a_table_with_the_quality_verdict
         if e.asset_key.to_user_string() == "outcomes"
     )
     table = meta["outcomes"].value
-    assert table.startswith("| measure | value | unit | n | note |")
-    assert "| cadence_steps_min | 109.1 | steps/min |" in table
-    assert "| gait_speed_m_s | — | m/s |" in table and "declared camera_view 'front'" in table
+    assert table.startswith("| measure | value | 95 % CI | unit | n | note |")
+    assert re.search(r"\| cadence_steps_min \| 109\.1 \| 10\d\.\d–1\d\d\.\d \| steps/min \|", table)  # with its CI
+    assert "| gait_speed_m_s | — |  | m/s |" in table and "declared camera_view 'front'" in table
     assert "**ERROR**" in meta["quality"].value and "camera_view" in meta["quality"].value
     floats = {k for k, v in meta.items() if isinstance(v, dg.FloatMetadataValue)}
     assert floats and all(
