@@ -307,6 +307,37 @@ COHORT_DTW = pa.DataFrameSchema(
     name="cohort_dtw",
 )
 
+SUBJECT_CHANGES = pa.DataFrameSchema(
+    {
+        "subject": _f(pl.Utf8, nullable=False),
+        "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
+        "measure": _f(pl.Utf8, pa.Check.str_matches(MEASURE_REGEX), nullable=False),
+        "unit": _f(pl.Utf8, nullable=False),
+        "comparison": _f(pl.Utf8, pa.Check.isin(["consecutive", "baseline"]), nullable=False),
+        "session_from": _f(pl.Utf8, nullable=False),
+        "session_to": _f(pl.Utf8, nullable=False),
+        "value_from": _f(pl.Float64, nullable=False),
+        "value_to": _f(pl.Float64, nullable=False),
+        "change": _f(pl.Float64, nullable=False),
+        "change_ci_low": _f(pl.Float64),
+        "change_ci_high": _f(pl.Float64),
+        "population": _f(pl.Utf8),
+        "threshold": _f(pl.Float64, pa.Check.ge(0)),
+        "threshold_statistic": _f(pl.Utf8),
+        "threshold_source": _f(pl.Utf8),
+        "verdict": _f(pl.Utf8),
+        "verdict_null_reason": _f(pl.Utf8),
+    },
+    checks=[
+        pa.Check(
+            lambda d: d.lazyframe.select(pl.col("verdict").is_null() == pl.col("verdict_null_reason").is_not_null()),
+            name="verdict_or_reason",
+        )
+    ],
+    strict=True,
+    name="subject_changes",
+)
+
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "raw_video": RAW_VIDEO,
     "poses": POSES,
@@ -321,6 +352,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "cohort_outcomes": COHORT_OUTCOMES,
     "repetition_dtw": REPETITION_DTW,
     "cohort_dtw": COHORT_DTW,
+    "subject_changes": SUBJECT_CHANGES,
 }
 
 _XYZ = "camera-aligned axes: x image-right, y down, z away from the camera"
@@ -455,6 +487,28 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "null where it does not apply or could not be computed",
         CI_REGEX: "bounds of the outcome's 95 % confidence interval (the video's outcomes table: ci_low, ci_high); "
         "null where it has none",
+    },
+    "subject_changes": {
+        "subject": "pseudonymous subject ID",
+        "task": "the task both sessions' videos show",
+        "measure": "outcome name, with its unit as suffix",
+        "unit": "unit of the values and the change",
+        "comparison": "consecutive (against the previous session) or baseline (against the first)",
+        "session_from": "the earlier session",
+        "session_to": "the later session",
+        "value_from": "the outcome in the earlier session (mean of its videos)",
+        "value_to": "the outcome in the later session (mean of its videos)",
+        "change": "value_to − value_from, in the outcome's unit",
+        "change_ci_low": "lower bound of the change's 95 % interval (from the two sessions' intervals; null: a session "
+        "has none)",
+        "change_ci_high": "upper bound of the change's 95 % interval",
+        "population": "the subject's population (selects the threshold)",
+        "threshold": "the published change threshold for this measure and population, in the outcome's unit",
+        "threshold_statistic": "what the threshold is: MDC95 / MDC (detectable), SRD, MCID (important)",
+        "threshold_source": "the reference of the threshold",
+        "verdict": "exceeds (above the threshold and resolved by the interval), within (neither), or which one says "
+        "so; null: see verdict_null_reason",
+        "verdict_null_reason": "why there is no verdict (no population, no threshold, no interval)",
     },
     "reference_events": {
         "event": "heel_strike (foot contact) or toe_off (end of contact)",

@@ -207,6 +207,18 @@ STAGES: tuple[Stage, ...] = (
         "one row per video of a cohort: task and every outcome",
     ),
     Stage(
+        "subject_changes",
+        "subject_changes",
+        "subject_changes",
+        "analysis/change, analysis/uncertainty",
+        None,
+        "subject_changes",
+        "cohort",
+        "cohort_job",
+        False,
+        "per subject, outcome and pair of sessions: the change, its interval, the published threshold and the verdict",
+    ),
+    Stage(
         "cohort_dtw",
         "cohort_dtw",
         "cohort_dtw",

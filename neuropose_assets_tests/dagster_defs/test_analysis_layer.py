@@ -237,3 +237,38 @@ def test_subject_and_session_reach_the_task_and_cohort_tables_and_a_change_makes
         "population",
         "group",
     ]
+
+
+def test_two_sessions_of_a_subject_give_subject_changes_with_a_verdict(world):
+    from neuropose_assets.core.analysis.tasks import Visit
+
+    layout, inst, defs, tmp = world["layout"], world["inst"], world["defs"], world["layout"].root.parent
+    src = layout.asset_file("features", "walk")  # the same walk as a second session: no change
+    prov = read_provenance(src)
+    write_table(
+        pl.read_parquet(src),
+        layout.asset_file("features", "walk_b"),
+        {**prov, "source": {**prov["source"], "partition": "walk_b"}},
+    )  # noqa: E501
+    inst.add_dynamic_partitions("videos", ["walk_b"])
+    reg, job = Registry(layout), defs.resolve_job_def("per_video_job")
+    for key, session in (("walk", "2026-01-10"), ("walk_b", "2026-04-10")):
+        visit = Visit(subject="P1", session=session, info={"population": "stroke"})
+        reg.register(
+            key,
+            tmp / f"{key}.mp4",
+            "c",
+            task=TaskDeclaration(TaskSpec(task="gait", camera_view="side"), "t").with_visit(visit),
+        )  # noqa: E501
+        sel = [dg.AssetKey(a) for a in TASK_SELECTION]
+        assert job.execute_in_process(partition_key=key, instance=inst, asset_selection=sel).success
+    res = defs.resolve_job_def("cohort_job").execute_in_process(partition_key="c", instance=inst)
+    assert res.success
+    changes = pl.read_parquet(layout.asset_file("subject_changes", "c"))
+    speed = changes.filter(pl.col("measure") == "gait_speed_m_s").row(0, named=True)
+    assert (speed["session_from"], speed["session_to"], speed["change"]) == ("2026-01-10", "2026-04-10", 0.0)
+    assert speed["verdict"] == "within" and speed["threshold_statistic"] == "MDC"
+    cadence = changes.filter(pl.col("measure") == "cadence_steps_min").row(0, named=True)
+    assert cadence["verdict"] is None and "no published threshold" in cadence["verdict_null_reason"]
+    checks = {e.check_name: e.passed for e in res.get_asset_check_evaluations()}
+    assert checks["subject_changes_contract"]

@@ -35,6 +35,7 @@ def test_definitions_load_and_validate():
         "report",
         "cohort_outcomes",
         "cohort_dtw",
+        "subject_changes",
         "reference_events",
         "opensim_export",
     }
