@@ -338,6 +338,32 @@ SUBJECT_CHANGES = pa.DataFrameSchema(
     name="subject_changes",
 )
 
+NORMATIVE_COMPARISON = pa.DataFrameSchema(
+    {
+        "partition": _f(pl.Utf8, nullable=False),
+        "subject": _f(pl.Utf8),
+        "measure": _f(pl.Utf8, pa.Check.str_matches(MEASURE_REGEX), nullable=False),
+        "value": _f(pl.Float64, nullable=False),
+        "kind": _f(pl.Utf8, pa.Check.isin(["norm", "cutoff"]), nullable=False),
+        "reference": _f(pl.Float64),
+        "reference_low": _f(pl.Float64),
+        "reference_high": _f(pl.Float64),
+        "boundary": _f(pl.Float64),
+        "pct_of_reference": _f(pl.Float64),
+        "result": _f(pl.Utf8),
+        "null_reason": _f(pl.Utf8),
+        "source": _f(pl.Utf8, nullable=False),
+    },
+    checks=[
+        pa.Check(
+            lambda d: d.lazyframe.select(pl.col("result").is_null() == pl.col("null_reason").is_not_null()),
+            name="result_or_reason",
+        )
+    ],
+    strict=True,
+    name="normative_comparison",
+)
+
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "raw_video": RAW_VIDEO,
     "poses": POSES,
@@ -353,6 +379,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "repetition_dtw": REPETITION_DTW,
     "cohort_dtw": COHORT_DTW,
     "subject_changes": SUBJECT_CHANGES,
+    "normative_comparison": NORMATIVE_COMPARISON,
 }
 
 _XYZ = "camera-aligned axes: x image-right, y down, z away from the camera"
@@ -509,6 +536,22 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "verdict": "exceeds (above the threshold and resolved by the interval), within (neither), or which one says "
         "so; null: see verdict_null_reason",
         "verdict_null_reason": "why there is no verdict (no population, no threshold, no interval)",
+    },
+    "normative_comparison": {
+        "partition": "video (partition key)",
+        "subject": "pseudonymous subject ID (null: not declared)",
+        "measure": "outcome name, with its unit as suffix",
+        "value": "the video's value of the outcome",
+        "kind": "norm (healthy adults of the subject's age and sex) or cutoff (a clinical threshold)",
+        "reference": "norm: the published mean of healthy adults of the subject's age (and sex)",
+        "reference_low": "norm: lower bound of the mean's published 95 % interval",
+        "reference_high": "norm: upper bound of the mean's published 95 % interval",
+        "boundary": "the published value beyond which performance is worse than average, or the cut-off",
+        "pct_of_reference": "the value in % of the norm's mean",
+        "result": "norm: worse than average / within the average / better than average; cutoff: met (with its "
+        "meaning) or not",
+        "null_reason": "why there is no comparison (no age declared, no norm for the age or sex)",
+        "source": "the reference of the norm or cut-off",
     },
     "reference_events": {
         "event": "heel_strike (foot contact) or toe_off (end of contact)",

@@ -219,6 +219,18 @@ STAGES: tuple[Stage, ...] = (
         "per subject, outcome and pair of sessions: the change, its interval, the published threshold and the verdict",
     ),
     Stage(
+        "normative_comparison",
+        "normative_comparison",
+        "normative_comparison",
+        "analysis/norms",
+        None,
+        "normative_comparison",
+        "cohort",
+        "cohort_job",
+        False,
+        "per video and outcome: the published norm for the subject's age and sex, the value's position, cut-offs",
+    ),
+    Stage(
         "cohort_dtw",
         "cohort_dtw",
         "cohort_dtw",

@@ -50,7 +50,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     before = max(0.0, time.time() - psutil.Process().create_time())
     import polars as pl  # noqa: F401  (imported here so that its import time counts in imports_s)
 
-    from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec
+    from neuropose_assets.core.analysis.tasks import TaskDeclaration, TaskSpec, visit_of
     from neuropose_assets.core.io.samples import SAMPLE_CLIPS, fetch_samples
 
     t_imports = before + time.perf_counter() - t_start
@@ -59,7 +59,9 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
     t_fetch = time.perf_counter() - t
     cohort = "samples"
     specs = {
-        c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.io.samples)")
+        c.key: TaskDeclaration(TaskSpec(**dict(c.task)), "demo (neuropose_assets.core.io.samples)").with_visit(
+            visit_of(**dict(c.visit), where="demo") if c.visit else None
+        )
         for c in SAMPLE_CLIPS
     }
     with native_stderr_to(None if verbose else layout.root / "logs" / "neuropose-assets.log"):
@@ -125,6 +127,7 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
         f"({layout.asset_file('cohort_outcomes', cohort)}); DTW matrix {n} x {n} on mean repetitions "
         f"({cm.get('pairs', 0)} pairs; left out: {cm.get('missing_members', '?')})"
     )
+    print_changes(layout, cohort, out)
     out("time: " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()))
     reports = [r["report"] for r in summary["rows"] if r.get("report")]
     if reports:
@@ -140,3 +143,32 @@ def run_demo(layout: Layout, cache: Path, only: list[str] | None = None, out=pri
         f"Read the tables from a notebook: polars.read_parquet('{layout.assets}/outcomes/*.parquet')"
     )
     return summary
+
+
+def print_changes(layout, cohort: str, out=print) -> None:
+    """Print the cohort's ``subject_changes`` (:mod:`neuropose_assets.core.analysis.change`) through ``out``: per
+    subject and outcome the change between sessions with its 95 % interval and the verdict, or why there is none."""
+    import polars as pl
+
+    from neuropose_assets.core.analysis import summary as fmt
+
+    path = layout.asset_file("subject_changes", cohort)
+    if not path.exists():
+        return
+    df = pl.read_parquet(path)
+    if not df.height:
+        out("\nsubject changes: no subject has two sessions")
+        return
+    rows = [
+        [
+            r["subject"],
+            r["measure"],
+            f"{r['session_from']} → {r['session_to']}",
+            fmt.with_interval(r["measure"], r["change"], r["change_ci_low"], r["change_ci_high"]),
+            fmt.unit_label(r["measure"]),
+            r["verdict"] or f"— {r['verdict_null_reason']}",
+        ]
+        for r in df.iter_rows(named=True)
+    ]
+    out(f"\nsubject changes ({path}; the demo's two squat recordings stand in for two sessions of one subject):")
+    out(fmt.text_table(rows, ["subject", "measure", "sessions", "change (95 % CI)", "unit", "verdict"], right={3}))

@@ -36,6 +36,7 @@ def test_definitions_load_and_validate():
         "cohort_outcomes",
         "cohort_dtw",
         "subject_changes",
+        "normative_comparison",
         "reference_events",
         "opensim_export",
     }

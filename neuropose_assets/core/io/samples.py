@@ -45,7 +45,8 @@ class SampleClip:
     """A pinned sample clip: ``key`` is its partition key, ``member`` its path inside the wheel (``wheel`` ``None``: a
     path below the repository's ``samples/`` folder, shipped with the project), ``task`` the task parameters the demo
     declares for it (:class:`..analysis.tasks.TaskSpec` fields) — what the clip really shows; ``reference``: ``(measure,
-    value, source)`` the demo prints next to the computed outcome."""
+    value, source)`` the demo prints next to the computed outcome; ``visit``: the subject and session the demo declares
+    (:class:`..analysis.tasks.Visit` fields; two recordings of one task stand in for two sessions of one subject)."""
 
     key: str
     wheel: Wheel | None
@@ -54,6 +55,7 @@ class SampleClip:
     description: str
     task: tuple[tuple[str, str], ...] = (("task", "generic"),)
     reference: tuple[tuple[str, float, str], ...] = ()
+    visit: tuple[tuple[str, str], ...] = ()
 
     @property
     def filename(self) -> str:
@@ -138,6 +140,7 @@ CLINICAL_CLIPS: tuple[SampleClip, ...] = (
         f"5 bodyweight squats, front-oblique, 60 fps; {_OPENCAP}",
         (("task", "squat"), ("expected_repetitions", 5)),
         (("repetitions", 5, "hand count"),),
+        (("subject", "demo01"), ("session", "1")),
     ),
     SampleClip(
         "clinical_walk",
@@ -157,6 +160,7 @@ CLINICAL_CLIPS: tuple[SampleClip, ...] = (
         "MIT, Copyright (c) 2024 Rohan Kumar (samples/clinical/CREDITS.md)",
         (("task", "squat"), ("expected_repetitions", 2), ("camera_view", "side")),
         (("repetitions", 2, "hand count"),),
+        (("subject", "demo01"), ("session", "2")),
     ),
     SampleClip(
         "clinical_arm_raise",
