@@ -364,6 +364,34 @@ NORMATIVE_COMPARISON = pa.DataFrameSchema(
     name="normative_comparison",
 )
 
+GROUP_COMPARISON = pa.DataFrameSchema(
+    {
+        "task": _f(pl.Utf8, pa.Check.isin(list(TASKS)), nullable=False),
+        "measure": _f(pl.Utf8, pa.Check.str_matches(MEASURE_REGEX), nullable=False),
+        "groups": _f(pl.Utf8, nullable=False),
+        "per_group": _f(pl.Utf8, nullable=False),
+        "test": _f(pl.Utf8),
+        "statistic": _f(pl.Float64),
+        "dof": _f(pl.Float64),
+        "p_value": _f(pl.Float64, pa.Check.in_range(0, 1)),
+        "p_holm": _f(pl.Float64, pa.Check.in_range(0, 1)),
+        "effect_size": _f(pl.Float64),
+        "effect_kind": _f(pl.Utf8),
+        "effect_ci_low": _f(pl.Float64),
+        "effect_ci_high": _f(pl.Float64),
+        "effect_ci_null_reason": _f(pl.Utf8),
+        "null_reason": _f(pl.Utf8),
+    },
+    checks=[
+        pa.Check(
+            lambda d: d.lazyframe.select(pl.col("test").is_null() == pl.col("null_reason").is_not_null()),
+            name="test_or_reason",
+        )
+    ],
+    strict=True,
+    name="group_comparison",
+)
+
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "raw_video": RAW_VIDEO,
     "poses": POSES,
@@ -380,6 +408,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "cohort_dtw": COHORT_DTW,
     "subject_changes": SUBJECT_CHANGES,
     "normative_comparison": NORMATIVE_COMPARISON,
+    "group_comparison": GROUP_COMPARISON,
 }
 
 _XYZ = "camera-aligned axes: x image-right, y down, z away from the camera"
@@ -552,6 +581,23 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "meaning) or not",
         "null_reason": "why there is no comparison (no age declared, no norm for the age or sex)",
         "source": "the reference of the norm or cut-off",
+    },
+    "group_comparison": {
+        "task": "the task the compared videos show",
+        "measure": "outcome name, with its unit as suffix",
+        "groups": "the groups compared (protocol.yaml subjects: group)",
+        "per_group": "JSON: per group n (subjects), mean and SD of one value per subject (its first session)",
+        "test": "Welch t-test (two groups) or Welch ANOVA (three or more); null: see null_reason",
+        "statistic": "t or F",
+        "dof": "degrees of freedom (Welch; the denominator's for the ANOVA)",
+        "p_value": "two-sided p-value of this outcome alone",
+        "p_holm": "p-value adjusted with Holm's method across the outcomes of the task",
+        "effect_size": "Cohen's d (two groups; first − second) or partial eta squared",
+        "effect_kind": "which effect size, and its direction",
+        "effect_ci_low": "lower bound of the effect size's 95 % interval",
+        "effect_ci_high": "upper bound of the effect size's 95 % interval",
+        "effect_ci_null_reason": "why the effect size has no interval",
+        "null_reason": "why there is no test (too few subjects in a group)",
     },
     "reference_events": {
         "event": "heel_strike (foot contact) or toe_off (end of contact)",

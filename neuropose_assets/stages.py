@@ -231,6 +231,18 @@ STAGES: tuple[Stage, ...] = (
         "per video and outcome: the published norm for the subject's age and sex, the value's position, cut-offs",
     ),
     Stage(
+        "group_comparison",
+        "group_comparison",
+        "group_comparison",
+        "analysis/groups",
+        None,
+        "group_comparison",
+        "cohort",
+        "cohort_job",
+        False,
+        "per task and outcome: the declared groups compared (mean ± SD, effect size with CI, Welch test, Holm)",
+    ),
+    Stage(
         "cohort_dtw",
         "cohort_dtw",
         "cohort_dtw",

@@ -37,6 +37,7 @@ def test_definitions_load_and_validate():
         "cohort_dtw",
         "subject_changes",
         "normative_comparison",
+        "group_comparison",
         "reference_events",
         "opensim_export",
     }

@@ -1,9 +1,10 @@
 """Has it changed: each subject's outcomes from session to session, judged against the published minimal detectable or
 clinically important change for the subject's population *and* against the two sessions' own confidence intervals.
 
-For every subject with two or more sessions, every task and every outcome, two comparisons: each session against the
-previous one (``consecutive``) and against the first (``baseline``).  Several videos of one subject, session and task
-are averaged (their standard errors combined as ``√Σ SE² / k``).
+For every subject with two or more sessions, every task and every outcome of the movement
+(:data:`.outcomes.RECORDING_MEASURES` — the camera's view, excluded repetitions — are left out), two comparisons: each
+session against the previous one (``consecutive``) and against the first (``baseline``).  Several videos of one subject,
+session and task are averaged (their standard errors combined as ``√Σ SE² / k``).
 
 **Uncertainty of a change.**  Each session's 95 % interval (:mod:`.uncertainty`) gives its standard error
 ``SE = (high − low) / (2 × 1.96)``; the change's interval is ``Δ ± 1.96 √(SE_a² + SE_b²)`` (normal approximation,
@@ -92,11 +93,13 @@ def _se(low: float | None, high: float | None) -> float | None:
 
 def _sessions(cohort: pl.DataFrame) -> dict[tuple[str, str], list[tuple[str, dict]]]:
     """``(subject, task) → [(session, {measure: (value, se)})]`` in session order, videos of a session averaged."""
-    from neuropose_assets.core.analysis.outcomes import CI_SUFFIXES
+    from neuropose_assets.core.analysis.outcomes import CI_SUFFIXES, RECORDING_MEASURES
     from neuropose_assets.core.analysis.tasks import Visit
 
     meta = {"partition", "task", "declared", "subject", "session", "age_years", "sex", "population", "group"}
-    measures = [c for c in cohort.columns if c not in meta and not c.endswith(CI_SUFFIXES)]
+    measures = [
+        c for c in cohort.columns if c not in meta and not c.endswith(CI_SUFFIXES) and c not in RECORDING_MEASURES
+    ]
     grouped: dict[tuple[str, str], dict[str, list[dict]]] = {}
     for r in cohort.filter(pl.col("subject").is_not_null() & pl.col("session").is_not_null()).iter_rows(named=True):
         grouped.setdefault((r["subject"], r["task"]), {}).setdefault(r["session"], []).append(r)

@@ -1047,6 +1047,8 @@ def wide(outcomes: pl.DataFrame) -> dict[str, float | None]:
     return dict(zip(outcomes["measure"].to_list(), outcomes["value"].to_list(), strict=True))
 
 
+#: measures of the recording, not of the patient's movement: never compared between sessions or groups
+RECORDING_MEASURES = ("camera_view_angle_deg", "excluded_repetitions")
 #: suffixes of an outcome's interval bounds in the cohort table
 CI_SUFFIXES = ("_ci_low", "_ci_high")
 

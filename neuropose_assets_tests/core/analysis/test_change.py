@@ -78,15 +78,15 @@ def test_no_population_no_threshold_or_no_interval_give_no_verdict_but_the_reaso
     assert speed["change_ci_low"] is None
 
 
-def test_relative_thresholds_baseline_and_consecutive_session_order_and_averaged_videos():
+def test_baseline_and_consecutive_in_session_order_with_averaged_videos():
     def tug(session: str, value: float) -> dict:
         return {
             "subject": "P2",
             "session": session,
-            "population": "stroke",
+            "population": "parkinson",
             "task": "tug",
             "values": {"tug_time_s": (value, 0.2)},
-        }  # noqa: E501
+        }
 
     rows = [tug("S10", 10.0), tug("S2", 15.0), tug("S3", 12.0), tug("S3", 13.0)]  # S3 twice: averaged to 12.5
     df = C.subject_changes(cohort(rows)).filter(pl.col("measure") == "tug_time_s")
@@ -96,11 +96,16 @@ def test_relative_thresholds_baseline_and_consecutive_session_order_and_averaged
         ("S2", "S10", "baseline"),
     ]
     base = one(df, comparison="baseline")
-    assert base["change"] == pytest.approx(-5.0) and base["threshold"] == pytest.approx(0.23 * 15)  # SRD 23 %
-    assert base["verdict"] == "exceeds"
+    assert base["change"] == pytest.approx(-5.0) and base["threshold"] == 3.5  # Huang 2011: MDC 3.5 s
+    assert base["verdict"] == "exceeds" and "Huang" in base["threshold_source"]
     first = one(df, session_to="S3")
-    assert first["value_to"] == pytest.approx(12.5) and first["threshold"] == pytest.approx(3.45)
-    assert first["verdict"] == "resolved by the sessions' intervals but below the SRD"
+    assert first["value_to"] == pytest.approx(12.5)
+    assert first["verdict"] == "resolved by the sessions' intervals but below the MDC"
+
+
+def test_a_relative_threshold_is_a_percentage_of_the_earlier_value_within_its_range():
+    t = C.Threshold("tug_time_s", "x", "SRD", 20.0, True, 10.0, None, "test")
+    assert t.amount(15.0) == pytest.approx(3.0) and t.applies(10.0) and not t.applies(9.9)
 
 
 def test_one_session_gives_an_empty_table_with_the_contract_columns():
