@@ -125,7 +125,7 @@ def cohort_tables(layout, cohort: str) -> str:
                 else "<small>no review video</small>"
             )
             rows.append(
-                f"<tr id='{html.escape(key)}'><td>{html.escape(key)}</td>{cells}<td>{flag_html}</td>"
+                f"<tr id='{html.escape(key)}'><td>{html.escape(key)}{_visit_html(e)}</td>{cells}<td>{flag_html}</td>"
                 f"<td>{report}</td><td>{video}</td></tr>"
             )
         parts.append(
@@ -264,3 +264,12 @@ def _with_link(send):
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     return wrapped
+
+
+def _visit_html(entry) -> str:
+    """The subject and session of a registry entry under its key (empty when none is declared)."""
+    visit = entry.declaration.visit
+    if visit is None:
+        return ""
+    text = visit.subject + (f" · {visit.session}" if visit.session else "")
+    return f"<br><small>{html.escape(text)}</small>"

@@ -403,3 +403,39 @@ def test_sensors_skip_what_is_already_up_to_date_when_the_ui_first_starts(tmp_pa
             r.partition_key
             for r in cohort(dg.build_sensor_context(instance=inst, resources=defs.resources)).run_requests
         ] == ["a"]
+
+
+def test_subjects_and_sessions_from_the_intake_paths_and_a_new_session_label_reruns_the_task_assets(intake):
+    root, tick, layout = intake["root"], intake["tick"], intake["layout"]
+    put(root, "stroke/P017/2026-01-10/walk.mp4", b"A" * 100)
+    put(root, "stroke/P017/2026-04-10/walk.mp4", b"B" * 100)
+    put(root, "stroke/P018/2026-01-12/walk.mp4", b"C" * 100)
+    proto = root / "stroke" / "protocol.yaml"
+    proto.write_text(
+        'task: gait\nidentify: "{subject}/{session}/*"\n'
+        "subjects:\n  P017: {age_years: 67, sex: female, population: stroke, group: intervention}\n"
+    )
+    tick()
+    assert len(tick()) == 3
+    reg = Registry(layout)
+    visit = reg.get("stroke-p017-2026-04-10-walk").declaration.visit
+    assert (visit.subject, visit.session, visit.info.population) == ("P017", "2026-04-10", "stroke")
+    assert reg.get("stroke-p018-2026-01-12-walk").declaration.visit.info.population is None
+    # P018's session re-labelled by a rule: only that video re-runs, and only its task-dependent assets
+    proto.write_text(proto.read_text() + 'videos:\n  "P018/*": {session: 1}\n')
+    (rerun,) = tick()
+    assert rerun.partition_key == "stroke-p018-2026-01-12-walk" and "poses" not in {
+        k.to_user_string() for k in rerun.asset_selection
+    }
+    assert reg.get("stroke-p018-2026-01-12-walk").declaration.visit.session == "1"
+    assert tick() == []
+
+
+def test_subject_ids_from_folder_names_are_pseudonymised_in_privacy_mode(intake):
+    root, tick, layout = intake["root"], intake["tick"], intake["layout"]
+    put(root, "stroke/Jane_Doe/2026-01-10/walk.mp4", b"A" * 100)
+    (root / "stroke" / "protocol.yaml").write_text('task: gait\nidentify: "{subject}/{session}/*"\n')
+    tick(pseudonymise=True)
+    (run,) = tick(pseudonymise=True)
+    visit = Registry(layout).get(run.partition_key).declaration.visit
+    assert "Jane" not in visit.subject and visit.subject.startswith("s") and visit.session == "2026-01-10"

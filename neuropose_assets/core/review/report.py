@@ -68,6 +68,7 @@ def build_report(layout: Layout, partition: str) -> Report:
     tables = {t: pl.read_parquet(layout.asset_file(t, partition)) for t in TABLES if t != "poses"}
     task_row = tables["task"].row(0, named=True)
     spec = TaskSpec.model_validate_json(task_row["spec_json"])
+    visit = _visit_text(task_row)
     feats, events, reps = tables["features"], tables["events"], tables["repetitions"]
     drawn = {
         "signal": plots.signal_plot(feats, events, reps, spec),
@@ -107,6 +108,7 @@ def build_report(layout: Layout, partition: str) -> Report:
     model = prov.get("model", {})
     prov_rows = [
         ["task", html.escape(f"{spec.task} — declared by {task_row['declared_by'] or 'nothing (generic)'}")],
+        ["subject / session", html.escape(visit)],
         ["parameters", f"<code>{html.escape(json.dumps(spec.model_dump(mode='json', exclude_none=True)))}</code>"],
         ["source video SHA-256", f"<code>{prov.get('source', {}).get('sha256', '?')}</code>"],
         ["pose model", html.escape(f"{model.get('name')} / {model.get('variant')} (3D origin: {model.get('origin')})")],
@@ -225,6 +227,7 @@ def _pdf(partition, spec, task_row, prov, outcomes, flags, events, figures, capt
             "Video and task",
             [
                 f"task: {spec.task} (declared by {task_row['declared_by'] or 'nothing: generic'})",
+                f"subject / session: {_visit_text(task_row)}",
                 f"source video SHA-256: {prov.get('source', {}).get('sha256', '?')}",
                 f"pose model: {model.get('name')} / {model.get('variant')}",
                 f"neuropose-assets {prov.get('versions', {}).get('neuropose-assets', '?')}",
@@ -264,3 +267,19 @@ def _pdf(partition, spec, task_row, prov, outcomes, flags, events, figures, capt
             pdf.savefig(page)
             plots.close(page)
     return buf.getvalue()
+
+
+def _visit_text(task_row: dict) -> str:
+    """``P017, session 2026-03-01 (67 y, female, stroke, group intervention)`` from the task table's visit columns;
+    ``not declared`` without a subject."""
+    if not task_row.get("subject"):
+        return "not declared"
+    info = [
+        f"{task_row['age_years']:g} y" if task_row.get("age_years") is not None else None,
+        task_row.get("sex"),
+        task_row.get("population"),
+        f"group {task_row['group']}" if task_row.get("group") else None,
+    ]
+    info = [i for i in info if i]
+    session = f", session {task_row['session']}" if task_row.get("session") else ""
+    return task_row["subject"] + session + (f" ({', '.join(info)})" if info else "")
