@@ -243,6 +243,18 @@ STAGES: tuple[Stage, ...] = (
         "per task and outcome: the declared groups compared (mean ± SD, effect size with CI, Welch test, Holm)",
     ),
     Stage(
+        "subject_reports",
+        "subject_reports",
+        "subject_reports",
+        "review/subject_report, review/plots",
+        None,
+        None,
+        "cohort",
+        "cohort_job",
+        False,
+        "one HTML report per subject: sessions side by side, timeline, changes, norms, flags",
+    ),
+    Stage(
         "cohort_dtw",
         "cohort_dtw",
         "cohort_dtw",

@@ -38,6 +38,7 @@ def test_definitions_load_and_validate():
         "subject_changes",
         "normative_comparison",
         "group_comparison",
+        "subject_reports",
         "reference_events",
         "opensim_export",
     }

@@ -410,3 +410,55 @@ def image_page(image: bytes, caption: str):
         color="0.25",
     )
     return fig
+
+
+def subject_timeline(
+    sessions: list[tuple[str, dict[str, tuple[float | None, float | None, float | None]]]],
+    measures: list[str],
+    title: str,
+    thresholds: dict[str, float] | None = None,
+):
+    """A subject's outcomes across sessions: one panel per measure of ``measures`` (its unit on the axis), the
+    sessions in order on x, each value with its 95 % interval as an error bar, and — where ``thresholds`` gives the
+    measure's published change threshold (MDC / MCID) — a band of ± that threshold around the first session's value:
+    a later value outside the band has changed by more than the threshold.  ``sessions``: ``[(session, {measure:
+    (value, ci_low, ci_high)})]``.  ``None`` when no measure has two sessions with a value."""
+    from neuropose_assets.core.analysis import summary
+
+    shown = [m for m in measures if sum(s.get(m, (None,))[0] is not None for _, s in sessions) >= 2]
+    if not shown:
+        return None
+    fig, axes = _figure(2.2 * len(shown) + 0.6, nrows=len(shown), ncols=1, squeeze=False, sharex=True)
+    labels = [s for s, _ in sessions]
+    x = np.arange(len(labels))
+    for ax, m in zip(axes[:, 0], shown, strict=True):
+        values = [s.get(m, (None, None, None)) for _, s in sessions]
+        y = np.array([np.nan if v[0] is None else v[0] for v in values])
+        low = np.array([np.nan if v[1] is None else v[0] - v[1] for v in values])
+        high = np.array([np.nan if v[2] is None else v[2] - v[0] for v in values])
+        ax.errorbar(
+            x,
+            y,
+            yerr=[np.nan_to_num(low), np.nan_to_num(high)],
+            fmt="o-",
+            color="#1f5fa8",
+            capsize=4,
+            label="value with its 95 % interval",
+        )
+        first = next((v for v in y if np.isfinite(v)), None)
+        t = (thresholds or {}).get(m)
+        if t and first is not None:
+            ax.axhspan(first - t, first + t, color="#999", alpha=0.2, label="first session ± published threshold")
+        ax.set_ylabel(summary.header(m), fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xticks(x, labels)
+    axes[-1, 0].set_xlabel("session")
+    axes[0, 0].set_title(title, fontsize=11)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    for ax in axes[1:, 0]:
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    fig.legend(handles, names, loc="outside lower center", ncols=2, fontsize=10, frameon=False)
+    return fig

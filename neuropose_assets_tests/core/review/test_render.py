@@ -93,6 +93,16 @@ def test_figures_are_readable_wide_large_type_and_no_label_on_another():
     charts = plots.cohort_charts(table)
     assert set(charts) == {"gait", "sit_to_stand"}
     cases += list(charts.values())
+    timeline = [
+        (s, {"gait_speed_m_s": (v, v - 0.04, v + 0.04), "cadence_steps_min": (100 + 3 * i, 97 + 3 * i, 103 + 3 * i)})
+        for i, (s, v) in enumerate([("2026-01-10", 0.52), ("2026-04-10", 0.61), ("2026-10-01", 0.75)])
+    ]
+    cases.append(
+        plots.subject_timeline(
+            timeline, ["gait_speed_m_s", "cadence_steps_min"], "P017: gait", {"gait_speed_m_s": 0.11}
+        )
+    )
+    assert plots.subject_timeline(timeline[:1], ["gait_speed_m_s"], "one session") is None
     for fig in cases:
         assert fig.get_size_inches()[0] * plots.DPI >= plots.MIN_WIDTH_PX
         assert plots.smallest_font_pt(fig) >= plots.MIN_FONT_PT
