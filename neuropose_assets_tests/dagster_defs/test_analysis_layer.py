@@ -203,11 +203,13 @@ def test_subject_and_session_reach_the_task_and_cohort_tables_and_a_change_makes
     reg = Registry(layout)
     job = defs.resolve_job_def("per_video_job")
 
-    def run(visit: Visit) -> None:
+    def run(visit: Visit):
         decl = TaskDeclaration(TaskSpec(task="gait", camera_view="side"), "test").with_visit(visit)
         reg.register("walk", tmp / "walk.mp4", "c", task=decl)
         sel = [dg.AssetKey(a) for a in TASK_SELECTION]
-        assert job.execute_in_process(partition_key="walk", instance=inst, asset_selection=sel).success
+        res = job.execute_in_process(partition_key="walk", instance=inst, asset_selection=sel)
+        assert res.success
+        return res
 
     run(Visit(subject="P017", session="2026-03-01", info={"age_years": 67, "sex": "female", "population": "stroke"}))
     task = pl.read_parquet(layout.asset_file("task", "walk")).row(0, named=True)
@@ -219,7 +221,14 @@ def test_subject_and_session_reach_the_task_and_cohort_tables_and_a_change_makes
         "stroke",
     )
     first = _version(inst, "walk")
-    run(Visit(subject="P017", session="2026-06-01", info={"age_years": 67, "sex": "female", "population": "stroke"}))
+    res = run(
+        Visit(subject="P017", session="2026-06-01", info={"age_years": 67, "sex": "female", "population": "stroke"})
+    )
+    meta = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in res.get_asset_materialization_events()
+    }
+    assert meta["outcomes"]["subject_session"].value == "P017 / 2026-06-01"  # shown in the UI
     assert _version(inst, "walk") != first  # another session: the task-dependent assets were stale
     assert defs.resolve_job_def("cohort_job").execute_in_process(partition_key="c", instance=inst).success
     cohort = pl.read_parquet(layout.asset_file("cohort_outcomes", "c"))

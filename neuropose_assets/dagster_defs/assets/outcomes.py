@@ -84,6 +84,7 @@ def outcomes(
             "quality": dg.MetadataValue.md(
                 "\n".join(f"- **{f.severity}** {f.message}" for f in flags) if flags else "no quality flag"
             ),
+            "subject_session": _visit_label(task.df),
             "outcomes": dg.MetadataValue.md(summary.markdown_table(df)),
             # float entries are the outcomes only, so the charts across partitions show outcomes (units in the names)
             **{m: dg.MetadataValue.float(float(v)) for m, v in values.items()},
@@ -128,3 +129,11 @@ def outcome_summary(df: pl.DataFrame) -> str:
     for reason, names in undefined.items():
         lines.append(f"  not computed — {reason}: {', '.join(names)}")
     return "\n".join(lines)
+
+
+def _visit_label(task: pl.DataFrame) -> str:
+    """``P017 / 2026-03-01`` from the task table (``not declared`` without a subject)."""
+    row = task.row(0, named=True)
+    if not row.get("subject"):
+        return "not declared"
+    return row["subject"] + (f" / {row['session']}" if row.get("session") else "")
