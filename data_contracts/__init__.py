@@ -302,6 +302,10 @@ COHORT_DTW = pa.DataFrameSchema(
         "b": _f(pl.Utf8, nullable=False),
         "unit": _f(pl.Utf8, nullable=False),
         **_DTW_COMMON,
+        "subject_a": _f(pl.Utf8),
+        "session_a": _f(pl.Utf8),
+        "subject_b": _f(pl.Utf8),
+        "session_b": _f(pl.Utf8),
     },
     strict=True,
     name="cohort_dtw",
@@ -634,6 +638,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "distance": "exact DTW distance between the time-normalised mean repetitions",
         "path_length": "warping path length, steps",
         "normalized_distance": "distance per path step",
+        "subject_a": "subject of video a (null: not declared)",
+        "session_a": "session of video a (null: not declared)",
+        "subject_b": "subject of video b (null: not declared)",
+        "session_b": "session of video b (null: not declared)",
     },
 }
 

@@ -281,6 +281,8 @@ def test_two_sessions_of_a_subject_give_subject_changes_with_a_verdict(world):
     assert cadence["verdict"] is None and "no published threshold" in cadence["verdict_null_reason"]
     checks = {e.check_name: e.passed for e in res.get_asset_check_evaluations()}
     assert checks["subject_changes_contract"]
+    dtw = pl.read_parquet(layout.asset_file("cohort_dtw", "c"))  # every cohort table says whose videos it compares
+    assert dtw.height and set(dtw["subject_a"]) == {"P1"} and set(dtw["session_b"]) <= {"2026-01-10", "2026-04-10"}
     page = (layout.reports / "subjects" / "c" / "P1.html").read_text()  # the subject report
     assert "Subject P1" in page and "sessions side by side" in page and "2026-04-10 (walk_b)" in page
     assert "<img" in page and "within" in page and "Hosoi" in page

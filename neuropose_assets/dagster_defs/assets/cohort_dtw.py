@@ -25,7 +25,7 @@ CohortDTWAssetConfig = dagster_config(CohortDTWConfig)
     group_name=COHORT,
     kinds={"tslearn", "parquet"},
     pool="dtw",
-    code_version="3",
+    code_version="4",
     description="Exact DTW between the videos of a cohort that show the same task, on each video's time-normalised "
     "mean repetition (for gait: mean gait cycle per foot, 0–100 %). Members without repetitions, or whose outputs are "
     "missing, are skipped and listed in the metadata.",
@@ -56,9 +56,11 @@ def cohort_dtw(
     core_cfg = cfg_all.dtw()
     layout = storage.layout
     by_task: dict[str, dict[str, dict]] = {}
-    skipped, models, sources, fingerprints, tasks = {}, {}, {}, {}, {}
+    skipped, models, sources, fingerprints, tasks, visits = {}, {}, {}, {}, {}, {}
     for entry in storage.registry.members(cohort):
         key = entry.partition
+        visit = entry.declaration.visit
+        visits[key] = (visit.subject, visit.session) if visit else (None, None)
         paths = {a: layout.asset_file(a, key) for a in ("features", "repetitions", "task")}
         if not all(p.exists() for p in paths.values()):
             skipped[key] = "not processed (or failed)"
@@ -91,7 +93,7 @@ def cohort_dtw(
     if previous_meta.get("samples") != cfg_all.samples:
         previous = None
     reuse = reusable_pairs(
-        previous.drop("task") if previous is not None and "task" in previous.columns else previous,
+        previous.select(*result_schema()) if previous is not None else previous,
         previous_meta,
         fingerprints,
         fingerprint_cfg,
@@ -109,6 +111,15 @@ def cohort_dtw(
         raise dg.Failure(description=f"cohort {cohort!r}: DTW failed: {why}", allow_retries=False) from None
     df = pl.concat(parts) if parts else pl.DataFrame(schema=result_schema()).with_columns(pl.lit("").alias("task"))
     df = df.select("task", *result_schema())
+    for side in ("a", "b"):  # who each sequence belongs to: subject and session (null: not declared)
+        df = df.with_columns(
+            pl.col(side)
+            .replace_strict({k: v[0] for k, v in visits.items()}, default=None, return_dtype=pl.Utf8)
+            .alias(f"subject_{side}"),
+            pl.col(side)
+            .replace_strict({k: v[1] for k, v in visits.items()}, default=None, return_dtype=pl.Utf8)
+            .alias(f"session_{side}"),
+        )
     cfg = config_json(cfg_all)
     prov = {
         "stage": "cohort_dtw",
