@@ -113,10 +113,10 @@ SAMPLE_CLIPS: tuple[SampleClip, ...] = (
 )
 
 
-#: clips shipped with the project (public, redistributable; licences and credits in ``samples/clinical/CREDITS.md``)
+#: clips shipped with the project (public, redistributable; licences and credits in ``samples/clinical/README.md``)
 REPO_SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 _OPENCAP = (
-    "OpenCap Visualizer sample data, Apache-2.0 (samples/clinical/CREDITS.md); reference: marker-based motion "
+    "OpenCap Visualizer sample data, Apache-2.0 (samples/clinical/README.md); reference: marker-based motion "
     "capture of the same trial"
 )
 CLINICAL_CLIPS: tuple[SampleClip, ...] = (
@@ -157,7 +157,7 @@ CLINICAL_CLIPS: tuple[SampleClip, ...] = (
         "clinical/dumbbell_squat_2x_side.mp4",
         "ba9c6a7922492716c22072f9ebcc879c1f68b3fdf7e3493649ebd03811ceb1bc",
         "2 slow deep squats with dumbbells and an overhead press that is not a squat, side view, 29.97 fps; "
-        "MIT, Copyright (c) 2024 Rohan Kumar (samples/clinical/CREDITS.md)",
+        "MIT, Copyright (c) 2024 Rohan Kumar (samples/clinical/README.md)",
         (("task", "squat"), ("expected_repetitions", 2), ("camera_view", "side")),
         (("repetitions", 2, "hand count"),),
         (("subject", "demo01"), ("session", "2")),
@@ -168,7 +168,7 @@ CLINICAL_CLIPS: tuple[SampleClip, ...] = (
         "clinical/onelegstance_armraise_front.mp4",
         "9e78555ae3570a15d47c0e9cde63944ff444239dc3b035031ba2a6cfa8a70c25",
         "one bilateral overhead arm raise in single-leg stance, front, 30 fps; tfjs-models test clip, "
-        "Apache-2.0, Copyright 2021 Google LLC (samples/clinical/CREDITS.md)",
+        "Apache-2.0, Copyright 2021 Google LLC (samples/clinical/README.md)",
         (("task", "arm_raise"), ("expected_repetitions", 1), ("camera_view", "front")),
         (("left_repetitions", 1, "hand count"), ("right_repetitions", 1, "hand count")),
     ),

@@ -40,10 +40,12 @@ def test_catalogue_has_fourteen_clips_with_pinned_hashes():
     # the five clinical clips ship in the repository, with their licences and credits, ≤ 10 MB in all
     assert len(CLINICAL_CLIPS) == 5 and all(c.wheel is None and c.reference for c in CLINICAL_CLIPS)
     assert sum((REPO_SAMPLES / c.member).stat().st_size for c in CLINICAL_CLIPS) <= 10e6
-    credits = (REPO_SAMPLES / "clinical" / "CREDITS.md").read_text()
+    credits = (REPO_SAMPLES / "clinical" / "README.md").read_text()
     assert all(Path(c.member).name in credits for c in CLINICAL_CLIPS)
     assert (REPO_SAMPLES / "clinical" / "LICENSE-Apache-2.0.txt").exists()
-    assert "CREDITS.md" in (REPO_SAMPLES / "README.md").read_text()
+    assert (REPO_SAMPLES / "clinical" / "LICENSE-MIT-dumbbell_squat_2x_side.txt").exists()
+    assert "Apache-2.0" in credits and "MIT" in credits
+    assert "clinical/README.md" in (REPO_SAMPLES / "README.md").read_text()
     assert {dict(c.task)["task"] for c in CLINICAL_CLIPS} == {"sit_to_stand", "squat", "gait", "arm_raise"}
 
 
