@@ -360,6 +360,12 @@ class _Table:
         self.rows: list[dict] = []
         self.fps = fps  # frame rate of the video, frames/s (event-timing intervals)
 
+    def mean(self, name: str, values: list[float], reason: str, *, what: str, side: str | None = None) -> None:
+        """One row whose value is the mean of ``values`` (one per repetition / cycle / step: their count is ``n``),
+        the values checked against :data:`PLAUSIBLE` and the mean's BCa bootstrap interval over them."""
+        interval = ci.bootstrap(ci.mean, values, what=what)
+        self.add(name, _mean(values), len(values), reason, side=side, values=values, interval=interval)
+
     def timing(self, value: float | None, events: int = 2) -> Interval:
         """The event-timing interval of a time between ``events`` event times (:func:`.uncertainty.event_timing`)."""
         if value is None:
@@ -563,24 +569,9 @@ def gait_outcomes(
         bad_strides or none,
         interval=ci.bootstrap(lambda x, axis=-1: 120.0 / np.mean(x, axis=axis), pooled, what="strides"),
     )
-    out.add(
-        "stride_time_s",
-        mean_stride,
-        len(pooled),
-        none,
-        values=pooled,
-        interval=ci.bootstrap(ci.mean, pooled, what="strides"),
-    )
+    out.mean("stride_time_s", pooled, none, what="strides")
     for side in ("left", "right"):
-        out.add(
-            f"{side}_stride_time_s",
-            _mean(strides[side]),
-            len(strides[side]),
-            f"no complete {side} gait cycle",
-            side=side,
-            values=strides[side],
-            interval=ci.bootstrap(ci.mean, strides[side], what="strides"),
-        )
+        out.mean(f"{side}_stride_time_s", strides[side], f"no complete {side} gait cycle", what="strides", side=side)
     # steps: heel strike of one foot after the other foot's previous heel strike
     hs = {s: _times(events, "heel_strike", s) for s in ("left", "right")}
     steps: dict[str, list[float]] = {"left": [], "right": []}
@@ -591,34 +582,12 @@ def gait_outcomes(
             if len(prev) and x - prev[-1] <= max(max_step * 1.5, 0.2):
                 steps[side].append(float(x - prev[-1]))
     all_steps = steps["left"] + steps["right"]
-    out.add(
-        "step_time_s",
-        _mean(all_steps),
-        len(all_steps),
-        "no heel strike followed one of the other foot",
-        values=all_steps,
-        interval=ci.bootstrap(ci.mean, all_steps, what="steps"),
-    )
+    out.mean("step_time_s", all_steps, "no heel strike followed one of the other foot", what="steps")
     for side in ("left", "right"):
-        out.add(
-            f"{side}_step_time_s",
-            _mean(steps[side]),
-            len(steps[side]),
-            f"no {side} step",
-            side=side,
-            values=steps[side],
-            interval=ci.bootstrap(ci.mean, steps[side], what="steps"),
-        )
+        out.mean(f"{side}_step_time_s", steps[side], f"no {side} step", what="steps", side=side)
     for side in ("left", "right"):
         reason = f"no {side} gait cycle with a toe-off inside"
-        out.add(
-            f"{side}_stance_pct",
-            _mean(stance[side]),
-            len(stance[side]),
-            reason,
-            side=side,
-            interval=ci.bootstrap(ci.mean, stance[side], what="gait cycles"),
-        )
+        out.mean(f"{side}_stance_pct", stance[side], reason, what="gait cycles", side=side)
         out.add(
             f"{side}_swing_pct",
             100 - _mean(stance[side]) if stance[side] else None,
@@ -637,13 +606,7 @@ def gait_outcomes(
             ito = i_to[(i_to > (chs[0] if len(chs) else b)) & (i_to < b)]
             if len(cto) and len(chs) and len(ito):
                 ds.append(100 * ((cto[0] - a) + (ito[0] - chs[0])) / (b - a))
-    out.add(
-        "double_support_pct",
-        _mean(ds),
-        len(ds),
-        "no gait cycle with both feet's toe-offs and heel strikes",
-        interval=ci.bootstrap(ci.mean, ds, what="gait cycles"),
-    )
+    out.mean("double_support_pct", ds, "no gait cycle with both feet's toe-offs and heel strikes", what="gait cycles")
     both = "needs steps of both feet"
     out.add(
         "step_time_symmetry_pct",
@@ -715,25 +678,9 @@ def gait_outcomes(
         c = cycles.filter(pl.col("side") == side)
         lengths = [(heel[r["end_frame"]] - heel[r["start_frame"]]) / 1000 for r in c.iter_rows(named=True)]
         lengths = [x for x in lengths if np.isfinite(x)]
-        out.add(
-            f"{side}_stride_length_m",
-            _mean(lengths),
-            len(lengths),
-            f"no complete {side} gait cycle",
-            side=side,
-            values=lengths,
-            interval=ci.bootstrap(ci.mean, lengths, what="gait cycles"),
-        )
+        out.mean(f"{side}_stride_length_m", lengths, f"no complete {side} gait cycle", what="gait cycles", side=side)
         sl = [(heel[x] - oheel[x]) / 1000 for x in f if np.isfinite(heel[x] - oheel[x])]
-        out.add(
-            f"{side}_step_length_m",
-            _mean(sl),
-            len(sl),
-            f"no {side} heel strike",
-            side=side,
-            values=sl,
-            interval=ci.bootstrap(ci.mean, sl, what="steps"),
-        )
+        out.mean(f"{side}_step_length_m", sl, f"no {side} heel strike", what="steps", side=side)
 
 
 # ------------------------------------------------------------------------------------------------- other tasks
@@ -777,19 +724,13 @@ def sit_to_stand_outcomes(out: _Table, events: pl.DataFrame, reps: pl.DataFrame,
         k = int(np.sum((stands >= start) & (stands <= start + 30)))
         out.add("chair_stands_30s", k, k, interval=ci.count())
     durations = reps["duration_s"].to_list()
-    out.add(
-        "mean_repetition_time_s",
-        _mean(durations),
-        n,
-        none,
-        interval=ci.bootstrap(ci.mean, durations, what="repetitions"),
-    )
+    out.mean("mean_repetition_time_s", durations, none, what="repetitions")
     seat_off, standing = _by_rep(events, "seat_off", reps), _by_rep(events, "standing_reached", reps)
     sit, seated = _by_rep(events, "sit_start", reps), _by_rep(events, "seated", reps)
     rise = [standing[k] - seat_off[k] for k in seat_off if k in standing]
     down = [seated[k] - sit[k] for k in sit if k in seated]
-    out.add("mean_rise_time_s", _mean(rise), len(rise), none, interval=ci.bootstrap(ci.mean, rise, what="repetitions"))
-    out.add("mean_sit_time_s", _mean(down), len(down), none, interval=ci.bootstrap(ci.mean, down, what="repetitions"))
+    out.mean("mean_rise_time_s", rise, none, what="repetitions")
+    out.mean("mean_sit_time_s", down, none, what="repetitions")
 
 
 def _peak_in_windows(features: pl.DataFrame, column: str, reps: pl.DataFrame) -> list[float]:
@@ -810,7 +751,7 @@ def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> N
     none = "no complete squat was found"
     out.add("repetitions", n, n, interval=ci.count())
     durations = reps["duration_s"].to_list()
-    out.add("mean_duration_s", _mean(durations), n, none, interval=ci.bootstrap(ci.mean, durations, what="squats"))
+    out.mean("mean_duration_s", durations, none, what="squats")
     knees = {s: _col(features, angle_column("knee_angle", s)) for s in ("left", "right")}
     mean_knee = np.nanmean(np.stack(list(knees.values())), axis=0) if features.height else np.zeros(0)
     depth = [
@@ -818,23 +759,10 @@ def squat_outcomes(out: _Table, reps: pl.DataFrame, features: pl.DataFrame) -> N
         for r in reps.iter_rows(named=True)
         if np.isfinite(mean_knee[r["start_frame"] : r["end_frame"]]).any()
     ]
-    out.add(
-        "depth_knee_flexion_deg",
-        _mean(depth),
-        len(depth),
-        none,
-        interval=ci.bootstrap(ci.mean, depth, what="squats"),
-    )
+    out.mean("depth_knee_flexion_deg", depth, none, what="squats")
     for side in ("left", "right"):
         v = _peak_in_windows(features, angle_column("knee_angle", side), reps)
-        out.add(
-            f"{side}_depth_knee_flexion_deg",
-            _mean(v),
-            len(v),
-            none,
-            side=side,
-            interval=ci.bootstrap(ci.mean, v, what="squats"),
-        )
+        out.mean(f"{side}_depth_knee_flexion_deg", v, none, what="squats", side=side)
 
 
 def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
@@ -846,23 +774,9 @@ def arm_raise_outcomes(out: _Table, reps: pl.DataFrame, spec: TaskSpec) -> None:
         none = f"no complete raise of the {side} arm was found"
         out.add(f"{side}_repetitions", r.height, r.height, side=side, interval=ci.count())
         peaks[side] = r["peak_value"].drop_nulls().to_list()
-        out.add(
-            f"{side}_peak_elevation_deg",
-            _mean(peaks[side]),
-            len(peaks[side]),
-            none,
-            side=side,
-            interval=ci.bootstrap(ci.mean, peaks[side], what="raises"),
-        )
+        out.mean(f"{side}_peak_elevation_deg", peaks[side], none, what="raises", side=side)
         durations = r["duration_s"].to_list()
-        out.add(
-            f"{side}_mean_duration_s",
-            _mean(durations),
-            r.height,
-            none,
-            side=side,
-            interval=ci.bootstrap(ci.mean, durations, what="raises"),
-        )
+        out.mean(f"{side}_mean_duration_s", durations, none, what="raises", side=side)
     if len(spec.sides) == 2:
         ok = peaks["left"] and peaks["right"]
         out.add(
@@ -1007,13 +921,7 @@ def compute_outcomes(
         n = repetitions.height
         out.add("repetitions", n, n, interval=ci.count())
         durations = repetitions["duration_s"].to_list()
-        out.add(
-            "mean_duration_s",
-            _mean(durations),
-            n,
-            "no complete repetition",
-            interval=ci.bootstrap(ci.mean, durations),
-        )
+        out.mean("mean_duration_s", durations, "no complete repetition", what="repetitions")
         unit = repetitions["peak_unit"][0] if n else (events["unit"][0] if events.height else "")
         peaks = repetitions["peak_value"].drop_nulls().to_list()
         out.add(

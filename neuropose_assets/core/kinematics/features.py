@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, Field
 
+from neuropose_assets.core.kinematics.biomech import COORDINATES
 from neuropose_assets.core.kinematics.signal import fill_gaps, lowpass_times
 from neuropose_assets.core.kinematics.skeletons import CLINICAL_JOINTS, Skeleton
 from neuropose_assets.core.models import STRICT
@@ -53,29 +54,7 @@ THREE_POINT_ANGLES: dict[str, tuple[str, str, str]] = {
 }
 #: The fitted model coordinates in the features table (rotations, deg; the pelvis's orientation, which is relative to
 #: the camera, is left in ``kinematics``) and the shoulder elevations derived from them.
-FITTED_ANGLES: tuple[str, ...] = (
-    "hip_flexion_r",
-    "hip_adduction_r",
-    "hip_rotation_r",
-    "knee_angle_r",
-    "ankle_angle_r",
-    "hip_flexion_l",
-    "hip_adduction_l",
-    "hip_rotation_l",
-    "knee_angle_l",
-    "ankle_angle_l",
-    "lumbar_extension",
-    "lumbar_bending",
-    "lumbar_rotation",
-    "arm_flex_r",
-    "arm_add_r",
-    "arm_rot_r",
-    "elbow_flex_r",
-    "arm_flex_l",
-    "arm_add_l",
-    "arm_rot_l",
-    "elbow_flex_l",
-)
+FITTED_ANGLES: tuple[str, ...] = tuple(c for c in COORDINATES if not c.startswith("pelvis_"))
 #: Every angle column of the features table, deg (signs: :mod:`.biomech`).
 ANGLE_COLUMNS: tuple[str, ...] = (
     *(f"{c}_deg" for c in FITTED_ANGLES),
