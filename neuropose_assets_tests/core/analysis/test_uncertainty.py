@@ -29,6 +29,18 @@ def test_the_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_tim
     assert 0.88 <= hits / 200 <= 0.99  # BCa with n = 20: close to nominal (slightly below is known)
 
 
+def test_the_mean_of_few_values_gets_students_t_which_keeps_its_coverage():
+    x = [1.0, 1.2, 0.9, 1.1, 1.05]
+    lo, hi = stats.t.interval(0.95, 4, loc=np.mean(x), scale=stats.sem(x))
+    iv = u.bootstrap(u.mean, x, what="strides")
+    assert (iv.low, iv.high) == pytest.approx((lo, hi)) and iv.method.startswith("Student t over 5 strides")
+    rng = np.random.default_rng(11)
+    hits = sum((iv := u.bootstrap(u.mean, rng.normal(10.0, 2.0, 5))).low <= 10.0 <= iv.high for _ in range(400))
+    assert 0.92 <= hits / 400 <= 0.98  # the BCa interval covered 82 % here
+    ratio = u.bootstrap(lambda a, axis=-1: 100 / np.mean(a, axis=axis), x)  # another statistic: BCa, with the caveat
+    assert ratio.method.endswith("fewer than 20: may be narrower than 95 %)")
+
+
 def test_the_same_data_give_the_same_interval():
     x = [1.0, 1.2, 0.9, 1.1, 1.05, 0.98]
     assert u.bootstrap(u.mean, x) == u.bootstrap(u.mean, x)
