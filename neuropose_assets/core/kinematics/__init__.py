@@ -4,7 +4,7 @@ definitions, marker sets, filters (``signal``) and coordinate frames.
 
 Public API (imported on first use):
 
-* ``fit``: FitConfig, fit_model, kinematics_table, observations_from_poses
+* ``fit``: FitConfig, fit_imposed, fit_model, kinematics_table, observations_from_poses
 * ``features``: FeaturesConfig, compute_features, angle_column, flexion_deg, included_angle, person_arrays
 * ``biomech``: forward_kinematics, Dimensions
 * ``skeletons``: Skeleton, get_skeleton, CLINICAL_JOINTS
@@ -17,6 +17,7 @@ from neuropose_assets.core import lazy_api
 
 _API = {
     "FitConfig": "fit",
+    "fit_imposed": "fit",
     "fit_model": "fit",
     "kinematics_table": "fit",
     "observations_from_poses": "fit",

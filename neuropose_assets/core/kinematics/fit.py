@@ -521,6 +521,60 @@ def _fit_model(obs: Observations, cfg: FitConfig) -> Fit:
     )
 
 
+def fit_imposed(
+    obs: Observations, fit: Fit, imposed: dict[str, np.ndarray], cfg: FitConfig = FitConfig(), sigma_deg: float = 1.0
+) -> tuple[np.ndarray, Fit]:
+    """The model fitted with some coordinates held at given values: a diagnostic that splits the error of
+    :func:`fit_model` between the keypoints and the solve.
+
+    Starting from ``fit`` (of the same ``obs``), every coordinate in ``imposed`` is held within ``sigma_deg`` of its
+    given value (for example motion capture's joint angles), the others stay free; the dimensions and the focal length
+    are re-estimated with them (three rounds of poses, then dimensions).  If the keypoints fit *worse* with the true
+    angles than with the free fit's, no solve can recover the true angles from these keypoints: the remaining error is
+    the pose model's (``benchmarks/validate_kinematics.py --oracle``).
+
+    Args:
+        imposed: coordinate name (:data:`.biomech.COORDINATES`) → ``(F,)`` values, rad (NaN where unknown).
+    Returns:
+        ``(frames, fit)``: the indices ``(n,)`` of the frames where every imposed value is known, and the fit on those
+        frames (its ``sd`` is ``None``).
+    Raises:
+        KeyError: an unknown coordinate.
+        ValueError: fewer than 3 frames with every imposed value known.
+    """
+    from threadpoolctl import threadpool_limits
+
+    idx = [bm.INDEX[c] for c in imposed]
+    values = np.stack([np.asarray(v, float) for v in imposed.values()], 1)
+    frames = np.flatnonzero(np.isfinite(values).all(1))
+    if len(frames) < 3:
+        raise ValueError(f"the imposed coordinates are known in {len(frames)} frame(s): too few")
+    part = obs.take(frames)
+    q = fit.q[frames].copy()
+    q[:, idx] = values[frames]
+    target = q.copy()
+    hold = np.full(NQ, np.inf)  # 1 / inf = 0: no pull on the free coordinates
+    hold[idx] = np.radians(sigma_deg)
+    dims, focal = fit.dims.as_array(), fit.focal_px
+    sub = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), 60)).astype(int))
+
+    def problem() -> _Problem:
+        p = _Problem(part, fit.ground, dims, focal, cfg)
+        p.smooth_sigma = hold
+        return p
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(3):
+            q = _levenberg_marquardt(problem(), q, target, iterations=15)
+            dims, focal = _fit_dimensions(part.take(sub), fit.ground, dims, focal, q[sub], cfg)
+        final = problem()
+        q = _levenberg_marquardt(final, q, target, iterations=15)
+        _, proj, rel = final.residuals(q, None, jac=False)
+    res_px = np.linalg.norm(proj - part.uv, axis=-1)
+    res_mm = 1000 * np.linalg.norm(rel - part.xyz, axis=-1)
+    return frames, Fit(q, res_px, res_mm, bm.Dimensions.from_array(dims), focal, fit.ground, final.sigma_px)
+
+
 def coordinate_sd(problem: _Problem, q: np.ndarray) -> np.ndarray:
     """``(F, Q)`` standard deviation of each coordinate in each frame (rad, m): the Laplace approximation
     ``sqrt(diag((JᵀJ)⁻¹))`` of the keypoint terms and the priors at the solution (the smoothness pull left out, so
