@@ -286,3 +286,18 @@ def test_two_sessions_of_a_subject_give_subject_changes_with_a_verdict(world):
     page = (layout.reports / "subjects" / "c" / "P1.html").read_text()  # the subject report
     assert "Subject P1" in page and "sessions side by side" in page and "2026-04-10 (walk_b)" in page
     assert "<img" in page and "within" in page and "Hosoi" in page
+    assert checks["visits_consistent"]
+    # the second session renamed as an ordinal: dates and ordinals have no order, so no change, and the check says so
+    visit = Visit(subject="P1", session="S2", info={"population": "stroke"})
+    reg.register(
+        "walk_b",
+        tmp / "walk_b.mp4",
+        "c",
+        task=TaskDeclaration(TaskSpec(task="gait", camera_view="side"), "t").with_visit(visit),
+    )
+    assert job.execute_in_process(partition_key="walk_b", instance=inst, asset_selection=sel).success
+    res = defs.resolve_job_def("cohort_job").execute_in_process(partition_key="c", instance=inst)
+    assert res.success and pl.read_parquet(layout.asset_file("subject_changes", "c")).height == 0
+    warned = [e for e in res.get_asset_check_evaluations() if e.check_name == "visits_consistent"]
+    assert not warned[0].passed and warned[0].severity == dg.AssetCheckSeverity.WARN
+    assert "subject P1: mixed sessions: 2026-01-10, S2 mix dates and ordinals" in warned[0].description

@@ -19,6 +19,10 @@ absolute (in the measure's unit) or relative (% of the earlier session); some ap
 larger than the published threshold that this recording cannot resolve is not called real; ``within`` when neither
 says so; otherwise which one does and which does not.  No threshold for the subject's population (or no population
 declared) gives no verdict, with the reason.
+
+**Contradicting declarations** (:func:`.tasks.visit_problems`): a subject whose sessions mix dates and ordinals has
+no change (their order is unknown); one whose videos declare different populations has no verdict, with the reason.
+The cohort's ``visits_consistent`` check names both.
 """
 
 from __future__ import annotations
@@ -134,10 +138,15 @@ def subject_changes(cohort: pl.DataFrame) -> pl.DataFrame:
     when no subject has two sessions."""
     from data_contracts import polars_schema
     from neuropose_assets.core.analysis.outcomes import definition
+    from neuropose_assets.core.analysis.tasks import visit_problems
 
+    problems = visit_problems(cohort)
     rows = []
     for (subject, task), sessions in _sessions(cohort).items():
-        population = _population(cohort, subject)
+        if any(p.startswith("mixed sessions") for p in problems.get(subject, ())):
+            continue  # no order, no change (the cohort's visits_consistent check says so)
+        conflict = next((p for p in problems.get(subject, ()) if p.startswith("population")), None)
+        population = None if conflict else _population(cohort, subject)
         for i in range(1, len(sessions)):
             for kind, j in (("consecutive", i - 1), ("baseline", 0)):
                 if kind == "baseline" and j == i - 1:
@@ -145,7 +154,10 @@ def subject_changes(cohort: pl.DataFrame) -> pl.DataFrame:
                 (s_from, a), (s_to, b) = sessions[j], sessions[i]
                 for measure in [m for m in b if m in a]:
                     (va, sea), (vb, seb) = a[measure], b[measure]
-                    rows.append(_row(subject, task, population, measure, kind, s_from, s_to, va, vb, sea, seb))
+                    row = _row(subject, task, population, measure, kind, s_from, s_to, va, vb, sea, seb)
+                    if conflict:
+                        row["verdict_null_reason"] = f"the subject's {conflict}"
+                    rows.append(row)
     schema = polars_schema("subject_changes")
     if not rows:
         return pl.DataFrame(schema=schema)

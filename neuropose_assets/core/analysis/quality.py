@@ -495,6 +495,18 @@ def check_unique_content(layout, key: str) -> tuple[dict, list[Flag]]:
     ]
 
 
+def check_visits_consistent(layout, key: str) -> tuple[dict, list[Flag]]:
+    """``(numbers, flags)`` of the ``visits_consistent`` check on cohort ``key``: a WARN per subject whose videos'
+    declarations contradict each other (:func:`.tasks.visit_problems`)."""
+    from neuropose_assets.core.analysis.tasks import visit_problems
+
+    problems = visit_problems(_read(layout, "cohort_outcomes", key))
+    numbers = {"subjects_with_problems": len(problems)}
+    return numbers, [
+        Flag("WARN", f"subject {subject}: {'; '.join(found)}.") for subject, found in sorted(problems.items())
+    ]
+
+
 @dataclass(frozen=True)
 class QualityCheck:
     """One quality check: its ``name`` (the Dagster asset check's), the ``asset`` whose file(s) it reads, whether a
@@ -615,15 +627,29 @@ CHECKS: tuple[QualityCheck, ...] = (
         "neuropose_assets.core.analysis.outcomes.PLAUSIBLE) and was reported as null.",
         check_outcomes_plausible,
     ),
+    QualityCheck(
+        "cohort_outcomes",
+        "visits_consistent",
+        "The cohort's subject and session declarations agree: warns per subject whose sessions mix dates and "
+        "ordinals (no change is computed: their order is unknown), whose videos declare different populations, "
+        "sexes or groups (no change verdict), or whose age is below its population's (a mistyped age?).",
+        check_visits_consistent,
+    ),
 )
 
 
+#: the assets of a cohort partition (their checks judge a cohort, not a video)
+COHORT_ASSETS = frozenset({"cohort_outcomes"})
+
+
 def evaluate(layout, key: str, assets: tuple[str, ...] | None = None) -> list[tuple[QualityCheck, dict, list[Flag]]]:
-    """Every quality check of ``assets`` (default: all) on partition ``key`` whose file exists:
+    """Every quality check of ``assets`` (default: every per-video check) on partition ``key`` whose file exists:
     ``[(check, numbers, flags)]`` — the flags the report shows, the same the asset checks report."""
     out = []
     for c in CHECKS:
-        if (assets is None or c.asset in assets) and layout.asset_file(c.asset, key).exists():
+        if (c.asset in assets if assets is not None else c.asset not in COHORT_ASSETS) and layout.asset_file(
+            c.asset, key
+        ).exists():
             numbers, flags = c.fn(layout, key)
             out.append((c, numbers, flags))
     return out

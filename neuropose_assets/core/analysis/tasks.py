@@ -186,6 +186,67 @@ def visit_row(visit: Visit | None) -> dict[str, Any]:
     }
 
 
+#: the youngest age among the people behind a population's reference values (``data/change_thresholds.csv``,
+#: ``cutoffs.csv``, ``norms.csv``: Bohannon 2006's bands start at 60, Buatois 2008 and Perera 2006 studied people of 65
+#: and older): a subject declared younger is more likely a mistyped age or population than a member
+POPULATION_MIN_AGE = {"older_adult": 60.0}
+
+
+def info_problem(info: SubjectInfo) -> str | None:
+    """What is inconsistent within one subject's info (``None``: nothing): an age below its population's
+    (:data:`POPULATION_MIN_AGE`)."""
+    least = POPULATION_MIN_AGE.get(info.population or "")
+    if least is not None and info.age_years is not None and info.age_years < least:
+        return (
+            f"age {info.age_years:g} with population {info.population!r}, whose reference values come from people "
+            f"aged {least:g} and older: a mistyped age or population?"
+        )
+    return None
+
+
+def _session_kind(session: str) -> str:
+    import re
+
+    return "date" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", session) else "ordinal"
+
+
+def visit_problems(cohort: Any) -> dict[str, list[str]]:
+    """Per subject, what its videos' declarations contradict (a cohort table with :data:`VISIT_COLUMNS` and
+    ``partition``; subjects without a problem are absent):
+
+    * ``mixed sessions``: sessions that are dates and sessions that are ordinals — their order is unknown, so no
+      change between them can be computed;
+    * a population, sex or group that differs between videos (a declaration changed after some videos were
+      registered, or two subjects share an ID) — which reference values apply is then unknown;
+    * an age below the population's (:func:`info_problem`).
+    """
+    import polars as pl
+
+    out: dict[str, list[str]] = {}
+    rows = cohort.filter(pl.col("subject").is_not_null())
+    for (subject,), part in rows.group_by("subject", maintain_order=True):
+        problems = []
+        sessions = sorted({s for s in part["session"].drop_nulls()})
+        kinds = {_session_kind(s) for s in sessions}
+        if len(kinds) > 1:
+            problems.append(
+                f"mixed sessions: {', '.join(sessions)} mix dates and ordinals, so their order is unknown — name "
+                "every session of a subject the same way (all dates or all ordinals)"
+            )
+        for column in ("population", "sex", "group"):
+            counts = part.group_by(column).len().filter(pl.col(column).is_not_null()).sort(column)
+            if counts.height > 1:
+                said = ", ".join(f"{v!r} ({n} video{'s' if n > 1 else ''})" for v, n in counts.iter_rows())
+                problems.append(f"{column} differs between videos: {said} — declare it once and re-register them")
+        for row in part.unique(["population", "age_years"]).iter_rows(named=True):
+            problem = info_problem(SubjectInfo(population=row["population"], age_years=row["age_years"]))
+            if problem:
+                problems.append(problem)
+        if problems:
+            out[str(subject)] = problems
+    return out
+
+
 def visit_of(subject: str | None, session: str | None, info: dict | None = None, *, where: str) -> Visit | None:
     """The :class:`Visit` of declared values (``None`` without a subject).
 
@@ -198,13 +259,17 @@ def visit_of(subject: str | None, session: str | None, info: dict | None = None,
             raise ProtocolError(f"{where}: session {session!r} is declared without a subject")
         return None
     try:
-        return Visit(subject=str(subject), session=None if session is None else str(session), info=info or {})
+        visit = Visit(subject=str(subject), session=None if session is None else str(session), info=info or {})
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e['input']!r})" for e in err.errors())
         raise ProtocolError(
             f"{where}: {problems}. A subject is a pseudonymous ID (letters, digits, _ . -; never a name), a session "
             "an ISO date (2026-03-01) or an ordinal (2, S02, V3)."
         ) from None
+    problem = info_problem(visit.info)
+    if problem:
+        raise ProtocolError(f"{where}: {problem}")
+    return visit
 
 
 @dataclass(frozen=True)
@@ -358,7 +423,8 @@ def identify(pattern: str, rel: str) -> dict[str, str]:
 class Protocol:
     """A parsed protocol file: ``documents`` = list of ``(defaults, [(pattern, params), ...])`` in file order;
     ``identify``: the documents' ``identify`` patterns in file order (the last that matches names the visit);
-    ``subjects``: subject ID → :class:`SubjectInfo` fields (later documents override)."""
+    ``subjects``: subject ID → :class:`SubjectInfo` fields (a subject described in two documents must be described the
+    same way)."""
 
     path: Path
     documents: tuple[tuple[dict[str, Any], tuple[tuple[str, dict[str, Any]], ...]], ...]
@@ -453,8 +519,15 @@ def load_protocol(path: Path, *, redact: bool = False) -> Protocol:
                 "population: stroke}'"
             )
         for subject, info in described.items():
-            visit_of(str(subject), None, info, where=f"{where}, subject {subject!r}" if not redact else where)
-            subjects[str(subject)] = tuple(sorted(info.items()))
+            said = f"{where}, subject {subject!r}" if not redact else where
+            visit_of(str(subject), None, info, where=said)
+            known, info = subjects.get(str(subject)), tuple(sorted(info.items()))
+            if known is not None and known != info:
+                raise ProtocolError(
+                    f"{said}: described twice, differently ({dict(known)} and {dict(info)}) — describe each subject "
+                    "once"
+                )
+            subjects[str(subject)] = info
         defaults = {k: v for k, v in doc.items() if k not in (_RULES_KEY, _IDENTIFY_KEY, _SUBJECTS_KEY)}
         rules = doc.get(_RULES_KEY) or {}
         if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):

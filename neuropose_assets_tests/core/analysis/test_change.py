@@ -117,3 +117,30 @@ def test_one_session_gives_an_empty_table_with_the_contract_columns():
 
 def test_every_threshold_has_a_statistic_and_a_source():
     assert C.thresholds() and all(t.statistic and t.source and t.value > 0 for t in C.thresholds())
+
+
+def test_contradicting_declarations_give_no_change_or_no_verdict_and_are_named():
+    """Sessions that mix dates and ordinals have no order: no change. Two populations for one subject: no verdict.
+    visit_problems names both (the cohort's visits_consistent check)."""
+    from neuropose_assets.core.analysis.tasks import visit_problems
+
+    speed = {"gait_speed_m_s": (0.5, 0.02)}
+    rows = [
+        {"subject": "P1", "session": "2026-03-01", "population": "stroke", "values": speed},
+        {"subject": "P1", "session": "S2", "population": "stroke", "values": {"gait_speed_m_s": (0.8, 0.02)}},
+        {"subject": "P2", "session": "1", "population": "stroke", "values": speed},
+        {"subject": "P2", "session": "2", "population": "parkinson", "values": {"gait_speed_m_s": (0.8, 0.02)}},
+        {"subject": "P3", "session": "1", "population": "stroke", "values": speed},
+        {"subject": "P3", "session": "2", "population": "stroke", "values": {"gait_speed_m_s": (0.8, 0.02)}},
+    ]
+    df = C.subject_changes(cohort(rows))
+    assert "P1" not in df["subject"].to_list()
+    p2 = one(df, subject="P2")
+    assert p2["verdict"] is None and p2["population"] is None and p2["change"] == pytest.approx(0.3)
+    assert "population differs between videos: 'parkinson' (1 video), 'stroke' (1 video)" in p2["verdict_null_reason"]
+    assert one(df, subject="P3")["verdict"] == "exceeds"  # the others are judged as before
+    problems = visit_problems(cohort(rows))
+    assert sorted(problems) == ["P1", "P2"]
+    assert problems["P1"][0].startswith("mixed sessions: 2026-03-01, S2 mix dates and ordinals")
+    old = cohort([{"subject": "P4", "session": "1", "population": "older_adult", "values": speed}])
+    assert "a mistyped age" in visit_problems(old.with_columns(age_years=pl.lit(45.0)))["P4"][0]

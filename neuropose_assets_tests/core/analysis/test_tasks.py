@@ -150,6 +150,11 @@ def test_a_visit_is_stored_and_its_change_changes_the_fingerprint():
         ("subjects:\n  P1: {sex: unknown}\n", "sex"),
         ("subjects:\n  'Jane Doe': {age_years: 70}\n", "never a name"),
         ('videos:\n  "*": {session: "first visit"}\n', "an ISO date"),
+        ("subjects:\n  P1: {age_years: 7, population: older_adult}\n", "aged 60 and older: a mistyped age"),
+        (
+            "subjects:\n  P1: {population: stroke}\n---\nsubjects:\n  P1: {population: parkinson}\n",
+            "described twice, differently",
+        ),
     ],
 )
 def test_bad_subject_declarations_are_refused_with_what_to_write(tmp_path, doc, message):
