@@ -192,9 +192,8 @@ def evaluate_intake(
             if isinstance(proto, ProtocolError):
                 raise proto
             decl = proto.resolve(inner, redact=pseud is not None)
-            if pseud is not None and decl.visit is not None:  # a subject ID from a folder name may be a name
-                visit = decl.visit.model_copy(update={"subject": "s" + pseud.alias("subject:" + decl.visit.subject)})
-                decl = decl.with_visit(visit)
+            if pseud is not None and decl.visit is not None:  # a folder name may be a name, a session a date
+                decl = decl.with_visit(pseud.private_visit(decl.visit))
             return decl
         except ProtocolError as err:
             try:

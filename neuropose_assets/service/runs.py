@@ -54,12 +54,18 @@ def register_videos(
     pseudonymous: bool = False,
 ) -> None:
     """Write registry entries (with each video's :class:`~neuropose_assets.core.analysis.tasks.TaskDeclaration` from
-    ``tasks``, if given) and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
+    ``tasks``, if given; ``pseudonymous``: a session date shifted, :meth:`..core.io.intake.Pseudonymiser.private_visit`)
+    and add the ``videos`` / ``cohorts`` dynamic partitions (idempotent)."""
+    from neuropose_assets.core.io.intake import Pseudonymiser
     from neuropose_assets.core.io.storage import Registry
 
     reg = Registry(layout)
+    pseud = Pseudonymiser(layout.private) if pseudonymous else None
     for key, path in videos.items():
-        reg.register(key, path, cohort, task=(tasks or {}).get(key), pseudonymous=pseudonymous)
+        decl = (tasks or {}).get(key)
+        if pseud is not None and decl is not None and decl.visit is not None:  # privacy mode: no calendar dates
+            decl = decl.with_visit(pseud.private_visit(decl.visit, alias_subject=False))
+        reg.register(key, path, cohort, task=decl, pseudonymous=pseudonymous)
     new = [k for k in videos if not instance.has_dynamic_partition("videos", k)]
     if new:
         instance.add_dynamic_partitions("videos", new)

@@ -3,6 +3,7 @@
 import os
 import stat
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -346,6 +347,22 @@ def test_links_into_an_allowed_folder_are_followed(intake, tmp_path, monkeypatch
     assert [r.partition_key for r in tick()] == ["stroke-walk"]
 
 
+def test_a_session_date_moves_by_a_keyed_nonzero_number_of_days_per_subject(tmp_path):
+    from neuropose_assets.core.analysis.tasks import Visit
+    from neuropose_assets.core.io.intake import Pseudonymiser
+
+    pseud = Pseudonymiser(tmp_path / "private")
+    shifts = [pseud.shift_days(f"P{i}") for i in range(400)]
+    assert 0 not in shifts and max(map(abs, shifts)) <= Pseudonymiser.MAX_SHIFT_DAYS and len(set(shifts)) > 150
+    assert Pseudonymiser(tmp_path / "private").shift_days("P7") == shifts[7]  # the same key, the same shift
+    other = Pseudonymiser(tmp_path / "other")  # another secret, other shifts
+    assert sum(other.shift_days(f"P{i}") != shifts[i] for i in range(20)) >= 18
+    visit = Visit(subject="P7", session="2026-02-27")
+    moved = pseud.private_visit(visit, alias_subject=False)
+    assert moved.subject == "P7" and date.fromisoformat(moved.session) - date(2026, 2, 27) == timedelta(shifts[7])
+    assert pseud.private_visit(Visit(subject="P7", session="S2")).session == "S2"  # an ordinal is kept
+
+
 def test_command_line_videos_get_pseudonymous_keys_in_privacy_mode(tmp_path, monkeypatch):
     from neuropose_assets.service.runs import command_line_keys, register_videos
 
@@ -355,9 +372,14 @@ def test_command_line_videos_get_pseudonymous_keys_in_privacy_mode(tmp_path, mon
     monkeypatch.setenv("NEUROPOSE_PSEUDONYMISE", "1")
     (key,), pseudonymous = command_line_keys(layout, [video], "c", None)
     assert pseudonymous and key.startswith("c-") and "mueller" not in key
+    from neuropose_assets.service.runs import declaration
+
+    decl = declaration("gait", None, "--task", "P9", "2026-05-04")
     with dg.instance_for_test() as inst:
-        register_videos(inst, layout, {key: video}, "c", pseudonymous=pseudonymous)
+        register_videos(inst, layout, {key: video}, "c", {key: decl}, pseudonymous=pseudonymous)
     assert "Mueller" not in (layout.registry / f"{key}.json").read_text()
+    visit = Registry(layout).get(key).declaration.visit
+    assert visit.subject == "P9" and visit.session != "2026-05-04"  # a typed ID is kept, the date shifted
     assert Registry(layout).get(key).source == str(video)  # from private/
     assert "Mueller" in (layout.private / "pseudonyms.json").read_text()
 
@@ -438,4 +460,16 @@ def test_subject_ids_from_folder_names_are_pseudonymised_in_privacy_mode(intake)
     tick(pseudonymise=True)
     (run,) = tick(pseudonymise=True)
     visit = Registry(layout).get(run.partition_key).declaration.visit
-    assert "Jane" not in visit.subject and visit.subject.startswith("s") and visit.session == "2026-01-10"
+    assert "Jane" not in visit.subject and visit.subject.startswith("s")
+    # the session date is shifted by the subject's keyed number of days: a second session keeps its interval
+    assert (
+        visit.session != "2026-01-10"
+        and "2026-01-10" not in (layout.registry / f"{run.partition_key}.json").read_text()
+    )
+    put(root, "stroke/Jane_Doe/2026-03-11/walk.mp4", b"B" * 100)
+    tick(pseudonymise=True)
+    (second,) = tick(pseudonymise=True)
+    later = Registry(layout).get(second.partition_key).declaration.visit
+    assert later.subject == visit.subject
+    assert (date.fromisoformat(later.session) - date.fromisoformat(visit.session)).days == 60
+    assert "2026-01-10" in (layout.private / "pseudonyms.json").read_text()  # the real date: for authorised staff

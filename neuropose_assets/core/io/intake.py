@@ -183,6 +183,35 @@ class Pseudonymiser:
         """A stable pseudonym of any text (HMAC-SHA-256, ``n`` hex), not recorded in the manifest."""
         return hmac.new(self._secret, text.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:n]
 
+    #: the largest shift of a subject's session dates, days (:meth:`shift_days`)
+    MAX_SHIFT_DAYS = 182
+
+    def shift_days(self, subject: str) -> int:
+        """Days by which the session dates of ``subject`` are shifted in privacy mode: a keyed (HMAC) choice in
+        ±1 … ±:data:`MAX_SHIFT_DAYS`, the same for every video of the subject, so the order of its sessions and the
+        intervals between them are kept while the calendar dates — identifying information (HIPAA Safe Harbor, 45
+        CFR 164.514(b)(2)(i)(C)) — are not stored.  Date shifting per patient: the de-identification practice of
+        e.g. the STARR and i2b2 research data warehouses."""
+        digest = hmac.new(self._secret, f"date:{subject}".encode("utf-8", "surrogateescape"), hashlib.sha256).digest()
+        days = int.from_bytes(digest[:4], "big") % (2 * self.MAX_SHIFT_DAYS) - self.MAX_SHIFT_DAYS
+        return days + 1 if days >= 0 else days  # never 0: every date moves
+
+    def private_visit(self, visit, *, alias_subject: bool = True):
+        """The :class:`~neuropose_assets.core.analysis.tasks.Visit` as stored in privacy mode: the subject ID
+        replaced by ``s`` + its keyed pseudonym when it may come from a folder name (``alias_subject``; an ID typed
+        on the command line is kept), a date as session shifted by the subject's :meth:`shift_days` (an ordinal
+        session is kept).  The real values stay in the intake paths recorded in ``private/pseudonyms.json``."""
+        import datetime
+        import re
+
+        update = {}
+        if visit.session is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", visit.session):
+            day = datetime.date.fromisoformat(visit.session) + datetime.timedelta(days=self.shift_days(visit.subject))
+            update["session"] = day.isoformat()
+        if alias_subject:
+            update["subject"] = "s" + self.alias("subject:" + visit.subject)
+        return visit.model_copy(update=update)
+
     def cohort(self, folder: str) -> str:
         """The cohort key of a cohort folder (or of a cohort named on the command line): sanitised, or
         ``c<HMAC[:10]>`` of the sanitised name when cohort names are pseudonymised too (recorded in the manifest).
