@@ -43,13 +43,23 @@ def test_five_sts_boundaries_and_the_fall_risk_cutoff():
     assert "not > 16" in pd.filter(pl.col("kind") == "cutoff")["result"].to_list()
 
 
+def test_the_tug_fall_risk_cutoff_of_13_5_s_with_its_pooled_accuracy():
+    df = N.normative_comparison(
+        cohort(a=(None, None, None, {"tug_time_s": 13.5}), b=(None, None, None, {"tug_time_s": 13.4}))
+    )
+    cuts = {r["partition"]: r for r in df.filter(pl.col("kind") == "cutoff").iter_rows(named=True)}
+    assert cuts["a"]["result"].startswith(">= 13.5: raised fall risk") and "Shumway-Cook" in cuts["a"]["source"]
+    assert "not >= 13.5" in cuts["b"]["result"] and "Barry" in cuts["b"]["source"]
+
+
 def test_no_age_or_an_age_outside_the_norms_gives_the_reason():
     df = N.normative_comparison(
         cohort(a=(None, None, None, {"tug_time_s": 9.0}), b=(40, None, None, {"tug_time_s": 9.0}))
     )
-    reasons = dict(zip(df["partition"], df["null_reason"], strict=True))
+    norms = df.filter(pl.col("kind") == "norm")  # the TUG cut-off applies at any age: its rows have a result
+    reasons = dict(zip(norms["partition"], norms["null_reason"], strict=True))
     assert reasons["a"].startswith("no age declared") and reasons["b"].startswith("no published norm for age 40")
-    assert df["result"].is_null().all()
+    assert norms["result"].is_null().all() and df.filter(pl.col("kind") == "cutoff")["result"].is_not_null().all()
 
 
 def test_the_data_files_have_sources_and_consistent_numbers():
