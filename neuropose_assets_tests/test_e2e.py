@@ -22,7 +22,8 @@ def test_real_clip_materializes_every_asset_and_check(world):
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
     assert mats == set(PER_VIDEO_TABLES)
     evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
-    assert len(evals) == len(PER_VIDEO_TABLES) + len(quality.CHECKS)  # contracts + every quality check
+    per_video = [c for c in quality.CHECKS if c.asset not in quality.COHORT_ASSETS]  # visits_consistent: per cohort
+    assert len(evals) == len(PER_VIDEO_TABLES) + len(per_video)  # contracts + every per-video quality check
     # a 1.7 s clip holds about one stride: the gait check says so (WARN); the subject's right arm goes overhead with
     # the elbow bent, where the model's fit of the wrist may stay > 5 σ off for ~0.2 s (fit_residual names it: WARN)
     assert {n for n, e in evals.items() if not e.passed} <= {"repetitions_found", "fit_residual"}
