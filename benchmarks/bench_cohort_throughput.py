@@ -8,7 +8,12 @@ the same files in this process (decode with OpenCV, `mediapipe.solutions.pose` �
 Also per run: the fixed cost = the run's wall time − its `poses` step.  The cohort and review sensors tick every
 600 s here, i.e. after the measurement (they would compete for the cores).
 
-    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS | dask:N ...] [--clip-seconds S]
+    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS | warm:N | dask:N ...] [--clip-seconds S]
+
+``warm:N``: the same with warm run workers (``NEUROPOSE_RUN_WORKERS=warm``, neuropose_assets/warm.py: N long-lived
+Celery workers that keep the code location and the pose model loaded); a plain ``N`` is the default launcher (a fresh
+run-worker process per run).  For every N > 1 the benchmark also runs N bare loops in parallel over the same clips:
+the machine's real limit for N pose slots, which the daemon's throughput is compared with.
 
 ``--clip-seconds S``: four clips looped to S seconds each instead of the twelve short samples (1.7–8 s), to see the
 per-run fixed cost amortised over trial-length videos.
@@ -24,10 +29,12 @@ Targets (scaling issue): cohort throughput ≥ 1.6× the bare loop on this 2-cor
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,9 +97,14 @@ def through_daemon(staging: Path, tmp: Path, variant: str, port: int, two_s_clip
             env["NEUROPOSE_DASK_SCHEDULER"] = stack.enter_context(
                 dask_cluster(data, n, tmp, NEUROPOSE_POSTGRES_URL=pg.get_uri(), NEUROPOSE_POSE_SLOTS=str(n))
             )
+        elif variant.startswith("warm:"):  # warm run workers (neuropose_assets/warm.py), one per pose slot
+            os.environ.pop("NEUROPOSE_POSTGRES_URL", None)
+            env["NEUROPOSE_POSE_SLOTS"] = variant.split(":")[1]
+            env["NEUROPOSE_RUN_WORKERS"] = "warm"
         else:
             os.environ.pop("NEUROPOSE_POSTGRES_URL", None)
             env["NEUROPOSE_POSE_SLOTS"] = variant
+            env["NEUROPOSE_RUN_WORKERS"] = "fresh"
         return _through_ui(staging, intake, data, port, env, two_s_clip)
 
 
@@ -188,13 +200,23 @@ def main() -> None:
         bare_loop(f, kwargs)
     bare_s = time.perf_counter() - t
     print(f"{len(frames)} clips, {total} frames; bare MediaPipe loop: {bare_s:.1f} s = {total / bare_s:.1f} frames/s")
+    parallel = {}  # N bare loops at once over the same clips: the machine's real limit for N pose slots
+    for n in sorted({int(v.split(":")[-1]) for v in variants} - {1}):
+        t = time.perf_counter()
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(bare_loop, sorted(staging.iterdir()), [kwargs] * len(frames)))
+        parallel[n] = total / (time.perf_counter() - t)
+        print(f"{n} bare loops in parallel: {parallel[n]:.1f} frames/s = {parallel[n] * bare_s / total:.2f}× one")
     for i, slots in enumerate(variants):
         r = through_daemon(staging, tmp, slots, 3460 + i, two_s)
         fps = total / r["wall_s"]
         fixed = r["fixed_s"]
+        n = int(slots.split(":")[-1])
+        limit = parallel.get(n, total / bare_s)
         print(
             f"pose slots {slots}: {r['ok']}/{r['n']} runs ok; drop → last run finished {r['wall_s']:.1f} s = "
-            f"{fps:.1f} frames/s = {fps / (total / bare_s):.2f}× the bare loop; first run started "
+            f"{fps:.1f} frames/s = {fps / (total / bare_s):.2f}× the bare loop = {fps / limit:.2f} of {n} bare loop(s) "
+            f"in parallel; first run started "
             f"{r['drop_to_first_start_s']:.1f} s after the drop; overlapping pose steps: "
             f"{r['overlapping_pose_steps']}; fixed cost per run (run wall − poses step): median "
             f"{fixed[len(fixed) // 2]:.1f} s, min {fixed[0]:.1f}, max {fixed[-1]:.1f}"

@@ -24,6 +24,8 @@ importing TensorFlow or MediaPipe.
   started is the one that answers on the recorded address (the guard's ``/__neuropose__/ui`` names its pid) and, when
   started on loopback, the port listens on loopback only (fail otherwise); a UI deliberately bound to another address
   warns (no authentication); without a UI, nothing may answer on the last recorded address (an orphan: fail);
+* ``run_workers`` (only with ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running): every warm run worker the UI
+  started is alive (fail otherwise);
 * ``dask`` (only with ``$NEUROPOSE_DASK_SCHEDULER``): the scheduler answers and some worker holds the ``POSE``
   resource (fail otherwise: per-video runs would wait).
 """
@@ -553,6 +555,22 @@ def _dask_cluster() -> list[Check]:
     return [Check("dask", "ok", f"{address}: {len(workers)} worker process(es), {pose:g} pose estimation(s) at once")]
 
 
+def _run_workers(ui: dict | None, running: bool) -> list[Check]:
+    """With ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running: every warm run worker the UI started is alive (fail
+    otherwise: their runs wait in the queue until the UI replaces them)."""
+    if settings().run_workers != "warm" or not running:
+        return []
+    workers = {n: c.get("pid") for n, c in ((ui or {}).get("children") or {}).items() if n.startswith("run worker")}
+    if not workers:
+        return [Check("run_workers", "fail", "warm run workers are configured but the UI started none")]
+    dead = sorted(n for n, pid in workers.items() if not _alive(pid))
+    if dead:
+        return [Check("run_workers", "fail", f"{', '.join(dead)} not running (the UI restarts a stopped worker)")]
+    return [
+        Check("run_workers", "ok", f"{len(workers)} warm run worker(s): pid {', '.join(map(str, workers.values()))}")
+    ]
+
+
 def health_checks(layout: Layout, intake: Path) -> list[Check]:
     """Every check of the module docstring, in order."""
     ui, running = _ui_record(layout)
@@ -563,5 +581,6 @@ def health_checks(layout: Layout, intake: Path) -> list[Check]:
         *_pose_model(),
         _disk(layout, intake),
         _webserver(ui, running),
+        *_run_workers(ui, running),
         *_dask_cluster(),
     ]

@@ -25,11 +25,24 @@ storage:
 """
 
 
+WARM_LAUNCHER = """run_launcher:
+  # selected by $NEUROPOSE_RUN_WORKERS=warm (neuropose_assets/instance.py): runs execute in long-lived Celery workers
+  # that keep the code location and the pose model loaded; broker and results in the instance's own database
+  module: neuropose_assets.warm
+  class: WarmRunLauncher
+"""
+
+
 def instance_yaml() -> bytes:
     """The instance configuration: the package's ``dagster.yaml``, plus PostgreSQL storage when
-    ``$NEUROPOSE_POSTGRES_URL`` is set (SQLite under ``dagster_home`` otherwise, the zero-setup default)."""
-    base = INSTANCE_YAML.read_bytes()
-    return base + POSTGRES_STORAGE.encode() if settings().postgres_url else base
+    ``$NEUROPOSE_POSTGRES_URL`` is set (SQLite under ``dagster_home`` otherwise, the zero-setup default), with the warm
+    workers' run launcher (:mod:`.warm`) when ``$NEUROPOSE_RUN_WORKERS`` is ``warm``."""
+    base = INSTANCE_YAML.read_text()
+    if settings().run_workers == "warm":
+        start = base.index("\nrun_launcher:\n") + 1
+        end = base.index("\n\n", start) + 1
+        base = base[:start] + WARM_LAUNCHER + base[end:]
+    return (base + POSTGRES_STORAGE if settings().postgres_url else base).encode()
 
 
 def ensure_dagster_home(layout: Layout) -> Path:

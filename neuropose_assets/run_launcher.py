@@ -62,11 +62,12 @@ def worker_alive(pid: int, recorded_at: float) -> bool:
         return False
 
 
-class MonitoredRunLauncher(DefaultRunLauncher):
-    """:class:`~dagster.DefaultRunLauncher` whose runs run monitoring can check (module docstring)."""
+class WorkerHealth:
+    """The run-worker health check of a launcher whose runs record their worker's pid (module docstring); mixed into
+    :class:`MonitoredRunLauncher` and :class:`neuropose_assets.warm.WarmRunLauncher` (``self._instance`` is the
+    launcher's instance)."""
 
-    def __init__(self, inst_data=None) -> None:
-        super().__init__(inst_data=inst_data)
+    def __init__(self) -> None:
         self._workers: dict[str, tuple[int, float] | None] = {}  # run id -> (pid, recorded at), found once
 
     @property
@@ -93,12 +94,12 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             self._workers[run.run_id] = found
         return found
 
-    def check_run_worker_health(self, run) -> CheckRunHealthResult:
-        """``RUNNING`` while the run's worker process is alive (or when it has none to check on this host),
-        ``FAILED`` once it is gone."""
+    def worker_health(self, run) -> CheckRunHealthResult | None:
+        """``RUNNING`` while the run's worker process is alive, ``FAILED`` once it is gone, ``None`` when the run
+        has no worker process to check on this host (not started yet, or on another host)."""
         worker = self._worker(run)
         if worker is None:
-            return CheckRunHealthResult(WorkerStatus.RUNNING, "no worker process on this host to check")
+            return None
         pid, recorded_at = worker
         if worker_alive(pid, recorded_at):
             return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker process {pid} is alive")
@@ -107,3 +108,19 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             WorkerStatus.FAILED,
             f"the run's worker process {pid} is gone (killed, or it died with the daemon, the code server or the UI)",
         )
+
+
+class MonitoredRunLauncher(WorkerHealth, DefaultRunLauncher):
+    """:class:`~dagster.DefaultRunLauncher` whose runs run monitoring can check (module docstring)."""
+
+    def __init__(self, inst_data=None) -> None:
+        DefaultRunLauncher.__init__(self, inst_data=inst_data)
+        WorkerHealth.__init__(self)
+
+    def check_run_worker_health(self, run) -> CheckRunHealthResult:
+        """``RUNNING`` while the run's worker process is alive (or when it has none to check on this host),
+        ``FAILED`` once it is gone."""
+        verdict = self.worker_health(run)
+        if verdict is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "no worker process on this host to check")
+        return verdict

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         60, ge=1, description="seconds between the cohort and review sensors' evaluations"
     )
     dask_scheduler: str | None = Field(None, description="a dask scheduler address: per-video runs go to its workers")
+    run_workers: str = Field(
+        "fresh",
+        pattern="^(fresh|warm)$",
+        description="`warm`: per-video runs execute in long-lived Celery workers that keep the code location and "
+        "the pose model loaded (neuropose_assets/warm.py); `fresh`: a new run-worker process per run",
+    )
     postgres_url: str | None = Field(
         None,
         description="a PostgreSQL URL for the Dagster instance (runs, event log, "

@@ -137,6 +137,32 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def warm_worker_command(name: str) -> list[str]:
+    """The command of one warm run worker (:mod:`neuropose_assets.warm`): a Celery worker with the solo pool (a run
+    executes in the worker's own process, which keeps the code location and the pose model loaded), taking runs from
+    the instance's queue, named ``<name>@<host>``; no gossip, mingle or heartbeat (the runs' pids are checked
+    instead)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "neuropose_assets.warm_worker",
+        "worker",
+        "--pool",
+        "solo",
+        "-Q",
+        "dagster",
+        "-n",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel",
+        "WARNING",
+    ]
+
+
 def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts: list[str]) -> int:
     """Run the UI's process tree on the instance in ``home`` until a signal (see :func:`run_ui`, which holds the data
     root's UI lock); returns the process exit code."""
@@ -215,6 +241,10 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
             *(f"--allowed-host={h}" for h in allowed_hosts),
         ],
     }
+    if settings().run_workers == "warm":
+        for i in range(1, slots + 1):
+            commands[f"run worker {i}"] = warm_worker_command(f"run{i}")
+        print(f"{slots} warm run worker(s): per-video runs execute in them, the pose model loaded once each")
     print(f"DAGSTER_HOME={settings().dagster_home} NEUROPOSE_DATA_ROOT={layout.root}")
     procs: dict[str, subprocess.Popen] = {}
     restarts: list[float] = []
@@ -248,7 +278,7 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
         if not wait_for_code_server(grpc_port, procs["code server"]):
             print("error: the code server did not start (see its output above)", file=sys.stderr)
             return 1
-        for name in ("daemon", "webserver"):
+        for name in [n for n in commands if n != "code server"]:  # the daemon, the webserver, warm run workers
             start(name)
         record()
         print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops the UI, the daemon and the code server)")

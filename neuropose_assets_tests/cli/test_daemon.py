@@ -303,3 +303,71 @@ def running_ui(intake: Path, data: Path, offset: int = 0, **env: str):
         for pid in started:  # whatever did not stop in time
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_warm_run_workers_keep_the_model_loaded_and_a_killed_one_is_replaced(tmp_path, cam01, monkeypatch):
+    """NEUROPOSE_RUN_WORKERS=warm: per-video runs execute inside the UI's long-lived Celery worker (one per pose slot),
+    run after run in the same process with the pose model already loaded; SIGKILL of that worker mid-run fails the
+    run (run monitoring: its worker process is gone), the UI starts a new worker and the retry succeeds there."""
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+
+    intake, data = tmp_path / "intake", tmp_path / "data"
+    (intake / "c").mkdir(parents=True)
+    ui_json = data / "dagster_home" / "ui.json"
+    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")  # this process's DagsterInstance.get() loads the launcher
+
+    def worker_pid() -> int:
+        return json.loads(ui_json.read_text())["children"]["run worker 1"]["pid"]
+
+    def deliver(name: str, slower: int = 1) -> None:
+        tmp = tmp_path / f".{name}.mp4"
+        vf = ["-vf", f"setpts={slower}*PTS", "-r", "30"] if slower > 1 else []
+        media.ffmpeg("-i", str(cam01), *vf, "-c:v", "libx264", "-preset", "ultrafast", str(tmp))
+        os.replace(tmp, intake / "c" / f"{name}.mp4")
+
+    def runs_of(inst, name: str) -> list:
+        return [
+            r
+            for r in inst.get_runs()
+            if r.tags.get("dagster/partition") == f"c-{name}" and r.job_name == "per_video_job"
+        ]
+
+    def run_pid(inst, run) -> int | None:
+        for e in inst.all_logs(run.run_id):
+            if e.dagster_event and (e.dagster_event.message or "").startswith("Started process for run"):
+                return int(e.dagster_event.engine_event_data.metadata["pid"].value)
+        return None
+
+    def succeeded(inst, name: str):
+        runs = runs_of(inst, name)
+        return runs if any(r.status == DagsterRunStatus.SUCCESS for r in runs) else None
+
+    with running_ui(intake, data, offset=57, NEUROPOSE_POSE_SLOTS="1", NEUROPOSE_RUN_WORKERS="warm"):
+        inst = DagsterInstance.get()
+        warm = worker_pid()
+        for name in ("a", "b"):
+            deliver(name)
+            runs = _wait(lambda name=name: succeeded(inst, name), 120)
+            assert runs and len(runs) == 1, [(r.tags, r.status) for r in runs_of(inst, name)]
+            assert run_pid(inst, runs[0]) == warm  # executed inside the warm worker, not a fresh process
+        loads = [
+            m.asset_materialization.metadata["model_load_s"].value
+            for m in inst.fetch_materializations(AssetKey("poses"), limit=10).records
+        ]
+        assert sorted(loads)[:2] == [0.0, 0.0], loads  # the model was loaded once, before the first run
+
+        deliver("slow", slower=10)
+        assert _wait(lambda: any(run_pid(inst, r) for r in runs_of(inst, "slow")), 120, step=0.2)
+        os.kill(warm, signal.SIGKILL)  # the worker dies mid-run, holding the only pose slot
+        runs = _wait(lambda: succeeded(inst, "slow"), 180)
+        assert runs, [(r.tags, r.status) for r in runs_of(inst, "slow")]
+        dead = next(r for r in runs if not r.tags.get("dagster/parent_run_id"))
+        assert dead.status == DagsterRunStatus.FAILURE
+        assert any("worker process" in (e.message or "") for e in inst.all_logs(dead.run_id))
+        assert worker_pid() != warm and _alive(worker_pid())  # the UI replaced the worker
+        from neuropose_assets.core.io.storage import Layout
+        from neuropose_assets.health import health_checks
+
+        workers = next(c for c in health_checks(Layout(data), intake) if c.name == "run_workers")
+        assert workers.status == "ok" and str(worker_pid()) in workers.detail
