@@ -126,3 +126,34 @@ def step_spans(inst, run_id: str) -> dict[str, tuple[float, float]]:
 def poses_span(inst, run_id: str) -> tuple[float, float] | None:
     """(start, end) timestamps of the run's `poses` step, or None."""
     return step_spans(inst, run_id).get("poses")
+
+
+@contextlib.contextmanager
+def warm_hosts(data: Path, nworkers: int, log_dir: Path, **env_vars: str):
+    """One `neuropose-assets worker --warm` host with ``nworkers`` warm run workers on ``data`` (the instance on the
+    PostgreSQL in ``env_vars``); yields once every worker has loaded the code location and the pose model."""
+    env = {**os.environ, "NEUROPOSE_RUN_WORKERS": "warm", **env_vars}
+    cli = str(Path(sys.executable).parent / "neuropose-assets")
+    log_path = log_dir / "warm_workers.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [cli, "worker", "--warm", "--nworkers", str(nworkers), "--data-root", str(data)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.time() + 300
+        while log_path.read_text(errors="replace").count("warm worker ready") < nworkers:
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"the warm workers did not start: {log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(1)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         description="`warm`: per-video runs execute in long-lived Celery workers that keep the code location and "
         "the pose model loaded (neuropose_assets/warm.py); `fresh`: a new run-worker process per run",
     )
+    local_run_workers: int | None = Field(
+        None,
+        ge=0,
+        le=256,
+        description="with warm run workers: how many `ui` starts on its own host (default: the pose slots; `0`: "
+        "runs go only to `neuropose-assets worker --warm` hosts)",
+    )
     postgres_url: str | None = Field(
         None,
         description="a PostgreSQL URL for the Dagster instance (runs, event log, "

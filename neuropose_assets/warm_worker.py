@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from celery.signals import worker_ready
+from celery.signals import task_prerun, worker_ready
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
 
@@ -31,6 +31,22 @@ def preload() -> dict[str, float]:
     t1 = time.perf_counter()
     defs.resources["pose_model"].get_backend()
     return {"code_location_s": t1 - t0, "pose_model_s": time.perf_counter() - t1}
+
+
+@task_prerun.connect
+def _record_worker(sender=None, kwargs=None, **_rest) -> None:  # noqa: ARG001 - Celery's signal signature
+    """Tag the run this worker is about to execute with its pid and host (:func:`..run_launcher.process_tags`), so
+    run monitoring judges the worker on its own host and never mistakes another host's pid for a local one."""
+    from dagster import DagsterInstance
+
+    from neuropose_assets.run_launcher import process_tags
+
+    packed = (kwargs or {}).get("execute_job_args_packed") or (kwargs or {}).get("resume_job_args_packed")
+    # Dagster's serialized ExecuteRunArgs keeps the run id under its storage name ``pipeline_run_id``
+    run_id = (packed.get("pipeline_run_id") or packed.get("run_id")) if isinstance(packed, dict) else None
+    if run_id:
+        with DagsterInstance.get() as instance:
+            instance.add_run_tags(run_id, process_tags())
 
 
 @worker_ready.connect

@@ -49,8 +49,14 @@ def per_video_executor():
 
 
 def worker_name() -> str | None:
-    """``"<dask worker name> (<host> pid <pid>)"`` inside a dask worker, else ``None``: recorded in the ``poses``
-    metadata, so an operator sees which host estimated a video."""
+    """``"<worker name> (<host> pid <pid>)"`` inside a dask worker or a warm run worker (its Celery node name,
+    ``<name>@<host>``), else ``None``: recorded in the ``poses`` metadata, so an operator sees which host estimated a
+    video."""
+    if "celery" in sys.modules:
+        from celery import current_task
+
+        if current_task and current_task.request.hostname:
+            return f"{current_task.request.hostname} ({socket.gethostname()} pid {os.getpid()})"
     if "distributed" not in sys.modules:
         return None
     from distributed import get_worker

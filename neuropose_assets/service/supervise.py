@@ -26,6 +26,17 @@ MAX_RESTARTS = 3
 RESTART_WINDOW_S = 600.0
 
 
+def may_restart(restarts: list[float]) -> bool:
+    """Whether a stopped child may be started again: fewer than :data:`MAX_RESTARTS` restarts in the last
+    :data:`RESTART_WINDOW_S` (``restarts``: their times, pruned in place; this one is recorded when allowed)."""
+    now = time.time()
+    restarts[:] = [t for t in restarts if now - t < RESTART_WINDOW_S]
+    if len(restarts) >= MAX_RESTARTS:
+        return False
+    restarts.append(now)
+    return True
+
+
 def stop_tree(*procs: subprocess.Popen, grace_s: float = 10.0) -> None:
     """Stop processes started in their own sessions and everything they started: SIGTERM to every group at once,
     then SIGKILL to what is left after ``grace_s`` (``dagster dev``-style servers do not always pass SIGTERM on)."""
@@ -242,9 +253,13 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
         ],
     }
     if settings().run_workers == "warm":
-        for i in range(1, slots + 1):
+        local = slots if settings().local_run_workers is None else settings().local_run_workers
+        for i in range(1, local + 1):
             commands[f"run worker {i}"] = warm_worker_command(f"run{i}")
-        print(f"{slots} warm run worker(s): per-video runs execute in them, the pose model loaded once each")
+        print(
+            f"{local} warm run worker(s) on this host: per-video runs execute in them, the pose model loaded once each"
+            + ("" if local else "; runs wait for `neuropose-assets worker --warm` hosts")
+        )
     print(f"DAGSTER_HOME={settings().dagster_home} NEUROPOSE_DATA_ROOT={layout.root}")
     procs: dict[str, subprocess.Popen] = {}
     restarts: list[float] = []
@@ -286,16 +301,13 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
             for name, proc in list(procs.items()):
                 if proc.poll() is None:
                     continue
-                now = time.time()
-                restarts[:] = [t for t in restarts if now - t < RESTART_WINDOW_S]
-                if len(restarts) >= MAX_RESTARTS:
+                if not may_restart(restarts):
                     print(
                         f"the {name} stopped (exit code {proc.returncode}) after {MAX_RESTARTS} restarts in "
                         f"{RESTART_WINDOW_S / 60:.0f} min; stopping the others",
                         file=sys.stderr,
                     )
                     return proc.returncode or 1
-                restarts.append(now)
                 print(f"the {name} stopped (exit code {proc.returncode}); starting it again", file=sys.stderr)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)  # what it started (a code server's run workers) goes too
@@ -357,6 +369,61 @@ def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str], da
         return serve_ui(layout, home, host=host, port=port, allowed_hosts=allowed_hosts)
     finally:
         lock.release()
+
+
+def run_warm_workers(layout: Layout, *, nworkers: int | None = None, name: str | None = None) -> int:
+    """Take per-video runs from the instance's queue on this host (:mod:`neuropose_assets.warm`): ``nworkers`` warm
+    run workers (default: this host's pose slots), named ``<name or host>-<i>@<host>``, each with the code location
+    and the pose model loaded, until SIGTERM / Ctrl-C; a worker that stops is started again (at most
+    :data:`MAX_RESTARTS` times in :data:`RESTART_WINDOW_S`).  The instance (``$DAGSTER_HOME``, the same path on every
+    host) and its PostgreSQL (``$NEUROPOSE_POSTGRES_URL``) must be the UI host's.  Returns the exit code (0 stopped by
+    a signal, 1 a worker could not be kept running)."""
+    import signal
+    import socket
+
+    from neuropose_assets.core.io.concurrency import pose_slots
+
+    env = settings()
+    if env.postgres_url is None:
+        print(
+            "warning: the instance is SQLite under the data root; with workers on several hosts use PostgreSQL "
+            "($NEUROPOSE_POSTGRES_URL, set on every host)",
+            file=sys.stderr,
+        )
+    n = nworkers or pose_slots(env.pose_backend)[0]
+    prefix = name or socket.gethostname()
+    commands = {f"{prefix}-{i}": warm_worker_command(f"{prefix}-{i}") for i in range(1, n + 1)}
+    child_env = {**os.environ, "NEUROPOSE_RUN_WORKERS": "warm", "DAGSTER_HOME": str(layout.dagster_home)}
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    procs: dict[str, subprocess.Popen] = {}
+    restarts: list[float] = []
+    print(
+        f"{n} warm run worker(s) ({env.pose_backend}) taking runs of the instance at {layout.dagster_home}", flush=True
+    )
+    try:
+        for label, cmd in commands.items():
+            procs[label] = subprocess.Popen(cmd, env=child_env, start_new_session=True, preexec_fn=die_with_parent)
+        while True:
+            for label, proc in list(procs.items()):
+                if proc.poll() is None:
+                    continue
+                if not may_restart(restarts):
+                    print(f"run worker {label} keeps stopping (exit code {proc.returncode})", file=sys.stderr)
+                    return proc.returncode or 1
+                print(f"run worker {label} stopped (exit code {proc.returncode}); starting it again", file=sys.stderr)
+                procs[label] = subprocess.Popen(
+                    commands[label], env=child_env, start_new_session=True, preexec_fn=die_with_parent
+                )
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_tree(*procs.values(), grace_s=20)
 
 
 def run_workers(layout: Layout, scheduler: str, *, nworkers: int | None = None, name: str | None = None) -> int:

@@ -351,6 +351,7 @@ def test_warm_run_workers_keep_the_model_loaded_and_a_killed_one_is_replaced(tmp
             runs = _wait(lambda name=name: succeeded(inst, name), 120)
             assert runs and len(runs) == 1, [(r.tags, r.status) for r in runs_of(inst, name)]
             assert run_pid(inst, runs[0]) == warm  # executed inside the warm worker, not a fresh process
+            assert runs[0].tags["neuropose/worker_pid"] == str(warm)  # with its host: judged on its own host only
         loads = [
             m.asset_materialization.metadata["model_load_s"].value
             for m in inst.fetch_materializations(AssetKey("poses"), limit=10).records

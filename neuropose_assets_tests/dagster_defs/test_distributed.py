@@ -68,6 +68,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _finished(inst, keys: set[str]) -> list | None:
+    """The per-video runs of the partitions ``keys`` once every one of them has finished (else ``None``)."""
+    from dagster import DagsterRunStatus
+
+    runs = [r for r in inst.get_runs() if r.job_name == "per_video_job" and r.tags.get("dagster/partition") in keys]
+    finished = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
+    return runs if len(finished) == len(keys) else None
+
+
 @contextlib.contextmanager
 def _group(cmd: list[str], env: dict[str, str], log: Path):
     with open(log, "wb") as out:
@@ -142,14 +151,7 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
         inst = DagsterInstance.get()
         keys = {f"dist-{k}" for k in clips}
 
-        def done():
-            runs = [
-                r for r in inst.get_runs() if r.job_name == "per_video_job" and r.tags.get("dagster/partition") in keys
-            ]
-            finished = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)]
-            return runs if len(finished) == len(keys) else None
-
-        runs = _wait(done, 600)
+        runs = _wait(lambda: _finished(inst, keys), 600)
         logs = {p.name: p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*.log")}
         assert runs, logs
         failures = [
@@ -229,3 +231,64 @@ def test_a_cohort_runs_across_two_dask_workers_on_postgres(postgres_url, tmp_pat
     for asset in ("poses", "features", "events", "outcomes"):
         a, b = (pl.read_parquet(Layout(r).asset_file(asset, "dist-pose2sim_single_cam01")) for r in (data, local))
         assert a.equals(b), asset
+
+
+def test_a_cohort_runs_across_two_warm_worker_hosts_on_postgres(postgres_url, tmp_path, sample_cache, monkeypatch):
+    """Warm run workers on two "hosts" (two `neuropose-assets worker --warm` processes, as other machines would start
+    them, none on the UI host) take the runs of one instance on PostgreSQL from its queue; every output is there,
+    every check evaluated, and each host estimated one clip with its model already loaded."""
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+
+    from neuropose_assets.core.io.samples import fetch_samples
+    from neuropose_assets.definitions import PER_VIDEO_ASSETS
+    from neuropose_assets_tests.cli.test_daemon import _wait, running_ui
+
+    clips = fetch_samples(sample_cache, CLIPS[:2])
+    intake, data = tmp_path / "intake", tmp_path / "data"
+    (intake / "warm").mkdir(parents=True)
+    env = {**os.environ, "NEUROPOSE_POSTGRES_URL": postgres_url, "NEUROPOSE_RUN_WORKERS": "warm"}
+    cli = str(Path(sys.executable).parent / "neuropose-assets")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            running_ui(
+                intake,
+                data,
+                offset=91,
+                NEUROPOSE_POSTGRES_URL=postgres_url,
+                NEUROPOSE_RUN_WORKERS="warm",
+                NEUROPOSE_LOCAL_RUN_WORKERS="0",  # runs go only to the worker hosts
+                NEUROPOSE_POSE_SLOTS="2",
+                NEUROPOSE_COHORT_INTERVAL_SECONDS="600",
+            )
+        )
+        for host in ("hostA", "hostB"):
+            cmd = [cli, "worker", "--warm", "--nworkers", "1", "--name", host, "--data-root", str(data)]
+            stack.enter_context(_group(cmd, env, tmp_path / f"{host}.log"))
+        (intake / "warm" / "protocol.yaml").write_text("task: gait\ncamera_view: oblique\n")
+        for key, path in clips.items():
+            os.link(path, intake / "warm" / f"{key}.mp4")
+        monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+        monkeypatch.setenv("NEUROPOSE_POSTGRES_URL", postgres_url)
+        monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")
+        inst = DagsterInstance.get()
+        keys = {f"warm-{k}" for k in clips}
+
+        runs = _wait(lambda: _finished(inst, keys), 300)
+        logs = {p.name: p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*.log")}
+        assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs), (
+            [(r.tags.get("dagster/partition"), r.status) for r in runs or []],
+            logs,
+        )
+        per_video_keys = {k for a in PER_VIDEO_ASSETS for k in a.keys}
+        workers, loads = set(), []
+        for key in sorted(keys):
+            for asset_key in per_video_keys:
+                ours = [m for m in inst.fetch_materializations(asset_key, limit=100).records if m.partition_key == key]
+                assert ours, f"{asset_key.to_user_string()} not materialized for {key}"
+                if asset_key == AssetKey("poses"):
+                    meta = ours[0].asset_materialization.metadata
+                    workers.add(meta["worker"].value.split("-")[0])
+                    loads.append(meta["model_load_s"].value)
+        assert workers == {"hostA", "hostB"}, workers  # one clip on each host
+        assert loads == [0.0] * len(keys), loads  # loaded by each worker at its start
+        assert len({r.tags["neuropose/worker_pid"] for r in runs}) == 2
