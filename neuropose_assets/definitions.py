@@ -14,7 +14,6 @@ import dagster as dg
 from neuropose_assets import stages
 from neuropose_assets.core.io.storage import Layout, default_data_root, secure_data_root
 from neuropose_assets.dagster_defs.common import PER_VIDEO, REVIEW
-from neuropose_assets.dagster_defs.distributed import per_video_executor
 from neuropose_assets.dagster_defs.io_manager import ParquetIOManager
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
 from neuropose_assets.dagster_defs.sensors import build_cohort_sensor, build_intake_sensor, build_review_sensor
@@ -38,12 +37,11 @@ REVIEW_ASSETS = asset_definitions("review_job")
 COHORT_ASSETS = asset_definitions("cohort_job")
 
 #: One run per video: the whole chain in one process, so each heavy library is imported (and the pose model loaded)
-#: at most once per run; with ``$NEUROPOSE_DASK_SCHEDULER`` its steps go to a dask cluster's long-lived workers
-#: instead (``dagster_defs/distributed.py``).
+#: at most once per run (and once per worker with warm run workers, ``neuropose_assets/warm.py``).
 per_video_job = dg.define_asset_job(
     "per_video_job",
     selection=dg.AssetSelection.groups(PER_VIDEO),
-    executor_def=per_video_executor(),
+    executor_def=dg.in_process_executor,
     description=f"{stages.chain('per_video_job')} for one video",
 )
 review_job = dg.define_asset_job(

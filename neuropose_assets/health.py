@@ -25,9 +25,8 @@ importing TensorFlow or MediaPipe.
   started on loopback, the port listens on loopback only (fail otherwise); a UI deliberately bound to another address
   warns (no authentication); without a UI, nothing may answer on the last recorded address (an orphan: fail);
 * ``run_workers`` (only with ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running): every warm run worker the UI
-  started is alive (fail otherwise);
-* ``dask`` (only with ``$NEUROPOSE_DASK_SCHEDULER``): the scheduler answers and some worker holds the ``POSE``
-  resource (fail otherwise: per-video runs would wait).
+  started is alive, and some worker takes runs — on this host or, by their heartbeats, on others (fail otherwise:
+  per-video runs would wait); workers on other hosts that went silent are named (warn).
 """
 
 from __future__ import annotations
@@ -519,56 +518,39 @@ def _webserver(ui: dict | None, running: bool) -> Check:
     )
 
 
-def _dask_cluster() -> list[Check]:
-    """With ``$NEUROPOSE_DASK_SCHEDULER`` set: the scheduler answers and has workers that hold the ``POSE`` resource
-    (else every ``poses`` step waits forever)."""
-    from neuropose_assets.dagster_defs.distributed import POSE_RESOURCE
+def _run_workers(ui: dict | None, running: bool, home: Path | str | None = None) -> list[Check]:
+    """With ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running: every warm run worker the UI started is alive, and
+    some worker takes runs: the UI's, or those ``neuropose-assets worker`` started here or on other hosts (their
+    heartbeats, :func:`~neuropose_assets.run_launcher.read_heartbeats`); fail otherwise: runs wait in the queue."""
 
-    address = settings().dask_scheduler
-    if not address:
-        return []
-    from distributed import Client
+    from neuropose_assets.run_launcher import SILENT_S, read_heartbeats
 
-    try:
-        with Client(address, timeout=5) as client:
-            workers = client.scheduler_info(n_workers=-1)["workers"].values()
-    except (OSError, TimeoutError) as err:
-        return [
-            Check(
-                "dask",
-                "fail",
-                f"the dask scheduler {address} does not answer ({type(err).__name__}): start "
-                "it (`dask scheduler`) or unset $NEUROPOSE_DASK_SCHEDULER",
-            )
-        ]
-    pose = sum(w.get("resources", {}).get(POSE_RESOURCE, 0) for w in workers)
-    if not pose:
-        return [
-            Check(
-                "dask",
-                "fail",
-                f"{address}: {len(workers)} worker(s), none holds the {POSE_RESOURCE} resource: "
-                "per-video runs wait; "
-                "start `neuropose-assets worker` on the compute hosts",
-            )
-        ]
-    return [Check("dask", "ok", f"{address}: {len(workers)} worker process(es), {pose:g} pose estimation(s) at once")]
-
-
-def _run_workers(ui: dict | None, running: bool) -> list[Check]:
-    """With ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running: every warm run worker the UI started is alive (fail
-    otherwise: their runs wait in the queue until the UI replaces them)."""
     if settings().run_workers != "warm" or not running:
         return []
     workers = {n: c.get("pid") for n, c in ((ui or {}).get("children") or {}).items() if n.startswith("run worker")}
-    if not workers:
-        return [Check("run_workers", "fail", "warm run workers are configured but the UI started none")]
     dead = sorted(n for n, pid in workers.items() if not _alive(pid))
     if dead:
         return [Check("run_workers", "fail", f"{', '.join(dead)} not running (the UI restarts a stopped worker)")]
-    return [
-        Check("run_workers", "ok", f"{len(workers)} warm run worker(s): pid {', '.join(map(str, workers.values()))}")
-    ]
+    mine = {(socket.gethostname(), pid) for pid in workers.values()}
+    beats = [b for b in read_heartbeats(home or settings().dagster_home) if (b.get("host"), b.get("pid")) not in mine]
+    remote = sorted(str(b.get("node")) for b in beats if b["age_s"] <= SILENT_S)
+    silent = sorted(f"{b.get('node')} ({b['age_s']:.0f} s)" for b in beats if b["age_s"] > SILENT_S)
+    if not workers and not remote:
+        return [
+            Check(
+                "run_workers",
+                "fail",
+                "no warm run worker takes runs: the UI started none (NEUROPOSE_LOCAL_RUN_WORKERS=0) and no "
+                "`neuropose-assets worker` host is beating" + (f" (silent: {', '.join(silent)})" if silent else ""),
+            )
+        ]
+    here = f"{len(workers)} on this host (pid {', '.join(map(str, workers.values()))})" if workers else "none here"
+    detail = f"warm run workers: {here}" + (
+        f"; {len(remote)} started by `neuropose-assets worker`: {', '.join(remote)}" if remote else ""
+    )
+    if silent:
+        return [Check("run_workers", "warn", f"{detail}; silent (host down?): {', '.join(silent)}")]
+    return [Check("run_workers", "ok", detail)]
 
 
 def health_checks(layout: Layout, intake: Path) -> list[Check]:
@@ -581,6 +563,5 @@ def health_checks(layout: Layout, intake: Path) -> list[Check]:
         *_pose_model(),
         _disk(layout, intake),
         _webserver(ui, running),
-        *_run_workers(ui, running),
-        *_dask_cluster(),
+        *_run_workers(ui, running, layout.dagster_home),
     ]

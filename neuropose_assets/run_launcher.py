@@ -16,8 +16,10 @@ The worker is alive when a process with that pid exists on this host, is not a z
 run recorded it (so a recycled pid is not mistaken for the worker) — :mod:`psutil`.  A dead worker is ``FAILED``;
 Dagster's monitoring then marks the run failed, which frees its pool slots
 (``run_monitoring.free_slots_after_run_end_seconds``) and lets ``run_retries`` start it again.  A run whose worker
-is on another host, or that records no worker, is reported ``RUNNING`` (it cannot be judged from here; the run
-timeout still applies).
+on another host is judged by that worker's heartbeat file (:func:`write_heartbeat`, written by warm run workers
+into the shared ``$DAGSTER_HOME``): silent for :data:`SILENT_S` → ``FAILED`` (its host went down or was cut off).  A
+run that records no worker, or whose remote worker writes no heartbeat, is reported ``RUNNING`` (it cannot be judged
+from here; the run timeout still applies).
 
 Configured in ``dagster.yaml``::
 
@@ -30,8 +32,11 @@ This module is imported by the daemon and the webserver: it imports nothing heav
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import time
+from pathlib import Path
 
 from dagster import DagsterEventType, DefaultRunLauncher
 
@@ -43,11 +48,63 @@ HOST_TAG = "neuropose/worker_host"
 _STARTED = "Started process for run (pid: "
 #: a worker process is accepted when it was created at most this long after the run recorded it (clock rounding), s
 _CLOCK_SLACK_S = 2.0
+#: warm run workers' heartbeat files, under ``$DAGSTER_HOME`` (shared by every host)
+HEARTBEAT_DIR = "run_workers"
+#: a warm run worker writes its heartbeat this often, s
+HEARTBEAT_S = 5.0
+#: a worker on another host whose heartbeat is older than this is taken for dead, s (hosts' clocks must agree to a
+#: few seconds: NTP)
+SILENT_S = 60.0
 
 
 def process_tags() -> dict[str, str]:
     """Tags that let run monitoring tell whether this process, which executes a run in-process, is still alive."""
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def worker_name() -> str | None:
+    """``"<Celery node> (<host> pid <pid>)"`` inside a warm run worker (:mod:`neuropose_assets.warm`), else ``None``:
+    recorded in the ``poses`` metadata, so an operator sees which host estimated a video."""
+    import sys
+
+    if "celery" not in sys.modules:
+        return None
+    from celery import current_task
+
+    if current_task and current_task.request.hostname:
+        return f"{current_task.request.hostname} ({socket.gethostname()} pid {os.getpid()})"
+    return None
+
+
+def heartbeat_file(dagster_home: str | Path, host: str, pid: int | str) -> Path:
+    """The heartbeat file of the worker process ``pid`` on ``host``."""
+    return Path(dagster_home) / HEARTBEAT_DIR / f"{host}-{pid}.json"
+
+
+def write_heartbeat(dagster_home: str | Path, node: str) -> Path:
+    """Record (atomically) that this process, the warm run worker ``node`` (Celery's ``name@host``), is alive now:
+    ``{"node", "host", "pid", "beat"}`` (``beat``: s since the epoch).  Returns the file."""
+    from neuropose_assets.core.io.atomic import atomic_write_bytes
+
+    path = heartbeat_file(dagster_home, socket.gethostname(), os.getpid())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"node": node, "host": socket.gethostname(), "pid": os.getpid(), "beat": time.time()}
+    atomic_write_bytes(path, json.dumps(record).encode())
+    return path
+
+
+def read_heartbeats(dagster_home: str | Path, *, now: float | None = None) -> list[dict]:
+    """Every warm run worker's last heartbeat, each with ``age_s`` (s since it was written) — the files a stopped
+    worker removed are gone, a dead host's stay and age."""
+    now = time.time() if now is None else now
+    out = []
+    for path in sorted((Path(dagster_home) / HEARTBEAT_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            out.append({**record, "age_s": now - float(record["beat"])})
+        except (OSError, ValueError, KeyError, TypeError):  # being replaced, or a foreign file: not a heartbeat
+            continue
+    return out
 
 
 def worker_alive(pid: int, recorded_at: float) -> bool:
@@ -94,12 +151,32 @@ class WorkerHealth:
             self._workers[run.run_id] = found
         return found
 
+    def _remote_worker(self, run) -> CheckRunHealthResult | None:
+        """A run executing on another host: ``FAILED`` when its worker's heartbeat is older than :data:`SILENT_S`,
+        ``RUNNING`` while it is fresh, ``None`` without one."""
+        host, pid = run.tags.get(HOST_TAG), run.tags.get(PID_TAG)
+        if not host or not pid or host == socket.gethostname():
+            return None
+        try:
+            record = json.loads(heartbeat_file(self._instance.root_directory, host, pid).read_text())
+            age = time.time() - float(record["beat"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if age <= SILENT_S:
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker {record.get('node')} beat {age:.0f} s ago")
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"the run's worker {record.get('node')} (host {host}, pid {pid}) has been silent for {age:.0f} s: its host "
+            "went down or was cut off",
+        )
+
     def worker_health(self, run) -> CheckRunHealthResult | None:
-        """``RUNNING`` while the run's worker process is alive, ``FAILED`` once it is gone, ``None`` when the run
-        has no worker process to check on this host (not started yet, or on another host)."""
+        """``RUNNING`` while the run's worker process is alive, ``FAILED`` once it is gone (or, on another host, its
+        heartbeat went silent), ``None`` when the run has no worker process to check (not started yet, or on another
+        host without a heartbeat)."""
         worker = self._worker(run)
         if worker is None:
-            return None
+            return self._remote_worker(run)
         pid, recorded_at = worker
         if worker_alive(pid, recorded_at):
             return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker process {pid} is alive")

@@ -59,7 +59,6 @@ class Settings(BaseSettings):
     cohort_interval_seconds: int = Field(
         60, ge=1, description="seconds between the cohort and review sensors' evaluations"
     )
-    dask_scheduler: str | None = Field(None, description="a dask scheduler address: per-video runs go to its workers")
     run_workers: str = Field(
         "fresh",
         pattern="^(fresh|warm)$",
@@ -71,7 +70,7 @@ class Settings(BaseSettings):
         ge=0,
         le=256,
         description="with warm run workers: how many `ui` starts on its own host (default: the pose slots; `0`: "
-        "runs go only to `neuropose-assets worker --warm` hosts)",
+        "runs go only to `neuropose-assets worker` hosts)",
     )
     postgres_url: str | None = Field(
         None,

@@ -12,11 +12,14 @@ fresh run worker), in its own process, which stays alive for the next run.
   backend), the instance's PostgreSQL when ``$NEUROPOSE_POSTGRES_URL`` is set — so workers on other hosts take runs
   from the same queue with nothing more to run or open.
 * **One worker per pose slot**, each a ``--pool solo`` Celery worker (the run executes in the worker's main process:
-  no fork, nothing re-imported); ``ui`` starts and supervises them like the daemon, ``neuropose-assets worker
-  --warm`` starts them on another host.
+  no fork, nothing re-imported); ``ui`` starts and supervises them like the daemon, ``neuropose-assets worker``
+  starts them on another host (MeTRAbs: one per GPU, each seeing only its own).
 * **Health.**  A worker killed mid-run is found by the pid its run recorded (``Started process for run (pid: N)``,
   :class:`~neuropose_assets.run_launcher.WorkerHealth`): run monitoring fails the run and ``run_retries`` starts it
-  again on a live worker; the supervisor replaces the dead worker.  A task still queued is judged by Celery's state.
+  again on a live worker; the supervisor replaces the dead worker.  A worker on another host is judged by its
+  heartbeat file in the shared ``$DAGSTER_HOME`` (:func:`~neuropose_assets.run_launcher.write_heartbeat`): a host
+  that went down or was cut off is silent, and its run fails after :data:`~neuropose_assets.run_launcher.SILENT_S`
+  and is retried elsewhere.  A task still queued is judged by Celery's state.
 
 Configured in the instance's ``dagster.yaml`` by :func:`neuropose_assets.instance.instance_yaml` (``run_launcher:
 module: neuropose_assets.warm, class: WarmRunLauncher``).  Imported by the daemon and the webserver: it imports

@@ -1,5 +1,5 @@
 """The Celery app of a warm run worker: ``celery -A neuropose_assets.warm_worker worker --pool solo -Q dagster``
-(started by ``neuropose-assets ui`` and ``worker --warm``; :mod:`.warm`).
+(started by ``neuropose-assets ui`` and ``worker``; :mod:`.warm`).
 
 The worker registers ``dagster-celery``'s run tasks (execute and resume) on the same broker as the instance's
 launcher and, once at start, imports the code location and loads the pose model, so every run it executes finds them
@@ -8,9 +8,11 @@ in memory.  Needs ``$DAGSTER_HOME`` (the instance) and the variables the code lo
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import suppress
 
-from celery.signals import task_prerun, worker_ready
+from celery.signals import task_prerun, worker_ready, worker_shutdown
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
 
@@ -49,7 +51,39 @@ def _record_worker(sender=None, kwargs=None, **_rest) -> None:  # noqa: ARG001 -
             instance.add_run_tags(run_id, process_tags())
 
 
+def _beat(node: str, stop: threading.Event) -> None:
+    """Write this worker's heartbeat every :data:`~neuropose_assets.run_launcher.HEARTBEAT_S` until ``stop`` is set
+    (run monitoring on the UI host judges a run on this host by it)."""
+    from neuropose_assets.run_launcher import HEARTBEAT_S, write_heartbeat
+    from neuropose_assets.settings import settings
+
+    home = settings().dagster_home
+    while home and not stop.is_set():
+        with suppress(OSError):  # a full or briefly unreachable shared disk: try again at the next beat
+            write_heartbeat(home, node)
+        stop.wait(HEARTBEAT_S)
+
+
+_STOP_BEATING = threading.Event()
+
+
 @worker_ready.connect
-def _warm_up(sender=None, **_kwargs) -> None:  # noqa: ARG001 - Celery's signal signature
+def _warm_up(sender=None, **_kwargs) -> None:
     took = preload()
+    node = getattr(sender, "hostname", None) or "warm worker"
+    threading.Thread(target=_beat, args=(node, _STOP_BEATING), name="heartbeat", daemon=True).start()
     print(f"warm worker ready: code location {took['code_location_s']:.1f} s, pose model {took['pose_model_s']:.1f} s")
+
+
+@worker_shutdown.connect
+def _stop_beating(sender=None, **_kwargs) -> None:  # noqa: ARG001 - Celery's signal signature
+    """A worker that stops removes its heartbeat (only a dead one leaves it to age)."""
+    import os
+    import socket
+
+    from neuropose_assets.run_launcher import heartbeat_file
+    from neuropose_assets.settings import settings
+
+    _STOP_BEATING.set()
+    with suppress(OSError):
+        heartbeat_file(settings().dagster_home, socket.gethostname(), os.getpid()).unlink()

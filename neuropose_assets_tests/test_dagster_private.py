@@ -35,10 +35,6 @@ def test_each_private_name_behaves_as_used(tmp_path):
     # run_launcher: a health result from a status and a message
     r = P.CheckRunHealthResult(P.WorkerStatus.FAILED, "gone")
     assert r.status == P.WorkerStatus.FAILED and r.msg == "gone" and P.WorkerStatus.RUNNING
-    # dask executor: argument checks, the interrupt-aware iteration, the event type it checks against
-    assert P.check.inst(3, int) == 3 and callable(P.raise_execution_interrupts)
-    assert list(P.iterate_with_context(P.raise_execution_interrupts, iter([1, 2]))) == [1, 2]
-    assert inspect.isclass(P.DagsterEvent)
     # backfill and webserver: load targets and the process context's signature
     target = P.ModuleTarget(
         module_name="neuropose_assets.definitions",

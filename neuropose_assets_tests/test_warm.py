@@ -58,3 +58,82 @@ def test_a_run_in_a_dead_worker_fails_a_queued_one_waits(tmp_path, monkeypatch):
             dg.GraphDefinition("g").to_job(), tags={"dagster-celery/task_id": "not-started-yet"}
         )  # no worker has it yet: Celery's state (PENDING) decides, which monitoring does not fail at once
         assert launcher.check_run_worker_health(queued).status == WorkerStatus.UNKNOWN
+
+
+def test_a_run_on_another_host_fails_when_its_worker_goes_silent(tmp_path, monkeypatch):
+    """A run executing on another host is judged by its worker's heartbeat file in the shared instance folder: fresh
+    → running, older than SILENT_S (the host went down) → failed, so the retry goes to a live worker."""
+    import json
+    import time
+
+    from dagster._core.launcher.base import WorkerStatus
+
+    from neuropose_assets.run_launcher import (
+        HOST_TAG,
+        PID_TAG,
+        SILENT_S,
+        heartbeat_file,
+        read_heartbeats,
+        write_heartbeat,
+    )
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    overrides = {"run_launcher": {"module": "neuropose_assets.warm", "class": "WarmRunLauncher"}}
+    with dg.instance_for_test(overrides=overrides, temp_dir=str(tmp_path)) as inst:
+        launcher = inst.run_launcher
+        tags = {HOST_TAG: "nodeB", PID_TAG: "4711", "dagster-celery/task_id": "t1"}
+        run = inst.create_run_for_job(dg.GraphDefinition("g").to_job(), tags=tags)
+        beat = heartbeat_file(inst.root_directory, "nodeB", 4711)
+        beat.parent.mkdir(parents=True, exist_ok=True)
+        beat.write_text(json.dumps({"node": "hostB-1@nodeB", "host": "nodeB", "pid": 4711, "beat": time.time() - 3}))
+        verdict = launcher.check_run_worker_health(run)
+        assert verdict.status == WorkerStatus.RUNNING and "hostB-1@nodeB" in verdict.msg
+        beat.write_text(json.dumps({"node": "hostB-1@nodeB", "host": "nodeB", "pid": 4711, "beat": time.time() - 90}))
+        verdict = launcher.check_run_worker_health(run)
+        assert verdict.status == WorkerStatus.FAILED and "silent for 90 s" in verdict.msg
+        beat.unlink()  # no heartbeat at all: not judged from here (Celery's state of the task decides)
+        assert launcher.check_run_worker_health(run).status != WorkerStatus.FAILED
+    # the writer and the reader agree; a foreign file is ignored
+    mine = write_heartbeat(tmp_path, "run-1@here")
+    (mine.parent / "junk.json").write_text("{not json")
+    [record] = read_heartbeats(tmp_path, now=time.time() + SILENT_S + 1)
+    assert record["node"] == "run-1@here" and record["age_s"] > SILENT_S
+
+
+def test_warm_worker_plan_follows_the_pose_slots_and_pins_one_gpu_each(monkeypatch):
+    from neuropose_assets.service.supervise import warm_worker_plan
+
+    monkeypatch.delenv("NEUROPOSE_POSE_SLOTS", raising=False)
+    plan = warm_worker_plan("hostA", "blazepose", gpus=0, slots=None)
+    assert list(plan) == [f"hostA-{i}" for i in range(1, __import__("os").cpu_count() + 1)]
+    env, cmd = plan["hostA-1"]
+    assert env == {} and cmd[cmd.index("-n") + 1] == "hostA-1@%h" and cmd[cmd.index("--pool") + 1] == "solo"
+    gpu = warm_worker_plan("gpuhost", "metrabs", gpus=2, visible_devices="3,5")
+    assert {k: e for k, (e, _) in gpu.items()} == {
+        "gpuhost-gpu3": {"CUDA_VISIBLE_DEVICES": "3"},
+        "gpuhost-gpu5": {"CUDA_VISIBLE_DEVICES": "5"},
+    }
+    assert list(warm_worker_plan("h", "metrabs", gpus=0)) == ["h-1"]  # TensorFlow on the CPU: one per host
+    assert list(warm_worker_plan("run", "blazepose", nworkers=0)) == []  # a UI host whose runs go elsewhere
+    monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "3")
+    assert len(warm_worker_plan("h", "blazepose", gpus=0)) == 3
+
+
+def test_health_counts_warm_workers_on_other_hosts_by_their_heartbeats(tmp_path, monkeypatch):
+    import json
+    import time
+
+    from neuropose_assets.health import _run_workers
+    from neuropose_assets.run_launcher import heartbeat_file
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")
+    [check] = _run_workers({"children": {}}, True)
+    assert check.status == "fail" and "no warm run worker takes runs" in check.detail
+    for host, age in (("nodeA", 2), ("nodeB", 500)):
+        path = heartbeat_file(tmp_path, host, 1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"node": f"w@{host}", "host": host, "pid": 1, "beat": time.time() - age}))
+    [check] = _run_workers({"children": {}}, True)
+    assert check.status == "warn" and "1 started by `neuropose-assets worker`: w@nodeA" in check.detail
+    assert "silent (host down?): w@nodeB" in check.detail

@@ -19,14 +19,15 @@ register,ingest,backfill,model,ui,worker}.
             to benchmarks/LOG.md
   version   package, pose models with their checksums, key library versions (--json)
   health    data root, intake, instance, daemon heartbeat, pose model checksum, disk space, webserver binding,
-            dask cluster; exit code 1 when a check fails (--json)
+            warm run workers; exit code 1 when a check fails (--json)
   register  register a video or marker file (.trc / .c3d) as a partition (and cohort) of the instance
   ingest    place a zip archive's videos into the intake folder (traversal, bombs, collisions guarded)
   backfill  re-run a cohort (all videos, or only failed/missing ones) as a Dagster asset backfill
   model     pre-fetch (verified download) or install (local archive / directory) the MeTRAbs model
   ui        the Dagster UI (guarded webserver), daemon and code server on the same instance (binds 127.0.0.1);
-            --dask-scheduler ADDR sends per-video runs to a dask cluster
-  worker    join a dask cluster as a worker host (one process per pose slot, pose model preloaded)
+            with NEUROPOSE_RUN_WORKERS=warm also the warm run workers
+  worker    warm run workers on another host, taking runs from the instance's queue (one per pose slot, pose model
+            loaded once)
 """
 
 from __future__ import annotations

@@ -26,13 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="another host name the UI is reached by "
         "(e.g. behind a reverse proxy); requests for any other Host are refused",
     )
-    p.add_argument(
-        "--dask-scheduler",
-        metavar="ADDRESS",
-        help="run per-video runs on this dask scheduler's workers "
-        "(e.g. tcp://10.0.0.5:8786; same as $NEUROPOSE_DASK_SCHEDULER; start workers with "
-        "`neuropose-assets worker`)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,5 +36,4 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         allowed_hosts=args.allowed_host or [],
-        dask_scheduler=args.dask_scheduler,
     )

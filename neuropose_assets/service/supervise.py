@@ -1,6 +1,6 @@
-"""The process supervisor behind ``neuropose-assets ui`` and ``worker``: the code server, daemon and guarded
-webserver (or the dask worker processes), each in its own process group, restarted when one stops, stopped with
-everything they started; what a UI that died left running is stopped first."""
+"""The process supervisor behind ``neuropose-assets ui`` and ``worker``: the code server, daemon, guarded webserver
+and warm run workers (``worker``: the warm run workers only), each in its own process group, restarted when one
+stops, stopped with everything they started; what a UI that died left running is stopped first."""
 
 from __future__ import annotations
 
@@ -174,6 +174,43 @@ def warm_worker_command(name: str) -> list[str]:
     ]
 
 
+def warm_worker_plan(
+    prefix: str,
+    backend: str,
+    *,
+    nworkers: int | None = None,
+    slots: int | None = None,
+    gpus: int | None = None,
+    visible_devices: str | None = None,
+) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """The warm run workers a host starts: ``{name: (environment overrides, command)}``, names ``<prefix>-<n>``.
+
+    * ``nworkers`` given: that many workers (0: none — the UI host of a cluster whose runs go to other hosts).
+    * MeTRAbs on ``gpus`` ≥ 1 GPUs (default: :func:`~neuropose_assets.core.io.concurrency.gpu_count`): one worker per
+      GPU, each seeing only its own (``CUDA_VISIBLE_DEVICES`` = that entry of ``visible_devices`` — default
+      ``$CUDA_VISIBLE_DEVICES`` — or its index), named ``<prefix>-gpu<id>``.
+    * Otherwise ``slots`` workers (default: :func:`~neuropose_assets.core.io.concurrency.pose_slots`, one per core for
+      BlazePose), the pose slots of the host.
+
+    Raises:
+        ValueError: ``nworkers`` < 0, or a bad ``$NEUROPOSE_POSE_SLOTS``.
+    """
+    from neuropose_assets.core.io.concurrency import gpu_count, pose_slots
+
+    if nworkers is not None and nworkers < 0:
+        raise ValueError(f"nworkers must be 0 or more, not {nworkers}")
+    if nworkers is None and backend == "metrabs":
+        gpus = gpu_count() if gpus is None else gpus
+        if gpus:
+            visible = settings().cuda_visible_devices if visible_devices is None else visible_devices
+            ids = [v.strip() for v in (visible or "").split(",") if v.strip()][:gpus] or [str(i) for i in range(gpus)]
+            return {
+                f"{prefix}-gpu{g}": ({"CUDA_VISIBLE_DEVICES": g}, warm_worker_command(f"{prefix}-gpu{g}")) for g in ids
+            }
+    n = nworkers if nworkers is not None else (slots or pose_slots(backend, gpus=gpus)[0])
+    return {f"{prefix}-{i}": ({}, warm_worker_command(f"{prefix}-{i}")) for i in range(1, n + 1)}
+
+
 def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts: list[str]) -> int:
     """Run the UI's process tree on the instance in ``home`` until a signal (see :func:`run_ui`, which holds the data
     root's UI lock); returns the process exit code."""
@@ -197,11 +234,6 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"pose estimations at once (pool pose_model): {slots} — {why}")
-    if settings().dask_scheduler:
-        print(
-            f"per-video runs go to the dask scheduler {settings().dask_scheduler}: its workers' POSE "
-            "resource limits pose estimation there (start them with `neuropose-assets worker`)"
-        )
     if host not in LOOPBACK:
         print(
             f"WARNING: the Dagster UI has no authentication. Bound to {host}, anyone who can reach port "
@@ -252,13 +284,15 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
             *(f"--allowed-host={h}" for h in allowed_hosts),
         ],
     }
+    envs: dict[str, dict[str, str]] = {}
     if settings().run_workers == "warm":
-        local = slots if settings().local_run_workers is None else settings().local_run_workers
-        for i in range(1, local + 1):
-            commands[f"run worker {i}"] = warm_worker_command(f"run{i}")
+        plan = warm_worker_plan("run", settings().pose_backend, nworkers=settings().local_run_workers, slots=slots)
+        for worker, (env, cmd) in plan.items():
+            commands[f"run worker {worker.removeprefix('run-')}"] = cmd
+            envs[f"run worker {worker.removeprefix('run-')}"] = env
         print(
-            f"{local} warm run worker(s) on this host: per-video runs execute in them, the pose model loaded once each"
-            + ("" if local else "; runs wait for `neuropose-assets worker --warm` hosts")
+            f"{len(plan)} warm run worker(s) on this host: per-video runs execute in them, the pose model loaded once "
+            "each" + ("" if plan else "; runs wait for `neuropose-assets worker` hosts")
         )
     print(f"DAGSTER_HOME={settings().dagster_home} NEUROPOSE_DATA_ROOT={layout.root}")
     procs: dict[str, subprocess.Popen] = {}
@@ -266,7 +300,13 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
     started = time.time()
 
     def start(name: str) -> None:
-        procs[name] = subprocess.Popen(commands[name], cwd=home, start_new_session=True, preexec_fn=die_with_parent)
+        procs[name] = subprocess.Popen(
+            commands[name],
+            cwd=home,
+            env={**os.environ, **envs[name]} if name in envs else None,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
 
     def record() -> None:  # where the UI listens and its process groups: `health` and the next UI read it
         atomic_write_bytes(
@@ -326,7 +366,7 @@ def serve_ui(layout: Layout, home: Path, *, host: str, port: int, allowed_hosts:
             (home / UI_FILE).unlink()
 
 
-def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str], dask_scheduler: str | None) -> int:
+def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str]) -> int:
     """The Dagster UI and daemon, as ``dagster dev`` runs them, but with the webserver behind
     :class:`~neuropose_assets.webserver.SameOriginGuard`: a code server (loads the definitions once, launches the
     run workers), the daemon (sensors, run queue, monitoring, retries) and the guarded webserver, each in its own
@@ -345,10 +385,6 @@ def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str], da
     from neuropose_assets.health import UI_FILE
     from neuropose_assets.instance import ensure_dagster_home
 
-    if dask_scheduler:
-        from neuropose_assets.dagster_defs.distributed import SCHEDULER_ENV
-
-        os.environ[SCHEDULER_ENV] = dask_scheduler  # the code server and its run workers read it
     home = ensure_dagster_home(layout)
     lock = FileLock(str(home / "ui.lock"))
     try:
@@ -373,15 +409,13 @@ def run_ui(layout: Layout, *, host: str, port: int, allowed_hosts: list[str], da
 
 def run_warm_workers(layout: Layout, *, nworkers: int | None = None, name: str | None = None) -> int:
     """Take per-video runs from the instance's queue on this host (:mod:`neuropose_assets.warm`): ``nworkers`` warm
-    run workers (default: this host's pose slots), named ``<name or host>-<i>@<host>``, each with the code location
-    and the pose model loaded, until SIGTERM / Ctrl-C; a worker that stops is started again (at most
-    :data:`MAX_RESTARTS` times in :data:`RESTART_WINDOW_S`).  The instance (``$DAGSTER_HOME``, the same path on every
-    host) and its PostgreSQL (``$NEUROPOSE_POSTGRES_URL``) must be the UI host's.  Returns the exit code (0 stopped by
-    a signal, 1 a worker could not be kept running)."""
+    run workers (default: this host's pose slots; MeTRAbs: one per GPU, :func:`warm_worker_plan`), named
+    ``<name or host>-<i>@<host>``, each with the code location and the pose model loaded, until SIGTERM / Ctrl-C; a
+    worker that stops is started again (at most :data:`MAX_RESTARTS` times in :data:`RESTART_WINDOW_S`).  The instance
+    (``$DAGSTER_HOME``, the same path on every host) and its PostgreSQL (``$NEUROPOSE_POSTGRES_URL``) must be the UI
+    host's.  Returns the exit code (0 stopped by a signal, 1 a worker could not be kept running, 2 nothing to start)."""
     import signal
     import socket
-
-    from neuropose_assets.core.io.concurrency import pose_slots
 
     env = settings()
     if env.postgres_url is None:
@@ -390,9 +424,14 @@ def run_warm_workers(layout: Layout, *, nworkers: int | None = None, name: str |
             "($NEUROPOSE_POSTGRES_URL, set on every host)",
             file=sys.stderr,
         )
-    n = nworkers or pose_slots(env.pose_backend)[0]
-    prefix = name or socket.gethostname()
-    commands = {f"{prefix}-{i}": warm_worker_command(f"{prefix}-{i}") for i in range(1, n + 1)}
+    try:
+        plan = warm_worker_plan(name or socket.gethostname(), env.pose_backend, nworkers=nworkers)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not plan:
+        print("error: no worker to start (--nworkers 0)", file=sys.stderr)
+        return 2
     child_env = {**os.environ, "NEUROPOSE_RUN_WORKERS": "warm", "DAGSTER_HOME": str(layout.dagster_home)}
 
     def stop(signum, frame):  # noqa: ARG001
@@ -403,11 +442,18 @@ def run_warm_workers(layout: Layout, *, nworkers: int | None = None, name: str |
     procs: dict[str, subprocess.Popen] = {}
     restarts: list[float] = []
     print(
-        f"{n} warm run worker(s) ({env.pose_backend}) taking runs of the instance at {layout.dagster_home}", flush=True
+        f"{len(plan)} warm run worker(s) ({env.pose_backend}: {', '.join(plan)}) taking runs of the instance at "
+        f"{layout.dagster_home}",
+        flush=True,
     )
+
+    def start(label: str) -> subprocess.Popen:
+        extra, cmd = plan[label]
+        return subprocess.Popen(cmd, env={**child_env, **extra}, start_new_session=True, preexec_fn=die_with_parent)
+
     try:
-        for label, cmd in commands.items():
-            procs[label] = subprocess.Popen(cmd, env=child_env, start_new_session=True, preexec_fn=die_with_parent)
+        for label in plan:
+            procs[label] = start(label)
         while True:
             for label, proc in list(procs.items()):
                 if proc.poll() is None:
@@ -416,65 +462,9 @@ def run_warm_workers(layout: Layout, *, nworkers: int | None = None, name: str |
                     print(f"run worker {label} keeps stopping (exit code {proc.returncode})", file=sys.stderr)
                     return proc.returncode or 1
                 print(f"run worker {label} stopped (exit code {proc.returncode}); starting it again", file=sys.stderr)
-                procs[label] = subprocess.Popen(
-                    commands[label], env=child_env, start_new_session=True, preexec_fn=die_with_parent
-                )
+                procs[label] = start(label)
             time.sleep(0.5)
     except KeyboardInterrupt:
         return 0
     finally:
         stop_tree(*procs.values(), grace_s=20)
-
-
-def run_workers(layout: Layout, scheduler: str, *, nworkers: int | None = None, name: str | None = None) -> int:
-    """Join a dask cluster as a worker host for per-video runs (``dagster_defs/distributed.py``): as many one-thread
-    worker processes as this host has pose slots, each preloading the code location and the pose model, until
-    SIGTERM / Ctrl-C.  Returns the process exit code (0 stopped by a signal, 2 an invalid plan, else a
-    worker's exit code)."""
-    import signal
-
-    from neuropose_assets.dagster_defs.distributed import worker_plan
-
-    # no ensure_dagster_home here: steps open the instance from the run's reference, and rewriting the shared
-    # dagster.yaml from this host's environment could switch the UI host's instance (e.g. back to SQLite)
-    env = settings()
-    backend = env.pose_backend
-    try:
-        plan = worker_plan(
-            scheduler, backend=backend, nworkers=nworkers, name=name, visible_devices=env.cuda_visible_devices
-        )
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if env.postgres_url is None:
-        print(
-            "warning: the instance is SQLite under the data root; with workers on several hosts use PostgreSQL "
-            "($NEUROPOSE_POSTGRES_URL, set on every host)",
-            file=sys.stderr,
-        )
-
-    def stop(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stop)
-    procs = []
-    try:
-        for env, cmd in plan:
-            n = cmd[cmd.index("--nworkers") + 1]
-            print(
-                f"dask worker ({n} process(es), {backend}"
-                f"{', GPU ' + env['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in env else ''}) "
-                f"→ {scheduler}; data root {layout.root}",
-                flush=True,
-            )
-            procs.append(subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True))
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-        bad = next(p for p in procs if p.poll() is not None)
-        print(f"a dask worker stopped (exit code {bad.returncode}); stopping the others", file=sys.stderr)
-        return bad.returncode or 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        stop_tree(*procs, grace_s=20)

@@ -13,7 +13,7 @@ import pytest
 from neuropose_assets import stages
 from neuropose_assets_tests import REPO
 
-HEAVY = ("tensorflow", "mediapipe", "tslearn", "numba", "cv2", "pandera", "distributed")
+HEAVY = ("tensorflow", "mediapipe", "tslearn", "numba", "cv2", "pandera")
 
 
 def test_definitions_load_and_validate():

@@ -14,9 +14,9 @@ from neuropose_assets.core.pose.tracking import TrackingConfig
 from neuropose_assets.dagster_defs.checks import check_specs, checked
 from neuropose_assets.dagster_defs.common import MARKER_FORMATS, PER_VIDEO, TRANSIENT_RETRY, fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
-from neuropose_assets.dagster_defs.distributed import POSES_OP_TAGS, worker_name
 from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import PoseModelResource, StorageResource
+from neuropose_assets.run_launcher import worker_name
 
 PosesConfig = dagster_config(TrackingConfig)
 
@@ -26,7 +26,6 @@ PosesConfig = dagster_config(TrackingConfig)
     group_name=PER_VIDEO,
     kinds={"python", "parquet"},
     pool="pose_model",
-    op_tags=POSES_OP_TAGS,  # on a dask cluster: one pose estimation per worker (distributed.py)
     retry_policy=TRANSIENT_RETRY,
     code_version="1",
     description="Per-frame 3D (mm) and 2D (px) native joints of every tracked person, with confidence; the subject "
