@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     intake_stable_seconds: float = Field(
         30.0, ge=0, description="a file must stay unchanged this long before it is taken"
     )
+    intake_settle_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=30,
+        description="a tick looks at new files a second time itself when they can be ready within this many seconds "
+        "(a file moved in complete); 0: the next tick looks again",
+    )
     cohort_interval_seconds: int = Field(
         60, ge=1, description="seconds between the cohort and review sensors' evaluations"
     )

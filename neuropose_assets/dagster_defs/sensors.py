@@ -1,9 +1,9 @@
 """Sensors: the intake folder → partitions and runs; finished features → the cohort DTW matrix.
 
 ``intake_sensor`` (running by default) scans ``$NEUROPOSE_INTAKE`` (default ``<data_root>/intake``) with
-:func:`neuropose_assets.core.io.intake.scan_intake`.  For each stable new or changed video it writes the registry entry,
-adds the ``videos`` (and ``cohorts``) partition and requests one ``per_video_job`` run whose ``run_key`` contains the
-file fingerprint: re-delivery of an unchanged file does not run again, a changed file does.  A file whose
+:func:`neuropose_assets.core.io.intake.scan_settled`.  For each stable new or changed video it writes the registry
+entry, adds the ``videos`` (and ``cohorts``) partition and requests one ``per_video_job`` run whose ``run_key``
+contains the file fingerprint: re-delivery of an unchanged file does not run again, a changed file does.  A file whose
 fingerprint changed but whose size did not is hashed (within a per-tick byte budget) and compared with the SHA-256
 the ``raw_video`` asset recorded, so a plain ``cp`` of the same recording does not re-run either.  Unsupported files,
 files outside a cohort folder, key collisions and removed sources are logged once, never every tick.  Nothing is
@@ -32,7 +32,7 @@ import polars as pl
 
 from neuropose_assets.core.analysis.tasks import UNDECLARED, Protocol, ProtocolError, TaskDeclaration, load_protocol
 from neuropose_assets.core.io.atomic import CHUNK, atomic_write_bytes, sweep_orphans
-from neuropose_assets.core.io.intake import Pseudonymiser, scan_intake
+from neuropose_assets.core.io.intake import Pseudonymiser, scan_settled
 from neuropose_assets.core.io.storage import Layout, Registry, privacy_mode, unsupported_format
 from neuropose_assets.dagster_defs.assets.task import TASK_ASSETS
 from neuropose_assets.dagster_defs.partitions import cohorts, videos
@@ -96,9 +96,16 @@ def _sha256(path: Path) -> str:
 
 
 def evaluate_intake(
-    context: dg.SensorEvaluationContext, layout: Layout, *, stable_seconds: float, pseudonymise: bool
+    context: dg.SensorEvaluationContext,
+    layout: Layout,
+    *,
+    stable_seconds: float,
+    pseudonymise: bool,
+    settle_within_s: float = 0.0,
 ) -> dg.SensorResult | dg.SkipReason:
-    """One intake tick (the sensor body, separate so tests can call it with their own settings)."""
+    """One intake tick (the sensor body, separate so tests can call it with their own settings); with
+    ``settle_within_s`` > 0 it takes the second look at new files itself when they can be ready that soon
+    (:func:`~neuropose_assets.core.io.intake.scan_settled`)."""
     t0 = time.perf_counter()
     state = load_intake_state(layout)
     pending: dict[str, str] = state["pending"]
@@ -109,11 +116,11 @@ def evaluate_intake(
     pseud = Pseudonymiser(layout.private, cohorts=mode == "all") if pseudonymise else None
     root = intake_root(layout)
     link_roots = tuple(Path(p) for p in settings().intake_link_roots.split(os.pathsep) if p)
-    scan = scan_intake(
+    scan = scan_settled(
         root,
         previous=previous,
-        now=time.time(),
         stable_seconds=stable_seconds,
+        settle_within_s=settle_within_s,
         pseudonymiser=pseud,
         link_roots=link_roots,
     )
@@ -299,6 +306,7 @@ def build_intake_sensor(job) -> dg.SensorDefinition:
             storage.layout,
             stable_seconds=settings().intake_stable_seconds,
             pseudonymise=bool(privacy_mode()),
+            settle_within_s=settings().intake_settle_seconds,
         )
 
     return intake_sensor

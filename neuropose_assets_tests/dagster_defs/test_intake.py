@@ -59,6 +59,30 @@ def test_a_file_still_being_written_is_not_ready(tmp_path):
     assert [f.rel for f in s4.ready] == ["c/a.mp4"]
 
 
+def test_a_complete_file_is_ready_in_one_tick_a_growing_one_is_not(tmp_path):
+    """scan_settled takes the second look itself when the wait is short: a file moved in complete (old mtime) is ready
+    after one call; one still growing between the two looks, or too young to be stable soon, stays pending."""
+    from neuropose_assets.core.io.intake import SETTLE_GAP_S, scan_settled
+
+    put(tmp_path, "c/done.mp4")
+    growing = put(tmp_path, "c/growing.mp4")
+    put(tmp_path, "c/young.mp4", age_s=0)
+    waits = []
+
+    def sleep(s):  # the copy of growing.mp4 goes on while the tick waits
+        waits.append(s)
+        with open(growing, "ab") as f:
+            f.write(b"more")
+        t = time.time() - 120
+        os.utime(growing, (t, t))
+
+    scan = scan_settled(tmp_path, stable_seconds=10, settle_within_s=5, sleep=sleep)
+    assert [f.rel for f in scan.ready] == ["c/done.mp4"] and waits == [SETTLE_GAP_S]
+    assert set(scan.pending) == {"c/growing.mp4", "c/young.mp4"}  # young: 10 s to go, more than 5: next tick
+    assert scan_settled(tmp_path, stable_seconds=10, settle_within_s=0, sleep=sleep).ready == []  # off: two ticks
+    assert waits == [SETTLE_GAP_S]
+
+
 def test_collisions_are_reported_never_merged(tmp_path):
     put(tmp_path, "c/p1 s2/walk.mp4")
     put(tmp_path, "c/p1_s2/walk.mov")

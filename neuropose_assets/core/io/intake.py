@@ -6,9 +6,11 @@ Layout: ``<intake>/<cohort>/<any sub-folders>/<trial>.<ext>``.  The top-level fo
 way, its key ending in its format (``walk_1.c3d`` → ``…-walk_1-c3d``); a ``markers.yaml`` (marker-set mapping) and
 ``.mot`` ground reaction files are read with the marker files next to them, not as recordings.  A file is *ready* when
 it is a supported video or marker file, not hidden or temporary, and *stable*: its size and modification time are the
-same as on the previous scan and at least ``stable_seconds`` old (a copy in progress changes one or the other).  The
-scan uses ``os.scandir`` only (no hashing, no decoding), so 10,000 files take a fraction of a second — far below
-Dagster's 60 s sensor-tick limit.
+same as on the previous scan and at least ``stable_seconds`` old (a copy in progress changes one or the other).
+:func:`scan_settled` takes the second look within the same tick when the wait is short (a file that arrived
+complete, e.g. moved in or copied with its modification time, is ready after one tick instead of two).  The scan uses
+``os.scandir`` only (no hashing, no decoding), so 10,000 files take a fraction of a second — far below Dagster's 60 s
+sensor-tick limit.
 
 Partition keys are human-readable and stable: the sanitised relative path, e.g. ``stroke/P017/S02/walk 1.mp4`` →
 ``stroke-p017-s02-walk_1``.  Two files that map to the same key are reported as a collision and neither is processed
@@ -344,3 +346,45 @@ def scan_intake(
     if pseudonymiser is not None:
         pseudonymiser.save()
     return res
+
+
+#: the shortest gap between the two looks, s (a copy in progress changes the size or time within it)
+SETTLE_GAP_S = 1.0
+
+
+def settle_wait(
+    scan: ScanResult, previous: dict[str, str], now: float, stable_seconds: float, within_s: float
+) -> float | None:
+    """Seconds until a second look could find the newly seen files of ``scan`` ready that can be within ``within_s`` —
+    each must keep its fingerprint for at least :data:`SETTLE_GAP_S` and be ``stable_seconds`` old — or ``None`` when
+    no new file can (the next tick looks again, as before)."""
+    mtimes = [int(fp.split(":", 1)[1]) / 1e9 for rel, fp in scan.pending.items() if previous.get(rel) != fp]
+    waits = [w for w in (max(SETTLE_GAP_S, stable_seconds - (now - m)) for m in mtimes) if w <= within_s]
+    return max(waits) if waits else None
+
+
+def scan_settled(
+    root: Path,
+    *,
+    previous: dict[str, str] | None = None,
+    settle_within_s: float = 5.0,
+    clock=None,
+    sleep=None,
+    **kwargs,
+) -> ScanResult:
+    """:func:`scan_intake`, and when files appeared that can be ready within ``settle_within_s`` seconds
+    (:func:`settle_wait`; 0: never), a second scan after that wait with the first scan's fingerprints as ``previous``:
+    the same rule (unchanged across two looks, ``stable_seconds`` old), one tick sooner.  ``clock`` / ``sleep`` default
+    to :func:`time.time` / :func:`time.sleep`; ``kwargs`` are :func:`scan_intake`'s (``stable_seconds``,
+    ``pseudonymiser``, ``link_roots``; not ``now``)."""
+    import time
+
+    clock, sleep = clock or time.time, sleep or time.sleep
+    previous = previous or {}
+    now = clock()
+    scan = scan_intake(root, previous=previous, now=now, **kwargs)
+    wait = settle_wait(scan, previous, now, kwargs.get("stable_seconds", 30.0), settle_within_s)
+    if wait is None or settle_within_s <= 0:
+        return scan
+    sleep(wait)
+    return scan_intake(root, previous={**previous, **scan.pending}, now=clock(), **kwargs)
