@@ -107,6 +107,22 @@ def read_heartbeats(dagster_home: str | Path, *, now: float | None = None) -> li
     return out
 
 
+def clear_dead_heartbeats(dagster_home: str | Path) -> list[Path]:
+    """Remove the heartbeat files of this host's workers that no longer run (what a crash or a reboot of this host
+    left; a worker that stops normally removes its own).  Returns the files removed."""
+    import psutil
+
+    host = socket.gethostname()
+    gone = [
+        p
+        for p in (Path(dagster_home) / HEARTBEAT_DIR).glob(f"{host}-*.json")
+        if p.stem.rsplit("-", 1)[-1].isdigit() and not psutil.pid_exists(int(p.stem.rsplit("-", 1)[-1]))
+    ]
+    for p in gone:
+        p.unlink(missing_ok=True)
+    return gone
+
+
 def worker_alive(pid: int, recorded_at: float) -> bool:
     """A process ``pid`` exists on this host, is not a zombie, and was created no later than ``recorded_at`` (the
     time, s since the epoch, at which the run recorded it as its worker)."""

@@ -54,10 +54,13 @@ def _record_worker(sender=None, kwargs=None, **_rest) -> None:  # noqa: ARG001 -
 def _beat(node: str, stop: threading.Event) -> None:
     """Write this worker's heartbeat every :data:`~neuropose_assets.run_launcher.HEARTBEAT_S` until ``stop`` is set
     (run monitoring on the UI host judges a run on this host by it)."""
-    from neuropose_assets.run_launcher import HEARTBEAT_S, write_heartbeat
+    from neuropose_assets.run_launcher import HEARTBEAT_S, clear_dead_heartbeats, write_heartbeat
     from neuropose_assets.settings import settings
 
     home = settings().dagster_home
+    if home:
+        with suppress(OSError):
+            clear_dead_heartbeats(home)  # this host's workers that died before: not "silent" forever
     while home and not stop.is_set():
         with suppress(OSError):  # a full or briefly unreachable shared disk: try again at the next beat
             write_heartbeat(home, node)

@@ -93,11 +93,18 @@ def test_a_run_on_another_host_fails_when_its_worker_goes_silent(tmp_path, monke
         assert verdict.status == WorkerStatus.FAILED and "silent for 90 s" in verdict.msg
         beat.unlink()  # no heartbeat at all: not judged from here (Celery's state of the task decides)
         assert launcher.check_run_worker_health(run).status != WorkerStatus.FAILED
-    # the writer and the reader agree; a foreign file is ignored
+    # the writer and the reader agree; a foreign file is ignored; a dead worker of this host is cleared at next start
+    import socket
+
+    from neuropose_assets.run_launcher import clear_dead_heartbeats
+
     mine = write_heartbeat(tmp_path, "run-1@here")
     (mine.parent / "junk.json").write_text("{not json")
     [record] = read_heartbeats(tmp_path, now=time.time() + SILENT_S + 1)
     assert record["node"] == "run-1@here" and record["age_s"] > SILENT_S
+    dead = heartbeat_file(tmp_path, socket.gethostname(), 2**22 + 7)  # above the kernel's largest pid
+    dead.write_text(mine.read_text())
+    assert clear_dead_heartbeats(tmp_path) == [dead] and mine.exists() and not dead.exists()
 
 
 def test_warm_worker_plan_follows_the_pose_slots_and_pins_one_gpu_each(monkeypatch):
