@@ -320,19 +320,21 @@ def new_materializations(context: dg.SensorEvaluationContext, asset: str) -> lis
     ).records
 
 
-def latest_storage_id(instance, asset: str, partition: str) -> int | None:
-    """Storage id of the newest materialization of ``asset`` for ``partition`` (``None``: never materialized)."""
+def up_to_date(instance, asset: str, partition: str, since) -> bool:
+    """``asset`` of ``partition`` was materialized by a run that *started* after the materialization record ``since``
+    was written, so it read it (e.g. a report rendered by ``run`` or the demo after the outcomes it shows, before the
+    sensor first looked) — nothing to redo.  A run that started earlier and finished later (a cohort table built
+    while one more video's outcomes arrived) is not: its table lacks that video.  A materialization reported without
+    a run (an instant) counts when it is later; a run whose start is unknown does not (redo rather than miss)."""
     recs = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1, ascending=False
     ).records
-    return recs[0].storage_id if recs else None
-
-
-def up_to_date(instance, asset: str, partition: str, since_storage_id: int) -> bool:
-    """``asset`` of ``partition`` was materialized after ``since_storage_id`` (e.g. a report after the outcomes it
-    shows: rendered by ``run`` or the demo before the sensor first looked) — nothing to redo."""
-    latest = latest_storage_id(instance, asset, partition)
-    return latest is not None and latest > since_storage_id
+    if not recs or recs[0].storage_id <= since.storage_id:
+        return False
+    if not recs[0].run_id:
+        return True
+    run = instance.get_run_record_by_id(recs[0].run_id)
+    return bool(run and run.start_time and run.start_time > since.timestamp)
 
 
 def build_cohort_sensor(job) -> dg.SensorDefinition:
@@ -351,13 +353,12 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
         if not recs:
             return dg.SkipReason("no new outcomes materializations")
         registry = Registry(storage.layout)
-        by_cohort: dict[str, int] = {}
+        by_cohort: dict[str, object] = {}  # cohort -> its newest outcomes record (recs are oldest first)
         for r in recs:
             try:
-                cohort = registry.get(r.partition_key).cohort
+                by_cohort[registry.get(r.partition_key).cohort] = r
             except (KeyError, ValueError):
                 continue
-            by_cohort[cohort] = max(by_cohort.get(cohort, 0), r.storage_id)
         # a cohort run that has not started yet will read the newest features anyway: do not queue a second one
         waiting = context.instance.get_runs(
             filters=dg.RunsFilter(
@@ -367,9 +368,9 @@ def build_cohort_sensor(job) -> dg.SensorDefinition:
         queued = {r.tags.get("cohort") for r in waiting}
         # a cohort whose table is newer than every outcome it reads is up to date (e.g. built by `run` or the demo)
         runs = [
-            dg.RunRequest(partition_key=c, run_key=f"{c}:{sid}", tags={"cohort": c})
-            for c, sid in by_cohort.items()
-            if c not in queued and not up_to_date(context.instance, "cohort_outcomes", c, sid)
+            dg.RunRequest(partition_key=c, run_key=f"{c}:{rec.storage_id}", tags={"cohort": c})
+            for c, rec in by_cohort.items()
+            if c not in queued and not up_to_date(context.instance, "cohort_outcomes", c, rec)
         ]
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 
@@ -391,12 +392,12 @@ def build_review_sensor(job) -> dg.SensorDefinition:
         recs = new_materializations(context, "outcomes")
         if not recs:
             return dg.SkipReason("no new outcomes materializations")
-        latest = {r.partition_key: r.storage_id for r in recs if r.partition_key}
-        # a report written after these outcomes (by `run`, the demo, or an earlier review run) is up to date
+        latest = {r.partition_key: r for r in recs if r.partition_key}  # oldest first: the newest record wins
+        # a report rendered after these outcomes (by `run`, the demo, or an earlier review run) is up to date
         runs = [
-            dg.RunRequest(partition_key=k, run_key=f"review:{k}:{sid}")
-            for k, sid in latest.items()
-            if not up_to_date(context.instance, "report", k, sid)
+            dg.RunRequest(partition_key=k, run_key=f"review:{k}:{rec.storage_id}")
+            for k, rec in latest.items()
+            if not up_to_date(context.instance, "report", k, rec)
         ]
         return dg.SensorResult(run_requests=runs, cursor=str(recs[-1].storage_id))
 

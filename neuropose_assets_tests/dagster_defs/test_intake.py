@@ -207,6 +207,34 @@ def test_cohort_sensor_coalesces_a_burst_per_cohort(tmp_path):
         assert isinstance(again, dg.SkipReason)
 
 
+def test_a_cohort_table_begun_before_new_outcomes_is_not_up_to_date(tmp_path):
+    """The race a burst exposed: a cohort run that started before one more video's outcomes were written, and
+    finished after, has a newer table that lacks that video — the cohort sensor must run again, not skip."""
+    from neuropose_assets.dagster_defs.sensors import up_to_date
+
+    def outcomes_record(inst, key):
+        return inst.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("outcomes"), asset_partitions=[key]), limit=1
+        ).records[0]
+
+    @dg.asset(name="cohort_outcomes", partitions_def=dg.StaticPartitionsDefinition(["a"]))
+    def table(context: dg.AssetExecutionContext) -> None:
+        if context.run.tags.get("late"):  # one more video's outcomes arrive while the table is being built
+            context.instance.report_runless_asset_event(dg.AssetMaterialization("outcomes", partition="a2"))
+
+    with dg.instance_for_test() as inst:
+        inst.report_runless_asset_event(dg.AssetMaterialization("outcomes", partition="a1"))
+        first = outcomes_record(inst, "a1")
+        assert not up_to_date(inst, "cohort_outcomes", "a", first)  # no table yet
+        assert dg.materialize([table], instance=inst, partition_key="a").success
+        assert up_to_date(inst, "cohort_outcomes", "a", first)  # begun after a1's outcomes: it read them
+        assert dg.materialize([table], instance=inst, partition_key="a", tags={"late": "1"}).success
+        late = outcomes_record(inst, "a2")
+        newest = inst.fetch_materializations(dg.AssetKey("cohort_outcomes"), limit=1, ascending=False).records[0]
+        assert newest.storage_id > late.storage_id  # newer by storage id ...
+        assert not up_to_date(inst, "cohort_outcomes", "a", late)  # ... but begun before a2's outcomes: run again
+
+
 def test_cli_ingest_then_backfill_submits_a_dagster_backfill(tmp_path, monkeypatch):
     import zipfile
 
