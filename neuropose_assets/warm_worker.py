@@ -12,7 +12,7 @@ import threading
 import time
 from contextlib import suppress
 
-from celery.signals import task_prerun, worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
 
@@ -35,6 +35,10 @@ def preload() -> dict[str, float]:
     return {"code_location_s": t1 - t0, "pose_model_s": time.perf_counter() - t1}
 
 
+#: set while this worker executes a run
+_IN_RUN = threading.Event()
+
+
 @task_prerun.connect
 def _record_worker(sender=None, kwargs=None, **_rest) -> None:  # noqa: ARG001 - Celery's signal signature
     """Tag the run this worker is about to execute with its pid and host (:func:`..run_launcher.process_tags`), so
@@ -43,6 +47,7 @@ def _record_worker(sender=None, kwargs=None, **_rest) -> None:  # noqa: ARG001 -
 
     from neuropose_assets.run_launcher import process_tags
 
+    _IN_RUN.set()
     packed = (kwargs or {}).get("execute_job_args_packed") or (kwargs or {}).get("resume_job_args_packed")
     # Dagster's serialized ExecuteRunArgs keeps the run id under its storage name ``pipeline_run_id``
     run_id = (packed.get("pipeline_run_id") or packed.get("run_id")) if isinstance(packed, dict) else None
@@ -53,21 +58,37 @@ def _record_worker(sender=None, kwargs=None, **_rest) -> None:  # noqa: ARG001 -
 
 def _beat(node: str, stop: threading.Event) -> None:
     """Write this worker's heartbeat every :data:`~neuropose_assets.run_launcher.HEARTBEAT_S` until ``stop`` is set
-    (run monitoring on the UI host judges a run on this host by it)."""
+    (run monitoring on the UI host judges a run on this host by it).  An orphan stops: when the supervisor that
+    started this worker (``ui`` or ``worker``) is gone, this process sends itself SIGTERM (Celery's warm shutdown) at
+    the first beat outside a run — the kernel's parent-death SIGTERM is swallowed by a run in progress (Dagster
+    handles interrupts while it executes, and a second one would fail the run), so the worker finishes its run and
+    then stops instead of taking runs unsupervised."""
+    import os
+    import signal
+
     from neuropose_assets.run_launcher import HEARTBEAT_S, clear_dead_heartbeats, write_heartbeat
     from neuropose_assets.settings import settings
 
+    parent = os.getppid()
     home = settings().dagster_home
     if home:
         with suppress(OSError):
             clear_dead_heartbeats(home)  # this host's workers that died before: not "silent" forever
-    while home and not stop.is_set():
-        with suppress(OSError):  # a full or briefly unreachable shared disk: try again at the next beat
-            write_heartbeat(home, node)
+    while not stop.is_set():
+        if home:
+            with suppress(OSError):  # a full or briefly unreachable shared disk: try again at the next beat
+                write_heartbeat(home, node)
+        if os.getppid() != parent and not _IN_RUN.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
         stop.wait(HEARTBEAT_S)
 
 
 _STOP_BEATING = threading.Event()
+
+
+@task_postrun.connect
+def _run_ended(sender=None, **_kwargs) -> None:  # noqa: ARG001 - Celery's signal signature
+    _IN_RUN.clear()
 
 
 @worker_ready.connect

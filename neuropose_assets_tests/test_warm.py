@@ -144,3 +144,35 @@ def test_health_counts_warm_workers_on_other_hosts_by_their_heartbeats(tmp_path,
     [check] = _run_workers({"children": {}}, True)
     assert check.status == "warn" and "1 started by `neuropose-assets worker`: w@nodeA" in check.detail
     assert "silent (host down?): w@nodeB" in check.detail
+
+
+def test_an_orphaned_worker_finishes_its_run_then_stops(tmp_path, monkeypatch):
+    """When its supervisor is gone, a warm worker sends itself SIGTERM (Celery's warm shutdown) at the first beat
+    outside a run, never during one (a second interrupt would fail the run); it beats until then."""
+    import os
+    import threading
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    from neuropose_assets import warm_worker
+    from neuropose_assets.run_launcher import read_heartbeats
+
+    parents = iter([1000] + [1] * 1000)  # the supervisor at start, then init: orphaned
+    monkeypatch.setattr(os, "getppid", lambda: next(parents))
+    signals: list[int] = []
+    stop = threading.Event()
+
+    def kill(pid, sig):
+        assert pid == os.getpid()
+        signals.append(sig)
+        stop.set()
+
+    monkeypatch.setattr(os, "kill", kill)
+    monkeypatch.setattr("neuropose_assets.run_launcher.HEARTBEAT_S", 0.05)
+    warm_worker._IN_RUN.set()  # a run in progress: no signal, the beats go on
+    beating = threading.Thread(target=warm_worker._beat, args=("w@h", stop))
+    beating.start()
+    beating.join(0.5)
+    assert beating.is_alive() and signals == [] and read_heartbeats(tmp_path)[0]["node"] == "w@h"
+    warm_worker._run_ended()  # the run ended: the next beat stops the worker
+    beating.join(5)
+    assert not beating.is_alive() and len(signals) == 1
