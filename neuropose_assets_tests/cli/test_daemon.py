@@ -359,7 +359,12 @@ def test_warm_run_workers_keep_the_model_loaded_and_a_killed_one_is_replaced(tmp
         assert sorted(loads)[:2] == [0.0, 0.0], loads  # the model was loaded once, before the first run
 
         deliver("slow", slower=10)
-        assert _wait(lambda: any(run_pid(inst, r) for r in runs_of(inst, "slow")), 120, step=0.2)
+        # mid-run: STARTED (killed while still STARTING, a run waits for the 180-s start timeout instead)
+        assert _wait(
+            lambda: any(r.status == DagsterRunStatus.STARTED and run_pid(inst, r) for r in runs_of(inst, "slow")),
+            120,
+            step=0.2,
+        )
         os.kill(warm, signal.SIGKILL)  # the worker dies mid-run, holding the only pose slot
         runs = _wait(lambda: succeeded(inst, "slow"), 180)
         assert runs, [(r.tags, r.status) for r in runs_of(inst, "slow")]
