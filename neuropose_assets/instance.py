@@ -36,12 +36,24 @@ WARM_LAUNCHER = """run_launcher:
 def instance_yaml() -> bytes:
     """The instance configuration: the package's ``dagster.yaml``, plus PostgreSQL storage when
     ``$NEUROPOSE_POSTGRES_URL`` is set (SQLite under ``dagster_home`` otherwise, the zero-setup default), with the warm
-    workers' run launcher (:mod:`.warm`) when ``$NEUROPOSE_RUN_WORKERS`` is ``warm``."""
+    workers' run launcher (:mod:`.warm`) when ``$NEUROPOSE_RUN_WORKERS`` is ``warm``.  Warm workers also bound the runs
+    in flight to the workers (the pose slots: one worker each, ``$NEUROPOSE_POSE_SLOTS`` on a cluster): every run,
+    review and cohort runs too, executes in a worker, and a launched run that found none would wait in Celery's queue
+    as STARTING, where Dagster's start timeout (180 s) fails it."""
     base = INSTANCE_YAML.read_text()
     if settings().run_workers == "warm":
+        from neuropose_assets.core.io.concurrency import pose_slots
+
         start = base.index("\nrun_launcher:\n") + 1
         end = base.index("\n\n", start) + 1
         base = base[:start] + WARM_LAUNCHER + base[end:]
+        n = pose_slots(settings().pose_backend)[0]
+        old = "    max_concurrent_runs: 4\n"
+        if old not in base:  # the package's dagster.yaml changed: keep this in step with it
+            raise RuntimeError("neuropose_assets/dagster.yaml has no 'max_concurrent_runs: 4' line to bound")
+        base = base.replace(
+            old, f"    max_concurrent_runs: {n}  # warm run workers: one run per worker (instance.py)\n"
+        )
     return (base + POSTGRES_STORAGE if settings().postgres_url else base).encode()
 
 

@@ -13,13 +13,19 @@ def test_warm_mode_swaps_only_the_run_launcher_and_the_broker_follows_the_storag
     from neuropose_assets.instance import ensure_dagster_home, instance_yaml
     from neuropose_assets.warm import WarmRunLauncher, app_args, celery_urls
 
+    monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "3")
     fresh = yaml.safe_load(instance_yaml())
     monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")
     warm = yaml.safe_load(instance_yaml())
     assert warm["run_launcher"] == {"module": "neuropose_assets.warm", "class": "WarmRunLauncher"}
+    # runs in flight = the workers (one per pose slot): a launched run never waits STARTING for a busy worker
+    assert fresh["concurrency"]["runs"]["max_concurrent_runs"] == 4
+    assert warm["concurrency"]["runs"]["max_concurrent_runs"] == 3
+    warm["concurrency"]["runs"]["max_concurrent_runs"] = 4
     assert {k: v for k, v in warm.items() if k != "run_launcher"} == {
         k: v for k, v in fresh.items() if k != "run_launcher"
     }  # run monitoring, retries, pools: as before
+    monkeypatch.delenv("NEUROPOSE_POSE_SLOTS")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     home = ensure_dagster_home(Layout(tmp_path / "data"))
     assert celery_urls() == (
