@@ -521,8 +521,11 @@ def _webserver(ui: dict | None, running: bool) -> Check:
 def _run_workers(ui: dict | None, running: bool, home: Path | str | None = None) -> list[Check]:
     """With ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running: every warm run worker the UI started is alive, and
     some worker takes runs: the UI's, or those ``neuropose-assets worker`` started here or on other hosts (their
-    heartbeats, :func:`~neuropose_assets.run_launcher.read_heartbeats`); fail otherwise: runs wait in the queue."""
-
+    heartbeats, :func:`~neuropose_assets.run_launcher.read_heartbeats`); fail otherwise: runs wait in the queue.  Warns
+    when fewer workers take runs than the instance launches at once (the pose slots, ``$NEUROPOSE_POSE_SLOTS`` on a
+    cluster: runs in flight are bounded by them, :func:`~neuropose_assets.instance.instance_yaml`), since a launched
+    run that finds no worker waits as STARTING until Dagster's start timeout fails it."""
+    from neuropose_assets.core.io.concurrency import pose_slots
     from neuropose_assets.run_launcher import SILENT_S, read_heartbeats
 
     if settings().run_workers != "warm" or not running:
@@ -548,8 +551,19 @@ def _run_workers(ui: dict | None, running: bool, home: Path | str | None = None)
     detail = f"warm run workers: {here}" + (
         f"; {len(remote)} started by `neuropose-assets worker`: {', '.join(remote)}" if remote else ""
     )
-    if silent:
-        return [Check("run_workers", "warn", f"{detail}; silent (host down?): {', '.join(silent)}")]
+    problems = [f"silent (host down?): {', '.join(silent)}"] if silent else []
+    try:
+        slots = pose_slots(settings().pose_backend)[0]
+    except ValueError:  # a bad $NEUROPOSE_POSE_SLOTS: the instance check reports it
+        slots = 0
+    if len(workers) + len(remote) < slots:
+        problems.append(
+            f"the instance launches up to {slots} runs at once (the pose slots) but {len(workers) + len(remote)} "
+            "worker(s) take them: the others wait as STARTING and fail after the 180-s start timeout; set "
+            "NEUROPOSE_POSE_SLOTS on the UI host to the workers' total, or start more"
+        )
+    if problems:
+        return [Check("run_workers", "warn", f"{detail}; {'; '.join(problems)}")]
     return [Check("run_workers", "ok", detail)]
 
 

@@ -141,6 +141,7 @@ def test_health_counts_warm_workers_on_other_hosts_by_their_heartbeats(tmp_path,
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")
+    monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "1")
     [check] = _run_workers({"children": {}}, True)
     assert check.status == "fail" and "no warm run worker takes runs" in check.detail
     for host, age in (("nodeA", 2), ("nodeB", 500)):
@@ -149,7 +150,10 @@ def test_health_counts_warm_workers_on_other_hosts_by_their_heartbeats(tmp_path,
         path.write_text(json.dumps({"node": f"w@{host}", "host": host, "pid": 1, "beat": time.time() - age}))
     [check] = _run_workers({"children": {}}, True)
     assert check.status == "warn" and "1 started by `neuropose-assets worker`: w@nodeA" in check.detail
-    assert "silent (host down?): w@nodeB" in check.detail
+    assert "silent (host down?): w@nodeB" in check.detail and "launches up to" not in check.detail
+    monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "3")  # a wrong total on the UI host: more runs than workers
+    [check] = _run_workers({"children": {}}, True)
+    assert check.status == "warn" and "launches up to 3 runs at once" in check.detail and "1 worker(s)" in check.detail
 
 
 def test_an_orphaned_worker_finishes_its_run_then_stops(tmp_path, monkeypatch):
