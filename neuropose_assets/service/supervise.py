@@ -153,6 +153,8 @@ def warm_worker_command(name: str) -> list[str]:
     executes in the worker's own process, which keeps the code location and the pose model loaded), taking runs from
     the instance's queue, named ``<name>@<host>``; no gossip, mingle or heartbeat (the runs' pids are checked
     instead)."""
+    from neuropose_assets.warm import QUEUE
+
     return [
         sys.executable,
         "-m",
@@ -163,7 +165,7 @@ def warm_worker_command(name: str) -> list[str]:
         "--pool",
         "solo",
         "-Q",
-        "dagster",
+        QUEUE,
         "-n",
         f"{name}@%h",
         "--without-gossip",
