@@ -522,10 +522,11 @@ def _run_workers(ui: dict | None, running: bool, home: Path | str | None = None)
     """With ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running: every warm run worker the UI started is alive, and
     some worker takes runs: the UI's, or those ``neuropose-assets worker`` started here or on other hosts (their
     heartbeats, :func:`~neuropose_assets.run_launcher.read_heartbeats`); fail otherwise: runs wait in the queue.  Warns
-    when fewer workers take runs than the instance launches at once (the pose slots, ``$NEUROPOSE_POSE_SLOTS`` on a
-    cluster: runs in flight are bounded by them, :func:`~neuropose_assets.instance.instance_yaml`), since a launched
+    when fewer workers take runs than the instance launches at once (``max_concurrent_runs`` in its ``dagster.yaml``,
+    which the UI host wrote from its pose slots, :func:`~neuropose_assets.instance.instance_yaml`), since a launched
     run that finds no worker waits as STARTING until Dagster's start timeout fails it."""
-    from neuropose_assets.core.io.concurrency import pose_slots
+    import yaml
+
     from neuropose_assets.run_launcher import SILENT_S, read_heartbeats
 
     if settings().run_workers != "warm" or not running:
@@ -553,8 +554,9 @@ def _run_workers(ui: dict | None, running: bool, home: Path | str | None = None)
     )
     problems = [f"silent (host down?): {', '.join(silent)}"] if silent else []
     try:
-        slots = pose_slots(settings().pose_backend)[0]
-    except ValueError:  # a bad $NEUROPOSE_POSE_SLOTS: the instance check reports it
+        config = yaml.safe_load((Path(home or settings().dagster_home) / "dagster.yaml").read_text())
+        slots = int(config["concurrency"]["runs"]["max_concurrent_runs"])
+    except (OSError, TypeError, KeyError, ValueError, yaml.YAMLError):  # no instance yet: the instance check says so
         slots = 0
     if len(workers) + len(remote) < slots:
         problems.append(

@@ -142,6 +142,9 @@ def test_health_counts_warm_workers_on_other_hosts_by_their_heartbeats(tmp_path,
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")
     monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "1")
+    from neuropose_assets.instance import instance_yaml
+
+    (tmp_path / "dagster.yaml").write_bytes(instance_yaml())  # as the UI host writes it: 1 run in flight
     [check] = _run_workers({"children": {}}, True)
     assert check.status == "fail" and "no warm run worker takes runs" in check.detail
     for host, age in (("nodeA", 2), ("nodeB", 500)):
@@ -152,6 +155,8 @@ def test_health_counts_warm_workers_on_other_hosts_by_their_heartbeats(tmp_path,
     assert check.status == "warn" and "1 started by `neuropose-assets worker`: w@nodeA" in check.detail
     assert "silent (host down?): w@nodeB" in check.detail and "launches up to" not in check.detail
     monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "3")  # a wrong total on the UI host: more runs than workers
+    (tmp_path / "dagster.yaml").write_bytes(instance_yaml())
+    monkeypatch.delenv("NEUROPOSE_POSE_SLOTS")  # `health` run without the UI host's variables reads the instance
     [check] = _run_workers({"children": {}}, True)
     assert check.status == "warn" and "launches up to 3 runs at once" in check.detail and "1 worker(s)" in check.detail
 
