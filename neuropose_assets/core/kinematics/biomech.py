@@ -325,7 +325,7 @@ def forward_kinematics(q: np.ndarray, dims: np.ndarray, rotation: np.ndarray | N
     pivots = np.zeros((n, len(COORDINATES), 3))
     for j in JOINTS:
         r = base if j.parent is None else rot[j.parent]
-        o = t if j.parent is None else origin[j.parent] + np.einsum("fij,j->fi", r, _offset(j.offset, d))
+        o = t if j.parent is None else origin[j.parent] + r @ _offset(j.offset, d)
         for name, axis, sign in j.rotations:
             ci = INDEX[name]
             axes[:, ci] = sign * r[:, :, axis]
@@ -334,7 +334,7 @@ def forward_kinematics(q: np.ndarray, dims: np.ndarray, rotation: np.ndarray | N
         rot[j.segment], origin[j.segment] = r, o
     points = np.empty((n, len(KEYPOINTS), 3))
     for k, (seg, spec) in KEYPOINT_SITES.items():
-        points[:, KP[k]] = origin[seg] + np.einsum("fij,j->fi", rot[seg], _offset(spec, d))
+        points[:, KP[k]] = origin[seg] + rot[seg] @ _offset(spec, d)
     return Pose(points, axes, pivots)
 
 
