@@ -162,6 +162,17 @@ def enable_numba_cache(cache_dir: str | os.PathLike | None = None) -> None:
         d._np_cache_enabled = True
 
 
+def warm_up(cache_dir: str | os.PathLike | None = None) -> None:
+    """Import tslearn and compile its DTW kernels in this process (from the numba cache of :func:`enable_numba_cache`
+    when it has them), for both conventions and with a Sakoe–Chiba band, so that a long-lived worker's first video
+    does not pay it (~1–2 s)."""
+    enable_numba_cache(cache_dir)
+    a, b = np.linspace(0.0, 1.0, 12).reshape(4, 3), np.linspace(1.0, 0.0, 15).reshape(5, 3)
+    for convention in ("tslearn", "sum_euclidean"):
+        dtw_distance(a, b, convention=convention)
+        dtw_distance(a, b, convention=convention, sakoe_chiba_radius=2)
+
+
 def _values(features: pl.DataFrame, names: list[str]) -> np.ndarray:
     missing = [c for c in names if c not in features.columns]
     if missing:
