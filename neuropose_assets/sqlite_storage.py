@@ -34,23 +34,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dagster import Field, StringSource
-from dagster._core.storage.event_log.sqlite import sqlite_event_log as _dagster
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
+
+from neuropose_assets.dagster_private import (
+    INDEX_SHARD_NAME,
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    DagsterSqliteEventLogStorage,
+)
 
 #: engines kept per process: the index shard and the most recent runs' shards (one run touches one shard)
 ENGINES_KEPT = 64
 
 
-class SqliteEventLogStorage(_dagster.SqliteEventLogStorage):
+class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
     """Dagster's SQLite event log storage with one engine per shard, ``synchronous=NORMAL`` and remembered tables
     (module docstring).  Configured like Dagster's: ``base_dir``, the directory of the per-run databases
     (``<dagster_home>/history/runs``, where Dagster's default puts them, so an instance keeps its history).
 
     Raises:
         FileNotFoundError: ``base_dir``'s instance directory does not exist (a data root moved since its
-            ``dagster.yaml`` was written: any ``neuropose-assets`` command that opens the instance rewrites it).
+            ``dagster.yaml`` was written: ``neuropose-assets ui``, ``run`` or ``demo`` rewrites it).
     """
 
     def __init__(self, base_dir: str, inst_data=None):
@@ -59,7 +64,7 @@ class SqliteEventLogStorage(_dagster.SqliteEventLogStorage):
             raise FileNotFoundError(
                 f"the instance's event log directory {base_dir} is not under an existing instance ({home} does not "
                 "exist): the data root moved since its dagster.yaml was written; run `neuropose-assets ui` (or run, "
-                "demo, worker) on the data root once to rewrite it"
+                "demo) on the data root once to rewrite it"
             )
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
@@ -82,13 +87,13 @@ class SqliteEventLogStorage(_dagster.SqliteEventLogStorage):
             engine = self._engines.get(shard)
             if engine is None:
                 pool = {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 2}
-                if shard != _dagster.INDEX_SHARD_NAME:
+                if shard != INDEX_SHARD_NAME:
                     # a run's database is closed after every operation, as Dagster does: closing checkpoints the WAL
                     # into the .db file, whose change is what the UI's live run view watches for (watchdog)
                     pool = {"poolclass": NullPool}
-                engine = _dagster.create_engine(
+                engine = create_engine(
                     self.conn_string_for_shard(shard),
-                    connect_args={"timeout": _dagster.SQLITE_BUSY_TIMEOUT_SECONDS},
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
                     **pool,
                 )
                 event.listen(engine, "connect", _synchronous_normal)

@@ -52,3 +52,11 @@ def test_each_private_name_behaves_as_used(tmp_path):
     assert callable(P.DagsterGrpcClient(port=1, host="127.0.0.1").ping)
     # health: the sensor instigator type and the failed tick status
     assert P.InstigatorType.SENSOR and P.TickStatus.FAILURE
+    # sqlite_storage: the event log's one connection maker, and what it uses, are as the override replicates them
+    connect = inspect.getsource(P.DagsterSqliteEventLogStorage._connect)
+    for part in ("self._db_lock", "self.conn_string_for_shard(shard)", "self._initdb(engine)", "_initialized_dbs"):
+        assert part in connect, part
+    assert P.INDEX_SHARD_NAME == "index" and P.SQLITE_BUSY_TIMEOUT_SECONDS > 0
+    storage = P.DagsterSqliteEventLogStorage(str(tmp_path / "runs"))
+    assert isinstance(storage._initialized_dbs, set) and hasattr(storage._db_lock, "acquire")
+    assert storage.has_table("event_logs")
