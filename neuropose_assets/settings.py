@@ -67,10 +67,11 @@ class Settings(BaseSettings):
         60, ge=1, description="seconds between the cohort and review sensors' evaluations"
     )
     run_workers: str = Field(
-        "fresh",
+        "warm",
         pattern="^(fresh|warm)$",
-        description="`warm`: per-video runs execute in long-lived Celery workers that keep the code location and "
-        "the pose model loaded (neuropose_assets/warm.py); `fresh`: a new run-worker process per run",
+        description="`warm`: runs execute in long-lived Celery workers that keep the code location and the pose "
+        "model loaded (neuropose_assets/warm.py); `fresh`: a new run-worker process per run (Dagster's default "
+        "launcher)",
     )
     local_run_workers: int | None = Field(
         None,

@@ -14,6 +14,7 @@ def test_warm_mode_swaps_only_the_run_launcher_and_the_broker_follows_the_storag
     from neuropose_assets.warm import WarmRunLauncher, app_args, celery_urls
 
     monkeypatch.setenv("NEUROPOSE_POSE_SLOTS", "3")
+    monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "fresh")
     fresh = yaml.safe_load(instance_yaml())
     monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")
     warm = yaml.safe_load(instance_yaml())

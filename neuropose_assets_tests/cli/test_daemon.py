@@ -183,6 +183,9 @@ def test_a_dead_daemon_worker_or_ui_never_stalls_the_pipeline(tmp_path, cam01, m
     (intake / "c").mkdir(parents=True)
     ui_json = data / "dagster_home" / "ui.json"
     monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    # the fresh run workers (Dagster's default launcher, a new process per run): their recovery is what this tests;
+    # the warm workers' is test_warm_run_workers_keep_the_model_loaded_and_a_killed_one_is_replaced
+    monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "fresh")
 
     def children() -> dict:
         return {n: c["pid"] for n, c in json.loads(ui_json.read_text())["children"].items()}
@@ -232,7 +235,7 @@ def test_a_dead_daemon_worker_or_ui_never_stalls_the_pipeline(tmp_path, cam01, m
         ok = any(r.status == DagsterRunStatus.SUCCESS for r in runs)
         return runs if ok and (not retried or any(r.tags.get("dagster/parent_run_id") for r in runs)) else None
 
-    with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1") as (ui, port):
+    with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1", NEUROPOSE_RUN_WORKERS="fresh") as (ui, port):
         inst = DagsterInstance.get()
         deliver("a")
         assert _wait(lambda: in_poses(inst, "a"), 120, step=0.2), "run a never reached pose estimation"
@@ -252,7 +255,7 @@ def test_a_dead_daemon_worker_or_ui_never_stalls_the_pipeline(tmp_path, cam01, m
             lambda: not _up(port) and not _alive(first["daemon"]) and not _alive(first["webserver"]), 20, step=0.5
         ), "the UI's daemon and webserver outlived it"
         assert _alive(orphan)  # the run worker (a child of the code server) is still estimating: an orphan
-        with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1"):  # same data root, same port
+        with running_ui(intake, data, offset=29, NEUROPOSE_POSE_SLOTS="1", NEUROPOSE_RUN_WORKERS="fresh"):  # same port
             assert not any(_alive(pid) for pid in [*first.values(), orphan]), "orphans of the dead UI still run"
             runs = _wait(lambda: succeeded(inst, "b", retried=True), 180)
             assert runs, [(r.tags, r.status) for r in runs_of(inst, "b")]

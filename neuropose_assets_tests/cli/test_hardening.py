@@ -91,6 +91,7 @@ def test_the_instance_uses_the_monitored_launcher(tmp_path, monkeypatch):
     from neuropose_assets.run_launcher import MonitoredRunLauncher
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored afterwards
+    monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "fresh")  # the warm workers' launcher: test_warm.py
     home = ensure_dagster_home(Layout(tmp_path / "data"))
     with dg.DagsterInstance.from_config(str(home)) as inst:
         assert isinstance(inst.run_launcher, MonitoredRunLauncher)
