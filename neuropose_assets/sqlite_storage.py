@@ -12,10 +12,12 @@ every dynamic-partition lookup (several per step).  Measured on four demo clips 
 This subclass changes how connections are made, not what is stored or read:
 
 * one engine per shard (the index, each run's database), kept for the process's life (an LRU of
-  :data:`ENGINES_KEPT`), each with a pool of one open connection — SQLAlchemy's default for SQLite files; Dagster
-  uses ``NullPool``.  Operations stay serialized by Dagster's own lock, an idle connection holds no lock (SQLite
-  locks per transaction), a forked child starts with no engines, and :meth:`wipe` closes them before it deletes
-  files;
+  :data:`ENGINES_KEPT`) instead of one built per operation;
+* the index's connection kept open (a pool of one, SQLAlchemy's default for SQLite files; Dagster uses ``NullPool``).
+  Operations stay serialized by Dagster's own lock, an idle connection holds no lock (SQLite locks per transaction),
+  a forked child starts with no engines, and :meth:`wipe` closes them before it deletes files.  A run's database is
+  still opened and closed per operation, as in Dagster: closing checkpoints its WAL into the ``.db`` file, and the
+  UI's live run view (Dagster's watchdog) reacts to changes of that file;
 * ``PRAGMA synchronous=NORMAL`` on every connection.  Dagster opens its databases in WAL mode; in WAL mode ``NORMAL``
   keeps the database consistent through any crash (SQLite documentation, "PRAGMA synchronous"): a power loss can
   lose the last transactions, never corrupt the file;
