@@ -266,18 +266,30 @@ def test_numba_cache_serves_a_second_process(tmp_path):
     assert first.stdout.splitlines()[-1] == second.stdout.splitlines()[-1]
 
 
-def test_warm_up_compiles_the_dtw_kernels_in_this_process(tmp_path, monkeypatch):
-    """A warm worker calls warm_up once, so its videos' repetition DTW finds tslearn's kernels compiled."""
-    from tslearn.metrics import _dtw
+def test_warm_up_compiles_the_dtw_kernels_in_this_process(tmp_path):
+    """A warm worker calls warm_up once, so its videos' repetition DTW finds tslearn's kernels compiled.  In a fresh
+    interpreter (this test process may have compiled them already): nothing compiled before, compiled after, and the
+    first real comparisons of both conventions compile nothing new."""
+    import json
+    import subprocess
+    import sys
 
-    from neuropose_assets.core.comparison.dtw import dtw_distance, warm_up
-
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # restored after the test
-    warm_up(tmp_path / "numba")
-    assert _dtw._njit_dtw_path.signatures and _dtw._acc_matrix_from_dist_matrix.signatures
-    # what it compiled is what a video runs: the same signatures, nothing new on the first real comparison
-    before = {f: len(getattr(_dtw, f).signatures) for f in ("_njit_dtw_path", "_acc_matrix_from_dist_matrix")}
-    rng = np.random.default_rng(0)
-    dtw_distance(rng.normal(size=(40, 6)), rng.normal(size=(33, 6)))
-    dtw_distance(rng.normal(size=(40, 6)), rng.normal(size=(33, 6)), convention="sum_euclidean")
-    assert {f: len(getattr(_dtw, f).signatures) for f in before} == before
+    code = """
+import json
+import numpy as np
+from tslearn.metrics import _dtw
+from neuropose_assets.core.comparison.dtw import dtw_distance, warm_up
+kernels = ("_njit_dtw_path", "_acc_matrix_from_dist_matrix")
+count = lambda: [len(getattr(_dtw, k).signatures) for k in kernels]
+before = count()
+warm_up()
+after = count()
+rng = np.random.default_rng(0)
+dtw_distance(rng.normal(size=(40, 6)), rng.normal(size=(33, 6)))
+dtw_distance(rng.normal(size=(40, 6)), rng.normal(size=(33, 6)), convention="sum_euclidean", sakoe_chiba_radius=5)
+print(json.dumps([before, after, count()]))
+"""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    before, after, real = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before == [0, 0] and min(after) > 0 and real == after
