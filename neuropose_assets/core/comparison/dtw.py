@@ -260,6 +260,9 @@ def dtw_distance(
     # be="numpy": without it tslearn picks its backend from str(array) — a full text rendering of both sequences on
     # every call, which took ~90 % of the time of a video's all-pairs repetition DTW (tslearn 0.10)
     kw: dict = {"be": "numpy"}
+    # C order: numba compiles its kernels for each memory layout, and a column selection of a polars table is
+    # Fortran-ordered — every worker compiled a second set (~1.3 s) that warm_up and the numba cache did not hold
+    a, b = np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64)
     if sakoe_chiba_radius is not None:
         kw |= {"global_constraint": "sakoe_chiba", "sakoe_chiba_radius": int(sakoe_chiba_radius)}
     if convention == "sum_euclidean":

@@ -269,7 +269,8 @@ def test_numba_cache_serves_a_second_process(tmp_path):
 def test_warm_up_compiles_the_dtw_kernels_in_this_process(tmp_path):
     """A warm worker calls warm_up once, so its videos' repetition DTW finds tslearn's kernels compiled.  In a fresh
     interpreter (this test process may have compiled them already): nothing compiled before, compiled after, and the
-    first real comparisons of both conventions compile nothing new."""
+    first real comparisons of both conventions compile nothing new — also on columns selected from a polars table,
+    which are Fortran-ordered (numba compiles a kernel per memory layout: ~1.3 s in every worker's first video)."""
     import json
     import subprocess
     import sys
@@ -284,8 +285,13 @@ count = lambda: [len(getattr(_dtw, k).signatures) for k in kernels]
 before = count()
 warm_up()
 after = count()
+import polars as pl
 rng = np.random.default_rng(0)
 dtw_distance(rng.normal(size=(40, 6)), rng.normal(size=(33, 6)))
+table = pl.DataFrame(rng.normal(size=(40, 6)), schema=list("abcdef"))
+a = table.select("a", "b").to_numpy()
+assert a.flags.f_contiguous and not a.flags.c_contiguous
+dtw_distance(a, table.select("c", "d").to_numpy()[:33])
 dtw_distance(rng.normal(size=(40, 6)), rng.normal(size=(33, 6)), convention="sum_euclidean", sakoe_chiba_radius=5)
 print(json.dumps([before, after, count()]))
 """
