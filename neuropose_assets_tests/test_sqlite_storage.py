@@ -1,6 +1,6 @@
 """The instance's SQLite event log (neuropose_assets/sqlite_storage.py): what it stores and reads is Dagster's; only
-how it connects differs — kept engines, the index's connection kept open, synchronous=NORMAL, a run's database
-still closed after every operation (the UI's live view watches that file)."""
+how it connects differs — kept engines and connections, synchronous=NORMAL, a run's database file touched after every
+event (the UI's live view watches that file) and closed after its last."""
 
 import os
 
@@ -58,21 +58,42 @@ def test_events_round_trip_through_the_kept_engines(tmp_path, monkeypatch):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         with storage.run_connection(runs[0].run_id) as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
-        assert storage._engine(runs[0].run_id).pool.__class__.__name__ == "NullPool"
+        assert storage._engine(runs[0].run_id).pool.__class__.__name__ == "QueuePool"
 
 
-def test_a_runs_database_file_changes_with_every_event(tmp_path, monkeypatch):
-    """The UI's live run view (Dagster's SqliteEventLogStorageWatchdog) reacts to changes of ``<run_id>.db``: each
-    event must reach that file, not only its write-ahead log."""
-    _, inst = _instance(tmp_path, monkeypatch)
-    with inst:
-        run_id = _materialize(inst, "v1").run_id
-        db = inst.event_log_storage.path_for_shard(run_id)
-        before = os.stat(db).st_mtime_ns
-        os.utime(db, ns=(before - 10**9, before - 10**9))
-        inst.report_engine_event("one more event", inst.get_run_by_id(run_id))
-        assert os.stat(db).st_mtime_ns > before - 10**9
-        assert not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0  # checkpointed on close
+def test_the_live_run_view_sees_every_event_another_process_writes(tmp_path, monkeypatch):
+    """The UI's live run view is Dagster's watchdog on ``<run_id>.db`` (``SqliteEventLogStorage.watch``), in the
+    webserver, while a run worker writes through its kept connection, i.e. into the write-ahead log: every event must
+    still reach the watcher (the file is touched), and the run's last event closes the connection (checkpointed)."""
+    import threading
+    import time
+
+    home, writer = _instance(tmp_path, monkeypatch)
+    with writer, dg.DagsterInstance.from_config(str(home)) as reader:
+        run_id = _materialize(writer, "v1").run_id  # ends with RUN_SUCCESS: its connections closed
+        db = writer.event_log_storage.path_for_shard(run_id)
+        assert run_id not in writer.event_log_storage._engines
+        assert not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0
+        seen, arrived = [], threading.Event()
+
+        def on_event(entry, _cursor):
+            message = entry.dagster_event.message if entry.dagster_event else entry.user_message
+            if message in ("first", "second", "third"):
+                seen.append(message)
+            if message == "third":
+                arrived.set()
+
+        reader.event_log_storage.watch(run_id, None, on_event)  # from the run's first event
+        try:
+            run = writer.get_run_by_id(run_id)
+            for message in ("first", "second", "third"):
+                writer.report_engine_event(message, run)
+                time.sleep(0.3)
+            assert arrived.wait(10), seen
+        finally:
+            reader.event_log_storage.end_watch(run_id, on_event)
+        assert seen == ["first", "second", "third"]
+        assert run_id in writer.event_log_storage._engines  # kept: an engine event does not end the run
 
 
 def test_wipe_and_a_forked_child_start_from_fresh_connections(tmp_path, monkeypatch):
