@@ -25,13 +25,20 @@ resume_job = create_resume_job_task(app)
 
 
 def preload() -> dict[str, float]:
-    """Import the code location, load the pose model (the resource caches it for the process's life) and compile the
-    DTW kernels into this process; returns the seconds each took."""
+    """Import the code location and what its runs import on first use (:func:`~neuropose_assets.warm.import_run_modules`,
+    the instance's storage), load the pose model (the resource caches it for the process's life) and compile the DTW
+    kernels into this process; returns the seconds each took."""
     t0 = time.perf_counter()
+    from dagster import DagsterInstance
+
     from neuropose_assets.core.comparison.dtw import warm_up
     from neuropose_assets.core.io.storage import default_cache_dir
     from neuropose_assets.definitions import defs
+    from neuropose_assets.warm import import_run_modules
 
+    import_run_modules()
+    with DagsterInstance.get():  # the instance's storage classes (each run opens the instance again)
+        pass
     t1 = time.perf_counter()
     defs.resources["pose_model"].get_backend()
     t2 = time.perf_counter()

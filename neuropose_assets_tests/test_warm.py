@@ -3,6 +3,7 @@ and its health verdicts; the workers themselves run in cli/test_daemon.py."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import yaml
@@ -192,3 +193,39 @@ def test_an_orphaned_worker_finishes_its_run_then_stops(tmp_path, monkeypatch):
     warm_worker._run_ended()  # the run ended: the next beat stops the worker
     beating.join(5)
     assert not beating.is_alive() and len(signals) == 1
+
+
+def test_a_warm_worker_imports_what_its_runs_import_on_first_use():
+    """Every module the assets, checks and IO manager import inside their functions is loaded by
+    ``import_run_modules`` (a warm worker's start, after the code location), so a worker's first video does not pay
+    for it — in a fresh interpreter, where the code location alone leaves the contracts and the science unloaded; and
+    no heavy library comes with them."""
+    import ast
+    import json
+
+    import neuropose_assets.dagster_defs as defs_pkg
+
+    lazy = set()
+    for path in Path(defs_pkg.__path__[0]).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.ImportFrom) and sub.level == 0:
+                        lazy.add(sub.module)
+                    elif isinstance(sub, ast.Import):
+                        lazy.update(alias.name for alias in sub.names)
+    code = f"""
+import json, sys
+lazy = {sorted(lazy)!r}
+import neuropose_assets.definitions  # the code location, as a warm worker imports it
+before = [m for m in lazy if m in sys.modules]
+from neuropose_assets.warm import import_run_modules
+import_run_modules()
+heavy = [m for m in ("tensorflow", "mediapipe", "matplotlib", "tslearn", "numba") if m in sys.modules]
+print(json.dumps([before, [m for m in lazy if m not in sys.modules], heavy]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, missing, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    late = {"data_contracts", "neuropose_assets.core.analysis.outcomes", "neuropose_assets.core.interop.mocap"}
+    assert late <= lazy and not late & set(before)  # a worker without import_run_modules imports these in its run
+    assert missing == [] and heavy == []
