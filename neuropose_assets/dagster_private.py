@@ -13,7 +13,7 @@ one fails there, naming it, before anything else breaks.  Importing this module 
   the webserver.
 * ``InstigatorType``, ``TickStatus`` — :mod:`.health`: the last tick of each sensor (the instance API returns these
   types).
-* ``DagsterSqliteEventLogStorage``, ``INDEX_SHARD_NAME``, ``SQLITE_BUSY_TIMEOUT_SECONDS`` — :mod:`.sqlite_storage`:
+* ``DagsterSqliteEventLogStorage``, ``SQLITE_BUSY_TIMEOUT_SECONDS`` — :mod:`.sqlite_storage`:
   Dagster's SQLite event log, subclassed to keep its engines; its ``_connect`` (the one place it makes connections,
   with ``_db_lock`` and ``_initdb`` / ``_initialized_dbs``) is overridden.  Dagster exports the class only from a
   private module and has no setting for its connection pool.
@@ -25,7 +25,6 @@ from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-    INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
 )
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
@@ -36,7 +35,6 @@ from dagster._core.workspace.load_target import ModuleTarget, WorkspaceFileTarge
 from dagster._grpc.client import DagsterGrpcClient
 
 __all__ = [
-    "INDEX_SHARD_NAME",
     "SQLITE_BUSY_TIMEOUT_SECONDS",
     "CheckRunHealthResult",
     "DagsterSqliteEventLogStorage",

@@ -44,7 +44,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from neuropose_assets.dagster_private import (
-    INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     DagsterSqliteEventLogStorage,
 )

@@ -25,9 +25,9 @@ resume_job = create_resume_job_task(app)
 
 
 def preload() -> dict[str, float]:
-    """Import the code location and what its runs import on first use (:func:`~neuropose_assets.warm.import_run_modules`,
-    the instance's storage), load the pose model (the resource caches it for the process's life) and compile the DTW
-    kernels into this process; returns the seconds each took."""
+    """Import the code location and what its runs import on first use
+    (:func:`~neuropose_assets.warm.import_run_modules`, the instance's storage), load the pose model (the resource
+    caches it for the process's life) and compile the DTW kernels into this process; returns the seconds each took."""
     t0 = time.perf_counter()
     from dagster import DagsterInstance
 
