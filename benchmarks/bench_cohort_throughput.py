@@ -114,9 +114,10 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
     (intake / "cohort").mkdir(parents=True)
-    with running_ui(data, intake, port, **env):
+    with running_ui(data, intake, port, **env) as ui:
         time.sleep(5)  # let the daemon's first ticks pass
         n = len(list(staging.iterdir()))
+        cpu_before = cpu_by_role(ui.pid)
         t_drop = time.time()
         for f in sorted(staging.iterdir()):
             os.link(f, intake / "cohort" / f.name)
@@ -124,6 +125,14 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
         inst = DagsterInstance.get()
         done = finished_runs(inst, n)
         t_end = max(r.end_time for r in done)
+        cpu_after = cpu_by_role(ui.pid)
+        cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
+        mat = inst.fetch_materializations(AssetKey("poses"), limit=50).records
+        cpu["(pose decode + inference, wall)"] = sum(
+            m.asset_materialization.metadata["decode_and_inference_s"].value
+            for m in mat
+            if m.asset_materialization.metadata.get("decode_and_inference_s")
+        )
         fixed, pose_spans, steps = [], [], {}
         for r in done:
             spans = step_spans(inst, r.dagster_run.run_id)
@@ -166,7 +175,36 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
             "drop_to_first_start_s": first_start - t_drop,
             "one": one_fixed,
             "steps": steps,
+            "cpu": cpu,
         }
+
+
+def cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the `ui` process tree ``pid``, by role: run workers (warm workers and
+    fresh run-worker processes), the daemon, the webserver, the code servers, the supervisor; processes that ended
+    before are not counted (a fresh run worker's CPU is counted only if it is still alive — read this for warm)."""
+    import psutil
+
+    out: dict[str, float] = {}
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            cmd = " ".join(proc.cmdline())
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        if "celery" in cmd or "execute_run" in cmd or "api execute_run" in cmd:
+            role = "run workers"
+        elif "_daemon" in cmd:
+            role = "daemon"
+        elif "webserver" in cmd or "--port" in cmd:
+            role = "webserver"
+        elif "grpc" in cmd or "definitions" in cmd:
+            role = "code servers"
+        else:
+            role = "supervisor"
+        out[role] = out.get(role, 0.0) + t.user + t.system + t.children_user + t.children_system
+    return out
 
 
 def main() -> None:
@@ -224,6 +262,11 @@ def main() -> None:
             f"{fixed[len(fixed) // 2]:.1f} s, min {fixed[0]:.1f}, max {fixed[-1]:.1f}"
         )
         print("    median per run: " + ", ".join(f"{k} {sorted(v)[len(v) // 2]:.2f} s" for k, v in r["steps"].items()))
+        wall = r["wall_s"]
+        print(
+            f"    CPU s from the drop to the last run's end ({wall:.1f} s × {os.cpu_count()} cores = "
+            f"{os.cpu_count() * wall:.0f} core-s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu"].items())
+        )
         o = r["one"]
         print(
             f"    one 2-s clip alone: drop → done {o['drop_to_done_s']:.1f} s, pose decode+inference "

@@ -140,6 +140,16 @@ def asset_meta(result, asset: str) -> dict:
     return {}
 
 
+def checks_seconds(result) -> float:
+    """The seconds a run's asset checks took (their ``check_s`` metadata: reading the written files and judging them,
+    :func:`neuropose_assets.dagster_defs.checks.run_checks`)."""
+    total = 0.0
+    for e in result.get_asset_check_evaluations():
+        value = e.metadata.get("check_s")
+        total += float(value.value) if value is not None else 0.0
+    return total
+
+
 def failure_message(result) -> str:
     """The clinician-facing reason a run failed: a failed blocking check's description, else the step failure."""
     for ev in result.all_events:
@@ -230,7 +240,14 @@ def run_videos(
     run_config = VERBOSE if verbose else QUIET
     rows, timing = (
         [],
-        {"model_load_s": 0.0, "inference_s": 0.0, "analysis_s": 0.0, "review_s": 0.0, "dagster_overhead_s": 0.0},
+        {
+            "model_load_s": 0.0,
+            "inference_s": 0.0,
+            "analysis_s": 0.0,
+            "checks_s": 0.0,
+            "review_s": 0.0,
+            "dagster_overhead_s": 0.0,
+        },
     )
     for i, (key, path) in enumerate(videos.items(), 1):
         if progress:
@@ -251,10 +268,12 @@ def run_videos(
         load, pose_s = pm.get("model_load_s", 0.0), pm.get("decode_and_inference_s", 0.0)
         analysis = sum(m.get("compute_s") or (m.get("internal") or {}).get("compute_s", 0.0) for m in meta.values())
         analysis += pm.get("tracking_and_table_s", 0.0)
+        checks = checks_seconds(res)
         timing["model_load_s"] += load
         timing["inference_s"] += pose_s
         timing["analysis_s"] += analysis
-        timing["dagster_overhead_s"] += max(0.0, wall - load - pose_s - analysis)
+        timing["checks_s"] += checks
+        timing["dagster_overhead_s"] += max(0.0, wall - load - pose_s - analysis - checks)
         out_path = layout.asset_file("outcomes", key)
         row = {
             "video": key,
@@ -293,8 +312,11 @@ def run_videos(
         **asset_meta(cres, "cohort_dtw"),
         **{f"outcomes_{k}": v for k, v in asset_meta(cres, "cohort_outcomes").items()},
     }
-    timing["analysis_s"] += cm.get("compute_s", 0.0) + cm.get("outcomes_compute_s", 0.0)
-    timing["dagster_overhead_s"] += max(0.0, time.perf_counter() - t - cm.get("compute_s", 0.0))
+    cohort_analysis = cm.get("compute_s", 0.0) + cm.get("outcomes_compute_s", 0.0)
+    checks = checks_seconds(cres)
+    timing["analysis_s"] += cohort_analysis
+    timing["checks_s"] += checks
+    timing["dagster_overhead_s"] += max(0.0, time.perf_counter() - t - cohort_analysis - checks)
     return {
         "rows": rows,
         "cohort": cm,

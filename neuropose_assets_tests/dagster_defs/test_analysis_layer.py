@@ -130,6 +130,12 @@ def test_a_wrong_view_or_task_fails_its_check_and_the_report_lists_the_same_flag
     assert "declared camera_view 'front'" in view.description and "side" in view.description
     out = pl.read_parquet(layout.asset_file("outcomes", "walk"))
     assert out.filter(pl.col("measure") == "gait_speed_m_s")["value"][0] is None
+    # every check records its own duration; `run`/`demo` count them apart from Dagster's overhead
+    from neuropose_assets.service.runs import checks_seconds
+
+    took = [e.metadata["check_s"].value for e in evals.values()]
+    assert len(took) > 10 and all(t >= 0 for t in took) and sum(took) > 0
+    assert checks_seconds(res) == pytest.approx(sum(took))
     # the report's flags are the checks' own (one source): same checks, same messages
     failed = {n: e.description for n, e in evals.items() if not e.passed}
     flagged = {c.name: " ".join(f.message for f in fl) for c, _, fl in quality.evaluate(layout, "walk") if fl}
