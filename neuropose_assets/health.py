@@ -26,7 +26,8 @@ importing TensorFlow or MediaPipe.
   warns (no authentication); without a UI, nothing may answer on the last recorded address (an orphan: fail);
 * ``run_workers`` (only with ``$NEUROPOSE_RUN_WORKERS=warm`` and the UI running): every warm run worker the UI
   started is alive, and some worker takes runs — on this host or, by their heartbeats, on others (fail otherwise:
-  per-video runs would wait); workers on other hosts that went silent are named (warn).
+  per-video runs would wait); workers on other hosts that went silent are named (warn); this host's workers holding
+  more than half of its memory, or the machine short of memory while they run, warns (each keeps a pose model).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ HEARTBEAT_MAX_AGE_S = 60.0
 #: a UI younger than this may not have beaten yet, s
 STARTUP_GRACE_S = 90.0
 MIN_FREE_BYTES = 2 * 2**30
+#: warm run workers of one host holding more than this share of its memory: a warning (each keeps a pose model)
+WORKER_MEMORY_SHARE = 0.5
+#: less than this share of the memory available while warm run workers run: a warning
+MIN_AVAILABLE_SHARE = 0.1
 UI_FILE = "ui.json"
 
 
@@ -553,6 +558,9 @@ def _run_workers(ui: dict | None, running: bool, home: Path | str | None = None)
         f"; {len(remote)} started by `neuropose-assets worker`: {', '.join(remote)}" if remote else ""
     )
     problems = [f"silent (host down?): {', '.join(silent)}"] if silent else []
+    memory = _worker_memory(list(workers.values()))
+    if memory:
+        problems.append(memory)
     try:
         config = yaml.safe_load((Path(home or settings().dagster_home) / "dagster.yaml").read_text())
         slots = int(config["concurrency"]["runs"]["max_concurrent_runs"])
@@ -567,6 +575,32 @@ def _run_workers(ui: dict | None, running: bool, home: Path | str | None = None)
     if problems:
         return [Check("run_workers", "warn", f"{detail}; {'; '.join(problems)}")]
     return [Check("run_workers", "ok", detail)]
+
+
+def _worker_memory(pids: list[int]) -> str | None:
+    """What is wrong with the memory the warm run workers ``pids`` of this host hold, or None: together more than
+    :data:`WORKER_MEMORY_SHARE` of the machine's memory, or the machine short of memory while they run (less than
+    :data:`MIN_AVAILABLE_SHARE` available).  Each worker keeps the code location and the pose model resident
+    (BlazePose: ~520 MB idle, measured; MeTRAbs several GB): one per pose slot, so ``NEUROPOSE_POSE_SLOTS`` above what
+    the memory holds swaps, or the kernel kills workers (their runs fail and are retried, the worker replaced)."""
+    import psutil
+
+    rss = 0
+    for pid in pids:
+        try:
+            rss += psutil.Process(pid).memory_info().rss
+        except psutil.Error:  # ended since: the liveness check reports it
+            continue
+    if not rss:
+        return None
+    vm = psutil.virtual_memory()
+    if rss <= WORKER_MEMORY_SHARE * vm.total and vm.available >= MIN_AVAILABLE_SHARE * vm.total:
+        return None
+    return (
+        f"the {len(pids)} warm run worker(s) hold {rss / 2**30:.1f} GiB of this machine's {vm.total / 2**30:.1f} GiB "
+        f"({vm.available / 2**30:.1f} GiB available): lower NEUROPOSE_POSE_SLOTS (one worker each), or set "
+        "NEUROPOSE_RUN_WORKERS=fresh (a process per run, nothing held between runs)"
+    )
 
 
 def health_checks(layout: Layout, intake: Path) -> list[Check]:

@@ -163,6 +163,32 @@ def test_health_counts_warm_workers_on_other_hosts_by_their_heartbeats(tmp_path,
     assert check.status == "warn" and "launches up to 3 runs at once" in check.detail and "1 worker(s)" in check.detail
 
 
+def test_health_warns_when_the_warm_workers_hold_the_machines_memory(tmp_path, monkeypatch):
+    """Each warm worker keeps a pose model resident: too many pose slots for the memory is a warning naming the fix."""
+    import os
+    from collections import namedtuple
+
+    import psutil
+
+    from neuropose_assets.health import _run_workers
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("NEUROPOSE_RUN_WORKERS", "warm")
+    ui = {"children": {"run worker 1": {"pid": os.getpid()}}}  # this process stands in for a worker
+    rss = psutil.Process().memory_info().rss
+    vm = namedtuple("vm", "total available")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: vm(rss * 100, rss * 50))  # plenty
+    [check] = _run_workers(ui, True)
+    assert check.status == "ok", check.detail
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: vm(int(rss * 1.5), int(rss * 0.5)))  # holds 2/3 of it
+    [check] = _run_workers(ui, True)
+    assert check.status == "warn" and "warm run worker(s) hold" in check.detail
+    assert "lower NEUROPOSE_POSE_SLOTS" in check.detail and "NEUROPOSE_RUN_WORKERS=fresh" in check.detail
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: vm(rss * 100, rss))  # a small share, but memory is short
+    [check] = _run_workers(ui, True)
+    assert check.status == "warn" and "GiB available" in check.detail
+
+
 def test_an_orphaned_worker_finishes_its_run_then_stops(tmp_path, monkeypatch):
     """When its supervisor is gone, a warm worker sends itself SIGTERM (Celery's warm shutdown) at the first beat
     outside a run, never during one (a second interrupt would fail the run); it beats until then."""
