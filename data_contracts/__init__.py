@@ -672,3 +672,82 @@ def describe(table: str, column: str) -> str | None:
         if key == column or (col.regex and re.fullmatch(key, column)):
             return col.description
     return None
+
+
+#: pandera's built-in checks that judge every value on its own: a column passes them exactly when each of its values
+#: does, so a family of such columns passes exactly when all their values, stacked into one column, do
+ELEMENTWISE_CHECKS = frozenset(
+    {
+        "equal_to",
+        "not_equal_to",
+        "greater_than",
+        "greater_than_or_equal_to",
+        "less_than",
+        "less_than_or_equal_to",
+        "in_range",
+        "isin",
+        "notin",
+        "str_matches",
+        "str_contains",
+        "str_startswith",
+        "str_endswith",
+    }
+)
+
+
+def validate(table: str, df: pl.DataFrame) -> None:
+    """``SCHEMAS[table].validate(df, lazy=True)``: the same verdict, 3–4× faster on the wide tables.
+
+    pandera's polars backend evaluates every column matched by a pattern (``.+_[xyz]_mm``: 99 columns of ``poses``)
+    on its own — a polars query and a copy of the column's schema each, ~0.9 ms per column: 190 ms for ``poses`` of a
+    13-s clip, a third of a run's asset checks (pandera 0.35; "actual lazy validation" is an open request upstream,
+    unionai-oss/pandera#1399).  Here, with pandera's own checks: each pattern family whose checks all judge values one
+    by one (:data:`ELEMENTWISE_CHECKS`, not unique) is validated once, its columns stacked into one column of the same
+    dtype (same checks, same nullability); then the table against the contract with those families' value checks
+    removed (names, dtypes, strictness, required columns, every other column and table-wide check: pandera as usual).
+    Both pass exactly when the full validation passes.  When either fails, or a family's columns differ in dtype, the
+    full validation runs and raises its own report, column by column.  Measured on the 5×STS clip (798 frames):
+    ``poses`` 192 → 44 ms, ``features`` 147 → 37 ms, ``kinematics`` 80 → 24 ms; narrow tables unchanged.
+
+    Raises:
+        KeyError: no contract for ``table``.
+        pandera.errors.SchemaErrors: ``df`` violates the contract (pandera's full report).
+    """
+    schema = SCHEMAS[table]
+    if not _passes_stacked(schema, df):
+        schema.validate(df, lazy=True)
+
+
+def _stackable(col: pa.Column) -> bool:
+    return (
+        col.regex
+        and not col.unique
+        and not col.coerce
+        and all(c.name in ELEMENTWISE_CHECKS and not c.element_wise and c.groupby is None for c in col.checks)
+    )
+
+
+def _passes_stacked(schema: pa.DataFrameSchema, df: pl.DataFrame) -> bool:
+    """Whether ``df`` passes ``schema``, decided with each stackable family validated once (:func:`validate`);
+    ``False`` also when this cannot decide (no such family, a family's columns of different dtypes)."""
+    import pandera.errors
+
+    families = {key: col for key, col in schema.columns.items() if _stackable(col)}
+    if not families or schema.coerce:
+        return False
+    try:
+        for col in families.values():
+            members = df.select(pl.col(col.selector)).columns  # the columns pandera matches with the same selector
+            if not members:
+                continue  # a required family that matches nothing: the reduced validation below fails
+            if len({df.schema[m] for m in members}) > 1:
+                return False
+            stacked = pl.concat([df.get_column(m).rename("value") for m in members]).to_frame()
+            pa.DataFrameSchema({"value": pa.Column(col.dtype, checks=col.checks, nullable=col.nullable)}).validate(
+                stacked, lazy=True
+            )
+        reduced = schema.update_columns({key: {"checks": [], "nullable": True} for key in families})
+        reduced.validate(df, lazy=True)
+    except (pandera.errors.SchemaError, pandera.errors.SchemaErrors):
+        return False
+    return True

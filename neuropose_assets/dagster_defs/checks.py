@@ -44,12 +44,12 @@ def contract_check(asset: str) -> Check:
     def _check(storage: StorageResource, key: str) -> dg.AssetCheckResult:
         import pandera.errors
 
-        from data_contracts import SCHEMAS
+        from data_contracts import validate
 
         path = storage.layout.asset_file(asset, key)
         df = pl.read_parquet(path)
         try:
-            SCHEMAS[asset].validate(df, lazy=True)
+            validate(asset, df)
         except pandera.errors.SchemaErrors as err:
             cases = err.failure_cases
             return dg.AssetCheckResult(
