@@ -181,8 +181,9 @@ def _through_ui(staging: Path, intake: Path, data: Path, port: int, env: dict, t
 
 def cpu_by_role(pid: int) -> dict[str, float]:
     """CPU seconds (user + system) so far of the `ui` process tree ``pid``, by role: run workers (warm workers and
-    fresh run-worker processes), the daemon, the webserver, the code servers, the supervisor; processes that ended
-    before are not counted (a fresh run worker's CPU is counted only if it is still alive — read this for warm)."""
+    fresh run-worker processes), the daemon, the webserver, the code servers, the supervisor.  A process that ended
+    counts under its parent once waited for: a fresh run worker's CPU appears under the code servers that started it
+    (read the roles for warm workers; for fresh ones, run workers + code servers)."""
     import psutil
 
     out: dict[str, float] = {}

@@ -585,10 +585,11 @@ def _worker_memory(pids: list[int]) -> str | None:
     the memory holds swaps, or the kernel kills workers (their runs fail and are retried, the worker replaced)."""
     import psutil
 
-    rss = 0
+    rss, alive = 0, 0
     for pid in pids:
         try:
             rss += psutil.Process(pid).memory_info().rss
+            alive += 1
         except psutil.Error:  # ended since: the liveness check reports it
             continue
     if not rss:
@@ -597,7 +598,7 @@ def _worker_memory(pids: list[int]) -> str | None:
     if rss <= WORKER_MEMORY_SHARE * vm.total and vm.available >= MIN_AVAILABLE_SHARE * vm.total:
         return None
     return (
-        f"the {len(pids)} warm run worker(s) hold {rss / 2**30:.1f} GiB of this machine's {vm.total / 2**30:.1f} GiB "
+        f"the {alive} warm run worker(s) hold {rss / 2**30:.1f} GiB of this machine's {vm.total / 2**30:.1f} GiB "
         f"({vm.available / 2**30:.1f} GiB available): lower NEUROPOSE_POSE_SLOTS (one worker each), or set "
         "NEUROPOSE_RUN_WORKERS=fresh (a process per run, nothing held between runs)"
     )

@@ -131,10 +131,11 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
             self._drop_engine(event.run_id)
 
     def _drop_engine(self, shard: str) -> None:
-        with self._engines_lock:
+        # under Dagster's lock, as every operation: no other thread of this process is using the connection
+        with self._db_lock, self._engines_lock:
             engine = self._engines.pop(shard, None)
-        if engine is not None:
-            engine.dispose()
+            if engine is not None:
+                engine.dispose()
 
     def _drop_engines(self, close: bool = True) -> None:
         with self._engines_lock:

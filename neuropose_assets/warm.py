@@ -77,22 +77,19 @@ def app_args(dagster_home: str | Path | None = None) -> dict:
     return {"broker": broker, "backend": backend, "config_source": CELERY_CONFIG, "task_default_queue": QUEUE}
 
 
-def import_run_modules() -> list[str]:
+def import_run_modules() -> None:
     """Import into this process what a run would import on its first use: every module of
     :mod:`neuropose_assets.core` (the science the assets import inside their functions; none imports TensorFlow,
     MediaPipe or matplotlib at module level) and the data contracts (:mod:`data_contracts`, pandera: ~0.5 s).
-    A warm worker calls it once at start, so that its first video does not pay them.  Returns the modules imported."""
+    A warm worker calls it once at start, so that its first video does not pay them."""
     import importlib
     import pkgutil
-    import sys
 
     import neuropose_assets.core as core
 
-    before = set(sys.modules)
     importlib.import_module("data_contracts")
     for module in pkgutil.walk_packages(core.__path__, f"{core.__name__}."):
         importlib.import_module(module.name)
-    return sorted(set(sys.modules) - before)
 
 
 class WarmRunLauncher(WorkerHealth, CeleryRunLauncher):
