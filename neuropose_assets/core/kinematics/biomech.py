@@ -295,15 +295,19 @@ class Pose:
 
     def jacobian(self) -> np.ndarray:
         """``d points / d q``: ``(F, K, 3, Q)`` (rotations: ``axis × (point − pivot)`` for the keypoints downstream;
-        translations: the identity)."""
+        translations: the identity).  Only the :data:`DOWNSTREAM` pairs are computed (a third of all)."""
         f, k = self.points.shape[:2]
-        jac = np.zeros((f, k, 3, len(COORDINATES)))
-        rel = self.points[:, None, :, :] - self.pivots[:, :, None, :]  # (F, Q, K, 3)
-        cross = np.cross(self.axes[:, :, None, :], rel)  # (F, Q, K, 3)
-        jac[:] = np.transpose(cross * DOWNSTREAM[None, :, :, None], (0, 2, 3, 1))
+        jac = np.zeros((f, k, len(COORDINATES), 3))
+        rel = self.points[:, _PAIR_K] - self.pivots[:, _PAIR_Q]  # (F, pairs, 3)
+        jac[:, _PAIR_K, _PAIR_Q] = np.cross(self.axes[:, _PAIR_Q], rel)
+        jac = jac.transpose(0, 1, 3, 2).copy()  # (F, K, 3, Q), C-ordered
         for c in TRANSLATIONS:
             jac[:, :, INDEX[c] - 3, INDEX[c]] = 1.0
         return jac
+
+
+#: the (keypoint, rotation coordinate) pairs of :data:`DOWNSTREAM` whose Jacobian is a cross product
+_PAIR_Q, _PAIR_K = np.nonzero(DOWNSTREAM & np.isin(np.arange(len(COORDINATES)), [INDEX[c] for c in ROTATIONS])[:, None])
 
 
 def forward_kinematics(q: np.ndarray, dims: np.ndarray, rotation: np.ndarray | None = None) -> Pose:

@@ -390,6 +390,7 @@ class _Problem:
 def _levenberg_marquardt(problem: _Problem, q: np.ndarray, target: np.ndarray | None, iterations: int = 15):
     """Damped Gauss–Newton for every frame at once, projected onto the joint limits."""
     lo, hi = _limits()
+    q = q.copy()  # updated in place below; the caller's array stays as it was
     lam = np.full(len(q), 1e-2)
     r, j = problem.residuals(q, target)
     cost = (r**2).sum(1)
@@ -404,9 +405,9 @@ def _levenberg_marquardt(problem: _Problem, q: np.ndarray, target: np.ndarray | 
         r_new, j_new = problem.residuals(cand, target)
         cost_new = (r_new**2).sum(1)
         better = cost_new < cost
-        q = np.where(better[:, None], cand, q)
-        r = np.where(better[:, None], r_new, r)
-        j = np.where(better[:, None, None], j_new, j)
+        np.copyto(q, cand, where=better[:, None])  # in place: the Jacobians are 20 MB per 800 frames
+        np.copyto(r, r_new, where=better[:, None])
+        np.copyto(j, j_new, where=better[:, None, None])
         cost = np.where(better, cost_new, cost)
         lam = np.where(better, lam * 0.3, lam * 10.0).clip(1e-7, 1e7)
     return q
@@ -455,9 +456,11 @@ def _fit_dimensions(
 
 
 def fit_model(obs: Observations, cfg: FitConfig = FitConfig()) -> Fit:
-    """Fit the model to one person's keypoints (module docstring).  Bit-identical on every run and host: BLAS runs on
-    one thread here (a multi-threaded sum's order, and so its last bit, depends on the thread count; the problems are
-    small, so nothing is lost).
+    """Fit the model to one person's keypoints (module docstring).  BLAS runs on one thread here (a multi-threaded
+    sum's order, and so its last bit, depends on the thread count; the problems are small, so nothing is lost): the
+    same keypoints give bit-identical angles within a process; between processes the last bits can differ (measured:
+    at most 3e-14 rad on a 798-frame clip — numpy's and BLAS's vector kernels may take another path for another
+    memory alignment), far below any angle's precision.
 
     Raises:
         ValueError: too few frames with the lower body seen to fit anything.
