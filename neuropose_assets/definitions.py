@@ -22,11 +22,13 @@ from neuropose_assets.settings import settings
 
 def asset_definitions(job: str) -> list:
     """The asset definitions of ``job``, read from the stage list (:data:`neuropose_assets.stages.STAGES`): each
-    stage's ``function`` in ``dagster_defs/assets/<defs>.py``, a multi-asset once."""
+    stage's definition (:func:`neuropose_assets.stages.definition_at`: its fused step, else its ``function`` in
+    ``dagster_defs/assets/<defs>.py``), a multi-asset once."""
     out: list = []
     for s in stages.STAGES:
         if s.job == job:
-            definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.assets.{s.defs}"), s.function)
+            module, name = stages.definition_at(s.asset)
+            definition = getattr(importlib.import_module(f"neuropose_assets.dagster_defs.assets.{module}"), name)
             if definition not in out:
                 out.append(definition)
     return out

@@ -163,16 +163,18 @@ def contracts_md() -> str:
 
 def stages_md() -> str:
     """The stage table (:data:`neuropose_assets.stages.STAGES`) for ``docs/architecture.md``."""
+    from neuropose_assets import stages
     from neuropose_assets.stages import STAGES
 
     rows = [
-        "| asset | per | job | defined in | science in | config | contract | what it holds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| asset | per | job | defined in | step | science in | config | contract | what it holds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in STAGES:
         core = ", ".join(f"`core/{c}`" if c.endswith("/") else f"`core/{c}.py`" for c in s.core.split(", "))
         rows.append(
             f"| `{s.asset}` | {s.partitions} | `{s.job}` | `dagster_defs/assets/{s.defs}.py` (`{s.function}`) | "
+            f"`{stages.step_of(s.asset)}` | "
             f"{core} | {f'`{s.config.split(chr(58))[1]}`' if s.config else ''} | "
             f"{f'[`{s.contract}`](../data_contracts/README.md#{s.contract})' if s.contract else ''} | "
             f"{_cell(s.summary)} |"
@@ -274,6 +276,7 @@ def parameters_md() -> str:
     fields the Dagster run config of that asset takes (Launchpad)."""
     import importlib
 
+    from neuropose_assets import stages
     from neuropose_assets.stages import STAGES
 
     out = [
@@ -284,7 +287,8 @@ def parameters_md() -> str:
         "Every configuration parameter of every stage, as the code defines it (the core's pydantic models; the "
         "Dagster run config of each asset is generated from the same model, so the Launchpad shows the same "
         "fields and defaults). Set them in the Launchpad or a run config file for a run, e.g. "
-        "`ops: {events_and_repetitions: {config: {gait: {min_confidence: 0.6}}}}`. Task parameters (declared per "
+        "`ops: {analysis: {config: {events_and_repetitions: {gait: {min_confidence: 0.6}}}}}` (a fused step's config "
+        "has one section per stage). Task parameters (declared per "
         "video) are in [the outcome catalogue](outcomes.md); environment variables in "
         "[deployment](deployment.md#environment-variables).",
         "",
@@ -300,7 +304,12 @@ def parameters_md() -> str:
         out += [
             f"## {users}: `{cls}`",
             "",
-            f"`neuropose_assets/{module.replace('.', '/')}.py`; the run config of op `{st.function}`.",
+            f"`neuropose_assets/{module.replace('.', '/')}.py`; the run config of op "
+            + (
+                f"`{stages.step_of(st.asset)}`, section `{st.function}`."
+                if stages.step_of(st.asset) in stages.STEPS
+                else f"`{st.function}`."
+            ),
             "",
             "| parameter | type | default | meaning |",
             "|---|---|---|---|",

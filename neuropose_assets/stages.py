@@ -269,6 +269,41 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
+#: the fused steps of the per-video run (:mod:`neuropose_assets.dagster_defs.steps`): several stages materialized by
+#: one Dagster step (``dagster_defs/assets/per_video.py``), each asset keeping its own materialization and checks;
+#: every other asset is its own step.  In the order they run (each after its inputs)
+STEPS: dict[str, tuple[str, ...]] = {
+    "intake": ("raw_video", "task", "reference_events"),
+    "analysis": (
+        "kinematics",
+        "features",
+        "opensim_export",
+        "events",
+        "repetitions",
+        "outcomes",
+        "repetition_dtw",
+    ),
+}
+
+
+def step_of(asset: str) -> str:
+    """The Dagster step (op) that materializes ``asset``: its fused step (:data:`STEPS`), else its own function.
+
+    Raises:
+        KeyError: no such asset.
+    """
+    for step, members in STEPS.items():
+        if asset in members:
+            return step
+    return stage(asset).function
+
+
+def definition_at(asset: str) -> tuple[str, str]:
+    """``(module under dagster_defs/assets, attribute)`` of the Dagster definition that materializes ``asset``."""
+    step = step_of(asset)
+    return ("per_video", step) if step in STEPS else (stage(asset).defs, stage(asset).function)
+
+
 def assets(job: str | None = None, *, tables: bool = False, redeclared: bool | None = None) -> tuple[str, ...]:
     """Asset keys of :data:`STAGES` in pipeline order: of ``job`` only, with a contract only (``tables``), or only those
     (not) materialized again on a new task declaration (``redeclared``)."""

@@ -1,7 +1,8 @@
 """Checks: the pandera data contracts (``data_contracts``) on every table, and the quality checks (subject
 detected, coordinate frame, left/right labels, declared task, repetitions found, duplicate recordings).
 
-They run **inside the step of the asset they check** (``check_specs`` + :func:`checked`), right after its output was
+They run **inside the step of the asset they check** (``check_specs`` + :func:`checked`; in a fused step,
+:mod:`.steps`, after each stage), right after its output was
 written: they read the file that was actually written, so they validate what readers will see, without a step (and
 its event-log and process overhead) of their own.  Blocking checks that fail with ERROR severity fail the asset's
 step, so its downstream assets do not run.  A check is a plain function ``(storage, partition key) →
@@ -118,19 +119,27 @@ def check_specs(*assets: str, partitions_def: dg.PartitionsDefinition) -> list[d
     ]
 
 
-def run_checks(storage: StorageResource, key: str, *assets: str) -> Iterator[dg.AssetCheckResult]:
-    """The results of every check of ``assets`` on partition ``key`` (their files must be written); each with its own
-    duration in metadata ``check_s`` (s: reading the written file and judging it)."""
+def run_checks(
+    storage: StorageResource, key: str, *assets: str, only: set[dg.AssetCheckKey] | None = None
+) -> Iterator[tuple[Check, dg.AssetCheckResult]]:
+    """Every check of ``assets`` (those in ``only``, if given) with its result on partition ``key`` (their files must
+    be written); each result with its own duration in metadata ``check_s`` (s: reading the written file and judging
+    it)."""
     for c in checks_of(*assets):
+        if only is not None and dg.AssetCheckKey(dg.AssetKey(c.asset), c.name) not in only:
+            continue
         t0 = time.perf_counter()
         r = c.fn(storage, key)
-        yield dg.AssetCheckResult(
-            asset_key=c.asset,
-            check_name=c.name,
-            passed=r.passed,
-            severity=r.severity,
-            description=r.description,
-            metadata={**r.metadata, "check_s": round(time.perf_counter() - t0, 4)},
+        yield (
+            c,
+            dg.AssetCheckResult(
+                asset_key=c.asset,
+                check_name=c.name,
+                passed=r.passed,
+                severity=r.severity,
+                description=r.description,
+                metadata={**r.metadata, "check_s": round(time.perf_counter() - t0, 4)},
+            ),
         )
 
 
@@ -151,7 +160,7 @@ def checked(*assets: str):
                 yield from out
             else:
                 yield out
-            yield from run_checks(kwargs["storage"], context.partition_key, *assets)
+            yield from (r for _, r in run_checks(kwargs["storage"], context.partition_key, *assets))
 
         wrapper.__signature__ = sig.replace(return_annotation=inspect.Signature.empty)
         wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "return"}

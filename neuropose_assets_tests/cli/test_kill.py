@@ -57,8 +57,9 @@ def test_sigkill_during_pose_estimation_then_rerun(tmp_path, cam01):
         for p in (data / "assets").rglob("*")
         if p.is_file() and not p.name.startswith(".")
     )
-    # no poses/features yet, nothing half-written (the task declaration does not depend on the video)
-    assert set(visible) <= {"raw_video/walk.parquet", "task/walk.parquet"}, visible
+    # no poses/features yet, nothing half-written: only the intake step's tables (the video, its declared task and a
+    # marker file's events — none for a video)
+    assert set(visible) <= {"raw_video/walk.parquet", "task/walk.parquet", "reference_events/walk.parquet"}, visible
     for p in (data / "assets").rglob("*.parquet"):
         pl.read_parquet(p)  # every file a reader can see is complete
 

@@ -114,7 +114,7 @@ def test_data_problems_say_what_is_missing_not_that_the_config_is_invalid(world)
         instance=inst,
         raise_on_error=False,
         asset_selection=[dg.AssetKey("repetition_dtw")],
-        run_config={"ops": {"repetition_dtw": {"config": {"columns": ["no_such_angle_deg"]}}}},
+        run_config={"ops": {"analysis": {"config": {"repetition_dtw": {"columns": ["no_such_angle_deg"]}}}}},
     )
     assert not bad.success and "repetition DTW: features has no column(s) ['no_such_angle_deg']" in failure_message(bad)
 

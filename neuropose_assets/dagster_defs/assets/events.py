@@ -9,16 +9,15 @@ import dagster as dg
 from neuropose_assets.core.analysis.events import EventsConfig
 from neuropose_assets.core.io.tables import ProvenancedTable
 from neuropose_assets.dagster_defs.assets.task import task_spec
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
+from neuropose_assets.dagster_defs.common import fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
-from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 EventsAssetConfig = dagster_config(EventsConfig)
 
 
-@dg.multi_asset(
+@part(
     outs={
         "events": dg.AssetOut(
             kinds={"scipy", "parquet"},
@@ -35,11 +34,7 @@ EventsAssetConfig = dagster_config(EventsConfig)
             "and seconds, bounded by threshold crossings of each excursion (robust to plateaus).",
         ),
     },
-    partitions_def=videos,
-    group_name=PER_VIDEO,
-    check_specs=check_specs("events", "repetitions", partitions_def=videos),
 )
-@checked("events", "repetitions")
 def events_and_repetitions(
     context: dg.AssetExecutionContext,
     config: EventsAssetConfig,

@@ -8,26 +8,21 @@ import dagster as dg
 
 from neuropose_assets.core.io.tables import ProvenancedTable
 from neuropose_assets.core.kinematics.features import FeaturesConfig
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
+from neuropose_assets.dagster_defs.common import fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
-from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 FeaturesAssetConfig = dagster_config(FeaturesConfig)
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"python", "parquet"},
     code_version="5",
     description="One person on the clinical joint set: gap-filled, low-pass filtered, root-centred 3D (mm), 2D (px), "
     "joint confidences (0–1, observed frames only), speeds (mm/s), time (s); "
     "joint angles (deg) of the fitted model (kinematics: OpenSim coordinates).",
-    check_specs=check_specs("features", partitions_def=videos),
 )
-@checked("features")
 def features(
     context: dg.AssetExecutionContext,
     config: FeaturesAssetConfig,

@@ -12,27 +12,22 @@ import dagster as dg
 
 from neuropose_assets.core.io.tables import ProvenancedTable
 from neuropose_assets.core.kinematics.fit import FitConfig
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
+from neuropose_assets.dagster_defs.common import fail, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
-from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 KinematicsConfig = dagster_config(FitConfig)
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"python", "parquet"},
     code_version="1",
     description="A skeletal model (OpenSim coordinates: pelvis, hips, knees, ankles, lumbar, arms; constant "
     "subject-scaled segments, joint limits) fitted over the trial to the pose model's 2D keypoints through an "
     "estimated camera and to its 3D keypoints, smoothly in time; angles in deg with OpenSim's signs, residuals per "
     "keypoint (px, mm); an angle is null where a keypoint it needs is not seen.",
-    check_specs=check_specs("kinematics", partitions_def=videos),
 )
-@checked("kinematics")
 def kinematics(
     context: dg.AssetExecutionContext,
     config: KinematicsConfig,

@@ -10,23 +10,18 @@ import polars as pl
 
 from neuropose_assets.core.io.errors import VideoError
 from neuropose_assets.core.io.tables import ProvenancedTable
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, provenance, since
-from neuropose_assets.dagster_defs.partitions import videos
+from neuropose_assets.dagster_defs.common import fail, provenance, since
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"python", "parquet"},
     code_version="2",
     description="OpenSim export: the clinical joints as markers (.trc, metres, X forward, Y up, Z right), the fitted "
     "model's OpenSim coordinates (.mot: hip_flexion_r, knee_angle_l, …, degrees; loads onto a Rajagopal-family model) "
     "and both as CSV, under <data root>/exports. Frames without any joint are left out.",
-    check_specs=check_specs("opensim_export", partitions_def=videos),
 )
-@checked("opensim_export")
 def opensim_export(
     context: dg.AssetExecutionContext,
     storage: StorageResource,

@@ -10,23 +10,18 @@ import polars as pl
 
 from neuropose_assets.core.io.tables import ProvenancedTable
 from neuropose_assets.dagster_defs.assets.task import task_spec
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, provenance, since
-from neuropose_assets.dagster_defs.partitions import videos
+from neuropose_assets.dagster_defs.common import provenance, since
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"python", "parquet"},
     code_version="2",
     description="Clinical outcomes of the task (e.g. cadence, stance %, gait speed, 5×STS time, TUG time, squat "
     "depth, peak arm elevation): one row per measure with value, unit, definition and source; a value that cannot be "
     "computed honestly is null with the reason. Numeric outcomes are also float metadata (charted across partitions).",
-    check_specs=check_specs("outcomes", partitions_def=videos),
 )
-@checked("outcomes")
 def outcomes(
     context: dg.AssetExecutionContext,
     features: ProvenancedTable,

@@ -15,10 +15,9 @@ import polars as pl
 
 from neuropose_assets.core.io.errors import VideoError
 from neuropose_assets.core.io.tables import ProvenancedTable
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, TRANSIENT_RETRY, fail, provenance, since
-from neuropose_assets.dagster_defs.partitions import videos
+from neuropose_assets.dagster_defs.common import fail, provenance, since
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 #: file-system errors that a retry cannot fix
 PERMANENT_ERRNOS = {
@@ -34,16 +33,11 @@ PERMANENT_ERRNOS = {
 }
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"video", "parquet"},
-    retry_policy=TRANSIENT_RETRY,
     code_version="1",
     description="Registers the delivered video: SHA-256 (the data version), probe, immutable content-addressed copy.",
-    check_specs=check_specs("raw_video", partitions_def=videos),
 )
-@checked("raw_video")
 def raw_video(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
     """Materialize ``raw_video``: :func:`~neuropose_assets.core.io.rawvideo.store_video` of the partition's registered
     file."""

@@ -9,23 +9,18 @@ import dagster as dg
 import polars as pl
 
 from neuropose_assets.core.io.tables import ProvenancedTable
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import MARKER_FORMATS, PER_VIDEO, provenance, since
-from neuropose_assets.dagster_defs.partitions import videos
+from neuropose_assets.dagster_defs.common import MARKER_FORMATS, provenance, since
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"python", "parquet"},
     code_version="1",
     description="Events recorded with marker-based capture (C3D events, force-plate contacts at 20 N, a ground "
     "reaction .mot) in frames and seconds, with their source — the reference for the detected events (empty for a "
     "video).",
-    check_specs=check_specs("reference_events", partitions_def=videos),
 )
-@checked("reference_events")
 def reference_events(
     context: dg.AssetExecutionContext, storage: StorageResource, raw_video: ProvenancedTable
 ) -> dg.Output[ProvenancedTable]:

@@ -12,11 +12,10 @@ import polars as pl
 
 from neuropose_assets.core.comparison.dtw import RepetitionDTWConfig
 from neuropose_assets.core.io.tables import ProvenancedTable
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, fail, mean_or_null, provenance, since
+from neuropose_assets.dagster_defs.common import fail, mean_or_null, provenance, since
 from neuropose_assets.dagster_defs.config import config_or_fail, dagster_config
-from neuropose_assets.dagster_defs.partitions import videos
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 DTWAssetConfig = dagster_config(RepetitionDTWConfig)
 
@@ -51,16 +50,12 @@ def pose_source_identity(model: dict) -> str:
     return f"{model.get('name')}/{model.get('variant')}/{model.get('checksum', '')[:12]}"
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"tslearn", "parquet"},
     code_version="3",
     description="Exact DTW between every pair of repetitions (gait cycles) of one video, within each side "
     "(long table a, b, distance).",
-    check_specs=check_specs("repetition_dtw", partitions_def=videos),
 )
-@checked("repetition_dtw")
 def repetition_dtw(
     context: dg.AssetExecutionContext,
     config: DTWAssetConfig,

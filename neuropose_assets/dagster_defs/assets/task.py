@@ -12,10 +12,9 @@ import polars as pl
 from neuropose_assets import stages
 from neuropose_assets.core.analysis.tasks import TaskSpec, visit_row
 from neuropose_assets.core.io.tables import ProvenancedTable
-from neuropose_assets.dagster_defs.checks import check_specs, checked
-from neuropose_assets.dagster_defs.common import PER_VIDEO, fail
-from neuropose_assets.dagster_defs.partitions import videos
+from neuropose_assets.dagster_defs.common import fail
 from neuropose_assets.dagster_defs.resources import StorageResource
+from neuropose_assets.dagster_defs.steps import part
 
 #: the assets whose result depends on the task (re-run these when only the task changed)
 #: what a new task declaration materializes again (:data:`neuropose_assets.stages.STAGES`, ``redeclared``)
@@ -27,17 +26,13 @@ def task_spec(task: ProvenancedTable) -> TaskSpec:
     return TaskSpec.model_validate_json(task.df["spec_json"][0])
 
 
-@dg.asset(
-    partitions_def=videos,
-    group_name=PER_VIDEO,
+@part(
     kinds={"python", "parquet"},
     code_version="2",
     description="The clinical task the video shows (gait, tug, sit_to_stand, squat, arm_raise, generic) and its "
     "parameters, as declared by the cohort's protocol.yaml or --task. Its data version is the declaration: declaring "
     "another task makes every task-dependent asset stale.",
-    check_specs=check_specs("task", partitions_def=videos),
 )
-@checked("task")
 def task(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[ProvenancedTable]:
     """Materialize ``task``: the partition's registered :class:`~neuropose_assets.core.analysis.tasks.TaskDeclaration`
     as a one-row table, its data version the spec's fingerprint."""
