@@ -78,18 +78,9 @@ def test_a_pseudonymised_delivery_ingest_and_run_leave_no_name_outside_private(t
     env = {**os.environ, "NEUROPOSE_PSEUDONYMISE": "all", "NEUROPOSE_INTAKE": str(intake)}
     cli = [sys.executable, "-m", "neuropose_assets.cli"]
     with running_ui(intake, data, offset=7, NEUROPOSE_PSEUDONYMISE="all"):
-        os.replace(tmp_path / "walk.mp4", folder / "Janique_Doeberlin_walk.mp4")
-        os.replace(tmp_path / "notes.mp4", folder / "Janique_Doeberlin_notes.mp4")
-        # the archive into the same cohort, named in lower case, with a task: one cohort folder, one cohort key
-        res = subprocess.run(
-            [*cli, "ingest", str(archive), "--cohort", cohort.lower(), "--task", "arm_raise", "--data-root", str(data)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        assert res.returncode == 0, res.stderr
-        assert sorted(p.name for p in intake.iterdir()) == [cohort]
-        # a headless run of a named file into the named cohort, next to the daemon
+        # a headless run of a named file into the named cohort, next to the daemon — first, so that the cohort table
+        # it builds is older than the daemon's outcomes and the cohort sensor must refresh it (a second cohort run;
+        # the other order races: a table built after every outcome is up to date, and the sensor rightly skips it)
         res = subprocess.run(
             [
                 *cli,
@@ -107,6 +98,17 @@ def test_a_pseudonymised_delivery_ingest_and_run_leave_no_name_outside_private(t
             env=env,
         )
         assert res.returncode == 0, res.stderr[-3000:]
+        os.replace(tmp_path / "walk.mp4", folder / "Janique_Doeberlin_walk.mp4")
+        os.replace(tmp_path / "notes.mp4", folder / "Janique_Doeberlin_notes.mp4")
+        # the archive into the same cohort, named in lower case, with a task: one cohort folder, one cohort key
+        res = subprocess.run(
+            [*cli, "ingest", str(archive), "--cohort", cohort.lower(), "--task", "arm_raise", "--data-root", str(data)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert res.returncode == 0, res.stderr
+        assert sorted(p.name for p in intake.iterdir()) == [cohort]
         monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
         inst = DagsterInstance.get()
 
@@ -119,7 +121,7 @@ def test_a_pseudonymised_delivery_ingest_and_run_leave_no_name_outside_private(t
             return len(done) == 4 and len(cohort_runs) >= 2 and done
 
         runs = _wait(finished, 300)
-        assert runs, [(r.job_name, r.status) for r in inst.get_runs()]
+        assert runs, " ".join(f"{r.job_name}:{r.status.value}" for r in inst.get_runs())
         assert sorted(r.status.value for r in runs) == ["FAILURE", "SUCCESS", "SUCCESS", "SUCCESS"]
         (key,) = inst.get_dynamic_partitions("cohorts")  # the folder, --cohort in lower case and as typed: one
         assert key.startswith("c") and all(r.tags.get("cohort", key) == key for r in inst.get_runs())
