@@ -5,7 +5,8 @@ read per input, the output's events) whatever it computes; a per-video run had t
 the other anyway are fused here into one op each — ``intake`` (``raw_video``, ``task``, ``reference_events``) and
 ``analysis`` (``kinematics`` … ``opensim_export``) — while every asset keeps its own materialization, metadata,
 data version, code version and checks in the UI, and each can still be materialized alone (the multi-asset is
-subsettable: a run that selects ``outcomes`` runs only that stage, reading its upstream tables from the data root).
+subsettable: a run that selects ``outcomes`` runs only that stage, reading its upstream tables from the data root; a
+check selected without its asset judges the asset's file as it is).
 
 A stage is a plain function decorated with :func:`part`, whose parameters say what it needs, as an asset's would:
 ``context``, ``storage`` (the :class:`..resources.StorageResource`), ``config`` (its Dagster config class, from the
@@ -167,6 +168,10 @@ def fused_step(
             except Exception as err:  # as separate steps would: the stages that do not depend on it still run
                 errors.append((p.name, err))
                 stopped |= set(p.outs)
+        # a check selected without its asset (the UI's "Execute" on one check) judges the asset's file as it is
+        alone = sorted({k.asset_key.path[-1] for k in selected_checks} - selected)
+        if alone:
+            yield from (r for _, r in run_checks(storage, key, *alone, only=selected_checks))
         for stage, err in errors[1:]:
             context.log.error(f"{key}: {stage} failed too: {err}")
         if errors:

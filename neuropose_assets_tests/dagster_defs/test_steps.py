@@ -43,7 +43,7 @@ def trial(tmp_path_factory):
                 run_config=run_config,
             )
 
-        yield {"layout": layout, "run": run, "first": run(TaskSpec(task="gait"))}
+        yield {"layout": layout, "run": run, "instance": inst, "first": run(TaskSpec(task="gait"))}
 
 
 def _tables(layout: Layout, assets) -> dict[str, tuple[pl.DataFrame, dict]]:
@@ -146,3 +146,18 @@ def test_a_stage_that_fails_unexpectedly_leaves_the_independent_stages_running(t
     assert "opensim_export" not in done
     failure = next(e for e in res.all_events if e.event_type_value == "STEP_FAILURE")
     assert "the export's disk is full" in failure.event_specific_data.error.to_string()
+
+
+def test_a_check_selected_alone_judges_the_written_file_without_materializing(trial):
+    """The UI's "Execute" on one check of a fused step's asset: the check runs on the asset's file as it is."""
+    from neuropose_assets.definitions import build_defs
+
+    job = build_defs(str(trial["layout"].root)).resolve_job_def("per_video_job")
+    assert trial["run"](TaskSpec(task="gait")).success
+    check = dg.AssetCheckKey(dg.AssetKey("outcomes"), "outcomes_contract")
+    res = job.get_subset(asset_selection=set(), asset_check_selection={check}).execute_in_process(
+        partition_key=KEY, instance=trial["instance"], raise_on_error=False
+    )
+    assert res.success and not res.get_asset_materialization_events()
+    [evaluation] = res.get_asset_check_evaluations()
+    assert (evaluation.asset_key, evaluation.check_name, evaluation.passed) == (check.asset_key, check.name, True)
