@@ -18,7 +18,7 @@ import dagster as dg
 import polars as pl
 
 from neuropose_assets.core.io.storage import Layout
-from neuropose_assets.core.io.tables import ProvenancedTable, read_provenance, write_table
+from neuropose_assets.core.io.tables import ProvenancedTable, read_table, write_table
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -83,10 +83,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _read(context: dg.InputContext, path: Path) -> Any:
-        df = pl.read_parquet(path)
         if context.dagster_type.typing_type is ProvenancedTable:
-            return ProvenancedTable(df, read_provenance(str(path)))
-        return df
+            return read_table(path)
+        return pl.read_parquet(path)
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         """The row count (per partition, when partitioned) and the column schema, each column described by its

@@ -10,10 +10,11 @@ check selected without its asset judges the asset's file as it is).
 
 A stage is a plain function decorated with :func:`part`, whose parameters say what it needs, as an asset's would:
 ``context``, ``storage`` (the :class:`..resources.StorageResource`), ``config`` (its Dagster config class, from the
-annotation) and one parameter per upstream asset (a :class:`~neuropose_assets.core.io.tables.ProvenancedTable`).  The
-fused step calls the stages in order; an upstream table produced earlier in the same step is passed in memory (with
-its provenance as readers of the file see it: JSON round-tripped), any other is read from the data root — the same
-file the IO manager wrote, without an input event.  Right after a stage's outputs are written (Dagster hands every
+annotation; a stage module must not postpone annotations) and one parameter per upstream asset (a
+:class:`~neuropose_assets.core.io.tables.ProvenancedTable`).  The fused step calls the stages in order; an upstream
+table produced earlier in the same step is passed in memory (with its provenance as readers of the file see it:
+:func:`~neuropose_assets.core.io.tables.as_stored`), any other is read from the data root — the same file the IO
+manager wrote, without an input event.  Right after a stage's outputs are written (Dagster hands every
 yielded output to the IO manager before the step resumes), its checks run on the written files; a failed blocking
 check stops what depends on that asset, so no later stage computes on a table that violates its contract.  A stage
 that fails stops only the stages that depend on it (as separate steps would: an events failure still leaves the
@@ -21,7 +22,6 @@ OpenSim export of the fitted model); the step then fails with the first failure'
 """
 
 import inspect
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +30,7 @@ import dagster as dg
 from pydantic import create_model
 from pydantic.fields import FieldInfo
 
-from neuropose_assets.core.io.tables import ProvenancedTable, read_provenance
+from neuropose_assets.core.io.tables import ProvenancedTable, as_stored, read_table
 from neuropose_assets.dagster_defs.checks import check_specs, run_checks
 from neuropose_assets.dagster_defs.common import PER_VIDEO
 from neuropose_assets.dagster_defs.partitions import videos
@@ -60,15 +60,12 @@ def part(outs: dict[str, dg.AssetOut] | None = None, **asset_out: Any) -> Callab
 
     def deco(fn: Callable[..., Any]) -> Part:
         params = inspect.signature(fn).parameters
-        config = params["config"].annotation if "config" in params else None
-        if isinstance(config, str):  # postponed annotations: resolve in the function's module
-            config = eval(config, fn.__globals__)  # noqa: S307 - a class name of our own module
         return Part(
             fn.__name__,
             fn,
             outs if outs is not None else {fn.__name__: dg.AssetOut(**asset_out)},
             tuple(p for p in params if p not in _SERVICES),
-            config,
+            params["config"].annotation if "config" in params else None,
         )
 
     return deco
@@ -82,19 +79,9 @@ def _step_config(name: str, parts: list[Part]) -> type[dg.Config] | None:
     return create_model(f"{name.title()}Config", __base__=dg.Config, **fields)
 
 
-def _read(storage: StorageResource, asset: str, key: str) -> ProvenancedTable:
-    """An upstream table as the IO manager would load it: the Parquet file at its layout path, with provenance."""
-    import polars as pl
-
-    path = storage.layout.asset_file(asset, key)
-    return ProvenancedTable(pl.read_parquet(path), read_provenance(path))
-
-
 def _as_read(table: Any) -> Any:
-    """An output as a reader of its file gets it: the provenance JSON round-tripped as it is stored."""
-    if isinstance(table, ProvenancedTable):
-        return ProvenancedTable(table.df, json.loads(json.dumps(table.provenance, sort_keys=True, default=str)))
-    return table
+    """An output as a reader of its file gets it: the provenance as it is stored."""
+    return ProvenancedTable(table.df, as_stored(table.provenance)) if isinstance(table, ProvenancedTable) else table
 
 
 def _run_part(
@@ -116,7 +103,7 @@ def _run_part(
     if p.config is not None:
         kwargs["config"] = getattr(config, p.name)
     for i in p.inputs:
-        kwargs[i] = memory[i] if i in memory else _read(storage, i, key)
+        kwargs[i] = memory[i] if i in memory else read_table(storage.layout.asset_file(i, key))
     result = p.fn(**kwargs)
     for out in result if inspect.isgenerator(result) else [result]:
         asset = out.output_name if out.output_name in p.outs else next(iter(p.outs))

@@ -27,11 +27,21 @@ def write_table(df: pl.DataFrame, path: str | Path, provenance: dict[str, Any] |
     table = df.to_arrow()
     meta = dict(table.schema.metadata or {})
     if provenance is not None:
-        meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
+        meta[PROVENANCE_KEY] = _encode(provenance)
     table = table.replace_schema_metadata(meta)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
     return path
+
+
+def _encode(provenance: dict[str, Any]) -> bytes:
+    return json.dumps(provenance, sort_keys=True, default=str).encode()
+
+
+def as_stored(provenance: dict[str, Any]) -> dict[str, Any]:
+    """``provenance`` as :func:`read_provenance` returns it once written (JSON: tuples become lists, other values
+    their ``str``)."""
+    return json.loads(_encode(provenance))
 
 
 def read_provenance(path: str | Path) -> dict[str, Any]:
@@ -52,3 +62,8 @@ class ProvenancedTable:
 
     def __repr__(self) -> str:
         return f"ProvenancedTable(shape={self.df.shape}, provenance_keys={sorted(self.provenance)})"
+
+
+def read_table(path: str | Path) -> ProvenancedTable:
+    """The table at ``path`` with the provenance :func:`write_table` stored in it."""
+    return ProvenancedTable(pl.read_parquet(path), read_provenance(path))
