@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -225,6 +226,13 @@ def main() -> None:
         del args[i : i + 2]
     variants = args or ["1", str(pose_slots("blazepose", override="")[0])]
     tmp = Path(tempfile.mkdtemp(prefix="np-cohort-"))
+    try:
+        _measure(tmp, variants, seconds, copies)
+    finally:  # the clips, data roots and instances: ~250 MB a run
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(tmp: Path, variants: list[str], seconds: float | None, copies: int) -> None:
     staging = tmp / "staging"
     staging.mkdir()
     frames = make_clips(staging, seconds, copies)
