@@ -10,7 +10,7 @@ every dynamic-partition lookup (several per step).  Measured on four demo clips 
 (``neuropose-assets demo``'s ``dagster_overhead_s`` on its clinical_walk, clinical_arm_raise and two pose2sim clips),
 and to 7.2–7.8 s (against 9.2–9.9 s in the same session) once runs' databases kept their connections too.
 
-This subclass changes how connections are made, not what is stored or read:
+This subclass changes how connections are made, not what is stored or read, and one order:
 
 * one engine per shard (the index, each run's database), kept for the process's life (an LRU of
   :data:`ENGINES_KEPT`) instead of one built per operation, and its connection kept open (a pool of one, SQLAlchemy's
@@ -24,9 +24,13 @@ This subclass changes how connections are made, not what is stored or read:
 * ``PRAGMA synchronous=NORMAL`` on every connection.  Dagster opens its databases in WAL mode; in WAL mode ``NORMAL``
   keeps the database consistent through any crash (SQLite documentation, "PRAGMA synchronous"): a power loss can
   lose the last transactions, never corrupt the file;
-* ``has_table`` remembers the tables it has seen (no table of the event log is dropped while it runs).
+* ``has_table`` remembers the tables it has seen (no table of the event log is dropped while it runs);
+* one change of order: a run's status event (start, success, failure) updates the run's status before it is stored,
+  not after — Dagster's run-retry daemon, reading a failure event before the run's status changed, never retried
+  the run (:meth:`SqliteEventLogStorage.store_event`).
 
-Runs, schedules and PostgreSQL instances use Dagster's own storage unchanged.
+Runs, schedules and PostgreSQL instances use Dagster's own storage unchanged (on PostgreSQL the same race exists in
+Dagster, with a window of one database round trip instead of a WAL checkpoint).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
 
 from dagster import DagsterEventType, EventLogEntry, Field, StringSource
 from sqlalchemy import create_engine, event
@@ -44,6 +49,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from neuropose_assets.dagster_private import (
+    EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     DagsterSqliteEventLogStorage,
 )
@@ -123,7 +129,21 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
         because the UI's live run view (Dagster's watchdog on ``<run_id>.db``) reacts to changes of that file and the
         event, written through a kept connection, is in the write-ahead log until the next checkpoint.  The run's
         last event (success, failure, cancellation) closes its connections, which checkpoints the log into the file.
+
+        A run's status event (start, success, failure, …) first updates the run's status in the run storage, then is
+        stored.  Dagster stores it first and updates the status after (``DagsterInstance.handle_new_event``), and its
+        run-retry daemon (``EventLogConsumerDaemon``) reads each new failure event from the index, then the run: a
+        run read in between is still ``STARTED``, is judged not to retry, and is never retried (the daemon's cursor
+        has moved past its event).  Seen here: a warm worker killed mid-run under load, its run failed and was never
+        retried.  Dagster's own update, right after, writes the same status again.
         """
+        if (
+            self.has_instance
+            and event.is_dagster_event
+            and event.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+        ):
+            when = datetime.fromtimestamp(event.timestamp, tz=timezone.utc)
+            self._instance.run_storage.handle_run_event(event.run_id, event.get_dagster_event(), when)
         super().store_event(event)
         with suppress(FileNotFoundError):
             os.utime(self.path_for_shard(event.run_id))

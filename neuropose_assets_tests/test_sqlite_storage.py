@@ -1,6 +1,7 @@
 """The instance's SQLite event log (neuropose_assets/sqlite_storage.py): what it stores and reads is Dagster's; only
 how it connects differs — kept engines and connections, synchronous=NORMAL, a run's database file touched after every
-event (the UI's live view watches that file) and closed after its last."""
+event (the UI's live view watches that file) and closed after its last — and one order: a run's status is updated
+before its status event is stored."""
 
 import os
 
@@ -94,6 +95,34 @@ def test_the_live_run_view_sees_every_event_another_process_writes(tmp_path, mon
             reader.event_log_storage.end_watch(run_id, on_event)
         assert seen == ["first", "second", "third"]
         assert run_id in writer.event_log_storage._engines  # kept: an engine event does not end the run
+
+
+def test_a_run_failure_reaches_the_index_after_the_runs_status(tmp_path, monkeypatch):
+    """Dagster's run-retry daemon reads a new failure event from the index, then the run, and retries only a run whose
+    status is FAILURE, never looking at that event again: a run that a reader finds still STARTED when its failure
+    event reaches the index is never retried (a warm worker killed under load).  The status must come first."""
+    from contextlib import contextmanager
+
+    from dagster import DagsterRunStatus
+
+    _, inst = _instance(tmp_path, monkeypatch)
+    with inst:
+        run = inst.add_run(dg.DagsterRun(job_name="j", status=DagsterRunStatus.STARTED))
+        storage = inst.event_log_storage
+        seen: list = []
+        index_connection = storage.index_connection
+
+        @contextmanager
+        def watched():
+            seen.append(inst.get_run_by_id(run.run_id).status)  # what the daemon's reader would find now
+            with index_connection() as conn:
+                yield conn
+
+        monkeypatch.setattr(storage, "index_connection", watched)
+        inst.report_run_failed(run, "its worker process is gone")
+        assert seen == [DagsterRunStatus.FAILURE]
+        assert inst.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+        assert inst.get_run_by_id(run.run_id).tags["dagster/will_retry"] == "true"  # Dagster's own tagging, after
 
 
 def test_wipe_and_a_forked_child_start_from_fresh_connections(tmp_path, monkeypatch):

@@ -370,7 +370,18 @@ def test_warm_run_workers_keep_the_model_loaded_and_a_killed_one_is_replaced(tmp
         )
         os.kill(warm, signal.SIGKILL)  # the worker dies mid-run, holding the only pose slot
         runs = _wait(lambda: succeeded(inst, "slow"), 420)  # the retry may queue behind review runs (one run in flight)
-        assert runs, [(r.tags, r.status) for r in runs_of(inst, "slow")]
+        assert runs, [  # on failure: each run's status, retry tags and engine events (why it was or was not retried)
+            (
+                r.status,
+                {k: v for k, v in r.tags.items() if "retry" in k or "fail" in k},
+                [
+                    e.message[:200]
+                    for e in inst.all_logs(r.run_id)
+                    if e.dagster_event and e.dagster_event.is_engine_event
+                ],
+            )
+            for r in runs_of(inst, "slow")
+        ]
         dead = next(r for r in runs if not r.tags.get("dagster/parent_run_id"))
         assert dead.status == DagsterRunStatus.FAILURE
         assert any("worker process" in (e.message or "") for e in inst.all_logs(dead.run_id))
