@@ -17,14 +17,11 @@ one fails there, naming it, before anything else breaks.  Importing this module 
   Dagster's SQLite event log, subclassed to keep its engines; its ``_connect`` (the one place it makes connections,
   with ``_db_lock`` and ``_initdb`` / ``_initialized_dbs``) is overridden.  Dagster exports the class only from a
   private module and has no setting for its connection pool.
-* ``EVENT_TYPE_TO_PIPELINE_RUN_STATUS`` — :mod:`.sqlite_storage`: the events that change a run's status (its store
-  updates the run's status before it stores such an event); Dagster exports the mapping only from a private module.
 """
 
 from __future__ import annotations
 
 from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.events import EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
@@ -38,7 +35,6 @@ from dagster._core.workspace.load_target import ModuleTarget, WorkspaceFileTarge
 from dagster._grpc.client import DagsterGrpcClient
 
 __all__ = [
-    "EVENT_TYPE_TO_PIPELINE_RUN_STATUS",
     "SQLITE_BUSY_TIMEOUT_SECONDS",
     "CheckRunHealthResult",
     "DagsterSqliteEventLogStorage",

@@ -25,9 +25,9 @@ This subclass changes how connections are made, not what is stored or read, and 
   keeps the database consistent through any crash (SQLite documentation, "PRAGMA synchronous"): a power loss can
   lose the last transactions, never corrupt the file;
 * ``has_table`` remembers the tables it has seen (no table of the event log is dropped while it runs);
-* one change of order: a run's status event (start, success, failure) updates the run's status before it is stored,
-  not after — Dagster's run-retry daemon, reading a failure event before the run's status changed, never retried
-  the run (:meth:`SqliteEventLogStorage.store_event`).
+* one change of order: a run's failure event sets the run's status before it is stored, not after — Dagster's
+  run-retry daemon, reading a failure event before the run's status changed, never retried the run
+  (:meth:`SqliteEventLogStorage.store_event`).
 
 Runs, schedules and PostgreSQL instances use Dagster's own storage unchanged (on PostgreSQL the same race exists in
 Dagster, with a window of one database round trip instead of a WAL checkpoint).
@@ -49,7 +49,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from neuropose_assets.dagster_private import (
-    EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     DagsterSqliteEventLogStorage,
 )
@@ -130,18 +129,14 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
         event, written through a kept connection, is in the write-ahead log until the next checkpoint.  The run's
         last event (success, failure, cancellation) closes its connections, which checkpoints the log into the file.
 
-        A run's status event (start, success, failure, …) first updates the run's status in the run storage, then is
-        stored.  Dagster stores it first and updates the status after (``DagsterInstance.handle_new_event``), and its
-        run-retry daemon (``EventLogConsumerDaemon``) reads each new failure event from the index, then the run: a
-        run read in between is still ``STARTED``, is judged not to retry, and is never retried (the daemon's cursor
-        has moved past its event).  Seen here: a warm worker killed mid-run under load, its run failed and was never
-        retried.  Dagster's own update, right after, writes the same status again.
+        A run's failure first sets the run's status to ``FAILURE`` in the run storage, then is stored.  Dagster stores
+        it first and updates the status after (``DagsterInstance.handle_new_event``), and its run-retry daemon
+        (``EventLogConsumerDaemon``) reads each new failure event from the index, then the run: a run read in between
+        is still ``STARTED``, is judged not to retry, and is never retried (the daemon's cursor has moved past its
+        event).  Seen here: a warm worker killed mid-run under load, its run failed and was never retried.  Dagster's
+        own update, right after, writes the same status again (~10 ms, on failures only).
         """
-        if (
-            self.has_instance
-            and event.is_dagster_event
-            and event.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS
-        ):
+        if self.has_instance and event.is_dagster_event and event.dagster_event_type == DagsterEventType.RUN_FAILURE:
             when = datetime.fromtimestamp(event.timestamp, tz=timezone.utc)
             self._instance.run_storage.handle_run_event(event.run_id, event.get_dagster_event(), when)
         super().store_event(event)

@@ -60,7 +60,3 @@ def test_each_private_name_behaves_as_used(tmp_path):
     storage = P.DagsterSqliteEventLogStorage(str(tmp_path / "runs"))
     assert isinstance(storage._initialized_dbs, set) and hasattr(storage._db_lock, "acquire")
     assert storage.has_table("event_logs")
-    # sqlite_storage: a run failure is among the events that set a run's status
-    from dagster import DagsterEventType, DagsterRunStatus
-
-    assert P.EVENT_TYPE_TO_PIPELINE_RUN_STATUS[DagsterEventType.RUN_FAILURE] == DagsterRunStatus.FAILURE

@@ -1,7 +1,7 @@
 """The instance's SQLite event log (neuropose_assets/sqlite_storage.py): what it stores and reads is Dagster's; only
 how it connects differs — kept engines and connections, synchronous=NORMAL, a run's database file touched after every
-event (the UI's live view watches that file) and closed after its last — and one order: a run's status is updated
-before its status event is stored."""
+event (the UI's live view watches that file) and closed after its last — and one order: a run's status is set to FAILURE
+before its failure event is stored."""
 
 import os
 
