@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from daemon_ui import finished_runs, poses_span, running_ui  # noqa: E402
+from scratch import scratch_dir  # noqa: E402
 
 from neuropose_assets.core.io.samples import fetch_samples  # noqa: E402
 from neuropose_assets.core.io.storage import default_cache_dir  # noqa: E402
@@ -29,7 +29,7 @@ def main() -> None:
     from dagster import DagsterInstance, DagsterRunStatus
 
     cam01 = fetch_samples(default_cache_dir() / "samples", ["pose2sim_single_cam01"])["pose2sim_single_cam01"]
-    tmp = Path(tempfile.mkdtemp(prefix="np-burst-"))
+    tmp = scratch_dir("np-burst-")
     staging, intake, data = tmp / "staging", tmp / "intake", tmp / "data"
     staging.mkdir()
     (intake / "burst").mkdir(parents=True)

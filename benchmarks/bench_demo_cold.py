@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tempfile
 import time
+
+from scratch import scratch_dir
 
 IMPORTS = {
     "dagster": "import dagster",
@@ -37,7 +38,7 @@ def main() -> None:
     print(f"interpreter start: {base:.2f} s; each figure below is net of it\n")
     for name, code in IMPORTS.items():
         print(f"  import {name:52s} {fresh(code) - base:6.2f} s")
-    root = tempfile.mkdtemp(prefix="np-demo-bench-")
+    root = str(scratch_dir("np-demo-bench-"))
     probe = (
         "import sys, runpy; sys.argv=['neuropose-assets','demo','--data-root',%r]\n"
         "from neuropose_assets.cli import main\nrc = main()\n"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
+from scratch import scratch_dir
 
 from neuropose_assets.core.comparison.dtw import DTWConfig, enable_numba_cache, pairwise, reusable_pairs
 
@@ -36,7 +36,7 @@ def cold_start(mode: str, cache_dir: str) -> float:
 
 
 def main() -> None:
-    cache = tempfile.mkdtemp(prefix="np-numba-")
+    cache = str(scratch_dir("np-numba-"))
     print("tslearn cold start (fresh process: import + first exact DTW in both conventions):")
     print(f"  no numba cache                  {cold_start('plain', cache):6.2f} s")
     print(f"  cache, first process (fills it) {cold_start('cache', cache):6.2f} s")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import dagster as dg
+from scratch import scratch_dir
 
 from neuropose_assets.core.io.storage import Layout
 from neuropose_assets.dagster_defs.sensors import evaluate_intake
@@ -21,7 +20,7 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="np-intake-"))
+    tmp = scratch_dir("np-intake-")
     root = tmp / "intake"
     old = time.time() - 3600
     for i in range(N):

@@ -15,9 +15,10 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from scratch import scratch_dir
 
 from neuropose_assets.core.io.samples import fetch_samples
 from neuropose_assets.core.io.storage import Layout, default_cache_dir
@@ -59,7 +60,7 @@ def run_once(video: Path, root: Path) -> dict:
 
 def main() -> None:
     minutes = [float(a) for a in sys.argv[1:]] or [1.0, 10.0]
-    tmp = Path(tempfile.mkdtemp(prefix="np-long-"))
+    tmp = scratch_dir("np-long-")
     print(f"{os.cpu_count()} cores; 1080×1920 Pose2Sim clip repeated; `neuropose-assets run --task gait --no-review`")
     for m in sorted(minutes):
         video = tmp / f"loop_{m:g}min.mp4"

@@ -8,11 +8,10 @@ call (timed inside the session and subtracted).  Target: ≤ 2 ms/frame.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from scratch import scratch_dir
 
 from neuropose_assets.core.io.atomic import sha256_file
 from neuropose_assets.core.io.tables import write_table
@@ -26,7 +25,7 @@ BATCH = 8
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="np-glue-"))
+    tmp = scratch_dir("np-glue-")
     tb = make_tarball(build_fake_metrabs(tmp / "sm"), tmp / "fake.tar.gz")
     backend = load_backend(
         "metrabs",

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import cv2
+from scratch import scratch_dir
 
 from neuropose_assets.core.io.samples import fetch_samples
 from neuropose_assets.core.io.storage import Layout, default_cache_dir
@@ -52,7 +52,7 @@ def main() -> None:
     clip = fetch_samples(default_cache_dir() / "samples", ["sports2d_demo"])["sports2d_demo"]
     backend = BlazePoseBackend()
     kwargs = {**backend.info.settings, "enable_segmentation": False}
-    tmp = Path(tempfile.mkdtemp(prefix="np-bench-"))
+    tmp = scratch_dir("np-bench-")
     layout = Layout(tmp / "data")
     fps: dict[str, list[float]] = {"bare": [], "core": [], "step": [], "run": []}
     with dg.instance_for_test() as instance:
