@@ -357,34 +357,43 @@ class _Problem:
         r = np.concatenate(parts, 1)
         if not jac:
             return r, proj, rel
-        jp = pose.jacobian()  # (F, K, 3, Q) of the root-relative points w.r.t. q (translations zero: t was zeroed)
-        jp[:, :, :, 3:6] = 0.0
-        jcam = jp.copy()
-        jcam[:, :, 0, 3] = jcam[:, :, 1, 4] = jcam[:, :, 2, 5] = 1.0
-        # d proj / d cam = f / z * [[1, 0, -x/z], [0, 1, -y/z]]
+        n, nk = len(q), NK
+        # d points / d q (root-relative: t was zeroed) is nonzero only at the (keypoint, rotation) pairs where the
+        # keypoint moves with the coordinate, a third of all: every block is computed at those pairs alone and
+        # written into a Jacobian of zeros (the same values, bit for bit, as the dense product)
+        v = pose.pair_jacobian()  # (F, pairs, 3)
+        pk, pq = bm.PAIR_K, bm.PAIR_Q
+        rows = 5 * nk + len(self.prior_b) + 2 + (NQ if target is not None else 0)
+        jac = np.zeros((n, rows, NQ))
+        flat = jac.reshape(n, rows * NQ)
+        # 2D: d proj / d cam = f / z * [[1, 0, -x/z], [0, 1, -y/z]], d cam / d q = d points / d q + the identity at
+        # pelvis_t*
         x_z, y_z = cam[..., 0] / cam[..., 2], cam[..., 1] / cam[..., 2]
-        fz = (self.focal / cam[..., 2])[..., None]
-        du = fz * (jcam[:, :, 0] - x_z[..., None] * jcam[:, :, 2])
-        dv = fz * (jcam[:, :, 1] - y_z[..., None] * jcam[:, :, 2])
-        j2 = np.stack([du, dv], 2) / self.sigma_px * self.w[..., None, None]  # (F, K, 2, Q)
-        j3 = jp / self.sigma_3d[None, None, :, None] * self.w3[..., None, None]
-        jr = np.broadcast_to(self.prior_a, (len(q), *self.prior_a.shape))
-        jf = (
-            np.stack(
-                [
-                    np.einsum("i,fiq->fq", up, jp[:, bm.KP[f"{s}_toe"]] - jp[:, bm.KP[f"{s}_heel"]])
-                    for s in ("right", "left")
-                ],
-                1,
-            )
-            / foot_len
-            / self.flat_sigma
-            * self.flat[..., None]
-        )
-        parts = [j2.reshape(len(q), -1, NQ), j3.reshape(len(q), -1, NQ), jr, jf]
+        fz = self.focal / cam[..., 2]  # (F, K)
+        for row, ratio, own in ((0, x_z, 3), (1, y_z, 4)):
+            d = fz[:, pk] * (v[..., row] - ratio[:, pk] * v[..., 2])
+            flat[:, (2 * pk + row) * NQ + pq] = d / self.sigma_px * self.w[:, pk]
+            block = jac[:, row : 2 * nk : 2]  # (F, K, Q): the u (v) rows
+            block[..., own] = fz * (1.0 - ratio * 0.0) / self.sigma_px * self.w  # d cam_x / d pelvis_tx = 1
+            block[..., 5] = fz * (0.0 - ratio * 1.0) / self.sigma_px * self.w  # d cam_z / d pelvis_tz = 1
+        for i in range(3):  # 3D: the root-relative points themselves
+            flat[:, (2 * nk + 3 * pk + i) * NQ + pq] = v[..., i] / self.sigma_3d[i] * self.w3[:, pk]
+        at = 5 * nk + len(self.prior_b)
+        jac[:, 5 * nk : at] = self.prior_a
+        for col, s in enumerate(("right", "left")):
+            sole = self._point_jacobian(v, bm.KP[f"{s}_toe"]) - self._point_jacobian(v, bm.KP[f"{s}_heel"])
+            jac[:, at + col] = np.einsum("i,fiq->fq", up, sole) / foot_len / self.flat_sigma * self.flat[:, col, None]
         if target is not None:
-            parts.append(np.broadcast_to(np.diag(1.0 / self.smooth_sigma), (len(q), NQ, NQ)))
-        return r, np.concatenate(parts, 1)
+            jac[:, at + 2 :] = np.diag(1.0 / self.smooth_sigma)
+        return r, jac
+
+    @staticmethod
+    def _point_jacobian(v: np.ndarray, keypoint: int) -> np.ndarray:
+        """``(F, 3, Q)`` d point / d q of one keypoint from the pairs' values ``v`` (translations zero)."""
+        out = np.zeros((len(v), 3, NQ))
+        sel = bm.PAIR_K == keypoint
+        out[:, :, bm.PAIR_Q[sel]] = v[:, sel].transpose(0, 2, 1)
+        return out
 
 
 def _levenberg_marquardt(problem: _Problem, q: np.ndarray, target: np.ndarray | None, iterations: int = 15):

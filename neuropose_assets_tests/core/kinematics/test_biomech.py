@@ -23,6 +23,9 @@ def test_jacobian_matches_finite_differences_and_the_signs_are_opensims():
         dq[:, c] += 1e-6
         numeric[..., c] = (bm.forward_kinematics(dq, DIMS, rot).points - pose.points) / 1e-6
     np.testing.assert_allclose(pose.jacobian(), numeric, atol=1e-5)
+    without = numeric.copy()
+    without[..., 3:6] = 0.0  # the fit's root-relative points: the pelvis translations move none of them
+    np.testing.assert_allclose(pose.jacobian(translations=False), without, atol=1e-5)
     zero = np.zeros((1, len(bm.COORDINATES)))
     p0 = bm.forward_kinematics(zero, DIMS).points[0]
 
