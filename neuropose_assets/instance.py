@@ -18,9 +18,24 @@ INSTANCE_YAML = Path(__file__).with_name("dagster.yaml")
 ENV_POSTGRES = "NEUROPOSE_POSTGRES_URL"
 POSTGRES_STORAGE = f"""
 # selected by ${ENV_POSTGRES} (neuropose_assets/instance.py): runs, event log and schedules in PostgreSQL; the URL,
-# which holds the password, stays in the environment
-storage:
-  postgres:
+# which holds the password, stays in the environment.  Dagster's PostgreSQL storage, configured per component so that
+# the event log can store a run's failure after the run's status (neuropose_assets/postgres_storage.py)
+run_storage:
+  module: dagster_postgres.run_storage
+  class: PostgresRunStorage
+  config:
+    postgres_url:
+      env: {ENV_POSTGRES}
+event_log_storage:
+  module: neuropose_assets.postgres_storage
+  class: PostgresEventLogStorage
+  config:
+    postgres_url:
+      env: {ENV_POSTGRES}
+schedule_storage:
+  module: dagster_postgres.schedule_storage
+  class: PostgresScheduleStorage
+  config:
     postgres_url:
       env: {ENV_POSTGRES}
 """

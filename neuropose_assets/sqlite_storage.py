@@ -25,12 +25,12 @@ This subclass changes how connections are made, not what is stored or read, and 
   keeps the database consistent through any crash (SQLite documentation, "PRAGMA synchronous"): a power loss can
   lose the last transactions, never corrupt the file;
 * ``has_table`` remembers the tables it has seen (no table of the event log is dropped while it runs);
-* one change of order: a run's failure event sets the run's status before it is stored, not after — Dagster's
-  run-retry daemon, reading a failure event before the run's status changed, never retried the run
-  (:meth:`SqliteEventLogStorage.store_event`).
+* one change of order, as on PostgreSQL: a run's failure event sets the run's status before it is stored, not after
+  — Dagster's run-retry daemon, reading a failure event before the run's status changed, never retried the run
+  (:mod:`neuropose_assets.event_log`).
 
-Runs, schedules and PostgreSQL instances use Dagster's own storage unchanged (on PostgreSQL the same race exists in
-Dagster, with a window of one database round trip instead of a WAL checkpoint).
+Runs and schedules use Dagster's own storage unchanged; a PostgreSQL instance's event log is
+:mod:`neuropose_assets.postgres_storage`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
 
 from dagster import DagsterEventType, EventLogEntry, Field, StringSource
 from sqlalchemy import create_engine, event
@@ -52,6 +51,7 @@ from neuropose_assets.dagster_private import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     DagsterSqliteEventLogStorage,
 )
+from neuropose_assets.event_log import FailureStatusFirst
 
 #: a run's last events: its database's connections are closed after them
 RUN_ENDS = frozenset({DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED})
@@ -59,7 +59,7 @@ RUN_ENDS = frozenset({DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE
 ENGINES_KEPT = 64
 
 
-class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
+class SqliteEventLogStorage(FailureStatusFirst, DagsterSqliteEventLogStorage):
     """Dagster's SQLite event log storage with one engine per shard, ``synchronous=NORMAL`` and remembered tables
     (module docstring).  Configured like Dagster's: ``base_dir``, the directory of the per-run databases
     (``<dagster_home>/history/runs``, where Dagster's default puts them, so an instance keeps its history).
@@ -129,16 +129,9 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
         event, written through a kept connection, is in the write-ahead log until the next checkpoint.  The run's
         last event (success, failure, cancellation) closes its connections, which checkpoints the log into the file.
 
-        A run's failure first sets the run's status to ``FAILURE`` in the run storage, then is stored.  Dagster stores
-        it first and updates the status after (``DagsterInstance.handle_new_event``), and its run-retry daemon
-        (``EventLogConsumerDaemon``) reads each new failure event from the index, then the run: a run read in between
-        is still ``STARTED``, is judged not to retry, and is never retried (the daemon's cursor has moved past its
-        event).  Seen here: a warm worker killed mid-run under load, its run failed and was never retried.  Dagster's
-        own update, right after, writes the same status again (~10 ms, on failures only).
+        A run's failure is stored after the run's status is set
+        (:class:`~neuropose_assets.event_log.FailureStatusFirst`).
         """
-        if self.has_instance and event.is_dagster_event and event.dagster_event_type == DagsterEventType.RUN_FAILURE:
-            when = datetime.fromtimestamp(event.timestamp, tz=timezone.utc)
-            self._instance.run_storage.handle_run_event(event.run_id, event.get_dagster_event(), when)
         super().store_event(event)
         with suppress(FileNotFoundError):
             os.utime(self.path_for_shard(event.run_id))

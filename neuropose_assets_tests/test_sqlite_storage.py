@@ -1,7 +1,7 @@
 """The instance's SQLite event log (neuropose_assets/sqlite_storage.py): what it stores and reads is Dagster's; only
 how it connects differs — kept engines and connections, synchronous=NORMAL, a run's database file touched after every
-event (the UI's live view watches that file) and closed after its last — and one order: a run's status is set to FAILURE
-before its failure event is stored."""
+event (the UI's live view watches that file) and closed after its last (the order of a run's failure:
+test_event_log.py)."""
 
 import os
 
@@ -97,34 +97,6 @@ def test_the_live_run_view_sees_every_event_another_process_writes(tmp_path, mon
         assert run_id in writer.event_log_storage._engines  # kept: an engine event does not end the run
 
 
-def test_a_run_failure_reaches_the_index_after_the_runs_status(tmp_path, monkeypatch):
-    """Dagster's run-retry daemon reads a new failure event from the index, then the run, and retries only a run whose
-    status is FAILURE, never looking at that event again: a run that a reader finds still STARTED when its failure
-    event reaches the index is never retried (a warm worker killed under load).  The status must come first."""
-    from contextlib import contextmanager
-
-    from dagster import DagsterRunStatus
-
-    _, inst = _instance(tmp_path, monkeypatch)
-    with inst:
-        run = inst.add_run(dg.DagsterRun(job_name="j", status=DagsterRunStatus.STARTED))
-        storage = inst.event_log_storage
-        seen: list = []
-        index_connection = storage.index_connection
-
-        @contextmanager
-        def watched():
-            seen.append(inst.get_run_by_id(run.run_id).status)  # what the daemon's reader would find now
-            with index_connection() as conn:
-                yield conn
-
-        monkeypatch.setattr(storage, "index_connection", watched)
-        inst.report_run_failed(run, "its worker process is gone")
-        assert seen == [DagsterRunStatus.FAILURE]
-        assert inst.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
-        assert inst.get_run_by_id(run.run_id).tags["dagster/will_retry"] == "true"  # Dagster's own tagging, after
-
-
 def test_wipe_and_a_forked_child_start_from_fresh_connections(tmp_path, monkeypatch):
     _, inst = _instance(tmp_path, monkeypatch)
     with inst:
@@ -164,7 +136,10 @@ def test_the_instance_yaml_selects_it_only_for_sqlite(tmp_path, monkeypatch):
     assert "event_log_storage" not in yaml.safe_load(instance_yaml())  # no home: the package's file as it is
     monkeypatch.setenv("NEUROPOSE_POSTGRES_URL", "postgresql://u:p@db:5432/np")
     pg = yaml.safe_load(instance_yaml(tmp_path))
-    assert "event_log_storage" not in pg and "postgres" in pg["storage"]
+    assert "storage" not in pg and pg["event_log_storage"]["class"] == "PostgresEventLogStorage"
+    assert {
+        pg[k]["config"]["postgres_url"]["env"] for k in ("run_storage", "event_log_storage", "schedule_storage")
+    } == {"NEUROPOSE_POSTGRES_URL"}
     # a data root that moved since its dagster.yaml was written: a clear error, no directories made at the old place
     gone = tmp_path / "moved" / "dagster_home" / "history" / "runs"
     with pytest.raises(FileNotFoundError, match="moved"):

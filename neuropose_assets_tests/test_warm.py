@@ -40,7 +40,7 @@ def test_warm_mode_swaps_only_the_run_launcher_and_the_broker_follows_the_storag
     monkeypatch.setenv("NEUROPOSE_POSTGRES_URL", "postgresql://u:p@db:5432/np")
     assert celery_urls() == ("sqla+postgresql://u:p@db:5432/np", "db+postgresql://u:p@db:5432/np")
     assert app_args()["task_default_queue"] == "dagster"
-    assert "postgres" in yaml.safe_load(instance_yaml())["storage"]
+    assert yaml.safe_load(instance_yaml())["run_storage"]["module"] == "dagster_postgres.run_storage"
 
 
 def test_a_run_in_a_dead_worker_fails_a_queued_one_waits(tmp_path, monkeypatch):
