@@ -183,3 +183,24 @@ def test_imposing_the_true_angles_fits_the_keypoints_as_well_and_wrong_ones_wors
     assert np.median(bad.residual_px[:, legs]) > np.median(free.residual_px[frames][:, legs]) + 1.5
     with pytest.raises(ValueError, match="too few"):
         fit_imposed(obs, free, {"knee_angle_r": np.full(len(t), np.nan)})
+
+
+def test_the_solver_in_blocks_of_frames_solves_each_frame_as_all_at_once(monkeypatch):
+    """The Levenberg–Marquardt solve works on blocks of frames (fit.LM_BLOCK_FRAMES); a block is the whole problem's
+    frames, with everything estimated from all frames kept — residuals, Jacobians and solutions equal."""
+    from neuropose_assets.core.kinematics import fit as F
+
+    t, q = _truth(n=600)
+    obs = _observe(t, q, np.random.default_rng(3))
+    ground, dims = F.ground_rotation(obs.xyz), F.initial_dimensions(obs.xyz)
+    problem = F._Problem(obs, ground, dims, 1000.0, FitConfig())
+    q0 = F.initial_state(obs, ground, dims, 1000.0)
+    block = slice(256, 512)
+    r, j = problem.residuals(q0, q)
+    rb, jb = problem.frames(block).residuals(q0[block], q[block])
+    np.testing.assert_array_equal(rb, r[block])
+    np.testing.assert_array_equal(jb, j[block])
+    blocks = F._levenberg_marquardt(problem, q0, q, iterations=4)
+    monkeypatch.setattr(F, "LM_BLOCK_FRAMES", 10_000)
+    whole = F._levenberg_marquardt(problem, q0, q, iterations=4)
+    np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-9)
