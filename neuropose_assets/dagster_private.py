@@ -17,6 +17,8 @@ one fails there, naming it, before anything else breaks.  Importing this module 
   Dagster's SQLite event log, subclassed to keep its engines; its ``_connect`` (the one place it makes connections,
   with ``_db_lock`` and ``_initdb`` / ``_initialized_dbs``) is overridden.  Dagster exports the class only from a
   private module and has no setting for its connection pool.
+* ``EventLogStorage._instance`` (an attribute, no import) — :mod:`.event_log`: a storage reaches the instance's run
+  storage through it to set a failed run's status before storing the failure; the storage API has no public accessor.
 """
 
 from __future__ import annotations

@@ -60,3 +60,9 @@ def test_each_private_name_behaves_as_used(tmp_path):
     storage = P.DagsterSqliteEventLogStorage(str(tmp_path / "runs"))
     assert isinstance(storage._initialized_dbs, set) and hasattr(storage._db_lock, "acquire")
     assert storage.has_table("event_logs")
+    # event_log: a storage registered with an instance reaches it (and its run storage) through ``_instance``
+    import dagster as dg
+
+    with dg.instance_for_test() as inst:
+        assert inst.event_log_storage.has_instance and inst.event_log_storage._instance is inst
+        assert callable(inst.event_log_storage._instance.run_storage.handle_run_event)

@@ -204,3 +204,25 @@ def test_the_solver_in_blocks_of_frames_solves_each_frame_as_all_at_once(monkeyp
     monkeypatch.setattr(F, "LM_BLOCK_FRAMES", 10_000)
     whole = F._levenberg_marquardt(problem, q0, q, iterations=4)
     np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-9)
+
+
+def test_the_fits_jacobian_matches_finite_differences_of_its_residuals():
+    """The fit's Jacobian is assembled block by block at the (keypoint, rotation) pairs alone (2D reprojection, 3D,
+    priors, level feet, smoothness): every entry must be the derivative of its residual."""
+    from neuropose_assets.core.kinematics import fit as F
+
+    t, q = _truth(n=8)
+    obs = _observe(t, q, np.random.default_rng(4))
+    ground, dims = F.ground_rotation(obs.xyz), F.initial_dimensions(obs.xyz)
+    problem = F._Problem(obs, ground, dims, 1000.0, FitConfig())
+    problem.flat[:] = True  # the level-feet rows in play for every frame
+    q0 = F.initial_state(obs, ground, dims, 1000.0)
+    target = q0 + 0.05
+    r, j = problem.residuals(q0, target)
+    numeric = np.zeros_like(j)
+    for c in range(q0.shape[1]):
+        dq = q0.copy()
+        dq[:, c] += 1e-7
+        numeric[..., c] = (problem.residuals(dq, target, jac=False)[0] - r) / 1e-7
+    np.testing.assert_allclose(j, numeric, rtol=1e-4, atol=1e-3)
+    assert np.count_nonzero(j) > 0.2 * j.size  # not a Jacobian of zeros matching residuals that do not move
